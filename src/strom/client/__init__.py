@@ -1,0 +1,1 @@
+"""Client side: following submitted jobs."""

@@ -1,0 +1,90 @@
+"""A JobClient for jobs on a cluster reached through a Dispatcher gateway."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from typing import Any
+
+from strom.common.job import JobClient, JobExecutionResult, JobID, JobStatus
+from strom.jobmanager.job_result import JobResult
+from strom.rpc.gateways import DispatcherGateway
+from strom.rpc.service import RpcService
+
+__all__ = ["ClusterJobClient", "JobExecutionError", "raise_for_result"]
+
+
+class JobExecutionError(RuntimeError):
+    """A job ended without success and without a user exception to re-raise."""
+
+
+def raise_for_result(result: JobResult) -> JobExecutionResult:
+    """The JobExecutionResult of a FINISHED job; otherwise raise its root cause.
+
+    A failed job raises the user's own exception (same type, with its traceback and a note
+    naming the operator); a cancelled one raises :class:`JobExecutionError`.
+    """
+    if result.status == "FINISHED":
+        return JobExecutionResult(JobID.from_hex_string(result.job_id), result.net_runtime,
+                                  result.accumulators)
+    if result.status == "FAILED" and result.error is not None:
+        raise result.error
+    raise JobExecutionError(f"Job '{result.job_name}' ({result.job_id}) ended {result.status}.")
+
+
+class ClusterJobClient(JobClient):
+    """Follows one job. Every method returns a ``concurrent.futures.Future``."""
+
+    def __init__(self, rpc: RpcService, dispatcher: DispatcherGateway, job_id: str,
+                 on_result: Any = None) -> None:
+        self._rpc = rpc
+        self._dispatcher = dispatcher
+        self._job_id = job_id
+        self._on_result = on_result
+
+    def get_job_id(self) -> JobID:
+        return JobID.from_hex_string(self._job_id)
+
+    def get_job_status(self) -> concurrent.futures.Future[JobStatus]:
+        async def status() -> JobStatus:
+            return JobStatus[await self._dispatcher.request_job_status(self._job_id)]
+
+        return self._rpc.submit(status())
+
+    def cancel(self) -> concurrent.futures.Future[None]:
+        return self._rpc.submit(self._dispatcher.cancel_job(self._job_id))
+
+    def stop_with_savepoint(
+        self, advance_to_end_of_event_time: bool, savepoint_directory: str | None = None
+    ) -> concurrent.futures.Future[str]:
+        return self._unsupported("stop_with_savepoint")
+
+    def trigger_savepoint(
+        self, savepoint_directory: str | None = None
+    ) -> concurrent.futures.Future[str]:
+        return self._unsupported("trigger_savepoint")
+
+    def _unsupported(self, what: str) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        future.set_exception(RuntimeError(
+            f"{what}: savepoints need checkpointing, which this strom version does not have yet."
+        ))
+        return future
+
+    def get_accumulators(self) -> concurrent.futures.Future[dict[str, Any]]:
+        async def accumulators() -> dict[str, Any]:
+            result: JobResult = await self._dispatcher.request_job_result(self._job_id)
+            return dict(result.accumulators)
+
+        return self._rpc.submit(accumulators())
+
+    def get_job_result(self) -> concurrent.futures.Future[JobResult]:
+        return self._rpc.submit(self._dispatcher.request_job_result(self._job_id))
+
+    def get_job_execution_result(self) -> concurrent.futures.Future[JobExecutionResult]:
+        async def execution_result() -> JobExecutionResult:
+            result: JobResult = await self._dispatcher.request_job_result(self._job_id)
+            if self._on_result is not None:
+                self._on_result(result)
+            return raise_for_result(result)
+
+        return self._rpc.submit(execution_result())

@@ -1,0 +1,85 @@
+"""The JobClient of a job running on an embedded cluster that lives as long as the job."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from typing import Any
+
+from strom.client.job_client import ClusterJobClient
+from strom.common.job import JobClient, JobExecutionResult, JobID, JobStatus
+
+__all__ = ["LocalJobClient"]
+
+
+class LocalJobClient(JobClient):
+    """Follows the job and stops its MiniCluster once the job has ended and its result was
+    read (or ``close()`` is called)."""
+
+    def __init__(self, client: ClusterJobClient, cluster: Any) -> None:
+        self._client = client
+        self._cluster = cluster
+        self._lock = threading.Lock()
+        self._result = client.get_job_result()
+        self._final_status: JobStatus | None = None
+
+    def get_job_id(self) -> JobID:
+        return self._client.get_job_id()
+
+    def get_job_status(self) -> concurrent.futures.Future[JobStatus]:
+        if self._result.done():
+            future: concurrent.futures.Future[JobStatus] = concurrent.futures.Future()
+            future.set_result(JobStatus[self._result.result().status])
+            return future
+        return self._client.get_job_status()
+
+    def cancel(self) -> concurrent.futures.Future[None]:
+        if self._result.done():
+            future: concurrent.futures.Future[None] = concurrent.futures.Future()
+            future.set_result(None)
+            return future
+        return self._client.cancel()
+
+    def stop_with_savepoint(self, advance_to_end_of_event_time: bool,
+                            savepoint_directory: str | None = None
+                            ) -> concurrent.futures.Future[str]:
+        return self._client.stop_with_savepoint(advance_to_end_of_event_time,
+                                                savepoint_directory)
+
+    def trigger_savepoint(self, savepoint_directory: str | None = None
+                          ) -> concurrent.futures.Future[str]:
+        return self._client.trigger_savepoint(savepoint_directory)
+
+    def get_accumulators(self) -> concurrent.futures.Future[dict[str, Any]]:
+        return self._chain(lambda result: dict(result.accumulators))
+
+    def get_job_execution_result(self) -> concurrent.futures.Future[JobExecutionResult]:
+        from strom.client.job_client import raise_for_result
+
+        return self._chain(raise_for_result)
+
+    def _chain(self, convert: Any) -> concurrent.futures.Future[Any]:
+        out: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def done(source: concurrent.futures.Future[Any]) -> None:
+            try:
+                out.set_result(convert(source.result()))
+            except BaseException as e:  # noqa: BLE001 - hand every outcome to the caller
+                out.set_exception(e)
+            threading.Thread(target=self.close, daemon=True).start()
+
+        self._result.add_done_callback(done)
+        return out
+
+    def close(self) -> None:
+        """Stop the embedded cluster (cancelling the job if it still runs)."""
+        with self._lock:
+            cluster, self._cluster = self._cluster, None
+        if cluster is not None:
+            if not self._result.done():
+                try:
+                    self._client.cancel().result(timeout=10)
+                    self._result.result(timeout=10)
+                except Exception:  # noqa: BLE001, S110 - best effort while shutting down
+                    pass
+            cluster.stop()

@@ -1,0 +1,78 @@
+"""The built-in rolling aggregations of KeyedStream: sum, min, max, min_by, max_by.
+
+As in Flink, ``sum``/``min``/``max`` update one field of the first element seen for the key
+and keep its other fields; ``min_by``/``max_by`` keep the whole element holding the extreme
+value (the first one on ties). The field is a position (tuples, lists, rows) or a name
+(rows, dicts); plain numbers are aggregated themselves with position 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strom.common.types import Row
+from strom.datastream.functions import ReduceFunction
+
+__all__ = ["aggregation"]
+
+
+def _get(value: Any, field: int | str) -> Any:
+    if isinstance(value, Row):
+        return value[field] if isinstance(field, int) else getattr(value, field)
+    if isinstance(value, tuple | list):
+        if isinstance(field, str):
+            raise TypeError(f"cannot aggregate field {field!r} of a {type(value).__name__}; "
+                            "use a position or a Row with named fields")
+        return value[field]
+    if isinstance(value, dict):
+        return value[field]
+    if field not in (0, None):
+        raise TypeError(f"cannot aggregate field {field!r} of a scalar {value!r}; use position 0")
+    return value
+
+
+def _replace(value: Any, field: int | str, new: Any) -> Any:
+    if isinstance(value, Row):
+        values = list(value)
+        index = field if isinstance(field, int) else value._fields.index(field)
+        values[index] = new
+        names = getattr(value, "_fields", None)
+        row = Row(**dict(zip(names, values))) if names else Row(*values)
+        row.set_row_kind(value.get_row_kind())
+        return row
+    if isinstance(value, tuple):
+        return value[:field] + (new,) + value[field + 1:]  # type: ignore[operator]
+    if isinstance(value, list):
+        copy = list(value)
+        copy[field] = new  # type: ignore[index]
+        return copy
+    if isinstance(value, dict):
+        copy_d = dict(value)
+        copy_d[field] = new
+        return copy_d
+    return new
+
+
+class _FieldAggregation(ReduceFunction):
+    def __init__(self, kind: str, field: int | str) -> None:
+        self.kind = kind
+        self.field = field
+
+    def reduce(self, value1: Any, value2: Any) -> Any:
+        a, b = _get(value1, self.field), _get(value2, self.field)
+        kind = self.kind
+        if kind == "sum":
+            return _replace(value1, self.field, a + b)
+        if kind == "min":
+            return _replace(value1, self.field, b if b < a else a)
+        if kind == "max":
+            return _replace(value1, self.field, b if b > a else a)
+        if kind == "min_by":
+            return value2 if b < a else value1
+        return value2 if b > a else value1
+
+
+def aggregation(kind: str, field: int | str) -> ReduceFunction:
+    if not isinstance(field, int | str) or isinstance(field, bool):
+        raise TypeError(f"{kind}() takes a field position (int) or name (str), got {field!r}")
+    return _FieldAggregation(kind, field)

@@ -1,0 +1,74 @@
+"""JobGraph → ExecutionGraph: one ExecutionVertex per parallel subtask, with the subtasks
+each one reads from and writes to.
+
+All-to-all edges connect every producer subtask to every consumer subtask; pointwise edges
+(forward, rescale) connect ranges, as Flink's ``EdgeManagerBuildUtil`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from strom.graph.ids import ExecutionAttemptID
+from strom.graph.job_graph import JobEdge, JobGraph, JobVertex
+
+__all__ = ["Execution", "ExecutionGraph", "consumers_of", "producers_of"]
+
+
+def consumers_of(edge: JobEdge, producer: int, up: int, down: int) -> list[int]:
+    """The consumer subtasks that producer subtask ``producer`` writes to."""
+    if not edge.partitioning.pointwise:
+        return list(range(down))
+    if up == down:
+        return [producer]
+    if up < down:
+        return list(range(producer * down // up, (producer + 1) * down // up))
+    return [c for c in range(down) if producer in producers_of(edge, c, up, down)]
+
+
+def producers_of(edge: JobEdge, consumer: int, up: int, down: int) -> list[int]:
+    """The producer subtasks that consumer subtask ``consumer`` reads from."""
+    if not edge.partitioning.pointwise:
+        return list(range(up))
+    if up == down:
+        return [consumer]
+    if up > down:
+        return list(range(consumer * up // down, (consumer + 1) * up // down))
+    return [p for p in range(up) if consumer in consumers_of(edge, p, up, down)]
+
+
+@dataclass(eq=False)
+class Execution:
+    """One attempt to run one subtask."""
+
+    vertex: JobVertex
+    subtask: int
+    attempt: int = 0
+    execution_id: ExecutionAttemptID = field(default_factory=ExecutionAttemptID)
+    state: str = "CREATED"
+    task_executor: str | None = None
+    allocation_id: str | None = None
+    failure: Any = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.vertex.name} ({self.subtask + 1}/{self.vertex.parallelism})"
+
+
+class ExecutionGraph:
+    def __init__(self, job_graph: JobGraph) -> None:
+        self.job_graph = job_graph
+        self.executions: dict[str, Execution] = {}
+        self.by_vertex: dict[str, list[Execution]] = {}
+        for vertex in job_graph.vertices:
+            executions = [Execution(vertex, i) for i in range(vertex.parallelism)]
+            self.by_vertex[str(vertex.id)] = executions
+            for e in executions:
+                self.executions[str(e.execution_id)] = e
+
+    def all(self) -> list[Execution]:
+        return list(self.executions.values())
+
+    def execution_of(self, vertex: JobVertex, subtask: int) -> Execution:
+        return self.by_vertex[str(vertex.id)][subtask]

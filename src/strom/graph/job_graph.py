@@ -1,0 +1,146 @@
+"""StreamGraph → JobGraph: chainable operators collapse into one JobVertex.
+
+Flink's rule (``StreamingJobGraphGenerator.isChainable``): the downstream node has exactly
+one input edge, both are in the same slot-sharing group, the upstream allows chaining (not
+``NEVER``) and the downstream is ``ALWAYS``, the edge is forward, parallelisms are equal and
+chaining is enabled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from strom.graph.ids import IntermediateDataSetID, JobVertexID
+from strom.graph.partitioning import ForwardPartitioning
+from strom.graph.stream_graph import StreamEdge, StreamGraph, StreamNode
+from strom.graph.transformations import ChainingStrategy
+
+__all__ = ["ChainedOperator", "JobEdge", "JobGraph", "JobVertex", "build_job_graph", "is_chainable"]
+
+
+@dataclass(eq=False)
+class ChainedOperator:
+    """One operator inside a vertex's chain, with where its output goes."""
+
+    node_id: int
+    name: str
+    spec: Any
+    output_type: Any
+    uid: str | None
+    #: edges to operators in the same chain
+    chained_outputs: list[StreamEdge] = field(default_factory=list)
+    #: edges leaving the vertex (record writers)
+    network_outputs: list[StreamEdge] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class JobEdge:
+    """A network edge between two vertices (one intermediate data set per producing edge)."""
+
+    stream_edge: StreamEdge
+    source_vertex: JobVertexID
+    target_vertex: JobVertexID
+    data_set_id: IntermediateDataSetID = field(default_factory=IntermediateDataSetID)
+
+    @property
+    def partitioning(self) -> Any:
+        return self.stream_edge.partitioning
+
+    @property
+    def type_number(self) -> int:
+        return self.stream_edge.type_number
+
+
+@dataclass(eq=False)
+class JobVertex:
+    id: JobVertexID
+    name: str
+    parallelism: int
+    max_parallelism: int
+    slot_sharing_group: str
+    #: operators in topological order; the first is the chain head
+    operators: list[ChainedOperator]
+    inputs: list[JobEdge] = field(default_factory=list)
+    outputs: list[JobEdge] = field(default_factory=list)
+    is_source: bool = False
+
+    @property
+    def head(self) -> ChainedOperator:
+        return self.operators[0]
+
+
+@dataclass(eq=False)
+class JobGraph:
+    name: str
+    vertices: list[JobVertex]  # topological order
+    runtime_mode: str
+    stream_graph: StreamGraph
+    #: what every task needs to know (runtime mode, intervals, buffer sizes, job parameters)
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def vertex(self, vertex_id: JobVertexID) -> JobVertex:
+        for v in self.vertices:
+            if v.id == vertex_id:
+                return v
+        raise KeyError(vertex_id)
+
+    def max_parallelism_needed(self) -> dict[str, int]:
+        """Slots needed per slot-sharing group: the highest parallelism in each group."""
+        needed: dict[str, int] = {}
+        for v in self.vertices:
+            needed[v.slot_sharing_group] = max(needed.get(v.slot_sharing_group, 0), v.parallelism)
+        return needed
+
+
+def is_chainable(edge: StreamEdge, graph: StreamGraph) -> bool:
+    upstream, downstream = graph.nodes[edge.source_id], graph.nodes[edge.target_id]
+    return (
+        graph.chaining_enabled
+        and len(downstream.in_edges) == 1
+        and upstream.slot_sharing_group == downstream.slot_sharing_group
+        and upstream.chaining_strategy is not ChainingStrategy.NEVER
+        and downstream.chaining_strategy is ChainingStrategy.ALWAYS
+        and isinstance(edge.partitioning, ForwardPartitioning)
+        and upstream.parallelism == downstream.parallelism
+    )
+
+
+def build_job_graph(graph: StreamGraph) -> JobGraph:
+    """Collapse chains and connect the resulting vertices."""
+    head_of: dict[int, int] = {}
+    chains: dict[int, list[StreamNode]] = {}
+    for node in graph.topological_order():
+        chained_in = [e for e in node.in_edges if is_chainable(e, graph)]
+        head = head_of[chained_in[0].source_id] if chained_in else node.id
+        head_of[node.id] = head
+        chains.setdefault(head, []).append(node)
+
+    vertices: dict[int, JobVertex] = {}
+    for head, nodes in chains.items():
+        operators = []
+        for node in nodes:
+            op = ChainedOperator(node.id, node.name, node.spec, node.output_type, node.uid)
+            for edge in node.out_edges:
+                same_chain = head_of[edge.target_id] == head and is_chainable(edge, graph)
+                (op.chained_outputs if same_chain else op.network_outputs).append(edge)
+            operators.append(op)
+        first = nodes[0]
+        vertices[head] = JobVertex(
+            id=JobVertexID(), name=_chain_name(nodes), parallelism=first.parallelism,
+            max_parallelism=first.max_parallelism, slot_sharing_group=first.slot_sharing_group,
+            operators=operators, is_source=first.is_source,
+        )
+    for head, vertex in vertices.items():
+        for op in vertex.operators:
+            for edge in op.network_outputs:
+                target = vertices[head_of[edge.target_id]]
+                job_edge = JobEdge(edge, vertex.id, target.id)
+                vertex.outputs.append(job_edge)
+                target.inputs.append(job_edge)
+    ordered = [vertices[h] for h in chains]  # chains were discovered in topological order
+    return JobGraph(graph.job_name, ordered, graph.runtime_mode, graph)
+
+
+def _chain_name(nodes: list[StreamNode]) -> str:
+    return " -> ".join(n.name for n in nodes)

@@ -1,0 +1,1 @@
+"""The JobManager: Dispatcher, ResourceManager and one JobMaster per job."""

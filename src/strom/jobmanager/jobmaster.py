@@ -1,0 +1,281 @@
+"""The JobMaster: runs one job — slots, deployment, task status, source coordinators.
+
+Job status follows Flink: CREATED → RUNNING → FINISHED, or → FAILING → FAILED when a task
+fails (the other tasks are cancelled first), or → CANCELLING → CANCELED. Without
+checkpointing the restart strategy is ``none`` (Flink's default), so a task failure fails
+the job with the task's exception as root cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import cloudpickle
+
+from strom.graph.execution_graph import Execution, ExecutionGraph, consumers_of, producers_of
+from strom.graph.ids import AllocationID
+from strom.graph.job_graph import JobGraph
+from strom.jobmanager.job_result import JobResult
+from strom.jobmanager.source_coordinator import SourceCoordinator
+from strom.rpc.gateways import ResourceManagerGateway, TaskExecutorGateway
+from strom.rpc.messages import (
+    ExecutionState,
+    InputChannelSpec,
+    OutputSpec,
+    SlotOffer,
+    TaskDeploymentDescriptor,
+    TaskExecutionState,
+)
+from strom.rpc.service import RpcEndpoint, RpcService
+
+__all__ = ["JobMaster", "NoResourceAvailableError"]
+
+log = logging.getLogger(__name__)
+
+SLOT_REQUEST_TIMEOUT_S = 30.0
+
+
+class NoResourceAvailableError(RuntimeError):
+    """The cluster has too few free slots for the job."""
+
+
+class JobMaster(RpcEndpoint):
+    def __init__(
+        self,
+        rpc: RpcService,
+        job_id: str,
+        job_graph: JobGraph,
+        resource_manager_address: str,
+        on_done: Callable[[JobResult], None],
+    ) -> None:
+        super().__init__(rpc, f"jobmaster-{job_id}")
+        self.job_id = job_id
+        self.job_graph = job_graph
+        self.rm: ResourceManagerGateway = rpc.connect(
+            resource_manager_address, ResourceManagerGateway
+        )
+        self.on_done = on_done
+        self.status = "CREATED"
+        self.start_time = int(time.time() * 1000)
+        self.graph = ExecutionGraph(job_graph)
+        self.offers: list[SlotOffer] = []
+        self.slots_needed = sum(job_graph.max_parallelism_needed().values())
+        self._slots_ready: asyncio.Future[None] | None = None
+        self.failure: BaseException | None = None
+        self.coordinators: dict[str, SourceCoordinator] = {}
+        self._serialized: dict[str, bytes] = {}
+        self._done = False
+
+    # ------------------------------------------------------------------ lifecycle
+    async def on_start(self) -> None:
+        self._slots_ready = self.rpc.loop.create_future()
+        self.spawn(self._run_scheduling(), name=f"schedule-{self.job_id}")
+
+    async def _run_scheduling(self) -> None:
+        try:
+            self._serialize_vertices()
+            self._start_coordinators()
+            self.status = "RUNNING"
+            granted = await self.rm.request_slots(self.job_id, self.address, self.slots_needed)
+            if granted < self.slots_needed:
+                raise NoResourceAvailableError(
+                    f"Could not acquire the minimum required resources: the job needs "
+                    f"{self.slots_needed} slots but only {granted} are free. Start more "
+                    "TaskManagers, raise taskmanager.numberOfTaskSlots, or lower the parallelism."
+                )
+            assert self._slots_ready is not None
+            await asyncio.wait_for(self._slots_ready, SLOT_REQUEST_TIMEOUT_S)
+            await self._deploy()
+        except BaseException as e:  # noqa: BLE001 - scheduling failures fail the job
+            if isinstance(e, asyncio.CancelledError):
+                raise
+            self._fail_job(e)
+
+    def _serialize_vertices(self) -> None:
+        for vertex in self.job_graph.vertices:
+            try:
+                self._serialized[str(vertex.id)] = cloudpickle.dumps(vertex.operators)
+            except Exception as e:
+                raise TypeError(
+                    f"Could not serialize the operators of '{vertex.name}': {e}. User "
+                    "functions travel to the TaskManagers with cloudpickle; keep unpicklable "
+                    "objects (sockets, locks, open files) out of them and create such things "
+                    "in open() instead."
+                ) from e
+
+    def _start_coordinators(self) -> None:
+        for vertex in self.job_graph.vertices:
+            if not vertex.is_source:
+                continue
+            head = vertex.head
+            operator_id = f"{vertex.id}:{head.node_id}"
+
+            def send(subtask: int, event: Any, vertex: Any = vertex, operator_id: str = operator_id
+                     ) -> None:
+                execution = self.graph.execution_of(vertex, subtask)
+                if execution.task_executor is None:
+                    return
+                te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
+                self.spawn(te.send_operator_event(str(execution.execution_id), operator_id, event))
+
+            coordinator = SourceCoordinator(
+                head.spec.source, vertex.parallelism, send, self._schedule_periodic
+            )
+            self.coordinators[operator_id] = coordinator
+            coordinator.start()
+
+    def _schedule_periodic(self, callback: Callable[[], None], period_ms: int) -> None:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(period_ms / 1000.0)
+                callback()
+
+        self.spawn(loop(), name=f"periodic-{self.job_id}")
+
+    async def _deploy(self) -> None:
+        groups = sorted(self.job_graph.max_parallelism_needed().items())
+        offers = list(self.offers)
+        slots: dict[str, list[SlotOffer]] = {}
+        for group, count in groups:
+            slots[group], offers = offers[:count], offers[count:]
+        for vertex in self.job_graph.vertices:
+            for execution in self.graph.by_vertex[str(vertex.id)]:
+                offer = slots[vertex.slot_sharing_group][execution.subtask]
+                execution.task_executor = offer.task_executor_address
+                execution.allocation_id = offer.allocation_id
+        for vertex in self.job_graph.vertices:
+            for execution in self.graph.by_vertex[str(vertex.id)]:
+                if self.status != "RUNNING":
+                    return
+                execution.state = ExecutionState.DEPLOYING.value
+                assert execution.task_executor is not None
+                te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
+                await te.submit_task(self._deployment_descriptor(execution))
+
+    def _deployment_descriptor(self, execution: Execution) -> TaskDeploymentDescriptor:
+        vertex = execution.vertex
+        inputs = []
+        for edge in vertex.inputs:
+            producer = self.job_graph.vertex(edge.source_vertex)
+            inputs.append(InputChannelSpec(
+                edge.stream_edge.edge_id, max(0, edge.type_number - 1),
+                producers_of(edge, execution.subtask, producer.parallelism, vertex.parallelism),
+            ))
+        outputs = []
+        for edge in vertex.outputs:
+            consumer = self.job_graph.vertex(edge.target_vertex)
+            outputs.append(OutputSpec(
+                edge.stream_edge.edge_id,
+                consumers_of(edge, execution.subtask, vertex.parallelism, consumer.parallelism),
+            ))
+        return TaskDeploymentDescriptor(
+            job_id=self.job_id, job_name=self.job_graph.name, job_attempt=0,
+            vertex_id=str(vertex.id), task_name=vertex.name, subtask_index=execution.subtask,
+            parallelism=vertex.parallelism, max_parallelism=vertex.max_parallelism,
+            attempt_number=execution.attempt, execution_id=str(execution.execution_id),
+            allocation_id=execution.allocation_id or "",
+            serialized_operators=self._serialized[str(vertex.id)],
+            inputs=inputs, outputs=outputs, config=dict(self.job_graph.config),
+        )
+
+    # ------------------------------------------------------------------ gateway
+    async def offer_slots(self, offers: list[SlotOffer]) -> list[str]:
+        accepted = []
+        for offer in offers:
+            if len(self.offers) < self.slots_needed:
+                self.offers.append(offer)
+                accepted.append(offer.allocation_id)
+        if (len(self.offers) >= self.slots_needed and self._slots_ready is not None
+                and not self._slots_ready.done()):
+            self._slots_ready.set_result(None)
+        return accepted
+
+    async def update_task_execution_state(self, state: TaskExecutionState) -> None:
+        execution = self.graph.executions.get(state.execution_id)
+        if execution is None:
+            return
+        execution.state = state.state.value
+        if state.state is ExecutionState.FAILED:
+            execution.failure = state.error
+            self._fail_job(state.error or RuntimeError(f"task {execution.name} failed"))
+        self._check_termination()
+
+    async def send_operator_event(
+        self, execution_id: str, operator_id: str, subtask: int, event: Any
+    ) -> None:
+        coordinator = self.coordinators.get(operator_id)
+        if coordinator is None:
+            raise KeyError(f"no coordinator for operator {operator_id}")
+        try:
+            coordinator.handle_event(subtask, event)
+        except Exception as e:  # noqa: BLE001 - an enumerator failure fails the job
+            self._fail_job(e)
+
+    async def request_job_status(self) -> str:
+        return self.status
+
+    async def cancel(self) -> None:
+        if self.status in ("FINISHED", "FAILED", "CANCELED", "CANCELLING", "FAILING"):
+            return
+        self.status = "CANCELLING"
+        self._cancel_executions()
+        self._check_termination()
+
+    # ------------------------------------------------------------------ transitions
+    def _fail_job(self, error: BaseException) -> None:
+        if self.status in ("FAILING", "FAILED", "CANCELLING", "CANCELED", "FINISHED"):
+            return
+        self.failure = error
+        self.status = "FAILING"
+        self._cancel_executions()
+        self._check_termination()
+
+    def _cancel_executions(self) -> None:
+        for execution in self.graph.all():
+            if ExecutionState(execution.state).is_terminal:
+                continue
+            if execution.task_executor is None or execution.state == "CREATED":
+                execution.state = ExecutionState.CANCELED.value
+                continue
+            te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
+            self.spawn(te.cancel_task(str(execution.execution_id)))
+
+    def _check_termination(self) -> None:
+        if self._done:
+            return
+        states = [ExecutionState(e.state) for e in self.graph.all()]
+        if not all(s.is_terminal for s in states):
+            return
+        if self.status == "FAILING":
+            final = "FAILED"
+        elif self.status == "CANCELLING":
+            final = "CANCELED"
+        elif all(s is ExecutionState.FINISHED for s in states):
+            final = "FINISHED"
+        else:
+            return
+        self._done = True
+        self.status = final
+        self.spawn(self._finish(final), name=f"finish-{self.job_id}")
+
+    async def _finish(self, final: str) -> None:
+        for coordinator in self.coordinators.values():
+            try:
+                coordinator.close()
+            except Exception:  # noqa: BLE001 - closing must not mask the job's result
+                log.exception("closing a source coordinator failed")
+        await self.rm.release_slots(self.job_id)
+        result = JobResult(
+            job_id=self.job_id, job_name=self.job_graph.name, status=final,
+            start_time=self.start_time, end_time=int(time.time() * 1000),
+            error=self.failure if final == "FAILED" else None,
+        )
+        self.on_done(result)
+
+
+def new_allocation_id() -> str:
+    return str(AllocationID())

@@ -1,0 +1,78 @@
+"""Runs a source's SplitEnumerator in the JobMaster and talks to the source readers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from strom.runtime.operators.source import (
+    AddSplitsEvent,
+    NoMoreSplitsEvent,
+    ReaderRegistrationEvent,
+    RequestSplitEvent,
+    SourceEventWrapper,
+)
+
+__all__ = ["SourceCoordinator"]
+
+
+class _EnumeratorContext:
+    def __init__(self, coordinator: SourceCoordinator) -> None:
+        self._c = coordinator
+
+    def current_parallelism(self) -> int:
+        return self._c.parallelism
+
+    def registered_readers(self) -> list[int]:
+        return sorted(self._c.readers)
+
+    def assign_split(self, split: Any, subtask_id: int) -> None:
+        self._c.assigned.setdefault(subtask_id, []).append(split)
+        self._c.send(subtask_id, AddSplitsEvent([split]))
+
+    def signal_no_more_splits(self, subtask_id: int) -> None:
+        self._c.send(subtask_id, NoMoreSplitsEvent())
+
+    def send_event_to_source_reader(self, subtask_id: int, event: Any) -> None:
+        self._c.send(subtask_id, SourceEventWrapper(event))
+
+    def call_periodically(self, callback: Callable[[], None], period_ms: int) -> None:
+        """Run ``callback`` on the JobMaster's loop every ``period_ms`` (e.g. to discover
+        new files)."""
+        self._c.schedule_periodic(callback, period_ms)
+
+
+class SourceCoordinator:
+    """The OperatorCoordinator of one source vertex."""
+
+    def __init__(
+        self,
+        source: Any,
+        parallelism: int,
+        send: Callable[[int, Any], None],
+        schedule_periodic: Callable[[Callable[[], None], int], None],
+    ) -> None:
+        self.source = source
+        self.parallelism = parallelism
+        self.send = send
+        self.schedule_periodic = schedule_periodic
+        self.readers: set[int] = set()
+        self.assigned: dict[int, list[Any]] = {}
+        self.enumerator = source.create_enumerator(_EnumeratorContext(self))
+
+    def start(self) -> None:
+        self.enumerator.start()
+
+    def handle_event(self, subtask: int, event: Any) -> None:
+        if isinstance(event, ReaderRegistrationEvent):
+            self.readers.add(event.subtask)
+            self.enumerator.add_reader(event.subtask)
+        elif isinstance(event, RequestSplitEvent):
+            self.enumerator.handle_split_request(event.subtask)
+        elif isinstance(event, SourceEventWrapper):
+            self.enumerator.handle_source_event(subtask, event.event)
+        else:
+            raise TypeError(f"source coordinator got an unknown event {event!r}")
+
+    def close(self) -> None:
+        self.enumerator.close()

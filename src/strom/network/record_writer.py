@@ -1,0 +1,115 @@
+"""Buffers a task's output for one edge and sends it over that edge's channels.
+
+Records accumulate per channel until a buffer holds ``batch_size`` records, an event must
+follow them, or the task flushes (when it runs out of input, or after the buffer timeout).
+Full buffers wait for credit; while any wait, the task is back-pressured and stops taking
+input.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from strom.network.elements import RecordBatch
+from strom.network.local_channel import LocalChannel
+from strom.network.partitioners import ChannelSelector
+
+__all__ = ["RecordWriter"]
+
+
+class RecordWriter:
+    __slots__ = ("batch_size", "channels", "n", "outbox", "pending_keys", "pending_ts",
+                 "pending_values", "selector", "waiting")
+
+    def __init__(
+        self, channels: list[LocalChannel], selector: ChannelSelector, batch_size: int
+    ) -> None:
+        self.channels = channels
+        self.n = len(channels)
+        self.selector = selector
+        self.batch_size = batch_size
+        self.pending_values: list[list[Any]] = [[] for _ in channels]
+        self.pending_ts: list[list[int] | None] = [None] * self.n
+        self.pending_keys: list[list[Any] | None] = [None] * self.n
+        #: per channel: batches and events ready to go, in order, waiting for credit
+        self.outbox: list[deque[Any]] = [deque() for _ in channels]
+        self.waiting = 0  # number of batches in outboxes
+
+    def emit(self, values: list[Any], timestamps: list[int] | None) -> None:
+        parts = self.selector.split(values, timestamps)
+        batch_size = self.batch_size
+        for i, part in enumerate(parts):
+            if part is None:
+                continue
+            vals, ts, keys = part
+            pending = self.pending_values[i]
+            if not pending and len(vals) >= batch_size:
+                self._enqueue(i, RecordBatch(vals, ts, keys))
+                continue
+            pending.extend(vals)
+            if ts is not None:
+                pts = self.pending_ts[i]
+                if pts is None:
+                    self.pending_ts[i] = list(ts)
+                else:
+                    pts.extend(ts)
+            if keys is not None:
+                pk = self.pending_keys[i]
+                if pk is None:
+                    self.pending_keys[i] = list(keys)
+                else:
+                    pk.extend(keys)
+            if len(pending) >= batch_size:
+                self._cut(i)
+
+    def _cut(self, i: int) -> None:
+        values = self.pending_values[i]
+        if not values:
+            return
+        self._enqueue(i, RecordBatch(values, self.pending_ts[i], self.pending_keys[i]))
+        self.pending_values[i] = []
+        self.pending_ts[i] = None
+        self.pending_keys[i] = None
+
+    def _enqueue(self, i: int, batch: RecordBatch) -> None:
+        self.outbox[i].append(batch)
+        self.waiting += 1
+
+    def broadcast_event(self, event: Any) -> None:
+        """Send ``event`` to every channel after everything emitted before it."""
+        for i in range(self.n):
+            self._cut(i)
+            self.outbox[i].append(event)
+        self.send()
+
+    def flush(self) -> None:
+        """Cut partial buffers and send what credit allows."""
+        for i in range(self.n):
+            self._cut(i)
+        self.send()
+
+    def has_partial_buffers(self) -> bool:
+        return any(self.pending_values)
+
+    def send(self) -> bool:
+        """Send queued buffers against credit. True when nothing waits any more."""
+        for i, box in enumerate(self.outbox):
+            if not box:
+                continue
+            channel = self.channels[i]
+            while box:
+                head = box[0]
+                if type(head) is RecordBatch:
+                    if not channel.has_credit():
+                        break
+                    channel.send_batch(head)
+                    self.waiting -= 1
+                else:
+                    channel.send_event(head)
+                box.popleft()
+        return not any(self.outbox)
+
+    def is_blocked(self) -> bool:
+        """True while full buffers wait for credit (the task is back-pressured)."""
+        return self.waiting > 0 and not self.send()

@@ -1,0 +1,1 @@
+"""Endpoints, gateways and transports. Control messages are msgspec Structs."""

@@ -1,0 +1,1 @@
+"""Running tasks: operator chains, the task loop, operators."""

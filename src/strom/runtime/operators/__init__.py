@@ -1,0 +1,1 @@
+"""Batch-at-a-time stream operators and the mapping from operator specs to them."""

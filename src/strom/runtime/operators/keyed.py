@@ -1,0 +1,358 @@
+"""Keyed operators: rolling reduce, keyed map/flat_map/filter, KeyedProcessFunction and
+KeyedCoProcessFunction with state and timers.
+
+Keys arrive with each batch (the hash partitioner computed them for routing). State lives in
+the operator's keyed state backend, scoped by key group.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strom.datastream.functions import KeyedProcessFunction, TimeDomain, TimerService
+from strom.network.partitioners import key_selector_function
+from strom.runtime.functions import call_close, call_open, user_callable
+from strom.runtime.operators.base import (
+    LONG_MAX,
+    StreamOperator,
+    StreamRuntimeContext,
+    TwoInputOperator,
+)
+from strom.runtime.operators.stateless import collect_results
+
+__all__ = ["KeyedCoOperator", "KeyedFilterOperator", "KeyedFlatMapOperator", "KeyedMapOperator",
+           "KeyedProcessOperator", "KeyedReduceOperator"]
+
+_MISSING = object()
+_REDUCE_STATE = "_strom_reduce"
+_USER_TIMERS = "_strom_user_timers"
+
+
+class _KeyedOperatorMixin:
+    """Backend creation and key recovery shared by the keyed operators."""
+
+    ctx: Any
+    key_selector: Any
+
+    def _create_backend(self) -> Any:
+        assert self.ctx is not None and self.ctx.keyed_backend_factory is not None
+        return self.ctx.keyed_backend_factory()
+
+    def _keys(self, values: list[Any], keys: list[Any] | None) -> list[Any]:
+        if keys is not None:
+            return keys
+        get_key = key_selector_function(self.key_selector)
+        return [get_key(v) for v in values]
+
+
+class KeyedReduceOperator(_KeyedOperatorMixin, StreamOperator):
+    """Rolling reduce. STREAMING emits every update; BATCH emits the final value per key."""
+
+    def __init__(self, name: str, function: Any, key_selector: Any) -> None:
+        super().__init__(name)
+        self.function = function
+        self.key_selector = key_selector
+
+    def open(self) -> None:
+        self.backend = self._create_backend()
+        call_open(self.function, StreamRuntimeContext(self.ctx, self.backend))
+        self.fn = user_callable(self.function, "reduce")
+        self.table: dict[Any, Any] = self.backend.raw_value_map(_REDUCE_STATE)
+        self.is_batch = self.ctx.is_batch if self.ctx is not None else False
+
+    def process_batch(
+        self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
+    ) -> None:
+        keys = self._keys(values, keys)
+        table, fn = self.table, self.fn
+        get = table.get
+        if self.is_batch:
+            for k, v in zip(keys, values):
+                current = get(k, _MISSING)
+                table[k] = v if current is _MISSING else fn(current, v)
+            return
+        out = []
+        append = out.append
+        for k, v in zip(keys, values):
+            current = get(k, _MISSING)
+            if current is not _MISSING:
+                v = fn(current, v)
+            table[k] = v
+            append(v)
+        self.output.emit(out, timestamps)
+
+    def end_input(self) -> None:
+        if self.is_batch and self.table:
+            self.output.emit(list(self.table.values()), None)
+
+    def close(self) -> None:
+        call_close(self.function)
+
+    def snapshot_state(self, checkpoint_id: int) -> Any:
+        return self.backend.snapshot()
+
+
+class _KeyedFunctionOperator(_KeyedOperatorMixin, StreamOperator):
+    method = ""
+
+    def __init__(self, name: str, function: Any, key_selector: Any) -> None:
+        super().__init__(name)
+        self.function = function
+        self.key_selector = key_selector
+
+    def open(self) -> None:
+        self.backend = self._create_backend()
+        call_open(self.function, StreamRuntimeContext(self.ctx, self.backend))
+        self.fn = user_callable(self.function, self.method)
+
+    def close(self) -> None:
+        call_close(self.function)
+
+    def snapshot_state(self, checkpoint_id: int) -> Any:
+        return self.backend.snapshot()
+
+
+class KeyedMapOperator(_KeyedFunctionOperator):
+    method = "map"
+
+    def process_batch(
+        self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
+    ) -> None:
+        fn, set_key = self.fn, self.backend.set_current_key
+        out = []
+        for k, v in zip(self._keys(values, keys), values):
+            set_key(k)
+            out.append(fn(v))
+        self.output.emit(out, timestamps)
+
+
+class KeyedFilterOperator(_KeyedFunctionOperator):
+    method = "filter"
+
+    def process_batch(
+        self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
+    ) -> None:
+        fn, set_key = self.fn, self.backend.set_current_key
+        keep = []
+        for k, v in zip(self._keys(values, keys), values):
+            set_key(k)
+            keep.append(bool(fn(v)))
+        out = [v for v, k in zip(values, keep) if k]
+        if out:
+            ts = None if timestamps is None else [t for t, k in zip(timestamps, keep) if k]
+            self.output.emit(out, ts)
+
+
+class KeyedFlatMapOperator(_KeyedFunctionOperator):
+    method = "flat_map"
+
+    def process_batch(
+        self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
+    ) -> None:
+        fn, set_key = self.fn, self.backend.set_current_key
+        out: list[Any] = []
+        out_ts: list[int] | None = None if timestamps is None else []
+        ts_iter = timestamps if timestamps is not None else [None] * len(values)
+        for k, v, t in zip(self._keys(values, keys), values, ts_iter):
+            set_key(k)
+            collect_results(fn(v), t, out, out_ts, self)
+        if out:
+            self.output.emit(out, out_ts)
+
+
+class _KeyedTimerService(TimerService):
+    def __init__(self, operator: Any) -> None:
+        self._op = operator
+
+    def current_processing_time(self) -> int:
+        return self._op.ctx.clock()  # type: ignore[no-any-return]
+
+    def current_watermark(self) -> int:
+        return self._op.current_watermark  # type: ignore[no-any-return]
+
+    def register_processing_time_timer(self, timestamp: int) -> None:
+        self._op.timers.register_processing_time_timer(self._op.namespace, timestamp)
+        self._op.ctx.request_wakeup()
+
+    def register_event_time_timer(self, timestamp: int) -> None:
+        self._op.timers.register_event_time_timer(self._op.namespace, timestamp)
+
+    def delete_processing_time_timer(self, timestamp: int) -> None:
+        self._op.timers.delete_processing_time_timer(self._op.namespace, timestamp)
+
+    def delete_event_time_timer(self, timestamp: int) -> None:
+        self._op.timers.delete_event_time_timer(self._op.namespace, timestamp)
+
+
+class _KeyedContext(KeyedProcessFunction.OnTimerContext):
+    """Context for process_element and on_timer of keyed (co-)process functions."""
+
+    __slots__ = ("_backend", "_timer_service", "current_timestamp", "domain")
+
+    def __init__(self, timer_service: TimerService, backend: Any) -> None:
+        self._timer_service = timer_service
+        self._backend = backend
+        self.current_timestamp: int | None = None
+        self.domain = TimeDomain.EVENT_TIME
+
+    def timer_service(self) -> TimerService:
+        return self._timer_service
+
+    def timestamp(self) -> int | None:
+        return self.current_timestamp
+
+    def get_current_key(self) -> Any:
+        return self._backend.get_current_key()
+
+    def time_domain(self) -> TimeDomain:
+        return self.domain
+
+
+class _TimerMixin(_KeyedOperatorMixin):
+    """Timers for keyed process operators: event time on watermarks, processing time on
+    the task's clock; BATCH fires everything at the end of input."""
+
+    uses_processing_time = True
+    output: Any
+    current_watermark: int
+
+    def _open_timers(self, function: Any) -> None:
+        from strom.state import VOID_NAMESPACE
+
+        self.namespace = VOID_NAMESPACE
+        self.backend = self._create_backend()
+        self.timers = self.backend.get_timer_service(_USER_TIMERS)
+        call_open(function, StreamRuntimeContext(self.ctx, self.backend))
+        self.context = _KeyedContext(_KeyedTimerService(self), self.backend)
+        self.on_timer = getattr(function, "on_timer", None)
+
+    def _fire(self, timers: Any, domain: TimeDomain) -> None:
+        if self.on_timer is None:
+            for _ in timers:
+                pass
+            return
+        ctx, set_key = self.context, self.backend.set_current_key
+        ctx.domain = domain
+        out: list[Any] = []
+        event_time = domain is TimeDomain.EVENT_TIME
+        out_ts: list[int] | None = [] if event_time else None
+        for timer in timers:
+            set_key(timer.key)
+            ctx.current_timestamp = timer.timestamp if event_time else None
+            collect_results(
+                self.on_timer(timer.timestamp, ctx), timer.timestamp if event_time else None,
+                out, out_ts, self,  # type: ignore[arg-type]
+            )
+        ctx.domain = TimeDomain.EVENT_TIME
+        if out:
+            self.output.emit(out, out_ts)
+
+    def process_watermark(self, timestamp: int) -> None:
+        self.current_watermark = timestamp
+        self._fire(self.timers.advance_watermark(timestamp), TimeDomain.EVENT_TIME)
+        self.output.emit_watermark(timestamp)
+
+    def next_processing_time(self) -> int | None:
+        if self.ctx.is_batch:
+            return None
+        return self.timers.next_processing_time()  # type: ignore[no-any-return]
+
+    def on_processing_time(self, now: int) -> None:
+        self._fire(self.timers.advance_processing_time(now), TimeDomain.PROCESSING_TIME)
+
+    def end_input(self) -> None:
+        if self.ctx.is_batch:
+            self.current_watermark = LONG_MAX
+            self._fire(self.timers.advance_watermark(LONG_MAX), TimeDomain.EVENT_TIME)
+            self._fire(self.timers.advance_processing_time(LONG_MAX), TimeDomain.PROCESSING_TIME)
+
+    def snapshot_state(self, checkpoint_id: int) -> Any:
+        return self.backend.snapshot()
+
+
+class KeyedProcessOperator(_TimerMixin, StreamOperator):
+    """``KeyedStream.process(KeyedProcessFunction)``."""
+
+    def __init__(self, name: str, function: Any, key_selector: Any) -> None:
+        super().__init__(name)
+        self.function = function
+        self.key_selector = key_selector
+
+    def open(self) -> None:
+        self._open_timers(self.function)
+        self.fn = user_callable(self.function, "process_element")
+
+    def process_batch(
+        self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
+    ) -> None:
+        fn, ctx, set_key = self.fn, self.context, self.backend.set_current_key
+        out: list[Any] = []
+        out_ts: list[int] | None = None if timestamps is None else []
+        ts_iter = timestamps if timestamps is not None else [None] * len(values)
+        for k, v, t in zip(self._keys(values, keys), values, ts_iter):
+            set_key(k)
+            ctx.current_timestamp = t
+            collect_results(fn(v, ctx), t, out, out_ts, self)
+        if out:
+            self.output.emit(out, out_ts)
+
+    def close(self) -> None:
+        call_close(self.function)
+
+
+class KeyedCoOperator(_TimerMixin, TwoInputOperator):
+    """Keyed two-input operator: KeyedCoProcessFunction, or keyed CoMap/CoFlatMap functions."""
+
+    def __init__(
+        self, name: str, function: Any, key_selector1: Any, key_selector2: Any, mode: str
+    ) -> None:
+        super().__init__(name)
+        self.function = function
+        self.key_selectors = (key_selector1, key_selector2)
+        self.mode = mode  # "process", "map" or "flat_map"
+        self.key_selector = key_selector1
+
+    def open(self) -> None:
+        self._open_timers(self.function)
+        names = {"process": ("process_element1", "process_element2"),
+                 "map": ("map1", "map2"), "flat_map": ("flat_map1", "flat_map2")}[self.mode]
+        self.fns = (user_callable(self.function, names[0]), user_callable(self.function, names[1]))
+
+    def _run(
+        self, index: int, values: list[Any], timestamps: list[int] | None,
+        keys: list[Any] | None,
+    ) -> None:
+        if keys is None:
+            get_key = key_selector_function(self.key_selectors[index])
+            keys = [get_key(v) for v in values]
+        fn, ctx, set_key = self.fns[index], self.context, self.backend.set_current_key
+        out: list[Any] = []
+        out_ts: list[int] | None = None if timestamps is None else []
+        ts_iter = timestamps if timestamps is not None else [None] * len(values)
+        mode = self.mode
+        for k, v, t in zip(keys, values, ts_iter):
+            set_key(k)
+            ctx.current_timestamp = t
+            if mode == "map":
+                out.append(fn(v))
+                if out_ts is not None:
+                    out_ts.append(t)  # type: ignore[arg-type]
+            elif mode == "flat_map":
+                collect_results(fn(v), t, out, out_ts, self)
+            else:
+                collect_results(fn(v, ctx), t, out, out_ts, self)
+        if out:
+            self.output.emit(out, out_ts)
+
+    def process_batch1(
+        self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
+    ) -> None:
+        self._run(0, values, timestamps, keys)
+
+    def process_batch2(
+        self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
+    ) -> None:
+        self._run(1, values, timestamps, keys)
+
+    def close(self) -> None:
+        call_close(self.function)

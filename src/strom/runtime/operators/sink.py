@@ -1,0 +1,192 @@
+"""Sink operators: Sink V2 writers, SinkFunctions, print and collect."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from strom.runtime.collect import lookup_collect_buffer
+from strom.runtime.functions import call_close, call_open, user_callable
+from strom.runtime.operators.base import StreamOperator, StreamRuntimeContext
+
+__all__ = ["CollectSinkOperator", "PrintSinkOperator", "SinkFunctionOperator",
+           "SinkWriterOperator"]
+
+_SINK_TIMER_INTERVAL_MS = 1000
+
+
+class _WriterContext:
+    def __init__(self, operator: StreamOperator) -> None:
+        self._op = operator
+
+    def index_of_subtask(self) -> int:
+        assert self._op.ctx is not None
+        return self._op.ctx.subtask_index
+
+    def number_of_parallel_subtasks(self) -> int:
+        assert self._op.ctx is not None
+        return self._op.ctx.parallelism
+
+    def attempt_number(self) -> int:
+        assert self._op.ctx is not None
+        return self._op.ctx.attempt_number
+
+    def current_processing_time(self) -> int:
+        assert self._op.ctx is not None
+        return self._op.ctx.clock()
+
+
+class SinkWriterOperator(StreamOperator):
+    """``sink_to(Sink)``: writes batches; at the end of input pre-commits and commits."""
+
+    uses_processing_time = True
+
+    def __init__(self, name: str, sink: Any, input_type: Any) -> None:
+        super().__init__(name)
+        self.sink = sink
+        self.input_type = input_type
+        self.writer: Any = None
+        self.committer: Any = None
+
+    def open(self) -> None:
+        assert self.ctx is not None
+        set_input_type = getattr(self.sink, "set_input_type", None)
+        if set_input_type is not None:
+            set_input_type(self.input_type)
+        self.writer = self.sink.create_writer(_WriterContext(self))
+        self.committer = self.sink.create_committer()
+        interval = getattr(self.sink, "bucket_check_interval", None) or _SINK_TIMER_INTERVAL_MS
+        self.interval = min(int(interval), _SINK_TIMER_INTERVAL_MS)
+        self.next_timer = self.ctx.clock() + self.interval
+
+    def process_batch(
+        self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
+    ) -> None:
+        self.writer.write(values, timestamps)
+
+    def next_processing_time(self) -> int | None:
+        return self.next_timer
+
+    def on_processing_time(self, now: int) -> None:
+        self.writer.on_processing_time(now)
+        self.next_timer = now + self.interval
+
+    def end_input(self) -> None:
+        self.writer.flush(True)
+        committables = self.writer.prepare_commit()
+        if self.committer is not None and committables:
+            self.committer.commit(committables)
+
+    def close(self) -> None:
+        try:
+            if self.writer is not None:
+                self.writer.close()
+        finally:
+            if self.committer is not None:
+                self.committer.close()
+
+
+class _SinkContext:
+    __slots__ = ("_op", "ts")
+
+    def __init__(self, operator: StreamOperator) -> None:
+        self._op = operator
+        self.ts: int | None = None
+
+    def current_processing_time(self) -> int:
+        assert self._op.ctx is not None
+        return self._op.ctx.clock()
+
+    def current_watermark(self) -> int:
+        return self._op.current_watermark
+
+    def timestamp(self) -> int | None:
+        return self.ts
+
+
+class SinkFunctionOperator(StreamOperator):
+    """``add_sink(SinkFunction | callable)``: ``invoke(value, context)`` per record."""
+
+    def __init__(self, name: str, function: Any) -> None:
+        super().__init__(name)
+        self.function = function
+
+    def open(self) -> None:
+        assert self.ctx is not None
+        call_open(self.function, StreamRuntimeContext(self.ctx))
+        self.fn = user_callable(self.function, "invoke")
+        self.context = _SinkContext(self)
+
+    def process_batch(
+        self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
+    ) -> None:
+        fn, ctx = self.fn, self.context
+        if timestamps is None:
+            for v in values:
+                fn(v, ctx)
+        else:
+            for v, t in zip(values, timestamps):
+                ctx.ts = t
+                fn(v, ctx)
+
+    def close(self) -> None:
+        call_close(self.function)
+
+
+class PrintSinkOperator(StreamOperator):
+    """``print()``: one line per record on stdout with PyFlink's prefixes.
+
+    Prefix: ``"{identifier}:{subtask}> "`` when parallel, ``"{subtask}> "`` when parallel
+    without identifier, ``"{identifier}> "`` at parallelism 1 with identifier, else nothing.
+    Values are formatted as PyFlink's print sink formats them for the stream's type.
+    """
+
+    def __init__(self, name: str, identifier: str | None, input_type: Any, to_stderr: bool) -> None:
+        super().__init__(name)
+        self.identifier = identifier
+        self.input_type = input_type
+        self.to_stderr = to_stderr
+
+    def open(self) -> None:
+        from strom.common.typeinfo import to_java_string
+
+        assert self.ctx is not None
+        parallel = self.ctx.parallelism > 1
+        subtask = self.ctx.subtask_index + 1
+        if parallel:
+            self.prefix = f"{self.identifier}:{subtask}> " if self.identifier else f"{subtask}> "
+        else:
+            self.prefix = f"{self.identifier}> " if self.identifier else ""
+        type_info = self.input_type
+        if type_info is None:
+            self.format = str
+        else:
+            self.format = lambda v: to_java_string(v, type_info)
+
+    def process_batch(
+        self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
+    ) -> None:
+        prefix, fmt = self.prefix, self.format
+        text = "".join([f"{prefix}{fmt(v)}\n" for v in values])
+        stream = sys.stderr if self.to_stderr else sys.stdout
+        stream.write(text)
+        stream.flush()
+
+
+class CollectSinkOperator(StreamOperator):
+    """``execute_and_collect``: hands batches to the waiting client."""
+
+    def __init__(self, name: str, collect_id: str) -> None:
+        super().__init__(name)
+        self.collect_id = collect_id
+
+    def open(self) -> None:
+        self.buffer = lookup_collect_buffer(self.collect_id)
+
+    def process_batch(
+        self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
+    ) -> None:
+        self.buffer.put_batch(list(values))
+
+    def end_input(self) -> None:
+        self.buffer.end()

@@ -1,0 +1,411 @@
+"""A Task: one parallel subtask of a JobVertex — its operator chain, inputs and outputs.
+
+Tasks are driven by their slot's thread a step at a time (one input batch, one source poll,
+one mail), so the tasks sharing a slot run cooperatively. Everything that touches the
+operators happens in that thread: input, timers and control actions all go through
+:meth:`step`, the task's mailbox loop.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import traceback
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import cloudpickle
+
+from strom.datastream.connectors.base import InputStatus
+from strom.graph.job_graph import ChainedOperator
+from strom.network.elements import (
+    END_OF_PARTITION,
+    EndOfPartition,
+    RecordBatch,
+    WatermarkEvent,
+    WatermarkStatusEvent,
+)
+from strom.network.local_network import LocalNetwork
+from strom.network.partitioners import create_channel_selector
+from strom.network.record_writer import RecordWriter
+from strom.rpc.messages import ExecutionState, TaskDeploymentDescriptor
+from strom.runtime.input_gate import InputGate
+from strom.runtime.operators.base import (
+    ChainOutput,
+    OperatorContext,
+    StreamOperator,
+    TwoInputOperator,
+)
+from strom.runtime.operators.factory import create_operator
+from strom.runtime.operators.source import SourceOperator
+from strom.state.key_groups import compute_key_group_range_for_operator_index
+
+__all__ = ["StepResult", "Task", "attribute_failure"]
+
+
+class StepResult(enum.Enum):
+    PROGRESS = 0  # did work; step again soon
+    IDLE = 1  # waiting for input, credit, time or mail
+    DONE = 2  # terminal: finished, failed or cancelled
+
+
+#: how long a source that had nothing to read waits before polling again (ms)
+SOURCE_IDLE_POLL_MS = 5
+
+
+def attribute_failure(error: BaseException, operator_name: str) -> None:
+    """Remember the innermost operator a user exception passed through."""
+    if getattr(error, "__strom_operator__", None) is None:
+        try:
+            error.__strom_operator__ = operator_name  # type: ignore[attr-defined]
+        except AttributeError:
+            pass
+
+
+def _guard_batch(operator: StreamOperator) -> Callable[[list[Any], list[int] | None], None]:
+    process = operator.process_batch
+    name = operator.name
+
+    def emit(values: list[Any], timestamps: list[int] | None) -> None:
+        try:
+            process(values, timestamps, None)
+        except BaseException as e:
+            attribute_failure(e, name)
+            raise
+
+    return emit
+
+
+class Task:
+    def __init__(
+        self,
+        tdd: TaskDeploymentDescriptor,
+        network: LocalNetwork,
+        clock: Callable[[], int],
+        report_state: Callable[[str, ExecutionState, BaseException | None], None],
+        send_operator_event: Callable[[str, str, int, Any], None],
+        create_keyed_backend: Callable[[str, int, Any, Callable[[], int]], Any],
+    ) -> None:
+        self.tdd = tdd
+        self.network = network
+        self.clock = clock
+        self.report_state = report_state
+        self._send_operator_event = send_operator_event
+        self._create_keyed_backend = create_keyed_backend
+        self.state = ExecutionState.DEPLOYING
+        self.name = f"{tdd.task_name} ({tdd.subtask_index + 1}/{tdd.parallelism})"
+        self.mailbox: deque[Callable[[], None]] = deque()
+        self._mail_lock = threading.Lock()
+        self.waker: Callable[[], None] = lambda: None
+        self.operators: list[StreamOperator] = []
+        self.writers: list[RecordWriter] = []
+        self.gate: InputGate | None = None
+        self.source: SourceOperator | None = None
+        self.head: StreamOperator | None = None
+        self.timed: list[StreamOperator] = []
+        self.deadline: int | None = None
+        self.finishing = False
+        self.wait_hint_ms: int | None = None
+        self.backpressured_ms = 0
+
+    # ------------------------------------------------------------------ mailbox
+    def post(self, mail: Callable[[], None]) -> None:
+        """Run ``mail`` in the task's thread before its next input (thread-safe)."""
+        with self._mail_lock:
+            self.mailbox.append(mail)
+        self.waker()
+
+    def cancel(self) -> None:
+        self.post(self._cancel)
+
+    def deliver_operator_event(self, operator_id: str, event: Any) -> None:
+        def deliver() -> None:
+            if self.source is not None and self.source_id == operator_id:
+                self.source.handle_operator_event(event)
+
+        self.post(deliver)
+
+    # ------------------------------------------------------------------ set-up
+    def _initialize(self) -> None:
+        tdd = self.tdd
+        cfg = tdd.config
+        chain: list[ChainedOperator] = cloudpickle.loads(tdd.serialized_operators)
+        batch_size = int(cfg.get("batch_size", 1024))
+        credit_base = int(cfg.get("buffers_per_channel", 2))
+        floating = int(cfg.get("floating_buffers_per_gate", 8))
+
+        ops: dict[int, StreamOperator] = {}
+        for chained in chain:
+            operator_id = f"{tdd.vertex_id}:{chained.node_id}"
+            ops[chained.node_id] = create_operator(chained.name, chained.spec, operator_id)
+        self.operators = [ops[c.node_id] for c in chain]
+        self.head = self.operators[0]
+
+        # network outputs
+        writers: dict[str, RecordWriter] = {}
+        edges = {e.edge_id: e for c in chain for e in c.network_outputs}
+        for out in tdd.outputs:
+            edge = edges[out.edge_id]
+            channels = []
+            for consumer in out.consumer_subtasks:
+                key = (tdd.job_id, tdd.job_attempt, out.edge_id, tdd.subtask_index, consumer)
+                channel = self.network.channel(key, credit_base + floating)
+                channel.sender_waker = self._wake
+                channels.append(channel)
+            selector = create_channel_selector(edge.partitioning, len(channels))
+            writers[out.edge_id] = RecordWriter(channels, selector, batch_size)
+        self.writers = list(writers.values())
+
+        # chain wiring
+        for chained in chain:
+            output = ChainOutput()
+            for edge in chained.chained_outputs:
+                target = ops[edge.target_id]
+                output.add_target(_guard_batch(target), target.process_watermark,
+                                  target.process_watermark_status, edge.output_tag)
+            for edge in chained.network_outputs:
+                writer = writers[edge.edge_id]
+                output.add_target(writer.emit, *_event_senders(writer), edge.output_tag)
+            ops[chained.node_id].setup(self._operator_context(chained), output)
+
+        # network inputs
+        if tdd.inputs:
+            per_input = 1 + max(i.input_index for i in tdd.inputs)
+            pairs = []
+            total = sum(len(i.producer_subtasks) for i in tdd.inputs)
+            credit = credit_base + max(1, floating // max(1, total))
+            for spec in tdd.inputs:
+                for producer in spec.producer_subtasks:
+                    key = (tdd.job_id, tdd.job_attempt, spec.edge_id, producer, tdd.subtask_index)
+                    channel = self.network.channel(key, credit)
+                    channel.receiver_waker = self._wake
+                    pairs.append((channel, spec.input_index))
+            self.gate = InputGate(pairs, per_input)
+        if isinstance(self.head, SourceOperator):
+            self.source = self.head
+            self.source_id = f"{tdd.vertex_id}:{chain[0].node_id}"
+        self.timed = [op for op in self.operators if op.uses_processing_time]
+
+        self._set_state(ExecutionState.INITIALIZING)
+        for op in reversed(self.operators):
+            try:
+                op.open()
+            except BaseException as e:
+                attribute_failure(e, op.name)
+                raise
+        self._set_state(ExecutionState.RUNNING)
+        self._update_deadline()
+
+    def _operator_context(self, chained: ChainedOperator) -> OperatorContext:
+        tdd, cfg = self.tdd, self.tdd.config
+        ctx = OperatorContext(
+            task_name=tdd.task_name, operator_name=chained.name,
+            subtask_index=tdd.subtask_index, parallelism=tdd.parallelism,
+            max_parallelism=tdd.max_parallelism, attempt_number=tdd.attempt_number,
+            job_parameters=dict(cfg.get("job_parameters", {})),
+            is_batch=bool(cfg.get("is_batch", False)), clock=self.clock,
+            auto_watermark_interval=int(cfg.get("auto_watermark_interval", 200)),
+            request_wakeup=self._wake,
+        )
+        if getattr(chained.spec, "keyed", False):
+            ctx.keyed_backend_factory = self._keyed_backend_factory
+        operator_id = f"{tdd.vertex_id}:{chained.node_id}"
+        ctx.extra["send_operator_event"] = (
+            lambda op_id, event: self._send_operator_event(
+                tdd.execution_id, op_id or operator_id, tdd.subtask_index, event)
+        )
+        return ctx
+
+    def _keyed_backend_factory(self) -> Any:
+        tdd = self.tdd
+        key_groups = compute_key_group_range_for_operator_index(
+            tdd.max_parallelism, tdd.parallelism, tdd.subtask_index
+        )
+        backend_type = str(tdd.config.get("state_backend", "hashmap"))
+        return self._create_keyed_backend(backend_type, tdd.max_parallelism, key_groups,
+                                          self.clock)
+
+    def _wake(self) -> None:
+        self.waker()
+
+    # ------------------------------------------------------------------ the loop
+    def step(self) -> StepResult:
+        try:
+            return self._step()
+        except BaseException as e:  # noqa: BLE001 - every failure becomes the task's failure
+            self._fail(e)
+            return StepResult.DONE
+
+    def _step(self) -> StepResult:
+        if self.state is ExecutionState.DEPLOYING:
+            self._initialize()
+            return StepResult.PROGRESS
+        while self.mailbox:
+            with self._mail_lock:
+                mail = self.mailbox.popleft()
+            mail()
+            if self.state.is_terminal:
+                return StepResult.DONE
+        if self.timed:
+            now = self.clock()
+            if self.deadline is not None and now >= self.deadline:
+                for op in self.timed:
+                    due = op.next_processing_time()
+                    if due is not None and due <= now:
+                        op.on_processing_time(now)
+                self._update_deadline()
+        if self.finishing:
+            return self._finish_step()
+        for writer in self.writers:
+            if writer.waiting and writer.is_blocked():
+                return StepResult.IDLE
+        self.wait_hint_ms = None
+        if self.source is not None:
+            status = self.source.emit_next()
+            if status is InputStatus.END_OF_INPUT:
+                self._begin_finish()
+            elif status is InputStatus.NOTHING_AVAILABLE:
+                self._flush()
+                self.wait_hint_ms = SOURCE_IDLE_POLL_MS
+                self._update_deadline()
+                return StepResult.IDLE
+            self._update_deadline()
+            return StepResult.PROGRESS
+        assert self.gate is not None
+        polled = self.gate.poll()
+        if polled is None:
+            self._flush()
+            return StepResult.IDLE
+        self._dispatch(*polled)
+        self._update_deadline()
+        return StepResult.PROGRESS
+
+    def _dispatch(self, channel: int, element: Any) -> None:
+        gate, head = self.gate, self.head
+        assert gate is not None and head is not None
+        kind = type(element)
+        if kind is RecordBatch:
+            try:
+                if gate.input_of[channel] == 0 or not isinstance(head, TwoInputOperator):
+                    if isinstance(head, TwoInputOperator):
+                        head.process_batch1(element.values, element.timestamps, element.keys)
+                    else:
+                        head.process_batch(element.values, element.timestamps, element.keys)
+                else:
+                    head.process_batch2(element.values, element.timestamps, element.keys)
+            except BaseException as e:
+                attribute_failure(e, head.name)
+                raise
+        elif kind is WatermarkEvent:
+            watermark = gate.on_watermark(channel, element.timestamp)
+            if watermark is not None:
+                head.process_watermark(watermark)
+        elif kind is WatermarkStatusEvent:
+            watermark, status = gate.on_status(channel, element.idle)
+            if watermark is not None:
+                head.process_watermark(watermark)
+            if status is not None:
+                head.process_watermark_status(status)
+        elif kind is EndOfPartition:
+            watermark, _ = gate.on_end(channel)
+            if watermark is not None:
+                head.process_watermark(watermark)
+            if gate.finished():
+                self._begin_finish()
+        else:
+            raise TypeError(f"unexpected element on channel {channel}: {element!r}")
+
+    def _flush(self) -> None:
+        for writer in self.writers:
+            if writer.has_partial_buffers() or writer.waiting:
+                writer.flush()
+
+    def _update_deadline(self) -> None:
+        deadline = None
+        for op in self.timed:
+            due = op.next_processing_time()
+            if due is not None and (deadline is None or due < deadline):
+                deadline = due
+        self.deadline = deadline
+
+    def next_wakeup(self) -> int | None:
+        """The processing time at which this task next has work, if any (ms)."""
+        hint = None if self.wait_hint_ms is None else self.clock() + self.wait_hint_ms
+        if self.deadline is None:
+            return hint
+        return self.deadline if hint is None else min(self.deadline, hint)
+
+    # ------------------------------------------------------------------ endings
+    def _begin_finish(self) -> None:
+        for op in self.operators:
+            try:
+                op.end_input()
+            except BaseException as e:
+                attribute_failure(e, op.name)
+                raise
+        for writer in self.writers:
+            writer.broadcast_event(END_OF_PARTITION)
+        self.finishing = True
+        self.timed = []
+        self.deadline = None
+
+    def _finish_step(self) -> StepResult:
+        if any(not writer.send() for writer in self.writers):
+            return StepResult.IDLE
+        self._close_operators()
+        self._set_state(ExecutionState.FINISHED)
+        return StepResult.DONE
+
+    def _close_operators(self) -> BaseException | None:
+        first: BaseException | None = None
+        for op in self.operators:
+            try:
+                op.close()
+            except BaseException as e:  # noqa: BLE001 - close them all, report the first
+                attribute_failure(e, op.name)
+                first = first or e
+        self.operators = []
+        if first is not None and self.state is not ExecutionState.FAILED:
+            raise first
+        return first
+
+    def _fail(self, error: BaseException) -> None:
+        if self.state.is_terminal:
+            return
+        operator = getattr(error, "__strom_operator__", None)
+        where = f"operator '{operator}' of task '{self.name}'" if operator else f"task '{self.name}'"
+        note = f"strom: raised in {where} of job '{self.tdd.job_name}'"
+        notes = getattr(error, "__notes__", [])
+        if note not in notes:
+            error.add_note(note)
+        self.state = ExecutionState.FAILED
+        try:
+            self._close_operators()
+        except BaseException as e:  # noqa: BLE001
+            error.add_note(f"strom: closing the operators also failed: {e!r}")
+        self.report_state(self.tdd.execution_id, ExecutionState.FAILED, error)
+
+    def _cancel(self) -> None:
+        if self.state.is_terminal:
+            return
+        self.state = ExecutionState.CANCELING
+        try:
+            self._close_operators()
+        except BaseException:  # noqa: BLE001 - a cancelled task's close errors are not failures
+            traceback.print_exc()
+        self._set_state(ExecutionState.CANCELED)
+
+    def _set_state(self, state: ExecutionState) -> None:
+        self.state = state
+        self.report_state(self.tdd.execution_id, state, None)
+
+
+def _event_senders(writer: RecordWriter) -> tuple[Callable[[int], None], Callable[[bool], None]]:
+    def watermark(timestamp: int) -> None:
+        writer.broadcast_event(WatermarkEvent(timestamp))
+
+    def status(idle: bool) -> None:
+        writer.broadcast_event(WatermarkStatusEvent(idle))
+
+    return watermark, status

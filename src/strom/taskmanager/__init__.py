@@ -1,0 +1,1 @@
+"""The TaskExecutor: slots, deployed tasks, status reports."""

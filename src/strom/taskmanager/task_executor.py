@@ -1,0 +1,133 @@
+"""The TaskExecutor: offers its slots, runs deployed tasks in its slots' threads and reports
+their status to the JobMaster."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from strom.graph.ids import ResourceID
+from strom.network.local_network import LocalNetwork
+from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway
+from strom.rpc.messages import (
+    ExecutionState,
+    SlotOffer,
+    TaskDeploymentDescriptor,
+    TaskExecutionState,
+)
+from strom.rpc.service import RpcEndpoint, RpcService
+from strom.runtime.task import Task
+from strom.taskmanager.slot_thread import SlotThread
+
+__all__ = ["TaskExecutor"]
+
+_numbers = itertools.count()
+
+
+def _default_backend_factory(kind: str, max_parallelism: int, key_groups: Any,
+                             clock: Callable[[], int]) -> Any:
+    from strom.state import create_keyed_state_backend
+
+    return create_keyed_state_backend(kind, max_parallelism, key_groups, clock)
+
+
+class TaskExecutor(RpcEndpoint):
+    def __init__(
+        self,
+        rpc: RpcService,
+        resource_manager_address: str,
+        num_slots: int,
+        network: LocalNetwork,
+        clock: Callable[[], int],
+        name: str | None = None,
+    ) -> None:
+        number = next(_numbers)
+        super().__init__(rpc, name or f"taskexecutor-{number}")
+        self.resource_id = str(ResourceID())
+        self.rm_address = resource_manager_address
+        self.num_slots = num_slots
+        self.network = network
+        self.clock = clock
+        self.slot_threads = [
+            SlotThread(f"strom-slot-{number}-{i}", clock) for i in range(num_slots)
+        ]
+        #: allocation id -> (slot index, job id, job master address)
+        self.allocations: dict[str, tuple[int, str, str]] = {}
+        self.tasks: dict[str, Task] = {}
+        self.keyed_backend_factory = _default_backend_factory
+
+    async def on_start(self) -> None:
+        for thread in self.slot_threads:
+            thread.start()
+        rm = self.rpc.connect(self.rm_address, ResourceManagerGateway)
+        await rm.register_task_executor(self.address, self.resource_id, self.num_slots)
+
+    async def on_stop(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+        for thread in self.slot_threads:
+            thread.stop()
+
+    def wake_all(self) -> None:
+        """Wake every slot (used by manual clocks when time moves)."""
+        for thread in self.slot_threads:
+            thread.wake()
+
+    # ------------------------------------------------------------------ gateway
+    async def request_slot(
+        self, slot_index: int, job_id: str, allocation_id: str, job_master_address: str
+    ) -> None:
+        self.allocations[allocation_id] = (slot_index, job_id, job_master_address)
+        jm = self.rpc.connect(job_master_address, JobMasterGateway)
+        offer = SlotOffer(allocation_id, slot_index, self.address)
+        self.spawn(jm.offer_slots([offer]), name=f"offer-{allocation_id}")
+
+    async def submit_task(self, tdd: TaskDeploymentDescriptor) -> None:
+        allocation = self.allocations.get(tdd.allocation_id)
+        if allocation is None:
+            raise RuntimeError(
+                f"No slot with allocation {tdd.allocation_id} for task {tdd.task_name}"
+            )
+        slot_index, _, jm_address = allocation
+        task = Task(
+            tdd, self.network, self.clock,
+            report_state=lambda eid, state, error: self.rpc.call_soon(
+                self._report, jm_address, tdd.job_id, eid, state, error),
+            send_operator_event=lambda eid, op, subtask, event: self.rpc.call_soon(
+                self._forward_event, jm_address, eid, op, subtask, event),
+            create_keyed_backend=self.keyed_backend_factory,
+        )
+        self.tasks[tdd.execution_id] = task
+        self.slot_threads[slot_index].add_task(task)
+
+    async def cancel_task(self, execution_id: str) -> None:
+        task = self.tasks.get(execution_id)
+        if task is not None:
+            task.cancel()
+
+    async def send_operator_event(self, execution_id: str, operator_id: str, event: Any) -> None:
+        task = self.tasks.get(execution_id)
+        if task is not None:
+            task.deliver_operator_event(operator_id, event)
+
+    async def free_slots(self, job_id: str) -> None:
+        for allocation_id, (_, job, _) in list(self.allocations.items()):
+            if job == job_id:
+                del self.allocations[allocation_id]
+        for execution_id, task in list(self.tasks.items()):
+            if task.tdd.job_id == job_id:
+                del self.tasks[execution_id]
+        self.network.release_job(job_id)
+
+    # ------------------------------------------------------------------ from task threads
+    def _report(self, jm_address: str, job_id: str, execution_id: str, state: ExecutionState,
+                error: BaseException | None) -> None:
+        jm = self.rpc.connect(jm_address, JobMasterGateway)
+        message = TaskExecutionState(job_id, execution_id, state, error)
+        self.spawn(jm.update_task_execution_state(message), name=f"report-{execution_id}")
+
+    def _forward_event(self, jm_address: str, execution_id: str, operator_id: str, subtask: int,
+                       event: Any) -> None:
+        jm = self.rpc.connect(jm_address, JobMasterGateway)
+        self.spawn(jm.send_operator_event(execution_id, operator_id, subtask, event))
