@@ -123,18 +123,33 @@ class JobMaster(RpcEndpoint):
                 self.spawn(te.send_operator_event(str(execution.execution_id), operator_id, event))
 
             coordinator = SourceCoordinator(
-                head.spec.source, vertex.parallelism, send, self._schedule_periodic
+                head.spec.source, vertex.parallelism, send, self._schedule_async
             )
             self.coordinators[operator_id] = coordinator
             coordinator.start()
 
-    def _schedule_periodic(self, callback: Callable[[], None], period_ms: int) -> None:
-        async def loop() -> None:
+    def _schedule_async(
+        self, callable: Callable[[], Any], handler: Callable[[Any, BaseException | None], None],
+        initial_delay_ms: int, period_ms: int,
+    ) -> None:
+        async def run() -> None:
+            await asyncio.sleep(initial_delay_ms / 1000.0)
             while True:
+                result, error = None, None
+                try:
+                    result = await self.rpc.loop.run_in_executor(None, callable)
+                except Exception as e:  # noqa: BLE001 - handed to the handler, as Flink does
+                    error = e
+                try:
+                    handler(result, error)
+                except Exception as e:  # noqa: BLE001 - an enumerator failure fails the job
+                    self._fail_job(e)
+                    return
+                if period_ms <= 0:
+                    return
                 await asyncio.sleep(period_ms / 1000.0)
-                callback()
 
-        self.spawn(loop(), name=f"periodic-{self.job_id}")
+        self.spawn(run(), name=f"enumerator-call-{self.job_id}")
 
     async def _deploy(self) -> None:
         groups = sorted(self.job_graph.max_parallelism_needed().items())

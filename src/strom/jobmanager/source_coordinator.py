@@ -36,10 +36,16 @@ class _EnumeratorContext:
     def send_event_to_source_reader(self, subtask_id: int, event: Any) -> None:
         self._c.send(subtask_id, SourceEventWrapper(event))
 
-    def call_periodically(self, callback: Callable[[], None], period_ms: int) -> None:
-        """Run ``callback`` on the JobMaster's loop every ``period_ms`` (e.g. to discover
-        new files)."""
-        self._c.schedule_periodic(callback, period_ms)
+    def call_async(
+        self,
+        callable: Callable[[], Any],
+        handler: Callable[[Any, BaseException | None], None],
+        initial_delay_ms: int = 0,
+        period_ms: int = 0,
+    ) -> None:
+        """Flink's ``callAsync``: run ``callable`` off the JobMaster's loop (it may block on
+        I/O), then ``handler(result, error)`` on the loop; every ``period_ms`` when > 0."""
+        self._c.schedule_async(callable, handler, initial_delay_ms, period_ms)
 
 
 class SourceCoordinator:
@@ -50,12 +56,12 @@ class SourceCoordinator:
         source: Any,
         parallelism: int,
         send: Callable[[int, Any], None],
-        schedule_periodic: Callable[[Callable[[], None], int], None],
+        schedule_async: Callable[..., None],
     ) -> None:
         self.source = source
         self.parallelism = parallelism
         self.send = send
-        self.schedule_periodic = schedule_periodic
+        self.schedule_async = schedule_async
         self.readers: set[int] = set()
         self.assigned: dict[int, list[Any]] = {}
         self.enumerator = source.create_enumerator(_EnumeratorContext(self))

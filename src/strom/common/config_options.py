@@ -1,0 +1,396 @@
+"""Configuration options: typed keys with Flink's names and defaults, and validation.
+
+A :class:`ConfigOption` names a key, its value type, its default and older keys it falls
+back to. :meth:`Configuration.get <strom.common.configuration.Configuration.get>` reads an
+option through it. The module constants are the options strom understands, with Flink's
+keys and defaults (reference §4.3). :func:`validate` checks a whole configuration early:
+every known key must parse, and a key that looks like a typo of a known key is an error,
+while other unknown keys pass silently as in Flink.
+
+>>> from strom.common.configuration import Configuration
+>>> Configuration.from_dict({"pipeline.auto-watermark-interval": "1 s"}).get(AUTO_WATERMARK_INTERVAL)
+1000
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from strom.common._option_types import (
+    BOOL,
+    DURATION,
+    FLOAT,
+    INT,
+    MAP,
+    MEMORY_SIZE,
+    STRING,
+    OptionType,
+    enum_type,
+    format_duration_ms,
+    format_map,
+    format_memory_size,
+    parse_bool,
+    parse_duration_ms,
+    parse_float,
+    parse_int,
+    parse_map,
+    parse_memory_size,
+)
+
+if TYPE_CHECKING:
+    from strom.common.configuration import Configuration
+
+__all__ = [
+    # the option type and its value types
+    "ConfigError",
+    "ConfigOption",
+    "OptionType",
+    "BOOL",
+    "DURATION",
+    "FLOAT",
+    "INT",
+    "MAP",
+    "MEMORY_SIZE",
+    "STRING",
+    "enum_type",
+    "parse_bool",
+    "parse_duration_ms",
+    "parse_float",
+    "parse_int",
+    "parse_map",
+    "parse_memory_size",
+    "format_duration_ms",
+    "format_map",
+    "format_memory_size",
+    # the options
+    "PARALLELISM_DEFAULT",
+    "MAX_PARALLELISM",
+    "RUNTIME_MODE",
+    "AUTO_WATERMARK_INTERVAL",
+    "BUFFER_TIMEOUT_ENABLED",
+    "BUFFER_TIMEOUT_INTERVAL",
+    "OPERATOR_CHAINING",
+    "PIPELINE_NAME",
+    "GLOBAL_JOB_PARAMETERS",
+    "OBJECT_REUSE",
+    "LATENCY_TRACKING_INTERVAL",
+    "NUM_TASK_SLOTS",
+    "MINICLUSTER_NUM_TASKMANAGERS",
+    "SEGMENT_SIZE",
+    "BUFFERS_PER_CHANNEL",
+    "FLOATING_BUFFERS_PER_GATE",
+    "STATE_BACKEND_TYPE",
+    "REST_PORT",
+    "REST_ADDRESS",
+    "CHECKPOINTING_INTERVAL",
+    "RESTART_STRATEGY_TYPE",
+    "all_options",
+    "validate",
+]
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration value or key is invalid. The message names the key, the value given
+    and what would have been accepted."""
+
+
+@dataclass(frozen=True)
+class ConfigOption(Generic[T]):
+    """A configuration key with its value type, default and fallback keys.
+
+    ``parse(text)`` turns a stored string into the value and raises :class:`ConfigError`
+    naming the key when the text is malformed; ``to_string(value)`` turns a value given in
+    code into the string that is stored (a string is checked, then stored as given).
+
+    >>> INTERVAL = ConfigOption("my.interval", DURATION, 200)
+    >>> INTERVAL.parse("1 min"), INTERVAL.to_string(1500)
+    (60000, '1500 ms')
+    """
+
+    key: str
+    type: OptionType[T]
+    default: T | None = None
+    description: str = ""
+    fallback_keys: tuple[str, ...] = ()
+
+    @property
+    def parser(self) -> Callable[[str], T]:
+        """The bare parser (raises ``ValueError``); prefer :meth:`parse` for its message."""
+        return self.type.parse
+
+    def has_default_value(self) -> bool:
+        return self.default is not None
+
+    def with_fallback_keys(self, *keys: str) -> ConfigOption[T]:
+        return ConfigOption(self.key, self.type, self.default, self.description, keys)
+
+    def parse(self, text: str, key: str | None = None) -> T:
+        """The value of ``text``; ``key`` names the key it was stored under in errors."""
+        try:
+            return self.type.parse(text)
+        except (ValueError, OverflowError):
+            raise ConfigError(
+                f"Invalid value for '{key or self.key}': got {text!r}; "
+                f"expected {self.type.expected}."
+            ) from None
+
+    def to_string(self, value: Any) -> str:
+        """The stored form of ``value`` (a typed value, or a string in the option's syntax)."""
+        if isinstance(value, str):
+            self.parse(value)
+            return value
+        try:
+            typed = self.type.coerce(value)
+        except TypeError as exc:
+            raise ConfigError(
+                f"Invalid value for '{self.key}': got {value!r} ({type(value).__name__}); "
+                f"expected {exc.args[0] if exc.args else self.type.expected}."
+            ) from None
+        return self.type.format(typed)
+
+    def __repr__(self) -> str:
+        return f"ConfigOption(key={self.key!r}, type={self.type.name}, default={self.default!r})"
+
+
+# -- the options strom understands (Flink's keys and defaults) --------------------------
+
+PARALLELISM_DEFAULT: ConfigOption[int] = ConfigOption(
+    "parallelism.default", INT, 1, "Default parallelism of jobs."
+)
+MAX_PARALLELISM: ConfigOption[int] = ConfigOption(
+    "pipeline.max-parallelism",
+    INT,
+    -1,
+    "Upper bound of parallelism after rescaling (number of key groups); -1 derives it.",
+)
+RUNTIME_MODE: ConfigOption[str] = ConfigOption(
+    "execution.runtime-mode",
+    enum_type(["STREAMING", "BATCH", "AUTOMATIC"]),
+    "STREAMING",
+    "STREAMING, BATCH, or AUTOMATIC (BATCH when all sources are bounded).",
+)
+AUTO_WATERMARK_INTERVAL: ConfigOption[int] = ConfigOption(
+    "pipeline.auto-watermark-interval",
+    DURATION,
+    200,
+    "Interval of periodic watermark emission, in milliseconds; 0 disables it.",
+)
+BUFFER_TIMEOUT_ENABLED: ConfigOption[bool] = ConfigOption(
+    "execution.buffer-timeout.enabled",
+    BOOL,
+    True,
+    "Whether partly filled output buffers are flushed periodically.",
+)
+BUFFER_TIMEOUT_INTERVAL: ConfigOption[int] = ConfigOption(
+    "execution.buffer-timeout.interval",
+    DURATION,
+    100,
+    "Flush interval of output buffers in milliseconds; 0 flushes after every record.",
+)
+OPERATOR_CHAINING: ConfigOption[bool] = ConfigOption(
+    "pipeline.operator-chaining.enabled", BOOL, True, "Whether operators are chained."
+)
+PIPELINE_NAME: ConfigOption[str] = ConfigOption(
+    "pipeline.name", STRING, None, "The job name used for printing and logging."
+)
+GLOBAL_JOB_PARAMETERS: ConfigOption[dict[str, str]] = ConfigOption(
+    "pipeline.global-job-parameters",
+    MAP,
+    None,
+    "Parameters visible to all user functions: 'k1:v1,k2:v2' or a YAML mapping.",
+)
+OBJECT_REUSE: ConfigOption[bool] = ConfigOption(
+    "pipeline.object-reuse", BOOL, False, "Whether records may be handed on without copying."
+)
+LATENCY_TRACKING_INTERVAL: ConfigOption[int] = ConfigOption(
+    "metrics.latency.interval",
+    DURATION,
+    0,
+    "Interval of latency markers from the sources in milliseconds; 0 disables them.",
+)
+NUM_TASK_SLOTS: ConfigOption[int] = ConfigOption(
+    "taskmanager.numberOfTaskSlots", INT, 1, "Task slots offered by each TaskManager."
+)
+MINICLUSTER_NUM_TASKMANAGERS: ConfigOption[int] = ConfigOption(
+    "minicluster.number-of-taskmanagers", INT, 1, "TaskManagers of the local cluster."
+)
+SEGMENT_SIZE: ConfigOption[int] = ConfigOption(
+    "taskmanager.memory.segment-size", MEMORY_SIZE, 32 * 1024, "Network buffer size in bytes."
+)
+BUFFERS_PER_CHANNEL: ConfigOption[int] = ConfigOption(
+    "taskmanager.network.memory.buffers-per-channel",
+    INT,
+    2,
+    "Exclusive buffers (initial credit) per input channel.",
+)
+FLOATING_BUFFERS_PER_GATE: ConfigOption[int] = ConfigOption(
+    "taskmanager.network.memory.floating-buffers-per-gate",
+    INT,
+    8,
+    "Floating buffers shared by the channels of one input gate.",
+)
+STATE_BACKEND_TYPE: ConfigOption[str] = ConfigOption(
+    "state.backend.type",
+    STRING,
+    "hashmap",
+    "State backend: 'hashmap' or 'rocksdb'.",
+    ("state.backend",),
+)
+REST_PORT: ConfigOption[int] = ConfigOption(
+    "rest.port", INT, 8081, "Port of the REST server and web UI."
+)
+REST_ADDRESS: ConfigOption[str] = ConfigOption(
+    "rest.address", STRING, "localhost", "Address clients use to reach the REST server."
+)
+CHECKPOINTING_INTERVAL: ConfigOption[int] = ConfigOption(
+    "execution.checkpointing.interval",
+    DURATION,
+    None,
+    "Checkpoint interval in milliseconds; unset disables checkpointing.",
+)
+RESTART_STRATEGY_TYPE: ConfigOption[str] = ConfigOption(
+    "restart-strategy.type",
+    STRING,
+    None,
+    "none/off/disable, fixed-delay, failure-rate or exponential-delay; unset: none without "
+    "checkpointing, exponential-delay with it.",
+    ("restart-strategy",),
+)
+
+_ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
+    PARALLELISM_DEFAULT,
+    MAX_PARALLELISM,
+    RUNTIME_MODE,
+    AUTO_WATERMARK_INTERVAL,
+    BUFFER_TIMEOUT_ENABLED,
+    BUFFER_TIMEOUT_INTERVAL,
+    OPERATOR_CHAINING,
+    PIPELINE_NAME,
+    GLOBAL_JOB_PARAMETERS,
+    OBJECT_REUSE,
+    LATENCY_TRACKING_INTERVAL,
+    NUM_TASK_SLOTS,
+    MINICLUSTER_NUM_TASKMANAGERS,
+    SEGMENT_SIZE,
+    BUFFERS_PER_CHANNEL,
+    FLOATING_BUFFERS_PER_GATE,
+    STATE_BACKEND_TYPE,
+    REST_PORT,
+    REST_ADDRESS,
+    CHECKPOINTING_INTERVAL,
+    RESTART_STRATEGY_TYPE,
+)
+
+# Flink keys strom does not model (yet) that must never be mistaken for typos of the ones
+# above; they are accepted as-is, like any other key Flink would ignore.
+_OTHER_FLINK_KEYS = frozenset(
+    {
+        "jobmanager.rpc.address",
+        "jobmanager.rpc.port",
+        "jobmanager.bind-host",
+        "taskmanager.bind-host",
+        "taskmanager.host",
+        "rest.bind-port",
+        "rest.bind-address",
+        "jobmanager.memory.process.size",
+        "taskmanager.memory.process.size",
+        "jobmanager.execution.failover-strategy",
+        "execution.checkpointing.mode",
+        "execution.checkpointing.timeout",
+        "execution.checkpointing.min-pause",
+        "execution.checkpointing.max-concurrent-checkpoints",
+        "execution.checkpointing.tolerable-failed-checkpoints",
+        "execution.checkpointing.num-retained",
+        "execution.checkpointing.storage",
+        "execution.checkpointing.dir",
+        "execution.checkpointing.savepoint-dir",
+        "execution.checkpointing.incremental",
+        "heartbeat.interval",
+        "heartbeat.timeout",
+        "high-availability.type",
+        "high-availability.storageDir",
+        "high-availability.cluster-id",
+        "state.checkpoints.dir",
+        "state.savepoints.dir",
+        "state.checkpoint-storage",
+        "state.backend.incremental",
+        "pipeline.jars",
+        "pipeline.classpaths",
+    }
+)
+
+
+def all_options() -> list[ConfigOption[Any]]:
+    """Every option defined in this module, in declaration order."""
+    return list(_ALL_OPTIONS)
+
+
+def _typo_distance(a: str, b: str) -> int:
+    """Edit distance counting insertions, deletions, substitutions and swaps of
+    neighbouring characters as one edit each (optimal string alignment)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[len(b)]
+
+
+def _near_miss(key: str, known: list[str]) -> str | None:
+    """The known key that ``key`` most likely misspells, or ``None``.
+
+    A candidate must be close by difflib's ratio and within two typing mistakes (or
+    differ only in letter case), so that real but different keys are not flagged.
+    """
+    lowered = {k.lower(): k for k in known}
+    if key.lower() in lowered:
+        return lowered[key.lower()]
+    for candidate in difflib.get_close_matches(key, known, n=3, cutoff=0.8):
+        if _typo_distance(key, candidate) <= 2:
+            return candidate
+    return None
+
+
+def validate(configuration: Configuration, extra_options: Iterable[ConfigOption[Any]] = ()) -> None:
+    """Fail early on a configuration that cannot work.
+
+    Every key of a known option (this module's, plus ``extra_options``) that is present,
+    under its own key or a fallback key, must parse; a key that is a near miss of a known
+    key raises ``ConfigError`` with a suggestion. Keys under a map option's prefix
+    (``pipeline.global-job-parameters.k1``) are entries of that map. Other unknown keys are
+    accepted silently, as Flink ignores them.
+
+    >>> from strom.common.configuration import Configuration
+    >>> validate(Configuration.from_dict({"parallelism.defualt": "2"}))
+    Traceback (most recent call last):
+    ...
+    strom.common.config_options.ConfigError: Unknown configuration key 'parallelism.defualt'; did you mean 'parallelism.default'?
+    """
+    options = list(_ALL_OPTIONS) + list(extra_options)
+    by_key: dict[str, ConfigOption[Any]] = {}
+    for option in options:
+        by_key[option.key] = option
+        for fallback in option.fallback_keys:
+            by_key.setdefault(fallback, option)
+    map_prefixes = tuple(o.key + "." for o in options if o.type is MAP)
+    known = [o.key for o in options]
+    for key in sorted(configuration.key_set()):
+        known_option = by_key.get(key)
+        if known_option is not None:
+            known_option.parse(configuration.get_string(key, ""), key)
+            continue
+        if key in _OTHER_FLINK_KEYS or key.startswith(map_prefixes):
+            continue
+        suggestion = _near_miss(key, known)
+        if suggestion is not None:
+            raise ConfigError(f"Unknown configuration key '{key}'; did you mean '{suggestion}'?")

@@ -1,0 +1,420 @@
+"""The window operator's decision logic, without I/O: elements and fired timers in, window
+results out through the ``emit`` callbacks.
+
+Everything the operator remembers lives in the keyed state backend, namespaced by window:
+window contents (a list, or one reduced/aggregated value), trigger state, per-window user
+state, and for session windows the merging-window set (namespace ``VOID_NAMESPACE``). Windows
+fire only from timers the trigger registered, and each window gets a cleanup timer at
+``max_timestamp + allowed_lateness`` (event time) or ``max_timestamp`` (processing time) that
+clears all of it; global and count windows (``max_timestamp == LONG_MAX``) get none.
+
+The runtime feeds it like this::
+
+    logic.open()
+    logic.process_element(key, value, timestamp)          # per element
+    for timer in timer_service.advance_watermark(wm):     # per watermark
+        logic.on_event_time(timer)
+    for timer in timer_service.advance_processing_time(now):
+        logic.on_processing_time(timer)
+    logic.close()
+
+Semantics follow Flink's ``WindowOperator`` (see flink-reference §5.10): an element is late
+when ``timestamp + allowed_lateness <= watermark`` (event time only); a late element that
+falls in no live window is dropped and counted in :attr:`num_late_records_dropped`, or goes
+to ``late_data_tag``. In batch mode (``is_batch=True``) the runtime advances the watermark to
+``LONG_MAX`` after each key; elements then see the watermark as ``LONG_MIN`` (nothing is late,
+nothing fires early) and timers fire with the real one, as in Flink's BATCH execution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from typing import TYPE_CHECKING, Any, cast
+
+from strom.common.watermark_strategy import LONG_MAX, LONG_MIN
+from strom.datastream.functions import RuntimeContext
+from strom.datastream.output_tag import OutputTag
+from strom.datastream.state import MapStateDescriptor
+from strom.datastream.window import MergingWindowAssigner, Trigger, TriggerResult, WindowAssigner
+from strom.runtime.window_contexts import (
+    AssignerContext,
+    AssignerRuntimeContext,
+    KeyedStateStore,
+    WindowProcessContext,
+    WindowTriggerContext,
+)
+from strom.runtime.window_functions import InternalWindowFunction
+from strom.runtime.window_merging import MergingWindowSet
+from strom.state.namespaces import VOID_NAMESPACE
+
+if TYPE_CHECKING:
+    from strom.state.backends import KeyedStateBackend
+    from strom.state.timers import InternalTimerService
+
+__all__ = [
+    "MERGING_WINDOW_SET_STATE_NAME",
+    "WindowMergeError",
+    "WindowOperatorLogic",
+]
+
+MERGING_WINDOW_SET_STATE_NAME = "merging-window-set"
+
+_CONTINUE = TriggerResult.CONTINUE
+
+
+class WindowMergeError(RuntimeError):
+    """A merge would move a window's end to before the current watermark (or processing
+    time), which would make already-emitted results wrong."""
+
+
+class WindowOperatorLogic:
+    """The complete logic of a (keyed or all-) window operator.
+
+    ``emit(value, timestamp)`` receives each window result with timestamp
+    ``window.max_timestamp()``; ``emit_side(tag, value, timestamp)`` receives late elements
+    (when ``late_data_tag`` is set) and ``(OutputTag, value)`` pairs yielded by the user's
+    window function. ``processing_time()`` is the task's clock. Call :meth:`open` first.
+    """
+
+    def __init__(
+        self,
+        *,
+        assigner: WindowAssigner[Any, Any],
+        trigger: Trigger[Any, Any],
+        window_function: InternalWindowFunction,
+        allowed_lateness: int,
+        late_data_tag: OutputTag | None,
+        backend: KeyedStateBackend,
+        timer_service: InternalTimerService,
+        runtime_context: RuntimeContext,
+        emit: Callable[[Any, int], None],
+        emit_side: Callable[[OutputTag, Any, int], None],
+        processing_time: Callable[[], int],
+        count_windows_state_name: str = "window-assigner-state",
+        is_batch: bool = False,
+    ) -> None:
+        """``count_windows_state_name`` is the state namespace under which the assigner keeps
+        what it stores through ``context.get_runtime_context()`` (the count assigners' per-key
+        element counters), apart from the windows' namespaces and from user state."""
+        if not isinstance(assigner, WindowAssigner):
+            raise TypeError(f"assigner must be a WindowAssigner, got {type(assigner).__name__}")
+        if not isinstance(trigger, Trigger):
+            raise TypeError(f"trigger must be a Trigger, got {type(trigger).__name__}")
+        if not isinstance(window_function, InternalWindowFunction):
+            raise TypeError(
+                "window_function must be an InternalWindowFunction (build it with "
+                "strom.runtime.window_functions), got " + type(window_function).__name__
+            )
+        if (isinstance(allowed_lateness, bool) or not isinstance(allowed_lateness, int)
+                or allowed_lateness < 0):
+            raise ValueError(
+                f"allowed_lateness must be an int >= 0 (milliseconds), got {allowed_lateness!r}"
+            )
+        if late_data_tag is not None and not isinstance(late_data_tag, OutputTag):
+            raise TypeError(
+                f"late_data_tag must be an OutputTag or None, got {type(late_data_tag).__name__}"
+            )
+        self._merging = isinstance(assigner, MergingWindowAssigner)
+        if self._merging and not trigger.can_merge():
+            raise ValueError(
+                f"the merging window assigner {assigner!r} needs a trigger that can merge, but "
+                f"{trigger!r}.can_merge() is False; implement can_merge/on_merge in the trigger"
+            )
+        self._assigner = assigner
+        self._trigger = trigger
+        self._window_function = window_function
+        self._allowed_lateness = allowed_lateness
+        self._late_data_tag = late_data_tag
+        self._backend = backend
+        self._timers = timer_service
+        self._runtime_context = runtime_context
+        self._emit = emit
+        self._emit_side = emit_side
+        self._processing_time = processing_time
+        self._is_batch = is_batch
+        self._event_time = assigner.is_event_time()
+        self._in_timer = False
+        self.num_late_records_dropped = 0
+        """Late elements dropped because no live window took them and no late tag was set."""
+
+        self._list_contents = not window_function.single_value
+        self._trigger_context = WindowTriggerContext(
+            trigger, backend, timer_service, runtime_context, processing_time,
+            self.current_watermark,
+        )
+        self._process_context = WindowProcessContext(
+            backend, VOID_NAMESPACE, self._merging, processing_time, self.current_watermark
+        )
+        self._assigner_context = AssignerContext(
+            processing_time,
+            AssignerRuntimeContext(
+                runtime_context, KeyedStateStore(backend, count_windows_state_name)
+            ),
+        )
+        self._window_state: Any = None
+        self._merging_windows: MergingWindowSet | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def open(self) -> None:
+        """Create the state handles and open the user functions."""
+        self._window_state = self._backend.get_partitioned_state(
+            VOID_NAMESPACE, self._window_function.state_descriptor
+        )
+        if self._merging:
+            if not hasattr(self._window_state, "merge_namespaces"):
+                raise TypeError(
+                    "session (merging) windows need mergeable window contents (list, reducing "
+                    f"or aggregating state), got {type(self._window_state).__name__}"
+                )
+            sets_state = self._backend.get_partitioned_state(
+                VOID_NAMESPACE, MapStateDescriptor(MERGING_WINDOW_SET_STATE_NAME, None, None)
+            )
+            self._merging_windows = MergingWindowSet(
+                cast(MergingWindowAssigner[Any, Any], self._assigner), sets_state
+            )
+        self._window_function.open(self._runtime_context)
+
+    def close(self) -> None:
+        self._window_function.close()
+
+    # ------------------------------------------------------------------ clocks
+
+    def current_watermark(self) -> int:
+        """The watermark triggers and window functions see (``LONG_MIN`` while a batch-mode
+        key's elements are processed)."""
+        if self._is_batch and not self._in_timer:
+            return LONG_MIN
+        return self._timers.current_watermark()
+
+    def cleanup_time(self, window: Any) -> int:
+        """When ``window``'s state is cleared: ``max_timestamp + allowed_lateness`` (capped at
+        ``LONG_MAX``) for event time, ``max_timestamp`` for processing time."""
+        if self._event_time:
+            return min(window.max_timestamp() + self._allowed_lateness, LONG_MAX)
+        return window.max_timestamp()
+
+    # ------------------------------------------------------------------ elements
+
+    def process_element(self, key: Any, value: Any, timestamp: int | None) -> None:
+        """Add ``value`` (of ``key``, with event timestamp ``timestamp``) to its windows."""
+        self._backend.set_current_key(key)
+        windows = self._assigner.assign_windows(value, timestamp, self._assigner_context)
+        if self._merging:
+            skipped = self._add_to_merging_windows(key, value, timestamp, windows)
+        else:
+            skipped = self._add_to_windows(key, value, timestamp, windows)
+        if skipped and self._is_element_late(timestamp):
+            if self._late_data_tag is not None:
+                self._emit_side(self._late_data_tag, value, timestamp)  # type: ignore[arg-type]
+            else:
+                self.num_late_records_dropped += 1
+
+    def _add_to_windows(self, key: Any, value: Any, timestamp: int | None,
+                        windows: Collection[Any]) -> bool:
+        skipped = True
+        state = self._window_state
+        trigger_context = self._trigger_context
+        check_late = self._event_time and not self._is_batch
+        for window in windows:
+            cleanup_time = self.cleanup_time(window)
+            if check_late and cleanup_time <= self._timers.current_watermark():
+                continue
+            skipped = False
+            state.set_current_namespace(window)
+            state.add(value)
+            trigger_context.window = window
+            result = trigger_context.on_element(value, timestamp)
+            if result is not _CONTINUE:
+                if result.is_fire():
+                    contents = self._contents(window)
+                    if contents is None:
+                        continue
+                    self._emit_window_contents(key, window, contents)
+                if result.is_purge():
+                    state.set_current_namespace(window)
+                    state.clear()
+            if cleanup_time != LONG_MAX:
+                if self._event_time:
+                    self._timers.register_event_time_timer(window, cleanup_time)
+                else:
+                    self._timers.register_processing_time_timer(window, cleanup_time)
+        return skipped
+
+    def _add_to_merging_windows(self, key: Any, value: Any, timestamp: int | None,
+                                windows: Collection[Any]) -> bool:
+        skipped = True
+        state = self._window_state
+        trigger_context = self._trigger_context
+        merging_windows = self._merging_windows.load()  # type: ignore[union-attr]
+        for window in windows:
+            actual_window = merging_windows.add_window(window, self._merge)
+            if self._is_window_late(actual_window):
+                merging_windows.retire_window(actual_window)
+                continue
+            skipped = False
+            state_window = merging_windows.get_state_window(actual_window)
+            if state_window is None:
+                raise RuntimeError(f"window {actual_window!r} is not in the in-flight window set")
+            state.set_current_namespace(state_window)
+            state.add(value)
+            trigger_context.window = actual_window
+            result = trigger_context.on_element(value, timestamp)
+            if result is not _CONTINUE:
+                if result.is_fire():
+                    contents = self._contents(state_window)
+                    if contents is None:
+                        continue
+                    self._emit_window_contents(key, actual_window, contents)
+                if result.is_purge():
+                    state.set_current_namespace(state_window)
+                    state.clear()
+            self._register_cleanup_timer(actual_window)
+        merging_windows.persist()
+        return skipped
+
+    def _merge(self, merge_result: Any, merged_windows: Collection[Any],
+               state_window_result: Any, merged_state_windows: Collection[Any]) -> None:
+        if not self._is_batch:
+            if self._event_time:
+                watermark = self._timers.current_watermark()
+                if merge_result.max_timestamp() + self._allowed_lateness <= watermark:
+                    raise WindowMergeError(
+                        "the end of an event-time window cannot move before the current "
+                        f"watermark by merging; watermark {watermark}, window {merge_result!r}"
+                    )
+            else:
+                now = self._processing_time()
+                if merge_result.max_timestamp() <= now:
+                    raise WindowMergeError(
+                        "the end of a processing-time window cannot move before the current "
+                        f"processing time by merging; time {now}, window {merge_result!r}"
+                    )
+        trigger_context = self._trigger_context
+        trigger_context.window = merge_result
+        trigger_context.on_merge(merged_windows)
+        for merged in merged_windows:
+            trigger_context.window = merged
+            trigger_context.clear()
+            self._delete_cleanup_timer(merged)
+        if merged_state_windows:
+            self._window_state.merge_namespaces(state_window_result, list(merged_state_windows))
+
+    # ------------------------------------------------------------------ timers
+
+    def on_event_time(self, timer: Any) -> None:
+        """Handle one fired event-time timer (``timer.timestamp``, ``.key``, ``.namespace``)."""
+        self._on_timer(timer.key, timer.namespace, timer.timestamp, True)
+
+    def on_processing_time(self, timer: Any) -> None:
+        """Handle one fired processing-time timer."""
+        self._on_timer(timer.key, timer.namespace, timer.timestamp, False)
+
+    def _on_timer(self, key: Any, window: Any, time: int, event_timer: bool) -> None:
+        self._backend.set_current_key(key)
+        self._in_timer = True
+        try:
+            merging_windows = None
+            state_window = window
+            if self._merging:
+                merging_windows = self._merging_windows.load()  # type: ignore[union-attr]
+                state_window = merging_windows.get_state_window(window)
+                if state_window is None:
+                    # The window was already merged away or cleaned up; a trigger left a timer.
+                    return
+            trigger_context = self._trigger_context
+            trigger_context.window = window
+            if event_timer:
+                result = trigger_context.on_event_time(time)
+            else:
+                result = trigger_context.on_processing_time(time)
+            if result is not _CONTINUE:
+                if result.is_fire():
+                    contents = self._contents(state_window)
+                    if contents is not None:
+                        self._emit_window_contents(key, window, contents)
+                if result.is_purge():
+                    self._window_state.set_current_namespace(state_window)
+                    self._window_state.clear()
+            if event_timer == self._event_time and time == self.cleanup_time(window):
+                self._clear_all_state(window, state_window, merging_windows)
+            if merging_windows is not None:
+                merging_windows.persist()
+        finally:
+            self._in_timer = False
+
+    def _clear_all_state(self, window: Any, state_window: Any,
+                         merging_windows: MergingWindowSet | None) -> None:
+        self._window_state.set_current_namespace(state_window)
+        self._window_state.clear()
+        self._trigger_context.window = window
+        self._trigger_context.clear()
+        self._process_context.current_window = window
+        self._window_function.clear(window, self._process_context)
+        if merging_windows is not None:
+            merging_windows.retire_window(window)
+
+    def _register_cleanup_timer(self, window: Any) -> None:
+        cleanup_time = self.cleanup_time(window)
+        if cleanup_time == LONG_MAX:
+            return
+        if self._event_time:
+            self._timers.register_event_time_timer(window, cleanup_time)
+        else:
+            self._timers.register_processing_time_timer(window, cleanup_time)
+
+    def _delete_cleanup_timer(self, window: Any) -> None:
+        cleanup_time = self.cleanup_time(window)
+        if cleanup_time == LONG_MAX:
+            return
+        if self._event_time:
+            self._timers.delete_event_time_timer(window, cleanup_time)
+        else:
+            self._timers.delete_processing_time_timer(window, cleanup_time)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _is_window_late(self, window: Any) -> bool:
+        return (
+            self._event_time
+            and not self._is_batch
+            and self.cleanup_time(window) <= self._timers.current_watermark()
+        )
+
+    def _is_element_late(self, timestamp: int | None) -> bool:
+        return (
+            self._event_time
+            and not self._is_batch
+            and timestamp is not None
+            and timestamp + self._allowed_lateness <= self._timers.current_watermark()
+        )
+
+    def _contents(self, state_window: Any) -> Any:
+        state = self._window_state
+        state.set_current_namespace(state_window)
+        contents = state.get()
+        if contents is None:
+            return None
+        if self._list_contents:
+            # a copy: the user function must not see (or change) the state's own list
+            contents = list(contents)
+            if not contents:
+                return None
+        return contents
+
+    def _emit_window_contents(self, key: Any, window: Any, contents: Any) -> None:
+        context = self._process_context
+        context.current_window = window
+        results: Iterable[Any] | None = self._window_function.process(
+            key, window, context, contents
+        )
+        if results is None:
+            return
+        timestamp = window.max_timestamp()
+        emit = self._emit
+        for result in results:
+            if (isinstance(result, tuple) and len(result) == 2
+                    and isinstance(result[0], OutputTag)):
+                self._emit_side(result[0], result[1], timestamp)
+            else:
+                emit(result, timestamp)

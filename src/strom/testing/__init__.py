@@ -1,0 +1,20 @@
+"""strom's public test kit: sources with end and failure markers, a collecting sink, a manual
+clock and a mini-cluster fixture for testing pipelines.
+
+Typical use with pytest (``pytest_plugins = ["strom.testing.pytest_plugin"]`` in a
+conftest, or the fixtures directly)::
+
+    def test_doubles(strom_env):
+        sink = CollectSink()
+        strom_env.from_source(TestingSource([1, 2, 3]), WatermarkStrategy.no_watermarks(),
+                              "numbers").map(lambda x: 2 * x).sink_to(sink)
+        strom_env.execute()
+        assert sorted(sink.results) == [2, 4, 6]
+"""
+
+from strom.testing.clock import ManualClock
+from strom.testing.cluster import MiniClusterFixture
+from strom.testing.sinks import CollectSink
+from strom.testing.sources import TestingSource
+
+__all__ = ["CollectSink", "ManualClock", "MiniClusterFixture", "TestingSource"]
