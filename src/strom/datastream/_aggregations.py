@@ -34,14 +34,15 @@ def _get(value: Any, field: int | str) -> Any:
 def _replace(value: Any, field: int | str, new: Any) -> Any:
     if isinstance(value, Row):
         values = list(value)
-        index = field if isinstance(field, int) else value._fields.index(field)
+        index = field if isinstance(field, int) else list(value._fields or []).index(field)
         values[index] = new
         names = getattr(value, "_fields", None)
         row = Row(**dict(zip(names, values))) if names else Row(*values)
         row.set_row_kind(value.get_row_kind())
         return row
     if isinstance(value, tuple):
-        return value[:field] + (new,) + value[field + 1:]  # type: ignore[operator]
+        assert isinstance(field, int)
+        return (*value[:field], new, *value[field + 1:])
     if isinstance(value, list):
         copy = list(value)
         copy[field] = new  # type: ignore[index]

@@ -313,7 +313,7 @@ class DataStream:
         if limit is None:
             return iterator
         with iterator:
-            results = []
+            results: list[Any] = []
             for value in iterator:
                 if len(results) >= limit:
                     break
@@ -399,7 +399,7 @@ class DataStreamSink:
 
 def _not_on_keyed_stream(what: str) -> Callable[..., Any]:
     def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
-        raise Exception(  # noqa: TRY002 - PyFlink raises a plain Exception here too
+        raise Exception(
             f"Cannot {what} on a KeyedStream: a KeyedStream is a partitioning of its input. "
             "Apply it to the stream before key_by(), or to the result of an operation on the "
             "keyed stream."

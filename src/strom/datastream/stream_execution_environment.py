@@ -75,7 +75,7 @@ class StreamExecutionEnvironment:
         return self
 
     def get_parallelism(self) -> int:
-        return int(self._configuration.get(opts.PARALLELISM_DEFAULT) or 1)
+        return self._configuration.get(opts.PARALLELISM_DEFAULT) or 1
 
     def set_max_parallelism(self, max_parallelism: int) -> StreamExecutionEnvironment:
         check_parallelism(max_parallelism, "max parallelism")
@@ -87,7 +87,7 @@ class StreamExecutionEnvironment:
         return self
 
     def get_max_parallelism(self) -> int:
-        return int(self._configuration.get(opts.MAX_PARALLELISM) or -1)
+        return self._configuration.get(opts.MAX_PARALLELISM) or -1
 
     def set_runtime_mode(self, execution_mode: RuntimeExecutionMode) -> StreamExecutionEnvironment:
         if not isinstance(execution_mode, RuntimeExecutionMode):
@@ -113,14 +113,14 @@ class StreamExecutionEnvironment:
     def get_buffer_timeout(self) -> int:
         if not self._configuration.get(opts.BUFFER_TIMEOUT_ENABLED):
             return -1
-        return int(self._configuration.get(opts.BUFFER_TIMEOUT_INTERVAL) or 0)
+        return self._configuration.get(opts.BUFFER_TIMEOUT_INTERVAL) or 0
 
     def disable_operator_chaining(self) -> StreamExecutionEnvironment:
         self._configuration.set(opts.OPERATOR_CHAINING, False)
         return self
 
     def is_chaining_enabled(self) -> bool:
-        return bool(self._configuration.get(opts.OPERATOR_CHAINING))
+        return self._configuration.get(opts.OPERATOR_CHAINING) is not False
 
     def enable_checkpointing(self, interval: int, mode: Any = None) -> StreamExecutionEnvironment:
         raise RuntimeError(
@@ -182,7 +182,7 @@ class StreamExecutionEnvironment:
 
     # ------------------------------------------------------------ graphs
     def _runtime_mode(self) -> str:
-        mode = str(self._configuration.get(opts.RUNTIME_MODE) or "STREAMING").upper()
+        mode = (self._configuration.get(opts.RUNTIME_MODE) or "STREAMING").upper()
         if mode == "AUTOMATIC":
             bounded = all(getattr(t, "bounded", True) for t in self._transformations
                           if isinstance(t, SourceTransformation))
@@ -223,7 +223,7 @@ class StreamExecutionEnvironment:
     def _local_cluster(self, job_graph: JobGraph) -> Any:
         from strom.minicluster import MiniCluster
 
-        task_managers = int(self._configuration.get(opts.MINICLUSTER_NUM_TASKMANAGERS) or 1)
+        task_managers = self._configuration.get(opts.MINICLUSTER_NUM_TASKMANAGERS) or 1
         slots_needed = sum(job_graph.max_parallelism_needed().values())
         slots = max(1, math.ceil(slots_needed / task_managers))
         return MiniCluster(task_managers, slots).start()

@@ -131,7 +131,7 @@ def build_job_graph(graph: StreamGraph) -> JobGraph:
             max_parallelism=first.max_parallelism, slot_sharing_group=first.slot_sharing_group,
             operators=operators, is_source=first.is_source,
         )
-    for head, vertex in vertices.items():
+    for vertex in vertices.values():
         for op in vertex.operators:
             for edge in op.network_outputs:
                 target = vertices[head_of[edge.target_id]]

@@ -116,7 +116,7 @@ class _Hash(ChannelSelector):
         if self.n == 1:
             return [(values, timestamps, keys)]
         cache_get, channel_of = self.cache.get, self.channel_of
-        channels = []
+        channels: list[int] = []
         append = channels.append
         for k in keys:
             try:
@@ -136,7 +136,7 @@ class _Custom(ChannelSelector):
 
     def split(self, values: list[Any], timestamps: list[int] | None) -> list[Part]:
         n, get_key, partition = self.n, self.get_key, self.partition
-        channels = []
+        channels: list[int] = []
         for v in values:
             c = partition(get_key(v), n)
             if not isinstance(c, int) or not 0 <= c < n:

@@ -26,7 +26,7 @@ class RpcError(RuntimeError):
 
 
 def _gateway_methods(protocol: type) -> frozenset[str]:
-    names = set()
+    names: set[str] = set()
     for klass in protocol.__mro__:
         if klass is object:
             continue

@@ -233,7 +233,7 @@ class Task:
     def step(self) -> StepResult:
         try:
             return self._step()
-        except BaseException as e:  # noqa: BLE001 - every failure becomes the task's failure
+        except BaseException as e:
             self._fail(e)
             return StepResult.DONE
 
@@ -362,7 +362,7 @@ class Task:
         for op in self.operators:
             try:
                 op.close()
-            except BaseException as e:  # noqa: BLE001 - close them all, report the first
+            except BaseException as e:
                 attribute_failure(e, op.name)
                 first = first or e
         self.operators = []
@@ -382,7 +382,7 @@ class Task:
         self.state = ExecutionState.FAILED
         try:
             self._close_operators()
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             error.add_note(f"strom: closing the operators also failed: {e!r}")
         self.report_state(self.tdd.execution_id, ExecutionState.FAILED, error)
 
@@ -392,7 +392,7 @@ class Task:
         self.state = ExecutionState.CANCELING
         try:
             self._close_operators()
-        except BaseException:  # noqa: BLE001 - a cancelled task's close errors are not failures
+        except BaseException:
             traceback.print_exc()
         self._set_state(ExecutionState.CANCELED)
 

@@ -135,7 +135,7 @@ class TestingSource(Source[_TestingSplit]):
     PAUSE: Any = _Pause()
 
     @staticmethod
-    def FAIL(error: BaseException) -> Any:  # noqa: N802 - reads as a marker
+    def FAIL(error: BaseException) -> Any:
         return _Fail(error)
 
     def __init__(self, elements: list[Any], splits: int = 1, batch_size: int = 1024,

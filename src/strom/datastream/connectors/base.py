@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 SplitT = TypeVar("SplitT", bound="SourceSplit")
+SplitT_contra = TypeVar("SplitT_contra", bound="SourceSplit", contravariant=True)
 CommT = TypeVar("CommT")
 
 
@@ -107,18 +108,29 @@ class SourceReaderContext(Protocol):
         ...
 
 
-class SplitEnumeratorContext(Protocol, Generic[SplitT]):
+class SplitEnumeratorContext(Protocol, Generic[SplitT_contra]):
     """What the runtime gives an enumerator."""
 
     def current_parallelism(self) -> int: ...
 
     def registered_readers(self) -> list[int]: ...
 
-    def assign_split(self, split: SplitT, subtask_id: int) -> None: ...
+    def assign_split(self, split: SplitT_contra, subtask_id: int) -> None: ...
 
     def signal_no_more_splits(self, subtask_id: int) -> None: ...
 
     def send_event_to_source_reader(self, subtask_id: int, event: Any) -> None: ...
+
+    def call_async(
+        self,
+        callable: Callable[[], Any],
+        handler: Callable[[Any, BaseException | None], None],
+        initial_delay_ms: int = 0,
+        period_ms: int = 0,
+    ) -> None:
+        """Run ``callable`` off the enumerator's thread (it may block on I/O), then
+        ``handler(result, error)`` on it; repeat every ``period_ms`` when > 0."""
+        ...
 
 
 class SplitEnumerator(ABC, Generic[SplitT]):

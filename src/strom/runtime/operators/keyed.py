@@ -71,7 +71,7 @@ class KeyedReduceOperator(_KeyedOperatorMixin, StreamOperator):
                 current = get(k, _MISSING)
                 table[k] = v if current is _MISSING else fn(current, v)
             return
-        out = []
+        out: list[Any] = []
         append = out.append
         for k, v in zip(keys, values):
             current = get(k, _MISSING)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from strom.runtime.collect import lookup_collect_buffer
@@ -158,6 +159,7 @@ class PrintSinkOperator(StreamOperator):
         else:
             self.prefix = f"{self.identifier}> " if self.identifier else ""
         type_info = self.input_type
+        self.format: Callable[[Any], str]
         if type_info is None:
             self.format = str
         else:

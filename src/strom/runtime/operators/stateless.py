@@ -120,16 +120,24 @@ class _NonKeyedTimerService(TimerService):
     def current_watermark(self) -> int:
         return self._op.current_watermark
 
-    def _no_timers(self, *_: Any) -> None:
-        raise RuntimeError(
-            "Setting timers is only supported on a keyed stream. Call key_by(...) and use a "
-            "KeyedProcessFunction to register timers."
-        )
+    def register_processing_time_timer(self, timestamp: int) -> None:
+        _no_timers()
 
-    register_processing_time_timer = _no_timers
-    register_event_time_timer = _no_timers
-    delete_processing_time_timer = _no_timers
-    delete_event_time_timer = _no_timers
+    def register_event_time_timer(self, timestamp: int) -> None:
+        _no_timers()
+
+    def delete_processing_time_timer(self, timestamp: int) -> None:
+        _no_timers()
+
+    def delete_event_time_timer(self, timestamp: int) -> None:
+        _no_timers()
+
+
+def _no_timers() -> None:
+    raise RuntimeError(
+        "Setting timers is only supported on a keyed stream. Call key_by(...) and use a "
+        "KeyedProcessFunction to register timers."
+    )
 
 
 class _ProcessContext(ProcessFunction.Context):

@@ -1,0 +1,370 @@
+"""The runtime side of ``FileSink``: the writer that fills part files and the committer.
+
+A part file goes through three states, as in Flink:
+
+* **in-progress**: being written, hidden as ``.<name>.inprogress.<uuid>`` in its bucket
+  directory (``<name>`` = ``<prefix>-<bucket uuid>-<counter><suffix>``);
+* **pending**: closed by the rolling policy (size, rollover interval, inactivity, or a
+  checkpoint); the writer hands it out from ``prepare_commit`` as a
+  :class:`FileSinkCommittable`;
+* **finished**: renamed to ``<name>`` by :class:`FileCommitter` once the checkpoint
+  completes (or at the end of a bounded input).
+
+A checkpoint also records each in-progress file's path and length (``snapshot_state``);
+a writer restored from it truncates the file back to that length and keeps appending, so
+what was written after the checkpoint disappears.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Protocol
+
+from strom.connectors.file_sink_config import BucketAssigner, OutputFileConfig, RollingPolicy
+from strom.datastream.connectors.base import Committer, SinkWriter, SinkWriterContext
+
+__all__ = [
+    "DEFAULT_BUCKET_CHECK_INTERVAL_MS",
+    "FileCommitter",
+    "FileSinkCommittable",
+    "FileWriter",
+    "FileWriterBucketState",
+    "InProgressFileState",
+    "RowEncoder",
+]
+
+DEFAULT_BUCKET_CHECK_INTERVAL_MS = 60_000
+"""How often time-based rolling is checked unless configured (Flink's default, 1 min)."""
+
+
+class RowEncoder(Protocol):
+    """What ``FileSink.for_row_format`` needs: the bytes of one record, delimiter included.
+
+    ``strom.common.Encoder.simple_string_encoder()`` is one (``str(value)`` and ``\\n``).
+    """
+
+    def encode(self, value: Any, type_info: Any) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class FileSinkCommittable:
+    """A pending part file: rename ``pending_path`` to ``final_path`` to finish it."""
+
+    bucket_id: str
+    pending_path: str
+    final_path: str
+    size: int
+
+
+@dataclass(frozen=True)
+class InProgressFileState:
+    """An in-progress part file as of a checkpoint: its valid length and creation time."""
+
+    pending_path: str
+    final_path: str
+    size: int
+    creation_time: int
+
+
+@dataclass(frozen=True)
+class FileWriterBucketState:
+    """A bucket's part of a writer snapshot: where it is and its in-progress file."""
+
+    bucket_id: str
+    bucket_path: str
+    in_progress: InProgressFileState | None
+
+
+class _InProgressFile:
+    """An open part file. ``size`` counts every byte handed to ``write``."""
+
+    __slots__ = ("creation_time", "file", "final_path", "last_update_time", "path", "size")
+
+    def __init__(
+        self, path: str, final_path: str, file: BinaryIO, size: int, creation_time: int
+    ) -> None:
+        self.path = path
+        self.final_path = final_path
+        self.file = file
+        self.size = size
+        self.creation_time = creation_time
+        self.last_update_time = creation_time
+
+    @staticmethod
+    def create(final_path: str, now: int) -> _InProgressFile:
+        directory, name = os.path.split(final_path)
+        path = os.path.join(directory, f".{name}.inprogress.{uuid.uuid4()}")
+        return _InProgressFile(path, final_path, open(path, "xb"), 0, now)
+
+    @staticmethod
+    def resume(state: InProgressFileState, now: int) -> _InProgressFile:
+        path = state.pending_path
+        if not os.path.exists(path):
+            raise FileNotFoundError(
+                f"cannot restore the FileSink: the in-progress file {path!r} recorded in the "
+                "checkpoint is gone. It was probably committed (as "
+                f"{state.final_path!r}) by a later checkpoint, or deleted; restore from the "
+                "latest checkpoint instead"
+            )
+        actual = os.path.getsize(path)
+        if actual < state.size:
+            raise OSError(
+                f"cannot restore the FileSink: the in-progress file {path!r} has {actual} "
+                f"bytes but the checkpoint recorded {state.size}; the file was truncated "
+                "outside the sink"
+            )
+        file = open(path, "r+b")
+        file.truncate(state.size)  # drop what was written after the checkpoint
+        file.seek(state.size)
+        part = _InProgressFile(path, state.final_path, file, state.size, state.creation_time)
+        part.last_update_time = now
+        return part
+
+    def write(self, data: bytes, now: int) -> None:
+        self.file.write(data)
+        self.size += len(data)
+        self.last_update_time = now
+
+    def persist(self) -> InProgressFileState:
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        return InProgressFileState(self.path, self.final_path, self.size, self.creation_time)
+
+    def close_for_commit(self, bucket_id: str) -> FileSinkCommittable:
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        return FileSinkCommittable(bucket_id, self.path, self.final_path, self.size)
+
+
+class _Bucket:
+    """One bucket directory's part files, as written by one writer."""
+
+    __slots__ = ("bucket_id", "in_progress", "part_counter", "path", "pending", "unique_id")
+
+    def __init__(self, bucket_id: str, path: str) -> None:
+        self.bucket_id = bucket_id
+        self.path = path
+        # Fresh per bucket object (and so per attempt): names never collide across
+        # subtasks or restarts.
+        self.unique_id = str(uuid.uuid4())
+        self.part_counter = 0
+        self.in_progress: _InProgressFile | None = None
+        self.pending: list[FileSinkCommittable] = []
+
+    def roll(self, config: OutputFileConfig, now: int) -> _InProgressFile:
+        self.close_part()
+        os.makedirs(self.path, exist_ok=True)
+        name = (
+            f"{config.get_part_prefix()}-{self.unique_id}-{self.part_counter}"
+            f"{config.get_part_suffix()}"
+        )
+        self.part_counter += 1
+        part = self.in_progress = _InProgressFile.create(os.path.join(self.path, name), now)
+        return part
+
+    def close_part(self) -> None:
+        if self.in_progress is not None:
+            self.pending.append(self.in_progress.close_for_commit(self.bucket_id))
+            self.in_progress = None
+
+    def snapshot(self) -> FileWriterBucketState:
+        state = self.in_progress.persist() if self.in_progress is not None else None
+        return FileWriterBucketState(self.bucket_id, self.path, state)
+
+
+class FileWriter(SinkWriter[FileSinkCommittable]):
+    """Writes one subtask's records into part files under ``base_path``.
+
+    The bucket is chosen once per batch from the processing time; records are encoded
+    with ``encoder`` and appended. Before each record the writer rolls to a new part file
+    when the current one is already larger than the policy's part size.
+    """
+
+    def __init__(
+        self,
+        context: SinkWriterContext,
+        base_path: str,
+        encoder: RowEncoder,
+        type_info: Any,
+        bucket_assigner: BucketAssigner,
+        rolling_policy: RollingPolicy,
+        output_file_config: OutputFileConfig,
+        bucket_check_interval_ms: int = DEFAULT_BUCKET_CHECK_INTERVAL_MS,
+    ) -> None:
+        self._context = context
+        self._base_path = base_path
+        self._encoder = encoder
+        self._type_info = type_info
+        self._assigner = bucket_assigner
+        self._policy = rolling_policy
+        self._config = output_file_config
+        self._check_interval = bucket_check_interval_ms
+        self._next_check = context.current_processing_time() + bucket_check_interval_ms
+        self._buckets: dict[str, _Bucket] = {}
+        self._end_of_input = False
+
+    # -- restore --------------------------------------------------------------------
+
+    def restore(self, states: Sequence[FileWriterBucketState]) -> None:
+        """Take over the in-progress files of ``states`` (from ``snapshot_state``).
+
+        Each file is truncated to its checkpointed length and written on. When two states
+        name the same bucket (state of several subtasks after rescaling), the extra
+        in-progress files are closed and become pending.
+        """
+        now = self._context.current_processing_time()
+        for state in states:
+            if not isinstance(state, FileWriterBucketState):
+                raise TypeError(
+                    "FileSink writer state must be a list of FileWriterBucketState, got an "
+                    f"element {state!r}; was the checkpoint written by another sink?"
+                )
+            bucket = self._buckets.get(state.bucket_id)
+            if bucket is None:
+                bucket = self._buckets[state.bucket_id] = _Bucket(
+                    state.bucket_id, state.bucket_path
+                )
+            if state.in_progress is None:
+                continue
+            part = _InProgressFile.resume(state.in_progress, now)
+            if bucket.in_progress is None:
+                bucket.in_progress = part
+            else:
+                bucket.pending.append(part.close_for_commit(bucket.bucket_id))
+
+    # -- SinkWriter -------------------------------------------------------------------
+
+    def write(self, values: Sequence[Any], timestamps: Sequence[int] | None) -> None:
+        if not values:
+            return
+        now = self._context.current_processing_time()
+        bucket_id = self._assigner.get_bucket_id(now)
+        bucket = self._buckets.get(bucket_id)
+        if bucket is None:
+            path = os.path.join(self._base_path, bucket_id) if bucket_id else self._base_path
+            bucket = self._buckets[bucket_id] = _Bucket(bucket_id, path)
+        part = bucket.in_progress or bucket.roll(self._config, now)
+        encode = self._encoder.encode
+        type_info = self._type_info
+        limit = self._policy.max_part_size()
+        if limit is None:
+            part.write(self._join([encode(value, type_info) for value in values]), now)
+            return
+        chunks: list[bytes] = []
+        size = part.size
+        for value in values:
+            if size > limit:
+                part.write(self._join(chunks), now)
+                chunks = []
+                part = bucket.roll(self._config, now)
+                size = 0
+            data = encode(value, type_info)
+            chunks.append(data)
+            size += len(data)
+        part.write(self._join(chunks), now)
+
+    def _join(self, chunks: list[bytes]) -> bytes:
+        try:
+            return b"".join(chunks)
+        except TypeError:
+            wrong = next(c for c in chunks if not isinstance(c, (bytes, bytearray, memoryview)))
+            raise TypeError(
+                f"the FileSink encoder {self._encoder!r} returned {type(wrong).__name__} "
+                f"({wrong!r}); an encoder must return bytes"
+            ) from None
+
+    def flush(self, end_of_input: bool) -> None:
+        if end_of_input:
+            self._end_of_input = True
+        for bucket in self._buckets.values():
+            if bucket.in_progress is not None:
+                bucket.in_progress.file.flush()
+
+    def prepare_commit(self) -> list[FileSinkCommittable]:
+        """Close the in-progress files the policy rolls on checkpoints (all of them at the
+        end of input) and hand out every pending file.
+
+        As in Flink, buckets that had neither an open nor a pending file since the last
+        call are forgotten first (a later record there starts a bucket with a new uuid);
+        checking before rolling keeps an on-checkpoint-rolled bucket and its part counter.
+        """
+        committables: list[FileSinkCommittable] = []
+        for bucket_id, bucket in list(self._buckets.items()):
+            part = bucket.in_progress
+            if part is None and not bucket.pending:
+                del self._buckets[bucket_id]
+                continue
+            if part is not None and (
+                self._end_of_input or self._policy.should_roll_on_checkpoint(part.size)
+            ):
+                bucket.close_part()
+            committables.extend(bucket.pending)
+            bucket.pending.clear()
+        return committables
+
+    def snapshot_state(self, checkpoint_id: int) -> list[Any]:
+        """The in-progress files (path, length), made durable; pass to ``restore``."""
+        return [
+            bucket.snapshot() for bucket in self._buckets.values() if bucket.in_progress is not None
+        ]
+
+    def on_processing_time(self, now_ms: int) -> None:
+        """Roll files the policy rolls by time; checks at most once per bucket check interval."""
+        if now_ms < self._next_check:
+            return
+        self._next_check = now_ms + self._check_interval
+        for bucket in self._buckets.values():
+            part = bucket.in_progress
+            if part is not None and self._policy.should_roll_on_processing_time(
+                part.creation_time, part.last_update_time, now_ms
+            ):
+                bucket.close_part()
+
+    def close(self) -> None:
+        """Close open files without finishing them (a restore truncates and resumes them)."""
+        for bucket in self._buckets.values():
+            if bucket.in_progress is not None:
+                bucket.in_progress.file.close()
+                bucket.in_progress = None
+        self._buckets.clear()
+
+
+class FileCommitter(Committer[FileSinkCommittable]):
+    """Finishes pending part files by renaming them to their final names.
+
+    Idempotent: a committable whose final file exists and whose pending file is gone was
+    committed before and is skipped. A committable with neither file is an error.
+    """
+
+    def commit(self, committables: list[FileSinkCommittable]) -> None:
+        for committable in committables:
+            _commit_one(committable)
+
+
+def _commit_one(committable: FileSinkCommittable) -> None:
+    pending, final = committable.pending_path, committable.final_path
+    if not os.path.exists(pending):
+        if os.path.exists(final):
+            return  # committed before (a retried commit after a restore)
+        raise FileNotFoundError(
+            f"cannot commit the FileSink part file {final!r}: neither it nor its pending "
+            f"file {pending!r} exists; the output directory was changed outside the sink"
+        )
+    if os.path.exists(final):
+        raise FileExistsError(
+            f"cannot commit {pending!r}: the final part file {final!r} already exists and "
+            "the FileSink never overwrites committed data"
+        )
+    actual = os.path.getsize(pending)
+    if actual < committable.size:
+        raise OSError(
+            f"cannot commit {pending!r}: it has {actual} bytes but {committable.size} were "
+            "written; the file was truncated outside the sink"
+        )
+    if actual > committable.size:
+        os.truncate(pending, committable.size)
+    os.replace(pending, final)
