@@ -64,7 +64,7 @@ class LocalJobClient(JobClient):
         def done(source: concurrent.futures.Future[Any]) -> None:
             try:
                 out.set_result(convert(source.result()))
-            except BaseException as e:  # noqa: BLE001 - hand every outcome to the caller
+            except BaseException as e:
                 out.set_exception(e)
             threading.Thread(target=self.close, daemon=True).start()
 
@@ -80,6 +80,6 @@ class LocalJobClient(JobClient):
                 try:
                     self._client.cancel().result(timeout=10)
                     self._result.result(timeout=10)
-                except Exception:  # noqa: BLE001, S110 - best effort while shutting down
+                except Exception:
                     pass
             cluster.stop()

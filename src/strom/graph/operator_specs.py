@@ -15,6 +15,7 @@ __all__ = [
     "FlatMapSpec", "KeyedCoProcessSpec", "KeyedFilterSpec", "KeyedFlatMapSpec", "KeyedMapSpec",
     "KeyedProcessSpec", "KeyedReduceSpec", "MapSpec", "OperatorSpec", "PrintSinkSpec",
     "ProcessSpec", "SinkFunctionSpec", "SinkSpec", "SourceSpec", "TimestampsAndWatermarksSpec",
+    "WindowSpec", "BroadcastProcessSpec",
 ]
 
 
@@ -162,3 +163,32 @@ class CollectSinkSpec(OperatorSpec):
     """``execute_and_collect``: records flow back to the client through ``collect_id``."""
 
     collect_id: str = ""
+
+
+@dataclass(eq=False)
+class WindowSpec(OperatorSpec):
+    """A keyed (or, with a constant key, all-) window operator."""
+
+    key_selector: Any
+    assigner: Any
+    trigger: Any
+    window_function: Any  # the runtime's InternalWindowFunction
+    allowed_lateness: int = 0
+    late_data_tag: Any = None
+
+    def __post_init__(self) -> None:
+        self.keyed = True
+
+
+@dataclass(eq=False)
+class BroadcastProcessSpec(OperatorSpec):
+    """``connect(broadcast_stream).process(...)``: input 1 is the main stream (keyed when
+    ``key_selector`` is set), input 2 the broadcast stream."""
+
+    function: Any
+    descriptors: list[Any]
+    key_selector: Any = None
+
+    def __post_init__(self) -> None:
+        self.arity = 2
+        self.keyed = self.key_selector is not None

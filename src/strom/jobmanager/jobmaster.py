@@ -90,7 +90,7 @@ class JobMaster(RpcEndpoint):
             assert self._slots_ready is not None
             await asyncio.wait_for(self._slots_ready, SLOT_REQUEST_TIMEOUT_S)
             await self._deploy()
-        except BaseException as e:  # noqa: BLE001 - scheduling failures fail the job
+        except BaseException as e:
             if isinstance(e, asyncio.CancelledError):
                 raise
             self._fail_job(e)
@@ -138,11 +138,11 @@ class JobMaster(RpcEndpoint):
                 result, error = None, None
                 try:
                     result = await self.rpc.loop.run_in_executor(None, callable)
-                except Exception as e:  # noqa: BLE001 - handed to the handler, as Flink does
+                except Exception as e:
                     error = e
                 try:
                     handler(result, error)
-                except Exception as e:  # noqa: BLE001 - an enumerator failure fails the job
+                except Exception as e:
                     self._fail_job(e)
                     return
                 if period_ms <= 0:
@@ -227,7 +227,7 @@ class JobMaster(RpcEndpoint):
             raise KeyError(f"no coordinator for operator {operator_id}")
         try:
             coordinator.handle_event(subtask, event)
-        except Exception as e:  # noqa: BLE001 - an enumerator failure fails the job
+        except Exception as e:
             self._fail_job(e)
 
     async def request_job_status(self) -> str:
@@ -281,7 +281,7 @@ class JobMaster(RpcEndpoint):
         for coordinator in self.coordinators.values():
             try:
                 coordinator.close()
-            except Exception:  # noqa: BLE001 - closing must not mask the job's result
+            except Exception:
                 log.exception("closing a source coordinator failed")
         await self.rm.release_slots(self.job_id)
         result = JobResult(

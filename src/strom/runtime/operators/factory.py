@@ -73,3 +73,19 @@ def create_operator(name: str, spec: Any, operator_id: str) -> StreamOperator:
     if builder is None:
         raise TypeError(f"no operator is registered for {type(spec).__name__}")
     return builder(name, spec, operator_id)
+
+
+def _window_operator(name: str, spec: Any, operator_id: str) -> StreamOperator:
+    from strom.runtime.operators.window import WindowOperator
+
+    return WindowOperator(name, spec)
+
+
+def _broadcast_operator(name: str, spec: Any, operator_id: str) -> StreamOperator:
+    from strom.runtime.operators.broadcast import BroadcastProcessOperator
+
+    return BroadcastProcessOperator(name, spec)
+
+
+register_operator(specs.WindowSpec, _window_operator)
+register_operator(specs.BroadcastProcessSpec, _broadcast_operator)

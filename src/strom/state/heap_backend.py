@@ -1,0 +1,400 @@
+"""The ``hashmap`` keyed state backend: state as Python objects on the heap.
+
+One backend serves one parallel instance of a keyed operator and owns the key groups of its
+:class:`~strom.state.key_groups.KeyGroupRange`. The operator calls :meth:`set_current_key`
+before it touches state for a record; every state object then acts on that key.
+
+Key groups are computed lazily: writing state costs no hashing; :meth:`snapshot` hashes each
+key once to file its entries under their key group (and fails if a key does not belong to
+this backend's range, which means the input was not partitioned by this key).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from strom.datastream.state import (
+    AggregatingStateDescriptor,
+    ListStateDescriptor,
+    MapStateDescriptor,
+    ReducingStateDescriptor,
+    StateDescriptor,
+    ValueStateDescriptor,
+)
+from strom.state.heap_states import (
+    HeapAggregatingState,
+    HeapListState,
+    HeapMapState,
+    HeapReducingState,
+    HeapState,
+    HeapValueState,
+    NamespaceMap,
+)
+from strom.state.key_groups import UPPER_BOUND_MAX_PARALLELISM, KeyGroupRange, assign_to_key_group
+from strom.state.namespaces import VOID_NAMESPACE
+from strom.state.snapshots import (
+    KeyedStateSnapshot,
+    KeyGroupPayload,
+    StateMeta,
+    decode_key_group,
+    encode_key_group,
+)
+from strom.state.timers import InternalTimerService
+from strom.state.ttl_states import (
+    TtlAggregatingState,
+    TtlListState,
+    TtlMapState,
+    TtlPolicy,
+    TtlReducingState,
+    TtlValueState,
+)
+
+__all__ = ["HeapKeyedStateBackend", "wall_clock_millis"]
+
+
+def wall_clock_millis() -> int:
+    """Milliseconds since the epoch (the default TTL clock)."""
+    return time.time_ns() // 1_000_000
+
+
+_KINDS: tuple[tuple[type[StateDescriptor], str], ...] = (
+    (ValueStateDescriptor, "value"),
+    (ListStateDescriptor, "list"),
+    (MapStateDescriptor, "map"),
+    (ReducingStateDescriptor, "reducing"),
+    (AggregatingStateDescriptor, "aggregating"),
+)
+_HEAP_CLASSES: dict[str, type[HeapState]] = {
+    "value": HeapValueState,
+    "list": HeapListState,
+    "map": HeapMapState,
+    "reducing": HeapReducingState,
+    "aggregating": HeapAggregatingState,
+}
+_TTL_CLASSES: dict[str, type[Any]] = {
+    "value": TtlValueState,
+    "list": TtlListState,
+    "map": TtlMapState,
+    "reducing": TtlReducingState,
+    "aggregating": TtlAggregatingState,
+}
+
+
+def _kind_of(descriptor: Any) -> str:
+    for cls, kind in _KINDS:
+        if isinstance(descriptor, cls):
+            return kind
+    raise TypeError(
+        "keyed state needs a ValueStateDescriptor, ListStateDescriptor, MapStateDescriptor, "
+        f"ReducingStateDescriptor or AggregatingStateDescriptor, got {descriptor!r}"
+    )
+
+
+def _describe(meta: StateMeta) -> str:
+    return f"{meta.kind} state {'with' if meta.has_ttl else 'without'} TTL"
+
+
+class HeapKeyedStateBackend:
+    """Keyed state and timers of one keyed operator instance, on the heap.
+
+    ``clock`` (milliseconds) drives TTL; inject a fake one in tests. State objects are cached
+    per descriptor name: :meth:`get_partitioned_state` returns the same object every time,
+    switched to the namespace it was asked for.
+    """
+
+    backend_type = "hashmap"
+
+    def __init__(
+        self,
+        max_parallelism: int,
+        key_group_range: KeyGroupRange,
+        clock: Callable[[], int] = wall_clock_millis,
+    ) -> None:
+        if isinstance(max_parallelism, bool) or not isinstance(max_parallelism, int):
+            raise TypeError(f"max_parallelism must be an int, got {max_parallelism!r}")
+        if not 0 < max_parallelism <= UPPER_BOUND_MAX_PARALLELISM:
+            raise ValueError(
+                f"max_parallelism must be in 1..{UPPER_BOUND_MAX_PARALLELISM}, "
+                f"got {max_parallelism}"
+            )
+        if not isinstance(key_group_range, KeyGroupRange):
+            raise TypeError(f"key_group_range must be a KeyGroupRange, got {key_group_range!r}")
+        if len(key_group_range) and not (
+            0 <= key_group_range.start and key_group_range.end < max_parallelism
+        ):
+            raise ValueError(
+                f"key_group_range {key_group_range} lies outside the key groups "
+                f"0..{max_parallelism - 1} of max_parallelism {max_parallelism}"
+            )
+        self.max_parallelism = max_parallelism
+        self.key_group_range = key_group_range
+        self._clock = clock
+        self._current_key: Any = None
+        self._states: dict[str, HeapState] = {}
+        # Restored states not yet asked for by a descriptor: their meta and storage.
+        self._restored: dict[str, tuple[StateMeta, NamespaceMap]] = {}
+        self._timer_services: dict[str, InternalTimerService] = {}
+        self._per_record_hooks: list[Callable[[], None]] = []
+
+    # ------------------------------------------------------------------ the current key
+
+    def set_current_key(self, key: Any) -> None:
+        """Make ``key`` the key that every state object and timer registration acts on.
+
+        Also runs the per-record TTL cleanup of states configured with
+        ``cleanup_incrementally(n, run_cleanup_for_every_record=True)``."""
+        self._current_key = key
+        if self._per_record_hooks:
+            for hook in self._per_record_hooks:
+                hook()
+
+    def get_current_key(self) -> Any:
+        return self._current_key
+
+    # ------------------------------------------------------------------ state access
+
+    def get_partitioned_state(self, namespace: Any, descriptor: StateDescriptor) -> Any:
+        """The state described by ``descriptor``, acting on ``(current key, namespace)``.
+
+        Raises ``ValueError`` when the name is already used by another kind of state, or by
+        the same kind with TTL switched differently (also against restored state)."""
+        try:
+            state = self._states.get(descriptor.name)
+        except AttributeError:  # not a descriptor: _register says what is expected
+            state = None
+        if state is not None and state._descriptor is descriptor:
+            state.set_current_namespace(namespace)
+            return state
+        state = self._register(descriptor)
+        state.set_current_namespace(namespace)
+        return state
+
+    def _register(self, descriptor: StateDescriptor) -> HeapState:
+        kind = _kind_of(descriptor)
+        ttl_config = descriptor.get_ttl_config()
+        with_ttl = ttl_config is not None and ttl_config.is_enabled()
+        wanted = StateMeta(kind, with_ttl)
+        name = descriptor.name
+        existing = self._states.get(name)
+        if existing is not None:
+            have = StateMeta(existing.kind, existing.has_ttl)
+            if have != wanted:
+                raise ValueError(
+                    f"state {name!r} is already registered as {_describe(have)}; it cannot "
+                    f"also be used as {_describe(wanted)} ({descriptor!r}). Give each state "
+                    "its own name."
+                )
+            return existing
+        namespaces: NamespaceMap | None = None
+        restored = self._restored.get(name)
+        if restored is not None:
+            if restored[0] != wanted:
+                raise ValueError(
+                    f"state {name!r} was restored from a snapshot as {_describe(restored[0])}, "
+                    f"but is now asked for as {_describe(wanted)} ({descriptor!r}). Keep the "
+                    "state's kind and TTL setting, or use a new state name."
+                )
+            del self._restored[name]
+            namespaces = restored[1]
+        state: HeapState
+        if ttl_config is not None and with_ttl:
+            policy = TtlPolicy(ttl_config, self._clock)
+            state = _TTL_CLASSES[kind](self, descriptor, policy, namespaces)
+        else:
+            state = _HEAP_CLASSES[kind](self, descriptor, namespaces)
+        self._states[name] = state
+        hook = state.per_record_cleanup()
+        if hook is not None:
+            self._per_record_hooks.append(hook)
+        return state
+
+    def raw_value_map(self, name: str) -> dict[Any, Any]:
+        """A plain ``dict`` key -> value backing the TTL-less value state ``name`` in
+        :data:`VOID_NAMESPACE`: the fast path for built-in rolling aggregates. The same dict is
+        returned every time (also after :meth:`restore`) and is included in snapshots. Store
+        no ``None`` values in it (``None`` means absent)."""
+        state = self._states.get(name)
+        if state is None:
+            state = self._register(ValueStateDescriptor(name))
+        elif state.kind != "value" or state.has_ttl:
+            raise ValueError(
+                f"raw_value_map({name!r}): state {name!r} is "
+                f"{_describe(StateMeta(state.kind, state.has_ttl))}; the raw map needs value "
+                "state without TTL. Use another name."
+            )
+        return state.namespaces[VOID_NAMESPACE]
+
+    def keys(self, state_name: str, namespace: Any) -> Iterator[Any]:
+        """The keys that have an entry in state ``state_name`` under ``namespace`` (entries of
+        TTL state count until they are cleaned up). Iterates over a copy, so state may be
+        changed meanwhile; an unknown state name has no keys."""
+        state = self._states.get(state_name)
+        if state is not None:
+            namespaces = state.namespaces
+        elif state_name in self._restored:
+            namespaces = self._restored[state_name][1]
+        else:
+            return iter(())
+        m = namespaces.get(namespace)
+        return iter(()) if not m else iter(list(m))
+
+    def state_names(self) -> list[str]:
+        """Names of all states, registered or restored."""
+        return [*self._states, *self._restored]
+
+    def get_timer_service(self, name: str) -> InternalTimerService:
+        """The timer service ``name`` of this backend (created on first use)."""
+        service = self._timer_services.get(name)
+        if service is None:
+            service = self._timer_services[name] = InternalTimerService(name, self)
+        return service
+
+    # ------------------------------------------------------------------ snapshot / restore
+
+    def snapshot(self) -> KeyedStateSnapshot:
+        """Copy all state and timers, organised by key group, into a picklable snapshot.
+
+        Runs synchronously on the task thread: entries are grouped by key group and each
+        group is pickled at once, so the snapshot never sees later changes. TTL states with
+        ``cleanup_full_snapshot`` leave expired entries out."""
+        now = self._clock()
+        payloads: dict[int, KeyGroupPayload] = {}
+        key_groups: dict[Any, int] = {}
+        max_p = self.max_parallelism
+        key_range = self.key_group_range
+
+        def payload_for(key: Any) -> KeyGroupPayload:
+            kg = key_groups.get(key)
+            if kg is None:
+                kg = assign_to_key_group(key, max_p)
+                if kg not in key_range:
+                    raise ValueError(
+                        f"key {key!r} belongs to key group {kg}, outside this backend's key "
+                        f"groups {key_range.start}..{key_range.end} (max parallelism {max_p}): "
+                        "its records reached the wrong subtask. Partition the input with "
+                        "key_by using the same max parallelism."
+                    )
+                key_groups[key] = kg
+            payload = payloads.get(kg)
+            if payload is None:
+                payload = payloads[kg] = ({}, {})
+            return payload
+
+        metas: dict[str, StateMeta] = {}
+        sources: list[tuple[str, Iterable[tuple[Any, Any, Any]]]] = []
+        for name, state in self._states.items():
+            metas[name] = StateMeta(state.kind, state.has_ttl)
+            sources.append((name, state.iter_snapshot_entries(now)))
+        for name, (meta, namespaces) in self._restored.items():
+            metas[name] = meta
+            restored = ((ns, k, v) for ns, m in namespaces.items() for k, v in m.items())
+            sources.append((name, restored))
+        for name, entries in sources:
+            for ns, key, stored in entries:
+                by_ns = payload_for(key)[0].setdefault(name, {})
+                by_key = by_ns.get(ns)
+                if by_key is None:
+                    by_key = by_ns[ns] = {}
+                by_key[key] = stored
+        for name, service in self._timer_services.items():
+            for index, timers in enumerate(
+                (service.event_time_timers(), service.processing_time_timers())
+            ):
+                for timer in timers:
+                    per_service = payload_for(timer.key)[1]
+                    lists = per_service.get(name)
+                    if lists is None:
+                        lists = per_service[name] = ([], [])
+                    lists[index].append(tuple(timer))
+        return KeyedStateSnapshot(
+            backend_type=self.backend_type,
+            max_parallelism=max_p,
+            key_group_range=key_range,
+            states=metas,
+            key_groups={kg: encode_key_group(p) for kg, p in sorted(payloads.items())},
+            timer_services=tuple(self._timer_services),
+        )
+
+    def restore(self, snapshots: Iterable[KeyedStateSnapshot]) -> None:
+        """Load the key groups of this backend's range from ``snapshots`` (any parallelism,
+        any backend type using the same payload format); other key groups are skipped, which
+        is how rescaling re-slices state. Entries are merged into what the backend holds, so
+        restore into a fresh backend. The max parallelism must be the one the snapshots were
+        taken with."""
+        snapshots = list(snapshots)
+        for snap in snapshots:
+            if not isinstance(snap, KeyedStateSnapshot):
+                raise TypeError(f"restore() needs KeyedStateSnapshot objects, got {snap!r}")
+            if snap.max_parallelism != self.max_parallelism:
+                raise ValueError(
+                    f"cannot restore keyed state taken with max parallelism "
+                    f"{snap.max_parallelism} into a backend with max parallelism "
+                    f"{self.max_parallelism}: the max parallelism of a job's keyed state must "
+                    "stay fixed. Set it back to the value the snapshot was taken with."
+                )
+            for name, meta in snap.states.items():
+                self._storage_for_restore(name, StateMeta(*meta))
+            for name in snap.timer_services:
+                self.get_timer_service(name)
+        key_range = self.key_group_range
+        for snap in snapshots:
+            for kg, blob in snap.key_groups.items():
+                if kg not in key_range:
+                    continue
+                states, timers = decode_key_group(blob)
+                for name, by_ns in states.items():
+                    namespaces = self._storage_for_restore(name, StateMeta(*snap.states[name]))
+                    for ns, entries in by_ns.items():
+                        target = namespaces.get(ns)
+                        if target is None:
+                            namespaces[ns] = dict(entries)
+                        else:
+                            target.update(entries)
+                for name, (event_time, processing_time) in timers.items():
+                    self.get_timer_service(name).restore_timers(event_time, processing_time)
+        for state in self._states.values():
+            state._reset_namespace_cache()
+
+    def _storage_for_restore(self, name: str, meta: StateMeta) -> NamespaceMap:
+        state = self._states.get(name)
+        if state is not None:
+            have = StateMeta(state.kind, state.has_ttl)
+            if have != meta:
+                raise ValueError(
+                    f"cannot restore state {name!r} as {_describe(meta)}: this backend already "
+                    f"has it as {_describe(have)}"
+                )
+            return state.namespaces
+        restored = self._restored.get(name)
+        if restored is None:
+            restored = self._restored[name] = (meta, {})
+        elif restored[0] != meta:
+            raise ValueError(
+                f"the snapshots disagree about state {name!r}: {_describe(restored[0])} in one, "
+                f"{_describe(meta)} in another"
+            )
+        return restored[1]
+
+    def dispose(self) -> None:
+        """Drop all state and timers; the backend is empty afterwards."""
+        for state in self._states.values():
+            for m in state.namespaces.values():
+                m.clear()  # also empties maps handed out by raw_value_map
+            state.namespaces.clear()
+            state._reset_namespace_cache()
+        self._states.clear()
+        self._restored.clear()
+        for service in self._timer_services.values():
+            service.clear()
+        self._timer_services.clear()
+        self._per_record_hooks.clear()
+        self._current_key = None
+
+    def __repr__(self) -> str:
+        return (
+            f"HeapKeyedStateBackend(max_parallelism={self.max_parallelism}, "
+            f"key_group_range={self.key_group_range.start}..{self.key_group_range.end}, "
+            f"states={sorted(self.state_names())})"
+        )
