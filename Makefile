@@ -15,6 +15,18 @@ $(VENV)/.test-deps: $(BIN)/activate
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(VENV)/.test-deps
 
+# PyFlink's own example programs, run by tests/acceptance with only their imports renamed.
+# Only the wheel's examples are unpacked; PyFlink itself is never installed or imported.
+PYFLINK_VERSION := 2.3.0
+PYFLINK_DIR     := $(VENV)/pyflink-$(PYFLINK_VERSION)
+$(PYFLINK_DIR)/.done: $(BIN)/activate
+	rm -rf $(PYFLINK_DIR) && mkdir -p $(PYFLINK_DIR)
+	$(BIN)/pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
+		--platform manylinux2014_x86_64 \
+		-d $(PYFLINK_DIR) apache-flink==$(PYFLINK_VERSION)
+	$(BIN)/python -m zipfile -e $(PYFLINK_DIR)/apache_flink-*.whl $(PYFLINK_DIR)/wheel
+	touch $@
+
 run: $(BIN)/activate
 	$(BIN)/python examples/word_count.py
 
@@ -22,8 +34,8 @@ lint: $(VENV)/.test-deps
 	$(BIN)/ruff check src tests examples benchmarks
 	$(BIN)/mypy
 
-test: $(VENV)/.test-deps lint
-	$(BIN)/python -m pytest -q
+test: $(VENV)/.test-deps $(PYFLINK_DIR)/.done lint
+	STROM_PYFLINK_EXAMPLES=$(PYFLINK_DIR)/wheel/pyflink/examples $(BIN)/python -m pytest -q
 
 bench: $(BIN)/activate
 	$(BIN)/python benchmarks/run_all.py

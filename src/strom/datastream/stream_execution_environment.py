@@ -8,6 +8,7 @@ makes it raise that function's exception.
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -32,6 +33,11 @@ DEFAULT_JOB_NAME = "Flink Streaming Job"
 DEFAULT_BATCH_SIZE = 1024
 
 _context = threading.local()
+_local_parallelism: int | None = None
+
+
+def _default_local_parallelism() -> int:
+    return _local_parallelism or os.cpu_count() or 1
 
 
 class StreamExecutionEnvironment:
@@ -75,7 +81,21 @@ class StreamExecutionEnvironment:
         return self
 
     def get_parallelism(self) -> int:
-        return self._configuration.get(opts.PARALLELISM_DEFAULT) or 1
+        """The default parallelism: ``parallelism.default`` when set; otherwise, as in Flink's
+        local environment, the number of CPU cores."""
+        if self._configuration.contains(opts.PARALLELISM_DEFAULT):
+            return self._configuration.get(opts.PARALLELISM_DEFAULT) or 1
+        return _default_local_parallelism()
+
+    @staticmethod
+    def set_default_local_parallelism(parallelism: int) -> None:
+        """The parallelism of environments whose configuration does not set one."""
+        global _local_parallelism
+        _local_parallelism = check_parallelism(parallelism)
+
+    @staticmethod
+    def get_default_local_parallelism() -> int:
+        return _default_local_parallelism()
 
     def set_max_parallelism(self, max_parallelism: int) -> StreamExecutionEnvironment:
         check_parallelism(max_parallelism, "max parallelism")
@@ -138,7 +158,7 @@ class StreamExecutionEnvironment:
 
         if isinstance(collection, str | bytes) or not hasattr(collection, "__iter__"):
             raise TypeError(f"from_collection() takes a list of elements, got {collection!r}")
-        elements = list(collection)
+        elements = _align_to_type(list(collection), type_info)
         t = SourceTransformation(
             name="Collection Source", output_type=type_info,
             spec=specs.SourceSpec(CollectionSource(elements), None),
@@ -303,3 +323,30 @@ class StreamExecutionEnvironment:
     def close(self) -> None:
         """Release the environment (nothing stays running between jobs)."""
         self._transformations = []
+
+
+def _align_to_type(elements: list[Any], type_info: Any) -> list[Any]:
+    """As PyFlink does: with a row type, tuples and lists become Rows with its field names."""
+    from strom.common.typeinfo import RowTypeInfo
+    from strom.common.types import Row
+
+    if not isinstance(type_info, RowTypeInfo):
+        return elements
+    names = type_info.get_field_names()
+    aligned = []
+    for e in elements:
+        if isinstance(e, Row):
+            aligned.append(e)
+        elif isinstance(e, tuple | list):
+            if len(e) != len(names):
+                raise ValueError(
+                    f"from_collection(): element {e!r} has {len(e)} fields but the row type "
+                    f"has {len(names)} ({', '.join(names)})."
+                )
+            aligned.append(Row(**dict(zip(names, e))))
+        else:
+            raise TypeError(
+                f"from_collection(): element {e!r} does not match the row type; give tuples, "
+                "lists or Rows."
+            )
+    return aligned
