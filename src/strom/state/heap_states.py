@@ -59,11 +59,14 @@ class HeapState:
         "_agg",
         "_backend",
         "_cursor",
+        "_cursor_map",
+        "_cursor_ns",
         "_cursor_pos",
         "_descriptor",
         "_namespaces",
         "_ns",
         "_ns_map",
+        "_pending",
         "_policy",
         "_reduce",
         "name",
@@ -112,8 +115,9 @@ class HeapState:
         return m
 
     def _discard_if_empty(self, namespace: Any, m: dict[Any, Any]) -> None:
-        if not m and namespace is not VOID_NAMESPACE:
-            self._namespaces.pop(namespace, None)
+        """Drop the map ``m`` of ``namespace`` if it is empty (never the VOID one)."""
+        if not m and namespace is not VOID_NAMESPACE and self._namespaces.get(namespace) is m:
+            del self._namespaces[namespace]
             if self._ns_map is m:
                 self._ns_map = None
 

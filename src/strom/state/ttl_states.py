@@ -88,7 +88,12 @@ class _TtlState(HeapState):
     ) -> None:
         super().__init__(backend, descriptor, namespaces)
         self._policy = policy
-        self._cursor: list[tuple[Any, Any]] = []
+        # Incremental cleanup: the namespaces left in this pass, the one being walked, its
+        # map, a copy of its keys and the position in that copy.
+        self._pending: list[Any] = []
+        self._cursor_ns: Any = None
+        self._cursor_map: dict[Any, Any] = {}
+        self._cursor: list[Any] = []
         self._cursor_pos = 0
 
     def _purge(self, stored: Any, now: int) -> Any:
@@ -98,46 +103,54 @@ class _TtlState(HeapState):
         return None if ts + self._policy.ttl <= now else stored
 
     def _cleanup_step(self) -> None:
-        """Check the next ``cleanup_size`` entries (round-robin) and drop expired ones."""
+        """Check the next ``cleanup_size`` entries and drop the expired ones.
+
+        A pass walks the namespaces one at a time, each over a copy of its keys taken when
+        the walk reaches it; when all are done the next pass starts. Keys added meanwhile are
+        checked in a later pass."""
         policy = self._policy
         budget = policy.cleanup_size
         if budget <= 0:
             return
         now, ttl = policy.clock(), policy.ttl
-        namespaces = self._namespaces
-        single = self._single_value
-        cursor, pos = self._cursor, self._cursor_pos
-        rebuilt = False
-        while budget > 0:
-            if pos >= len(cursor):
-                if rebuilt:
+        keys, pos, m = self._cursor, self._cursor_pos, self._cursor_map
+        restarted = False
+        while True:
+            chunk = keys[pos : pos + budget]
+            if chunk:
+                pos += len(chunk)
+                budget -= len(chunk)
+                get = m.get
+                if self._single_value:
+                    for key in chunk:
+                        stored = get(key)
+                        if stored is not None and stored[1] + ttl <= now:
+                            del m[key]
+                else:
+                    purge = self._purge
+                    for key in chunk:
+                        stored = get(key)
+                        if stored is not None:
+                            kept = purge(stored, now)
+                            if kept is None:
+                                del m[key]
+                            elif kept is not stored:
+                                m[key] = kept
+                if not m:
+                    self._discard_if_empty(self._cursor_ns, m)
+                if budget <= 0:
                     break
-                # A fresh pass over all entries; keys added meanwhile join the next pass.
-                cursor = [(ns, k) for ns, m in namespaces.items() for k in m]
-                pos, rebuilt = 0, True
-                continue
-            chunk = cursor[pos : pos + budget]
-            pos += len(chunk)
-            budget -= len(chunk)
-            for ns, key in chunk:
-                m = namespaces.get(ns)
-                if m is None:
-                    continue
-                stored = m.get(key)
-                if stored is None:
-                    continue
-                if single:
-                    if stored[1] + ttl <= now:
-                        del m[key]
-                        self._discard_if_empty(ns, m)
-                    continue
-                kept = self._purge(stored, now)
-                if kept is None:
-                    del m[key]
-                    self._discard_if_empty(ns, m)
-                elif kept is not stored:
-                    m[key] = kept
-        self._cursor, self._cursor_pos = cursor, pos
+            pending = self._pending
+            if not pending:
+                if restarted:
+                    break
+                pending = self._pending = list(self._namespaces)
+                restarted = True
+            self._cursor_ns = pending.pop()
+            found = self._namespaces.get(self._cursor_ns)
+            m = {} if found is None else found
+            keys, pos = list(m), 0
+        self._cursor, self._cursor_pos, self._cursor_map = keys, pos, m
 
     def per_record_cleanup(self) -> Callable[[], None] | None:
         return self._cleanup_step if self._policy.cleanup_every_record else None
