@@ -1,0 +1,89 @@
+"""Every program in examples/ runs and prints what it promises."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(name: str, *args: str, cwd: Path | None = None) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / name), *args], capture_output=True, text=True,
+        timeout=120, cwd=cwd or ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def expected_word_counts(lines: list[str]) -> list[str]:
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        import word_count  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    counts = Counter(w for line in lines for w in word_count.tokenize(line))
+    return sorted(f"({w},{c})" for w, c in counts.items())
+
+
+def test_word_count_built_in_text() -> None:
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        import word_count  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    assert sorted(run("word_count.py")) == expected_word_counts(word_count.TEXT)
+
+
+def test_word_count_files_in_and_out(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("to be or not\nto be\n")
+    (tmp_path / "in" / "b.txt").write_text("that is the question\n")
+    (tmp_path / "in" / ".hidden").write_text("ignored words here\n")
+    run("word_count.py", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"))
+    parts = [p for p in (tmp_path / "out").rglob("counts-*.txt")]
+    assert parts
+    written = sorted(line for p in parts for line in p.read_text().splitlines())
+    assert written == expected_word_counts(["to be or not", "to be", "that is the question"])
+
+
+def test_event_time_timers() -> None:
+    assert run("event_time_timers.py") == [
+        "boiler silent since 11000 (checked at 16000)",
+        "pump silent since 12000 (checked at 17000)",
+    ]
+
+
+def test_state_ttl_forgets_idle_users() -> None:
+    assert run("state_ttl.py") == [
+        "ana: click 1 of this session",
+        "ben: click 1 of this session",
+        "ana: click 2 of this session",
+        "ana: click 3 of this session",
+        "ben: click 2 of this session",
+        "ana: click 1 of this session",
+        "ben: click 1 of this session",
+        "ben: click 2 of this session",
+    ]
+
+
+def test_window_kinds() -> None:
+    lines = sorted(run("windows.py"))
+    assert lines == sorted([
+        "tumbling home  [0, 1000) views=2", "tumbling docs  [0, 1000) views=1",
+        "tumbling home  [1000, 2000) views=1", "tumbling docs  [1000, 2000) views=1",
+        "tumbling home  [4000, 5000) views=2", "tumbling docs  [4000, 5000) views=1",
+        "sliding  home  [-1000, 1000) views=2", "sliding  docs  [-1000, 1000) views=1",
+        "sliding  home  [0, 2000) views=3", "sliding  docs  [0, 2000) views=2",
+        "sliding  home  [1000, 3000) views=1", "sliding  docs  [1000, 3000) views=1",
+        "sliding  home  [3000, 5000) views=2", "sliding  docs  [3000, 5000) views=1",
+        "sliding  home  [4000, 6000) views=2", "sliding  docs  [4000, 6000) views=1",
+        "session  home  [100, 2200) views=3", "session  docs  [250, 1250) views=1",
+        "session  docs  [1300, 2300) views=1", "session  home  [4000, 5500) views=2",
+        "session  docs  [4100, 5100) views=1",
+        "count    home  views=2", "count    home  views=2", "count    docs  views=2",
+        "global   home  latest of 3 views at 1200", "global   docs  latest of 3 views at 4100",
+    ])
