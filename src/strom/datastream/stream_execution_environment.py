@@ -33,6 +33,11 @@ DEFAULT_JOB_NAME = "Flink Streaming Job"
 DEFAULT_BATCH_SIZE = 1024
 
 _context = threading.local()
+
+
+class PlanPrinted(Exception):  # noqa: N818 - a control-flow signal for ``strom info``
+    """``strom info`` printed the plan instead of running the job."""
+
 _local_parallelism: int | None = None
 
 
@@ -55,6 +60,12 @@ class StreamExecutionEnvironment:
     ) -> StreamExecutionEnvironment:
         """A new environment; runs jobs on the embedded local cluster, or on the cluster a
         test fixture (``strom.testing``) installed."""
+        context_configuration = getattr(_context, "configuration", None)
+        if context_configuration is not None:
+            merged = Configuration(context_configuration)
+            if configuration is not None:
+                merged.add_all(configuration)
+            configuration = merged
         env = StreamExecutionEnvironment(configuration)
         cluster = getattr(_context, "cluster", None)
         if cluster is not None:
@@ -250,6 +261,9 @@ class StreamExecutionEnvironment:
 
     def execute_async(self, job_name: str | None = None) -> JobClient:
         """Submit the job and return at once with a JobClient that follows it."""
+        if getattr(_context, "plan_only", False):
+            print(self.get_execution_plan())
+            raise PlanPrinted()
         job_graph = self._job_graph(job_name)
         if self._cluster is not None:
             return self._cluster.submit(job_graph)  # type: ignore[no-any-return]
