@@ -35,7 +35,7 @@ DEFAULT_BATCH_SIZE = 1024
 _context = threading.local()
 
 
-class PlanPrinted(Exception):  # noqa: N818 - a control-flow signal for ``strom info``
+class PlanPrinted(Exception):
     """``strom info`` printed the plan instead of running the job."""
 
 _local_parallelism: int | None = None
