@@ -1,0 +1,79 @@
+"""The public surface, locked: a change here must be deliberate (update this test with it)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PUBLIC = {
+    "strom": [
+        "__version__",
+    ],
+    "strom.common": [
+        "ByteArraySchema", "ConfigError", "ConfigOption", "Configuration", "Duration", "Encoder",
+        "ExecutionConfig", "Instant", "JobClient", "JobExecutionResult", "JobID", "JobStatus",
+        "Row", "RowKind", "RuntimeExecutionMode", "SimpleStringSchema", "Time",
+        "TimestampAssigner", "TypeInformation", "Types", "Watermark", "WatermarkGenerator",
+        "WatermarkOutput", "WatermarkStrategy",
+    ],
+    "strom.datastream": [
+        "AggregateFunction", "AllWindowFunction", "BroadcastProcessFunction",
+        "CloseableIterator", "CoFlatMapFunction", "CoMapFunction", "CoProcessFunction",
+        "ConnectedStreams", "DataStream", "DataStreamSink", "FilterFunction", "FlatMapFunction",
+        "KeySelector", "KeyedBroadcastProcessFunction", "KeyedCoProcessFunction",
+        "KeyedProcessFunction", "KeyedStream", "MapFunction", "OutputTag", "Partitioner",
+        "ProcessAllWindowFunction", "ProcessFunction", "ProcessWindowFunction", "ReduceFunction",
+        "RuntimeContext", "RuntimeExecutionMode", "SinkFunction", "StreamExecutionEnvironment",
+        "TimeDomain", "TimerService", "WindowFunction",
+    ],
+    "strom.datastream.window": [
+        "ContinuousEventTimeTrigger", "ContinuousProcessingTimeTrigger",
+        "CountSlidingWindowAssigner", "CountTrigger", "CountTumblingWindowAssigner",
+        "CountWindow", "CountWindowSerializer", "DynamicEventTimeSessionWindows",
+        "DynamicProcessingTimeSessionWindows", "EventTimeSessionWindows", "EventTimeTrigger",
+        "GlobalWindow", "GlobalWindowSerializer", "GlobalWindows", "MergeCallback",
+        "MergingWindowAssigner", "NeverTrigger", "OnMergeContext",
+        "ProcessingTimeSessionWindows", "ProcessingTimeTrigger", "PurgingTrigger",
+        "SessionWindowTimeGapExtractor", "SlidingEventTimeWindows",
+        "SlidingProcessingTimeWindows", "TimeWindow", "TimeWindowSerializer", "Trigger",
+        "TriggerContext", "TriggerResult", "TumblingEventTimeWindows",
+        "TumblingProcessingTimeWindows", "Window", "WindowAssigner", "WindowAssignerContext",
+    ],
+    "strom.datastream.state": [
+        "AggregatingState", "AggregatingStateDescriptor", "AppendingState", "BroadcastState",
+        "ListState", "ListStateDescriptor", "MapState", "MapStateDescriptor", "MergingState",
+        "OperatorStateStore", "ReadOnlyBroadcastState", "ReducingState",
+        "ReducingStateDescriptor", "State", "StateDescriptor", "StateTtlConfig", "ValueState",
+        "ValueStateDescriptor",
+    ],
+    "strom.datastream.connectors": [
+        "Boundedness", "BucketAssigner", "Committer", "DefaultRollingPolicy",
+        "DeliveryGuarantee", "FileSink", "FileSource", "FileSourceBuilder", "InputStatus",
+        "NumberSequenceSource", "OnCheckpointRollingPolicy", "OutputFileConfig", "ReaderOutput",
+        "RollingPolicy", "Sink", "SinkWriter", "SinkWriterContext", "Source", "SourceReader",
+        "SourceReaderContext", "SourceSplit", "SplitEnumerator", "SplitEnumeratorContext",
+        "StreamFormat",
+    ],
+    "strom.datastream.connectors.file_system": [
+        "BucketAssigner", "DefaultRollingPolicy", "FileSink", "FileSource", "FileSourceBuilder",
+        "OnCheckpointRollingPolicy", "OutputFileConfig", "RollingPolicy", "StreamFormat",
+    ],
+    "strom.datastream.connectors.number_seq": [
+        "NumberSequenceSource",
+    ],
+    "strom.testing": [
+        "CollectSink", "ManualClock", "MiniClusterFixture", "TestingSource",
+    ],
+    "strom.metrics": [
+        "Counter", "Distribution", "Meter", "MetricGroup",
+    ],
+}
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC))
+def test_public_names(module: str) -> None:
+    mod = importlib.import_module(module)
+    assert sorted(mod.__all__) == sorted(PUBLIC[module])
+    for name in mod.__all__:
+        assert hasattr(mod, name), f"{module}.{name} is exported but missing"
