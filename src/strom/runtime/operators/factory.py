@@ -76,8 +76,11 @@ def create_operator(name: str, spec: Any, operator_id: str) -> StreamOperator:
 
 
 def _window_operator(name: str, spec: Any, operator_id: str) -> StreamOperator:
+    from strom.runtime.operators.fast_window import EventTimeWindowAggregator, fast_path_applies
     from strom.runtime.operators.window import WindowOperator
 
+    if fast_path_applies(spec):
+        return EventTimeWindowAggregator(name, spec)
     return WindowOperator(name, spec)
 
 

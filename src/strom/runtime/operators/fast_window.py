@@ -1,0 +1,209 @@
+"""A fast path for the most common windows: event-time tumbling or sliding windows with the
+default EventTimeTrigger and an incremental ``reduce``/``aggregate`` (no window function).
+
+It keeps exactly the state the general window operator keeps — one pre-aggregated value per
+(key, window) in the backend's window-contents state, namespaced by window — but instead of
+one trigger timer per (key, window) it keeps one entry per window, and when the watermark
+passes a window's end it emits the results of every key in that window. The outputs are
+those of Flink's WindowOperator with EventTimeTrigger: a window fires when the watermark
+reaches its ``max_timestamp``, late elements within the allowed lateness re-fire it at once,
+its state is dropped at ``max_timestamp + allowed_lateness``, and elements whose windows
+are all past that are dropped (counted) or sent to the late-data side output. Results carry
+the timestamp ``max_timestamp``. Keys of one window are emitted in the order they first
+appeared in it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+from strom.datastream.state import AggregatingStateDescriptor, ReducingStateDescriptor
+from strom.datastream.window import (
+    EventTimeTrigger,
+    SlidingEventTimeWindows,
+    TimeWindow,
+    TumblingEventTimeWindows,
+)
+from strom.network.partitioners import key_selector_function
+from strom.runtime.operators.base import LONG_MAX, LONG_MIN, StreamOperator, StreamRuntimeContext
+from strom.runtime.window_functions import _PassThrough
+
+__all__ = ["EventTimeWindowAggregator", "fast_path_applies"]
+
+_MISSING = object()
+
+#: switched off by tests that compare the fast path with the general window operator
+ENABLED = True
+
+
+def fast_path_applies(spec: Any) -> bool:
+    function = spec.window_function
+    descriptor = getattr(function, "state_descriptor", None)
+    return (
+        ENABLED
+        and type(spec.assigner) in (TumblingEventTimeWindows, SlidingEventTimeWindows)
+        and type(spec.trigger) is EventTimeTrigger
+        and type(function) is _PassThrough
+        and isinstance(descriptor, ReducingStateDescriptor | AggregatingStateDescriptor)
+        and descriptor.get_ttl_config() is None
+    )
+
+
+class EventTimeWindowAggregator(StreamOperator):
+    def __init__(self, name: str, spec: Any) -> None:
+        super().__init__(name)
+        self.spec = spec
+        assigner = spec.assigner
+        self.size = assigner._size
+        self.offset = assigner._offset
+        self.slide = getattr(assigner, "_slide", self.size)
+        self.lateness = spec.allowed_lateness
+        self.late_tag = spec.late_data_tag
+        self.num_late_records_dropped = 0
+
+    def open(self) -> None:
+        from strom.state import VOID_NAMESPACE
+
+        ctx = self.ctx
+        assert ctx is not None and ctx.keyed_backend_factory is not None
+        self.is_batch = ctx.is_batch
+        self.backend = ctx.keyed_backend_factory()
+        function = self.spec.window_function
+        descriptor = function.state_descriptor
+        state = self.backend.get_partitioned_state(VOID_NAMESPACE, descriptor)
+        #: window -> {key: value or accumulator}
+        self.contents: dict[Any, dict[Any, Any]] = state.namespaces
+        if isinstance(descriptor, ReducingStateDescriptor):
+            reduce_function = descriptor.get_reduce_function()
+            # a plain callable wrapped by the descriptor: call it directly
+            self.reduce = getattr(reduce_function, "_fn", None) or reduce_function.reduce
+            self.aggregate = None
+        else:
+            self.reduce = None
+            self.aggregate = descriptor.get_agg_function()
+        function.open(StreamRuntimeContext(ctx, self.backend))
+        self.windows: dict[int, TimeWindow] = {}
+        #: start -> the same per-key dict as contents[window] (saves hashing windows)
+        self.by_start: dict[int, dict[Any, Any]] = {}
+        self.fire_queue: list[tuple[int, int]] = []  # (max_timestamp, start)
+        self.cleanup_queue: list[tuple[int, int]] = []
+        for window in list(self.contents):  # restored state: schedule its windows again
+            if isinstance(window, TimeWindow):
+                self._track(window.start, window, self.current_watermark)
+
+    def _track(self, start: int, window: TimeWindow, watermark: int) -> dict[Any, Any]:
+        """Start keeping ``window``. Like EventTimeTrigger, a window that is already due when
+        it is created fires from its elements only (no timer), then waits for its cleanup."""
+        self.windows[start] = window
+        per_key = self.contents.get(window)
+        if per_key is None:
+            per_key = self.contents[window] = {}
+        self.by_start[start] = per_key
+        max_ts = window.end - 1
+        if max_ts > watermark:
+            heapq.heappush(self.fire_queue, (max_ts, start))
+        else:
+            heapq.heappush(self.cleanup_queue, (max_ts + self.lateness, start))
+        return per_key
+
+    def process_batch(
+        self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
+    ) -> None:
+        if timestamps is None:
+            raise RuntimeError(
+                "Record has no timestamp (the Long.MIN_VALUE marker). Event-time windows need "
+                "timestamps: did you forget assign_timestamps_and_watermarks(...) or a "
+                "WatermarkStrategy with a timestamp assigner on the source?"
+            )
+        if keys is None:
+            get_key = key_selector_function(self.spec.key_selector)
+            keys = [get_key(v) for v in values]
+        watermark = LONG_MIN if self.is_batch else self.current_watermark
+        lateness, size, slide, offset = self.lateness, self.size, self.slide, self.offset
+        by_start = self.by_start
+        reduce, aggregate = self.reduce, self.aggregate
+        late_bound = watermark - lateness  # a window with max_timestamp <= this is gone
+        missing = _MISSING
+        for k, v, t in zip(keys, values, timestamps):
+            if slide == size:
+                starts: Any = (t - (t - offset + size) % size,)
+            else:
+                last = t - (t - offset + slide) % slide
+                starts = range(last, t - size, -slide)
+            accepted = False
+            for start in starts:
+                max_ts = start + size - 1
+                if max_ts <= late_bound:
+                    continue
+                accepted = True
+                per_key = by_start.get(start)
+                if per_key is None:
+                    per_key = self._track(start, TimeWindow(start, start + size), watermark)
+                current = per_key.get(k, missing)
+                if reduce is not None:
+                    per_key[k] = v if current is missing else reduce(current, v)
+                else:
+                    assert aggregate is not None
+                    acc = aggregate.create_accumulator() if current is missing else current
+                    per_key[k] = aggregate.add(v, acc)
+                if max_ts <= watermark:  # late but within the allowed lateness: fire again
+                    self._emit_window(self.windows[start], (k,))
+            if not accepted:
+                self._late(v, t)
+
+    def _late(self, value: Any, timestamp: int) -> None:
+        if self.late_tag is not None:
+            self.output.emit_side(self.late_tag, [value], [timestamp])
+        else:
+            self.num_late_records_dropped += 1
+
+    def _emit_window(self, window: TimeWindow, keys: Any) -> None:
+        per_key = self.contents.get(window)
+        if not per_key:
+            return
+        aggregate = self.aggregate
+        if aggregate is None:
+            out = [per_key[k] for k in keys]
+        else:
+            out = [aggregate.get_result(per_key[k]) for k in keys]
+        self.output.emit(out, [window.end - 1] * len(out))
+
+    def process_watermark(self, timestamp: int) -> None:
+        self.current_watermark = timestamp
+        self._advance(timestamp)
+        self.output.emit_watermark(timestamp)
+
+    def _advance(self, watermark: int) -> None:
+        fire, cleanup, windows = self.fire_queue, self.cleanup_queue, self.windows
+        lateness = self.lateness
+        while fire and fire[0][0] <= watermark:
+            max_ts, start = heapq.heappop(fire)
+            window = windows[start]
+            per_key = self.contents.get(window)
+            if per_key:
+                self._emit_window(window, list(per_key))
+            if lateness == 0 or max_ts + lateness <= watermark:
+                self._drop(start)
+            else:
+                heapq.heappush(cleanup, (max_ts + lateness, start))
+        while cleanup and cleanup[0][0] <= watermark:
+            _, start = heapq.heappop(cleanup)
+            self._drop(start)
+
+    def _drop(self, start: int) -> None:
+        window = self.windows.pop(start, None)
+        self.by_start.pop(start, None)
+        if window is not None:
+            self.contents.pop(window, None)
+
+    def end_input(self) -> None:
+        if self.is_batch:
+            self.current_watermark = LONG_MAX
+            self._advance(LONG_MAX)
+
+    def close(self) -> None:
+        self.spec.window_function.close()
+
+    def snapshot_state(self, checkpoint_id: int) -> Any:
+        return self.backend.snapshot()
