@@ -102,7 +102,7 @@ class BroadcastProcessOperator(_TimerMixin, TwoInputOperator):
             call_open(self.function, StreamRuntimeContext(self.ctx))
             self.timer_service_view = _NonKeyedTimerService(self)
         self.bctx = _Context(self)
-        self.context = self.bctx  # timers (keyed) fire with this context
+        self.context = self.bctx  # type: ignore[assignment]  # timers fire with this context
         self.fn1 = user_callable(self.function, "process_element")
         self.fn2 = user_callable(self.function, "process_broadcast_element")
 
