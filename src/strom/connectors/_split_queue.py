@@ -138,6 +138,9 @@ class SplitQueueReader(SourceReader[SplitT], Generic[SplitT]):
         if exhausted:
             cursor.close()
             self._current = None
+            release = getattr(output, "release_output_for_split", None)
+            if release is not None:  # the finished split no longer holds the watermark back
+                release(cursor.split_id)
             if not self._queue:
                 self._request_split()
                 # An in-process enumerator may already have answered "no more".

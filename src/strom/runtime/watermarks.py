@@ -4,6 +4,11 @@
 One generator per source split; the operator's watermark is the minimum over its non-idle
 splits (Flink's ``WatermarkOutputMultiplexer``) and is emitted only when it advances.
 Periodic generators are asked every ``pipeline.auto-watermark-interval``.
+
+A watermark (or idleness change) a generator emits while it sees a batch goes downstream
+after the records before it: generators that only implement ``on_event`` (punctuated ones)
+are called record by record and the batch is cut where they emit; a generator with its own
+``on_event_batch`` sees the whole batch, and what it emits follows the batch.
 """
 
 from __future__ import annotations
@@ -11,37 +16,51 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from strom.common.watermark_strategy import WatermarkGenerator, WatermarksWithIdleness
+
 __all__ = ["TimestampsAndWatermarks"]
 
 LONG_MIN = -(2**63)
 
 
+BatchEmit = Callable[[list[Any], "list[int] | None"], None]
+
+
+def _calls_per_event(generator: Any) -> bool:
+    """True when ``generator`` (or the one an idleness wrapper wraps) has no ``on_event_batch``
+    of its own, so it must see records one by one to place its watermarks between them."""
+    inner = generator.generator if isinstance(generator, WatermarksWithIdleness) else generator
+    batch = getattr(type(inner), "on_event_batch", None)
+    return batch is None or batch is WatermarkGenerator.on_event_batch
+
+
 class _SplitOutput:
     """The WatermarkOutput one split's generator writes to."""
 
-    __slots__ = ("idle", "mux", "watermark")
+    __slots__ = ("idle", "mux", "per_event", "watermark")
 
-    def __init__(self, mux: TimestampsAndWatermarks) -> None:
+    def __init__(self, mux: TimestampsAndWatermarks, per_event: bool) -> None:
         self.watermark = LONG_MIN
         self.idle = False
         self.mux = mux
+        self.per_event = per_event
 
     def emit_watermark(self, watermark: Any) -> None:
         ts = watermark if isinstance(watermark, int) else watermark.timestamp
         if ts > self.watermark:
             self.watermark = ts
         self.idle = False
-        self.mux.update()
+        self.mux.changed()
 
     def mark_idle(self) -> None:
         if not self.idle:
             self.idle = True
-            self.mux.update()
+            self.mux.changed()
 
     def mark_active(self) -> None:
         if self.idle:
             self.idle = False
-            self.mux.update()
+            self.mux.changed()
 
 
 class TimestampsAndWatermarks:
@@ -72,30 +91,71 @@ class TimestampsAndWatermarks:
         self.generators: dict[Any, tuple[Any, _SplitOutput]] = {}
         self.current = LONG_MIN
         self.idle = False
+        # while a batch goes through a generator, changes wait until its records are emitted
+        self.holding = False
+        self.pending = False
         self.next_periodic = clock() + interval_ms if self.generates and interval_ms > 0 else None
 
     def _generator(self, split_id: Any) -> tuple[Any, _SplitOutput]:
         entry = self.generators.get(split_id)
         if entry is None:
             generator = self.strategy.create_watermark_generator(clock=self.clock)
-            entry = (generator, _SplitOutput(self))
+            entry = (generator, _SplitOutput(self, _calls_per_event(generator)))
             self.generators[split_id] = entry
         return entry
 
     def process(
-        self, values: list[Any], timestamps: list[int] | None, split_id: Any = None
-    ) -> list[int] | None:
-        """Assign timestamps (if the strategy has an assigner) and feed the generator."""
+        self, values: list[Any], timestamps: list[int] | None, split_id: Any, emit: BatchEmit
+    ) -> None:
+        """Assign timestamps (if the strategy has an assigner), feed the split's generator and
+        ``emit`` the records, with what the generator emits placed after the records it saw."""
         assign = self.assign
         if assign is not None:
             if timestamps is None:
                 timestamps = [assign(v, LONG_MIN) for v in values]
             else:
                 timestamps = [assign(v, t) for v, t in zip(values, timestamps)]
-        if self.generates and timestamps is not None:
-            generator, output = self._generator(split_id)
+        if not self.generates or timestamps is None:
+            emit(values, timestamps)
+            return
+        generator, output = self._generator(split_id)
+        self.holding = True
+        try:
+            if output.per_event:
+                self._per_event(generator, output, values, timestamps, emit)
+                return
             generator.on_event_batch(values, timestamps, output)
-        return timestamps
+        finally:
+            self.holding = False
+        emit(values, timestamps)
+        self._release()
+
+    def _per_event(self, generator: Any, output: _SplitOutput, values: list[Any],
+                   timestamps: list[int], emit: BatchEmit) -> None:
+        on_event = generator.on_event
+        start = 0
+        for i, (value, timestamp) in enumerate(zip(values, timestamps)):
+            on_event(value, timestamp, output)
+            if self.pending:
+                emit(values[start:i + 1], timestamps[start:i + 1])
+                start = i + 1
+                self.holding = False
+                self._release()
+                self.holding = True
+        if start < len(values):
+            emit(values[start:] if start else values, timestamps[start:] if start else timestamps)
+
+    def _release(self) -> None:
+        if self.pending:
+            self.pending = False
+            self.update()
+
+    def changed(self) -> None:
+        """A split's watermark or idleness changed."""
+        if self.holding:
+            self.pending = True
+        else:
+            self.update()
 
     def update(self) -> None:
         active = [o for _, o in self.generators.values() if not o.idle]

@@ -13,8 +13,22 @@ conftest, or the fixtures directly)::
 """
 
 from strom.testing.clock import ManualClock
-from strom.testing.cluster import MiniClusterFixture
+from strom.testing.cluster import (
+    MiniClusterFixture,
+    processing_time_deadlines,
+    settle_processing_time,
+)
 from strom.testing.sinks import CollectSink
 from strom.testing.sources import TestingSource
+from strom.testing.sync import Latch, wait_until
 
-__all__ = ["CollectSink", "ManualClock", "MiniClusterFixture", "TestingSource"]
+__all__ = [
+    "CollectSink",
+    "Latch",
+    "ManualClock",
+    "MiniClusterFixture",
+    "TestingSource",
+    "processing_time_deadlines",
+    "settle_processing_time",
+    "wait_until",
+]

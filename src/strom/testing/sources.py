@@ -16,6 +16,7 @@ from strom.datastream.connectors.base import (
     SplitEnumerator,
     SplitEnumeratorContext,
 )
+from strom.testing.sync import Latch
 
 __all__ = ["TestingSource"]
 
@@ -28,6 +29,11 @@ class _Fail:
 @dataclass
 class _Pause:
     pass
+
+
+@dataclass
+class _Await:
+    latch: Latch
 
 
 @dataclass
@@ -68,6 +74,8 @@ class _Reader(SourceReader[_TestingSplit]):
         self.no_more = False
         self.batch_size = batch_size
         self.timestamped = timestamped
+        # an AWAIT marker whose latch was seen triggered; the reader passes it on the next poll
+        self.await_passed = False
 
     def poll_next(self, output: ReaderOutput) -> InputStatus:
         while self.splits:
@@ -86,6 +94,19 @@ class _Reader(SourceReader[_TestingSplit]):
                     if batch:
                         break
                     continue
+                if isinstance(element, _Await):
+                    if batch:
+                        break
+                    if not element.latch.is_triggered():
+                        return InputStatus.NOTHING_AVAILABLE
+                    if not self.await_passed:
+                        # Yield once more: the task then runs the processing-time work due
+                        # when the latch was triggered before this reader reads on.
+                        self.await_passed = True
+                        return InputStatus.MORE_AVAILABLE
+                    self.await_passed = False
+                    split.position += 1
+                    continue
                 if element is TestingSource.END:
                     split.position = len(elements)
                     break
@@ -96,6 +117,9 @@ class _Reader(SourceReader[_TestingSplit]):
                 return InputStatus.MORE_AVAILABLE
             if split.position >= len(elements):
                 self.splits.pop(0)
+                release = getattr(output, "release_output_for_split", None)
+                if release is not None:
+                    release(split.split_id())
                 continue
             return InputStatus.MORE_AVAILABLE
         return InputStatus.END_OF_INPUT if self.no_more else InputStatus.NOTHING_AVAILABLE
@@ -122,7 +146,13 @@ class TestingSource(Source[_TestingSplit]):
     * ``TestingSource.END`` — the input ends here (the rest is ignored);
     * ``TestingSource.FAIL(exc)`` — the reader raises ``exc`` here (the job fails);
     * ``TestingSource.PAUSE`` — ends the current batch, so what follows arrives later (lets
-      periodic watermarks and timers interleave with the data).
+      periodic watermarks and timers interleave with the data);
+    * ``TestingSource.AWAIT(latch)`` — the reader reads nothing more until the test calls
+      ``latch.trigger()`` (a :class:`~strom.testing.Latch`). After a ``manual_clock.advance``
+      followed by ``latch.trigger()``, the periodic watermarks and processing-time timers due
+      at the new time run before the next record is read.
+
+    A split that is read to its end is released, so it no longer holds the watermark back.
 
     ``splits`` > 1 deals the elements round-robin into that many splits, spread over the
     source's parallel instances. With ``timestamped=True`` each element is a
@@ -137,6 +167,12 @@ class TestingSource(Source[_TestingSplit]):
     @staticmethod
     def FAIL(error: BaseException) -> Any:
         return _Fail(error)
+
+    @staticmethod
+    def AWAIT(latch: Latch) -> Any:
+        if not isinstance(latch, Latch):
+            raise TypeError(f"TestingSource.AWAIT takes a strom.testing.Latch, got {latch!r}")
+        return _Await(latch)
 
     def __init__(self, elements: list[Any], splits: int = 1, batch_size: int = 1024,
                  timestamped: bool = False) -> None:

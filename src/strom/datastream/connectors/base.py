@@ -90,6 +90,10 @@ class ReaderOutput(Protocol):
         """
         ...
 
+    def release_output_for_split(self, split_id: str) -> None:
+        """The split is read to its end: it no longer holds the watermark back."""
+        ...
+
 
 class SourceReaderContext(Protocol):
     """What the runtime gives a reader."""

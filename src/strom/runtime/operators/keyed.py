@@ -238,7 +238,7 @@ class _TimerMixin(_KeyedOperatorMixin):
         out_ts: list[int] | None = [] if event_time else None
         for timer in timers:
             set_key(timer.key)
-            ctx.current_timestamp = timer.timestamp if event_time else None
+            ctx.current_timestamp = timer.timestamp
             collect_results(
                 self.on_timer(timer.timestamp, ctx), timer.timestamp if event_time else None,
                 out, out_ts, self,  # type: ignore[arg-type]

@@ -103,8 +103,12 @@ class SourceOperator(StreamOperator):
     ) -> None:
         if not values:
             return
-        timestamps = self.watermarks.process(values, timestamps, split_id)
-        self.output.emit(values, timestamps)
+        self.watermarks.process(values, timestamps, split_id, self.output.emit)
+
+    def release_output_for_split(self, split_id: str) -> None:
+        """The reader finished ``split_id``: its watermark no longer holds the others back
+        (Flink's ``ReaderOutput.releaseOutputForSplit``)."""
+        self.watermarks.release_split(split_id)
 
     def _emit_watermark(self, timestamp: int) -> None:
         self.current_watermark = timestamp
@@ -158,7 +162,7 @@ class TimestampsAndWatermarksOperator(StreamOperator):
     def process_batch(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
     ) -> None:
-        self.output.emit(values, self.watermarks.process(values, timestamps))
+        self.watermarks.process(values, timestamps, None, self.output.emit)
 
     def process_watermark(self, timestamp: int) -> None:
         if timestamp == LONG_MAX:
