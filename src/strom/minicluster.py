@@ -15,8 +15,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import cloudpickle
-
 from strom.client.job_client import ClusterJobClient
 from strom.common.job import JobID
 from strom.graph.job_graph import JobGraph
@@ -88,9 +86,10 @@ class MiniCluster:
         """Submit a job; returns a client that follows it."""
         assert self.rpc is not None, "start() the cluster first"
         job_id = job_id or JobID.generate()
-        serialized = cloudpickle.dumps(job_graph)
         gateway = self.dispatcher_gateway
-        self.rpc.run_sync(gateway.submit_job(serialized, str(job_id)), timeout=30)
+        # local:// hands control messages over by reference; the JobMaster pickles each
+        # vertex's operators for its tasks before submission returns.
+        self.rpc.run_sync(gateway.submit_job(job_graph, str(job_id)), timeout=30)
         return ClusterJobClient(self.rpc, gateway, str(job_id))
 
     def stop(self) -> None:

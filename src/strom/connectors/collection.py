@@ -90,7 +90,8 @@ class CollectionSource(Source[CollectionSplit]):
     """
 
     def __init__(self, elements: Iterable[Any]) -> None:
-        self._elements = list(elements)
+        # from_collection() hands over a list it made itself; copy anything else, once
+        self._elements = elements if type(elements) is list else list(elements)
 
     @property
     def elements(self) -> list[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import cloudpickle
 
@@ -32,10 +33,13 @@ class Dispatcher(RpcEndpoint):
         self.results: dict[str, JobResult] = {}
         self._result_futures: dict[str, asyncio.Future[JobResult]] = {}
 
-    async def submit_job(self, serialized_job_graph: bytes, job_id: str) -> str:
+    async def submit_job(self, job_graph: JobGraph | bytes, job_id: str) -> str:
+        """Start a JobMaster for the job (a JobGraph over local://, or its cloudpickled bytes
+        from a remote client)."""
         if job_id in self.job_names:
             raise ValueError(f"Job {job_id} was already submitted to this cluster.")
-        job_graph: JobGraph = cloudpickle.loads(serialized_job_graph)
+        if not isinstance(job_graph, JobGraph):
+            job_graph = cast(JobGraph, cloudpickle.loads(job_graph))
         self.job_names[job_id] = job_graph.name
         self._result_futures[job_id] = self.rpc.loop.create_future()
         job_master = JobMaster(

@@ -73,11 +73,20 @@ class JobMaster(RpcEndpoint):
     # ------------------------------------------------------------------ lifecycle
     async def on_start(self) -> None:
         self._slots_ready = self.rpc.loop.create_future()
-        self.spawn(self._run_scheduling(), name=f"schedule-{self.job_id}")
-
-    async def _run_scheduling(self) -> None:
+        # Pickle the operators before submission returns: a local submission hands the graph
+        # over by reference, and the running job must not see later changes to the caller's
+        # objects. Each task then unpickles its own copy of the user's functions.
+        serialize_error: BaseException | None = None
         try:
             self._serialize_vertices()
+        except Exception as e:
+            serialize_error = e
+        self.spawn(self._run_scheduling(serialize_error), name=f"schedule-{self.job_id}")
+
+    async def _run_scheduling(self, serialize_error: BaseException | None) -> None:
+        try:
+            if serialize_error is not None:
+                raise serialize_error
             self._start_coordinators()
             self.status = "RUNNING"
             granted = await self.rm.request_slots(self.job_id, self.address, self.slots_needed)

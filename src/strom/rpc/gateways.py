@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from strom.rpc.messages import SlotOffer, TaskDeploymentDescriptor, TaskExecutionState
+
+if TYPE_CHECKING:
+    from strom.graph.job_graph import JobGraph
 
 __all__ = ["DispatcherGateway", "JobMasterGateway", "ResourceManagerGateway",
            "TaskExecutorGateway"]
 
 
 class DispatcherGateway(Protocol):
-    async def submit_job(self, serialized_job_graph: bytes, job_id: str) -> str: ...
+    async def submit_job(self, job_graph: JobGraph | bytes, job_id: str) -> str: ...
 
     async def request_job_status(self, job_id: str) -> str: ...
 
