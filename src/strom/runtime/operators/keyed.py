@@ -74,8 +74,13 @@ class KeyedReduceOperator(_KeyedOperatorMixin, StreamOperator):
         out: list[Any] = []
         append = out.append
         for k, v in zip(keys, values):
-            current = get(k, _MISSING)
-            if current is not _MISSING:
+            # a subscript that usually hits is cheaper than get() with a sentinel; the try
+            # covers only the lookup, never the user's function
+            try:
+                current = table[k]
+            except KeyError:
+                pass
+            else:
                 v = fn(current, v)
             table[k] = v
             append(v)
