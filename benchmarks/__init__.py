@@ -1,0 +1,7 @@
+"""Throughput benchmarks: strom jobs measured against the plain-Python loop doing the same work.
+
+Run them all with ``make bench`` (``python benchmarks/run_all.py``), or one module with
+``python benchmarks/stateless.py`` / ``python -m benchmarks.word_count``. Every benchmark
+module exposes ``run(scale, repeat, warmup) -> list[BenchmarkResult]``; ``run_all.py`` finds
+the modules by name (every ``benchmarks/*.py`` that does not start with ``_``).
+"""

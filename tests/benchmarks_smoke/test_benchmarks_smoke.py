@@ -1,0 +1,178 @@
+"""Smoke tests of benchmarks/: every benchmark's strom job computes exactly what its plain
+Python baseline computes, at tiny sizes. Nothing here looks at timings."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+if str(Path(__file__).resolve().parents[2]) not in sys.path:  # benchmarks/ is at the root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks import keyed_process, run_all, stateless, windows, word_count
+from benchmarks._harness import (
+    BenchmarkResult,
+    CountingSink,
+    scaled,
+    time_best,
+    vocabulary,
+    zipf_lines,
+)
+
+SMALL = 2_000
+
+
+def _map_filter_expected(data: list[int]) -> list[int]:
+    return [y for y in (x * 3 + 1 for x in data) if y % 2 == 0]
+
+
+def test_map_filter_matches_baseline() -> None:
+    data = list(range(SMALL))
+    sink = CountingSink(keep=True)
+    try:
+        stateless.strom_map_filter(data, sink)
+        assert sink.records == _map_filter_expected(data)
+        assert sink.count == stateless.baseline_map_filter(data) == SMALL // 2
+    finally:
+        sink.release()
+
+
+def test_generated_map_filter_matches_baseline() -> None:
+    sink = CountingSink(keep=True)
+    try:
+        stateless.strom_map_filter_generated(SMALL, sink)
+        assert sink.records == _map_filter_expected(list(range(SMALL)))
+        assert sink.count == stateless.baseline_map_filter(range(SMALL))
+    finally:
+        sink.release()
+
+
+def test_word_count_emits_every_rolling_update_like_the_baseline() -> None:
+    lines = word_count.make_lines(200)
+    expected: list[tuple[str, int]] = []
+    counts: dict[str, int] = {}
+    for line in lines:
+        for w in line.split():
+            counts[w] = counts.get(w, 0) + 1
+            expected.append((w, counts[w]))
+    assert len(expected) > 1_000
+    sink = CountingSink(keep=True)
+    try:
+        word_count.strom_word_count(lines, sink)
+        assert sink.records == expected  # parallelism 1: arrival order is input order
+        assert sink.count == len(expected)
+    finally:
+        sink.release()
+    assert word_count.baseline_word_count(lines) == (len(expected), counts)
+
+
+def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_all.benchmark_modules() == ["keyed_process", "stateless", "windows", "word_count"]
+    code = run_all.main(["--json", "--scale", "0.002", "--repeat", "1", "--warmup", "0"])
+    assert code == 0
+    rows = {r["name"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert list(rows) == [
+        "keyed_process.value_state_timers",
+        "stateless.map_filter", "stateless.map_filter_vs_inlined",
+        "stateless.map_filter_generated",
+        "windows.tumbling_sum", "windows.tumbling_sum_vs_inlined",
+        "word_count.streaming", "word_count.streaming_vs_inlined",
+    ]
+    assert rows["stateless.map_filter"]["records"] == 2_000
+    assert rows["word_count.streaming"]["records"] == (
+        word_count.baseline_word_count(word_count.make_lines(400))[0])
+    assert {name: r["target"] for name, r in rows.items() if r["target"] is not None} == {
+        "stateless.map_filter": 0.5, "windows.tumbling_sum": 0.25, "word_count.streaming": 0.33,
+    }
+    for r in rows.values():
+        assert r["ratio"] > 0 and len(r["strom_runs_s"]) == len(r["baseline_runs_s"]) == 1
+
+
+def test_window_sums_match_a_plain_computation() -> None:
+    n = 5_000
+    expected: dict[tuple[str, int], int] = {}
+    for i in range(n):
+        key, ts, value = windows.event_of(i)
+        start = ts - ts % windows.WINDOW_MS
+        expected[(key, start)] = expected.get((key, start), 0) + value
+    sink = CountingSink(keep=True)
+    try:
+        windows.strom_window_sum(n, sink)
+        got = sorted((k, ts - ts % windows.WINDOW_MS, total) for k, ts, total in sink.records)
+    finally:
+        sink.release()
+    assert got == sorted((k, start, total) for (k, start), total in expected.items())
+    assert windows.baseline_same_functions(n) == windows.baseline_inlined(n) == len(expected)
+
+
+def test_keyed_process_emits_one_record_per_timer() -> None:
+    n = 5_000
+    timers = {(windows.key_of(e), keyed_process.next_second(e[1]))
+              for e in map(windows.event_of, range(n))}
+    sink = CountingSink(keep=True)
+    try:
+        keyed_process.strom_keyed_process(n, sink)
+        records = sink.records
+    finally:
+        sink.release()
+    assert len(records) == len(timers) == keyed_process.baseline_same_logic(n)
+    assert sum(count for _, count in records) == n
+
+
+def test_run_all_rejects_bad_options() -> None:
+    with pytest.raises(SystemExit):
+        run_all.main(["--scale", "0"])
+    with pytest.raises(SystemExit):
+        run_all.main(["--only", "no_such_benchmark"])
+
+
+def test_inputs_are_deterministic_and_shaped_as_documented() -> None:
+    words = vocabulary(500)
+    assert len(set(words)) == 500 and words == vocabulary(500)
+    assert [len(w) for w in words] == sorted(len(w) for w in words)
+    lines = zipf_lines(300, words, seed=3)
+    assert lines == zipf_lines(300, words, seed=3) != zipf_lines(300, words, seed=4)
+    assert all(5 <= len(line.split()) <= 15 for line in lines)
+    tokens = [w for line in lines for w in line.split()]
+    assert tokens.count(words[0]) > tokens.count(words[-1])  # rank 1 is the most frequent
+    assert scaled(1_000, 0.002) == 2 and scaled(10, 0.0001) == 1
+    with pytest.raises(ValueError, match="scale must be > 0"):
+        scaled(10, 0)
+    with pytest.raises(ValueError, match="min_words"):
+        zipf_lines(1, words, min_words=3, max_words=2)
+
+
+def test_time_best_keeps_the_fastest_run_and_the_last_result() -> None:
+    calls: list[int] = []
+
+    def work() -> int:
+        calls.append(1)
+        return len(calls)
+
+    timing = time_best(work, repeat=3, warmup=2)
+    assert calls == [1] * 5 and timing.result == 5
+    assert len(timing.runs) == 3 and timing.best == min(timing.runs)
+    with pytest.raises(ValueError, match="repeat must be >= 1"):
+        time_best(lambda: None, repeat=0)
+
+
+def test_result_line_and_json() -> None:
+    result = BenchmarkResult("x", 1_000, 0.5, 0.25, 0.33)
+    assert result.strom_rate == 2_000 and result.baseline_rate == 4_000
+    assert result.ratio == 0.5
+    assert "ratio=0.500" in result.line() and "ok" in result.line()
+    assert "BELOW" in BenchmarkResult("x", 1_000, 1.0, 0.25, 0.33).line()
+    assert json.loads(result.as_json())["ratio"] == 0.5
+
+
+def test_counting_sink_without_keep_refuses_records_and_release_forgets() -> None:
+    sink = CountingSink()
+    assert sink.count == 0
+    with pytest.raises(RuntimeError, match="keep=True"):
+        _ = sink.records
+    sink.release()
+    with pytest.raises(RuntimeError, match="was released"):
+        _ = sink.count
