@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from strom.common.typeinfo import TypeInformation, Types
+from strom.common.types import Row
 from strom.datastream._aggregations import aggregation
 from strom.datastream._validation import check_function, check_parallelism
 from strom.datastream.functions import (
@@ -307,7 +308,8 @@ class DataStream:
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ValueError(f"limit must be a non-negative integer, got {limit!r}")
         collect_id = uuid.uuid4().hex
-        self._sink("Collect Sink", specs.CollectSinkSpec(collect_id))
+        # one collecting instance, as Flink's collect sink: it ends the client's iterator
+        self._sink("Collect Sink", specs.CollectSinkSpec(collect_id)).set_parallelism(1)
         iterator = self._env._execute_collect(collect_id, job_execution_name,
                                               self._transformation)
         if limit is None:
@@ -494,6 +496,14 @@ class KeyedStream(DataStream):
 
     def key_by(self, key_selector: Any, key_type: Any = None) -> KeyedStream:
         return self._origin.key_by(key_selector, key_type)
+
+    def execute_and_collect(self, job_execution_name: str | None = None,
+                            limit: int | None = None) -> Any:
+        """As PyFlink, a KeyedStream is collected as ``Row(f0=key, f1=value)`` records."""
+        selector = self._key_selector
+        get_key = getattr(selector, "get_key", selector)
+        pairs = DataStream.map(self, lambda value: Row(f0=get_key(value), f1=value))
+        return pairs.execute_and_collect(job_execution_name, limit)
 
     def union(self, *streams: DataStream) -> DataStream:
         return super().union(*streams)

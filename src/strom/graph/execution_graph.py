@@ -23,7 +23,10 @@ def consumers_of(edge: JobEdge, producer: int, up: int, down: int) -> list[int]:
     if up == down:
         return [producer]
     if up < down:
-        return list(range(producer * down // up, (producer + 1) * down // up))
+        # ceil bounds, as Flink's EdgeManagerBuildUtil.connectPointwise
+        start = (producer * down + up - 1) // up
+        end = ((producer + 1) * down + up - 1) // up
+        return list(range(start, end))
     return [c for c in range(down) if producer in producers_of(edge, c, up, down)]
 
 

@@ -46,11 +46,16 @@ class StreamEdge:
     type_number: int
     partitioning: Partitioning
     output_tag: Any = None
+    #: > 0 for a further edge between the same operators and input (``ds.union(ds)``)
+    duplicate: int = 0
+    #: the target operator's name (error messages of the edge's key selector or partitioner)
+    target_name: str = ""
 
     @property
     def edge_id(self) -> str:
         tag = f"-{self.output_tag.tag_id}" if self.output_tag is not None else ""
-        return f"{self.source_id}->{self.target_id}:{self.type_number}{tag}"
+        again = f"#{self.duplicate}" if self.duplicate else ""
+        return f"{self.source_id}->{self.target_id}:{self.type_number}{tag}{again}"
 
 
 @dataclass(eq=False)
@@ -150,7 +155,7 @@ class _Generator:
                 f"parallelism ({max_par}). Lower the parallelism or raise set_max_parallelism()."
             )
         node = StreamNode(
-            id=t.id, name=t.name, spec=spec, parallelism=parallelism, max_parallelism=max_par,
+            id=t.id, name=_node_name(t), spec=spec, parallelism=parallelism, max_parallelism=max_par,
             slot_sharing_group=group, chaining_strategy=t.chaining_strategy,
             output_type=t.output_type, uid=t.uid, description=t.description,
             buffer_timeout=t.buffer_timeout,
@@ -200,9 +205,23 @@ class _Generator:
             partitioning = HashPartitioning(
                 key_selector=partitioning.key_selector, max_parallelism=target.max_parallelism
             )
-        edge = StreamEdge(source_id, target.id, type_number, partitioning, tag)
+        edge = StreamEdge(source_id, target.id, type_number, partitioning, tag,
+                          target_name=target.name)
+        taken = {e.edge_id for e in target.in_edges}
+        while edge.edge_id in taken:
+            edge.duplicate += 1
         source.out_edges.append(edge)
         target.in_edges.append(edge)
+
+
+def _node_name(t: Transformation) -> str:
+    """The operator's name in the graph, plan and task names: Flink prefixes sources with
+    ``Source: `` and sinks with ``Sink: `` (``Source: Collection Source -> Map``)."""
+    if isinstance(t, SourceTransformation):
+        return f"Source: {t.name}"
+    if isinstance(t, SinkTransformation):
+        return f"Sink: {t.name}"
+    return t.name
 
 
 def build_stream_graph(

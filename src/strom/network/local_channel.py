@@ -1,8 +1,10 @@
 """An in-process channel from one producer subtask to one consumer subtask.
 
 Flow control is credit-based, as in Flink: the receiver announces credit (one per buffer it
-can accept: ``buffers-per-channel`` exclusive plus its share of floating buffers), the sender
-sends a record batch only against credit, and consuming a batch returns its credit. Events
+can accept: ``buffers-per-channel`` exclusive plus its share of floating buffers) with
+:meth:`LocalChannel.announce_credit`, the sender sends a record batch only against credit, and
+consuming a batch returns its credit. A channel the sender reaches first has no credit until
+the receiver announces it, so the window is always the receiver's to decide. Events
 (watermarks, end of partition) need no credit: they are small and must never be stuck
 behind a full channel's data forever. Batches are handed over by reference.
 """
@@ -26,22 +28,38 @@ def _noop() -> None:
 class LocalChannel:
     __slots__ = ("_credit", "_lock", "_queue", "receiver_waker", "sender_waker")
 
-    def __init__(self, credit: int) -> None:
-        if credit < 1:
-            raise ValueError(f"a channel needs at least 1 credit, got {credit}")
+    def __init__(self, credit: int = 0) -> None:
+        if credit < 0:
+            raise ValueError(f"a channel's credit cannot be negative, got {credit}")
         self._queue: deque[Any] = deque()
         self._credit = credit
         self._lock = threading.Lock()
         self.receiver_waker: Callable[[], None] = _noop
         self.sender_waker: Callable[[], None] = _noop
 
+    # receiver side: initial credit
+    def announce_credit(self, credit: int) -> None:
+        """The receiver can take ``credit`` more batches; wakes a waiting sender."""
+        if credit < 1:
+            raise ValueError(f"a receiver announces at least 1 credit, got {credit}")
+        with self._lock:
+            self._credit += credit
+        self.sender_waker()
+
     # sender side
     def has_credit(self) -> bool:
         return self._credit > 0
 
     def send_batch(self, batch: RecordBatch) -> None:
-        """Send a batch; the caller checked :meth:`has_credit` (this consumes one credit)."""
+        """Send a batch against one credit. Raises ``RuntimeError`` without credit: a sender
+        checks :meth:`has_credit` first and waits (is back-pressured) while there is none."""
         with self._lock:
+            if self._credit <= 0:
+                raise RuntimeError(
+                    "LocalChannel.send_batch() without credit: the receiver has no buffer for "
+                    "this batch. Check has_credit() and keep the batch queued until the "
+                    "receiver returns credit (the sender is woken then)."
+                )
             self._credit -= 1
             self._queue.append(batch)
         self.receiver_waker()

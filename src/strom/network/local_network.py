@@ -23,11 +23,13 @@ class LocalNetwork:
         self._channels: dict[ChannelKey, LocalChannel] = {}
         self._lock = threading.Lock()
 
-    def channel(self, key: ChannelKey, credit: int) -> LocalChannel:
+    def channel(self, key: ChannelKey) -> LocalChannel:
+        """The channel for ``key``, created (without credit) by whichever side asks first;
+        the receiver then announces its credit on it."""
         with self._lock:
             channel = self._channels.get(key)
             if channel is None:
-                channel = LocalChannel(credit)
+                channel = LocalChannel()
                 self._channels[key] = channel
             return channel
 

@@ -58,9 +58,22 @@ class InputGate:
         return self._recompute()
 
     def on_status(self, channel: int, idle: bool) -> tuple[int | None, bool | None]:
-        """A channel went idle/active; returns (new watermark or None, new idle status or None)."""
+        """A channel went idle/active; returns (new watermark or None, new idle status or None).
+
+        When the last active channel of a logical input goes idle, that input's watermark is
+        flushed to the highest watermark over its channels first (no channel will advance it
+        any more), as Flink's ``StatusWatermarkValve`` does; then the input stops counting.
+        """
+        was_idle = self.idle[channel]
         self.idle[channel] = idle
-        return self._recompute(), self._recompute_status()
+        watermark = None
+        index = self.input_of[channel]
+        if idle and not was_idle and self._input_watermark(index) is None:
+            flushed = max(w for c, w in enumerate(self.watermarks)
+                          if self.input_of[c] == index and not self.ended[c])
+            watermark = self._recompute(index, flushed)
+        later = self._recompute()
+        return (later if later is not None else watermark), self._recompute_status()
 
     def on_end(self, channel: int) -> tuple[int | None, int | None]:
         """A channel ended. Returns (new watermark or None, input index that fully ended or None)."""
@@ -91,9 +104,14 @@ class InputGate:
             return LONG_MAX
         return best
 
-    def _recompute(self) -> int | None:
-        candidates = [w for w in (self._input_watermark(i) for i in range(self.num_inputs))
-                      if w is not None]
+    def _recompute(self, flushed_input: int = -1, flushed: int = LONG_MIN) -> int | None:
+        """Advance the combined watermark; ``flushed_input`` counts at ``flushed`` (an input
+        whose channels all just went idle)."""
+        candidates = [
+            w for w in (flushed if i == flushed_input else self._input_watermark(i)
+                        for i in range(self.num_inputs))
+            if w is not None
+        ]
         if not candidates:
             return None
         watermark = min(candidates)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable
@@ -19,6 +20,7 @@ import cloudpickle
 
 from strom.datastream.connectors.base import InputStatus
 from strom.graph.job_graph import ChainedOperator
+from strom.graph.partitioning import CustomPartitioning, HashPartitioning
 from strom.network.elements import (
     END_OF_PARTITION,
     EndOfPartition,
@@ -108,6 +110,11 @@ class Task:
         self.finishing = False
         self.wait_hint_ms: int | None = None
         self.backpressured_ms = 0
+        #: the output flusher (``execution.buffer-timeout.interval``): seconds between flushes
+        #: of partly filled buffers while the task is busy; None when disabled (-1)
+        timeout = int(tdd.config.get("buffer_timeout", 100))
+        self.flush_interval_s: float | None = None if timeout < 0 else timeout / 1000.0
+        self.next_flush = 0.0
 
     # ------------------------------------------------------------------ mailbox
     def post(self, mail: Callable[[], None]) -> None:
@@ -150,7 +157,7 @@ class Task:
             channels = []
             for consumer in out.consumer_subtasks:
                 key = (tdd.job_id, tdd.job_attempt, out.edge_id, tdd.subtask_index, consumer)
-                channel = self.network.channel(key, credit_base + floating)
+                channel = self.network.channel(key)
                 channel.sender_waker = self._wake
                 channels.append(channel)
             selector = create_channel_selector(edge.partitioning, len(channels))
@@ -166,7 +173,8 @@ class Task:
                                   target.process_watermark_status, edge.output_tag)
             for edge in chained.network_outputs:
                 writer = writers[edge.edge_id]
-                output.add_target(writer.emit, *_event_senders(writer), edge.output_tag)
+                output.add_target(_writer_emit(writer, edge), *_event_senders(writer),
+                                  edge.output_tag)
             ops[chained.node_id].setup(self._operator_context(chained), output)
 
         # network inputs
@@ -174,12 +182,14 @@ class Task:
             per_input = 1 + max(i.input_index for i in tdd.inputs)
             pairs = []
             total = sum(len(i.producer_subtasks) for i in tdd.inputs)
-            credit = credit_base + max(1, floating // max(1, total))
+            # exclusive buffers plus this channel's share of the gate's floating buffers
+            credit = max(1, credit_base + floating // max(1, total))
             for spec in tdd.inputs:
                 for producer in spec.producer_subtasks:
                     key = (tdd.job_id, tdd.job_attempt, spec.edge_id, producer, tdd.subtask_index)
-                    channel = self.network.channel(key, credit)
+                    channel = self.network.channel(key)
                     channel.receiver_waker = self._wake
+                    channel.announce_credit(credit)
                     pairs.append((channel, spec.input_index))
             self.gate = InputGate(pairs, per_input)
         if isinstance(self.head, SourceOperator):
@@ -271,6 +281,7 @@ class Task:
                 self._update_deadline()
                 return StepResult.IDLE
             self._update_deadline()
+            self._flush_on_timeout()
             return StepResult.PROGRESS
         assert self.gate is not None
         polled = self.gate.poll()
@@ -279,7 +290,19 @@ class Task:
             return StepResult.IDLE
         self._dispatch(*polled)
         self._update_deadline()
+        self._flush_on_timeout()
         return StepResult.PROGRESS
+
+    def _flush_on_timeout(self) -> None:
+        """A busy task never runs out of input, so it flushes partly filled buffers when the
+        buffer timeout has passed (0: after every step), bounding their latency."""
+        interval = self.flush_interval_s
+        if interval is None or not self.writers:
+            return
+        now = time.monotonic()
+        if now >= self.next_flush:
+            self._flush()
+            self.next_flush = now + interval
 
     def _dispatch(self, channel: int, element: Any) -> None:
         gate, head = self.gate, self.head
@@ -399,6 +422,30 @@ class Task:
     def _set_state(self, state: ExecutionState) -> None:
         self.state = state
         self.report_state(self.tdd.execution_id, state, None)
+
+
+def _writer_emit(
+    writer: RecordWriter, edge: Any
+) -> Callable[[list[Any], list[int] | None], None]:
+    """The writer's ``emit``; where the edge runs user code (a key selector or a custom
+    partitioner), failures are attributed to it rather than to the operator that emitted."""
+    partitioning = edge.partitioning
+    if isinstance(partitioning, HashPartitioning):
+        what = f"key selector of {edge.target_name}"
+    elif isinstance(partitioning, CustomPartitioning):
+        what = f"custom partitioner of {edge.target_name}"
+    else:
+        return writer.emit
+    emit = writer.emit
+
+    def guarded(values: list[Any], timestamps: list[int] | None) -> None:
+        try:
+            emit(values, timestamps)
+        except BaseException as e:
+            attribute_failure(e, what)
+            raise
+
+    return guarded
 
 
 def _event_senders(writer: RecordWriter) -> tuple[Callable[[int], None], Callable[[bool], None]]:

@@ -61,7 +61,7 @@ _HASHERS: dict[type, Callable[[Any], int]] = {
     str: mmh3.hash,
     bytes: mmh3.hash,
     int: _hash_int,
-    bool: lambda v: 1231 if v else 1237,
+    bool: lambda v: _hash_int(int(v)),  # True == 1 in Python: they must share a key group
     float: lambda v: _hash_int(int(v)) if v.is_integer() else mmh3.hash(_pack_double(v)),
     tuple: _hash_tuple,
     type(None): lambda v: 0,
