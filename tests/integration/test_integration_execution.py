@@ -357,13 +357,22 @@ def test_partial_buffers_are_flushed_while_the_source_is_busy() -> None:
         def create_reader(self, context: SourceReaderContext) -> Any:
             return Trickle()
 
+    def first_record_delay(env: StreamExecutionEnvironment, per_operator: int | None) -> float:
+        env.set_parallelism(1)
+        stream = env.from_source(TrickleSource(), WatermarkStrategy.no_watermarks(), "trickle")
+        if per_operator is not None:
+            stream.set_buffer_timeout(per_operator)
+        with stream.rebalance().map(lambda x: x).execute_and_collect() as it:
+            started = time.monotonic()
+            assert next(it) == "drop"
+            return time.monotonic() - started
+
     config = Configuration()
     config.set_string("execution.buffer-timeout.interval", "20 ms")
     env = StreamExecutionEnvironment.get_execution_environment(config)
-    env.set_parallelism(1)
-    stream = env.from_source(TrickleSource(), WatermarkStrategy.no_watermarks(), "trickle")
-    with stream.rebalance().map(lambda x: x).execute_and_collect() as it:
-        started = time.monotonic()
-        assert next(it) == "drop"
-        # the flusher sends it long before 1024 records (a second's worth) fill the buffer
-        assert time.monotonic() - started < 0.5
+    # the flusher sends it long before 1024 records (a second's worth) fill the buffer
+    assert first_record_delay(env, None) < 0.5
+    # with the job's flusher off, the source's own DataStream.set_buffer_timeout applies
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_buffer_timeout(-1)
+    assert first_record_delay(env, 10) < 0.5

@@ -28,6 +28,8 @@ class ChainedOperator:
     spec: Any
     output_type: Any
     uid: str | None
+    #: ``DataStream.set_buffer_timeout`` of this operator (ms), None for the job's setting
+    buffer_timeout: int | None = None
     #: edges to operators in the same chain
     chained_outputs: list[StreamEdge] = field(default_factory=list)
     #: edges leaving the vertex (record writers)
@@ -120,7 +122,8 @@ def build_job_graph(graph: StreamGraph) -> JobGraph:
     for head, nodes in chains.items():
         operators = []
         for node in nodes:
-            op = ChainedOperator(node.id, node.name, node.spec, node.output_type, node.uid)
+            op = ChainedOperator(node.id, node.name, node.spec, node.output_type, node.uid,
+                                 node.buffer_timeout)
             for edge in node.out_edges:
                 same_chain = head_of[edge.target_id] == head and is_chainable(edge, graph)
                 (op.chained_outputs if same_chain else op.network_outputs).append(edge)

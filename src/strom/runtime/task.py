@@ -112,9 +112,11 @@ class Task:
         self.backpressured_ms = 0
         #: the output flusher (``execution.buffer-timeout.interval``): seconds between flushes
         #: of partly filled buffers while the task is busy; None when disabled (-1)
-        timeout = int(tdd.config.get("buffer_timeout", 100))
-        self.flush_interval_s: float | None = None if timeout < 0 else timeout / 1000.0
+        self._set_flush_interval(int(tdd.config.get("buffer_timeout", 100)))
         self.next_flush = 0.0
+
+    def _set_flush_interval(self, timeout_ms: int) -> None:
+        self.flush_interval_s = None if timeout_ms < 0 else timeout_ms / 1000.0
 
     # ------------------------------------------------------------------ mailbox
     def post(self, mail: Callable[[], None]) -> None:
@@ -138,6 +140,10 @@ class Task:
         tdd = self.tdd
         cfg = tdd.config
         chain: list[ChainedOperator] = cloudpickle.loads(tdd.serialized_operators)
+        own_timeouts = [c.buffer_timeout for c in chain if c.buffer_timeout is not None]
+        if own_timeouts:  # DataStream.set_buffer_timeout: the tightest in the chain wins
+            flushing = [t for t in own_timeouts if t >= 0]
+            self._set_flush_interval(min(flushing) if flushing else -1)
         batch_size = int(cfg.get("batch_size", 1024))
         credit_base = int(cfg.get("buffers_per_channel", 2))
         floating = int(cfg.get("floating_buffers_per_gate", 8))
