@@ -81,8 +81,10 @@ def test_keys_land_in_valid_key_groups_and_equal_keys_agree() -> None:
     for key in keys:
         for max_parallelism in (1, 128, 32768):
             assert 0 <= assign_to_key_group(key, max_parallelism) < max_parallelism
-    assert stable_hash(1) == stable_hash(1.0)
-    assert stable_hash(("a", 1)) == stable_hash(("a", 1))
+    # keys Python's dict treats as equal share state, so they must share a key group
+    assert stable_hash(1) == stable_hash(1.0) == stable_hash(True)
+    assert stable_hash(0) == stable_hash(False) == stable_hash(0.0)
+    assert stable_hash(("a", 1)) == stable_hash(("a", 1.0)) == stable_hash(("a", True))
     assert stable_hash("a") != stable_hash("b")
 
 
