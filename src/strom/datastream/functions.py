@@ -157,7 +157,8 @@ class AggregateFunction(Function, Generic[IN, ACC, OUT]):
     def get_result(self, accumulator: ACC) -> OUT: ...
 
     def merge(self, acc_a: ACC, acc_b: ACC) -> ACC:
-        raise NotImplementedError(
+        """Merge two accumulators; only merging (session) windows call it."""
+        raise TypeError(
             f"{type(self).__name__}.merge is needed to merge session windows; implement it"
         )
 
@@ -333,8 +334,9 @@ class KeyedBroadcastProcessFunction(Function):
         def get_current_key(self) -> Any: ...
 
     class Context(_BroadcastReadOnlyContext):
+        @abstractmethod
         def apply_to_keyed_state(self, state_descriptor: Any, function: Any) -> None:
-            raise NotImplementedError
+            """Call ``function(key, state)`` for every key with state under the descriptor."""
 
     class OnTimerContext(ReadOnlyContext):
         @abstractmethod
