@@ -109,7 +109,6 @@ class Task:
         self.deadline: int | None = None
         self.finishing = False
         self.wait_hint_ms: int | None = None
-        self.backpressured_ms = 0
         #: the output flusher (``execution.buffer-timeout.interval``): seconds between flushes
         #: of partly filled buffers while the task is busy; None when disabled (-1)
         self._set_flush_interval(int(tdd.config.get("buffer_timeout", 100)))
