@@ -17,7 +17,6 @@ from typing import Any
 import cloudpickle
 
 from strom.graph.execution_graph import Execution, ExecutionGraph, consumers_of, producers_of
-from strom.graph.ids import AllocationID
 from strom.graph.job_graph import JobGraph
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.source_coordinator import SourceCoordinator
@@ -300,6 +299,3 @@ class JobMaster(RpcEndpoint):
         )
         self.on_done(result)
 
-
-def new_allocation_id() -> str:
-    return str(AllocationID())

@@ -8,7 +8,6 @@ task can make progress the thread sleeps until a channel, a mail or a timer wake
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 from strom.runtime.task import StepResult, Task
@@ -83,6 +82,3 @@ class SlotThread:
         delay = (earliest - self.clock()) / 1000.0
         return min(max(delay, 0.0), MAX_SLEEP_S)
 
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
