@@ -8,6 +8,7 @@ rebalancing a batch costs no per-record Python loop.
 from __future__ import annotations
 
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -37,7 +38,7 @@ def key_selector_function(selector: Any) -> Callable[[Any], Any]:
     return get_key if get_key is not None else selector
 
 
-class ChannelSelector:
+class ChannelSelector(ABC):
     """Splits a batch over ``n`` channels."""
 
     broadcast = False
@@ -45,8 +46,9 @@ class ChannelSelector:
     def __init__(self, n: int) -> None:
         self.n = n
 
+    @abstractmethod
     def split(self, values: list[Any], timestamps: list[int] | None) -> list[Part]:
-        raise NotImplementedError  # every subclass overrides; the base is never instantiated
+        """Per channel: the (values, timestamps, keys) that go there, or None."""
 
 
 class _First(ChannelSelector):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,7 +110,9 @@ class StreamOperator:
     def process_batch(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
     ) -> None:
-        raise NotImplementedError  # every concrete one-input operator overrides it
+        """Process one batch of the (single) input. One-input operators override this; a
+        source or a two-input operator has no such input."""
+        raise TypeError(f"{type(self).__name__} '{self.name}' takes no single input")
 
     def process_watermark(self, timestamp: int) -> None:
         self.current_watermark = timestamp
@@ -135,19 +138,21 @@ class StreamOperator:
         return None
 
 
-class TwoInputOperator(StreamOperator):
+class TwoInputOperator(StreamOperator, ABC):
     """An operator with two logical inputs (``connect``). The task combines the watermarks
     of both inputs (their minimum) before calling :meth:`process_watermark`."""
 
+    @abstractmethod
     def process_batch1(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
     ) -> None:
-        raise NotImplementedError  # every concrete two-input operator overrides it
+        """Process one batch of the first input."""
 
+    @abstractmethod
     def process_batch2(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
     ) -> None:
-        raise NotImplementedError  # every concrete two-input operator overrides it
+        """Process one batch of the second input."""
 
 
 def split_side_outputs(
