@@ -29,7 +29,7 @@ class LocalJobClient(JobClient):
     def get_job_status(self) -> concurrent.futures.Future[JobStatus]:
         if self._result.done():
             future: concurrent.futures.Future[JobStatus] = concurrent.futures.Future()
-            future.set_result(JobStatus[self._result.result().status])
+            future.set_result(self._result.result().status)
             return future
         return self._client.get_job_status()
 
