@@ -6,18 +6,43 @@
 * ``strom_parallelism`` — that parallelism;
 * ``manual_clock`` + ``strom_env_manual_clock`` — the same on a cluster whose processing time
   only moves with ``manual_clock.advance(ms)``.
+
+``--strom-rpc=local|codec|tcp`` picks the RPC transport of every MiniCluster the tests start
+(also the embedded ones ``execute()`` starts); the default is the ``STROM_RPC`` environment
+variable, else ``local``. ``codec`` sends every call through the TCP codec in one process,
+so a gateway argument that could not cross a process boundary fails the test. Every fixture
+cluster is validated when its test ends (see :class:`~strom.testing.MiniClusterFixture`).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from strom.datastream.stream_execution_environment import StreamExecutionEnvironment
+from strom.rpc.service import RPC_MODE_ENV
 from strom.testing.clock import ManualClock
 from strom.testing.cluster import MiniClusterFixture
+
+
+def pytest_addoption(parser: Any) -> None:
+    parser.addoption(
+        "--strom-rpc", choices=["local", "codec", "tcp"], default=None,
+        help=f"RPC transport of strom's MiniClusters (default: ${RPC_MODE_ENV} or local)",
+    )
+
+
+def pytest_configure(config: Any) -> None:
+    mode = config.getoption("--strom-rpc", default=None)
+    if mode:
+        os.environ[RPC_MODE_ENV] = mode
+
+
+def pytest_report_header(config: Any) -> str:
+    return f"strom RPC transport: {os.environ.get(RPC_MODE_ENV) or 'local'}"
 
 
 @pytest.fixture(params=[1, 2], ids=["p1", "p2"])
