@@ -5,8 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 from typing import Any
 
-import cloudpickle
-
+from strom.common import _pickling
 from strom.common.job import JobClient, JobExecutionResult, JobID, JobStatus
 from strom.graph.job_graph import JobGraph
 from strom.jobmanager.job_result import JobResult
@@ -44,7 +43,7 @@ def job_graph_payload(job_graph: JobGraph, rpc: RpcService) -> SerializedValue:
     if not rpc.serializes:
         return SerializedValue(job_graph)
     try:
-        return SerializedValue.from_bytes(cloudpickle.dumps(job_graph))
+        return SerializedValue.from_bytes(_pickling.dumps(job_graph))
     except Exception as e:
         for vertex in job_graph.vertices:
             serialize_operators(vertex)  # raises the error that names the vertex

@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import cloudpickle
-
+from strom.common import _pickling
 from strom.common.job import JobID, JobStatus
 from strom.graph.execution_graph import Execution, ExecutionGraph, consumers_of, producers_of
 from strom.graph.ids import AllocationID, ExecutionAttemptID
@@ -47,7 +46,7 @@ _ENDING = frozenset({JobStatus.FAILING, JobStatus.CANCELLING})
 def serialize_operators(vertex: JobVertex) -> bytes:
     """The vertex's operator chain, cloudpickled, or a TypeError that names the vertex."""
     try:
-        return cloudpickle.dumps(vertex.operators)
+        return _pickling.dumps(vertex.operators)
     except Exception as e:
         raise TypeError(
             f"Could not serialize the operators of '{vertex.name}': {e}. User "
@@ -142,7 +141,7 @@ class JobMaster(RpcEndpoint):
                     return
                 te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
                 self.spawn(te.send_operator_event(
-                    execution.execution_id, operator_id, cloudpickle.dumps(event)))
+                    execution.execution_id, operator_id, _pickling.dumps(event)))
 
             coordinator = SourceCoordinator(
                 head.spec.source, vertex.parallelism, send, self._schedule_async
@@ -250,7 +249,7 @@ class JobMaster(RpcEndpoint):
         if coordinator is None:
             raise KeyError(f"no coordinator for operator {operator_id}")
         try:
-            coordinator.handle_event(subtask, cloudpickle.loads(event))
+            coordinator.handle_event(subtask, _pickling.loads(event))
         except Exception as e:
             self._fail_job(e)
 

@@ -17,13 +17,13 @@ traceback holds the remote frames, so ``traceback.extract_tb`` shows the user's 
 
 from __future__ import annotations
 
-import pickle
 import traceback as traceback_module
 from typing import Any
 
-import cloudpickle
 import msgspec
 from tblib import Traceback
+
+from strom.common import _pickling
 
 __all__ = ["RemoteException", "RpcError", "SerializedError"]
 
@@ -81,7 +81,7 @@ class SerializedError(msgspec.Struct, frozen=True):
         error: BaseException | None = None
         if self.pickled is not None:
             try:
-                error = pickle.loads(self.pickled)
+                error = _pickling.loads(self.pickled)
             except Exception:
                 error = None
         if not isinstance(error, BaseException):
@@ -103,8 +103,8 @@ class SerializedError(msgspec.Struct, frozen=True):
 
 def _pickle_if_round_trips(error: BaseException) -> bytes | None:
     try:
-        data = cloudpickle.dumps(error)
-        pickle.loads(data)
+        data = _pickling.dumps(error)
+        _pickling.loads(data)
     except Exception:
         return None
     return data

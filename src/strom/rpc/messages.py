@@ -12,9 +12,9 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-import cloudpickle
 import msgspec
 
+from strom.common import _pickling
 from strom.common.job import JobID, JobStatus
 from strom.graph.ids import AllocationID, ExecutionAttemptID
 from strom.rpc.errors import SerializedError
@@ -68,14 +68,14 @@ class SerializedValue:
 
     def to_bytes(self) -> bytes:
         if self._data is None:
-            self._data = cloudpickle.dumps(self._value)
+            self._data = _pickling.dumps(self._value)
         return self._data
 
     def value(self) -> Any:
         """The object (unpickled once, on first use, when it arrived as bytes)."""
         if self._value is SerializedValue._UNSET:
             assert self._data is not None
-            self._value = cloudpickle.loads(self._data)
+            self._value = _pickling.loads(self._data)
         return self._value
 
     def __repr__(self) -> str:

@@ -16,8 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import cloudpickle
-
+from strom.common import _pickling
 from strom.datastream.connectors.base import InputStatus
 from strom.graph.ids import ExecutionAttemptID
 from strom.graph.job_graph import ChainedOperator
@@ -139,7 +138,7 @@ class Task:
     def _initialize(self) -> None:
         tdd = self.tdd
         cfg = tdd.config
-        chain: list[ChainedOperator] = cloudpickle.loads(tdd.serialized_operators)
+        chain: list[ChainedOperator] = _pickling.loads(tdd.serialized_operators)
         own_timeouts = [c.buffer_timeout for c in chain if c.buffer_timeout is not None]
         if own_timeouts:  # DataStream.set_buffer_timeout: the tightest in the chain wins
             flushing = [t for t in own_timeouts if t >= 0]

@@ -7,8 +7,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-import cloudpickle
-
+from strom.common import _pickling
 from strom.common.job import JobID
 from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
 from strom.network.local_network import LocalNetwork
@@ -118,7 +117,7 @@ class TaskExecutor(RpcEndpoint):
                 self._report, jm_address, tdd.job_id, eid, state, error),
             # pickled in the task's thread: an unpicklable event fails the task that sent it
             send_operator_event=lambda eid, op, subtask, event: self.rpc.call_soon(
-                self._forward_event, jm_address, eid, op, subtask, cloudpickle.dumps(event)),
+                self._forward_event, jm_address, eid, op, subtask, _pickling.dumps(event)),
             create_keyed_backend=self.keyed_backend_factory,
         )
         self.tasks[tdd.execution_id] = task
@@ -133,7 +132,7 @@ class TaskExecutor(RpcEndpoint):
                                   event: bytes) -> None:
         task = self.tasks.get(execution_id)
         if task is not None:
-            task.deliver_operator_event(operator_id, cloudpickle.loads(event))
+            task.deliver_operator_event(operator_id, _pickling.loads(event))
 
     async def free_slots(self, job_id: JobID) -> None:
         for allocation_id, (_, job, _) in list(self.allocations.items()):
