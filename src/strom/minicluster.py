@@ -3,7 +3,8 @@ TaskExecutors, in this process, over the ``local://`` RPC transport.
 
 ``rpc`` picks how their calls travel: ``local`` (by reference), ``codec`` (through the TCP
 codec, as over a socket) or ``tcp`` (over loopback TCP); by default the ``STROM_RPC``
-environment variable decides, else ``local``.
+environment variable decides, else ``local``. ``ask_timeout_s`` bounds every call
+(``pekko.ask.timeout``).
 
 ``StreamExecutionEnvironment.execute()`` starts one sized for the job and stops it when the
 job ends. Tests and tools can keep one running for several jobs::
@@ -27,7 +28,7 @@ from strom.jobmanager.resourcemanager import ResourceManager
 from strom.network.local_network import LocalNetwork
 from strom.rpc.gateways import DispatcherGateway, TaskExecutorGateway
 from strom.rpc.messages import TaskStatus
-from strom.rpc.service import RpcService, rpc_mode_from_env
+from strom.rpc.service import DEFAULT_ASK_TIMEOUT_S, RpcService, rpc_mode_from_env
 from strom.taskmanager.task_executor import TaskExecutor
 
 __all__ = ["MiniCluster"]
@@ -44,6 +45,7 @@ class MiniCluster:
         slots_per_task_manager: int = 1,
         clock: Callable[[], int] | None = None,
         rpc: str | None = None,
+        ask_timeout_s: float = DEFAULT_ASK_TIMEOUT_S,
     ) -> None:
         if num_task_managers < 1 or slots_per_task_manager < 1:
             raise ValueError(
@@ -54,13 +56,14 @@ class MiniCluster:
         self.slots_per_task_manager = slots_per_task_manager
         self.clock = clock or _wall_clock_ms
         self.rpc_mode = rpc or rpc_mode_from_env()
+        self.ask_timeout_s = ask_timeout_s
         self.rpc: RpcService | None = None
         self.task_executors: list[TaskExecutor] = []
         self.dispatcher: Dispatcher | None = None
         self.resource_manager: ResourceManager | None = None
 
     def start(self) -> MiniCluster:
-        rpc = self.rpc = RpcService(mode=self.rpc_mode)
+        rpc = self.rpc = RpcService(mode=self.rpc_mode, ask_timeout_s=self.ask_timeout_s)
         network = LocalNetwork()
         self.resource_manager = ResourceManager(rpc)
         self.dispatcher = Dispatcher(rpc, self.resource_manager.address)

@@ -11,7 +11,7 @@ import pytest
 from test_rpc_transport_conformance import Echo, EchoGateway
 
 from strom.rpc.errors import RpcError
-from strom.rpc.service import RpcService, rpc_mode_from_env, split_address
+from strom.rpc.service import RpcService, split_address
 
 
 @pytest.fixture
@@ -98,27 +98,3 @@ def test_a_peer_sending_garbage_is_disconnected_and_the_server_keeps_serving(
         assert raw.recv(10) == b""  # the server hung up
     gateway = client.connect(endpoint.address, EchoGateway)
     assert client.run_sync(gateway.echo(b"fine"), 10) == b"fine"
-
-
-def test_a_service_calls_only_addresses_of_its_transport() -> None:
-    local = RpcService("rpc-local")
-    try:
-        with pytest.raises(RpcError, match=r"cannot reach tcp://127.0.0.1:1/x: .*mode='tcp'"):
-            local.connect("tcp://127.0.0.1:1/x", EchoGateway)
-        with pytest.raises(RpcError, match="'nonsense' is not an RPC address"):
-            local.connect("nonsense", EchoGateway)
-    finally:
-        local.stop()
-
-
-def test_the_rpc_mode_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STROM_RPC", "codec")
-    assert rpc_mode_from_env() == "codec"
-    from strom.minicluster import MiniCluster
-
-    assert MiniCluster().rpc_mode == "codec"
-    assert MiniCluster(rpc="tcp").rpc_mode == "tcp"
-    monkeypatch.setenv("STROM_RPC", "pigeon")
-    with pytest.raises(ValueError, match="STROM_RPC='pigeon' is not an RPC mode; use one of "
-                                         "local, codec, tcp"):
-        rpc_mode_from_env()
