@@ -139,7 +139,14 @@ class RpcService:
             from strom.rpc.tcp import TcpTransport
 
             self._tcp = TcpTransport(self)
-            self.run_sync(self._tcp.listen(host, port), timeout=30)
+            try:
+                self.run_sync(self._tcp.listen(host, port), timeout=30)
+            except OSError as e:
+                self.stop()
+                raise RpcError(
+                    f"cannot listen for RPC on {host}:{port}: {e}. Pick another port (0 picks "
+                    "a free one)."
+                ) from e
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)

@@ -47,3 +47,14 @@ def test_the_ask_timeout_comes_from_the_configuration() -> None:
         assert cluster.rpc is not None and cluster.rpc.ask_timeout_s == 3.0
     finally:
         cluster.stop()
+
+
+def test_a_port_in_use_is_an_rpc_error_naming_it() -> None:
+    first = RpcService("rpc-first", mode="tcp")
+    try:
+        port = int(first.address_of("x").split(":")[2].split("/")[0])
+        with pytest.raises(RpcError, match=f"cannot listen for RPC on 127.0.0.1:{port}: .*"
+                                           "Pick another port"):
+            RpcService("rpc-second", mode="tcp", port=port)
+    finally:
+        first.stop()
