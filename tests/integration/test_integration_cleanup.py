@@ -13,7 +13,7 @@ from strom.common.job import JobID
 from strom.datastream import StreamExecutionEnvironment
 from strom.minicluster import MiniCluster
 from strom.rpc.gateways import ResourceManagerGateway
-from strom.testing import ClusterLeakError, CollectSink, MiniClusterFixture
+from strom.testing import ClusterLeakError, CollectSink, MiniClusterFixture, wait_until
 
 
 def test_a_finished_job_frees_its_slots_and_channels() -> None:
@@ -25,11 +25,23 @@ def test_a_finished_job_frees_its_slots_and_channels() -> None:
         env.execute()
         assert len(sink.results) == 100
         assert cluster.rpc is not None and cluster.resource_manager is not None
+        free = cluster.rpc.run_sync(cluster.resource_manager.free_slot_count(), timeout=10)
+        assert free == cluster.num_task_managers * cluster.slots_per_task_manager
+        network = cluster.task_executors[0].network
+        assert network.stats() == {"channels": 0}
+        assert all(not te.tasks for te in cluster.task_executors)
+
+
+def test_the_cluster_reports_itself_idle_through_its_gateways() -> None:
+    with MiniClusterFixture(parallelism=2) as cluster:
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.from_collection(list(range(100))).rebalance().map(lambda x: x + 1) \
+            .sink_to(CollectSink())
+        env.execute()
+        assert cluster.rpc is not None and cluster.resource_manager is not None
         rm = cluster.rpc.connect(cluster.resource_manager.address, ResourceManagerGateway)
         free = cluster.rpc.run_sync(rm.free_slot_count(), timeout=10)
         assert free == cluster.num_task_managers * cluster.slots_per_task_manager
-        from strom.testing.sync import wait_until
-
         wait_until(lambda: not cluster.leftovers(), what="an idle cluster")
         assert cluster.task_statuses() == []
 
