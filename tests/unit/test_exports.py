@@ -11,9 +11,10 @@ PUBLIC = {
         "__version__",
     ],
     "strom.common": [
-        "ByteArraySchema", "ConfigError", "ConfigOption", "Configuration", "Duration", "Encoder",
-        "ExecutionConfig", "Instant", "JobClient", "JobExecutionResult", "JobID", "JobStatus",
-        "Row", "RowKind", "RuntimeExecutionMode", "SimpleStringSchema", "Time",
+        "ByteArraySchema", "CompletableFuture", "ConfigError", "ConfigOption", "Configuration",
+        "DeserializationSchema", "Duration", "Encoder", "ExecutionConfig", "Instant", "JobClient", "JobExecutionResult", "JobID", "JobStatus",
+        "Row", "RowKind", "RuntimeExecutionMode", "SerializationSchema", "SimpleStringSchema",
+        "Time",
         "TimestampAssigner", "TypeInformation", "Types", "Watermark", "WatermarkGenerator",
         "WatermarkOutput", "WatermarkStrategy",
     ],
