@@ -11,7 +11,8 @@ PUBLIC = {
         "__version__",
     ],
     "strom.common": [
-        "ByteArraySchema", "CompletableFuture", "ConfigError", "ConfigOption", "Configuration",
+        "ByteArraySchema", "CompletableFuture", "ConfigError", "ConfigOption", "ConfigOptions",
+        "Configuration",
         "DeserializationSchema", "Duration", "Encoder", "ExecutionConfig", "Instant", "JobClient", "JobExecutionResult", "JobID", "JobStatus",
         "Row", "RowKind", "RuntimeExecutionMode", "SerializationSchema", "SimpleStringSchema",
         "Time",

@@ -70,7 +70,7 @@ IN_STROM: dict[str, list[str]] = {
         "WindowFunction", "WindowedStream"
     ],
     "pyflink.common": [
-        "ByteArraySchema", "CompletableFuture", "ConfigOption", "Configuration",
+        "ByteArraySchema", "CompletableFuture", "ConfigOption", "ConfigOptions", "Configuration",
         "DeserializationSchema", "Duration", "Encoder", "ExecutionConfig", "Instant",
         "JobClient", "JobExecutionResult", "JobID", "JobStatus", "Row", "RowKind",
         "SerializationSchema", "SimpleStringSchema", "Time", "TypeInformation", "Types",
@@ -180,7 +180,6 @@ NOT_IN_STROM: dict[str, dict[str, str]] = {
     },
     "pyflink.common": {
         "AssignerWithPeriodicWatermarksWrapper": JAVA_ONLY,
-        "ConfigOptions": NOT_YET,
         "InputDependencyConstraint": LEGACY,
         "RestartStrategies": RESTARTS,
         "RestartStrategyConfiguration": RESTARTS,

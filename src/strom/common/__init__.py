@@ -9,6 +9,7 @@ The public surface is this module's ``__all__``; submodules hold the implementat
 from concurrent.futures import Future as CompletableFuture
 
 from strom.common.config_options import ConfigError, ConfigOption
+from strom.common.config_options_builder import ConfigOptions
 from strom.common.configuration import Configuration
 from strom.common.execution_config import ExecutionConfig
 from strom.common.execution_mode import RuntimeExecutionMode
@@ -36,6 +37,7 @@ __all__ = [
     "CompletableFuture",
     "ConfigError",
     "ConfigOption",
+    "ConfigOptions",
     "Configuration",
     "DeserializationSchema",
     "Duration",
