@@ -17,7 +17,7 @@ from strom.common import Configuration
 from strom.datastream import StreamExecutionEnvironment
 from strom.graph.python_dependencies import PythonDependencies
 from strom.runtime.python_path import acquire_python_path, release_python_path
-from strom.testing import CollectSink
+from strom.testing import CollectSink, wait_until
 
 
 def make_env(configuration: Configuration | None = None) -> StreamExecutionEnvironment:
@@ -208,7 +208,8 @@ def test_a_python_file_is_importable_by_the_job(
     dep = module_file(tmp_path)
     strom_env.add_python_file(str(dep))
     assert _imports_in_job(strom_env, dep.stem) == [101, 102, 103]
-    assert str(tmp_path) not in sys.path  # the job's entries leave with its tasks
+    # the job's entries leave with its tasks (which end just after reporting FINISHED)
+    wait_until(lambda: str(tmp_path) not in sys.path, 30, "the job's path to leave sys.path")
 
 
 def test_a_directory_makes_its_modules_importable(
