@@ -26,6 +26,18 @@ import pytest
 SCOPES: dict[str, tuple[str, str | None, str]] = {
     "pyflink.datastream": ("datastream/__init__.py", None, "strom.datastream:"),
     "pyflink.common": ("common/__init__.py", None, "strom.common:"),
+    "pyflink.common.time": ("common/time.py", None, "strom.common.time:"),
+    "pyflink.common.typeinfo": ("common/typeinfo.py", None, "strom.common.typeinfo:"),
+    "pyflink.datastream.functions": ("datastream/functions.py", None,
+                                     "strom.datastream.functions:"),
+    "pyflink.datastream.state": ("datastream/state.py", None, "strom.datastream.state:"),
+    "pyflink.datastream.window": ("datastream/window.py", None, "strom.datastream.window:"),
+    "pyflink.datastream.connectors": ("datastream/connectors/__init__.py", None,
+                                      "strom.datastream.connectors:"),
+    "pyflink.datastream.connectors.file_system": (
+        "datastream/connectors/file_system.py", None, "strom.datastream.connectors.file_system:"),
+    "pyflink.datastream.connectors.number_seq": (
+        "datastream/connectors/number_seq.py", None, "strom.datastream.connectors.number_seq:"),
     "StreamExecutionEnvironment": ("datastream/stream_execution_environment.py",
                                    "StreamExecutionEnvironment",
                                    "strom.datastream:StreamExecutionEnvironment"),
@@ -57,6 +69,40 @@ SCOPES: dict[str, tuple[str, str | None, str]] = {
 }
 
 IN_STROM: dict[str, list[str]] = {
+    "pyflink.common.time": ["Duration", "Instant", "Time"],
+    "pyflink.common.typeinfo": ["TypeInformation", "Types"],
+    "pyflink.datastream.functions": [
+        "AggregateFunction", "AllWindowFunction", "BroadcastProcessFunction",
+        "CoFlatMapFunction", "CoMapFunction", "CoProcessFunction", "FilterFunction",
+        "FlatMapFunction", "KeySelector", "KeyedBroadcastProcessFunction",
+        "KeyedCoProcessFunction", "KeyedProcessFunction", "MapFunction", "Partitioner",
+        "ProcessAllWindowFunction", "ProcessFunction", "ProcessWindowFunction",
+        "ReduceFunction", "RuntimeContext", "SinkFunction", "TimerService", "WindowFunction",
+    ],
+    "pyflink.datastream.state": [
+        "AggregatingState", "AggregatingStateDescriptor", "BroadcastState", "ListState",
+        "ListStateDescriptor", "MapState", "MapStateDescriptor", "OperatorStateStore",
+        "ReadOnlyBroadcastState", "ReducingState", "ReducingStateDescriptor", "StateTtlConfig",
+        "ValueState", "ValueStateDescriptor",
+    ],
+    "pyflink.datastream.window": [
+        "ContinuousEventTimeTrigger", "ContinuousProcessingTimeTrigger",
+        "CountSlidingWindowAssigner", "CountTrigger", "CountTumblingWindowAssigner",
+        "CountWindow", "CountWindowSerializer", "DynamicEventTimeSessionWindows",
+        "DynamicProcessingTimeSessionWindows", "EventTimeSessionWindows", "EventTimeTrigger",
+        "GlobalWindow", "GlobalWindowSerializer", "GlobalWindows", "MergingWindowAssigner",
+        "NeverTrigger", "ProcessingTimeSessionWindows", "ProcessingTimeTrigger",
+        "PurgingTrigger", "SessionWindowTimeGapExtractor", "SlidingEventTimeWindows",
+        "SlidingProcessingTimeWindows", "TimeWindow", "TimeWindowSerializer", "Trigger",
+        "TriggerResult", "TumblingEventTimeWindows", "TumblingProcessingTimeWindows", "Window",
+        "WindowAssigner",
+    ],
+    "pyflink.datastream.connectors": ["DeliveryGuarantee", "Sink", "Source"],
+    "pyflink.datastream.connectors.file_system": [
+        "BucketAssigner", "FileSink", "FileSource", "FileSourceBuilder", "OutputFileConfig",
+        "RollingPolicy", "StreamFormat",
+    ],
+    "pyflink.datastream.connectors.number_seq": ["NumberSequenceSource"],
     "pyflink.datastream": [
         "AggregateFunction", "BroadcastConnectedStream", "BroadcastProcessFunction",
         "BroadcastStream", "CoFlatMapFunction", "CoMapFunction", "CoProcessFunction",
@@ -184,6 +230,20 @@ NOT_IN_STROM: dict[str, dict[str, str]] = {
         "RestartStrategies": RESTARTS,
         "RestartStrategyConfiguration": RESTARTS,
         "TypeSerializer": JAVA_SERIALIZERS,
+    },
+    "pyflink.datastream.functions": {
+        **dict.fromkeys(["AsyncFunction", "AsyncFunctionDescriptor", "AsyncRetryPredicate",
+                         "AsyncRetryStrategy"], ASYNC_IO),
+        "BaseBroadcastProcessFunction": NOT_YET,
+        "SourceFunction": LEGACY,
+    },
+    "pyflink.datastream.connectors.file_system": {
+        "BulkFormat": JAVA_ONLY,
+        "FileEnumeratorProvider": JAVA_ONLY,
+        "FileSplitAssignerProvider": JAVA_ONLY,
+        "FileCompactStrategy": NOT_YET,
+        "FileCompactor": NOT_YET,
+        "StreamingFileSink": LEGACY,
     },
     "StreamExecutionEnvironment": {
         "create_input": JAVA_ONLY,
