@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -323,14 +324,16 @@ def _classes(tree: ast.Module | ast.ClassDef, prefix: str = "") -> dict[str, ast
     return found
 
 
-def _public_methods(classes: dict[str, ast.ClassDef], name: str) -> set[str]:
+def _public_methods(classes: dict[str, ast.ClassDef], name: str) -> dict[str, ast.FunctionDef]:
     node = classes[name]
-    names = {f.name for f in node.body if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
-             and not f.name.startswith("_")}
+    methods: dict[str, ast.FunctionDef] = {}
     for base in node.bases:  # bases in the same file (KeyedStream extends DataStream)
         if isinstance(base, ast.Name) and base.id in classes:
-            names |= _public_methods(classes, base.id)
-    return names
+            methods.update(_public_methods(classes, base.id))
+    for f in node.body:
+        if isinstance(f, ast.FunctionDef) and not f.name.startswith("_"):
+            methods[f.name] = f
+    return methods
 
 
 def pyflink_names(pyflink_dir: Path, scope: str) -> set[str]:
@@ -338,12 +341,41 @@ def pyflink_names(pyflink_dir: Path, scope: str) -> set[str]:
     path, cls, _ = SCOPES[scope]
     tree = ast.parse((pyflink_dir / path).read_text(encoding="utf-8"))
     if cls is not None:
-        return _public_methods(_classes(tree), cls)
+        return set(_public_methods(_classes(tree), cls))
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
             return set(ast.literal_eval(node.value))
     raise AssertionError(f"{path} in PyFlink has no __all__")
+
+
+def parameter_mismatches(pyflink_dir: Path, scope: str) -> list[str]:
+    """Methods strom has whose parameters differ from PyFlink's: PyFlink's parameter names
+    must lead strom's, in order, so that positional and keyword calls port unchanged."""
+    path, cls, _ = SCOPES[scope]
+    obj = strom_object(scope)
+    if cls is None or obj is None:
+        return []
+    tree = ast.parse((pyflink_dir / path).read_text(encoding="utf-8"))
+    mismatches = []
+    for name, node in sorted(_public_methods(_classes(tree), cls).items()):
+        if not hasattr(obj, name):
+            continue
+        args = node.args
+        theirs = [a.arg for a in args.posonlyargs + args.args if a.arg not in ("self", "cls")]
+        parameters = inspect.signature(getattr(obj, name)).parameters.values()
+        kinds = {p.kind for p in parameters}
+        if kinds == {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD} or (
+                kinds == {inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.VAR_POSITIONAL,
+                          inspect.Parameter.VAR_KEYWORD} and len(parameters) == 3):
+            continue  # a method that refuses (KeyedStream.shuffle and the like)
+        ours = [p.name for p in parameters if p.name not in ("self", "cls")
+                and p.kind is not inspect.Parameter.VAR_KEYWORD]
+        ours_named = [p for p in ours if p != (getattr(args.vararg, "arg", None))]
+        if theirs != ours_named[:len(theirs)] or (args.vararg is not None and not any(
+                p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)):
+            mismatches.append(f"{name}: PyFlink {theirs}, strom {ours}")
+    return mismatches
 
 
 def find_pyflink() -> Path | None:
@@ -388,6 +420,15 @@ def test_the_lists_cover_pyflink_exactly(scope: str) -> None:
     listed = set(IN_STROM.get(scope, [])) | set(NOT_IN_STROM.get(scope, {}))
     assert sorted(pyflink - listed) == [], f"PyFlink names of {scope} in neither list"
     assert sorted(listed - pyflink) == [], f"listed names of {scope} that PyFlink lacks"
+
+
+@pytest.mark.parametrize("scope", sorted(s for s, (_, cls, obj) in SCOPES.items() if cls and obj))
+def test_methods_take_pyflinks_parameters(scope: str) -> None:
+    pyflink_dir = find_pyflink()
+    if pyflink_dir is None:
+        pytest.skip("PyFlink's wheel is not unpacked (run `make test`, or set "
+                    "STROM_PYFLINK_EXAMPLES to its pyflink/examples directory)")
+    assert parameter_mismatches(pyflink_dir, scope) == []
 
 
 def test_the_surface_check_reads_pyflink_and_sees_a_gap() -> None:
