@@ -108,10 +108,12 @@ class StreamExecutionEnvironment:
         return self
 
     def get_parallelism(self) -> int:
-        """The default parallelism: ``parallelism.default`` when set; otherwise, as in Flink's
-        local environment, the number of CPU cores."""
+        """The default parallelism: ``parallelism.default`` when set; otherwise (or when it is
+        -1, "the system default"), as in Flink's local environment, the number of CPU cores."""
         if self._configuration.contains(opts.PARALLELISM_DEFAULT):
-            return self._configuration.get(opts.PARALLELISM_DEFAULT) or 1
+            parallelism = self._configuration.get_required(opts.PARALLELISM_DEFAULT)
+            if parallelism > 0:
+                return parallelism
         return _default_local_parallelism()
 
     @staticmethod

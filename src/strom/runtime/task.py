@@ -16,8 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import cloudpickle
-
+from strom.common import _pickling
 from strom.datastream.connectors.base import InputStatus
 from strom.graph.job_graph import ChainedOperator
 from strom.graph.partitioning import CustomPartitioning, HashPartitioning
@@ -142,7 +141,7 @@ class Task:
         cfg = tdd.config
         # the job's add_python_file() paths: its functions (and their unpickling) import them
         self._python_path = acquire_python_path(cfg.get("python_path", ()))
-        chain: list[ChainedOperator] = cloudpickle.loads(tdd.serialized_operators)
+        chain: list[ChainedOperator] = _pickling.loads(tdd.serialized_operators)
         own_timeouts = [c.buffer_timeout for c in chain if c.buffer_timeout is not None]
         if own_timeouts:  # DataStream.set_buffer_timeout: the tightest in the chain wins
             flushing = [t for t in own_timeouts if t >= 0]
