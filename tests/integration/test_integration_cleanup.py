@@ -95,3 +95,16 @@ def test_a_failing_test_is_not_hidden_by_the_leak_check() -> None:
         with MiniClusterFixture(leak_timeout_s=0.2) as cluster:
             allocate_a_slot(cluster)
             _ = 1 / 0
+
+
+def test_a_cluster_that_was_never_stopped_is_found() -> None:
+    from strom.testing.cluster import strom_threads_left
+
+    before = set(threading.enumerate())
+    cluster = MiniCluster(slots_per_task_manager=2).start()
+    try:
+        left = strom_threads_left(before, timeout_s=0.1)
+        assert "strom-rpc" in left and sum(n.startswith("strom-slot-") for n in left) == 2
+    finally:
+        cluster.stop()
+    assert strom_threads_left(before, timeout_s=10) == []

@@ -66,7 +66,8 @@ class LocalJobClient(JobClient):
                 out.set_result(convert(source.result()))
             except BaseException as e:
                 out.set_exception(e)
-            threading.Thread(target=self.close, daemon=True).start()
+            threading.Thread(target=self.close, name="strom-stop-local-cluster",
+                             daemon=True).start()
 
         self._result.add_done_callback(done)
         return out

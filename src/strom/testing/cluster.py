@@ -78,6 +78,17 @@ class MiniClusterFixture:
                 if t not in self._threads_before and t.is_alive()]
 
 
+def strom_threads_left(before: set[threading.Thread], timeout_s: float) -> list[str]:
+    """The names of strom's threads (RPC loops, slots) started since ``before`` that are still
+    alive after waiting up to ``timeout_s`` for them to end; empty when all ended."""
+
+    def alive() -> list[str]:
+        return sorted(t.name for t in threading.enumerate()
+                      if t not in before and t.name.startswith("strom-") and t.is_alive())
+
+    return _wait_for_nothing(alive, time.monotonic() + timeout_s)
+
+
 def _wait_for_nothing(find: Callable[[], list[str]], deadline: float) -> list[str]:
     """Poll ``find`` until it finds nothing or ``deadline`` passes; what it found last."""
     while True:
