@@ -11,7 +11,7 @@ from typing import Any
 
 from strom.datastream.functions import KeyedProcessFunction, TimeDomain, TimerService
 from strom.network.partitioners import key_selector_function
-from strom.runtime.functions import call_close, call_open, user_callable
+from strom.runtime.functions import call_close, call_open, may_use_keyed_state, user_callable
 from strom.runtime.operators.base import (
     LONG_MAX,
     StreamOperator,
@@ -59,11 +59,17 @@ class KeyedReduceOperator(_KeyedOperatorMixin, StreamOperator):
         self.fn = user_callable(self.function, "reduce")
         self.table: dict[Any, Any] = self.backend.raw_value_map(_REDUCE_STATE)
         self.is_batch = self.ctx.is_batch if self.ctx is not None else False
+        # Only a function that was handed the RuntimeContext (its own open()) can reach keyed
+        # state; the others skip setting the backend's current key for every record.
+        self.sets_current_key = may_use_keyed_state(self.function)
 
     def process_batch(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
     ) -> None:
         keys = self._keys(values, keys)
+        if self.sets_current_key:
+            self._process_with_current_key(values, timestamps, keys)
+            return
         table, fn = self.table, self.fn
         get = table.get
         if self.is_batch:
@@ -85,6 +91,25 @@ class KeyedReduceOperator(_KeyedOperatorMixin, StreamOperator):
             table[k] = v
             append(v)
         self.output.emit(out, timestamps)
+
+    def _process_with_current_key(
+        self, values: list[Any], timestamps: list[int] | None, keys: list[Any]
+    ) -> None:
+        """The loop for functions that may use keyed state: each record's key is the
+        backend's current key while the function runs."""
+        table, fn, set_key = self.table, self.fn, self.backend.set_current_key
+        get = table.get
+        out: list[Any] = []
+        append = out.append
+        for k, v in zip(keys, values):
+            set_key(k)
+            current = get(k, _MISSING)
+            if current is not _MISSING:
+                v = fn(current, v)
+            table[k] = v
+            append(v)
+        if not self.is_batch:
+            self.output.emit(out, timestamps)
 
     def end_input(self) -> None:
         if self.is_batch and self.table:
