@@ -23,6 +23,7 @@ from strom.datastream.state import (
     MapStateDescriptor,
     ValueStateDescriptor,
 )
+from strom.testing import CollectSink
 
 
 def by_key(results: list[Any], key: Callable[[Any], Any] = lambda r: r[0]) -> dict[Any, list[Any]]:
@@ -119,6 +120,39 @@ def test_sum_of_plain_numbers(strom_env: StreamExecutionEnvironment) -> None:
     assert sorted(results) == [1, 2, 4, 6, 9, 12]  # odd: 1, 4, 9; even: 2, 6, 12
     assert [r for r in results if r in (1, 4, 9)] == [1, 4, 9]
     assert [r for r in results if r in (2, 6, 12)] == [2, 6, 12]
+
+
+@pytest.mark.parametrize("data", [
+    [("a", "x"), ("a", "y")],  # a second value is reduced
+    [("a", "x")],  # a key's only value is never reduced, and is checked all the same
+], ids=["reduced", "first"])
+@pytest.mark.parametrize("mode", [RuntimeExecutionMode.STREAMING, RuntimeExecutionMode.BATCH])
+def test_sum_of_a_non_numeric_field_fails_naming_the_field_and_type(
+    strom_env: StreamExecutionEnvironment, data: list[Any], mode: RuntimeExecutionMode,
+) -> None:
+    strom_env.set_runtime_mode(mode)
+    source(strom_env, data).key_by(lambda t: t[0]).sum(1).sink_to(CollectSink())
+    with pytest.raises(TypeError, match=r"sum\(1\) cannot add field 1: it holds a str \('x'\)"):
+        strom_env.execute()
+
+
+def test_sum_of_bools_fails_as_flink_rejects_booleans(
+    strom_env: StreamExecutionEnvironment,
+) -> None:
+    source(strom_env, [True, False]).key_by(lambda x: 0).sum().sink_to(CollectSink())
+    with pytest.raises(TypeError, match="it holds a bool"):
+        strom_env.execute()
+
+
+def test_sum_adds_any_kind_of_number(strom_env: StreamExecutionEnvironment) -> None:
+    from decimal import Decimal
+    from fractions import Fraction
+
+    data = [("d", Decimal("0.1")), ("d", Decimal("0.2")), ("f", Fraction(1, 3)),
+            ("f", Fraction(2, 3)), ("m", 1), ("m", 0.5)]
+    ds = source(strom_env, data).key_by(lambda t: t[0]).sum(1)
+    last = {k: v[-1] for k, v in by_key(run_and_collect(strom_env, ds)).items()}
+    assert last == {"d": ("d", Decimal("0.3")), "f": ("f", Fraction(1)), "m": ("m", 1.5)}
 
 
 def test_keys_are_partitioned_across_subtasks(strom_env: StreamExecutionEnvironment) -> None:

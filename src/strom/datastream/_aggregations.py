@@ -8,6 +8,7 @@ value (the first one on ties). The field is a position (tuples, lists, rows) or 
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 from strom.common.types import Row
@@ -58,11 +59,38 @@ class _FieldAggregation(ReduceFunction):
     def __init__(self, kind: str, field: int | str) -> None:
         self.kind = kind
         self.field = field
+        #: the field types sum() has accepted (checked once per type, then a set lookup)
+        self.numeric_types: set[type] = {int, float}
+
+    def strom_check_first_value(self, value: Any) -> None:
+        """Validate the first value of a key, which the rolling reduce keeps without calling
+        :meth:`reduce`."""
+        if self.kind == "sum":
+            self._check_summable(_get(value, self.field))
+
+    def _check_summable(self, field_value: Any) -> None:
+        kind = type(field_value)
+        if kind in self.numeric_types:
+            return
+        # Flink sums Byte/Short/Integer/Long/Float/Double and rejects any other class
+        if isinstance(field_value, numbers.Number) and kind is not bool:
+            self.numeric_types.add(kind)
+            return
+        raise TypeError(
+            f"sum({self.field!r}) cannot add field {self.field!r}: it holds a {kind.__name__} "
+            f"({field_value!r:.60}), and sum() adds numbers only (int, float, Decimal, ...), as "
+            "in Flink. Map the field to a number first, or combine the values with "
+            "reduce(...)."
+        ) from None  # raised while the reduce loop handles a new key's KeyError
 
     def reduce(self, value1: Any, value2: Any) -> Any:
         a, b = _get(value1, self.field), _get(value2, self.field)
         kind = self.kind
         if kind == "sum":
+            numeric = self.numeric_types
+            if type(a) not in numeric or type(b) not in numeric:
+                self._check_summable(a)
+                self._check_summable(b)
             return _replace(value1, self.field, a + b)
         if kind == "min":
             return _replace(value1, self.field, b if b < a else a)

@@ -62,6 +62,8 @@ class KeyedReduceOperator(_KeyedOperatorMixin, StreamOperator):
         # Only a function that was handed the RuntimeContext (its own open()) can reach keyed
         # state; the others skip setting the backend's current key for every record.
         self.sets_current_key = may_use_keyed_state(self.function)
+        #: validates a key's first value, which is stored without calling reduce (sum())
+        self.check_first = getattr(self.function, "strom_check_first_value", None)
 
     def process_batch(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
@@ -70,12 +72,17 @@ class KeyedReduceOperator(_KeyedOperatorMixin, StreamOperator):
         if self.sets_current_key:
             self._process_with_current_key(values, timestamps, keys)
             return
-        table, fn = self.table, self.fn
+        table, fn, check_first = self.table, self.fn, self.check_first
         get = table.get
         if self.is_batch:
             for k, v in zip(keys, values):
                 current = get(k, _MISSING)
-                table[k] = v if current is _MISSING else fn(current, v)
+                if current is _MISSING:
+                    if check_first is not None:
+                        check_first(v)
+                    table[k] = v
+                else:
+                    table[k] = fn(current, v)
             return
         out: list[Any] = []
         append = out.append
@@ -85,7 +92,8 @@ class KeyedReduceOperator(_KeyedOperatorMixin, StreamOperator):
             try:
                 current = table[k]
             except KeyError:
-                pass
+                if check_first is not None:
+                    check_first(v)
             else:
                 v = fn(current, v)
             table[k] = v
@@ -98,6 +106,7 @@ class KeyedReduceOperator(_KeyedOperatorMixin, StreamOperator):
         """The loop for functions that may use keyed state: each record's key is the
         backend's current key while the function runs."""
         table, fn, set_key = self.table, self.fn, self.backend.set_current_key
+        check_first = self.check_first
         get = table.get
         out: list[Any] = []
         append = out.append
@@ -106,6 +115,8 @@ class KeyedReduceOperator(_KeyedOperatorMixin, StreamOperator):
             current = get(k, _MISSING)
             if current is not _MISSING:
                 v = fn(current, v)
+            elif check_first is not None:
+                check_first(v)
             table[k] = v
             append(v)
         if not self.is_batch:
