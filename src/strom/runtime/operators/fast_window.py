@@ -29,6 +29,7 @@ from strom.network.partitioners import key_selector_function
 from strom.runtime.functions import may_use_keyed_state
 from strom.runtime.operators.base import LONG_MAX, LONG_MIN, StreamOperator, StreamRuntimeContext
 from strom.runtime.window_functions import _PassThrough
+from strom.state.canonical_keys import group_keys
 
 __all__ = ["EventTimeWindowAggregator", "fast_path_applies"]
 
@@ -128,6 +129,7 @@ class EventTimeWindowAggregator(StreamOperator):
         if keys is None:
             get_key = key_selector_function(self.spec.key_selector)
             keys = [get_key(v) for v in values]
+        keys = group_keys(keys)
         watermark = LONG_MIN if self.is_batch else self.current_watermark
         lateness, size, slide, offset = self.lateness, self.size, self.slide, self.offset
         by_start = self.by_start

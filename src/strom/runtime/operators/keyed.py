@@ -19,6 +19,7 @@ from strom.runtime.operators.base import (
     TwoInputOperator,
 )
 from strom.runtime.operators.stateless import collect_results
+from strom.state.canonical_keys import group_key, group_keys, user_key
 
 __all__ = ["KeyedCoOperator", "KeyedFilterOperator", "KeyedFlatMapOperator", "KeyedMapOperator",
            "KeyedProcessOperator", "KeyedReduceOperator"]
@@ -38,11 +39,15 @@ class _KeyedOperatorMixin:
         assert self.ctx is not None and self.ctx.keyed_backend_factory is not None
         return self.ctx.keyed_backend_factory()
 
-    def _keys(self, values: list[Any], keys: list[Any] | None) -> list[Any]:
+    def _raw_keys(self, values: list[Any], keys: list[Any] | None) -> list[Any]:
         if keys is not None:
             return keys
         get_key = key_selector_function(self.key_selector)
         return [get_key(v) for v in values]
+
+    def _keys(self, values: list[Any], keys: list[Any] | None) -> list[Any]:
+        """The batch's keys as state can group them (see :func:`group_keys`)."""
+        return group_keys(self._raw_keys(values, keys))
 
 
 class KeyedReduceOperator(_KeyedOperatorMixin, StreamOperator):
@@ -68,34 +73,44 @@ class KeyedReduceOperator(_KeyedOperatorMixin, StreamOperator):
     def process_batch(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
     ) -> None:
-        keys = self._keys(values, keys)
         if self.sets_current_key:
-            self._process_with_current_key(values, timestamps, keys)
+            self._process_with_current_key(values, timestamps, self._keys(values, keys))
             return
+        keys = self._raw_keys(values, keys)
         table, fn, check_first = self.table, self.fn, self.check_first
         get = table.get
+        # A subscript that usually hits is cheaper than get() with a sentinel; the try covers
+        # only the lookup, never the user's function. A miss is a new key, or a key a dict
+        # cannot group by itself (unhashable, NaN): group_key gives its stand-in.
         if self.is_batch:
             for k, v in zip(keys, values):
+                try:
+                    current = table[k]
+                except (KeyError, TypeError):
+                    k = group_key(k)
+                    current = get(k, _MISSING)
+                    if current is _MISSING:
+                        if check_first is not None:
+                            check_first(v)
+                        table[k] = v
+                        continue
+                table[k] = fn(current, v)
+            return
+        out: list[Any] = []
+        append = out.append
+        for k, v in zip(keys, values):
+            try:
+                current = table[k]
+            except (KeyError, TypeError):
+                k = group_key(k)
                 current = get(k, _MISSING)
                 if current is _MISSING:
                     if check_first is not None:
                         check_first(v)
                     table[k] = v
-                else:
-                    table[k] = fn(current, v)
-            return
-        out: list[Any] = []
-        append = out.append
-        for k, v in zip(keys, values):
-            # a subscript that usually hits is cheaper than get() with a sentinel; the try
-            # covers only the lookup, never the user's function
-            try:
-                current = table[k]
-            except KeyError:
-                if check_first is not None:
-                    check_first(v)
-            else:
-                v = fn(current, v)
+                    append(v)
+                    continue
+            v = fn(current, v)
             table[k] = v
             append(v)
         self.output.emit(out, timestamps)
@@ -243,7 +258,7 @@ class _KeyedContext(KeyedProcessFunction.OnTimerContext):
         return self.current_timestamp
 
     def get_current_key(self) -> Any:
-        return self._backend.get_current_key()
+        return user_key(self._backend.get_current_key())
 
     def time_domain(self) -> TimeDomain:
         return self.domain
@@ -366,6 +381,7 @@ class KeyedCoOperator(_TimerMixin, TwoInputOperator):
         if keys is None:
             get_key = key_selector_function(self.key_selectors[index])
             keys = [get_key(v) for v in values]
+        keys = group_keys(keys)
         fn, ctx, set_key = self.fns[index], self.context, self.backend.set_current_key
         out: list[Any] = []
         out_ts: list[int] | None = None if timestamps is None else []
