@@ -249,13 +249,18 @@ class CountBothSides(KeyedCoProcessFunction):
         yield from self._bump(ctx, "right")
 
 
+@pytest.mark.parametrize("wrap", [lambda k: k, lambda k: [k]], ids=["str-keys", "list-keys"])
 def test_keyed_connect_shares_state_per_key_across_both_inputs(
-    strom_env: StreamExecutionEnvironment,
+    strom_env: StreamExecutionEnvironment, wrap: Callable[[str], Any],
 ) -> None:
     left = source(strom_env, [("a", 1), ("b", 2), ("a", 3)], "left")
     right = source(strom_env, [("a", "x"), ("c", "y")], "right")
-    ds = left.connect(right).key_by(lambda t: t[0], lambda t: t[0]).process(CountBothSides())
-    grouped = by_key(run_and_collect(strom_env, ds))
+    ds = left.connect(right).key_by(lambda t: wrap(t[0]), lambda t: wrap(t[0])) \
+        .process(CountBothSides())
+    results = run_and_collect(strom_env, ds)
+    # the function sees the key its selector returned
+    assert sorted({repr(r[0]) for r in results}) == [repr(wrap(k)) for k in "abc"]
+    grouped = by_key(results, key=lambda r: r[0][0] if isinstance(r[0], list) else r[0])
     # the two inputs interleave in any order, but each key counts 1, 2, 3... in order
     assert {k: [c for _, c, _ in v] for k, v in grouped.items()} == {
         "a": [1, 2, 3], "b": [1], "c": [1]}

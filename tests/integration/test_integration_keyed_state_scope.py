@@ -20,6 +20,7 @@ from strom.datastream import (
     ProcessWindowFunction,
     ReduceFunction,
     RuntimeContext,
+    RuntimeExecutionMode,
     StreamExecutionEnvironment,
 )
 from strom.datastream.state import ValueStateDescriptor
@@ -90,6 +91,14 @@ def test_reduce_function_state_is_scoped_to_the_current_key(
         0: [(0, 0), (0, 2, 2), (0, 6, 3), (0, 12, 4)],
         1: [(1, 1), (1, 4, 2), (1, 9, 3), (1, 16, 4)],
     }
+
+
+def test_reduce_function_state_is_scoped_to_the_current_key_in_batch(
+    strom_env: StreamExecutionEnvironment,
+) -> None:
+    strom_env.set_runtime_mode(RuntimeExecutionMode.BATCH)
+    ds = source(strom_env, ALTERNATING).key_by(lambda t: t[0]).reduce(CountingReduce())
+    assert sorted(run_and_collect(strom_env, ds)) == [(0, 12, 4), (1, 16, 4)]
 
 
 @pytest.mark.parametrize("function", [CountingMap(), CountingFlatMap()],
