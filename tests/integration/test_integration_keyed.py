@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from dataflow_helpers import run_and_collect, source
 
-from strom.common import Row, RuntimeExecutionMode
+from strom.common import Row, RuntimeExecutionMode, Types
 from strom.datastream import (
     CoMapFunction,
     KeyedCoProcessFunction,
@@ -134,6 +134,30 @@ def test_sum_of_a_non_numeric_field_fails_naming_the_field_and_type(
     source(strom_env, data).key_by(lambda t: t[0]).sum(1).sink_to(CollectSink())
     with pytest.raises(TypeError, match=r"sum\(1\) cannot add field 1: it holds a str \('x'\)"):
         strom_env.execute()
+
+
+@pytest.mark.parametrize(("type_info", "field", "declared"), [
+    (Types.TUPLE([Types.STRING(), Types.STRING()]), 1, "String"),
+    (Types.ROW_NAMED(["k", "v"], [Types.STRING(), Types.BOOLEAN()]), "v", "Boolean"),
+    (Types.ROW([Types.STRING(), Types.LIST(Types.INT())]), 1, "List"),
+], ids=["tuple", "row-by-name", "list"])
+def test_sum_of_a_field_declared_non_numeric_fails_when_the_job_is_built(
+    type_info: Any, field: Any, declared: str,
+) -> None:
+    env = StreamExecutionEnvironment.get_execution_environment()
+    keyed = env.from_collection([], type_info=type_info).key_by(lambda t: t[0])
+    with pytest.raises(TypeError, match=rf"sum\({field!r}\) cannot add .*declared type is "
+                                        rf"{declared}"):
+        keyed.sum(field)
+    keyed.max(field)  # only sum() needs numbers
+
+
+def test_sum_of_a_field_declared_numeric_is_accepted() -> None:
+    env = StreamExecutionEnvironment.get_execution_environment()
+    rows = env.from_collection([], type_info=Types.ROW_NAMED(["k", "v"], [Types.STRING(),
+                                                                          Types.DOUBLE()]))
+    rows.key_by(lambda r: r.k).sum("v")
+    env.from_collection([], type_info=Types.PICKLED_BYTE_ARRAY()).key_by(lambda x: x).sum()
 
 
 def test_sum_of_bools_fails_as_flink_rejects_booleans(

@@ -11,6 +11,14 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
+from strom.common.typeinfo import (
+    BasicType,
+    BasicTypeInfo,
+    PickledBytesTypeInfo,
+    RowTypeInfo,
+    TupleTypeInfo,
+    TypeInformation,
+)
 from strom.common.types import Row
 from strom.datastream.functions import ReduceFunction
 
@@ -101,7 +109,47 @@ class _FieldAggregation(ReduceFunction):
         return value2 if b > a else value1
 
 
-def aggregation(kind: str, field: int | str) -> ReduceFunction:
+_NUMERIC_TYPES = frozenset({BasicType.BYTE, BasicType.SHORT, BasicType.INT, BasicType.LONG,
+                            BasicType.FLOAT, BasicType.DOUBLE, BasicType.BIG_INT,
+                            BasicType.BIG_DEC})
+
+
+def _field_type(type_info: TypeInformation, field: int | str) -> TypeInformation | None:
+    """The declared type of ``field``, when the stream's type says it."""
+    if isinstance(type_info, RowTypeInfo | TupleTypeInfo):
+        types = type_info.get_field_types()
+        if isinstance(field, str):
+            if not isinstance(type_info, RowTypeInfo):
+                return None
+            field = type_info.get_field_index(field)
+        return types[field] if 0 <= field < len(types) else None
+    return type_info if field == 0 else None
+
+
+def _check_sum_type(field: int | str, type_info: TypeInformation | None) -> None:
+    # Flink refuses sum() on a non-numeric field when the job is built; with a declared type
+    # strom does the same (untyped streams are checked per value when the job runs)
+    if type_info is None:
+        return
+    field_type = _field_type(type_info, field)
+    if field_type is None:
+        return
+    if isinstance(field_type, PickledBytesTypeInfo):  # any Python object: checked per value
+        return
+    if not (isinstance(field_type, BasicTypeInfo) and field_type.basic_type in _NUMERIC_TYPES):
+        raise TypeError(
+            f"sum({field!r}) cannot add field {field!r}: its declared type is {field_type!r}, "
+            "and sum() adds numbers only, as in Flink. Map the field to a number first, or "
+            "combine the values with reduce(...)."
+        )
+
+
+def aggregation(kind: str, field: int | str, type_info: TypeInformation | None = None
+                ) -> ReduceFunction:
+    """The reduce function of a rolling aggregation; ``type_info`` is the stream's declared
+    type, if any (``sum`` of a field declared non-numeric fails here, as in Flink)."""
     if not isinstance(field, int | str) or isinstance(field, bool):
         raise TypeError(f"{kind}() takes a field position (int) or name (str), got {field!r}")
+    if kind == "sum":
+        _check_sum_type(field, type_info)
     return _FieldAggregation(kind, field)

@@ -453,7 +453,8 @@ class KeyedStream(DataStream):
     def _aggregate(self, kind: str, position_to_field: int | str) -> DataStream:
         return self._keyed(
             "Keyed Aggregation",
-            specs.KeyedReduceSpec(aggregation(kind, position_to_field), self._key_selector),
+            specs.KeyedReduceSpec(aggregation(kind, position_to_field, self.get_type()),
+                                  self._key_selector),
             self.get_type(),
         )
 
