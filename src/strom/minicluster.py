@@ -4,7 +4,7 @@ TaskExecutors, in this process, over the ``local://`` RPC transport.
 ``rpc`` picks how their calls travel: ``local`` (by reference), ``codec`` (through the TCP
 codec, as over a socket) or ``tcp`` (over loopback TCP); by default the ``STROM_RPC``
 environment variable decides, else ``local``. ``ask_timeout_s`` bounds every call
-(``pekko.ask.timeout``).
+(``pekko.ask.timeout``); ``heartbeat`` sets ``heartbeat.interval`` and ``heartbeat.timeout``.
 
 ``StreamExecutionEnvironment.execute()`` starts one sized for the job and stops it when the
 job ends. Tests and tools can keep one running for several jobs::
@@ -16,6 +16,7 @@ job ends. Tests and tools can keep one running for several jobs::
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 from strom.client.job_client import ClusterJobClient, job_graph_payload
 from strom.common.job import JobID
 from strom.graph.job_graph import JobGraph
+from strom.heartbeat import HeartbeatSettings
 from strom.jobmanager.dispatcher import Dispatcher
 from strom.jobmanager.resourcemanager import ResourceManager
 from strom.network.local_network import LocalNetwork
@@ -46,6 +48,7 @@ class MiniCluster:
         clock: Callable[[], int] | None = None,
         rpc: str | None = None,
         ask_timeout_s: float = DEFAULT_ASK_TIMEOUT_S,
+        heartbeat: HeartbeatSettings | None = None,
     ) -> None:
         if num_task_managers < 1 or slots_per_task_manager < 1:
             raise ValueError(
@@ -57,6 +60,7 @@ class MiniCluster:
         self.clock = clock or _wall_clock_ms
         self.rpc_mode = rpc or rpc_mode_from_env()
         self.ask_timeout_s = ask_timeout_s
+        self.heartbeat = heartbeat or HeartbeatSettings()
         self.rpc: RpcService | None = None
         self.task_executors: list[TaskExecutor] = []
         self.dispatcher: Dispatcher | None = None
@@ -65,11 +69,12 @@ class MiniCluster:
     def start(self) -> MiniCluster:
         rpc = self.rpc = RpcService(mode=self.rpc_mode, ask_timeout_s=self.ask_timeout_s)
         network = LocalNetwork()
-        self.resource_manager = ResourceManager(rpc)
-        self.dispatcher = Dispatcher(rpc, self.resource_manager.address)
+        self.resource_manager = ResourceManager(rpc, heartbeat=self.heartbeat)
+        self.dispatcher = Dispatcher(rpc, self.resource_manager.address,
+                                     heartbeat=self.heartbeat)
         self.task_executors = [
             TaskExecutor(rpc, self.resource_manager.address, self.slots_per_task_manager,
-                         network, self.clock)
+                         network, self.clock, heartbeat=self.heartbeat)
             for _ in range(self.num_task_managers)
         ]
         listen = getattr(self.clock, "add_listener", None)
@@ -83,6 +88,8 @@ class MiniCluster:
             await self.dispatcher.start()
             for te in self.task_executors:
                 await te.start()
+            for te in self.task_executors:
+                await asyncio.wait_for(te.registered.wait(), 30)
 
         rpc.run_sync(start_all(), timeout=30)
         return self

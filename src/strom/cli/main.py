@@ -1,7 +1,10 @@
-"""``strom``: run a program on the embedded local cluster, or print its dataflow plan.
+"""``strom``: run a program on the embedded local cluster, or print its dataflow plan;
+run cluster processes (see :mod:`strom.cli.cluster`).
 
     strom run [-p N] [-D key=value]... [--config FILE] [-v] job.py [args...]
     strom info [-p N] [-D key=value]... [--config FILE] [-v] job.py [args...]
+    strom jobmanager | taskmanager [-D key=value]... [--config FILE]
+    strom cluster start | stop | status
 
 Options go before the program; everything after it is the program's own arguments
 (``sys.argv[1:]``), as with ``python job.py``. A configuration mistake is one ``Error:``
@@ -168,6 +171,15 @@ def info(parallelism: int | None, dynamic: tuple[str, ...], config_file: str | N
         see._context.plan_only = False
     raise click.ClickException(f"{script} never called execute(): there is no plan to print.")
 
+
+def _add_cluster_commands() -> None:
+    from strom.cli.cluster import cluster, jobmanager, taskmanager
+
+    for command in (jobmanager, taskmanager, cluster):
+        main.add_command(command)
+
+
+_add_cluster_commands()
 
 if __name__ == "__main__":
     main(prog_name="strom")

@@ -6,6 +6,7 @@ import asyncio
 
 from strom.common.job import JobID, JobStatus
 from strom.graph.job_graph import JobGraph
+from strom.heartbeat import HeartbeatSettings
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.jobmaster import JobMaster
 from strom.rpc.gateways import DispatcherGateway, JobMasterGateway
@@ -26,9 +27,10 @@ class Dispatcher(RpcEndpoint):
     gateway = DispatcherGateway
 
     def __init__(self, rpc: RpcService, resource_manager_address: str,
-                 name: str = "dispatcher") -> None:
+                 name: str = "dispatcher", heartbeat: HeartbeatSettings | None = None) -> None:
         super().__init__(rpc, name)
         self.rm_address = resource_manager_address
+        self.heartbeat = heartbeat
         self.job_masters: dict[JobID, JobMaster] = {}
         self.job_names: dict[JobID, str] = {}
         self.results: dict[JobID, JobResult] = {}
@@ -46,7 +48,7 @@ class Dispatcher(RpcEndpoint):
         self._result_futures[job_id] = self.rpc.loop.create_future()
         job_master = JobMaster(
             self.rpc, job_id, graph, self.rm_address,
-            on_done=lambda result: self._job_done(result),
+            on_done=lambda result: self._job_done(result), heartbeat=self.heartbeat,
         )
         self.job_masters[job_id] = job_master
         await job_master.start()

@@ -2,18 +2,31 @@
 
 A standalone ResourceManager only hands out slots of registered TaskExecutors: on a slot
 request it allocates free slots and asks their TaskExecutors to offer them to the JobMaster.
+It asks every registered TaskExecutor for a heartbeat each ``heartbeat.interval``; the
+answer carries the TaskExecutor's slot report. A TaskExecutor that stops answering
+(``heartbeat.timeout``, or ``heartbeat.rpc-failure-threshold`` failed heartbeats in a row)
+is lost: it and its slots are forgotten. The JobMasters that ran tasks there notice through
+their own heartbeats and fail their jobs. A TaskExecutor that registers again (it lost this
+ResourceManager, or this is a new ResourceManager) starts with all its slots free.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
 from strom.common.job import JobID
 from strom.graph.ids import AllocationID, ResourceID
+from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost
+from strom.rpc.errors import RpcError
 from strom.rpc.gateways import ResourceManagerGateway, TaskExecutorGateway
+from strom.rpc.messages import SlotReport, TaskManagerInfo
 from strom.rpc.service import RpcEndpoint, RpcService
 
 __all__ = ["ResourceManager"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -24,20 +37,50 @@ class _Slot:
     allocation_id: AllocationID | None = None
 
 
+@dataclass
+class _TaskExecutorRecord:
+    address: str
+    resource_id: ResourceID
+    num_slots: int
+    last_heartbeat: int
+    report: SlotReport | None = None
+
+
 class ResourceManager(RpcEndpoint):
     gateway = ResourceManagerGateway
 
-    def __init__(self, rpc: RpcService, name: str = "resourcemanager") -> None:
+    def __init__(self, rpc: RpcService, name: str = "resourcemanager",
+                 heartbeat: HeartbeatSettings | None = None) -> None:
         super().__init__(rpc, name)
+        #: this ResourceManager's id: a TaskExecutor registered elsewhere ignores its beats
+        self.instance_id = ResourceID()
         self.slots: list[_Slot] = []
-        self.task_executors: dict[str, ResourceID] = {}  # address -> resource id
+        self.task_executors: dict[str, _TaskExecutorRecord] = {}  # by address
+        self.heartbeats: HeartbeatLoop[str] = HeartbeatLoop(
+            f"{name} to TaskExecutors", heartbeat or HeartbeatSettings(),
+            on_lost=self._task_executor_lost, request=self._request_heartbeat,
+            on_payload=self._slot_report,
+        )
 
+    async def on_start(self) -> None:
+        self.heartbeats.start()
+
+    async def on_stop(self) -> None:
+        await self.heartbeats.stop()
+
+    # ------------------------------------------------------------------ gateway
     async def register_task_executor(self, address: str, resource_id: ResourceID,
-                                     num_slots: int) -> None:
+                                     num_slots: int) -> ResourceID:
         if address in self.task_executors:
-            return
-        self.task_executors[address] = resource_id
+            # registered again: it lost this ResourceManager and freed its slots
+            self._forget(address)
+        log.info("TaskExecutor %s at %s registered with %d slots", resource_id, address,
+                 num_slots)
+        self.task_executors[address] = _TaskExecutorRecord(
+            address, resource_id, num_slots, _epoch_ms())
         self.slots.extend(_Slot(address, i) for i in range(num_slots))
+        self.heartbeats.monitor_target(address)
+        return self.instance_id
 
     async def request_slots(self, job_id: JobID, job_master_address: str, count: int) -> int:
         """Allocate ``count`` slots to the job, or none if fewer are free. Returns how many
@@ -59,12 +102,57 @@ class ResourceManager(RpcEndpoint):
                 slot.job_id = slot.allocation_id = None
                 executors.add(slot.task_executor)
         for address in executors:
-            await self.rpc.connect(address, TaskExecutorGateway).free_slots(job_id)
+            try:
+                await self.rpc.connect(address, TaskExecutorGateway).free_slots(job_id)
+            except RpcError as e:
+                # a TaskExecutor that is going away frees everything on its own
+                log.warning("could not free the slots of job %s on %s: %s", job_id, address, e)
 
     async def free_slot_count(self) -> int:
         return sum(1 for s in self.slots if s.job_id is None)
+
+    async def list_task_managers(self) -> list[TaskManagerInfo]:
+        return [
+            TaskManagerInfo(
+                record.resource_id, address, record.num_slots,
+                sum(1 for s in self.slots if s.task_executor == address and s.job_id is None),
+                record.last_heartbeat,
+            )
+            for address, record in self.task_executors.items()
+        ]
+
+    # ------------------------------------------------------------------ heartbeats
+    async def _request_heartbeat(self, address: str) -> SlotReport:
+        te = self.rpc.connect(address, TaskExecutorGateway)
+        return await te.heartbeat_from_resource_manager(self.instance_id)
+
+    def _slot_report(self, address: str, report: SlotReport) -> None:
+        record = self.task_executors.get(address)
+        if record is not None and record.resource_id == report.resource_id:
+            record.last_heartbeat = _epoch_ms()
+            record.report = report
+
+    def _task_executor_lost(self, lost: TargetLost[str]) -> None:
+        record = self.task_executors.get(lost.target)
+        if record is None:
+            return
+        jobs = sorted({str(s.job_id) for s in self.slots
+                       if s.task_executor == lost.target and s.job_id is not None})
+        log.warning("TaskManager %s at %s is lost (%s); its slots are released%s",
+                    record.resource_id, lost.target, lost.reason,
+                    f", jobs {', '.join(jobs)} lose their tasks there" if jobs else "")
+        self._forget(lost.target)
+
+    def _forget(self, address: str) -> None:
+        self.task_executors.pop(address, None)
+        self.slots = [s for s in self.slots if s.task_executor != address]
+        self.heartbeats.unmonitor_target(address)
 
     def leftovers(self) -> list[str]:
         allocated = [f"{self.address}: slot {s.index} of {s.task_executor} is still allocated "
                      f"to job {s.job_id}" for s in self.slots if s.job_id is not None]
         return super().leftovers() + allocated
+
+
+def _epoch_ms() -> int:
+    return time.time_ns() // 1_000_000

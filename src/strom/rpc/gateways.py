@@ -19,8 +19,10 @@ from strom.rpc.messages import (
     JobOverview,
     SerializedValue,
     SlotOffer,
+    SlotReport,
     TaskDeploymentDescriptor,
     TaskExecutionState,
+    TaskManagerInfo,
     TaskStatus,
 )
 
@@ -56,13 +58,18 @@ class DispatcherGateway(Protocol):
 class ResourceManagerGateway(Protocol):
     async def register_task_executor(
         self, address: str, resource_id: ResourceID, num_slots: int
-    ) -> None: ...
+    ) -> ResourceID:
+        """Register (again) the TaskExecutor at ``address``; returns the id of this
+        ResourceManager, which its heartbeats carry."""
+        ...
 
     async def request_slots(self, job_id: JobID, job_master_address: str, count: int) -> int: ...
 
     async def release_slots(self, job_id: JobID) -> None: ...
 
     async def free_slot_count(self) -> int: ...
+
+    async def list_task_managers(self) -> list[TaskManagerInfo]: ...
 
 
 class JobMasterGateway(Protocol):
@@ -100,3 +107,12 @@ class TaskExecutorGateway(Protocol):
     async def free_slots(self, job_id: JobID) -> None: ...
 
     async def request_task_status(self) -> list[TaskStatus]: ...
+
+    async def heartbeat_from_resource_manager(self, resource_manager_id: ResourceID
+                                              ) -> SlotReport:
+        """A heartbeat of the ResourceManager; the answer is this TaskExecutor's."""
+        ...
+
+    async def heartbeat_from_job_manager(self, job_id: JobID) -> list[ExecutionAttemptID]:
+        """A heartbeat of the job's JobMaster; the answer names the job's tasks here."""
+        ...

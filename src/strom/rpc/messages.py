@@ -16,12 +16,12 @@ import msgspec
 
 from strom.common import _pickling
 from strom.common.job import JobID, JobStatus
-from strom.graph.ids import AllocationID, ExecutionAttemptID
+from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
 from strom.rpc.errors import SerializedError
 
 __all__ = ["ExecutionState", "InputChannelSpec", "JobOverview", "OutputSpec",
-           "SerializedValue", "SlotOffer", "TaskDeploymentDescriptor", "TaskExecutionState",
-           "TaskStatus"]
+           "SerializedValue", "SlotOffer", "SlotReport", "SlotStatus", "TaskDeploymentDescriptor",
+           "TaskExecutionState", "TaskManagerInfo", "TaskStatus"]
 
 
 class ExecutionState(enum.Enum):
@@ -132,6 +132,34 @@ class SlotOffer(msgspec.Struct, frozen=True):
     allocation_id: AllocationID
     slot_index: int
     task_executor_address: str
+    #: the TaskExecutor offering the slot (named when it is lost)
+    resource_id: ResourceID | None = None
+
+
+class SlotStatus(msgspec.Struct, frozen=True):
+    """One slot of a TaskExecutor: free, or allocated to a job."""
+
+    slot_index: int
+    job_id: JobID | None = None
+    allocation_id: AllocationID | None = None
+
+
+class SlotReport(msgspec.Struct, frozen=True):
+    """A TaskExecutor's slots, as its heartbeats to the ResourceManager report them."""
+
+    resource_id: ResourceID
+    slots: list[SlotStatus]
+
+
+class TaskManagerInfo(msgspec.Struct, frozen=True):
+    """One registered TaskExecutor as the ResourceManager sees it."""
+
+    resource_id: ResourceID
+    address: str
+    num_slots: int
+    free_slots: int
+    #: when its last heartbeat arrived, epoch ms (its registration until the first one)
+    last_heartbeat: int
 
 
 class JobOverview(msgspec.Struct, frozen=True):

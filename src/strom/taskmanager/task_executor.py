@@ -1,30 +1,46 @@
 """The TaskExecutor: offers its slots, runs deployed tasks in its slots' threads and reports
-their status to the JobMaster."""
+their status to the JobMaster.
+
+It registers with the ResourceManager until it succeeds (:mod:`strom.taskmanager.registration`),
+so it may start before the JobManager. It then expects heartbeats from the ResourceManager and
+from the JobMaster of each job it holds slots for. A JobMaster not heard from within
+``heartbeat.timeout`` is lost: the job's tasks here are cancelled and its slots freed. A lost
+ResourceManager (the JobManager stopped or restarted) frees every slot and starts the
+registration again, so the TaskExecutor rejoins when the JobManager is back.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from strom.common import _pickling
 from strom.common.job import JobID
 from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
+from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost
 from strom.network.local_network import LocalNetwork
 from strom.rpc.errors import SerializedError
 from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway, TaskExecutorGateway
 from strom.rpc.messages import (
     ExecutionState,
     SlotOffer,
+    SlotReport,
+    SlotStatus,
     TaskDeploymentDescriptor,
     TaskExecutionState,
     TaskStatus,
 )
 from strom.rpc.service import RpcEndpoint, RpcService
 from strom.runtime.task import Task
+from strom.taskmanager.registration import RegistrationSettings, register_until_accepted
 from strom.taskmanager.slot_thread import SlotThread
 
 __all__ = ["TaskExecutor"]
+
+log = logging.getLogger(__name__)
 
 _numbers = itertools.count()
 
@@ -47,10 +63,13 @@ class TaskExecutor(RpcEndpoint):
         network: LocalNetwork,
         clock: Callable[[], int],
         name: str | None = None,
+        heartbeat: HeartbeatSettings | None = None,
+        registration: RegistrationSettings | None = None,
+        resource_id: ResourceID | None = None,
     ) -> None:
         number = next(_numbers)
         super().__init__(rpc, name or f"taskexecutor-{number}")
-        self.resource_id = ResourceID()
+        self.resource_id = resource_id or ResourceID()
         self.rm_address = resource_manager_address
         self.num_slots = num_slots
         self.network = network
@@ -62,18 +81,83 @@ class TaskExecutor(RpcEndpoint):
         self.allocations: dict[AllocationID, tuple[int, JobID, str]] = {}
         self.tasks: dict[ExecutionAttemptID, Task] = {}
         self.keyed_backend_factory = _default_backend_factory
+        heartbeat = heartbeat or HeartbeatSettings()
+        self.registration_settings = registration or RegistrationSettings()
+        #: the ResourceManager this TaskExecutor is registered with (None: not registered)
+        self.resource_manager_id: ResourceID | None = None
+        #: set while registered with the ResourceManager
+        self.registered = asyncio.Event()
+        self._registering: asyncio.Task[None] | None = None
+        #: called on the loop after each successful registration
+        self.on_registered: Callable[[], None] | None = None
+        self.rm_heartbeats: HeartbeatLoop[str] = HeartbeatLoop(
+            f"{self.name} from its ResourceManager", heartbeat,
+            on_lost=self._resource_manager_lost)
+        self.jm_heartbeats: HeartbeatLoop[JobID] = HeartbeatLoop(
+            f"{self.name} from JobMasters", heartbeat, on_lost=self._job_master_lost)
 
     async def on_start(self) -> None:
         for thread in self.slot_threads:
             thread.start()
-        rm = self.rpc.connect(self.rm_address, ResourceManagerGateway)
-        await rm.register_task_executor(self.address, self.resource_id, self.num_slots)
+        self.rm_heartbeats.start()
+        self.jm_heartbeats.start()
+        self._start_registration()
 
     async def on_stop(self) -> None:
+        if self._registering is not None:
+            self._registering.cancel()
+            await asyncio.gather(self._registering, return_exceptions=True)
+        await self.rm_heartbeats.stop()
+        await self.jm_heartbeats.stop()
         for task in self.tasks.values():
             task.cancel()
         for thread in self.slot_threads:
             thread.stop()
+
+    # ------------------------------------------------------------------ registration
+    def _start_registration(self) -> None:
+        self.registered.clear()
+        self.resource_manager_id = None
+        if self._registering is None or self._registering.done():
+            self._registering = self.rpc.loop.create_task(
+                self._register(), name=f"strom registration of {self.name}")
+
+    async def _register(self) -> None:
+        rm = self.rpc.connect(self.rm_address, ResourceManagerGateway)
+        self.resource_manager_id = await register_until_accepted(
+            lambda: rm.register_task_executor(self.address, self.resource_id, self.num_slots),
+            self.registration_settings, f"{self.name} ({self.resource_id}) at {self.rm_address}",
+        )
+        self.rm_heartbeats.monitor_target(self.rm_address)
+        self.registered.set()
+        log.info("TaskExecutor %s registered at %s", self.resource_id, self.rm_address)
+        if self.on_registered is not None:
+            self.on_registered()
+
+    def _resource_manager_lost(self, lost: TargetLost[str]) -> None:
+        log.warning("TaskExecutor %s lost its ResourceManager at %s (%s): freeing every slot "
+                    "and registering again", self.resource_id, lost.target, lost.reason)
+        for job_id in {job for _, job, _ in self.allocations.values()}:
+            self._release_job(job_id, f"its ResourceManager at {lost.target} is lost")
+        self._start_registration()
+
+    def _job_master_lost(self, lost: TargetLost[JobID]) -> None:
+        log.warning("TaskExecutor %s lost the JobMaster of job %s (%s): cancelling its tasks "
+                    "and freeing its slots", self.resource_id, lost.target, lost.reason)
+        self._release_job(lost.target, f"its JobMaster is lost ({lost.reason})")
+
+    def _release_job(self, job_id: JobID, why: str) -> None:
+        """Cancel the job's tasks here and free its slots (its JobMaster is gone)."""
+        self.jm_heartbeats.unmonitor_target(job_id)
+        for allocation_id, (_, job, _) in list(self.allocations.items()):
+            if job == job_id:
+                del self.allocations[allocation_id]
+        for execution_id, task in list(self.tasks.items()):
+            if task.tdd.job_id == job_id:
+                log.info("cancelling %s: %s", task.name, why)
+                task.cancel()
+                del self.tasks[execution_id]
+        self.network.release_job(job_id)
 
     def wake_all(self) -> None:
         """Wake every slot (used by manual clocks when time moves)."""
@@ -99,8 +183,9 @@ class TaskExecutor(RpcEndpoint):
         job_master_address: str,
     ) -> None:
         self.allocations[allocation_id] = (slot_index, job_id, job_master_address)
+        self.jm_heartbeats.monitor_target(job_id)
         jm = self.rpc.connect(job_master_address, JobMasterGateway)
-        offer = SlotOffer(allocation_id, slot_index, self.address)
+        offer = SlotOffer(allocation_id, slot_index, self.address, self.resource_id)
         self.spawn(jm.offer_slots([offer]), name=f"offer-{allocation_id}")
 
     async def submit_task(self, tdd: TaskDeploymentDescriptor) -> None:
@@ -135,6 +220,7 @@ class TaskExecutor(RpcEndpoint):
             task.deliver_operator_event(operator_id, _pickling.loads(event))
 
     async def free_slots(self, job_id: JobID) -> None:
+        self.jm_heartbeats.unmonitor_target(job_id)
         for allocation_id, (_, job, _) in list(self.allocations.items()):
             if job == job_id:
                 del self.allocations[allocation_id]
@@ -146,6 +232,25 @@ class TaskExecutor(RpcEndpoint):
     async def request_task_status(self) -> list[TaskStatus]:
         return [TaskStatus(execution_id, task.name, task.state, task.deadline)
                 for execution_id, task in list(self.tasks.items())]
+
+    async def heartbeat_from_resource_manager(self, resource_manager_id: ResourceID
+                                              ) -> SlotReport:
+        if resource_manager_id == self.resource_manager_id:
+            self.rm_heartbeats.heartbeat_received(self.rm_address)
+        return self.slot_report()
+
+    async def heartbeat_from_job_manager(self, job_id: JobID) -> list[ExecutionAttemptID]:
+        self.jm_heartbeats.heartbeat_received(job_id)
+        return [eid for eid, task in self.tasks.items() if task.tdd.job_id == job_id]
+
+    def slot_report(self) -> SlotReport:
+        allocated = {index: (job, allocation_id)
+                     for allocation_id, (index, job, _) in self.allocations.items()}
+        slots = []
+        for index in range(self.num_slots):
+            job, allocation_id = allocated.get(index, (None, None))
+            slots.append(SlotStatus(index, job, allocation_id))
+        return SlotReport(self.resource_id, slots)
 
     # ------------------------------------------------------------------ from task threads
     def _report(self, jm_address: str, job_id: JobID, execution_id: ExecutionAttemptID,

@@ -1,0 +1,114 @@
+"""The TaskManager process (``strom taskmanager``), shaped like Flink's TaskManagerRunner.
+
+:func:`start_taskmanager` builds the services (RPC over ``tcp://`` on
+``taskmanager.bind-host`` and ``taskmanager.rpc.port``, advertised as ``taskmanager.host``;
+heartbeat and registration settings), then a TaskExecutor with
+``taskmanager.numberOfTaskSlots`` slots that registers with the ResourceManager at
+``jobmanager.rpc.address``:``jobmanager.rpc.port``, retrying until the JobManager answers.
+:func:`run_taskmanager` is the process: it prints ``TaskManager <resource id> ready at
+tcp://host:port/...`` first, logs when it registered, and runs until SIGTERM or SIGINT.
+Exit codes as in :mod:`strom.entrypoint`.
+
+Channels between tasks of this TaskManager are local; this version exchanges no data with
+other TaskManagers, so a job's tasks must fit in one TaskManager's slots.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from typing import TextIO
+
+from strom.common.config_options import (
+    ASK_TIMEOUT,
+    JOBMANAGER_RPC_ADDRESS,
+    JOBMANAGER_RPC_PORT,
+    NUM_TASK_SLOTS,
+    TASKMANAGER_BIND_HOST,
+    TASKMANAGER_HOST,
+    TASKMANAGER_RPC_PORT,
+)
+from strom.common.configuration import Configuration
+from strom.entrypoint import EXIT_STARTUP_FAILURE, serve_until_stopped
+from strom.graph.ids import ResourceID
+from strom.heartbeat import HeartbeatSettings
+from strom.network.local_network import LocalNetwork
+from strom.rpc.service import RpcService
+from strom.taskmanager.registration import RegistrationSettings
+from strom.taskmanager.task_executor import TaskExecutor
+
+__all__ = ["TaskManagerProcess", "resource_manager_address", "run_taskmanager",
+           "start_taskmanager"]
+
+log = logging.getLogger(__name__)
+
+
+def _wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def resource_manager_address(configuration: Configuration) -> str:
+    """Where the ResourceManager of the configured JobManager listens."""
+    host = configuration.get(JOBMANAGER_RPC_ADDRESS) or "localhost"
+    port = configuration.get(JOBMANAGER_RPC_PORT)
+    return f"tcp://{host}:{port}/resourcemanager"
+
+
+@dataclass
+class TaskManagerProcess:
+    rpc: RpcService
+    task_executor: TaskExecutor
+
+    def stop(self) -> None:
+        try:
+            self.rpc.run_sync(self.task_executor.stop(), timeout=30)
+        finally:
+            self.rpc.stop()
+
+
+def start_taskmanager(configuration: Configuration,
+                      resource_id: ResourceID | None = None) -> TaskManagerProcess:
+    """Build and start a TaskManager; it registers in the background."""
+    rpc = RpcService(
+        "strom-taskmanager-rpc", mode="tcp",
+        host=configuration.get(TASKMANAGER_BIND_HOST) or "127.0.0.1",
+        port=configuration.get(TASKMANAGER_RPC_PORT) or 0,
+        ask_timeout_s=(configuration.get(ASK_TIMEOUT) or 10_000) / 1000.0,
+        advertised_host=configuration.get(TASKMANAGER_HOST),
+    )
+    try:
+        task_executor = TaskExecutor(
+            rpc, resource_manager_address(configuration),
+            configuration.get(NUM_TASK_SLOTS) or 1, LocalNetwork(), _wall_clock_ms,
+            name="taskexecutor", heartbeat=HeartbeatSettings.from_configuration(configuration),
+            registration=RegistrationSettings.from_configuration(configuration),
+            resource_id=resource_id,
+        )
+        rpc.run_sync(task_executor.start(), timeout=30)
+    except BaseException:
+        rpc.stop()
+        raise
+    return TaskManagerProcess(rpc, task_executor)
+
+
+def run_taskmanager(configuration: Configuration, out: TextIO | None = None,
+                    resource_id: ResourceID | None = None) -> int:
+    """Run a TaskManager in this process until SIGTERM/SIGINT; the process's exit code."""
+    out = out or sys.stdout
+    try:
+        process = start_taskmanager(configuration, resource_id)
+    except Exception as e:
+        log.error("the TaskManager could not start", exc_info=e)
+        print(f"TaskManager could not start: {e}", file=out, flush=True)
+        return EXIT_STARTUP_FAILURE
+    te = process.task_executor
+    print(f"TaskManager {te.resource_id} ready at {te.address} with {te.num_slots} slots; "
+          f"registering at {te.rm_address}", file=out, flush=True)
+
+    te.on_registered = lambda: print(
+        f"TaskManager {te.resource_id} registered at {te.rm_address}", file=out, flush=True)
+    if te.registered.is_set():
+        te.on_registered()
+    return serve_until_stopped(process.rpc, process.stop, "TaskManager", out)
