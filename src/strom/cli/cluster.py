@@ -18,10 +18,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from strom.common.configuration import Configuration
+
+if TYPE_CHECKING:
+    from strom.rpc.messages import TaskManagerInfo
 
 __all__ = ["cluster", "jobmanager", "taskmanager"]
 
@@ -224,6 +228,7 @@ def start(dynamic: tuple[str, ...], config_file: str | None, conf_dir: str,
         for index in range(len(workers)):
             started.append(_start_member(f"taskmanager-{index}",
                                          ["taskmanager", *args, *jm_args], logs))
+        _wait_registered(started[0].address, len(workers))
     except BaseException:
         _stop_members(started, timeout_s=10.0)
         raise
@@ -310,19 +315,38 @@ def status(conf_dir: str, log_dir: str) -> None:
         click.echo(_registered_task_managers(jm.address))
 
 
-def _registered_task_managers(jm_address: str) -> str:
-    from strom.rpc.errors import RpcError
+def _list_task_managers(jm_address: str) -> list[TaskManagerInfo]:
     from strom.rpc.gateways import ResourceManagerGateway
     from strom.rpc.service import RpcService
 
     rpc = RpcService("strom-cli-rpc", mode="tcp", ask_timeout_s=5.0)
     try:
         rm = rpc.connect(f"{jm_address}/resourcemanager", ResourceManagerGateway)
-        infos = rpc.run_sync(rm.list_task_managers(), timeout=10)
-    except (RpcError, TimeoutError) as e:
-        return f"The JobManager at {jm_address} did not answer: {e}"
+        return rpc.run_sync(rm.list_task_managers(), timeout=10)
     finally:
         rpc.stop()
+
+
+def _wait_registered(jm_address: str, count: int) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    registered = 0
+    while time.monotonic() < deadline:
+        registered = len(_list_task_managers(jm_address))
+        if registered >= count:
+            return
+        time.sleep(0.1)
+    raise click.ClickException(
+        f"Only {registered} of {count} TaskManagers registered with the JobManager at "
+        f"{jm_address} within {READY_TIMEOUT_S:.0f} s; see their logs.")
+
+
+def _registered_task_managers(jm_address: str) -> str:
+    from strom.rpc.errors import RpcError
+
+    try:
+        infos = _list_task_managers(jm_address)
+    except (RpcError, TimeoutError) as e:
+        return f"The JobManager at {jm_address} did not answer: {e}"
     lines = [f"{len(infos)} TaskManager(s) registered, "
              f"{sum(i.free_slots for i in infos)} of {sum(i.num_slots for i in infos)} "
              "slots free:"]
