@@ -7,6 +7,12 @@ A receiver (no ``request``: the TaskExecutor towards its ResourceManager and Job
 told of each incoming heartbeat with :meth:`HeartbeatLoop.heartbeat_received`. Both check
 every interval for targets that stopped answering and hand each loss to ``on_lost``, once.
 
+A sender told that its connection to a target broke (:meth:`HeartbeatLoop.probe`) asks that
+target at once, and again right after each failure, until it answers or
+``heartbeat.rpc-failure-threshold`` failures declare it lost: a TaskManager whose process died
+is lost within milliseconds of its connections dropping, one whose connection merely broke
+answers the next request over a new one.
+
 The loop owns its tasks: :meth:`HeartbeatLoop.stop` cancels and awaits them.
 """
 
@@ -50,6 +56,8 @@ class HeartbeatLoop(Generic[K]):
         self._on_payload = on_payload
         self._ticker: asyncio.Task[None] | None = None
         self._asking: dict[K, asyncio.Task[None]] = {}
+        #: targets whose connection broke: asked again at once after a failure
+        self._suspects: set[K] = set()
 
     # ------------------------------------------------------------------ targets
     def monitor_target(self, target: K) -> None:
@@ -57,12 +65,32 @@ class HeartbeatLoop(Generic[K]):
 
     def unmonitor_target(self, target: K) -> None:
         self.monitor.unmonitor(target)
+        self._suspects.discard(target)
         asking = self._asking.pop(target, None)
         if asking is not None:
             asking.cancel()
 
     def heartbeat_received(self, target: K) -> None:
         self.monitor.heartbeat_received(target)
+
+    def probe_peer(self, peer: str) -> None:
+        """A connection to ``peer`` (``tcp://host:port``) broke: probe the targets whose
+        address starts with it (targets are addresses)."""
+        for target in self.monitor.targets():
+            if str(target).startswith(f"{peer}/"):
+                self.probe(target)
+
+    def probe(self, target: K) -> None:
+        """The connection to ``target`` broke: ask it now (sender only; on the loop)."""
+        if self._request is None or target not in self.monitor:
+            return
+        self._suspects.add(target)
+        self._ask_soon(target)
+
+    def _ask_soon(self, target: K) -> None:
+        if target not in self._asking:
+            self._asking[target] = asyncio.get_running_loop().create_task(
+                self._ask(target), name=f"strom heartbeat of {self.name} to {target}")
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -92,9 +120,7 @@ class HeartbeatLoop(Generic[K]):
         report the targets that timed out."""
         if self._request is not None:
             for target in self.monitor.targets():
-                if target not in self._asking:
-                    self._asking[target] = asyncio.get_running_loop().create_task(
-                        self._ask(target), name=f"strom heartbeat of {self.name} to {target}")
+                self._ask_soon(target)
         for lost in self.monitor.expired():
             self._lose(lost)
 
@@ -105,20 +131,25 @@ class HeartbeatLoop(Generic[K]):
         except asyncio.CancelledError:
             raise
         except Exception as e:
+            if self._asking.get(target) is asyncio.current_task():
+                del self._asking[target]
             if target in self.monitor:
                 lost = self.monitor.rpc_failed(target, str(e))
                 if lost is not None:
                     self._lose(lost)
+                elif target in self._suspects and self.settings.rpc_failure_threshold >= 1:
+                    self._ask_soon(target)
             return
-        finally:
-            if self._asking.get(target) is asyncio.current_task():
-                del self._asking[target]
+        if self._asking.get(target) is asyncio.current_task():
+            del self._asking[target]
+        self._suspects.discard(target)
         if target in self.monitor:
             self.monitor.heartbeat_received(target)
             if self._on_payload is not None:
                 self._on_payload(target, payload)
 
     def _lose(self, lost: TargetLost[K]) -> None:
+        self._suspects.discard(lost.target)
         asking = self._asking.pop(lost.target, None)
         if asking is not None and asking is not asyncio.current_task():
             asking.cancel()

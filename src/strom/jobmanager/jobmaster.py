@@ -110,6 +110,7 @@ class JobMaster(RpcEndpoint):
     # ------------------------------------------------------------------ lifecycle
     async def on_start(self) -> None:
         self.heartbeats.start()
+        self.rpc.add_connection_listener(self.heartbeats.probe_peer)
         self._slots_ready = self.rpc.loop.create_future()
         # Pickle the operators before submission returns: a local submission hands the graph
         # over by reference, and the running job must not see later changes to the caller's
@@ -122,6 +123,7 @@ class JobMaster(RpcEndpoint):
         self.spawn(self._run_scheduling(serialize_error), name=f"schedule-{self.job_id}")
 
     async def on_stop(self) -> None:
+        self.rpc.remove_connection_listener(self.heartbeats.probe_peer)
         await self.heartbeats.stop()
 
     async def _run_scheduling(self, serialize_error: BaseException | None) -> None:

@@ -64,8 +64,10 @@ class ResourceManager(RpcEndpoint):
 
     async def on_start(self) -> None:
         self.heartbeats.start()
+        self.rpc.add_connection_listener(self.heartbeats.probe_peer)
 
     async def on_stop(self) -> None:
+        self.rpc.remove_connection_listener(self.heartbeats.probe_peer)
         await self.heartbeats.stop()
 
     # ------------------------------------------------------------------ gateway

@@ -132,6 +132,7 @@ class RpcService:
         self.advertised_host = advertised_host
         self.loop = asyncio.new_event_loop()
         self._endpoints: dict[str, RpcEndpoint] = {}
+        self._connection_listeners: list[Callable[[str], None]] = []
         self._inflight: set[asyncio.Task[Any]] = set()
         self._request_ids = itertools.count(1)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -285,6 +286,23 @@ class RpcService:
         if self._tcp is not None:
             found += self._tcp.leftovers()
         return found
+
+    def add_connection_listener(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(address)`` on the loop when an outgoing ``tcp://`` connection breaks
+        (the peer closed it, its process died, the network failed); ``address`` is
+        ``tcp://host:port``, the prefix of that peer's endpoint addresses."""
+        self._connection_listeners.append(listener)
+
+    def remove_connection_listener(self, listener: Callable[[str], None]) -> None:
+        if listener in self._connection_listeners:
+            self._connection_listeners.remove(listener)
+
+    def connection_lost(self, peer: str) -> None:
+        for listener in list(self._connection_listeners):
+            try:
+                listener(f"tcp://{peer}")
+            except Exception:
+                log.exception("a connection listener failed")
 
     def drop_connections(self) -> None:
         """Fault injection: break every outgoing ``tcp://`` connection now, as a network

@@ -173,3 +173,45 @@ def test_a_slow_target_gets_one_heartbeat_request_at_a_time() -> None:
         await loop.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_probe_after_a_broken_connection_loses_a_dead_target_without_waiting() -> None:
+    clock = ManualClock(0)
+    targets = _Targets()
+    lost: list[TargetLost[str]] = []
+
+    async def scenario() -> None:
+        loop: HeartbeatLoop[str] = HeartbeatLoop(
+            "jm", SETTINGS, on_lost=lost.append, request=targets.request, clock=clock)
+        loop.monitor_target("tcp://h:1/te")
+        loop.monitor_target("tcp://h:2/te")
+        targets.answers = {"tcp://h:1/te": RpcError("connection refused"),
+                           "tcp://h:2/te": "fine"}
+        loop.probe_peer("tcp://h:1")  # no tick: the clock and the interval play no part
+        await _settle()
+        assert [x.target for x in lost] == ["tcp://h:1/te"]
+        assert targets.asked == ["tcp://h:1/te", "tcp://h:1/te"]
+        await loop.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_probe_of_a_target_that_answers_over_a_new_connection_keeps_it() -> None:
+    clock = ManualClock(0)
+    targets = _Targets()
+    lost: list[TargetLost[str]] = []
+
+    async def scenario() -> None:
+        loop: HeartbeatLoop[str] = HeartbeatLoop(
+            "jm", SETTINGS, on_lost=lost.append, request=targets.request, clock=clock)
+        loop.monitor_target("tcp://h:1/te")
+        targets.answers = {"tcp://h:1/te": "fine"}
+        loop.probe_peer("tcp://h:1")
+        await _settle()
+        targets.answers = {"tcp://h:1/te": RpcError("refused")}
+        loop.tick()  # one failure after the probe succeeded: not yet lost
+        await _settle()
+        assert lost == [] and targets.asked == ["tcp://h:1/te"] * 2
+        await loop.stop()
+
+    asyncio.run(scenario())
