@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 from strom.common import config_options as opts
@@ -293,6 +292,7 @@ class StreamExecutionEnvironment:
 
     def _execute_collect(self, collect_id: str, job_name: str | None,
                          stream_transformation: Transformation) -> CloseableIterator:
+        from strom.client.collect import CollectJob
         from strom.runtime.collect import (
             CollectBuffer,
             register_collect_buffer,
@@ -306,33 +306,8 @@ class StreamExecutionEnvironment:
         except BaseException:
             unregister_collect_buffer(collect_id)
             raise
-        result_future = client.get_job_execution_result()
-
-        def batches() -> Iterator[list[Any]]:
-            while True:
-                ended, batch = buffer.get(timeout=0.05)
-                if batch is not None:
-                    yield batch
-                elif ended:
-                    result_future.result()
-                    return
-                elif result_future.done():
-                    result_future.result()  # raises the job's failure
-                    ended, batch = buffer.get(timeout=0.05)
-                    if batch is not None:
-                        yield batch
-                        continue
-                    return
-
-        def close() -> None:
-            unregister_collect_buffer(collect_id)
-            if not result_future.done():
-                client.cancel()
-            closer = getattr(client, "close", None)
-            if closer is not None:
-                closer()
-
-        return CloseableIterator(batches(), close)
+        job = CollectJob(collect_id, buffer, client)
+        return CloseableIterator(job.batches(), job.close)
 
     def close(self) -> None:
         """Release the environment (nothing stays running between jobs)."""
