@@ -163,7 +163,14 @@ class StreamExecutionEnvironment:
         self._transformations.append(transformation)
 
     def from_collection(self, collection: list[Any], type_info: Any = None) -> DataStream:
-        """A bounded, non-parallel stream of the given elements, in order."""
+        """A bounded, non-parallel stream of the given elements, in order.
+
+        The stream holds the elements as they are now: changing the list afterwards (even
+        while the job runs) does not change what the job reads. Unlike Flink, which
+        serializes the elements here, strom copies only the list, not the elements, and the
+        job hands the same objects to your functions without pickling them; a function that
+        modifies its input in place modifies your objects.
+        """
         from strom.connectors.collection import CollectionSource
 
         if isinstance(collection, str | bytes) or not hasattr(collection, "__iter__"):

@@ -16,6 +16,7 @@ from typing import Any
 
 import cloudpickle
 
+from strom.datastream.connectors._reader_pickling import pickling_for_readers
 from strom.graph.execution_graph import Execution, ExecutionGraph, consumers_of, producers_of
 from strom.graph.job_graph import JobGraph
 from strom.jobmanager.job_result import JobResult
@@ -106,7 +107,9 @@ class JobMaster(RpcEndpoint):
     def _serialize_vertices(self) -> None:
         for vertex in self.job_graph.vertices:
             try:
-                self._serialized[str(vertex.id)] = cloudpickle.dumps(vertex.operators)
+                # sources leave out what only their enumerator (here) needs
+                with pickling_for_readers():
+                    self._serialized[str(vertex.id)] = cloudpickle.dumps(vertex.operators)
             except Exception as e:
                 raise TypeError(
                     f"Could not serialize the operators of '{vertex.name}': {e}. User "
