@@ -48,7 +48,7 @@ def test_a_dropped_iterator_cancels_its_job_and_its_threads_end(job_clients: lis
     env = StreamExecutionEnvironment.get_execution_environment()  # the embedded cluster
     env.set_parallelism(1)
     it = _endless(env).execute_and_collect()
-    assert next(it) == 0
+    assert next(it) == 0 and it.next() == 1
     (client,) = job_clients
     assert _status(client) is JobStatus.RUNNING
 

@@ -330,7 +330,8 @@ class CloseableIterator:
     it is garbage collected).
 
     ``iter()`` of it (as ``for`` and ``list()`` call it) gives a C-level iterator over the
-    same records, so a loop costs no Python call per record; ``next()`` works too.
+    same records, so a loop costs no Python call per record; ``next(it)`` and ``it.next()``
+    take one record at a time.
     """
 
     def __init__(self, batches: Iterator[list[Any]], close: Callable[[], None]) -> None:
@@ -341,6 +342,10 @@ class CloseableIterator:
         return self._records
 
     def __next__(self) -> Any:
+        return next(self._records)
+
+    def next(self) -> Any:
+        """The next record (PyFlink's spelling of ``next(iterator)``)."""
         return next(self._records)
 
     def close(self) -> None:
