@@ -101,7 +101,7 @@ def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture
     assert code == 0
     rows = {r["name"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
     assert list(rows) == [
-        "collect.vs_sink",
+        "collect.vs_sink", "collect.vs_keeping_sink",
         "keyed_process.value_state_timers",
         "memory.from_collection_peak",
         *(["memory.from_collection_rss"] if Path("/proc/self/statm").exists() else []),

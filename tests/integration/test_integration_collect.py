@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any
@@ -106,3 +107,29 @@ def test_iterating_costs_python_calls_per_batch_not_per_record() -> None:
     assert result == list(range(records))
     # about one generator step per batch of up to 1024 records, plus waiting and closing
     assert calls < records // 20, f"{calls} Python calls to iterate {records} records"
+
+
+def test_an_iterator_dropped_after_its_cluster_stopped_releases_quietly(
+    job_clients: list[Any],
+) -> None:
+    with MiniClusterFixture(parallelism=1):
+        env = StreamExecutionEnvironment.get_execution_environment()
+        it = _endless(env).execute_and_collect()
+        assert next(it) == 0
+    escaped: list[Any] = []
+    thread_hook, unraisable_hook = threading.excepthook, sys.unraisablehook
+    threading.excepthook = escaped.append
+    sys.unraisablehook = escaped.append
+    try:
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            del it
+            gc.collect()
+            wait_until(lambda: not any(t.name.startswith("strom-collect-release")
+                                       for t in threading.enumerate()),
+                       what="the release thread to end")
+            gc.collect()
+    finally:
+        threading.excepthook, sys.unraisablehook = thread_hook, unraisable_hook
+    assert escaped == []  # no exception left the release thread
+    assert [str(w.message) for w in warned] == []  # no coroutine was left un-awaited

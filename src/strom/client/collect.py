@@ -11,6 +11,7 @@ the ``CollectJob`` is garbage collected.
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import threading
 import weakref
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from strom.common.job import JobClient
 from strom.runtime.collect import CollectBuffer, unregister_collect_buffer
 
 __all__ = ["CollectJob"]
+
+log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 0.05
 """How long one wait for batches lasts before the job's status is looked at again."""
@@ -84,7 +87,16 @@ def _release(collect_id: str, client: JobClient,
         close()
 
 
+def _release_quietly(collect_id: str, client: JobClient,
+                     result: concurrent.futures.Future[Any]) -> None:
+    try:
+        _release(collect_id, client, result)
+    except Exception:  # nobody is left to tell (the cluster may be gone already)
+        log.debug("Releasing the job of a dropped execute_and_collect iterator failed",
+                  exc_info=True)
+
+
 def _release_in_background(collect_id: str, client: JobClient,
                            result: concurrent.futures.Future[Any]) -> None:
-    threading.Thread(target=_release, args=(collect_id, client, result),
+    threading.Thread(target=_release_quietly, args=(collect_id, client, result),
                      name=f"strom-collect-release-{collect_id[:8]}", daemon=True).start()
