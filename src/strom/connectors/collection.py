@@ -30,7 +30,7 @@ from strom.datastream.connectors.base import (
     SplitEnumeratorContext,
 )
 
-__all__ = ["CollectionSource", "CollectionSplit"]
+__all__ = ["CollectionSource", "CollectionSplit", "split_collection"]
 
 BATCH_SIZE = 1024
 """Most elements emitted per ``poll_next``."""
