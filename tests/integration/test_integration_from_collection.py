@@ -9,6 +9,7 @@ from typing import Any
 import cloudpickle
 import pytest
 
+from strom.common import _pickling
 from strom.datastream import StreamExecutionEnvironment
 from strom.graph.job_graph import ChainedOperator
 from strom.graph.operator_specs import SourceSpec
@@ -32,7 +33,7 @@ def test_the_source_task_operators_do_not_carry_the_collection(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     unpickled: list[tuple[int, list[ChainedOperator]]] = []
-    loads = cloudpickle.loads
+    loads = _pickling.loads
 
     def recording(blob: bytes, *args: Any, **kwargs: Any) -> Any:
         result = loads(blob, *args, **kwargs)
@@ -40,7 +41,7 @@ def test_the_source_task_operators_do_not_carry_the_collection(
             unpickled.append((len(blob), result))
         return result
 
-    monkeypatch.setattr(cloudpickle, "loads", recording)
+    monkeypatch.setattr(_pickling, "loads", recording)
     data = [f"a fairly long element number {i}" for i in range(50_000)]
     with MiniClusterFixture(parallelism=1):
         env = StreamExecutionEnvironment.get_execution_environment()

@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import cloudpickle
-
+from strom.common import _pickling
 from strom.datastream.connectors._reader_pickling import pickling_for_readers
 from strom.graph.execution_graph import Execution, ExecutionGraph, consumers_of, producers_of
 from strom.graph.job_graph import JobGraph
@@ -109,7 +108,7 @@ class JobMaster(RpcEndpoint):
             try:
                 # sources leave out what only their enumerator (here) needs
                 with pickling_for_readers():
-                    self._serialized[str(vertex.id)] = cloudpickle.dumps(vertex.operators)
+                    self._serialized[str(vertex.id)] = _pickling.dumps(vertex.operators)
             except Exception as e:
                 raise TypeError(
                     f"Could not serialize the operators of '{vertex.name}': {e}. User "
