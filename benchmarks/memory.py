@@ -145,6 +145,7 @@ def _child(side: str, metric: str, records: int) -> dict[str, int]:
 def measure(side: str, metric: str, records: int) -> tuple[int, int]:
     """``(peak bytes, records counted)`` of one side, measured in a fresh process."""
     env = dict(os.environ)
+    env.pop("STROM_RPC", None)  # the default transport, as a user's job runs
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks.memory", "--child", side, "--metric", metric,

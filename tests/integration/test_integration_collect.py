@@ -16,7 +16,7 @@ import pytest
 from strom.common import JobStatus, WatermarkStrategy
 from strom.datastream import StreamExecutionEnvironment
 from strom.datastream.connectors.number_seq import NumberSequenceSource
-from strom.testing import MiniClusterFixture, wait_until
+from strom.testing import ClusterLeakError, MiniClusterFixture, wait_until
 
 
 @pytest.fixture
@@ -109,13 +109,16 @@ def test_iterating_costs_python_calls_per_batch_not_per_record() -> None:
     assert calls < records // 20, f"{calls} Python calls to iterate {records} records"
 
 
+@pytest.mark.slow  # stopping the cluster waits for the task blocked on the full buffer
 def test_an_iterator_dropped_after_its_cluster_stopped_releases_quietly(
     job_clients: list[Any],
 ) -> None:
-    with MiniClusterFixture(parallelism=1):
-        env = StreamExecutionEnvironment.get_execution_environment()
-        it = _endless(env).execute_and_collect()
-        assert next(it) == 0
+    threads_before = set(threading.enumerate())
+    with pytest.raises(ClusterLeakError, match="still runs"):  # the test kit notices the job
+        with MiniClusterFixture(parallelism=1, leak_timeout_s=0.1):
+            env = StreamExecutionEnvironment.get_execution_environment()
+            it = _endless(env).execute_and_collect()
+            assert next(it) == 0
     escaped: list[Any] = []
     thread_hook, unraisable_hook = threading.excepthook, sys.unraisablehook
     threading.excepthook = escaped.append
@@ -125,9 +128,8 @@ def test_an_iterator_dropped_after_its_cluster_stopped_releases_quietly(
             warnings.simplefilter("always")
             del it
             gc.collect()
-            wait_until(lambda: not any(t.name.startswith("strom-collect-release")
-                                       for t in threading.enumerate()),
-                       what="the release thread to end")
+            wait_until(lambda: set(threading.enumerate()) <= threads_before,
+                       what="the release thread and the blocked task thread to end")
             gc.collect()
     finally:
         threading.excepthook, sys.unraisablehook = thread_hook, unraisable_hook
