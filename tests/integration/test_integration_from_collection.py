@@ -52,3 +52,15 @@ def test_the_source_task_operators_do_not_carry_the_collection(
     assert source_blobs, "no source task unpickled its operators"
     assert len(cloudpickle.dumps(data)) > 1_000_000
     assert max(source_blobs) < 20_000, f"the source task's operators pickle to {source_blobs}"
+
+
+def test_in_process_the_job_reads_the_very_objects_of_the_list() -> None:
+    class Element:
+        def __reduce__(self) -> Any:
+            raise AssertionError("an element was pickled")
+
+    data = [Element() for _ in range(3000)]
+    with MiniClusterFixture(parallelism=1, rpc="local"):  # plain in-process transport
+        env = StreamExecutionEnvironment.get_execution_environment()
+        with env.from_collection(data).map(id).execute_and_collect() as it:
+            assert list(it) == [id(e) for e in data]

@@ -28,6 +28,7 @@ from strom.rpc.messages import (
     ExecutionState,
     InputChannelSpec,
     OutputSpec,
+    SerializedValue,
     SlotOffer,
     TaskDeploymentDescriptor,
     TaskExecutionState,
@@ -144,7 +145,7 @@ class JobMaster(RpcEndpoint):
                     return
                 te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
                 self.spawn(te.send_operator_event(
-                    execution.execution_id, operator_id, _pickling.dumps(event)))
+                    execution.execution_id, operator_id, SerializedValue(event)))
 
             coordinator = SourceCoordinator(
                 head.spec.source, vertex.parallelism, send, self._schedule_async
