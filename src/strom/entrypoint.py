@@ -26,10 +26,18 @@ EXIT_RUNTIME_FAILURE = 2
 _WATCH_INTERVAL_S = 0.5
 
 
+#: loggers whose DEBUG lines a cluster process's log shows: registrations and their retries
+_PROCESS_DEBUG_LOGGERS = ("strom.jobmanager.resourcemanager", "strom.taskmanager")
+
+
 def configure_process_logging(level: int = logging.INFO) -> None:
-    """Log lines with time, level and logger to stderr (a cluster process's log file)."""
+    """Log lines with time, level and logger to stderr (a cluster process's log file),
+    registrations included (they are DEBUG in an embedded cluster, whose user's program
+    may log at INFO)."""
     logging.basicConfig(level=level,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    for name in _PROCESS_DEBUG_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG)
 
 
 def serve_until_stopped(rpc: RpcService, stop: Callable[[], None], what: str,

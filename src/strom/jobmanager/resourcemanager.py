@@ -76,7 +76,7 @@ class ResourceManager(RpcEndpoint):
         if address in self.task_executors:
             # registered again: it lost this ResourceManager and freed its slots
             self._forget(address)
-        log.info("TaskExecutor %s at %s registered with %d slots", resource_id, address,
+        log.debug("TaskExecutor %s at %s registered with %d slots", resource_id, address,
                  num_slots)
         self.task_executors[address] = _TaskExecutorRecord(
             address, resource_id, num_slots, _epoch_ms())

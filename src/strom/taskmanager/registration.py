@@ -75,13 +75,13 @@ async def register_until_accepted(attempt: Callable[[], Awaitable[T]],
         try:
             return await asyncio.wait_for(attempt(), timeout / 1000.0)
         except TimeoutError:
-            log.info("registration of %s: no answer within %d ms, trying again", what, timeout)
+            log.debug("registration of %s: no answer within %d ms, trying again", what, timeout)
             timeout = min(timeout * 2, settings.max_timeout_ms)
             continue
         except Exception as e:
             failures += 1
             # the first failures are expected while the JobManager starts: keep them quiet
-            level = logging.INFO if failures <= 3 else logging.WARNING
+            level = logging.DEBUG if failures <= 3 else logging.WARNING
             log.log(level, "registration of %s failed (%s); next attempt in %d ms",
                     what, e, delay)
         await asyncio.sleep(delay / 1000.0)

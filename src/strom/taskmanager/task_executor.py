@@ -131,7 +131,7 @@ class TaskExecutor(RpcEndpoint):
         )
         self.rm_heartbeats.monitor_target(self.rm_address)
         self.registered.set()
-        log.info("TaskExecutor %s registered at %s", self.resource_id, self.rm_address)
+        log.debug("TaskExecutor %s registered at %s", self.resource_id, self.rm_address)
         if self.on_registered is not None:
             self.on_registered()
 
@@ -155,7 +155,7 @@ class TaskExecutor(RpcEndpoint):
                 del self.allocations[allocation_id]
         for execution_id, task in list(self.tasks.items()):
             if task.tdd.job_id == job_id:
-                log.info("cancelling %s: %s", task.name, why)
+                log.debug("cancelling %s: %s", task.name, why)
                 task.cancel()
                 del self.tasks[execution_id]
         self.network.release_job(job_id)
