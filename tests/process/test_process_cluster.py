@@ -153,3 +153,24 @@ def test_task_managers_free_their_slots_and_register_again_when_the_jobmanager_i
         assert str(info.resource_id) == task_manager.extra["resource_id"]
         assert info.free_slots == 2
         assert task_manager.running()  # the same process registered again
+
+
+def test_two_task_managers_run_chained_tasks_and_refuse_exchanges_between_them(
+        tmp_path: Path) -> None:
+    with ProcessCluster(task_managers=2, slots=1, log_dir=tmp_path) as cluster:
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.set_parallelism(2)
+        source = TestingSource(["a", "b", "c", "d"], splits=2)
+        (env.from_source(source, WatermarkStrategy.no_watermarks(), "letters")
+            .map(lambda x: f"<{x}>").print())  # one chain per slot: no exchange
+        env.execute("chained")
+        printed = [sorted(line for line in tm.log().splitlines() if line.endswith(">"))
+                   for tm in cluster.task_managers]
+        assert sorted(printed) == [["1> <a>", "1> <c>"], ["2> <b>", "2> <d>"]]
+
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.set_parallelism(2)
+        env.from_collection([1, 2, 3]).key_by(lambda x: x % 2).map(lambda x: x).print()
+        with pytest.raises(RuntimeError, match="exchanges data only between tasks of one "
+                                               "TaskManager"):
+            env.execute("exchanging")

@@ -211,6 +211,7 @@ class JobMaster(RpcEndpoint):
                 offer = slots[vertex.slot_sharing_group][execution.subtask]
                 execution.task_executor = offer.task_executor_address
                 execution.allocation_id = offer.allocation_id
+        self._check_exchanges_stay_in_one_process()
         for vertex in self.job_graph.vertices:
             for execution in self.graph.by_vertex[str(vertex.id)]:
                 if self.status is not JobStatus.RUNNING:
@@ -219,6 +220,28 @@ class JobMaster(RpcEndpoint):
                 assert execution.task_executor is not None
                 te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
                 await te.submit_task(self._deployment_descriptor(execution))
+
+    def _check_exchanges_stay_in_one_process(self) -> None:
+        """Tasks exchange data through their TaskManager's local network only (no data over
+        TCP between TaskManagers yet): refuse a deployment that connects tasks in two
+        TaskManager processes instead of letting it wait forever."""
+        for vertex in self.job_graph.vertices:
+            for edge in vertex.inputs:
+                producer = self.job_graph.vertex(edge.source_vertex)
+                for execution in self.graph.by_vertex[str(vertex.id)]:
+                    for subtask in producers_of(edge, execution.subtask, producer.parallelism,
+                                                vertex.parallelism):
+                        upstream = self.graph.execution_of(producer, subtask)
+                        here, there = (_process_of(execution.task_executor),
+                                       _process_of(upstream.task_executor))
+                        if here != there:
+                            raise RuntimeError(
+                                f"{upstream.name} and {execution.name} got slots in different "
+                                f"TaskManagers ({there} and {here}), but this strom version "
+                                "exchanges data only between tasks of one TaskManager. Give "
+                                "one TaskManager enough slots for the job "
+                                "(taskmanager.numberOfTaskSlots) or lower its parallelism."
+                            )
 
     def _deployment_descriptor(self, execution: Execution) -> TaskDeploymentDescriptor:
         vertex = execution.vertex
@@ -386,3 +409,10 @@ def _host_of(address: str) -> str:
     if scheme != "tcp":
         return "this process"
     return rest.partition("/")[0].rpartition(":")[0]
+
+
+def _process_of(address: str | None) -> str:
+    """The RPC service (process) of an endpoint address: ``tcp://host:port`` or ``local``."""
+    if address is None or not address.startswith("tcp://"):
+        return "local"
+    return address.partition("://")[2].partition("/")[0]
