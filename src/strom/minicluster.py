@@ -26,6 +26,7 @@ from strom.common.job import JobID
 from strom.graph.job_graph import JobGraph
 from strom.heartbeat import HeartbeatSettings
 from strom.jobmanager.dispatcher import Dispatcher
+from strom.jobmanager.entrypoint import create_jobmanager_components
 from strom.jobmanager.resourcemanager import ResourceManager
 from strom.network.local_network import LocalNetwork
 from strom.rpc.gateways import DispatcherGateway, TaskExecutorGateway
@@ -69,9 +70,8 @@ class MiniCluster:
     def start(self) -> MiniCluster:
         rpc = self.rpc = RpcService(mode=self.rpc_mode, ask_timeout_s=self.ask_timeout_s)
         network = LocalNetwork()
-        self.resource_manager = ResourceManager(rpc, heartbeat=self.heartbeat)
-        self.dispatcher = Dispatcher(rpc, self.resource_manager.address,
-                                     heartbeat=self.heartbeat)
+        self.resource_manager, self.dispatcher = create_jobmanager_components(
+            rpc, self.heartbeat)
         self.task_executors = [
             TaskExecutor(rpc, self.resource_manager.address, self.slots_per_task_manager,
                          network, self.clock, heartbeat=self.heartbeat)

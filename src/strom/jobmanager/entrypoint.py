@@ -29,7 +29,7 @@ from strom.jobmanager.resourcemanager import ResourceManager
 from strom.rpc.service import RpcService
 
 __all__ = ["EXIT_RUNTIME_FAILURE", "EXIT_STARTUP_FAILURE", "JobManagerProcess",
-           "run_jobmanager", "start_jobmanager"]
+           "create_jobmanager_components", "run_jobmanager", "start_jobmanager"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,14 @@ class JobManagerProcess:
             self.rpc.stop()
 
 
+def create_jobmanager_components(rpc: RpcService, heartbeat: HeartbeatSettings
+                                 ) -> tuple[ResourceManager, Dispatcher]:
+    """The JobManager's components on ``rpc`` (not started); the MiniCluster builds its
+    JobManager with this too."""
+    resource_manager = ResourceManager(rpc, heartbeat=heartbeat)
+    return resource_manager, Dispatcher(rpc, resource_manager.address, heartbeat=heartbeat)
+
+
 def start_jobmanager(configuration: Configuration) -> JobManagerProcess:
     """Build and start a JobManager from ``configuration``; raises if it cannot start."""
     heartbeat = HeartbeatSettings.from_configuration(configuration)
@@ -75,8 +83,7 @@ def start_jobmanager(configuration: Configuration) -> JobManagerProcess:
         ask_timeout_s=(configuration.get(ASK_TIMEOUT) or 10_000) / 1000.0,
     )
     try:
-        resource_manager = ResourceManager(rpc, heartbeat=heartbeat)
-        dispatcher = Dispatcher(rpc, resource_manager.address, heartbeat=heartbeat)
+        resource_manager, dispatcher = create_jobmanager_components(rpc, heartbeat)
 
         async def start_all() -> None:
             await resource_manager.start()

@@ -43,6 +43,17 @@ _READY = re.compile(r"ready at (tcp://[^\s/]+)")
 START_TIMEOUT_S = 60.0
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, SIGKILL it when the thread that started it (the
+    test's) ends, so a test run that is killed leaves no cluster behind (the fixture's own
+    cleanup cannot run then)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 @dataclass
 class ClusterProcess:
     """One process of a :class:`ProcessCluster`."""
@@ -127,7 +138,8 @@ class ProcessCluster:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         with open(log_file, "wb") as log:
             popen = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=subprocess.STDOUT, env=env)
+                                     stderr=subprocess.STDOUT, env=env,
+                                     preexec_fn=_die_with_parent)
         process = ClusterProcess(name, popen, log_file)
         self._all.append(process)
         return process
