@@ -256,6 +256,8 @@ class TaskExecutor(RpcEndpoint):
     # ------------------------------------------------------------------ from task threads
     def _report(self, jm_address: str, job_id: JobID, execution_id: ExecutionAttemptID,
                 state: ExecutionState, error: BaseException | None) -> None:
+        if execution_id not in self.tasks:
+            return  # released: its JobMaster is gone or has forgotten the job
         jm = self.rpc.connect(jm_address, JobMasterGateway)
         failure = None if error is None else SerializedError.from_exception(error)
         message = TaskExecutionState(job_id, execution_id, state, failure)
