@@ -83,3 +83,24 @@ def test_registration_is_retried_with_backoff_until_accepted() -> None:
     settings = RegistrationSettings(initial_timeout_ms=1, max_timeout_ms=100, error_delay_ms=4)
     assert asyncio.run(register_until_accepted(attempt, settings, "te")) == "rm-1"
     assert len(attempts) == 4
+
+
+def test_slots_a_task_executor_freed_for_a_lost_job_master_are_free_again_at_the_rm() -> None:
+    latch = Latch()
+    with MiniCluster(num_task_managers=1, slots_per_task_manager=2, heartbeat=FAST) as cluster:
+        rpc, rm, dispatcher = cluster.rpc, cluster.resource_manager, cluster.dispatcher
+        assert rpc is not None and rm is not None and dispatcher is not None
+        env = endless_job(latch)
+        env._cluster = cluster
+        env.execute_async("endless")
+        wait_until(lambda: running(cluster) == 2, 30, "both tasks to run")
+        assert rpc.run_sync(rm.free_slot_count()) == 0
+        [job_master] = dispatcher.job_masters.values()
+        rpc.run_sync(job_master.heartbeats.stop())  # the JobMaster goes silent
+
+        te = cluster.task_executors[0]
+        wait_until(lambda: not te.allocations and not te.tasks, 30,
+                   "the TaskExecutor to free the slots of the silent JobMaster")
+        wait_until(lambda: rpc.run_sync(rm.free_slot_count()) == 2, 30,
+                   "the slot report to free the slots at the ResourceManager")
+        latch.trigger()

@@ -3,7 +3,9 @@
 A standalone ResourceManager only hands out slots of registered TaskExecutors: on a slot
 request it allocates free slots and asks their TaskExecutors to offer them to the JobMaster.
 It asks every registered TaskExecutor for a heartbeat each ``heartbeat.interval``; the
-answer carries the TaskExecutor's slot report. A TaskExecutor that stops answering
+answer carries the TaskExecutor's slot report. A slot the report shows free although it was
+allocated here (and its TaskExecutor had confirmed that before the heartbeat was asked for)
+was freed by the TaskExecutor, whose JobMaster went away: it is free here too. A TaskExecutor that stops answering
 (``heartbeat.timeout``, or ``heartbeat.rpc-failure-threshold`` failed heartbeats in a row)
 is lost: it and its slots are forgotten. The JobMasters that ran tasks there notice through
 their own heartbeats and fail their jobs. A TaskExecutor that registers again (it lost this
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 
 from strom.common.job import JobID
 from strom.graph.ids import AllocationID, ResourceID
-from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost
+from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost, monotonic_ms
 from strom.rpc.errors import RpcError
 from strom.rpc.gateways import ResourceManagerGateway, TaskExecutorGateway
 from strom.rpc.messages import SlotReport, TaskManagerInfo
@@ -35,6 +37,11 @@ class _Slot:
     index: int
     job_id: JobID | None = None
     allocation_id: AllocationID | None = None
+    #: when the TaskExecutor confirmed the allocation (monotonic ms; None: not yet)
+    confirmed_ms: int | None = None
+
+    def free(self) -> None:
+        self.job_id = self.allocation_id = self.confirmed_ms = None
 
 
 @dataclass
@@ -95,13 +102,14 @@ class ResourceManager(RpcEndpoint):
             slot.allocation_id = AllocationID()
             te = self.rpc.connect(slot.task_executor, TaskExecutorGateway)
             await te.request_slot(slot.index, job_id, slot.allocation_id, job_master_address)
+            slot.confirmed_ms = monotonic_ms()
         return count
 
     async def release_slots(self, job_id: JobID) -> None:
         executors = set()
         for slot in self.slots:
             if slot.job_id == job_id:
-                slot.job_id = slot.allocation_id = None
+                slot.free()
                 executors.add(slot.task_executor)
         for address in executors:
             try:
@@ -124,15 +132,26 @@ class ResourceManager(RpcEndpoint):
         ]
 
     # ------------------------------------------------------------------ heartbeats
-    async def _request_heartbeat(self, address: str) -> SlotReport:
+    async def _request_heartbeat(self, address: str) -> tuple[int, SlotReport]:
+        asked_ms = monotonic_ms()
         te = self.rpc.connect(address, TaskExecutorGateway)
-        return await te.heartbeat_from_resource_manager(self.instance_id)
+        return asked_ms, await te.heartbeat_from_resource_manager(self.instance_id)
 
-    def _slot_report(self, address: str, report: SlotReport) -> None:
+    def _slot_report(self, address: str, answer: tuple[int, SlotReport]) -> None:
+        asked_ms, report = answer
         record = self.task_executors.get(address)
-        if record is not None and record.resource_id == report.resource_id:
-            record.last_heartbeat = _epoch_ms()
-            record.report = report
+        if record is None or record.resource_id != report.resource_id:
+            return
+        record.last_heartbeat = _epoch_ms()
+        record.report = report
+        free_there = {s.slot_index for s in report.slots if s.job_id is None}
+        for slot in self.slots:
+            if (slot.task_executor == address and slot.index in free_there
+                    and slot.confirmed_ms is not None and slot.confirmed_ms < asked_ms):
+                log.info("slot %d of TaskManager %s was freed there (job %s lost its "
+                         "JobMaster); it is free again", slot.index, record.resource_id,
+                         slot.job_id)
+                slot.free()
 
     def _task_executor_lost(self, lost: TargetLost[str]) -> None:
         record = self.task_executors.get(lost.target)
