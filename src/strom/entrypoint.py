@@ -41,8 +41,9 @@ def configure_process_logging(level: int = logging.INFO) -> None:
 
 
 def serve_until_stopped(rpc: RpcService, stop: Callable[[], None], what: str,
-                        out: TextIO) -> int:
-    """Wait for SIGTERM/SIGINT (exit 0) or the death of the RPC loop (exit 2), then stop."""
+                        out: TextIO, failure: Callable[[], str | None] | None = None) -> int:
+    """Wait for SIGTERM/SIGINT (exit 0), the death of the RPC loop, or ``failure()`` naming
+    a reason to give up (exit 2, the reason printed), then stop."""
     stopping = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:
@@ -55,6 +56,12 @@ def serve_until_stopped(rpc: RpcService, stop: Callable[[], None], what: str,
         while not stopping.wait(_WATCH_INTERVAL_S):
             if not rpc.loop.is_running():
                 log.error("%s: its RPC loop stopped unexpectedly", what)
+                code = EXIT_RUNTIME_FAILURE
+                break
+            reason = failure() if failure is not None else None
+            if reason:
+                log.error("%s gives up: %s", what, reason)
+                print(f"{what} gives up: {reason}", file=out, flush=True)
                 code = EXIT_RUNTIME_FAILURE
                 break
     finally:

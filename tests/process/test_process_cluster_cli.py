@@ -99,3 +99,18 @@ def test_cluster_start_refuses_workers_on_other_hosts(cluster_dir: Path) -> None
     assert done.returncode == 1
     assert "worker-7.example" in done.stderr and "strom taskmanager" in done.stderr
     assert pids(cluster_dir / "log") == {}
+
+
+def test_a_task_manager_that_never_reaches_its_jobmanager_gives_up_with_2(
+        tmp_path: Path) -> None:
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    done = strom("taskmanager", "-D", f"jobmanager.rpc.port={port}",
+                 "-D", "jobmanager.rpc.address=127.0.0.1",
+                 "-D", "taskmanager.registration.timeout=1 s",
+                 "-D", "cluster.registration.error-delay=100 ms", cwd=tmp_path, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "ready at tcp://127.0.0.1:" in done.stdout
+    assert (f"TaskManager gives up: not registered at tcp://127.0.0.1:{port}/resourcemanager "
+            "for 1000 ms (taskmanager.registration.timeout)") in done.stdout

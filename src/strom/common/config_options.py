@@ -112,6 +112,7 @@ __all__ = [
     "REGISTRATION_INITIAL_TIMEOUT",
     "REGISTRATION_MAX_TIMEOUT",
     "REGISTRATION_ERROR_DELAY",
+    "TASKMANAGER_REGISTRATION_TIMEOUT",
     "CHECKPOINTING_INTERVAL",
     "RESTART_STRATEGY_TYPE",
     "all_options",
@@ -420,6 +421,14 @@ REGISTRATION_ERROR_DELAY: ConfigOption[int] = ConfigOption(
     "doubles from cluster.registration.initial-timeout up to this).",
     constraint=at_least(1),
 )
+TASKMANAGER_REGISTRATION_TIMEOUT: ConfigOption[int] = ConfigOption(
+    "taskmanager.registration.timeout",
+    DURATION,
+    300_000,
+    "A TaskManager process not registered with its ResourceManager for this long (at start "
+    "or after losing it) exits, in milliseconds.",
+    constraint=at_least(1),
+)
 CHECKPOINTING_INTERVAL: ConfigOption[int] = ConfigOption(
     "execution.checkpointing.interval",
     DURATION,
@@ -495,6 +504,7 @@ _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
     REGISTRATION_INITIAL_TIMEOUT,
     REGISTRATION_MAX_TIMEOUT,
     REGISTRATION_ERROR_DELAY,
+    TASKMANAGER_REGISTRATION_TIMEOUT,
     CHECKPOINTING_INTERVAL,
     RESTART_STRATEGY_TYPE,
 )

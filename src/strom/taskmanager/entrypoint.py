@@ -4,7 +4,9 @@
 ``taskmanager.bind-host`` and ``taskmanager.rpc.port``, advertised as ``taskmanager.host``;
 heartbeat and registration settings), then a TaskExecutor with
 ``taskmanager.numberOfTaskSlots`` slots that registers with the ResourceManager at
-``jobmanager.rpc.address``:``jobmanager.rpc.port``, retrying until the JobManager answers.
+``jobmanager.rpc.address``:``jobmanager.rpc.port``, retrying until the JobManager answers
+(the process exits with code 2 when that takes longer than
+``taskmanager.registration.timeout``, 5 minutes).
 :func:`run_taskmanager` is the process: it prints ``TaskManager <resource id> ready at
 tcp://host:port/...`` first, logs when it registered, and runs until SIGTERM or SIGINT.
 Exit codes as in :mod:`strom.entrypoint`.
@@ -28,12 +30,13 @@ from strom.common.config_options import (
     NUM_TASK_SLOTS,
     TASKMANAGER_BIND_HOST,
     TASKMANAGER_HOST,
+    TASKMANAGER_REGISTRATION_TIMEOUT,
     TASKMANAGER_RPC_PORT,
 )
 from strom.common.configuration import Configuration
 from strom.entrypoint import EXIT_STARTUP_FAILURE, serve_until_stopped
 from strom.graph.ids import ResourceID
-from strom.heartbeat import HeartbeatSettings
+from strom.heartbeat import HeartbeatSettings, monotonic_ms
 from strom.network.local_network import LocalNetwork
 from strom.rpc.service import RpcService
 from strom.taskmanager.registration import RegistrationSettings
@@ -111,4 +114,15 @@ def run_taskmanager(configuration: Configuration, out: TextIO | None = None,
         f"TaskManager {te.resource_id} registered at {te.rm_address}", file=out, flush=True)
     if te.registered.is_set():
         te.on_registered()
-    return serve_until_stopped(process.rpc, process.stop, "TaskManager", out)
+    timeout_ms = configuration.get(TASKMANAGER_REGISTRATION_TIMEOUT) or 300_000
+
+    def unregistered_too_long() -> str | None:
+        since = te.unregistered_since_ms
+        if since is None or monotonic_ms() - since <= timeout_ms:
+            return None
+        return (f"not registered at {te.rm_address} for {timeout_ms} ms "
+                "(taskmanager.registration.timeout). Is the JobManager running there? Check "
+                "jobmanager.rpc.address and jobmanager.rpc.port.")
+
+    return serve_until_stopped(process.rpc, process.stop, "TaskManager", out,
+                               failure=unregistered_too_long)

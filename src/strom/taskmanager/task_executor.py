@@ -20,7 +20,7 @@ from typing import Any
 from strom.common import _pickling
 from strom.common.job import JobID
 from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
-from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost
+from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost, monotonic_ms
 from strom.network.local_network import LocalNetwork
 from strom.rpc.errors import SerializedError
 from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway, TaskExecutorGateway
@@ -88,6 +88,8 @@ class TaskExecutor(RpcEndpoint):
         self.resource_manager_id: ResourceID | None = None
         #: set while registered with the ResourceManager
         self.registered = asyncio.Event()
+        #: since when it has not been registered (monotonic ms; None while registered)
+        self.unregistered_since_ms: int | None = monotonic_ms()
         self._registering: asyncio.Task[None] | None = None
         #: called on the loop after each successful registration
         self.on_registered: Callable[[], None] | None = None
@@ -119,6 +121,7 @@ class TaskExecutor(RpcEndpoint):
     def _start_registration(self) -> None:
         self.registered.clear()
         self.resource_manager_id = None
+        self.unregistered_since_ms = monotonic_ms()
         if self._registering is None or self._registering.done():
             self._registering = self.rpc.loop.create_task(
                 self._register(), name=f"strom registration of {self.name}")
@@ -131,6 +134,7 @@ class TaskExecutor(RpcEndpoint):
         )
         self.rm_heartbeats.monitor_target(self.rm_address)
         self.registered.set()
+        self.unregistered_since_ms = None
         log.debug("TaskExecutor %s registered at %s", self.resource_id, self.rm_address)
         if self.on_registered is not None:
             self.on_registered()

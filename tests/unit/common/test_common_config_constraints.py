@@ -51,6 +51,7 @@ CONSTRAINED: dict[ConfigOption[Any], tuple[list[str], list[str], str]] = {
     co.REGISTRATION_INITIAL_TIMEOUT: (["100 ms"], ["0"], "expected an integer >= 1."),
     co.REGISTRATION_MAX_TIMEOUT: (["30 s"], ["0"], "expected an integer >= 1."),
     co.REGISTRATION_ERROR_DELAY: (["10 s", "50 ms"], ["0"], "expected an integer >= 1."),
+    co.TASKMANAGER_REGISTRATION_TIMEOUT: (["5 min", "1 s"], ["0"], "expected an integer >= 1."),
     co.STATE_BACKEND_TYPE: (
         ["hashmap", "HashMap"],
         ["rocksdb", "RocksDB"],
