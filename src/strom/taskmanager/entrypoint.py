@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -71,9 +72,11 @@ class TaskManagerProcess:
             self.rpc.stop()
 
 
-def start_taskmanager(configuration: Configuration,
-                      resource_id: ResourceID | None = None) -> TaskManagerProcess:
-    """Build and start a TaskManager; it registers in the background."""
+def start_taskmanager(configuration: Configuration, resource_id: ResourceID | None = None,
+                      on_ready: Callable[[TaskExecutor], None] | None = None
+                      ) -> TaskManagerProcess:
+    """Build and start a TaskManager; it registers in the background. ``on_ready`` runs
+    once its RPC listens, before it starts registering."""
     rpc = RpcService(
         "strom-taskmanager-rpc", mode="tcp",
         host=configuration.get(TASKMANAGER_BIND_HOST) or "127.0.0.1",
@@ -89,6 +92,8 @@ def start_taskmanager(configuration: Configuration,
             registration=RegistrationSettings.from_configuration(configuration),
             resource_id=resource_id,
         )
+        if on_ready is not None:
+            on_ready(task_executor)
         rpc.run_sync(task_executor.start(), timeout=30)
     except BaseException:
         rpc.stop()
@@ -99,21 +104,22 @@ def start_taskmanager(configuration: Configuration,
 def run_taskmanager(configuration: Configuration, out: TextIO | None = None,
                     resource_id: ResourceID | None = None) -> int:
     """Run a TaskManager in this process until SIGTERM/SIGINT; the process's exit code."""
-    out = out or sys.stdout
+    output = out or sys.stdout
+
+    def ready(te: TaskExecutor) -> None:
+        print(f"TaskManager {te.resource_id} ready at {te.address} with {te.num_slots} "
+              f"slots; registering at {te.rm_address}", file=output, flush=True)
+        te.on_registered = lambda: print(
+            f"TaskManager {te.resource_id} registered at {te.rm_address}", file=output,
+            flush=True)
+
     try:
-        process = start_taskmanager(configuration, resource_id)
+        process = start_taskmanager(configuration, resource_id, on_ready=ready)
     except Exception as e:
         log.error("the TaskManager could not start", exc_info=e)
-        print(f"TaskManager could not start: {e}", file=out, flush=True)
+        print(f"TaskManager could not start: {e}", file=output, flush=True)
         return EXIT_STARTUP_FAILURE
     te = process.task_executor
-    print(f"TaskManager {te.resource_id} ready at {te.address} with {te.num_slots} slots; "
-          f"registering at {te.rm_address}", file=out, flush=True)
-
-    te.on_registered = lambda: print(
-        f"TaskManager {te.resource_id} registered at {te.rm_address}", file=out, flush=True)
-    if te.registered.is_set():
-        te.on_registered()
     timeout_ms = configuration.get(TASKMANAGER_REGISTRATION_TIMEOUT) or 300_000
 
     def unregistered_too_long() -> str | None:
@@ -124,5 +130,5 @@ def run_taskmanager(configuration: Configuration, out: TextIO | None = None,
                 "(taskmanager.registration.timeout). Is the JobManager running there? Check "
                 "jobmanager.rpc.address and jobmanager.rpc.port.")
 
-    return serve_until_stopped(process.rpc, process.stop, "TaskManager", out,
+    return serve_until_stopped(process.rpc, process.stop, "TaskManager", output,
                                failure=unregistered_too_long)
