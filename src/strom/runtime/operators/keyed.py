@@ -18,6 +18,7 @@ from strom.runtime.operators.base import (
     StreamRuntimeContext,
     TwoInputOperator,
 )
+from strom.runtime.operators.bounded_output import flat_map_none_error
 from strom.runtime.operators.stateless import collect_results
 
 __all__ = ["KeyedCoOperator", "KeyedFilterOperator", "KeyedFlatMapOperator", "KeyedMapOperator",
@@ -160,7 +161,10 @@ class KeyedFlatMapOperator(_KeyedFunctionOperator):
         ts_iter = timestamps if timestamps is not None else [None] * len(values)
         for k, v, t in zip(self._keys(values, keys), values, ts_iter):
             set_key(k)
-            collect_results(fn(v), t, out, out_ts, self)
+            results = fn(v)
+            if results is None:
+                raise flat_map_none_error(self, fn, v)
+            collect_results(results, t, out, out_ts, self)
         if out:
             self.output.emit(out, out_ts)
 
