@@ -116,9 +116,18 @@ class SourceOperator(StreamOperator):
 
     def emit_next(self) -> InputStatus:
         status: InputStatus = self.reader.poll_next(self)
+        if status is InputStatus.MORE_AVAILABLE:
+            return status
         if status is InputStatus.END_OF_INPUT:
             self.finished = True
             self._emit_watermark(LONG_MAX)
+        elif status is not InputStatus.NOTHING_AVAILABLE:
+            raise TypeError(
+                f"{type(self.reader).__name__}.poll_next() of '{self.name}' returned "
+                f"{status!r}; it must return an InputStatus: MORE_AVAILABLE (there is more to "
+                "read right now), NOTHING_AVAILABLE (nothing right now, poll again later) or "
+                "END_OF_INPUT (this reader is finished). Did you forget a return?"
+            )
         return status
 
     def next_processing_time(self) -> int | None:
