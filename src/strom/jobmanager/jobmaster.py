@@ -131,7 +131,8 @@ class JobMaster(RpcEndpoint):
                 self.spawn(te.send_operator_event(str(execution.execution_id), operator_id, event))
 
             coordinator = SourceCoordinator(
-                head.spec.source, vertex.parallelism, send, self._schedule_async
+                head.spec.source, vertex.parallelism, send, self._schedule_async,
+                source_name=head.name, job_name=self.job_graph.name,
             )
             self.coordinators[operator_id] = coordinator
             coordinator.start()
