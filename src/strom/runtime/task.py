@@ -42,6 +42,7 @@ from strom.runtime.operators.base import (
 from strom.runtime.operators.bounded_output import BoundedOutputOperator
 from strom.runtime.operators.factory import create_operator
 from strom.runtime.operators.source import SourceOperator
+from strom.runtime.output_types import checked_emit
 from strom.state.key_groups import compute_key_group_range_for_operator_index
 
 __all__ = ["StepResult", "Task", "attribute_failure"]
@@ -186,6 +187,8 @@ class Task:
                 writer = writers[edge.edge_id]
                 output.add_target(_writer_emit(writer, edge), *_event_senders(writer),
                                   edge.output_tag)
+            if chained.output_type is not None:
+                output.emit = checked_emit(output.emit, chained.output_type, chained.name)
             ctx = self._operator_context(chained)
             ctx.output_blocked = self._output_blocked_after(position)
             ops[chained.node_id].setup(ctx, output)

@@ -78,7 +78,7 @@ class SourceOperator(StreamOperator):
         self.send_to_coordinator = ctx.extra["send_operator_event"]
         self.watermarks = TimestampsAndWatermarks(
             self.strategy, ctx.clock, ctx.auto_watermark_interval,
-            self._emit_watermark, self.output.emit_watermark_status, ctx.is_batch,
+            self._emit_watermark, self.output.emit_watermark_status, ctx.is_batch, self.name,
         )
         self.reader = self.source.create_reader(_ReaderContext(self))
         self.send_event(ReaderRegistrationEvent(ctx.subtask_index))
@@ -161,7 +161,7 @@ class TimestampsAndWatermarksOperator(StreamOperator):
         assert ctx is not None
         self.watermarks = TimestampsAndWatermarks(
             self.strategy, ctx.clock, ctx.auto_watermark_interval,
-            self._emit_watermark, self.output.emit_watermark_status, ctx.is_batch,
+            self._emit_watermark, self.output.emit_watermark_status, ctx.is_batch, self.name,
         )
 
     def _emit_watermark(self, timestamp: int) -> None:
