@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 from dataflow_helpers import source
+from test_integration_source_errors import BrokenSource
 
+from strom.common import WatermarkStrategy
 from strom.datastream import ProcessFunction, StreamExecutionEnvironment
-from strom.datastream.connectors.base import Sink, SinkWriter, SinkWriterContext
+from strom.datastream.connectors.base import InputStatus, Sink, SinkWriter, SinkWriterContext
 
 BATCH_SIZE = 1024  # records per network buffer (the default)
 MANY = 100_000
@@ -110,3 +112,17 @@ def test_chunks_keep_the_input_records_timestamp(strom_env: StreamExecutionEnvir
     strom_env.execute()
     assert Progress.consumed == 5003
     assert Progress.timestamps == {7, 9}
+
+
+def test_input_that_ends_during_a_backlog_waits_for_it(
+    strom_env: StreamExecutionEnvironment,
+) -> None:
+    # the reader's only poll emits the record and ends the input: the task must not finish
+    # (end the sink's input) before the suspended flat_map has emitted everything
+    strom_env.set_parallelism(1)
+    ending = BrokenSource(batch=[MANY], first_status=InputStatus.END_OF_INPUT)
+    strom_env.from_source(ending, WatermarkStrategy.no_watermarks(), "ending") \
+        .flat_map(explode).rebalance().sink_to(StatsSink())
+    strom_env.execute()
+    assert Progress.consumed == MANY
+    assert Progress.most_ahead <= 16 * BATCH_SIZE, Progress.most_ahead

@@ -62,10 +62,13 @@ class _Enumerator(SplitEnumerator[_Split]):
 
 
 class _Reader(SourceReader[_Split]):
-    """Emits ``batch`` (with ``timestamps``) once, then returns ``status``."""
+    """Emits ``batch`` (with ``timestamps``) once, returning ``first_status``, then returns
+    ``status``."""
 
-    def __init__(self, batch: list[Any], timestamps: list[int] | None, status: Any) -> None:
+    def __init__(self, batch: list[Any], timestamps: list[int] | None, status: Any,
+                 first_status: InputStatus) -> None:
         self.batch, self.timestamps, self.status = batch, timestamps, status
+        self.first_status = first_status
         self.splits: list[_Split] = []
         self.done = False
 
@@ -75,7 +78,7 @@ class _Reader(SourceReader[_Split]):
         if not self.done:
             self.done = True
             output.collect(self.batch, self.timestamps, "only")
-            return InputStatus.MORE_AVAILABLE
+            return self.first_status
         return self.status  # type: ignore[no-any-return]
 
     def add_splits(self, splits: list[_Split]) -> None:
@@ -91,11 +94,13 @@ class _Reader(SourceReader[_Split]):
 class BrokenSource(Source[_Split]):
     def __init__(self, fail_in: str = "", batch: list[Any] | None = None,
                  timestamps: list[int] | None = None,
-                 status: Any = InputStatus.END_OF_INPUT) -> None:
+                 status: Any = InputStatus.END_OF_INPUT,
+                 first_status: InputStatus = InputStatus.MORE_AVAILABLE) -> None:
         self.fail_in = fail_in
         self.batch = [1, 2, 3] if batch is None else batch
         self.timestamps = timestamps
         self.status = status
+        self.first_status = first_status
 
     def get_boundedness(self) -> Boundedness:
         return Boundedness.BOUNDED
@@ -110,7 +115,7 @@ class BrokenSource(Source[_Split]):
         return self.create_enumerator(context)
 
     def create_reader(self, context: SourceReaderContext) -> _Reader:
-        return _Reader(self.batch, self.timestamps, self.status)
+        return _Reader(self.batch, self.timestamps, self.status, self.first_status)
 
 
 def run(env: StreamExecutionEnvironment, source: BrokenSource,
