@@ -12,7 +12,7 @@ from dataflow_helpers import source
 from test_integration_source_errors import BrokenSource
 
 from strom.common import WatermarkStrategy
-from strom.datastream import ProcessFunction, StreamExecutionEnvironment
+from strom.datastream import KeyedProcessFunction, ProcessFunction, StreamExecutionEnvironment
 from strom.datastream.connectors.base import InputStatus, Sink, SinkWriter, SinkWriterContext
 
 BATCH_SIZE = 1024  # records per network buffer (the default)
@@ -48,6 +48,12 @@ class ExplodeProcess(ProcessFunction):
         yield from explode(value)
 
 
+class ExplodeKeyedProcess(KeyedProcessFunction):
+    def process_element(self, value: int, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+        for i in explode(value):
+            yield (ctx.get_current_key(), i)
+
+
 class _StatsWriter(SinkWriter[Any]):
     def write(self, values: Sequence[Any], timestamps: Sequence[int] | None) -> None:
         with Progress.lock:
@@ -73,7 +79,8 @@ def _reset() -> None:
     Progress.reset()
 
 
-@pytest.mark.parametrize("how", ["generator", "list", "process"])
+@pytest.mark.parametrize("how", ["generator", "list", "process", "keyed_flat_map",
+                                 "keyed_process"])
 @pytest.mark.parametrize("over_network", [False, True], ids=["chained", "network"])
 def test_output_batches_never_exceed_the_buffer_size(
     strom_env: StreamExecutionEnvironment, how: str, over_network: bool
@@ -83,8 +90,12 @@ def test_output_batches_never_exceed_the_buffer_size(
         stream = stream.flat_map(explode)
     elif how == "list":
         stream = stream.flat_map(lambda n: list(range(n)))
-    else:
+    elif how == "process":
         stream = stream.process(ExplodeProcess())
+    elif how == "keyed_flat_map":
+        stream = stream.key_by(lambda n: n % 2).flat_map(explode)
+    else:
+        stream = stream.key_by(lambda n: n % 2).process(ExplodeKeyedProcess())
     if over_network:
         stream = stream.rebalance()
     stream.sink_to(StatsSink())
@@ -103,6 +114,20 @@ def test_a_generator_is_read_as_its_output_is_consumed(
     strom_env.execute()
     assert Progress.consumed == Progress.produced == MANY
     # credit (2 exclusive + 8 floating buffers) plus the buffers being filled
+    assert Progress.most_ahead <= 16 * BATCH_SIZE, Progress.most_ahead
+
+
+@pytest.mark.parametrize("keyed", [False, True], ids=["flat_map", "keyed_process"])
+def test_a_generator_is_read_as_its_output_is_consumed_after_key_by(
+    strom_env: StreamExecutionEnvironment, keyed: bool
+) -> None:
+    strom_env.set_parallelism(1)
+    keyed_stream = source(strom_env, [MANY]).key_by(lambda n: "k")
+    stream = (keyed_stream.process(ExplodeKeyedProcess()) if keyed
+              else keyed_stream.flat_map(explode))
+    stream.rebalance().sink_to(StatsSink())
+    strom_env.execute()
+    assert Progress.consumed == Progress.produced == MANY
     assert Progress.most_ahead <= 16 * BATCH_SIZE, Progress.most_ahead
 
 
