@@ -114,3 +114,15 @@ def test_a_task_manager_that_never_reaches_its_jobmanager_gives_up_with_2(
     assert "ready at tcp://127.0.0.1:" in done.stdout
     assert (f"TaskManager gives up: not registered at tcp://127.0.0.1:{port}/resourcemanager "
             "for 1000 ms (taskmanager.registration.timeout)") in done.stdout
+
+
+def test_cluster_start_reports_a_jobmanager_that_could_not_start(cluster_dir: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = strom("cluster", "start", "-D", f"jobmanager.rpc.port={port}", cwd=cluster_dir)
+    assert done.returncode == 1
+    assert "The jobmanager did not start (exit code 1)" in done.stderr
+    assert f"cannot listen for RPC on 127.0.0.1:{port}" in done.stderr
+    assert pids(cluster_dir / "log") == {}

@@ -171,9 +171,10 @@ def _wait_ready(name: str, process: subprocess.Popen[bytes], log_file: Path,
             if code is None:
                 process.kill()
             tail = log_file.read_bytes()[offset:].decode(errors="replace")[-3000:]
+            why = (f"exit code {code}" if code is not None
+                   else f"not ready after {READY_TIMEOUT_S:.0f} s")
             raise click.ClickException(
-                f"The {name} did not start ({'exit code ' + str(code) if code is not None else f'not ready after {READY_TIMEOUT_S:.0f} s'}). "
-                f"Its log {log_file} ends with:\n{tail}")
+                f"The {name} did not start ({why}). Its log {log_file} ends with:\n{tail}")
         time.sleep(0.05)
 
 
@@ -242,7 +243,13 @@ def _start_member(name: str, command: list[str], logs: Path) -> _Member:
     process, log_file = _spawn(name, command, logs)
     pid_file = logs / f"{name}.pid"
     pid_file.write_text(f"{process.pid}\n")
-    address = _wait_ready(name, process, log_file, offset)
+    try:
+        address = _wait_ready(name, process, log_file, offset)
+    except BaseException:
+        if process.poll() is None:
+            process.kill()
+        pid_file.unlink(missing_ok=True)
+        raise
     pid_file.write_text(f"{process.pid}\n{address}\n")
     return _Member(name, pid_file, process.pid, address)
 
