@@ -130,9 +130,14 @@ def test_a_killed_task_manager_fails_its_job_with_the_task_manager_named(
                    "the ResourceManager to forget the lost TaskManager")
 
 
+@pytest.mark.parametrize("config, noticed_within_s", [
+    (FAST_HEARTBEATS, 30.0),
+    # heartbeat.timeout 50 s: only the dropped connections can tell it this soon
+    ({"cluster.registration.error-delay": "200 ms"}, 10.0),
+], ids=["fast-heartbeats", "connection-drop"])
 def test_task_managers_free_their_slots_and_register_again_when_the_jobmanager_is_back(
-        tmp_path: Path) -> None:
-    with ProcessCluster(task_managers=1, slots=2, config=FAST_HEARTBEATS,
+        tmp_path: Path, config: dict[str, str], noticed_within_s: float) -> None:
+    with ProcessCluster(task_managers=1, slots=2, config=config,
                         log_dir=tmp_path) as cluster:
         env = StreamExecutionEnvironment.get_execution_environment()
         env.set_parallelism(2)
@@ -143,7 +148,7 @@ def test_task_managers_free_their_slots_and_register_again_when_the_jobmanager_i
         assert cluster.jobmanager is not None
         cluster.jobmanager.kill()
 
-        task_manager.wait_for_log("lost its ResourceManager", 30)
+        task_manager.wait_for_log("lost its ResourceManager", noticed_within_s)
         wait_until(lambda: running_tasks(cluster, 0) == [], 30,
                    "the TaskManager to cancel the tasks of the lost JobManager")
 

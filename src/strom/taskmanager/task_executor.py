@@ -6,15 +6,19 @@ so it may start before the JobManager. It then expects heartbeats from the Resou
 from the JobMaster of each job it holds slots for. A JobMaster not heard from within
 ``heartbeat.timeout`` is lost: the job's tasks here are cancelled and its slots freed. A lost
 ResourceManager (the JobManager stopped or restarted) frees every slot and starts the
-registration again, so the TaskExecutor rejoins when the JobManager is back.
+registration again, so the TaskExecutor rejoins when the JobManager is back. When a
+connection to the JobManager's process breaks, the TaskExecutor calls it at once, and
+``heartbeat.rpc-failure-threshold`` failed calls in a row count as a loss too, without
+waiting for the timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from strom.common import _pickling
@@ -22,7 +26,7 @@ from strom.common.job import JobID
 from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
 from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost, monotonic_ms
 from strom.network.local_network import LocalNetwork
-from strom.rpc.errors import SerializedError
+from strom.rpc.errors import RpcError, SerializedError
 from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway, TaskExecutorGateway
 from strom.rpc.messages import (
     ExecutionState,
@@ -82,7 +86,7 @@ class TaskExecutor(RpcEndpoint):
         self.allocations: dict[AllocationID, tuple[int, JobID, str]] = {}
         self.tasks: dict[ExecutionAttemptID, Task] = {}
         self.keyed_backend_factory = _default_backend_factory
-        heartbeat = heartbeat or HeartbeatSettings()
+        heartbeat = self.heartbeat_settings = heartbeat or HeartbeatSettings()
         self.registration_settings = registration or RegistrationSettings()
         #: the ResourceManager this TaskExecutor is registered with (None: not registered)
         self.resource_manager_id: ResourceID | None = None
@@ -104,9 +108,11 @@ class TaskExecutor(RpcEndpoint):
             thread.start()
         self.rm_heartbeats.start()
         self.jm_heartbeats.start()
+        self.rpc.add_connection_listener(self._connection_lost)
         self._start_registration()
 
     async def on_stop(self) -> None:
+        self.rpc.remove_connection_listener(self._connection_lost)
         if self._registering is not None:
             self._registering.cancel()
             await asyncio.gather(self._registering, return_exceptions=True)
@@ -139,6 +145,40 @@ class TaskExecutor(RpcEndpoint):
         if self.on_registered is not None:
             self.on_registered()
 
+    def _connection_lost(self, peer: str) -> None:
+        """A connection to ``peer`` broke: check the ResourceManager and JobMasters there."""
+        if self.heartbeat_settings.rpc_failure_threshold < 1:
+            return
+        if self.rm_address.startswith(f"{peer}/") and self.rm_address in self.rm_heartbeats.monitor:
+            rm = self.rpc.connect(self.rm_address, ResourceManagerGateway)
+            self.spawn(self._check_peer(rm.free_slot_count, self._lose_resource_manager),
+                       name=f"check-resourcemanager-{peer}")
+        for job_id, address in {(job, jm) for _, job, jm in self.allocations.values()}:
+            if address.startswith(f"{peer}/") and job_id in self.jm_heartbeats.monitor:
+                jm = self.rpc.connect(address, JobMasterGateway)
+                self.spawn(self._check_peer(jm.request_job_status,
+                                            functools.partial(self._lose_job_master, job_id)),
+                           name=f"check-jobmaster-{job_id}")
+
+    async def _check_peer(self, call: Callable[[], Any], lose: Callable[[str], None]) -> None:
+        threshold = self.heartbeat_settings.rpc_failure_threshold
+        for attempt in range(threshold):
+            try:
+                await call()
+                return
+            except Exception as e:
+                if attempt == threshold - 1:
+                    lose(f"its connection broke and {threshold} calls in a row failed "
+                         f"(heartbeat.rpc-failure-threshold), the last with: {e}")
+
+    def _lose_job_master(self, job_id: JobID, reason: str) -> None:
+        self._job_master_lost(TargetLost(job_id, reason))
+
+    def _lose_resource_manager(self, reason: str) -> None:
+        if self.rm_address in self.rm_heartbeats.monitor:
+            self.rm_heartbeats.unmonitor_target(self.rm_address)
+            self._resource_manager_lost(TargetLost(self.rm_address, reason))
+
     def _resource_manager_lost(self, lost: TargetLost[str]) -> None:
         log.warning("TaskExecutor %s lost its ResourceManager at %s (%s): freeing every slot "
                     "and registering again", self.resource_id, lost.target, lost.reason)
@@ -147,6 +187,8 @@ class TaskExecutor(RpcEndpoint):
         self._start_registration()
 
     def _job_master_lost(self, lost: TargetLost[JobID]) -> None:
+        if not any(job == lost.target for _, job, _ in self.allocations.values()):
+            return  # already released
         log.warning("TaskExecutor %s lost the JobMaster of job %s (%s): cancelling its tasks "
                     "and freeing its slots", self.resource_id, lost.target, lost.reason)
         self._release_job(lost.target, f"its JobMaster is lost ({lost.reason})")
@@ -191,7 +233,8 @@ class TaskExecutor(RpcEndpoint):
         self.jm_heartbeats.monitor_target(job_id)
         jm = self.rpc.connect(job_master_address, JobMasterGateway)
         offer = SlotOffer(allocation_id, slot_index, self.address, self.resource_id)
-        self.spawn(jm.offer_slots([offer]), name=f"offer-{allocation_id}")
+        self.spawn(_to_job_master(jm.offer_slots([offer]), f"offer slot {slot_index}"),
+                   name=f"offer-{allocation_id}")
 
     async def submit_task(self, tdd: TaskDeploymentDescriptor) -> None:
         allocation = self.allocations.get(tdd.allocation_id)
@@ -265,9 +308,21 @@ class TaskExecutor(RpcEndpoint):
         jm = self.rpc.connect(jm_address, JobMasterGateway)
         failure = None if error is None else SerializedError.from_exception(error)
         message = TaskExecutionState(job_id, execution_id, state, failure)
-        self.spawn(jm.update_task_execution_state(message), name=f"report-{execution_id}")
+        self.spawn(_to_job_master(jm.update_task_execution_state(message),
+                                  f"report {state.value} of {execution_id}"),
+                   name=f"report-{execution_id}")
 
     def _forward_event(self, jm_address: str, execution_id: ExecutionAttemptID,
                        operator_id: str, subtask: int, event: bytes) -> None:
         jm = self.rpc.connect(jm_address, JobMasterGateway)
-        self.spawn(jm.send_operator_event(execution_id, operator_id, subtask, event))
+        self.spawn(_to_job_master(jm.send_operator_event(execution_id, operator_id, subtask, event),
+                                  f"send an event of {execution_id}"))
+
+
+async def _to_job_master(call: Awaitable[Any], what: str) -> None:
+    """Await a message to a JobMaster; one that cannot be delivered (the JobMaster went
+    away: its heartbeats decide what happens next) is a warning, not an error."""
+    try:
+        await call
+    except RpcError as e:
+        log.warning("could not %s: %s", what, e)

@@ -234,7 +234,7 @@ class ProcessCluster:
     def stop(self) -> None:
         """End every process this cluster started (TaskManagers first), then the client."""
         try:
-            for process in reversed(self._all):
+            for process in sorted(self._all, key=lambda p: p.name == "jobmanager"):
                 process.stop()
         finally:
             if self._rpc is not None:
