@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,7 +26,7 @@ from strom.graph import operator_specs as specs
 from strom.graph.job_graph import JobGraph, build_job_graph
 from strom.graph.plan import execution_plan_json
 from strom.graph.stream_graph import StreamGraph, build_stream_graph
-from strom.graph.transformations import SourceTransformation, Transformation
+from strom.graph.transformations import SinkTransformation, SourceTransformation, Transformation
 
 __all__ = ["StreamExecutionEnvironment"]
 
@@ -232,6 +234,8 @@ class StreamExecutionEnvironment:
 
     def _job_graph(self, job_name: str | None) -> JobGraph:
         job_graph = build_job_graph(self._stream_graph(job_name))
+        if job_graph.runtime_mode != "BATCH":
+            self._warn_about_unfinishable_file_sinks()
         config = self._configuration
         job_graph.config = {
             "is_batch": job_graph.runtime_mode == "BATCH",
@@ -245,6 +249,30 @@ class StreamExecutionEnvironment:
         }
         self._transformations = []
         return job_graph
+
+    def _warn_about_unfinishable_file_sinks(self) -> None:
+        """A FileSink finishes its part files on checkpoints or at the end of the input, so
+        under an unbounded source without checkpointing it never finishes one (as in Flink)."""
+        if self._configuration.get(opts.CHECKPOINTING_INTERVAL) is not None:
+            return
+        from strom.datastream.connectors.file_system import FileSink
+
+        for sink in self._transformations:
+            spec = getattr(sink, "spec", None)
+            if not (isinstance(sink, SinkTransformation)
+                    and isinstance(getattr(spec, "sink", None), FileSink)):
+                continue
+            unbounded = _unbounded_sources(sink)
+            if unbounded:
+                _warn_user(
+                    f"The FileSink '{sink.name}' reads from the unbounded source "
+                    f"'{unbounded[0].name}' and checkpointing is off, so it will never finish "
+                    "a part file: they stay in-progress or pending (hidden '.part-*' files) "
+                    "because part files are committed on checkpoints or at the end of a "
+                    "bounded input. Use a bounded source, or enable checkpointing once strom "
+                    "supports it.",
+                    UserWarning,
+                )
 
     def get_execution_plan(self) -> str:
         """The dataflow as the JSON Flink's plan visualizer reads."""
@@ -337,6 +365,32 @@ class StreamExecutionEnvironment:
     def close(self) -> None:
         """Release the environment (nothing stays running between jobs)."""
         self._transformations = []
+
+
+def _unbounded_sources(sink: Transformation) -> list[SourceTransformation]:
+    """The unbounded sources upstream of ``sink``."""
+    found: list[SourceTransformation] = []
+    seen: set[int] = set()
+    todo = [sink]
+    while todo:
+        t = todo.pop()
+        if t.id in seen:
+            continue
+        seen.add(t.id)
+        if isinstance(t, SourceTransformation) and not t.bounded:
+            found.append(t)
+        todo.extend(t.inputs)
+    return found
+
+
+def _warn_user(message: str, category: type[Warning]) -> None:
+    """Warn, attributing the warning to the first caller outside strom (the user's line)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        level += 1
+        frame = frame.f_back  # type: ignore[assignment]
+    warnings.warn(message, category, stacklevel=level)
 
 
 def _align_to_type(elements: list[Any], type_info: Any) -> list[Any]:
