@@ -68,6 +68,8 @@ class JobMaster(RpcEndpoint):
         self.coordinators: dict[str, SourceCoordinator] = {}
         self._serialized: dict[str, bytes] = {}
         self._done = False
+        #: executions in a terminal state, so a status update need not scan all of them
+        self._terminal = 0
 
     # ------------------------------------------------------------------ lifecycle
     async def on_start(self) -> None:
@@ -174,7 +176,7 @@ class JobMaster(RpcEndpoint):
             for execution in self.graph.by_vertex[str(vertex.id)]:
                 if self.status != "RUNNING":
                     return
-                execution.state = ExecutionState.DEPLOYING.value
+                self._set_execution_state(execution, ExecutionState.DEPLOYING)
                 assert execution.task_executor is not None
                 te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
                 await te.submit_task(self._deployment_descriptor(execution))
@@ -221,7 +223,7 @@ class JobMaster(RpcEndpoint):
         execution = self.graph.executions.get(state.execution_id)
         if execution is None:
             return
-        execution.state = state.state.value
+        self._set_execution_state(execution, state.state)
         if state.state is ExecutionState.FAILED:
             execution.failure = state.error
             self._fail_job(state.error or RuntimeError(f"task {execution.name} failed"))
@@ -262,13 +264,17 @@ class JobMaster(RpcEndpoint):
             if ExecutionState(execution.state).is_terminal:
                 continue
             if execution.task_executor is None or execution.state == "CREATED":
-                execution.state = ExecutionState.CANCELED.value
+                self._set_execution_state(execution, ExecutionState.CANCELED)
                 continue
             te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
             self.spawn(te.cancel_task(str(execution.execution_id)))
 
+    def _set_execution_state(self, execution: Execution, state: ExecutionState) -> None:
+        self._terminal += state.is_terminal - ExecutionState(execution.state).is_terminal
+        execution.state = state.value
+
     def _check_termination(self) -> None:
-        if self._done:
+        if self._done or self._terminal < len(self.graph.executions):
             return
         states = [ExecutionState(e.state) for e in self.graph.all()]
         if not all(s.is_terminal for s in states):
