@@ -11,6 +11,7 @@ job ends. Tests and tools can keep one running for several jobs::
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +24,7 @@ from strom.jobmanager.resourcemanager import ResourceManager
 from strom.network.local_network import LocalNetwork
 from strom.rpc.gateways import DispatcherGateway
 from strom.rpc.service import RpcService
-from strom.taskmanager.task_executor import TaskExecutor
+from strom.taskmanager.task_executor import STOP_GRACE_S, TaskExecutor
 
 __all__ = ["MiniCluster"]
 
@@ -51,6 +52,8 @@ class MiniCluster:
         self.task_executors: list[TaskExecutor] = []
         self.dispatcher: Dispatcher | None = None
         self.resource_manager: ResourceManager | None = None
+        #: how long stop() waits for running tasks to end (in all, not per slot)
+        self.stop_grace_s = STOP_GRACE_S
 
     def start(self) -> MiniCluster:
         rpc = self.rpc = RpcService()
@@ -92,18 +95,29 @@ class MiniCluster:
         self.rpc.run_sync(gateway.submit_job(job_graph, str(job_id)), timeout=30)
         return ClusterJobClient(self.rpc, gateway, str(job_id))
 
-    def stop(self) -> None:
+    def stop(self, grace_s: float | None = None) -> None:
+        """Stop every component; waits at most ``grace_s`` (default :attr:`stop_grace_s`)
+        for tasks still running. A task blocked in a user function cannot be interrupted: its
+        slot's daemon thread is left to end with the process."""
         rpc = self.rpc
         if rpc is None:
             return
         self.rpc = None
+        grace = self.stop_grace_s if grace_s is None else grace_s
 
         async def stop_all() -> None:
             assert self.dispatcher is not None and self.resource_manager is not None
             await self.dispatcher.stop()
             for te in self.task_executors:
+                te.stop_grace_s = grace
                 await te.stop()
             await self.resource_manager.stop()
+            # calls still waiting on the loop (a client waiting for the result of a job whose
+            # task never returned) end now, rather than being destroyed with the loop
+            leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in leftovers:
+                task.cancel()
+            await asyncio.gather(*leftovers, return_exceptions=True)
 
         try:
             rpc.run_sync(stop_all(), timeout=30)

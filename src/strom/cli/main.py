@@ -83,6 +83,9 @@ def run(parallelism: int | None, dynamic: tuple[str, ...], config_file: str | No
     see._context.configuration = _configuration(parallelism, dynamic, config_file)
     try:
         _run_program(script, args)
+    except KeyboardInterrupt:
+        # execute() has cancelled the job and said so; exit as an interrupted program does
+        raise SystemExit(130) from None
     finally:
         see._context.configuration = None
 

@@ -33,6 +33,8 @@ __all__ = ["StreamExecutionEnvironment"]
 DEFAULT_JOB_NAME = "Flink Streaming Job"
 #: records per network buffer (strom's unit of a "buffer"; see taskmanager.memory.segment-size)
 DEFAULT_BATCH_SIZE = 1024
+#: the embedded cluster warns when a job needs more than this many slots per CPU core
+OVERSUBSCRIPTION_WARNING_FACTOR = 4
 
 _context = threading.local()
 
@@ -284,6 +286,17 @@ class StreamExecutionEnvironment:
 
         task_managers = self._configuration.get(opts.MINICLUSTER_NUM_TASKMANAGERS) or 1
         slots_needed = sum(job_graph.max_parallelism_needed().values())
+        cores = os.cpu_count() or 1
+        if slots_needed > OVERSUBSCRIPTION_WARNING_FACTOR * cores:
+            _warn_user(
+                f"Job '{job_graph.name}' needs {slots_needed} task slots but this machine has "
+                f"{cores} CPU cores. The embedded local cluster runs one thread per slot, and "
+                "Python runs one thread at a time: a parallelism far above the cores adds "
+                "set-up work and thread switching, not speed. Lower the parallelism "
+                "(env.set_parallelism(), parallelism.default, or strom run -p) to about "
+                f"{cores}.",
+                UserWarning,
+            )
         slots = max(1, math.ceil(slots_needed / task_managers))
         return MiniCluster(task_managers, slots).start()
 
@@ -309,15 +322,22 @@ class StreamExecutionEnvironment:
         """Run the job to its end. A failing user function re-raises here with its own type
         and traceback (a note names the operator)."""
         client = self.execute_async(job_name)
+        interrupted = False
         try:
             return client.get_job_execution_result().result()
         except KeyboardInterrupt:
-            client.cancel()
-            raise
+            # Ctrl-C: cancel, say so, and let the interrupt end the program promptly even
+            # when a user function blocks (a second Ctrl-C skips the wait).
+            from strom.client.interrupt import cancel_after_interrupt
+
+            interrupted = True
+            name = job_name or self._configuration.get(opts.PIPELINE_NAME) or DEFAULT_JOB_NAME
+            cancel_after_interrupt(client, str(name))
+            raise KeyboardInterrupt from None
         finally:
             close = getattr(client, "close", None)
             if close is not None:
-                close()
+                close(timeout_s=0.0) if interrupted else close()
 
     def _execute_collect(self, collect_id: str, job_name: str | None,
                          stream_transformation: Transformation) -> CloseableIterator:

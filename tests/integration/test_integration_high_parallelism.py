@@ -1,0 +1,52 @@
+"""Jobs with a parallelism far above the cores: they run, and strom says they are too wide."""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+
+import pytest
+
+from strom.datastream import StreamExecutionEnvironment
+from strom.testing import CollectSink
+
+
+def _job(parallelism: int, sink: CollectSink) -> StreamExecutionEnvironment:
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(parallelism)
+    env.from_collection(list(range(500))).map(lambda x: (x % 7, 1)) \
+        .key_by(lambda t: t[0]).reduce(lambda a, b: (a[0], a[1] + b[1])).sink_to(sink)
+    return env
+
+
+def test_a_parallelism_far_above_the_cores_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    sink = CollectSink()
+    with pytest.warns(UserWarning, match=r"needs 9 task slots but this machine has 2 CPU") as w:
+        _job(9, sink).execute("too wide")
+    assert w[0].filename == __file__
+    assert len(sink.results) == 500
+
+
+def test_a_parallelism_near_the_cores_does_not_warn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    sink = CollectSink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _job(8, sink).execute("wide enough")
+    assert len(sink.results) == 500
+
+
+@pytest.mark.slow
+def test_a_wide_all_to_all_job_runs_and_leaves_no_threads_behind() -> None:
+    before = threading.active_count()
+    sink = CollectSink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _job(96, sink).execute("wide")
+    finals = {}
+    for key, count in sink.results:
+        finals[key] = max(finals.get(key, 0), count)
+    assert finals == {k: sum(1 for x in range(500) if x % 7 == k) for k in range(7)}
+    assert threading.active_count() <= before + 1
