@@ -8,6 +8,7 @@ place between processes.
 from __future__ import annotations
 
 import threading
+from collections.abc import Hashable
 from typing import Any
 
 from strom.network.local_channel import LocalChannel
@@ -15,7 +16,7 @@ from strom.network.local_channel import LocalChannel
 __all__ = ["ChannelKey", "LocalNetwork"]
 
 #: (job id, attempt of the job's execution graph, edge id, producer subtask, consumer subtask)
-ChannelKey = tuple[str, int, str, int, int]
+ChannelKey = tuple[Hashable, int, str, int, int]
 
 
 class LocalNetwork:
@@ -44,7 +45,7 @@ class LocalNetwork:
             out.append(channel)
         return out
 
-    def release_job(self, job_id: str) -> None:
+    def release_job(self, job_id: Hashable) -> None:
         with self._lock:
             for key in [k for k in list(self._channels) if k[0] == job_id]:
                 self._channels.pop(key, None)

@@ -45,6 +45,7 @@ from strom.runtime.window_contexts import (
 )
 from strom.runtime.window_functions import InternalWindowFunction
 from strom.runtime.window_merging import MergingWindowSet
+from strom.state.canonical_keys import user_key
 from strom.state.namespaces import VOID_NAMESPACE
 
 if TYPE_CHECKING:
@@ -406,7 +407,7 @@ class WindowOperatorLogic:
         context = self._process_context
         context.current_window = window
         results: Iterable[Any] | None = self._window_function.process(
-            key, window, context, contents
+            user_key(key), window, context, contents
         )
         if results is None:
             return

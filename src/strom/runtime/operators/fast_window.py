@@ -26,8 +26,10 @@ from strom.datastream.window import (
     TumblingEventTimeWindows,
 )
 from strom.network.partitioners import key_selector_function
+from strom.runtime.functions import may_use_keyed_state
 from strom.runtime.operators.base import LONG_MAX, LONG_MIN, StreamOperator, StreamRuntimeContext
 from strom.runtime.window_functions import _PassThrough
+from strom.state.canonical_keys import group_keys
 
 __all__ = ["EventTimeWindowAggregator", "fast_path_applies"]
 
@@ -40,13 +42,21 @@ ENABLED = True
 def fast_path_applies(spec: Any) -> bool:
     function = spec.window_function
     descriptor = getattr(function, "state_descriptor", None)
+    user_function: Any
+    if isinstance(descriptor, ReducingStateDescriptor):
+        user_function = descriptor.get_reduce_function()
+    elif isinstance(descriptor, AggregatingStateDescriptor):
+        user_function = descriptor.get_agg_function()
+    else:
+        return False
     return (
         ENABLED
         and type(spec.assigner) in (TumblingEventTimeWindows, SlidingEventTimeWindows)
         and type(spec.trigger) is EventTimeTrigger
         and type(function) is _PassThrough
-        and isinstance(descriptor, ReducingStateDescriptor | AggregatingStateDescriptor)
         and descriptor.get_ttl_config() is None
+        # the fast path runs the function without a current key: no keyed state for it
+        and not may_use_keyed_state(user_function)
     )
 
 
@@ -119,6 +129,7 @@ class EventTimeWindowAggregator(StreamOperator):
         if keys is None:
             get_key = key_selector_function(self.spec.key_selector)
             keys = [get_key(v) for v in values]
+        keys = group_keys(keys)
         watermark = LONG_MIN if self.is_batch else self.current_watermark
         lateness, size, slide, offset = self.lateness, self.size, self.slide, self.offset
         by_start = self.by_start
