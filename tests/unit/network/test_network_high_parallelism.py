@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
+from strom.common.job import JobID
 from strom.graph.partitioning import HashPartitioning, RebalancePartitioning
 from strom.network.elements import RecordBatch, WatermarkEvent
 from strom.network.local_channel import LocalChannel
@@ -123,11 +124,14 @@ def test_a_writer_blocked_on_one_channel_retries_only_that_channel() -> None:
 
 def test_both_sides_of_a_channel_get_the_same_channel_from_many_threads() -> None:
     network = LocalNetwork()
-    keys = [("job", 0, "edge", p, c) for p in range(30) for c in range(30)]
+    job = JobID.generate()
     found: list[list[LocalChannel]] = []
     barrier = threading.Barrier(8)
 
     def wire() -> None:
+        # each side has its own (equal) job id object, as after decoding a deployment
+        own_job = JobID.from_hex_string(job.to_hex_string())
+        keys = [(own_job, 0, "edge", p, c) for p in range(30) for c in range(30)]
         barrier.wait()
         found.append(network.channels(keys))
 
@@ -139,5 +143,5 @@ def test_both_sides_of_a_channel_get_the_same_channel_from_many_threads() -> Non
     assert len(found) == 8
     assert all(a is b for seen in found[1:] for a, b in zip(found[0], seen))
     assert network.stats() == {"channels": 900}
-    network.release_job("job")
+    network.release_job(job)
     assert network.stats() == {"channels": 0}
