@@ -50,3 +50,29 @@ def test_a_wide_all_to_all_job_runs_and_leaves_no_threads_behind() -> None:
         finals[key] = max(finals.get(key, 0), count)
     assert finals == {k: sum(1 for x in range(500) if x % 7 == k) for k in range(7)}
     assert threading.active_count() <= before + 1
+
+
+def _channel_polls(parallelism: int, monkeypatch: pytest.MonkeyPatch) -> int:
+    from strom.network.local_channel import LocalChannel
+
+    polls = 0
+    poll = LocalChannel.poll
+
+    def counting_poll(self: LocalChannel) -> object:
+        nonlocal polls
+        polls += 1
+        return poll(self)
+
+    monkeypatch.setattr(LocalChannel, "poll", counting_poll)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _job(parallelism, CollectSink()).execute(f"p{parallelism}")
+    monkeypatch.setattr(LocalChannel, "poll", poll)
+    return polls
+
+
+def test_reading_grows_with_the_channels_not_faster(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An all-to-all edge has p² channels, each carrying a few elements; a task that scanned
+    all its p channels whenever it woke made the reading side grow with p³."""
+    small, large = _channel_polls(8, monkeypatch), _channel_polls(40, monkeypatch)
+    assert large / small < 35, (small, large)  # 25 for p² channels; with the scan, 60+
