@@ -76,3 +76,63 @@ def test_reading_grows_with_the_channels_not_faster(monkeypatch: pytest.MonkeyPa
     all its p channels whenever it woke made the reading side grow with p³."""
     small, large = _channel_polls(8, monkeypatch), _channel_polls(40, monkeypatch)
     assert large / small < 35, (small, large)  # 25 for p² channels; with the scan, 60+
+
+
+def test_the_job_master_submits_all_tasks_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One round trip after the other made deployment crawl when hundreds of task threads
+    competed with the RPC loop for the GIL: the submissions are in flight together."""
+    import asyncio
+
+    from strom.taskmanager.task_executor import TaskExecutor
+
+    in_flight = most = 0
+    submit = TaskExecutor.submit_task
+
+    async def counting_submit(self: TaskExecutor, tdd: object) -> None:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0)  # a remote TaskExecutor answers later
+        try:
+            await submit(self, tdd)  # type: ignore[arg-type]
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(TaskExecutor, "submit_task", counting_submit)
+    sink = CollectSink()
+    _job(6, sink).execute("deployed at once")
+    assert len(sink.results) == 500
+    assert most == 1 + 6 + 6  # the source, the maps and the reducers
+
+
+def test_a_cancel_that_overtakes_the_submissions_still_cancels_every_task(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+    import time
+
+    from test_integration_execution import UnboundedSource, wait_for_status
+
+    from strom.common import JobStatus
+    from strom.taskmanager.task_executor import TaskExecutor
+    from strom.testing import MiniClusterFixture
+
+    submitting = threading.Event()
+    submit = TaskExecutor.submit_task
+
+    async def slow_submit(self: TaskExecutor, tdd: object) -> None:
+        submitting.set()
+        await asyncio.sleep(0.2)  # the cancel reaches the TaskExecutor first
+        await submit(self, tdd)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(TaskExecutor, "submit_task", slow_submit)
+    with MiniClusterFixture(parallelism=2):
+        env = StreamExecutionEnvironment.get_execution_environment()
+        UnboundedSource.stream(env).map(lambda x: x).sink_to(CollectSink())
+        client = env.execute_async("cancelled while deploying")
+        deadline = time.monotonic() + 30
+        while not submitting.is_set():
+            assert time.monotonic() < deadline, "the job was never deployed"
+            time.sleep(0.001)
+        client.cancel().result(timeout=10)
+        wait_for_status(client, JobStatus.CANCELED, timeout_s=30)

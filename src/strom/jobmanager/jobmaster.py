@@ -185,14 +185,26 @@ class JobMaster(RpcEndpoint):
                 offer = slots[vertex.slot_sharing_group][execution.subtask]
                 execution.task_executor = offer.task_executor_address
                 execution.allocation_id = offer.allocation_id
+        if self.status is not JobStatus.RUNNING:
+            return
+        deployments = []
         for vertex in self.job_graph.vertices:
             for execution in self.graph.by_vertex[str(vertex.id)]:
-                if self.status is not JobStatus.RUNNING:
-                    return
-                self._set_execution_state(execution, ExecutionState.DEPLOYING)
                 assert execution.task_executor is not None
-                te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
-                await te.submit_task(self._deployment_descriptor(execution))
+                deployments.append((execution.task_executor,
+                                    self._deployment_descriptor(execution)))
+        for execution in self.graph.all():
+            self._set_execution_state(execution, ExecutionState.DEPLOYING)
+        # All submissions at once, not one round trip after the other: with hundreds of task
+        # threads competing for the GIL, every round trip through the loop waited its turn.
+        await asyncio.gather(*(
+            self.rpc.connect(address, TaskExecutorGateway).submit_task(tdd)
+            for address, tdd in deployments
+        ))
+        if self.status is not JobStatus.RUNNING:
+            # cancelled or failed while deploying: a cancel may have overtaken its task's
+            # submission, so cancel again what is deployed now
+            self._cancel_executions()
 
     def _deployment_descriptor(self, execution: Execution) -> TaskDeploymentDescriptor:
         vertex = execution.vertex
