@@ -11,12 +11,17 @@ clears all of it; global and count windows (``max_timestamp == LONG_MAX``) get n
 The runtime feeds it like this::
 
     logic.open()
-    logic.process_element(key, value, timestamp)          # per element
-    for timer in timer_service.advance_watermark(wm):     # per watermark
-        logic.on_event_time(timer)
+    logic.process_batch(keys, values, timestamps)         # per batch (or process_element)
+    logic.advance_watermark(wm)                           # per watermark
     for timer in timer_service.advance_processing_time(now):
         logic.on_processing_time(timer)
     logic.close()
+
+``process_batch`` is ``process_element`` for each element, and ``advance_watermark`` is
+``on_event_time`` for each timer of ``timer_service.advance_watermark(wm)``; both have a
+batch loop for the built-in ``EventTimeTrigger`` with tumbling or sliding event-time windows
+(the trigger's decisions inlined, windows computed once per batch), with the same state,
+timers and results as the general per-element code.
 
 Semantics follow Flink's ``WindowOperator`` (see flink-reference §5.10): an element is late
 when ``timestamp + allowed_lateness <= watermark`` (event time only); a late element that
@@ -35,7 +40,16 @@ from strom.common.watermark_strategy import LONG_MAX, LONG_MIN
 from strom.datastream.functions import RuntimeContext
 from strom.datastream.output_tag import OutputTag
 from strom.datastream.state import MapStateDescriptor
-from strom.datastream.window import MergingWindowAssigner, Trigger, TriggerResult, WindowAssigner
+from strom.datastream.window import (
+    EventTimeTrigger,
+    MergingWindowAssigner,
+    SlidingEventTimeWindows,
+    TimeWindow,
+    Trigger,
+    TriggerResult,
+    TumblingEventTimeWindows,
+    WindowAssigner,
+)
 from strom.runtime.window_contexts import (
     AssignerContext,
     AssignerRuntimeContext,
@@ -138,6 +152,11 @@ class WindowOperatorLogic:
         """Late elements dropped because no live window took them and no late tag was set."""
 
         self._list_contents = not window_function.single_value
+        # the built-in EventTimeTrigger's decisions are inlined (see _add_batch_to_time_windows)
+        self._event_time_trigger = type(trigger) is EventTimeTrigger and not self._merging
+        self._time_window_assigner = (
+            type(assigner) in (TumblingEventTimeWindows, SlidingEventTimeWindows)
+        )
         self._trigger_context = WindowTriggerContext(
             trigger, backend, timer_service, runtime_context, processing_time,
             self.current_watermark,
@@ -195,6 +214,87 @@ class WindowOperatorLogic:
         return window.max_timestamp()
 
     # ------------------------------------------------------------------ elements
+
+    def process_batch(self, keys: list[Any], values: list[Any],
+                      timestamps: list[int] | None) -> None:
+        """:meth:`process_element` for each element of a batch, in order."""
+        if (timestamps is not None and self._event_time_trigger
+                and self._time_window_assigner):
+            self._add_batch_to_time_windows(keys, values, timestamps)
+            return
+        process = self.process_element
+        if timestamps is None:
+            for key, value in zip(keys, values):
+                process(key, value, None)
+        else:
+            for key, value, timestamp in zip(keys, values, timestamps):
+                process(key, value, timestamp)
+
+    def _add_batch_to_time_windows(self, keys: list[Any], values: list[Any],
+                                   timestamps: list[int]) -> None:
+        """:meth:`_add_to_windows` for a batch, with the built-in tumbling or sliding
+        event-time assigner and EventTimeTrigger: the windows are computed inline (one object
+        per window and batch, so namespace switches are identity checks), the trigger's
+        ``on_element`` is inlined (fire if the watermark passed the window's max_timestamp,
+        else a timer there) and the cleanup timer is registered only when it is another
+        timer than the trigger's (allowed lateness > 0)."""
+        assigner: Any = self._assigner
+        size: int = assigner._size
+        offset: int = assigner._offset
+        slide: int = getattr(assigner, "_slide", size)
+        lateness = self._allowed_lateness
+        watermark = self._timers.current_watermark()
+        streaming = not self._is_batch
+        trigger_watermark = watermark if streaming else LONG_MIN
+        set_key = self._backend.set_current_key
+        state = self._window_state
+        set_namespace = state.set_current_namespace
+        add = state.add
+        timer_bucket = self._timers.event_timers.bucket
+        # start -> the window and the timer buckets of its max_timestamp and cleanup time
+        windows: dict[int, tuple[TimeWindow, Any, Any]] = {}
+        current: Any = None
+        starts: Any
+        for key, value, t in zip(keys, values, timestamps):
+            set_key(key)
+            if slide == size:
+                starts = (t - (t - offset + size) % size,)
+            else:
+                last = t - (t - offset + slide) % slide
+                starts = range(last, t - size, -slide)
+            skipped = True
+            for start in starts:
+                max_ts = start + size - 1
+                cleanup = min(max_ts + lateness, LONG_MAX)
+                if streaming and cleanup <= watermark:
+                    continue
+                skipped = False
+                known = windows.get(start)
+                if known is None:
+                    known = windows[start] = (
+                        TimeWindow(start, start + size),
+                        None if max_ts <= trigger_watermark else timer_bucket(max_ts),
+                        None if cleanup in (max_ts, LONG_MAX) else timer_bucket(cleanup),
+                    )
+                window, fire_timers, cleanup_timers = known
+                if window is not current:
+                    set_namespace(window)
+                    current = window
+                add(value)
+                if fire_timers is None:  # EventTimeTrigger.on_element: FIRE
+                    contents = self._contents(window)
+                    if contents is None:
+                        continue
+                    self._emit_window_contents(key, window, contents)
+                else:  # EventTimeTrigger.on_element: a timer at max_timestamp
+                    fire_timers[key, window] = None
+                if cleanup_timers is not None:
+                    cleanup_timers[key, window] = None
+            if skipped and streaming and t + lateness <= watermark:
+                if self._late_data_tag is not None:
+                    self._emit_side(self._late_data_tag, value, t)
+                else:
+                    self.num_late_records_dropped += 1
 
     def process_element(self, key: Any, value: Any, timestamp: int | None) -> None:
         """Add ``value`` (of ``key``, with event timestamp ``timestamp``) to its windows."""
@@ -301,6 +401,63 @@ class WindowOperatorLogic:
             self._window_state.merge_namespaces(state_window_result, list(merged_state_windows))
 
     # ------------------------------------------------------------------ timers
+
+    def advance_watermark(self, watermark: int) -> None:
+        """Advance the event-time clock to ``watermark`` and handle every event-time timer
+        that is due (:meth:`on_event_time` for each)."""
+        if not self._event_time_trigger:
+            on_event_time = self.on_event_time
+            for timer in self._timers.advance_watermark(watermark):
+                on_event_time(timer)
+            return
+        # EventTimeTrigger inlined: a timer at the window's max_timestamp fires it. Its clear()
+        # would delete that timer, which has always fired by the window's cleanup time (it is
+        # earlier, or the same timer), so it is left out; no timer is registered while timers
+        # fire, which lets the timers of a timestamp be taken as one group.
+        set_key = self._backend.set_current_key
+        state = self._window_state
+        set_namespace = state.set_current_namespace
+        get_contents = state.get
+        clear_contents = state.clear
+        event_time = self._event_time
+        lateness = self._allowed_lateness
+        list_contents = self._list_contents
+        process = self._window_function.process
+        clear_function = (self._window_function.clear if self._window_function.needs_clear
+                          else None)
+        context = self._process_context
+        emit, emit_side = self._emit, self._emit_side
+        self._in_timer = True
+        try:
+            for time, timers in self._timers.advance_watermark_groups(watermark):
+                current: Any = None
+                fire = cleanup = False
+                max_ts = 0
+                for key, window in timers:
+                    set_key(key)
+                    if window is not current:
+                        set_namespace(window)
+                        current = context.current_window = window
+                        max_ts = window.max_timestamp()
+                        fire = time == max_ts
+                        cleanup = event_time and time == min(max_ts + lateness, LONG_MAX)
+                    if fire:
+                        contents = get_contents()
+                        if contents is not None and (not list_contents or contents):
+                            results = process(key, window, context, contents)
+                            if results is not None:
+                                for result in results:
+                                    if (isinstance(result, tuple) and len(result) == 2
+                                            and isinstance(result[0], OutputTag)):
+                                        emit_side(result[0], result[1], max_ts)
+                                    else:
+                                        emit(result, max_ts)
+                    if cleanup:
+                        clear_contents()
+                        if clear_function is not None:
+                            clear_function(window, context)
+        finally:
+            self._in_timer = False
 
     def on_event_time(self, timer: Any) -> None:
         """Handle one fired event-time timer (``timer.timestamp``, ``.key``, ``.namespace``)."""

@@ -74,6 +74,17 @@ class TimerQueue:
         firing = self._firing
         return firing is not None and entry in firing
 
+    def bucket(self, timestamp: int) -> Bucket:
+        """The timers of ``timestamp`` as the queue's own dict: setting
+        ``bucket[(key, namespace)] = None`` registers that timer (an existing one keeps its
+        place). Only while no ``pop_until`` is under way, and only to add; a batch loop keeps
+        the dict of a timestamp to register many keys' timers with one dict store each."""
+        bucket = self._buckets.get(timestamp)
+        if bucket is None:
+            bucket = self._buckets[timestamp] = {}
+            heapq.heappush(self._heap, timestamp)
+        return bucket
+
     def add(self, timer: Timer) -> bool:
         """Register ``timer``; ``False`` if it was already registered."""
         return self.add_entry(timer[0], timer[1], timer[2])
@@ -133,6 +144,22 @@ class TimerQueue:
                 if bucket:
                     self._requeue(ts, bucket)
 
+    def pop_groups_until(self, limit: int) -> Iterator[tuple[int, Bucket]]:
+        """Pop, in timestamp order, the timers with ``timestamp <= limit`` a timestamp at a
+        time: ``(timestamp, {(key, namespace): None, ...})`` in registration order. For
+        callers that register no timer at or before a timestamp they are handling and delete
+        none of its timers (a window operator with the built-in event-time trigger); a timer
+        registered later than that still fires in this pass."""
+        buckets = self._buckets
+        while True:
+            heap = self._heap
+            if not heap or heap[0] > limit:
+                return
+            ts = heapq.heappop(heap)
+            bucket = buckets.pop(ts, None)
+            if bucket:
+                yield ts, bucket
+
     def _requeue(self, timestamp: int, bucket: Bucket) -> None:
         """Put back the unfired rest of a bucket, before timers registered for the same
         timestamp while it was firing."""
@@ -146,7 +173,12 @@ class TimerQueue:
     def peek_timestamp(self) -> int | None:
         """The earliest registered timestamp, or ``None``."""
         heap, buckets = self._heap, self._buckets
-        while heap and heap[0] not in buckets:
+        while heap:
+            bucket = buckets.get(heap[0])
+            if bucket:
+                break
+            if bucket is not None:  # left empty by a caller of bucket()
+                del buckets[heap[0]]
             heapq.heappop(heap)
         earliest = heap[0] if heap else None
         firing_ts = self._firing_ts
@@ -236,6 +268,12 @@ class InternalTimerService:
         ``timestamp <= watermark``, popped lazily in timestamp order."""
         self._watermark = watermark
         return self._event.pop_until(watermark)
+
+    def advance_watermark_groups(self, watermark: int) -> Iterator[tuple[int, Bucket]]:
+        """:meth:`advance_watermark` a timestamp at a time (see
+        :meth:`TimerQueue.pop_groups_until` for what the caller must not do meanwhile)."""
+        self._watermark = watermark
+        return self._event.pop_groups_until(watermark)
 
     def advance_processing_time(self, now: int) -> Iterator[Timer]:
         """The processing-time timers with ``timestamp <= now``, popped lazily in order."""

@@ -65,20 +65,12 @@ class WindowOperator(StreamOperator):
 
             get_key = key_selector_function(self.spec.key_selector)
             keys = [get_key(v) for v in values]
-        process = self.logic.process_element
-        if timestamps is None:
-            for k, v in zip(keys, values):
-                process(k, v, None)
-        else:
-            for k, v, t in zip(keys, values, timestamps):
-                process(k, v, t)
+        self.logic.process_batch(keys, values, timestamps)
         self._flush()
 
     def process_watermark(self, timestamp: int) -> None:
         self.current_watermark = timestamp
-        on_event_time = self.logic.on_event_time
-        for timer in self.timers.advance_watermark(timestamp):
-            on_event_time(timer)
+        self.logic.advance_watermark(timestamp)
         self._flush()
         self.output.emit_watermark(timestamp)
 
@@ -95,8 +87,7 @@ class WindowOperator(StreamOperator):
 
     def end_input(self) -> None:
         if self.is_batch:
-            for timer in self.timers.advance_watermark(LONG_MAX):
-                self.logic.on_event_time(timer)
+            self.logic.advance_watermark(LONG_MAX)
             for timer in self.timers.advance_processing_time(LONG_MAX):
                 self.logic.on_processing_time(timer)
             self._flush()
