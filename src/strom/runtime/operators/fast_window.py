@@ -139,6 +139,9 @@ class EventTimeWindowAggregator(StreamOperator):
         by_start = self.by_start
         reduce, aggregate = self.reduce, self.aggregate
         late_bound = watermark - lateness  # a window with max_timestamp <= this is gone
+        if slide == size and reduce is not None:
+            self._reduce_tumbling(keys, values, timestamps, watermark)
+            return
         missing = _MISSING
         for k, v, t in zip(keys, values, timestamps):
             if slide == size:
@@ -166,6 +169,32 @@ class EventTimeWindowAggregator(StreamOperator):
                     self._emit_window(self.windows[start], (k,))
             if not accepted:
                 self._late(v, t)
+
+    def _reduce_tumbling(self, keys: list[Any], values: list[Any], timestamps: list[int],
+                         watermark: int) -> None:
+        """``process_batch`` for tumbling windows with a reduce function: one window per
+        element, and the last window's map kept at hand (consecutive elements mostly share
+        a window)."""
+        size, offset, by_start, reduce = self.size, self.offset, self.by_start, self.reduce
+        assert reduce is not None
+        late_bound = watermark - self.lateness
+        missing = _MISSING
+        last_start: int | None = None
+        per_key: dict[Any, Any] = {}
+        for k, v, t in zip(keys, values, timestamps):
+            start = t - (t - offset + size) % size
+            if start != last_start:
+                if start + size - 1 <= late_bound:
+                    self._late(v, t)
+                    continue
+                found = by_start.get(start)
+                if found is None:
+                    found = self._track(start, TimeWindow(start, start + size), watermark)
+                per_key, last_start = found, start
+            current = per_key.get(k, missing)
+            per_key[k] = v if current is missing else reduce(current, v)
+            if start + size - 1 <= watermark:  # late but within the allowed lateness: fire again
+                self._emit_window(self.windows[start], (k,))
 
     def _late(self, value: Any, timestamp: int) -> None:
         if self.late_tag is not None:
