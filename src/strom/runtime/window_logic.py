@@ -251,8 +251,9 @@ class WindowOperatorLogic:
         set_namespace = state.set_current_namespace
         add = state.add
         timer_bucket = self._timers.event_timers.bucket
-        # start -> the window and the timer buckets of its max_timestamp and cleanup time
-        windows: dict[int, tuple[TimeWindow, Any, Any]] = {}
+        # start -> (window, timer bucket of its max_timestamp or None: fire at once, timer
+        # bucket of its cleanup time or None: none or the same), or None: the window is gone
+        windows: dict[int, tuple[TimeWindow, Any, Any] | None] = {}
         current: Any = None
         starts: Any
         for key, value, t in zip(keys, values, timestamps):
@@ -264,18 +265,19 @@ class WindowOperatorLogic:
                 starts = range(last, t - size, -slide)
             skipped = True
             for start in starts:
-                max_ts = start + size - 1
-                cleanup = min(max_ts + lateness, LONG_MAX)
-                if streaming and cleanup <= watermark:
-                    continue
-                skipped = False
-                known = windows.get(start)
-                if known is None:
-                    known = windows[start] = (
+                if start in windows:
+                    known = windows[start]
+                else:
+                    max_ts = start + size - 1
+                    cleanup = min(max_ts + lateness, LONG_MAX)
+                    known = windows[start] = None if streaming and cleanup <= watermark else (
                         TimeWindow(start, start + size),
                         None if max_ts <= trigger_watermark else timer_bucket(max_ts),
                         None if cleanup in (max_ts, LONG_MAX) else timer_bucket(cleanup),
                     )
+                if known is None:
+                    continue
+                skipped = False
                 window, fire_timers, cleanup_timers = known
                 if window is not current:
                     set_namespace(window)
