@@ -181,6 +181,7 @@ class EventTimeWindowAggregator(StreamOperator):
         missing = _MISSING
         last_start: int | None = None
         per_key: dict[Any, Any] = {}
+        refire = False
         for k, v, t in zip(keys, values, timestamps):
             start = t - (t - offset + size) % size
             if start != last_start:
@@ -191,9 +192,11 @@ class EventTimeWindowAggregator(StreamOperator):
                 if found is None:
                     found = self._track(start, TimeWindow(start, start + size), watermark)
                 per_key, last_start = found, start
+                # late but within the allowed lateness: each element fires the window again
+                refire = start + size - 1 <= watermark
             current = per_key.get(k, missing)
             per_key[k] = v if current is missing else reduce(current, v)
-            if start + size - 1 <= watermark:  # late but within the allowed lateness: fire again
+            if refire:
                 self._emit_window(self.windows[start], (k,))
 
     def _late(self, value: Any, timestamp: int) -> None:
