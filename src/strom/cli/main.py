@@ -1,52 +1,100 @@
 """``strom``: run a program on the embedded local cluster, or print its dataflow plan.
 
-    strom run [-p N] [-D key=value]... [--config FILE] job.py [args...]
-    strom info [-p N] job.py [args...]
+    strom run [-p N] [-D key=value]... [--config FILE] [-v] job.py [args...]
+    strom info [-p N] [-D key=value]... [--config FILE] [-v] job.py [args...]
+
+Options go before the program; everything after it is the program's own arguments
+(``sys.argv[1:]``), as with ``python job.py``. A configuration mistake is one ``Error:``
+line (exit code 2). A program that fails prints its own frames, the exception and its notes
+(exit code 1); ``-v`` prints the full traceback, which is also logged at DEBUG level.
 """
 
 from __future__ import annotations
 
+import logging
 import runpy
 import sys
+import traceback
 from pathlib import Path
 
 import click
 
 from strom import __version__
+from strom.cli._tracebacks import user_traceback
 from strom.common.config_options import ConfigError, validate
 from strom.common.configuration import Configuration
 
 __all__ = ["main"]
 
+log = logging.getLogger(__name__)
+
+
+class ConfigurationProblem(click.ClickException):
+    """A configuration mistake (``-D``, ``--config``, ``-p``): one ``Error:`` line and exit
+    code 2, as click reports other usage errors."""
+
+    exit_code = 2
+
 
 def _configuration(parallelism: int | None, dynamic: tuple[str, ...],
                    config_file: str | None) -> Configuration:
-    configuration = (Configuration.from_yaml_file(config_file) if config_file
-                     else Configuration())
-    for item in dynamic:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"expected key=value, got {item!r}", param_hint="-D")
-        configuration.set_string(key.strip(), value.strip())
-    if parallelism is not None:
-        if parallelism < 1:
-            raise click.BadParameter(f"must be >= 1, got {parallelism}",
-                                     param_hint="-p/--parallelism")
-        configuration.set_string("parallelism.default", str(parallelism))
     try:
+        configuration = (Configuration.from_yaml_file(config_file) if config_file
+                         else Configuration())
+        for item in dynamic:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise ConfigurationProblem(f"-D expects key=value, got {item!r}.")
+            configuration.set_string(key.strip(), value.strip())
+        if parallelism is not None:
+            if parallelism < 1:
+                raise ConfigurationProblem(
+                    f"-p/--parallelism must be at least 1, got {parallelism}.")
+            configuration.set_string("parallelism.default", str(parallelism))
         validate(configuration)
     except ConfigError as e:
-        raise click.ClickException(str(e)) from e
+        raise ConfigurationProblem(str(e)) from e
     return configuration
 
 
-def _run_program(script: str, args: tuple[str, ...]) -> None:
+def _program_path(script: str) -> Path:
     path = Path(script)
     if not path.is_file():
         raise click.ClickException(f"No such program: {script}")
-    sys.argv = [str(path), *args]
-    sys.path.insert(0, str(path.resolve().parent))
-    runpy.run_path(str(path), run_name="__main__")
+    return path.resolve()
+
+
+def _run_program(script: str, path: Path, args: tuple[str, ...], verbose: bool) -> None:
+    """Run ``path`` as ``__main__`` with ``sys.argv`` as ``python script args...`` sets it.
+    Its code is compiled from the absolute path (as Python does since 3.9), so its frames
+    name the file wherever its functions run."""
+    sys.argv = [script, *args]
+    sys.path.insert(0, str(path.parent))
+    try:
+        runpy.run_path(str(path), run_name="__main__")
+    except Exception as error:
+        if _is_plan_printed(error):
+            raise
+        _report_failure(error, str(path), verbose)
+
+
+def _is_plan_printed(error: BaseException) -> bool:
+    from strom.datastream.stream_execution_environment import PlanPrinted
+
+    return isinstance(error, PlanPrinted)
+
+
+def _report_failure(error: Exception, program: str, verbose: bool) -> None:
+    log.debug("The program %s failed", program, exc_info=error)
+    if verbose:
+        text = "".join(traceback.format_exception(error))
+    else:
+        text, hidden = user_traceback(error, program)
+        if hidden:
+            text += (f"({hidden} frames of strom and its launcher hidden; "
+                     "strom run -v shows the full traceback)\n")
+    click.echo(text, err=True, nl=False)
+    sys.exit(1)
 
 
 _common = [
@@ -56,9 +104,14 @@ _common = [
                  help="A configuration key, e.g. -D pipeline.auto-watermark-interval=1s."),
     click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
                  help="A config.yaml with Flink-style keys."),
+    click.option("-v", "--verbose", is_flag=True,
+                 help="On failure, print the full traceback (strom's frames too)."),
     click.argument("script", type=click.Path()),
     click.argument("args", nargs=-1, type=click.UNPROCESSED),
 ]
+
+# Options end at the program: what follows it (even --help) is the program's.
+_PROGRAM_COMMAND = {"allow_interspersed_args": False}
 
 
 def _with_common(f):  # type: ignore[no-untyped-def]
@@ -73,31 +126,41 @@ def main() -> None:
     """strom — a stream processor with Apache Flink's architecture, in Python."""
 
 
-@main.command(context_settings={"ignore_unknown_options": True})
+@main.command(context_settings=_PROGRAM_COMMAND)
 @_with_common
 def run(parallelism: int | None, dynamic: tuple[str, ...], config_file: str | None,
-        script: str, args: tuple[str, ...]) -> None:
-    """Run a strom program on the embedded local cluster."""
+        verbose: bool, script: str, args: tuple[str, ...]) -> None:
+    """Run a strom program on the embedded local cluster.
+
+    SCRIPT is the program; ARGS after it are the program's own (sys.argv[1:]).
+    """
     from strom.datastream import stream_execution_environment as see
 
-    see._context.configuration = _configuration(parallelism, dynamic, config_file)
+    configuration = _configuration(parallelism, dynamic, config_file)
+    path = _program_path(script)
+    see._context.configuration = configuration
     try:
-        _run_program(script, args)
+        _run_program(script, path, args, verbose)
     finally:
         see._context.configuration = None
 
 
-@main.command(context_settings={"ignore_unknown_options": True})
+@main.command(context_settings=_PROGRAM_COMMAND)
 @_with_common
 def info(parallelism: int | None, dynamic: tuple[str, ...], config_file: str | None,
-         script: str, args: tuple[str, ...]) -> None:
-    """Print the program's dataflow plan (JSON) without running it."""
+         verbose: bool, script: str, args: tuple[str, ...]) -> None:
+    """Print the program's dataflow plan (JSON) without running it.
+
+    SCRIPT is the program; ARGS after it are the program's own (sys.argv[1:]).
+    """
     from strom.datastream import stream_execution_environment as see
 
-    see._context.configuration = _configuration(parallelism, dynamic, config_file)
+    configuration = _configuration(parallelism, dynamic, config_file)
+    path = _program_path(script)
+    see._context.configuration = configuration
     see._context.plan_only = True
     try:
-        _run_program(script, args)
+        _run_program(script, path, args, verbose)
     except see.PlanPrinted:
         return
     finally:
@@ -107,4 +170,4 @@ def info(parallelism: int | None, dynamic: tuple[str, ...], config_file: str | N
 
 
 if __name__ == "__main__":
-    main()
+    main(prog_name="strom")

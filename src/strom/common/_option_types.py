@@ -1,9 +1,10 @@
 """Value types of configuration options: how a value is read from its string form, written
-back, and described in an error message.
+back, and described in an error message; and the constraints an option puts on its values.
 
 Flink stores configuration values as strings; an option's :class:`OptionType` turns them
 into typed values with Flink's syntax (``"200 ms"``, ``"32 kb"``, ``"k1:v1,k2:v2"``,
-case-insensitive ``"true"``) and back.
+case-insensitive ``"true"``) and back. A :class:`Constraint` narrows the values an option
+accepts (a range, a power of two, a value that is planned but not available yet).
 """
 
 from __future__ import annotations
@@ -24,17 +25,22 @@ __all__ = [
     "MAP",
     "MEMORY_SIZE",
     "STRING",
+    "Constraint",
     "OptionType",
+    "at_least",
     "enum_type",
     "format_duration_ms",
     "format_map",
     "format_memory_size",
+    "in_range",
+    "not_available_yet",
     "parse_bool",
     "parse_duration_ms",
     "parse_float",
     "parse_int",
     "parse_map",
     "parse_memory_size",
+    "power_of_two_at_least",
 ]
 
 T = TypeVar("T")
@@ -177,12 +183,10 @@ def format_duration_ms(millis: int) -> str:
 
 
 def _coerce_duration_ms(value: Any) -> int:
-    if isinstance(value, Duration):
-        return value.to_milliseconds()
-    if isinstance(value, Time):
-        return value.to_milliseconds()
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError("milliseconds as an int, a Duration or a Time")
+    if isinstance(value, Duration | Time):
+        value = value.to_milliseconds()
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError("a non-negative number of milliseconds as an int, a Duration or a Time")
     return value
 
 
@@ -398,3 +402,84 @@ MEMORY_SIZE: OptionType[int] = OptionType(
 MAP: OptionType[dict[str, str]] = OptionType(
     "map", parse_map, format_map, _coerce_map, "a map such as 'k1:v1,k2:v2'"
 )
+
+
+# -- constraints ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A condition on an option's parsed value.
+
+    ``accepts(value)`` says whether the value is allowed; ``explain(value)`` completes the
+    sentence "Invalid value for 'key': got '...'; ..." for a value it does not accept, and
+    says what is allowed instead.
+    """
+
+    accepts: Callable[[Any], bool]
+    explain: Callable[[Any], str]
+
+
+def _integer_words(low: int | None, high: int | None) -> str:
+    if low is not None and high is not None:
+        return f"an integer from {low} to {high}"
+    if low is not None:
+        return f"an integer >= {low}"
+    return f"an integer <= {high}"
+
+
+def in_range(
+    low: int | None = None, high: int | None = None, special: Mapping[int, str] | None = None
+) -> Constraint:
+    """Integers from ``low`` to ``high`` (either end open when ``None``), plus the
+    ``special`` values, each with what it means.
+
+    >>> c = in_range(1, special={-1: "the default"})
+    >>> c.accepts(4), c.accepts(-1), c.accepts(0)
+    (True, True, False)
+    >>> c.explain(0)
+    'expected an integer >= 1, or -1 (the default).'
+    """
+    extras = dict(special or {})
+    words = _integer_words(low, high) + "".join(
+        f", or {value} ({meaning})" for value, meaning in extras.items()
+    )
+
+    def accepts(value: Any) -> bool:
+        if value in extras:
+            return True
+        return (low is None or value >= low) and (high is None or value <= high)
+
+    return Constraint(accepts, lambda _value: f"expected {words}.")
+
+
+def at_least(low: int) -> Constraint:
+    """Integers ``>= low``."""
+    return in_range(low)
+
+
+def power_of_two_at_least(low: int, describe: Callable[[int], str] = str) -> Constraint:
+    """Powers of two ``>= low`` (``describe`` writes a value in the option's syntax)."""
+
+    def accepts(value: Any) -> bool:
+        return bool(value >= low and value & (value - 1) == 0)
+
+    return Constraint(accepts, lambda _value: f"expected a power of two >= {describe(low)}.")
+
+
+def not_available_yet(planned: Mapping[Any, str], instead: str) -> Constraint:
+    """Values strom will support but does not yet: ``planned`` maps each to a description
+    (used as "<description> is planned but not available in strom yet"); ``instead`` says
+    what to use for now.
+
+    >>> c = not_available_yet({"rocksdb": "the RocksDB state backend"}, "use 'hashmap'")
+    >>> c.accepts("hashmap"), c.accepts("rocksdb")
+    (True, False)
+    >>> c.explain("rocksdb")
+    "the RocksDB state backend is planned but not available in strom yet; use 'hashmap'."
+    """
+
+    def explain(value: Any) -> str:
+        return f"{planned[value]} is planned but not available in strom yet; {instead}."
+
+    return Constraint(lambda value: value not in planned, explain)

@@ -1,10 +1,13 @@
 """Configuration options: typed keys with Flink's names and defaults, and validation.
 
-A :class:`ConfigOption` names a key, its value type, its default and older keys it falls
-back to. :meth:`Configuration.get <strom.common.configuration.Configuration.get>` reads an
-option through it. The module constants are the options strom understands, with Flink's
-keys and defaults (reference §4.3). :func:`validate` checks a whole configuration early:
-every known key must parse, and a key that looks like a typo of a known key is an error,
+A :class:`ConfigOption` names a key, its value type, its default, the values it accepts
+(its :class:`Constraint`) and older keys it falls back to.
+:meth:`Configuration.get <strom.common.configuration.Configuration.get>` reads an option
+through it. The module constants are the options strom understands, with Flink's keys and
+defaults (reference §4.3); each declares its range or choices here, and every way of
+setting a value (``Configuration`` setters, ``from_dict``, ``config.yaml``, ``-D``) checks
+it against them at once. :func:`validate` checks a whole configuration early: every known
+key must parse and be allowed, and a key that looks like a typo of a known key is an error,
 while other unknown keys pass silently as in Flink.
 
 >>> from strom.common.configuration import Configuration
@@ -14,6 +17,7 @@ while other unknown keys pass silently as in Flink.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -27,17 +31,22 @@ from strom.common._option_types import (
     MAP,
     MEMORY_SIZE,
     STRING,
+    Constraint,
     OptionType,
+    at_least,
     enum_type,
     format_duration_ms,
     format_map,
     format_memory_size,
+    in_range,
+    not_available_yet,
     parse_bool,
     parse_duration_ms,
     parse_float,
     parse_int,
     parse_map,
     parse_memory_size,
+    power_of_two_at_least,
 )
 
 if TYPE_CHECKING:
@@ -47,6 +56,7 @@ __all__ = [
     # the option type and its value types
     "ConfigError",
     "ConfigOption",
+    "Constraint",
     "OptionType",
     "BOOL",
     "DURATION",
@@ -56,6 +66,10 @@ __all__ = [
     "MEMORY_SIZE",
     "STRING",
     "enum_type",
+    "at_least",
+    "in_range",
+    "not_available_yet",
+    "power_of_two_at_least",
     "parse_bool",
     "parse_duration_ms",
     "parse_float",
@@ -88,6 +102,7 @@ __all__ = [
     "CHECKPOINTING_INTERVAL",
     "RESTART_STRATEGY_TYPE",
     "all_options",
+    "option_for_key",
     "validate",
 ]
 
@@ -101,15 +116,21 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ConfigOption(Generic[T]):
-    """A configuration key with its value type, default and fallback keys.
+    """A configuration key with its value type, default, fallback keys and the constraint
+    its values must meet.
 
     ``parse(text)`` turns a stored string into the value and raises :class:`ConfigError`
-    naming the key when the text is malformed; ``to_string(value)`` turns a value given in
-    code into the string that is stored (a string is checked, then stored as given).
+    naming the key when the text is malformed or not allowed; ``to_string(value)`` turns a
+    value given in code into the string that is stored (a string is checked, then stored as
+    given), with the same checks.
 
-    >>> INTERVAL = ConfigOption("my.interval", DURATION, 200)
-    >>> INTERVAL.parse("1 min"), INTERVAL.to_string(1500)
-    (60000, '1500 ms')
+    >>> SLOTS = ConfigOption("my.slots", INT, 1, constraint=at_least(1))
+    >>> SLOTS.parse("4"), SLOTS.to_string(2)
+    (4, '2')
+    >>> SLOTS.parse("0")
+    Traceback (most recent call last):
+    ...
+    strom.common.config_options.ConfigError: Invalid value for 'my.slots': got '0'; expected an integer >= 1.
     """
 
     key: str
@@ -117,6 +138,7 @@ class ConfigOption(Generic[T]):
     default: T | None = None
     description: str = ""
     fallback_keys: tuple[str, ...] = ()
+    constraint: Constraint | None = None
 
     @property
     def parser(self) -> Callable[[str], T]:
@@ -127,17 +149,19 @@ class ConfigOption(Generic[T]):
         return self.default is not None
 
     def with_fallback_keys(self, *keys: str) -> ConfigOption[T]:
-        return ConfigOption(self.key, self.type, self.default, self.description, keys)
+        return dataclasses.replace(self, fallback_keys=keys)
 
     def parse(self, text: str, key: str | None = None) -> T:
         """The value of ``text``; ``key`` names the key it was stored under in errors."""
         try:
-            return self.type.parse(text)
+            value = self.type.parse(text)
         except (ValueError, OverflowError):
             raise ConfigError(
                 f"Invalid value for '{key or self.key}': got {text!r}; "
                 f"expected {self.type.expected}."
             ) from None
+        self._check(value, repr(text), key)
+        return value
 
     def to_string(self, value: Any) -> str:
         """The stored form of ``value`` (a typed value, or a string in the option's syntax)."""
@@ -151,7 +175,15 @@ class ConfigOption(Generic[T]):
                 f"Invalid value for '{self.key}': got {value!r} ({type(value).__name__}); "
                 f"expected {exc.args[0] if exc.args else self.type.expected}."
             ) from None
+        self._check(typed, repr(value), None)
         return self.type.format(typed)
+
+    def _check(self, value: T, given: str, key: str | None) -> None:
+        constraint = self.constraint
+        if constraint is not None and not constraint.accepts(value):
+            raise ConfigError(
+                f"Invalid value for '{key or self.key}': got {given}; {constraint.explain(value)}"
+            )
 
     def __repr__(self) -> str:
         return f"ConfigOption(key={self.key!r}, type={self.type.name}, default={self.default!r})"
@@ -159,14 +191,32 @@ class ConfigOption(Generic[T]):
 
 # -- the options strom understands (Flink's keys and defaults) --------------------------
 
+# Flink's KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM.
+_UPPER_BOUND_MAX_PARALLELISM = 1 << 15
+
+_CHECKPOINTING_PLANNED = Constraint(
+    lambda _value: False,
+    lambda _value: (
+        "checkpointing is planned but not available in strom yet; remove the key for now "
+        "(jobs run without checkpoints, and a failure fails the job)."
+    ),
+)
+
 PARALLELISM_DEFAULT: ConfigOption[int] = ConfigOption(
-    "parallelism.default", INT, 1, "Default parallelism of jobs."
+    "parallelism.default",
+    INT,
+    1,
+    "Default parallelism of jobs; -1 uses the system default (CPU cores locally).",
+    constraint=in_range(1, special={-1: "the system default: the number of CPU cores locally"}),
 )
 MAX_PARALLELISM: ConfigOption[int] = ConfigOption(
     "pipeline.max-parallelism",
     INT,
     -1,
     "Upper bound of parallelism after rescaling (number of key groups); -1 derives it.",
+    constraint=in_range(
+        1, _UPPER_BOUND_MAX_PARALLELISM, special={-1: "derive it from the parallelism"}
+    ),
 )
 RUNTIME_MODE: ConfigOption[str] = ConfigOption(
     "execution.runtime-mode",
@@ -214,35 +264,57 @@ LATENCY_TRACKING_INTERVAL: ConfigOption[int] = ConfigOption(
     "Interval of latency markers from the sources in milliseconds; 0 disables them.",
 )
 NUM_TASK_SLOTS: ConfigOption[int] = ConfigOption(
-    "taskmanager.numberOfTaskSlots", INT, 1, "Task slots offered by each TaskManager."
+    "taskmanager.numberOfTaskSlots",
+    INT,
+    1,
+    "Task slots offered by each TaskManager.",
+    constraint=at_least(1),
 )
 MINICLUSTER_NUM_TASKMANAGERS: ConfigOption[int] = ConfigOption(
-    "minicluster.number-of-taskmanagers", INT, 1, "TaskManagers of the local cluster."
+    "minicluster.number-of-taskmanagers",
+    INT,
+    1,
+    "TaskManagers of the local cluster.",
+    constraint=at_least(1),
 )
 SEGMENT_SIZE: ConfigOption[int] = ConfigOption(
-    "taskmanager.memory.segment-size", MEMORY_SIZE, 32 * 1024, "Network buffer size in bytes."
+    "taskmanager.memory.segment-size",
+    MEMORY_SIZE,
+    32 * 1024,
+    "Network buffer size in bytes: a power of two, at least 4 kb (as in Flink).",
+    constraint=power_of_two_at_least(4096, format_memory_size),
 )
 BUFFERS_PER_CHANNEL: ConfigOption[int] = ConfigOption(
     "taskmanager.network.memory.buffers-per-channel",
     INT,
     2,
     "Exclusive buffers (initial credit) per input channel.",
+    constraint=at_least(0),
 )
 FLOATING_BUFFERS_PER_GATE: ConfigOption[int] = ConfigOption(
     "taskmanager.network.memory.floating-buffers-per-gate",
     INT,
     8,
     "Floating buffers shared by the channels of one input gate.",
+    constraint=at_least(0),
 )
 STATE_BACKEND_TYPE: ConfigOption[str] = ConfigOption(
     "state.backend.type",
-    STRING,
+    enum_type(["hashmap", "rocksdb"]),
     "hashmap",
-    "State backend: 'hashmap' or 'rocksdb'.",
+    "State backend: 'hashmap' ('rocksdb' is planned).",
     ("state.backend",),
+    constraint=not_available_yet(
+        {"rocksdb": "the RocksDB state backend"},
+        "use 'hashmap' (state kept as Python objects on the heap, the default)",
+    ),
 )
 REST_PORT: ConfigOption[int] = ConfigOption(
-    "rest.port", INT, 8081, "Port of the REST server and web UI."
+    "rest.port",
+    INT,
+    8081,
+    "Port of the REST server and web UI.",
+    constraint=in_range(0, 65535),
 )
 REST_ADDRESS: ConfigOption[str] = ConfigOption(
     "rest.address", STRING, "localhost", "Address clients use to reach the REST server."
@@ -251,15 +323,42 @@ CHECKPOINTING_INTERVAL: ConfigOption[int] = ConfigOption(
     "execution.checkpointing.interval",
     DURATION,
     None,
-    "Checkpoint interval in milliseconds; unset disables checkpointing.",
+    "Checkpoint interval in milliseconds; unset disables checkpointing (planned).",
+    constraint=_CHECKPOINTING_PLANNED,
 )
 RESTART_STRATEGY_TYPE: ConfigOption[str] = ConfigOption(
     "restart-strategy.type",
-    STRING,
+    enum_type(
+        [
+            "none",
+            "off",
+            "disable",
+            "fixed-delay",
+            "fixeddelay",
+            "failure-rate",
+            "failurerate",
+            "exponential-delay",
+            "exponentialdelay",
+        ]
+    ),
     None,
-    "none/off/disable, fixed-delay, failure-rate or exponential-delay; unset: none without "
-    "checkpointing, exponential-delay with it.",
+    "none/off/disable (restarts of fixed-delay, failure-rate and exponential-delay are "
+    "planned); unset: none without checkpointing.",
     ("restart-strategy",),
+    constraint=not_available_yet(
+        {
+            name: f"the '{name}' restart strategy"
+            for name in (
+                "fixed-delay",
+                "fixeddelay",
+                "failure-rate",
+                "failurerate",
+                "exponential-delay",
+                "exponentialdelay",
+            )
+        },
+        "use 'none' for now (a failure fails the job)",
+    ),
 )
 
 _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
@@ -325,9 +424,21 @@ _OTHER_FLINK_KEYS = frozenset(
 )
 
 
+_BY_KEY: dict[str, ConfigOption[Any]] = {}
+for _option in _ALL_OPTIONS:
+    _BY_KEY[_option.key] = _option
+    for _fallback in _option.fallback_keys:
+        _BY_KEY.setdefault(_fallback, _option)
+
+
 def all_options() -> list[ConfigOption[Any]]:
     """Every option defined in this module, in declaration order."""
     return list(_ALL_OPTIONS)
+
+
+def option_for_key(key: str) -> ConfigOption[Any] | None:
+    """The option stored under ``key`` (its own key or a fallback key), or ``None``."""
+    return _BY_KEY.get(key)
 
 
 def _typo_distance(a: str, b: str) -> int:

@@ -3,6 +3,11 @@
 As in Flink, every value is stored as a string; getters parse on read. The untyped API is
 PyFlink's (``get_string``/``set_integer``/...), the typed API goes through a
 :class:`~strom.common.config_options.ConfigOption` (``config.get(PARALLELISM_DEFAULT)``).
+
+Unlike Flink, a value stored under the key of an option strom knows is checked when it is
+stored, whichever way it comes in (a setter, ``from_dict``, ``config.yaml``, ``-D``): a
+malformed or out-of-range value raises ``ConfigError`` there, naming the key, the value
+and what is allowed, instead of failing (or being ignored) when the job runs.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from strom.common.config_options import MAP, ConfigError, ConfigOption
+from strom.common.config_options import MAP, ConfigError, ConfigOption, option_for_key
 from strom.common.config_options import format_duration_ms as _format_duration_ms
 from strom.common.config_options import format_map as _format_map
 from strom.common.config_options import parse_bool as _parse_bool
@@ -60,7 +65,13 @@ class Configuration:
 
     Getters return ``default_value`` for a missing key and raise
     :class:`~strom.common.config_options.ConfigError`, naming the key, when the stored text
-    does not parse. Setters return the configuration, so they chain.
+    does not parse. Setters return the configuration, so they chain; for the key of a known
+    option they check the value first:
+
+    >>> Configuration().set_string("parallelism.default", "0")
+    Traceback (most recent call last):
+    ...
+    strom.common.config_options.ConfigError: Invalid value for 'parallelism.default': got '0'; expected an integer >= 1, or -1 (the system default: the number of CPU cores locally).
     """
 
     __slots__ = ("_data",)
@@ -81,7 +92,7 @@ class Configuration:
         for key, value in mapping.items():
             text = _to_config_string(value)
             if text is not None:
-                config._data[str(key)] = text
+                config._store(str(key), text)
         return config
 
     @classmethod
@@ -91,7 +102,8 @@ class Configuration:
         booleans as ``true``/``false``), lists as ``a;b``, null values are skipped.
 
         Raises ``ConfigError`` naming the file (and line and column for YAML syntax
-        errors) when the file cannot be read or is not a mapping.
+        errors) when the file cannot be read, is not a mapping, or holds a value a known
+        option does not allow.
         """
         try:
             with open(path, encoding="utf-8") as handle:
@@ -120,7 +132,10 @@ class Configuration:
                 f"{type(document).__name__} at the top level."
             )
         config = cls()
-        config._flatten_into(document, "")
+        try:
+            config._flatten_into(document, "")
+        except ConfigError as exc:
+            raise ConfigError(f"In configuration file '{path}': {exc}") from None
         return config
 
     def _flatten_into(self, mapping: Mapping[Any, Any], prefix: str) -> None:
@@ -131,7 +146,15 @@ class Configuration:
                 continue
             text = _to_config_string(value)
             if text is not None:
-                self._data[full_key] = text
+                self._store(full_key, text)
+
+    def _store(self, key: str, text: str) -> None:
+        """Store ``text`` under ``key``, checked first when ``key`` belongs to a known
+        option (its own key or a fallback key)."""
+        option = option_for_key(key)
+        if option is not None:
+            option.parse(text, key)
+        self._data[key] = text
 
     # -- untyped access (PyFlink's API) -------------------------------------------------
 
@@ -139,7 +162,7 @@ class Configuration:
         return self._data.get(key, default_value)
 
     def set_string(self, key: str, value: str) -> Configuration:
-        self._data[key] = str(value)
+        self._store(key, str(value))
         return self
 
     def get_integer(self, key: str, default_value: int) -> int:
@@ -155,7 +178,7 @@ class Configuration:
             raise ConfigError(
                 f"set_integer('{key}', ...) needs an int, got {value!r} ({type(value).__name__})."
             )
-        self._data[key] = str(value)
+        self._store(key, str(value))
         return self
 
     def get_boolean(self, key: str, default_value: bool) -> bool:
@@ -168,7 +191,7 @@ class Configuration:
             raise _invalid(key, raw, "'true' or 'false'") from None
 
     def set_boolean(self, key: str, value: bool) -> Configuration:
-        self._data[key] = "true" if value else "false"
+        self._store(key, "true" if value else "false")
         return self
 
     def get_float(self, key: str, default_value: float) -> float:
@@ -185,7 +208,7 @@ class Configuration:
             raise ConfigError(
                 f"set_float('{key}', ...) needs a number, got {value!r} ({type(value).__name__})."
             )
-        self._data[key] = repr(float(value))
+        self._store(key, repr(float(value)))
         return self
 
     def get_bytearray(self, key: str, default_value: bytes | bytearray) -> bytearray:
@@ -219,11 +242,8 @@ class Configuration:
     def add_all(self, other: Configuration, prefix: str | None = None) -> Configuration:
         """Copy every entry of ``other`` into this configuration, keys prefixed with
         ``prefix`` when given."""
-        if prefix:
-            for key, value in other._data.items():
-                self._data[prefix + key] = value
-        else:
-            self._data.update(other._data)
+        for key, value in other._data.items():
+            self._store((prefix or "") + key, value)
         return self
 
     def add_all_to_dict(self, target: dict[str, Any]) -> None:

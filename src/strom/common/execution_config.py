@@ -98,7 +98,7 @@ class ExecutionConfig:
         return self._configuration.get_required(MAX_PARALLELISM)
 
     def set_global_job_parameters(
-        self, global_job_parameters: Mapping[str, str]
+        self, global_job_parameters_dict: Mapping[str, str]
     ) -> ExecutionConfig:
         """Parameters every user function can read; replaces earlier ones."""
         for key in [
@@ -107,7 +107,7 @@ class ExecutionConfig:
             if k.startswith(GLOBAL_JOB_PARAMETERS.key + ".")
         ]:
             self._configuration.remove_config(key)
-        self._configuration.set(GLOBAL_JOB_PARAMETERS, dict(global_job_parameters))
+        self._configuration.set(GLOBAL_JOB_PARAMETERS, dict(global_job_parameters_dict))
         return self
 
     def get_global_job_parameters(self) -> dict[str, str]:

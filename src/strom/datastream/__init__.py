@@ -1,6 +1,7 @@
 """The DataStream API (PyFlink's ``pyflink.datastream``)."""
 
 from strom.common.execution_mode import RuntimeExecutionMode
+from strom.datastream.broadcast import BroadcastConnectedStream, BroadcastStream
 from strom.datastream.data_stream import (
     CloseableIterator,
     ConnectedStreams,
@@ -34,27 +35,46 @@ from strom.datastream.functions import (
     WindowFunction,
 )
 from strom.datastream.output_tag import OutputTag
+from strom.datastream.slot_sharing_group import MemorySize, SlotSharingGroup
 from strom.datastream.stream_execution_environment import StreamExecutionEnvironment
+from strom.datastream.window import (
+    CountWindow,
+    GlobalWindow,
+    MergingWindowAssigner,
+    TimeWindow,
+    Trigger,
+    TriggerResult,
+    Window,
+    WindowAssigner,
+)
+from strom.datastream.windowed_stream import AllWindowedStream, WindowedStream
 
 __all__ = [
     "AggregateFunction",
     "AllWindowFunction",
+    "AllWindowedStream",
+    "BroadcastConnectedStream",
     "BroadcastProcessFunction",
+    "BroadcastStream",
     "CloseableIterator",
     "CoFlatMapFunction",
     "CoMapFunction",
     "CoProcessFunction",
     "ConnectedStreams",
+    "CountWindow",
     "DataStream",
     "DataStreamSink",
     "FilterFunction",
     "FlatMapFunction",
+    "GlobalWindow",
     "KeySelector",
     "KeyedBroadcastProcessFunction",
     "KeyedCoProcessFunction",
     "KeyedProcessFunction",
     "KeyedStream",
     "MapFunction",
+    "MemorySize",
+    "MergingWindowAssigner",
     "OutputTag",
     "Partitioner",
     "ProcessAllWindowFunction",
@@ -64,8 +84,15 @@ __all__ = [
     "RuntimeContext",
     "RuntimeExecutionMode",
     "SinkFunction",
+    "SlotSharingGroup",
     "StreamExecutionEnvironment",
     "TimeDomain",
+    "TimeWindow",
     "TimerService",
+    "Trigger",
+    "TriggerResult",
+    "Window",
+    "WindowAssigner",
     "WindowFunction",
+    "WindowedStream",
 ]

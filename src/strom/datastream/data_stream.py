@@ -29,6 +29,7 @@ from strom.datastream.functions import (
     SinkFunction,
 )
 from strom.datastream.output_tag import OutputTag
+from strom.datastream.slot_sharing_group import SlotSharingGroup, slot_sharing_group_of
 from strom.graph import operator_specs as specs
 from strom.graph.partitioning import (
     BroadcastPartitioning,
@@ -53,6 +54,7 @@ from strom.graph.transformations import (
 )
 
 if TYPE_CHECKING:
+    from strom.common.execution_config import ExecutionConfig
     from strom.datastream.stream_execution_environment import StreamExecutionEnvironment
 
 __all__ = ["CloseableIterator", "ConnectedStreams", "DataStream", "DataStreamSink",
@@ -94,6 +96,9 @@ class DataStream:
     def get_execution_environment(self) -> StreamExecutionEnvironment:
         return self._env
 
+    def get_execution_config(self) -> ExecutionConfig:
+        return self._env.get_config()
+
     def set_parallelism(self, parallelism: int) -> DataStream:
         self._transformation.parallelism = check_parallelism(parallelism)
         return self
@@ -120,11 +125,10 @@ class DataStream:
         self._transformation.chaining_strategy = ChainingStrategy.NEVER
         return self
 
-    def slot_sharing_group(self, slot_sharing_group: Any) -> DataStream:
-        name = getattr(slot_sharing_group, "get_name", None)
-        self._transformation.slot_sharing_group = (
-            name() if name is not None else str(slot_sharing_group)
-        )
+    def slot_sharing_group(self, slot_sharing_group: str | SlotSharingGroup) -> DataStream:
+        """Operators of one group (by name) may share a slot; the default group is
+        ``"default"``. A SlotSharingGroup's resources are recorded on the job, not enforced."""
+        _set_slot_sharing_group(self._transformation, slot_sharing_group)
         return self
 
     # ------------------------------------------------------------ operators
@@ -391,12 +395,15 @@ class DataStreamSink:
         self._transformation.chaining_strategy = ChainingStrategy.NEVER
         return self
 
-    def slot_sharing_group(self, slot_sharing_group: Any) -> DataStreamSink:
-        name = getattr(slot_sharing_group, "get_name", None)
-        self._transformation.slot_sharing_group = (
-            name() if name is not None else str(slot_sharing_group)
-        )
+    def slot_sharing_group(self, slot_sharing_group: str | SlotSharingGroup) -> DataStreamSink:
+        _set_slot_sharing_group(self._transformation, slot_sharing_group)
         return self
+
+
+def _set_slot_sharing_group(transformation: Transformation, group: str | SlotSharingGroup) -> None:
+    ssg = slot_sharing_group_of(group)
+    transformation.slot_sharing_group = ssg.get_name()
+    transformation.slot_sharing_group_resources = ssg if ssg.has_resources() else None
 
 
 def _not_on_keyed_stream(what: str) -> Callable[..., Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,9 +21,23 @@ from strom.common.execution_mode import RuntimeExecutionMode
 from strom.common.job import JobClient, JobExecutionResult
 from strom.datastream._validation import check_parallelism
 from strom.datastream.data_stream import CloseableIterator, DataStream
+from strom.datastream.slot_sharing_group import SlotSharingGroup
 from strom.graph import operator_specs as specs
 from strom.graph.job_graph import JobGraph, build_job_graph
 from strom.graph.plan import execution_plan_json
+from strom.graph.python_dependencies import (
+    FILE_DELIMITER,
+    PARAM_DELIMITER,
+    PIPELINE_CLASSPATHS,
+    PIPELINE_JARS,
+    PYTHON_ARCHIVES,
+    PYTHON_EXECUTABLE,
+    PYTHON_FILES,
+    PYTHON_REQUIREMENTS,
+    PythonDependencies,
+    check_archive,
+    check_path,
+)
 from strom.graph.stream_graph import StreamGraph, build_stream_graph
 from strom.graph.transformations import SourceTransformation, Transformation
 
@@ -53,6 +68,7 @@ class StreamExecutionEnvironment:
         opts.validate(self._configuration)
         self._transformations: list[Transformation] = []
         self._execution_config = ExecutionConfig(self._configuration)
+        self._slot_sharing_groups: dict[str, SlotSharingGroup] = {}
 
     @staticmethod
     def get_execution_environment(
@@ -92,10 +108,12 @@ class StreamExecutionEnvironment:
         return self
 
     def get_parallelism(self) -> int:
-        """The default parallelism: ``parallelism.default`` when set; otherwise, as in Flink's
-        local environment, the number of CPU cores."""
+        """The default parallelism: ``parallelism.default`` when set; otherwise (or when it is
+        -1, "the system default"), as in Flink's local environment, the number of CPU cores."""
         if self._configuration.contains(opts.PARALLELISM_DEFAULT):
-            return self._configuration.get(opts.PARALLELISM_DEFAULT) or 1
+            parallelism = self._configuration.get_required(opts.PARALLELISM_DEFAULT)
+            if parallelism > 0:
+                return parallelism
         return _default_local_parallelism()
 
     @staticmethod
@@ -153,11 +171,108 @@ class StreamExecutionEnvironment:
     def is_chaining_enabled(self) -> bool:
         return self._configuration.get(opts.OPERATOR_CHAINING) is not False
 
+    def is_chaining_of_operators_with_different_max_parallelism_enabled(self) -> bool:
+        """Always true: strom chains operators whatever their max parallelism (Flink's
+        default for ``pipeline.operator-chaining.chain-operators-with-different-max-parallelism``)."""
+        return True
+
+    def register_slot_sharing_group(
+            self, slot_sharing_group: SlotSharingGroup) -> StreamExecutionEnvironment:
+        """Give a slot sharing group its resources once; operators then join it by name
+        (``slot_sharing_group("name")``). The resources are recorded on the job
+        (``JobGraph.slot_sharing_groups``); strom's slots do not enforce them yet."""
+        if not isinstance(slot_sharing_group, SlotSharingGroup):
+            raise TypeError(
+                "register_slot_sharing_group() takes a SlotSharingGroup "
+                f"(SlotSharingGroup.builder(name)...build()), got {slot_sharing_group!r}."
+            )
+        if slot_sharing_group.has_resources():
+            self._slot_sharing_groups[slot_sharing_group.get_name()] = slot_sharing_group
+        else:
+            self._slot_sharing_groups.pop(slot_sharing_group.get_name(), None)
+        return self
+
     def enable_checkpointing(self, interval: int, mode: Any = None) -> StreamExecutionEnvironment:
         raise RuntimeError(
             "Checkpointing is not available in this version of strom yet: jobs run without "
             "checkpoints and a failure fails the job. Remove enable_checkpointing() for now."
         )
+
+    # ------------------------------------------------------------ dependencies
+    def add_python_file(self, file_path: str) -> None:
+        """Add a Python file, package directory, or zip/wheel/egg the job's functions import.
+
+        Recorded under ``python.files`` (newest first, as PyFlink does) and shipped with the
+        job. In the embedded local cluster the job's tasks find it on ``sys.path``: a
+        directory itself, an archive itself, and the directory of a single file.
+        """
+        path = check_path(file_path, "python file")
+        self._append_entry(PYTHON_FILES, path, first=True)
+
+    def add_python_archive(self, archive_path: str, target_dir: str | None = None) -> None:
+        """Add a zip archive (e.g. a packed virtualenv) to extract in the Python workers'
+        working directory, under ``target_dir`` or the archive's name. Recorded under
+        ``python.archives``; strom does not extract archives yet (its TaskManagers run in
+        this process and see the client's files)."""
+        path = check_archive(archive_path)
+        if target_dir is not None:
+            if not isinstance(target_dir, str) or not target_dir or any(
+                    c in target_dir for c in (FILE_DELIMITER, PARAM_DELIMITER, "/", "\\")):
+                raise ValueError(
+                    "add_python_archive(): target_dir must be a plain directory name (no "
+                    f"'/', ',' or '#'), got {target_dir!r}."
+                )
+            path = f"{path}{PARAM_DELIMITER}{target_dir}"
+        self._append_entry(PYTHON_ARCHIVES, path, first=False)
+
+    def set_python_requirements(self, requirements_file_path: str,
+                                requirements_cache_dir: str | None = None) -> None:
+        """Name a requirements.txt (and optionally a directory of downloaded packages) the
+        Python workers install. Recorded under ``python.requirements``; strom does not
+        install them yet: install them where the job runs."""
+        value = check_path(requirements_file_path, "requirements file", directory=False)
+        if requirements_cache_dir is not None:
+            cache = check_path(requirements_cache_dir, "requirements cache directory",
+                               directory=True)
+            value = f"{value}{PARAM_DELIMITER}{cache}"
+        self._configuration.set_string(PYTHON_REQUIREMENTS, value)
+
+    def set_python_executable(self, python_exec: str) -> None:
+        """The interpreter of the Python workers, e.g. ``"py_env.zip/py_env/bin/python"``
+        inside an archive added with add_python_archive (so it is not checked here).
+        Recorded under ``python.executable``; strom runs tasks in this interpreter for now."""
+        if not isinstance(python_exec, str) or not python_exec:
+            raise TypeError(
+                f"set_python_executable() takes the interpreter's path (a str), got "
+                f"{python_exec!r}."
+            )
+        self._configuration.set_string(PYTHON_EXECUTABLE, python_exec)
+
+    def add_jars(self, *jars_path: str) -> None:
+        """Accepted for PyFlink programs; strom runs no JVM, so jars have no effect."""
+        self._record_jvm_paths("add_jars", PIPELINE_JARS, jars_path)
+
+    def add_classpaths(self, *classpaths: str) -> None:
+        """Accepted for PyFlink programs; strom runs no JVM, so classpaths have no effect."""
+        self._record_jvm_paths("add_classpaths", PIPELINE_CLASSPATHS, classpaths)
+
+    def _append_entry(self, key: str, entry: str, first: bool) -> None:
+        entries = [e for e in self._configuration.get_string(key, "").split(FILE_DELIMITER) if e]
+        entries = [entry, *entries] if first else [*entries, entry]
+        self._configuration.set_string(key, FILE_DELIMITER.join(entries))
+
+    def _record_jvm_paths(self, method: str, key: str, paths: tuple[str, ...]) -> None:
+        for path in paths:
+            if not isinstance(path, str):
+                raise TypeError(f"{method}() takes paths (str), got {path!r}.")
+        warnings.warn(
+            f"{method}() has no effect in strom: strom runs no JVM and needs no jars or Java "
+            f"classes (recorded under '{key}' only). Java connectors and formats are not "
+            "available; use strom's connectors (strom.datastream.connectors) instead.",
+            UserWarning, stacklevel=3,
+        )
+        old = [p for p in self._configuration.get_string(key, "").split(";") if p]
+        self._configuration.set_string(key, ";".join([*old, *paths]))
 
     # ------------------------------------------------------------ sources
     def _add(self, transformation: Transformation) -> None:
@@ -228,11 +343,14 @@ class StreamExecutionEnvironment:
             max_parallelism=self.get_max_parallelism(),
             chaining_enabled=self.is_chaining_enabled(),
             runtime_mode=self._runtime_mode(),
+            slot_sharing_groups=self._slot_sharing_groups,
         )
 
     def _job_graph(self, job_name: str | None) -> JobGraph:
-        job_graph = build_job_graph(self._stream_graph(job_name))
         config = self._configuration
+        python_dependencies = PythonDependencies.from_configuration(config)
+        job_graph = build_job_graph(self._stream_graph(job_name))
+        job_graph.python_dependencies = python_dependencies
         job_graph.config = {
             "is_batch": job_graph.runtime_mode == "BATCH",
             "auto_watermark_interval": self._execution_config.get_auto_watermark_interval(),
@@ -242,6 +360,9 @@ class StreamExecutionEnvironment:
             "floating_buffers_per_gate": config.get(opts.FLOATING_BUFFERS_PER_GATE),
             "state_backend": config.get(opts.STATE_BACKEND_TYPE),
             "job_parameters": self._execution_config.get_global_job_parameters(),
+            # sys.path entries for the job's python files (this machine's paths: a remote
+            # TaskManager will rewrite them to where it received the files)
+            "python_path": python_dependencies.python_path(),
         }
         self._transformations = []
         return job_graph

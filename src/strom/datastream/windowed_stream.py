@@ -49,6 +49,13 @@ class _Windowed:
         self._allowed_lateness = 0
         self._late_tag: OutputTag | None = None
 
+    def get_execution_environment(self) -> Any:
+        return self._stream._env
+
+    def get_input_type(self) -> Any:
+        """The type of the records going into the windows."""
+        return self._stream.get_type()
+
     def trigger(self, trigger: Trigger[Any, Any]) -> Any:
         """Replace the assigner's default trigger."""
         if not isinstance(trigger, Trigger):
@@ -125,9 +132,6 @@ class WindowedStream(_Windowed):
 
     def __init__(self, keyed_stream: KeyedStream, window_assigner: Any) -> None:
         super().__init__(keyed_stream, keyed_stream._key_selector, window_assigner)
-
-    def get_execution_environment(self) -> Any:
-        return self._stream._env
 
 
 def _constant_key(value: Any) -> int:

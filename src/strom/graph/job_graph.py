@@ -13,6 +13,7 @@ from typing import Any
 
 from strom.graph.ids import IntermediateDataSetID, JobVertexID
 from strom.graph.partitioning import ForwardPartitioning
+from strom.graph.python_dependencies import PythonDependencies
 from strom.graph.stream_graph import StreamEdge, StreamGraph, StreamNode
 from strom.graph.transformations import ChainingStrategy
 
@@ -80,6 +81,14 @@ class JobGraph:
     stream_graph: StreamGraph
     #: what every task needs to know (runtime mode, intervals, buffer sizes, job parameters)
     config: dict[str, Any] = field(default_factory=dict)
+    #: files, archives, requirements and interpreter to ship with the job (``python.*``)
+    python_dependencies: PythonDependencies = field(default_factory=PythonDependencies)
+
+    @property
+    def slot_sharing_groups(self) -> dict[str, Any]:
+        """Slot sharing groups that specify resources (SlotSharingGroup by name); strom
+        records them for the scheduler, which does not match slot resources yet."""
+        return self.stream_graph.slot_sharing_groups
 
     def vertex(self, vertex_id: JobVertexID) -> JobVertex:
         for v in self.vertices:

@@ -6,6 +6,7 @@ edges that cross them, as in Flink's ``StreamGraphGenerator``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +86,8 @@ class StreamGraph:
     chaining_enabled: bool
     runtime_mode: str  # "STREAMING" or "BATCH" (AUTOMATIC resolved)
     max_parallelism: int
+    #: slot sharing groups that specify resources, by name (recorded, not enforced yet)
+    slot_sharing_groups: dict[str, Any] = field(default_factory=dict)
 
     @property
     def sources(self) -> list[StreamNode]:
@@ -110,11 +113,13 @@ _Resolved = tuple[int, Partitioning | None, Any]
 
 class _Generator:
     def __init__(
-        self, default_parallelism: int, max_parallelism: int, runtime_mode: str
+        self, default_parallelism: int, max_parallelism: int, runtime_mode: str,
+        slot_sharing_groups: Mapping[str, Any],
     ) -> None:
         self.default_parallelism = default_parallelism
         self.max_parallelism = max_parallelism
         self.runtime_mode = runtime_mode
+        self.slot_sharing_groups = dict(slot_sharing_groups)
         self.nodes: dict[int, StreamNode] = {}
         self.resolved: dict[int, list[_Resolved]] = {}
 
@@ -139,6 +144,8 @@ class _Generator:
         inputs = [self.transform(i) for i in t.inputs]
         parallelism = self._parallelism_of(t)
         group = t.slot_sharing_group or self._inherited_group(inputs)
+        if t.slot_sharing_group_resources is not None:
+            self._add_group_resources(t.slot_sharing_group_resources)
         spec = getattr(t, "spec", None)
         assert spec is not None, f"transformation {t.name} has no operator"
         max_par = t.max_parallelism or self.max_parallelism
@@ -179,6 +186,17 @@ class _Generator:
                 )
             return t.parallelism or min(self.default_parallelism, t.max_source_parallelism)
         return t.parallelism or self.default_parallelism
+
+    def _add_group_resources(self, group: Any) -> None:
+        """Flink's rule: one group name, one resource spec."""
+        known = self.slot_sharing_groups.setdefault(group.get_name(), group)
+        if known != group:
+            raise GraphBuildError(
+                f"The slot sharing group '{group.get_name()}' has been configured with two "
+                f"different resource specs: {known!r} and {group!r}. Give the group one "
+                "resource spec (register it once with register_slot_sharing_group() and refer "
+                "to it by name), or use different group names."
+            )
 
     def _inherited_group(self, inputs: list[list[_Resolved]]) -> str:
         groups = {self.nodes[n].slot_sharing_group for rs in inputs for n, _, _ in rs}
@@ -232,20 +250,25 @@ def build_stream_graph(
     max_parallelism: int,
     chaining_enabled: bool,
     runtime_mode: str,
+    slot_sharing_groups: Mapping[str, Any] | None = None,
 ) -> StreamGraph:
-    """Build the StreamGraph of every transformation reachable from ``transformations``."""
+    """Build the StreamGraph of every transformation reachable from ``transformations``.
+
+    ``slot_sharing_groups`` are the groups the environment registered, by name."""
     if not any(isinstance(t, SinkTransformation) for t in transformations):
         raise GraphBuildError(
             "No operators defined in streaming topology. Cannot execute. Add a sink: "
             "print(), sink_to(...), add_sink(...) or execute_and_collect()."
         )
-    generator = _Generator(default_parallelism, max_parallelism, runtime_mode)
+    generator = _Generator(default_parallelism, max_parallelism, runtime_mode,
+                           slot_sharing_groups or {})
     for t in transformations:
         if isinstance(t, SinkTransformation | OneInputTransformation | TwoInputTransformation):
             generator.transform(t)
     graph = StreamGraph(
         job_name=job_name, nodes=generator.nodes, chaining_enabled=chaining_enabled,
         runtime_mode=runtime_mode, max_parallelism=max_parallelism,
+        slot_sharing_groups=generator.slot_sharing_groups,
     )
     if runtime_mode == "BATCH":
         unbounded = [n.name for n in graph.sources if not n.bounded]

@@ -38,6 +38,8 @@ class Transformation:
     description: str | None = None
     chaining_strategy: ChainingStrategy = ChainingStrategy.ALWAYS
     slot_sharing_group: str | None = None
+    #: the SlotSharingGroup given to ``slot_sharing_group()`` when it describes resources
+    slot_sharing_group_resources: Any = None
     buffer_timeout: int | None = None
 
     @property

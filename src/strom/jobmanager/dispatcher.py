@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
-import cloudpickle
-
+from strom.common import _pickling
 from strom.graph.job_graph import JobGraph
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.jobmaster import JobMaster
@@ -39,7 +38,7 @@ class Dispatcher(RpcEndpoint):
         if job_id in self.job_names:
             raise ValueError(f"Job {job_id} was already submitted to this cluster.")
         if not isinstance(job_graph, JobGraph):
-            job_graph = cast(JobGraph, cloudpickle.loads(job_graph))
+            job_graph = cast(JobGraph, _pickling.loads(job_graph))
         self.job_names[job_id] = job_graph.name
         self._result_futures[job_id] = self.rpc.loop.create_future()
         job_master = JobMaster(

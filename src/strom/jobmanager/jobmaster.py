@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import cloudpickle
-
+from strom.common import _pickling
 from strom.graph.execution_graph import Execution, ExecutionGraph, consumers_of, producers_of
 from strom.graph.job_graph import JobGraph
 from strom.jobmanager.job_result import JobResult
@@ -106,7 +105,7 @@ class JobMaster(RpcEndpoint):
     def _serialize_vertices(self) -> None:
         for vertex in self.job_graph.vertices:
             try:
-                self._serialized[str(vertex.id)] = cloudpickle.dumps(vertex.operators)
+                self._serialized[str(vertex.id)] = _pickling.dumps(vertex.operators)
             except Exception as e:
                 raise TypeError(
                     f"Could not serialize the operators of '{vertex.name}': {e}. User "

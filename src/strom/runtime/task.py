@@ -16,8 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import cloudpickle
-
+from strom.common import _pickling
 from strom.datastream.connectors.base import InputStatus
 from strom.graph.job_graph import ChainedOperator
 from strom.graph.partitioning import CustomPartitioning, HashPartitioning
@@ -41,6 +40,7 @@ from strom.runtime.operators.base import (
 )
 from strom.runtime.operators.factory import create_operator
 from strom.runtime.operators.source import SourceOperator
+from strom.runtime.python_path import acquire_python_path, release_python_path
 from strom.state.key_groups import compute_key_group_range_for_operator_index
 
 __all__ = ["StepResult", "Task", "attribute_failure"]
@@ -113,6 +113,7 @@ class Task:
         #: of partly filled buffers while the task is busy; None when disabled (-1)
         self._set_flush_interval(int(tdd.config.get("buffer_timeout", 100)))
         self.next_flush = 0.0
+        self._python_path: tuple[str, ...] = ()
 
     def _set_flush_interval(self, timeout_ms: int) -> None:
         self.flush_interval_s = None if timeout_ms < 0 else timeout_ms / 1000.0
@@ -138,7 +139,9 @@ class Task:
     def _initialize(self) -> None:
         tdd = self.tdd
         cfg = tdd.config
-        chain: list[ChainedOperator] = cloudpickle.loads(tdd.serialized_operators)
+        # the job's add_python_file() paths: its functions (and their unpickling) import them
+        self._python_path = acquire_python_path(cfg.get("python_path", ()))
+        chain: list[ChainedOperator] = _pickling.loads(tdd.serialized_operators)
         own_timeouts = [c.buffer_timeout for c in chain if c.buffer_timeout is not None]
         if own_timeouts:  # DataStream.set_buffer_timeout: the tightest in the chain wins
             flushing = [t for t in own_timeouts if t >= 0]
@@ -247,10 +250,14 @@ class Task:
     # ------------------------------------------------------------------ the loop
     def step(self) -> StepResult:
         try:
-            return self._step()
+            result = self._step()
         except BaseException as e:
             self._fail(e)
-            return StepResult.DONE
+            result = StepResult.DONE
+        if result is StepResult.DONE and self._python_path:
+            release_python_path(self._python_path)
+            self._python_path = ()
+        return result
 
     def _step(self) -> StepResult:
         if self.state is ExecutionState.DEPLOYING:

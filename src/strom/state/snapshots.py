@@ -18,8 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-import cloudpickle
-
+from strom.common import _pickling
 from strom.state.key_groups import KeyGroupRange
 
 __all__ = [
@@ -47,11 +46,11 @@ class StateMeta(NamedTuple):
 def encode_key_group(payload: KeyGroupPayload) -> bytes:
     """Pickle one key group's payload (cloudpickle: values of classes defined in the user's
     ``__main__`` survive the trip to another process)."""
-    return cloudpickle.dumps(payload, protocol=5)
+    return _pickling.dumps(payload, protocol=5)
 
 
 def decode_key_group(blob: bytes) -> KeyGroupPayload:
-    payload: KeyGroupPayload = cloudpickle.loads(blob)
+    payload: KeyGroupPayload = _pickling.loads(blob)
     return payload
 
 

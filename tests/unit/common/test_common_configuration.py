@@ -86,9 +86,9 @@ def test_typed_get_set() -> None:
     assert not config.contains(co.PARALLELISM_DEFAULT)
     with pytest.raises(ConfigError, match=r"'rest\.port': got 'http'"):
         config.set(co.REST_PORT, "http")
-    config.set_string("rest.port", "http")
     with pytest.raises(ConfigError, match=r"'rest\.port': got 'http'"):
-        config.get(co.REST_PORT)
+        config.set_string("rest.port", "http")
+    assert not config.contains(co.REST_PORT)
 
 
 def test_get_required_and_pickling() -> None:
@@ -105,11 +105,15 @@ def test_get_required_and_pickling() -> None:
 
 
 def test_fallback_keys() -> None:
-    config = Configuration.from_dict({"state.backend": "rocksdb"})
-    assert config.get(co.STATE_BACKEND_TYPE) == "rocksdb"
-    assert config.contains(co.STATE_BACKEND_TYPE)
-    config.set(co.STATE_BACKEND_TYPE, "hashmap")
-    assert config.get(co.STATE_BACKEND_TYPE) == "hashmap"
+    config = Configuration.from_dict({"restart-strategy": "off"})
+    assert config.get(co.RESTART_STRATEGY_TYPE) == "off"
+    assert config.contains(co.RESTART_STRATEGY_TYPE)
+    config.set(co.RESTART_STRATEGY_TYPE, "NONE")
+    assert config.get(co.RESTART_STRATEGY_TYPE) == "none"
+    legacy = Configuration.from_dict({"state.backend": "HashMap"})
+    assert legacy.get(co.STATE_BACKEND_TYPE) == "hashmap"
+    with pytest.raises(ConfigError, match=r"^Invalid value for 'state\.backend': got 'rocksdb'"):
+        Configuration().set_string("state.backend", "rocksdb")
 
 
 def test_map_option_from_string_and_prefixed_keys() -> None:
@@ -143,14 +147,14 @@ def test_from_yaml_file_flattens(tmp_path: Path) -> None:
         "  default: 2\n"
         "rest.port: 9091\n"
         "execution:\n"
-        "  checkpointing:\n"
+        "  buffer-timeout:\n"
         "    interval: 5 s\n"
         "pipeline:\n"
         "  operator-chaining.enabled: false\n"
         "  global-job-parameters:\n"
         "    region: eu\n"
         "    tier: gold\n"
-        "state.backend.type: rocksdb\n"
+        "state.backend.type: hashmap\n"
         "empty:\n"
         "list: [a, b]\n",
         encoding="utf-8",
@@ -159,15 +163,15 @@ def test_from_yaml_file_flattens(tmp_path: Path) -> None:
     assert config.to_dict() == {
         "parallelism.default": "2",
         "rest.port": "9091",
-        "execution.checkpointing.interval": "5 s",
+        "execution.buffer-timeout.interval": "5 s",
         "pipeline.operator-chaining.enabled": "false",
         "pipeline.global-job-parameters.region": "eu",
         "pipeline.global-job-parameters.tier": "gold",
-        "state.backend.type": "rocksdb",
+        "state.backend.type": "hashmap",
         "list": "a;b",
     }
     assert config.get(co.PARALLELISM_DEFAULT) == 2
-    assert config.get(co.CHECKPOINTING_INTERVAL) == 5000
+    assert config.get(co.BUFFER_TIMEOUT_INTERVAL) == 5000
     assert config.get(co.OPERATOR_CHAINING) is False
     assert config.get(co.GLOBAL_JOB_PARAMETERS) == {"region": "eu", "tier": "gold"}
     co.validate(config)
