@@ -106,10 +106,13 @@ class WindowOperatorLogic:
         processing_time: Callable[[], int],
         count_windows_state_name: str = "window-assigner-state",
         is_batch: bool = False,
+        emit_many: Callable[[list[Any], int], None] | None = None,
     ) -> None:
         """``count_windows_state_name`` is the state namespace under which the assigner keeps
         what it stores through ``context.get_runtime_context()`` (the count assigners' per-key
-        element counters), apart from the windows' namespaces and from user state."""
+        element counters), apart from the windows' namespaces and from user state.
+        ``emit_many(values, timestamp)``, if given, receives several results with one
+        timestamp at once (as ``emit`` for each, in order)."""
         if not isinstance(assigner, WindowAssigner):
             raise TypeError(f"assigner must be a WindowAssigner, got {type(assigner).__name__}")
         if not isinstance(trigger, Trigger):
@@ -143,6 +146,7 @@ class WindowOperatorLogic:
         self._timers = timer_service
         self._runtime_context = runtime_context
         self._emit = emit
+        self._emit_many = emit_many if emit_many is not None else self._emit_each
         self._emit_side = emit_side
         self._processing_time = processing_time
         self._is_batch = is_batch
@@ -196,6 +200,11 @@ class WindowOperatorLogic:
 
     def close(self) -> None:
         self._window_function.close()
+
+    def _emit_each(self, values: list[Any], timestamp: int) -> None:
+        emit = self._emit
+        for value in values:
+            emit(value, timestamp)
 
     # ------------------------------------------------------------------ clocks
 
@@ -428,10 +437,14 @@ class WindowOperatorLogic:
         clear_function = (self._window_function.clear if self._window_function.needs_clear
                           else None)
         context = self._process_context
-        emit, emit_side = self._emit, self._emit_side
+        emit_many, emit_side = self._emit_many, self._emit_side
         self._in_timer = True
         try:
             for time, timers in self._timers.advance_watermark_groups(watermark):
+                # a timer fires only the windows whose max_timestamp it is: every result of
+                # this group has the timestamp ``time``
+                out: list[Any] = []
+                append = out.append
                 current: Any = None
                 fire = cleanup = False
                 max_ts = 0
@@ -451,13 +464,18 @@ class WindowOperatorLogic:
                                 for result in results:
                                     if (isinstance(result, tuple) and len(result) == 2
                                             and isinstance(result[0], OutputTag)):
+                                        if out:
+                                            emit_many(out, time)
+                                            out.clear()
                                         emit_side(result[0], result[1], max_ts)
                                     else:
-                                        emit(result, max_ts)
+                                        append(result)
                     if cleanup:
                         clear_contents()
                         if clear_function is not None:
                             clear_function(window, context)
+                if out:
+                    emit_many(out, time)
         finally:
             self._in_timer = False
 

@@ -39,13 +39,17 @@ class WindowOperator(StreamOperator):
             late_data_tag=spec.late_data_tag, backend=self.backend, timer_service=self.timers,
             runtime_context=StreamRuntimeContext(ctx, self.backend),
             emit=self._emit, emit_side=self._emit_side, processing_time=ctx.clock,
-            is_batch=ctx.is_batch,
+            is_batch=ctx.is_batch, emit_many=self._emit_many,
         )
         self.logic.open()
 
     def _emit(self, value: Any, timestamp: int) -> None:
         self._out.append(value)
         self._out_ts.append(timestamp)
+
+    def _emit_many(self, values: list[Any], timestamp: int) -> None:
+        self._out.extend(values)
+        self._out_ts.extend([timestamp] * len(values))
 
     def _emit_side(self, tag: Any, value: Any, timestamp: int) -> None:
         self._flush()
