@@ -178,12 +178,12 @@ class EventTimeWindowAggregator(StreamOperator):
         size, offset, by_start, reduce = self.size, self.offset, self.by_start, self.reduce
         assert reduce is not None
         late_bound = watermark - self.lateness
-        missing = _MISSING
         last_start: int | None = None
         per_key: dict[Any, Any] = {}
+        get = per_key.get
         refire = False
         for k, v, t in zip(keys, values, timestamps):
-            start = t - (t - offset + size) % size
+            start = t - (t - offset) % size  # Python's % is never negative
             if start != last_start:
                 if start + size - 1 <= late_bound:
                     self._late(v, t)
@@ -192,10 +192,12 @@ class EventTimeWindowAggregator(StreamOperator):
                 if found is None:
                     found = self._track(start, TimeWindow(start, start + size), watermark)
                 per_key, last_start = found, start
+                get = per_key.get
                 # late but within the allowed lateness: each element fires the window again
                 refire = start + size - 1 <= watermark
-            current = per_key.get(k, missing)
-            per_key[k] = v if current is missing else reduce(current, v)
+            current = get(k)
+            # None is "absent", as in the general operator's reducing state
+            per_key[k] = v if current is None else reduce(current, v)
             if refire:
                 self._emit_window(self.windows[start], (k,))
 
