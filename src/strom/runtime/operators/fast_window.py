@@ -37,8 +37,6 @@ from strom.runtime.window_functions import InternalWindowFunction, _PassThrough
 
 __all__ = ["EventTimeWindowAggregator", "fast_path_applies"]
 
-_MISSING = object()
-
 #: switched off by tests that compare the fast path with the general window operator
 ENABLED = True
 
@@ -142,7 +140,6 @@ class EventTimeWindowAggregator(StreamOperator):
         if slide == size and reduce is not None:
             self._reduce_tumbling(keys, values, timestamps, watermark)
             return
-        missing = _MISSING
         for k, v, t in zip(keys, values, timestamps):
             if slide == size:
                 starts: Any = (t - (t - offset + size) % size,)
@@ -158,12 +155,12 @@ class EventTimeWindowAggregator(StreamOperator):
                 per_key = by_start.get(start)
                 if per_key is None:
                     per_key = self._track(start, TimeWindow(start, start + size), watermark)
-                current = per_key.get(k, missing)
+                current = per_key.get(k)  # None is "absent", as in the reducing state
                 if reduce is not None:
-                    per_key[k] = v if current is missing else reduce(current, v)
+                    per_key[k] = v if current is None else reduce(current, v)
                 else:
                     assert aggregate is not None
-                    acc = aggregate.create_accumulator() if current is missing else current
+                    acc = aggregate.create_accumulator() if current is None else current
                     per_key[k] = aggregate.add(v, acc)
                 if max_ts <= watermark:  # late but within the allowed lateness: fire again
                     self._emit_window(self.windows[start], (k,))
