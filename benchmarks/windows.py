@@ -24,7 +24,8 @@ window results. Target stated for the project: strom >= 0.25 of the baseline.
 ``(key, value, timestamp)`` tuples (``from_collection``) against the streaming loop a good
 Python programmer writes over that list: a dict per open window, and when the watermark
 crosses the end of the oldest open window, every window it passed is emitted and dropped.
-Target: strom >= 0.3 of that loop.
+Target: strom >= 0.3 of that loop. strom's side includes shipping the list with the job
+(``from_collection`` elements are pickled on submission and again on deployment).
 
 ``windows.process_window`` is the PyFlink-style program: the same events, but
 ``.reduce(add_values, window_function=SumPerWindow())``, a ``ProcessWindowFunction`` that
