@@ -34,8 +34,11 @@ lint: $(VENV)/.test-deps
 	$(BIN)/ruff check src tests examples benchmarks
 	$(BIN)/mypy
 
+# The suite runs with every RPC encoded and decoded by the TCP codec (STROM_RPC=codec), as
+# Flink's CI forces RPC serialization: what cannot cross a process boundary fails here.
 test: $(VENV)/.test-deps $(PYFLINK_DIR)/.done lint
-	STROM_PYFLINK_EXAMPLES=$(PYFLINK_DIR)/wheel/pyflink/examples $(BIN)/python -m pytest -q
+	STROM_RPC=codec STROM_PYFLINK_EXAMPLES=$(PYFLINK_DIR)/wheel/pyflink/examples \
+		$(BIN)/python -m pytest -q
 
 bench: $(BIN)/activate
 	$(BIN)/python benchmarks/run_all.py

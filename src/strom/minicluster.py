@@ -1,6 +1,11 @@
 """The embedded local cluster: the real Dispatcher, ResourceManager, JobMasters and
 TaskExecutors, in this process, over the ``local://`` RPC transport.
 
+``rpc`` picks how their calls travel: ``local`` (by reference), ``codec`` (through the TCP
+codec, as over a socket) or ``tcp`` (over loopback TCP); by default the ``STROM_RPC``
+environment variable decides, else ``local``. ``ask_timeout_s`` bounds every call
+(``pekko.ask.timeout``).
+
 ``StreamExecutionEnvironment.execute()`` starts one sized for the job and stops it when the
 job ends. Tests and tools can keep one running for several jobs::
 
@@ -15,14 +20,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from strom.client.job_client import ClusterJobClient
+from strom.client.job_client import ClusterJobClient, job_graph_payload
 from strom.common.job import JobID
 from strom.graph.job_graph import JobGraph
 from strom.jobmanager.dispatcher import Dispatcher
 from strom.jobmanager.resourcemanager import ResourceManager
 from strom.network.local_network import LocalNetwork
-from strom.rpc.gateways import DispatcherGateway
-from strom.rpc.service import RpcService
+from strom.rpc.gateways import DispatcherGateway, TaskExecutorGateway
+from strom.rpc.messages import TaskStatus
+from strom.rpc.service import DEFAULT_ASK_TIMEOUT_S, RpcService, rpc_mode_from_env
 from strom.taskmanager.task_executor import TaskExecutor
 
 __all__ = ["MiniCluster"]
@@ -38,6 +44,8 @@ class MiniCluster:
         num_task_managers: int = 1,
         slots_per_task_manager: int = 1,
         clock: Callable[[], int] | None = None,
+        rpc: str | None = None,
+        ask_timeout_s: float = DEFAULT_ASK_TIMEOUT_S,
     ) -> None:
         if num_task_managers < 1 or slots_per_task_manager < 1:
             raise ValueError(
@@ -47,13 +55,15 @@ class MiniCluster:
         self.num_task_managers = num_task_managers
         self.slots_per_task_manager = slots_per_task_manager
         self.clock = clock or _wall_clock_ms
+        self.rpc_mode = rpc or rpc_mode_from_env()
+        self.ask_timeout_s = ask_timeout_s
         self.rpc: RpcService | None = None
         self.task_executors: list[TaskExecutor] = []
         self.dispatcher: Dispatcher | None = None
         self.resource_manager: ResourceManager | None = None
 
     def start(self) -> MiniCluster:
-        rpc = self.rpc = RpcService()
+        rpc = self.rpc = RpcService(mode=self.rpc_mode, ask_timeout_s=self.ask_timeout_s)
         network = LocalNetwork()
         self.resource_manager = ResourceManager(rpc)
         self.dispatcher = Dispatcher(rpc, self.resource_manager.address)
@@ -87,10 +97,40 @@ class MiniCluster:
         assert self.rpc is not None, "start() the cluster first"
         job_id = job_id or JobID.generate()
         gateway = self.dispatcher_gateway
-        # local:// hands control messages over by reference; the JobMaster pickles each
+        # Over plain local:// the JobGraph goes by reference and the JobMaster pickles each
         # vertex's operators for its tasks before submission returns.
-        self.rpc.run_sync(gateway.submit_job(job_graph, str(job_id)), timeout=30)
-        return ClusterJobClient(self.rpc, gateway, str(job_id))
+        payload = job_graph_payload(job_graph, self.rpc)
+        self.rpc.run_sync(gateway.submit_job(payload, job_id), timeout=30)
+        return ClusterJobClient(self.rpc, gateway, job_id)
+
+    def task_statuses(self) -> list[TaskStatus]:
+        """The tasks of every TaskExecutor, as their gateways report them."""
+        rpc = self.rpc
+        assert rpc is not None, "start() the cluster first"
+
+        async def ask_all() -> list[TaskStatus]:
+            statuses: list[TaskStatus] = []
+            for te in self.task_executors:
+                statuses += await rpc.connect(te.address, TaskExecutorGateway) \
+                    .request_task_status()
+            return statuses
+
+        return rpc.run_sync(ask_all(), timeout=30)
+
+    def leftovers(self) -> list[str]:
+        """What a cluster without jobs should not hold, endpoint by endpoint: allocated slots,
+        deployed tasks, open channels, background tasks, running jobs, unanswered calls."""
+        rpc = self.rpc
+        if rpc is None:
+            return []
+
+        async def collect() -> list[str]:
+            found = rpc.leftovers()
+            for endpoint in rpc.endpoints():
+                found += endpoint.leftovers()
+            return found
+
+        return rpc.run_sync(collect(), timeout=30)
 
     def stop(self) -> None:
         rpc = self.rpc

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from dataflow_helpers import run_and_collect, source
 
-from strom.common import Row, RuntimeExecutionMode
+from strom.common import Row, RuntimeExecutionMode, Types
 from strom.datastream import (
     CoMapFunction,
     KeyedCoProcessFunction,
@@ -23,6 +23,7 @@ from strom.datastream.state import (
     MapStateDescriptor,
     ValueStateDescriptor,
 )
+from strom.testing import CollectSink
 
 
 def by_key(results: list[Any], key: Callable[[Any], Any] = lambda r: r[0]) -> dict[Any, list[Any]]:
@@ -121,6 +122,63 @@ def test_sum_of_plain_numbers(strom_env: StreamExecutionEnvironment) -> None:
     assert [r for r in results if r in (2, 6, 12)] == [2, 6, 12]
 
 
+@pytest.mark.parametrize("data", [
+    [("a", "x"), ("a", "y")],  # a second value is reduced
+    [("a", "x")],  # a key's only value is never reduced, and is checked all the same
+], ids=["reduced", "first"])
+@pytest.mark.parametrize("mode", [RuntimeExecutionMode.STREAMING, RuntimeExecutionMode.BATCH])
+def test_sum_of_a_non_numeric_field_fails_naming_the_field_and_type(
+    strom_env: StreamExecutionEnvironment, data: list[Any], mode: RuntimeExecutionMode,
+) -> None:
+    strom_env.set_runtime_mode(mode)
+    source(strom_env, data).key_by(lambda t: t[0]).sum(1).sink_to(CollectSink())
+    with pytest.raises(TypeError, match=r"sum\(1\) cannot add field 1: it holds a str \('x'\)"):
+        strom_env.execute()
+
+
+@pytest.mark.parametrize(("type_info", "field", "declared"), [
+    (Types.TUPLE([Types.STRING(), Types.STRING()]), 1, "String"),
+    (Types.ROW_NAMED(["k", "v"], [Types.STRING(), Types.BOOLEAN()]), "v", "Boolean"),
+    (Types.ROW([Types.STRING(), Types.LIST(Types.INT())]), 1, "List"),
+], ids=["tuple", "row-by-name", "list"])
+def test_sum_of_a_field_declared_non_numeric_fails_when_the_job_is_built(
+    type_info: Any, field: Any, declared: str,
+) -> None:
+    env = StreamExecutionEnvironment.get_execution_environment()
+    keyed = env.from_collection([], type_info=type_info).key_by(lambda t: t[0])
+    with pytest.raises(TypeError, match=rf"sum\({field!r}\) cannot add .*declared type is "
+                                        rf"{declared}"):
+        keyed.sum(field)
+    keyed.max(field)  # only sum() needs numbers
+
+
+def test_sum_of_a_field_declared_numeric_is_accepted() -> None:
+    env = StreamExecutionEnvironment.get_execution_environment()
+    rows = env.from_collection([], type_info=Types.ROW_NAMED(["k", "v"], [Types.STRING(),
+                                                                          Types.DOUBLE()]))
+    rows.key_by(lambda r: r.k).sum("v")
+    env.from_collection([], type_info=Types.PICKLED_BYTE_ARRAY()).key_by(lambda x: x).sum()
+
+
+def test_sum_of_bools_fails_as_flink_rejects_booleans(
+    strom_env: StreamExecutionEnvironment,
+) -> None:
+    source(strom_env, [True, False]).key_by(lambda x: 0).sum().sink_to(CollectSink())
+    with pytest.raises(TypeError, match="it holds a bool"):
+        strom_env.execute()
+
+
+def test_sum_adds_any_kind_of_number(strom_env: StreamExecutionEnvironment) -> None:
+    from decimal import Decimal
+    from fractions import Fraction
+
+    data = [("d", Decimal("0.1")), ("d", Decimal("0.2")), ("f", Fraction(1, 3)),
+            ("f", Fraction(2, 3)), ("m", 1), ("m", 0.5)]
+    ds = source(strom_env, data).key_by(lambda t: t[0]).sum(1)
+    last = {k: v[-1] for k, v in by_key(run_and_collect(strom_env, ds)).items()}
+    assert last == {"d": ("d", Decimal("0.3")), "f": ("f", Fraction(1)), "m": ("m", 1.5)}
+
+
 def test_keys_are_partitioned_across_subtasks(strom_env: StreamExecutionEnvironment) -> None:
     from dataflow_helpers import TagSubtask
 
@@ -215,13 +273,18 @@ class CountBothSides(KeyedCoProcessFunction):
         yield from self._bump(ctx, "right")
 
 
+@pytest.mark.parametrize("wrap", [lambda k: k, lambda k: [k]], ids=["str-keys", "list-keys"])
 def test_keyed_connect_shares_state_per_key_across_both_inputs(
-    strom_env: StreamExecutionEnvironment,
+    strom_env: StreamExecutionEnvironment, wrap: Callable[[str], Any],
 ) -> None:
     left = source(strom_env, [("a", 1), ("b", 2), ("a", 3)], "left")
     right = source(strom_env, [("a", "x"), ("c", "y")], "right")
-    ds = left.connect(right).key_by(lambda t: t[0], lambda t: t[0]).process(CountBothSides())
-    grouped = by_key(run_and_collect(strom_env, ds))
+    ds = left.connect(right).key_by(lambda t: wrap(t[0]), lambda t: wrap(t[0])) \
+        .process(CountBothSides())
+    results = run_and_collect(strom_env, ds)
+    # the function sees the key its selector returned
+    assert sorted({repr(r[0]) for r in results}) == [repr(wrap(k)) for k in "abc"]
+    grouped = by_key(results, key=lambda r: r[0][0] if isinstance(r[0], list) else r[0])
     # the two inputs interleave in any order, but each key counts 1, 2, 3... in order
     assert {k: [c for _, c, _ in v] for k, v in grouped.items()} == {
         "a": [1, 2, 3], "b": [1], "c": [1]}

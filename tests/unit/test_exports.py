@@ -71,7 +71,8 @@ PUBLIC = {
         "NumberSequenceSource",
     ],
     "strom.testing": [
-        "CollectSink", "Latch", "ManualClock", "MiniClusterFixture", "TestingSource",
+        "ClusterLeakError", "CollectSink", "Latch", "ManualClock", "MiniClusterFixture",
+        "TestingSource",
         "processing_time_deadlines", "settle_processing_time", "wait_until",
     ],
     "strom.metrics": [

@@ -29,7 +29,7 @@ class LocalJobClient(JobClient):
     def get_job_status(self) -> concurrent.futures.Future[JobStatus]:
         if self._result.done():
             future: concurrent.futures.Future[JobStatus] = concurrent.futures.Future()
-            future.set_result(JobStatus[self._result.result().status])
+            future.set_result(self._result.result().status)
             return future
         return self._client.get_job_status()
 
@@ -66,7 +66,8 @@ class LocalJobClient(JobClient):
                 out.set_result(convert(source.result()))
             except BaseException as e:
                 out.set_exception(e)
-            threading.Thread(target=self.close, daemon=True).start()
+            threading.Thread(target=self.close, name="strom-stop-local-cluster",
+                             daemon=True).start()
 
         self._result.add_done_callback(done)
         return out

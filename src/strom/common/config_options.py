@@ -93,6 +93,7 @@ __all__ = [
     "LATENCY_TRACKING_INTERVAL",
     "NUM_TASK_SLOTS",
     "MINICLUSTER_NUM_TASKMANAGERS",
+    "ASK_TIMEOUT",
     "SEGMENT_SIZE",
     "BUFFERS_PER_CHANNEL",
     "FLOATING_BUFFERS_PER_GATE",
@@ -270,6 +271,13 @@ NUM_TASK_SLOTS: ConfigOption[int] = ConfigOption(
     "Task slots offered by each TaskManager.",
     constraint=at_least(1),
 )
+ASK_TIMEOUT: ConfigOption[int] = ConfigOption(
+    "pekko.ask.timeout",
+    DURATION,
+    10_000,
+    "Timeout of an RPC call between the cluster's components, in milliseconds.",
+    constraint=at_least(1),
+)
 MINICLUSTER_NUM_TASKMANAGERS: ConfigOption[int] = ConfigOption(
     "minicluster.number-of-taskmanagers",
     INT,
@@ -375,6 +383,7 @@ _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
     LATENCY_TRACKING_INTERVAL,
     NUM_TASK_SLOTS,
     MINICLUSTER_NUM_TASKMANAGERS,
+    ASK_TIMEOUT,
     SEGMENT_SIZE,
     BUFFERS_PER_CHANNEL,
     FLOATING_BUFFERS_PER_GATE,

@@ -453,7 +453,8 @@ class KeyedStream(DataStream):
     def _aggregate(self, kind: str, position_to_field: int | str) -> DataStream:
         return self._keyed(
             "Keyed Aggregation",
-            specs.KeyedReduceSpec(aggregation(kind, position_to_field), self._key_selector),
+            specs.KeyedReduceSpec(aggregation(kind, position_to_field, self.get_type()),
+                                  self._key_selector),
             self.get_type(),
         )
 
@@ -506,10 +507,15 @@ class KeyedStream(DataStream):
 
     def execute_and_collect(self, job_execution_name: str | None = None,
                             limit: int | None = None) -> Any:
-        """As PyFlink, a KeyedStream is collected as ``Row(f0=key, f1=value)`` records."""
+        """As PyFlink, a KeyedStream is collected as ``Row(f0=key, f1=value)`` records.
+
+        PyFlink pairs key and value before the keyed exchange and collects straight from it;
+        here the pairing runs after it, in the single collecting subtask, so the keyed edge
+        stays the only exchange and one upstream subtask's records keep their order."""
         selector = self._key_selector
         get_key = getattr(selector, "get_key", selector)
         pairs = DataStream.map(self, lambda value: Row(f0=get_key(value), f1=value))
+        pairs.set_parallelism(1)
         return pairs.execute_and_collect(job_execution_name, limit)
 
     def union(self, *streams: DataStream) -> DataStream:

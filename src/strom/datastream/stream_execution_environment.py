@@ -378,7 +378,8 @@ class StreamExecutionEnvironment:
         task_managers = self._configuration.get(opts.MINICLUSTER_NUM_TASKMANAGERS) or 1
         slots_needed = sum(job_graph.max_parallelism_needed().values())
         slots = max(1, math.ceil(slots_needed / task_managers))
-        return MiniCluster(task_managers, slots).start()
+        ask_timeout_s = (self._configuration.get(opts.ASK_TIMEOUT) or 10_000) / 1000.0
+        return MiniCluster(task_managers, slots, ask_timeout_s=ask_timeout_s).start()
 
     def execute_async(self, job_name: str | None = None) -> JobClient:
         """Submit the job and return at once with a JobClient that follows it."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from strom.graph.ids import ExecutionAttemptID
+from strom.graph.ids import AllocationID, ExecutionAttemptID
 from strom.graph.job_graph import JobEdge, JobGraph, JobVertex
 
 __all__ = ["Execution", "ExecutionGraph", "consumers_of", "producers_of"]
@@ -51,7 +51,7 @@ class Execution:
     execution_id: ExecutionAttemptID = field(default_factory=ExecutionAttemptID)
     state: str = "CREATED"
     task_executor: str | None = None
-    allocation_id: str | None = None
+    allocation_id: AllocationID | None = None
     failure: Any = None
 
     @property

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
+
+from strom.common.job import JobID, JobStatus
+from strom.rpc.errors import SerializedError
 
 __all__ = ["JobResult"]
 
 
-@dataclass
-class JobResult:
-    job_id: str
+class JobResult(msgspec.Struct, frozen=True):
+    job_id: JobID
     job_name: str
-    status: str  # a terminal JobStatus name
+    #: a globally terminal status: FINISHED, FAILED or CANCELED
+    status: JobStatus
     start_time: int
     end_time: int
     #: the root cause of a FAILED job: the user's own exception, with its traceback
-    error: BaseException | None = None
-    accumulators: dict[str, Any] = field(default_factory=dict)
+    error: SerializedError | None = None
+    #: accumulator values by name (msgpack primitives: counters, histograms)
+    accumulators: dict[str, Any] = {}
 
     @property
     def net_runtime(self) -> int:

@@ -15,11 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 from strom.common import _pickling
+from strom.common.job import JobID, JobStatus
 from strom.graph.execution_graph import Execution, ExecutionGraph, consumers_of, producers_of
-from strom.graph.job_graph import JobGraph
+from strom.graph.ids import AllocationID, ExecutionAttemptID
+from strom.graph.job_graph import JobGraph, JobVertex
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.source_coordinator import SourceCoordinator
-from strom.rpc.gateways import ResourceManagerGateway, TaskExecutorGateway
+from strom.rpc.errors import SerializedError
+from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway, TaskExecutorGateway
 from strom.rpc.messages import (
     ExecutionState,
     InputChannelSpec,
@@ -30,11 +33,27 @@ from strom.rpc.messages import (
 )
 from strom.rpc.service import RpcEndpoint, RpcService
 
-__all__ = ["JobMaster", "NoResourceAvailableError"]
+__all__ = ["JobMaster", "NoResourceAvailableError", "serialize_operators"]
 
 log = logging.getLogger(__name__)
 
 SLOT_REQUEST_TIMEOUT_S = 30.0
+
+#: a job on its way to FAILED or CANCELED: nothing more to fail or cancel
+_ENDING = frozenset({JobStatus.FAILING, JobStatus.CANCELLING})
+
+
+def serialize_operators(vertex: JobVertex) -> bytes:
+    """The vertex's operator chain, cloudpickled, or a TypeError that names the vertex."""
+    try:
+        return _pickling.dumps(vertex.operators)
+    except Exception as e:
+        raise TypeError(
+            f"Could not serialize the operators of '{vertex.name}': {e}. User "
+            "functions travel to the TaskManagers with cloudpickle; keep unpicklable "
+            "objects (sockets, locks, open files) out of them and create such things "
+            "in open() instead."
+        ) from e
 
 
 class NoResourceAvailableError(RuntimeError):
@@ -42,10 +61,12 @@ class NoResourceAvailableError(RuntimeError):
 
 
 class JobMaster(RpcEndpoint):
+    gateway = JobMasterGateway
+
     def __init__(
         self,
         rpc: RpcService,
-        job_id: str,
+        job_id: JobID,
         job_graph: JobGraph,
         resource_manager_address: str,
         on_done: Callable[[JobResult], None],
@@ -57,13 +78,13 @@ class JobMaster(RpcEndpoint):
             resource_manager_address, ResourceManagerGateway
         )
         self.on_done = on_done
-        self.status = "CREATED"
+        self.status = JobStatus.CREATED
         self.start_time = int(time.time() * 1000)
         self.graph = ExecutionGraph(job_graph)
         self.offers: list[SlotOffer] = []
         self.slots_needed = sum(job_graph.max_parallelism_needed().values())
         self._slots_ready: asyncio.Future[None] | None = None
-        self.failure: BaseException | None = None
+        self.failure: SerializedError | None = None
         self.coordinators: dict[str, SourceCoordinator] = {}
         self._serialized: dict[str, bytes] = {}
         self._done = False
@@ -86,7 +107,7 @@ class JobMaster(RpcEndpoint):
             if serialize_error is not None:
                 raise serialize_error
             self._start_coordinators()
-            self.status = "RUNNING"
+            self.status = JobStatus.RUNNING
             granted = await self.rm.request_slots(self.job_id, self.address, self.slots_needed)
             if granted < self.slots_needed:
                 raise NoResourceAvailableError(
@@ -104,15 +125,7 @@ class JobMaster(RpcEndpoint):
 
     def _serialize_vertices(self) -> None:
         for vertex in self.job_graph.vertices:
-            try:
-                self._serialized[str(vertex.id)] = _pickling.dumps(vertex.operators)
-            except Exception as e:
-                raise TypeError(
-                    f"Could not serialize the operators of '{vertex.name}': {e}. User "
-                    "functions travel to the TaskManagers with cloudpickle; keep unpicklable "
-                    "objects (sockets, locks, open files) out of them and create such things "
-                    "in open() instead."
-                ) from e
+            self._serialized[str(vertex.id)] = serialize_operators(vertex)
 
     def _start_coordinators(self) -> None:
         for vertex in self.job_graph.vertices:
@@ -127,7 +140,8 @@ class JobMaster(RpcEndpoint):
                 if execution.task_executor is None:
                     return
                 te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
-                self.spawn(te.send_operator_event(str(execution.execution_id), operator_id, event))
+                self.spawn(te.send_operator_event(
+                    execution.execution_id, operator_id, _pickling.dumps(event)))
 
             coordinator = SourceCoordinator(
                 head.spec.source, vertex.parallelism, send, self._schedule_async
@@ -171,7 +185,7 @@ class JobMaster(RpcEndpoint):
                 execution.allocation_id = offer.allocation_id
         for vertex in self.job_graph.vertices:
             for execution in self.graph.by_vertex[str(vertex.id)]:
-                if self.status != "RUNNING":
+                if self.status is not JobStatus.RUNNING:
                     return
                 execution.state = ExecutionState.DEPLOYING.value
                 assert execution.task_executor is not None
@@ -180,6 +194,8 @@ class JobMaster(RpcEndpoint):
 
     def _deployment_descriptor(self, execution: Execution) -> TaskDeploymentDescriptor:
         vertex = execution.vertex
+        allocation_id = execution.allocation_id
+        assert allocation_id is not None, f"{execution.name} is deployed without a slot"
         inputs = []
         for edge in vertex.inputs:
             producer = self.job_graph.vertex(edge.source_vertex)
@@ -198,14 +214,14 @@ class JobMaster(RpcEndpoint):
             job_id=self.job_id, job_name=self.job_graph.name, job_attempt=0,
             vertex_id=str(vertex.id), task_name=vertex.name, subtask_index=execution.subtask,
             parallelism=vertex.parallelism, max_parallelism=vertex.max_parallelism,
-            attempt_number=execution.attempt, execution_id=str(execution.execution_id),
-            allocation_id=execution.allocation_id or "",
+            attempt_number=execution.attempt, execution_id=execution.execution_id,
+            allocation_id=allocation_id,
             serialized_operators=self._serialized[str(vertex.id)],
             inputs=inputs, outputs=outputs, config=dict(self.job_graph.config),
         )
 
     # ------------------------------------------------------------------ gateway
-    async def offer_slots(self, offers: list[SlotOffer]) -> list[str]:
+    async def offer_slots(self, offers: list[SlotOffer]) -> list[AllocationID]:
         accepted = []
         for offer in offers:
             if len(self.offers) < self.slots_needed:
@@ -217,7 +233,7 @@ class JobMaster(RpcEndpoint):
         return accepted
 
     async def update_task_execution_state(self, state: TaskExecutionState) -> None:
-        execution = self.graph.executions.get(state.execution_id)
+        execution = self.graph.executions.get(str(state.execution_id))
         if execution is None:
             return
         execution.state = state.state.value
@@ -227,32 +243,34 @@ class JobMaster(RpcEndpoint):
         self._check_termination()
 
     async def send_operator_event(
-        self, execution_id: str, operator_id: str, subtask: int, event: Any
+        self, execution_id: ExecutionAttemptID, operator_id: str, subtask: int, event: bytes
     ) -> None:
         coordinator = self.coordinators.get(operator_id)
         if coordinator is None:
             raise KeyError(f"no coordinator for operator {operator_id}")
         try:
-            coordinator.handle_event(subtask, event)
+            coordinator.handle_event(subtask, _pickling.loads(event))
         except Exception as e:
             self._fail_job(e)
 
-    async def request_job_status(self) -> str:
+    async def request_job_status(self) -> JobStatus:
         return self.status
 
     async def cancel(self) -> None:
-        if self.status in ("FINISHED", "FAILED", "CANCELED", "CANCELLING", "FAILING"):
+        if self.status.is_globally_terminal_state() or self.status in _ENDING:
             return
-        self.status = "CANCELLING"
+        self.status = JobStatus.CANCELLING
         self._cancel_executions()
         self._check_termination()
 
     # ------------------------------------------------------------------ transitions
-    def _fail_job(self, error: BaseException) -> None:
-        if self.status in ("FAILING", "FAILED", "CANCELLING", "CANCELED", "FINISHED"):
+    def _fail_job(self, error: BaseException | SerializedError) -> None:
+        if self.status.is_globally_terminal_state() or self.status in _ENDING:
             return
+        if isinstance(error, BaseException):
+            error = SerializedError.from_exception(error)
         self.failure = error
-        self.status = "FAILING"
+        self.status = JobStatus.FAILING
         self._cancel_executions()
         self._check_termination()
 
@@ -264,7 +282,7 @@ class JobMaster(RpcEndpoint):
                 execution.state = ExecutionState.CANCELED.value
                 continue
             te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
-            self.spawn(te.cancel_task(str(execution.execution_id)))
+            self.spawn(te.cancel_task(execution.execution_id))
 
     def _check_termination(self) -> None:
         if self._done:
@@ -272,19 +290,19 @@ class JobMaster(RpcEndpoint):
         states = [ExecutionState(e.state) for e in self.graph.all()]
         if not all(s.is_terminal for s in states):
             return
-        if self.status == "FAILING":
-            final = "FAILED"
-        elif self.status == "CANCELLING":
-            final = "CANCELED"
+        if self.status is JobStatus.FAILING:
+            final = JobStatus.FAILED
+        elif self.status is JobStatus.CANCELLING:
+            final = JobStatus.CANCELED
         elif all(s is ExecutionState.FINISHED for s in states):
-            final = "FINISHED"
+            final = JobStatus.FINISHED
         else:
             return
         self._done = True
         self.status = final
         self.spawn(self._finish(final), name=f"finish-{self.job_id}")
 
-    async def _finish(self, final: str) -> None:
+    async def _finish(self, final: JobStatus) -> None:
         for coordinator in self.coordinators.values():
             try:
                 coordinator.close()
@@ -294,7 +312,7 @@ class JobMaster(RpcEndpoint):
         result = JobResult(
             job_id=self.job_id, job_name=self.job_graph.name, status=final,
             start_time=self.start_time, end_time=int(time.time() * 1000),
-            error=self.failure if final == "FAILED" else None,
+            error=self.failure if final is JobStatus.FAILED else None,
         )
         self.on_done(result)
 

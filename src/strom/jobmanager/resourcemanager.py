@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from strom.graph.ids import AllocationID
-from strom.rpc.gateways import TaskExecutorGateway
+from strom.common.job import JobID
+from strom.graph.ids import AllocationID, ResourceID
+from strom.rpc.gateways import ResourceManagerGateway, TaskExecutorGateway
 from strom.rpc.service import RpcEndpoint, RpcService
 
 __all__ = ["ResourceManager"]
@@ -19,23 +20,26 @@ __all__ = ["ResourceManager"]
 class _Slot:
     task_executor: str
     index: int
-    job_id: str | None = None
-    allocation_id: str | None = None
+    job_id: JobID | None = None
+    allocation_id: AllocationID | None = None
 
 
 class ResourceManager(RpcEndpoint):
+    gateway = ResourceManagerGateway
+
     def __init__(self, rpc: RpcService, name: str = "resourcemanager") -> None:
         super().__init__(rpc, name)
         self.slots: list[_Slot] = []
-        self.task_executors: dict[str, str] = {}  # address -> resource id
+        self.task_executors: dict[str, ResourceID] = {}  # address -> resource id
 
-    async def register_task_executor(self, address: str, resource_id: str, num_slots: int) -> None:
+    async def register_task_executor(self, address: str, resource_id: ResourceID,
+                                     num_slots: int) -> None:
         if address in self.task_executors:
             return
         self.task_executors[address] = resource_id
         self.slots.extend(_Slot(address, i) for i in range(num_slots))
 
-    async def request_slots(self, job_id: str, job_master_address: str, count: int) -> int:
+    async def request_slots(self, job_id: JobID, job_master_address: str, count: int) -> int:
         """Allocate ``count`` slots to the job, or none if fewer are free. Returns how many
         were free."""
         free = [s for s in self.slots if s.job_id is None]
@@ -43,12 +47,12 @@ class ResourceManager(RpcEndpoint):
             return len(free)
         for slot in free[:count]:
             slot.job_id = job_id
-            slot.allocation_id = str(AllocationID())
+            slot.allocation_id = AllocationID()
             te = self.rpc.connect(slot.task_executor, TaskExecutorGateway)
             await te.request_slot(slot.index, job_id, slot.allocation_id, job_master_address)
         return count
 
-    async def release_slots(self, job_id: str) -> None:
+    async def release_slots(self, job_id: JobID) -> None:
         executors = set()
         for slot in self.slots:
             if slot.job_id == job_id:
@@ -59,3 +63,8 @@ class ResourceManager(RpcEndpoint):
 
     async def free_slot_count(self) -> int:
         return sum(1 for s in self.slots if s.job_id is None)
+
+    def leftovers(self) -> list[str]:
+        allocated = [f"{self.address}: slot {s.index} of {s.task_executor} is still allocated "
+                     f"to job {s.job_id}" for s in self.slots if s.job_id is not None]
+        return super().leftovers() + allocated

@@ -8,6 +8,7 @@ place between processes.
 from __future__ import annotations
 
 import threading
+from collections.abc import Hashable
 from typing import Any
 
 from strom.network.local_channel import LocalChannel
@@ -15,7 +16,7 @@ from strom.network.local_channel import LocalChannel
 __all__ = ["ChannelKey", "LocalNetwork"]
 
 #: (job id, attempt of the job's execution graph, edge id, producer subtask, consumer subtask)
-ChannelKey = tuple[str, int, str, int, int]
+ChannelKey = tuple[Hashable, int, str, int, int]
 
 
 class LocalNetwork:
@@ -33,7 +34,7 @@ class LocalNetwork:
                 self._channels[key] = channel
             return channel
 
-    def release_job(self, job_id: str) -> None:
+    def release_job(self, job_id: Hashable) -> None:
         with self._lock:
             for key in [k for k in self._channels if k[0] == job_id]:
                 del self._channels[key]

@@ -1,66 +1,102 @@
-"""The gateways: what each component lets others call. All methods are async."""
+"""The gateways: what each component lets others call. All methods are async.
+
+The annotations are the wire contract: the codec encodes arguments and results with them and
+decodes into the annotated types (Structs, typed ids, enums), so a gateway takes and returns
+only msgspec Structs, primitives, typed ids, enums and :class:`SerializedValue`. A method's
+call times out after ``pekko.ask.timeout`` unless it is marked :func:`no_timeout` (it waits
+for something that may take as long as a job).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
-from strom.rpc.messages import SlotOffer, TaskDeploymentDescriptor, TaskExecutionState
-
-if TYPE_CHECKING:
-    from strom.graph.job_graph import JobGraph
+from strom.common.job import JobID, JobStatus
+from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
+from strom.jobmanager.job_result import JobResult
+from strom.rpc.messages import (
+    JobOverview,
+    SerializedValue,
+    SlotOffer,
+    TaskDeploymentDescriptor,
+    TaskExecutionState,
+    TaskStatus,
+)
 
 __all__ = ["DispatcherGateway", "JobMasterGateway", "ResourceManagerGateway",
-           "TaskExecutorGateway"]
+           "TaskExecutorGateway", "no_timeout"]
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def no_timeout(method: F) -> F:
+    """Mark a gateway method whose calls wait without ``pekko.ask.timeout`` (long polls)."""
+    method.__rpc_no_timeout__ = True  # type: ignore[attr-defined]
+    return method
 
 
 class DispatcherGateway(Protocol):
-    async def submit_job(self, job_graph: JobGraph | bytes, job_id: str) -> str: ...
+    async def submit_job(self, job_graph: SerializedValue, job_id: JobID) -> JobID:
+        """Start the job; ``job_graph`` holds a JobGraph (cloudpickled bytes on the wire)."""
+        ...
 
-    async def request_job_status(self, job_id: str) -> str: ...
+    async def request_job_status(self, job_id: JobID) -> JobStatus: ...
 
-    async def request_job_result(self, job_id: str) -> Any: ...
+    @no_timeout
+    async def request_job_result(self, job_id: JobID) -> JobResult:
+        """Completes when the job has ended."""
+        ...
 
-    async def cancel_job(self, job_id: str) -> None: ...
+    async def cancel_job(self, job_id: JobID) -> None: ...
 
-    async def list_jobs(self) -> list[tuple[str, str, str]]: ...
+    async def list_jobs(self) -> list[JobOverview]: ...
 
 
 class ResourceManagerGateway(Protocol):
     async def register_task_executor(
-        self, address: str, resource_id: str, num_slots: int
+        self, address: str, resource_id: ResourceID, num_slots: int
     ) -> None: ...
 
-    async def request_slots(self, job_id: str, job_master_address: str, count: int) -> int: ...
+    async def request_slots(self, job_id: JobID, job_master_address: str, count: int) -> int: ...
 
-    async def release_slots(self, job_id: str) -> None: ...
+    async def release_slots(self, job_id: JobID) -> None: ...
 
     async def free_slot_count(self) -> int: ...
 
 
 class JobMasterGateway(Protocol):
-    async def offer_slots(self, offers: list[SlotOffer]) -> list[str]: ...
+    async def offer_slots(self, offers: list[SlotOffer]) -> list[AllocationID]: ...
 
     async def update_task_execution_state(self, state: TaskExecutionState) -> None: ...
 
     async def send_operator_event(
-        self, execution_id: str, operator_id: str, subtask: int, event: Any
-    ) -> None: ...
+        self, execution_id: ExecutionAttemptID, operator_id: str, subtask: int, event: bytes
+    ) -> None:
+        """``event``: the cloudpickled event from a task's operator to its coordinator."""
+        ...
 
-    async def request_job_status(self) -> str: ...
+    async def request_job_status(self) -> JobStatus: ...
 
     async def cancel(self) -> None: ...
 
 
 class TaskExecutorGateway(Protocol):
     async def request_slot(
-        self, slot_index: int, job_id: str, allocation_id: str, job_master_address: str
+        self, slot_index: int, job_id: JobID, allocation_id: AllocationID,
+        job_master_address: str,
     ) -> None: ...
 
     async def submit_task(self, tdd: TaskDeploymentDescriptor) -> None: ...
 
-    async def cancel_task(self, execution_id: str) -> None: ...
+    async def cancel_task(self, execution_id: ExecutionAttemptID) -> None: ...
 
-    async def send_operator_event(self, execution_id: str, operator_id: str, event: Any) -> None:
+    async def send_operator_event(
+        self, execution_id: ExecutionAttemptID, operator_id: str, event: bytes
+    ) -> None:
+        """``event``: the cloudpickled event from a coordinator to a task's operator."""
         ...
 
-    async def free_slots(self, job_id: str) -> None: ...
+    async def free_slots(self, job_id: JobID) -> None: ...
+
+    async def request_task_status(self) -> list[TaskStatus]: ...

@@ -1,4 +1,11 @@
-"""Control messages between the JobManager's components and the TaskExecutors."""
+"""Control messages between the JobManager's components and the TaskExecutors.
+
+Everything a gateway takes or returns is one of these msgspec Structs, a primitive, a typed
+id (``JobID``, ``AllocationID``, ``ExecutionAttemptID``, ``ResourceID``) or an enum
+(``JobStatus``, :class:`ExecutionState`). User code and user objects (the JobGraph, the
+operators of a task, source events) travel as cloudpickled bytes or in a
+:class:`SerializedValue`; failures travel as a :class:`~strom.rpc.errors.SerializedError`.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,14 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["ExecutionState", "InputChannelSpec", "OutputSpec", "SlotOffer",
-           "TaskDeploymentDescriptor", "TaskExecutionState"]
+from strom.common import _pickling
+from strom.common.job import JobID, JobStatus
+from strom.graph.ids import AllocationID, ExecutionAttemptID
+from strom.rpc.errors import SerializedError
+
+__all__ = ["ExecutionState", "InputChannelSpec", "JobOverview", "OutputSpec",
+           "SerializedValue", "SlotOffer", "TaskDeploymentDescriptor", "TaskExecutionState",
+           "TaskStatus"]
 
 
 class ExecutionState(enum.Enum):
@@ -25,6 +38,50 @@ class ExecutionState(enum.Enum):
     @property
     def is_terminal(self) -> bool:
         return self in (ExecutionState.FINISHED, ExecutionState.CANCELED, ExecutionState.FAILED)
+
+
+class SerializedValue:
+    """A user object that crosses the RPC boundary cloudpickled (Flink's ``SerializedValue``).
+
+    Over a serializing transport (``tcp://``, or ``local://`` in codec mode) the codec sends
+    its cloudpickled bytes and the receiver gets a ``SerializedValue`` of those bytes. Over the
+    plain ``local://`` transport the object itself is handed over by reference, so a local
+    submission does not pickle the whole JobGraph; its receiver must treat it as read-only.
+
+    >>> SerializedValue.from_bytes(SerializedValue([1, 2]).to_bytes()).value()
+    [1, 2]
+    """
+
+    __slots__ = ("_data", "_value")
+
+    _UNSET: Any = object()
+
+    def __init__(self, value: Any) -> None:
+        self._value = value
+        self._data: bytes | None = None
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SerializedValue:
+        serialized = cls(cls._UNSET)
+        serialized._data = bytes(data)
+        return serialized
+
+    def to_bytes(self) -> bytes:
+        if self._data is None:
+            self._data = _pickling.dumps(self._value)
+        return self._data
+
+    def value(self) -> Any:
+        """The object (unpickled once, on first use, when it arrived as bytes)."""
+        if self._value is SerializedValue._UNSET:
+            assert self._data is not None
+            self._value = _pickling.loads(self._data)
+        return self._value
+
+    def __repr__(self) -> str:
+        if self._value is SerializedValue._UNSET:
+            return f"SerializedValue(<{len(self._data or b'')} bytes>)"
+        return f"SerializedValue({type(self._value).__name__})"
 
 
 class InputChannelSpec(msgspec.Struct, frozen=True):
@@ -44,7 +101,7 @@ class OutputSpec(msgspec.Struct, frozen=True):
 
 
 class TaskDeploymentDescriptor(msgspec.Struct):
-    job_id: str
+    job_id: JobID
     job_name: str
     job_attempt: int
     vertex_id: str
@@ -53,24 +110,43 @@ class TaskDeploymentDescriptor(msgspec.Struct):
     parallelism: int
     max_parallelism: int
     attempt_number: int
-    execution_id: str
-    allocation_id: str
+    execution_id: ExecutionAttemptID
+    allocation_id: AllocationID
     #: the vertex's operator chain, cloudpickled (user functions travel this way)
     serialized_operators: bytes
     inputs: list[InputChannelSpec]
     outputs: list[OutputSpec]
+    #: the job's settings: primitives only (msgpack), user objects travel pickled
     config: dict[str, Any]
 
 
 class TaskExecutionState(msgspec.Struct):
-    job_id: str
-    execution_id: str
+    job_id: JobID
+    execution_id: ExecutionAttemptID
     state: ExecutionState
-    #: the failure (an exception object over local RPC)
-    error: Any = None
+    #: why the task failed (with ``state`` FAILED)
+    error: SerializedError | None = None
 
 
 class SlotOffer(msgspec.Struct, frozen=True):
-    allocation_id: str
+    allocation_id: AllocationID
     slot_index: int
     task_executor_address: str
+
+
+class JobOverview(msgspec.Struct, frozen=True):
+    """One line of ``Dispatcher.list_jobs``."""
+
+    job_id: JobID
+    job_name: str
+    status: JobStatus
+
+
+class TaskStatus(msgspec.Struct, frozen=True):
+    """One task of a TaskExecutor as ``request_task_status`` reports it."""
+
+    execution_id: ExecutionAttemptID
+    name: str
+    state: ExecutionState
+    #: when the task next has processing-time work (a timer, a periodic watermark), epoch ms
+    next_processing_time: int | None = None

@@ -7,7 +7,7 @@ from typing import Any
 
 from strom.datastream.functions import Function, RuntimeContext
 
-__all__ = ["call_close", "call_open", "user_callable"]
+__all__ = ["call_close", "call_open", "may_use_keyed_state", "user_callable"]
 
 
 def user_callable(function: Any, method: str) -> Callable[..., Any]:
@@ -33,3 +33,10 @@ def call_open(function: Any, runtime_context: RuntimeContext) -> None:
 def call_close(function: Any) -> None:
     if isinstance(function, Function):
         function.close()
+
+
+def may_use_keyed_state(function: Any) -> bool:
+    """True when ``function`` is handed the RuntimeContext (it overrides ``Function.open``), so
+    it may read and write keyed state; plain callables and functions without their own
+    ``open()`` never see the context."""
+    return isinstance(function, Function) and type(function).open is not Function.open

@@ -18,6 +18,7 @@ from typing import Any
 
 from strom.common import _pickling
 from strom.datastream.connectors.base import InputStatus
+from strom.graph.ids import ExecutionAttemptID
 from strom.graph.job_graph import ChainedOperator
 from strom.graph.partitioning import CustomPartitioning, HashPartitioning
 from strom.network.elements import (
@@ -85,8 +86,8 @@ class Task:
         tdd: TaskDeploymentDescriptor,
         network: LocalNetwork,
         clock: Callable[[], int],
-        report_state: Callable[[str, ExecutionState, BaseException | None], None],
-        send_operator_event: Callable[[str, str, int, Any], None],
+        report_state: Callable[[ExecutionAttemptID, ExecutionState, BaseException | None], None],
+        send_operator_event: Callable[[ExecutionAttemptID, str, int, Any], None],
         create_keyed_backend: Callable[[str, int, Any, Callable[[], int]], Any],
     ) -> None:
         self.tdd = tdd

@@ -59,6 +59,7 @@ from strom.runtime.window_contexts import (
 )
 from strom.runtime.window_functions import InternalWindowFunction
 from strom.runtime.window_merging import MergingWindowSet
+from strom.state.canonical_keys import user_key
 from strom.state.namespaces import VOID_NAMESPACE
 
 if TYPE_CHECKING:
@@ -459,7 +460,7 @@ class WindowOperatorLogic:
                     if fire:
                         contents = get_contents()
                         if contents is not None and (not list_contents or contents):
-                            results = process(key, window, context, contents)
+                            results = process(user_key(key), window, context, contents)
                             if results is not None:
                                 for result in results:
                                     if (isinstance(result, tuple) and len(result) == 2
@@ -583,7 +584,7 @@ class WindowOperatorLogic:
         context = self._process_context
         context.current_window = window
         results: Iterable[Any] | None = self._window_function.process(
-            key, window, context, contents
+            user_key(key), window, context, contents
         )
         if results is None:
             return

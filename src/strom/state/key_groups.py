@@ -50,6 +50,29 @@ def _hash_tuple(value: tuple[Any, ...]) -> int:
     return mmh3.hash(acc.to_bytes(4, "little") + len(value).to_bytes(4, "little"))
 
 
+def _hash_unordered(tag: bytes, hashes: Any, size: int) -> int:
+    # sets and dicts: the same for every iteration order (which differs between processes)
+    acc = 0
+    for h in hashes:
+        acc = (acc + (h & _MASK32)) & _MASK32
+    return mmh3.hash(tag + acc.to_bytes(4, "little") + size.to_bytes(4, "little"))
+
+
+def _hash_set(value: set[Any] | frozenset[Any]) -> int:
+    return _hash_unordered(b"s", map(stable_hash, value), len(value))
+
+
+def _hash_dict(value: dict[Any, Any]) -> int:
+    return _hash_unordered(b"d", map(_hash_tuple, value.items()), len(value))
+
+
+def _hash_float(value: float) -> int:
+    if value.is_integer():
+        return _hash_int(int(value))
+    # every NaN alike: Flink groups NaN keys together (Double.equals), whatever their bits
+    return mmh3.hash(_pack_double(value if value == value else math.nan))
+
+
 def _hash_fallback(value: Any) -> int:
     key_fields = getattr(value, "__stable_key__", None)
     if key_fields is not None:
@@ -62,8 +85,12 @@ _HASHERS: dict[type, Callable[[Any], int]] = {
     bytes: mmh3.hash,
     int: _hash_int,
     bool: lambda v: _hash_int(int(v)),  # True == 1 in Python: they must share a key group
-    float: lambda v: _hash_int(int(v)) if v.is_integer() else mmh3.hash(_pack_double(v)),
+    float: _hash_float,
     tuple: _hash_tuple,
+    list: _hash_tuple,  # by content, as equal lists must share a key group
+    dict: _hash_dict,
+    set: _hash_set,
+    frozenset: _hash_set,
     type(None): lambda v: 0,
 }
 
@@ -71,10 +98,11 @@ _HASHERS: dict[type, Callable[[Any], int]] = {
 def stable_hash(key: Any) -> int:
     """A 32-bit hash of ``key`` that is identical in every process and run.
 
-    Strings, bytes, numbers, ``None`` and tuples (including :class:`~strom.common.Row`,
-    a tuple subclass) hash by content; other objects hash by their pickled bytes, or by
+    Strings, bytes, numbers, ``None``, tuples, lists, dicts and sets hash by content (dicts
+    and sets in any order); other objects hash by their pickled bytes, or by
     ``key.__stable_key__()`` when they define it. Equal keys of mixed numeric types
-    (``1`` and ``1.0``) hash alike, as Python's ``==`` treats them alike.
+    (``1`` and ``1.0``) hash alike, as Python's ``==`` treats them alike, and so do all NaNs,
+    which Flink groups together.
     """
     hasher = _HASHERS.get(type(key))
     if hasher is not None:
@@ -85,6 +113,8 @@ def stable_hash(key: Any) -> int:
         return mmh3.hash(key)
     if isinstance(key, int):
         return _hash_int(key)
+    if isinstance(key, float):
+        return _hash_float(key)
     return _hash_fallback(key)
 
 

@@ -7,14 +7,18 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from strom.graph.ids import ResourceID
+from strom.common import _pickling
+from strom.common.job import JobID
+from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
 from strom.network.local_network import LocalNetwork
-from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway
+from strom.rpc.errors import SerializedError
+from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway, TaskExecutorGateway
 from strom.rpc.messages import (
     ExecutionState,
     SlotOffer,
     TaskDeploymentDescriptor,
     TaskExecutionState,
+    TaskStatus,
 )
 from strom.rpc.service import RpcEndpoint, RpcService
 from strom.runtime.task import Task
@@ -33,6 +37,8 @@ def _default_backend_factory(kind: str, max_parallelism: int, key_groups: Any,
 
 
 class TaskExecutor(RpcEndpoint):
+    gateway = TaskExecutorGateway
+
     def __init__(
         self,
         rpc: RpcService,
@@ -44,7 +50,7 @@ class TaskExecutor(RpcEndpoint):
     ) -> None:
         number = next(_numbers)
         super().__init__(rpc, name or f"taskexecutor-{number}")
-        self.resource_id = str(ResourceID())
+        self.resource_id = ResourceID()
         self.rm_address = resource_manager_address
         self.num_slots = num_slots
         self.network = network
@@ -53,8 +59,8 @@ class TaskExecutor(RpcEndpoint):
             SlotThread(f"strom-slot-{number}-{i}", clock) for i in range(num_slots)
         ]
         #: allocation id -> (slot index, job id, job master address)
-        self.allocations: dict[str, tuple[int, str, str]] = {}
-        self.tasks: dict[str, Task] = {}
+        self.allocations: dict[AllocationID, tuple[int, JobID, str]] = {}
+        self.tasks: dict[ExecutionAttemptID, Task] = {}
         self.keyed_backend_factory = _default_backend_factory
 
     async def on_start(self) -> None:
@@ -74,9 +80,23 @@ class TaskExecutor(RpcEndpoint):
         for thread in self.slot_threads:
             thread.wake()
 
+    def leftovers(self) -> list[str]:
+        found = super().leftovers()
+        found += [f"{self.address}: slot {index} is still allocated to job {job}"
+                  for index, job, _ in self.allocations.values()]
+        found += [f"{self.address}: task {task.name} is still deployed"
+                  for task in self.tasks.values()]
+        found += [f"{self.address}: slot thread {t.name} still runs {t.task_count()} tasks"
+                  for t in self.slot_threads if t.task_count()]
+        channels = self.network.stats().get("channels", 0)
+        if channels:
+            found.append(f"{self.address}: {channels} network channels are still open")
+        return found
+
     # ------------------------------------------------------------------ gateway
     async def request_slot(
-        self, slot_index: int, job_id: str, allocation_id: str, job_master_address: str
+        self, slot_index: int, job_id: JobID, allocation_id: AllocationID,
+        job_master_address: str,
     ) -> None:
         self.allocations[allocation_id] = (slot_index, job_id, job_master_address)
         jm = self.rpc.connect(job_master_address, JobMasterGateway)
@@ -87,31 +107,34 @@ class TaskExecutor(RpcEndpoint):
         allocation = self.allocations.get(tdd.allocation_id)
         if allocation is None:
             raise RuntimeError(
-                f"No slot with allocation {tdd.allocation_id} for task {tdd.task_name}"
+                f"No slot with allocation {tdd.allocation_id} for task {tdd.task_name}: the "
+                "slot was freed or never offered to this job."
             )
         slot_index, _, jm_address = allocation
         task = Task(
             tdd, self.network, self.clock,
             report_state=lambda eid, state, error: self.rpc.call_soon(
                 self._report, jm_address, tdd.job_id, eid, state, error),
+            # pickled in the task's thread: an unpicklable event fails the task that sent it
             send_operator_event=lambda eid, op, subtask, event: self.rpc.call_soon(
-                self._forward_event, jm_address, eid, op, subtask, event),
+                self._forward_event, jm_address, eid, op, subtask, _pickling.dumps(event)),
             create_keyed_backend=self.keyed_backend_factory,
         )
         self.tasks[tdd.execution_id] = task
         self.slot_threads[slot_index].add_task(task)
 
-    async def cancel_task(self, execution_id: str) -> None:
+    async def cancel_task(self, execution_id: ExecutionAttemptID) -> None:
         task = self.tasks.get(execution_id)
         if task is not None:
             task.cancel()
 
-    async def send_operator_event(self, execution_id: str, operator_id: str, event: Any) -> None:
+    async def send_operator_event(self, execution_id: ExecutionAttemptID, operator_id: str,
+                                  event: bytes) -> None:
         task = self.tasks.get(execution_id)
         if task is not None:
-            task.deliver_operator_event(operator_id, event)
+            task.deliver_operator_event(operator_id, _pickling.loads(event))
 
-    async def free_slots(self, job_id: str) -> None:
+    async def free_slots(self, job_id: JobID) -> None:
         for allocation_id, (_, job, _) in list(self.allocations.items()):
             if job == job_id:
                 del self.allocations[allocation_id]
@@ -120,14 +143,19 @@ class TaskExecutor(RpcEndpoint):
                 del self.tasks[execution_id]
         self.network.release_job(job_id)
 
+    async def request_task_status(self) -> list[TaskStatus]:
+        return [TaskStatus(execution_id, task.name, task.state, task.deadline)
+                for execution_id, task in list(self.tasks.items())]
+
     # ------------------------------------------------------------------ from task threads
-    def _report(self, jm_address: str, job_id: str, execution_id: str, state: ExecutionState,
-                error: BaseException | None) -> None:
+    def _report(self, jm_address: str, job_id: JobID, execution_id: ExecutionAttemptID,
+                state: ExecutionState, error: BaseException | None) -> None:
         jm = self.rpc.connect(jm_address, JobMasterGateway)
-        message = TaskExecutionState(job_id, execution_id, state, error)
+        failure = None if error is None else SerializedError.from_exception(error)
+        message = TaskExecutionState(job_id, execution_id, state, failure)
         self.spawn(jm.update_task_execution_state(message), name=f"report-{execution_id}")
 
-    def _forward_event(self, jm_address: str, execution_id: str, operator_id: str, subtask: int,
-                       event: Any) -> None:
+    def _forward_event(self, jm_address: str, execution_id: ExecutionAttemptID,
+                       operator_id: str, subtask: int, event: bytes) -> None:
         jm = self.rpc.connect(jm_address, JobMasterGateway)
         self.spawn(jm.send_operator_event(execution_id, operator_id, subtask, event))

@@ -14,6 +14,7 @@ conftest, or the fixtures directly)::
 
 from strom.testing.clock import ManualClock
 from strom.testing.cluster import (
+    ClusterLeakError,
     MiniClusterFixture,
     processing_time_deadlines,
     settle_processing_time,
@@ -23,6 +24,7 @@ from strom.testing.sources import TestingSource
 from strom.testing.sync import Latch, wait_until
 
 __all__ = [
+    "ClusterLeakError",
     "CollectSink",
     "Latch",
     "ManualClock",

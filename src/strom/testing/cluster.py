@@ -4,6 +4,7 @@ it is installed — one cluster for many jobs in a test session."""
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +12,11 @@ from typing import Any
 from strom.datastream import stream_execution_environment as see
 from strom.minicluster import MiniCluster
 
-__all__ = ["MiniClusterFixture", "processing_time_deadlines", "settle_processing_time"]
+__all__ = ["ClusterLeakError", "MiniClusterFixture", "processing_time_deadlines", "settle_processing_time"]
+
+
+class ClusterLeakError(AssertionError):
+    """A test left something running on its MiniCluster (see :class:`MiniClusterFixture`)."""
 
 
 class MiniClusterFixture:
@@ -22,25 +27,75 @@ class MiniClusterFixture:
             env = StreamExecutionEnvironment.get_execution_environment()
             ...
             env.execute()
+
+    When the block ends without an exception, the fixture validates every endpoint before and
+    after stopping the cluster, waiting up to ``leak_timeout_s`` for work that is still
+    winding down: no slot allocated, no task deployed, no channel open, no background task,
+    no unanswered call and no thread the cluster started may be left. Otherwise it raises
+    :class:`ClusterLeakError` listing what was left.
+
+    ``rpc`` picks the RPC transport (``local``, ``codec``, ``tcp``; default: ``STROM_RPC``).
     """
 
     def __init__(self, parallelism: int = 1, num_task_managers: int = 1,
-                 slots: int | None = None, clock: Callable[[], int] | None = None) -> None:
+                 slots: int | None = None, clock: Callable[[], int] | None = None,
+                 rpc: str | None = None, leak_timeout_s: float = 10.0) -> None:
         self.parallelism = parallelism
         slots_total = slots or max(4, 2 * parallelism)
         self.cluster = MiniCluster(num_task_managers,
-                                   math.ceil(slots_total / num_task_managers), clock)
+                                   math.ceil(slots_total / num_task_managers), clock, rpc)
+        self.leak_timeout_s = leak_timeout_s
+        self._threads_before: set[threading.Thread] = set()
 
     def __enter__(self) -> MiniCluster:
+        self._threads_before = set(threading.enumerate())
         self.cluster.start()
         see._context.cluster = self.cluster
         see._context.parallelism = self.parallelism
         return self.cluster
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
         see._context.cluster = None
         see._context.parallelism = None
-        self.cluster.stop()
+        if exc_type is not None:
+            self.cluster.stop()
+            return
+        deadline = time.monotonic() + self.leak_timeout_s
+        try:
+            left = _wait_for_nothing(self.cluster.leftovers, deadline)
+        finally:
+            self.cluster.stop()
+        left += _wait_for_nothing(self._new_threads, deadline)
+        if left:
+            raise ClusterLeakError(
+                f"The MiniCluster was not idle {self.leak_timeout_s} s after the test "
+                "ended:\n  - " + "\n  - ".join(left) + "\nWait for every job you start "
+                "(get_job_execution_result().result()) or cancel it, and stop what you spawn."
+            )
+
+    def _new_threads(self) -> list[str]:
+        return [f"thread {t.name!r} still runs" for t in threading.enumerate()
+                if t not in self._threads_before and t.is_alive()]
+
+
+def strom_threads_left(before: set[threading.Thread], timeout_s: float) -> list[str]:
+    """The names of strom's threads (RPC loops, slots) started since ``before`` that are still
+    alive after waiting up to ``timeout_s`` for them to end; empty when all ended."""
+
+    def alive() -> list[str]:
+        return sorted(t.name for t in threading.enumerate()
+                      if t not in before and t.name.startswith("strom-") and t.is_alive())
+
+    return _wait_for_nothing(alive, time.monotonic() + timeout_s)
+
+
+def _wait_for_nothing(find: Callable[[], list[str]], deadline: float) -> list[str]:
+    """Poll ``find`` until it finds nothing or ``deadline`` passes; what it found last."""
+    while True:
+        found = find()
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.005)
 
 
 def _target(cluster: MiniCluster | None, what: str) -> MiniCluster:
@@ -66,8 +121,8 @@ def processing_time_deadlines(cluster: MiniCluster | None = None) -> list[int]:
 
     target = _target(cluster, "processing_time_deadlines")
     return sorted(
-        task.deadline for te in target.task_executors for task in list(te.tasks.values())
-        if task.state is ExecutionState.RUNNING and task.deadline is not None
+        task.next_processing_time for task in target.task_statuses()
+        if task.state is ExecutionState.RUNNING and task.next_processing_time is not None
     )
 
 
@@ -89,9 +144,9 @@ def settle_processing_time(cluster: MiniCluster | None = None, timeout_s: float 
     while True:
         now = target.clock()
         behind = [
-            task.name for te in target.task_executors for task in list(te.tasks.values())
-            if task.state is ExecutionState.RUNNING and task.deadline is not None
-            and task.deadline <= now
+            task.name for task in target.task_statuses()
+            if task.state is ExecutionState.RUNNING and task.next_processing_time is not None
+            and task.next_processing_time <= now
         ]
         if not behind:
             return

@@ -192,8 +192,9 @@ class CountAndDump(KeyedBroadcastProcessFunction):
         yield from (("count", key, count) for key, count in found)
 
 
+@pytest.mark.parametrize("wrap", [lambda k: k, lambda k: [k]], ids=["str-keys", "list-keys"])
 def test_keyed_broadcast_apply_to_keyed_state(
-    strom_env: StreamExecutionEnvironment, jobs: Any,
+    strom_env: StreamExecutionEnvironment, jobs: Any, wrap: Any,
 ) -> None:
     latch = Latch()
     main = strom_env.from_source(
@@ -203,15 +204,18 @@ def test_keyed_broadcast_apply_to_keyed_state(
         TestingSource([TestingSource.AWAIT(latch), "double", "dump"]),
         WatermarkStrategy.no_watermarks(), "commands")
     sink = CollectSink()
-    main.key_by(lambda v: v[0]).connect(commands.broadcast(RULES)) \
+    main.key_by(lambda v: wrap(v[0])).connect(commands.broadcast(RULES)) \
         .process(CountAndDump()).sink_to(sink)
     client = jobs.start(strom_env)
     wait_until(lambda: len(sink.results) == 5, what="all main records")
     latch.trigger()
     jobs.finish(client)
-    # each instance reports the keys it holds, so every key is reported exactly once
-    assert sorted(r for r in sink.results if r[0] == "count") == [
-        ("count", "a", 6), ("count", "b", 2), ("count", "c", 2)]
+    # each instance reports the keys it holds, so every key is reported exactly once; the
+    # functions see the keys the key selector returned
+    assert sorted((r for r in sink.results if r[0] == "count"), key=repr) == [
+        ("count", wrap("a"), 6), ("count", wrap("b"), 2), ("count", wrap("c"), 2)]
+    assert sorted((r for r in sink.results if r[0] == "seen"), key=repr) == [
+        ("seen", wrap(k)) for k in "aaabc"]
 
 
 class WritesFromMainInput(BroadcastProcessFunction):

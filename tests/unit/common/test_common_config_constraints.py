@@ -29,6 +29,7 @@ CONSTRAINED: dict[ConfigOption[Any], tuple[list[str], list[str], str]] = {
     ),
     co.NUM_TASK_SLOTS: (["1", "8"], ["0", "-1"], "expected an integer >= 1."),
     co.MINICLUSTER_NUM_TASKMANAGERS: (["1", "3"], ["0", "-1"], "expected an integer >= 1."),
+    co.ASK_TIMEOUT: (["10 s", "1 ms", "500"], ["0"], "expected an integer >= 1."),
     co.SEGMENT_SIZE: (
         ["4 kb", "32 kb", "1 mb"],
         ["1 kb", "4095", "48 kb", "0"],

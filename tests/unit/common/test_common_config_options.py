@@ -166,6 +166,7 @@ def test_defaults_match_flink() -> None:
         "pipeline.global-job-parameters": None,
         "taskmanager.numberOfTaskSlots": 1,
         "minicluster.number-of-taskmanagers": 1,
+        "pekko.ask.timeout": 10_000,
         "taskmanager.memory.segment-size": 32 * 1024,
         "taskmanager.network.memory.buffers-per-channel": 2,
         "taskmanager.network.memory.floating-buffers-per-gate": 8,

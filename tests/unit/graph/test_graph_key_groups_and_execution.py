@@ -98,7 +98,8 @@ def test_keys_spread_over_subtasks() -> None:
 
 _HASH_SCRIPT = (
     "from strom.state.key_groups import stable_hash, assign_to_key_group\n"
-    "keys = ['word', b'bytes', 42, -7, 3.25, ('a', 1), None, 'ünïcode']\n"
+    "keys = ['word', b'bytes', 42, -7, 3.25, ('a', 1), None, 'ünïcode', float('nan'),\n"
+    "        ['l', 1], {'x': 1, 'y': ['z']}, {'s', 't', 'u'}, frozenset({'v', 'w'})]\n"
     "print([stable_hash(k) for k in keys], [assign_to_key_group(k, 128) for k in keys])\n"
 )
 

@@ -166,3 +166,18 @@ def test_selectors_are_channel_selectors() -> None:
                          BroadcastPartitioning(), GlobalPartitioning()):
         selector = create_channel_selector(partitioning, 2)
         assert isinstance(selector, ChannelSelector) and selector.n == 2
+
+
+def test_hash_routes_equal_odd_keys_to_one_channel() -> None:
+    # each NaN a new object; dicts and sets in other orders: equal keys, one channel
+    values = ["nan", "NaN", {"a": 1, "b": 2}, {"b": 2, "a": 1}, ["x", "y"], ["x", "y"]] * 3
+
+    def key(v: Any) -> Any:
+        return float(v) if isinstance(v, str) else (set(v) if isinstance(v, list) else v)
+
+    selector = create_channel_selector(HashPartitioning(key_selector=key,
+                                                        max_parallelism=128), 4)
+    channels = per_channel(selector.split(values, None), 4)
+    for group in (("nan", "NaN"), ({"a": 1, "b": 2},), (["x", "y"],)):
+        holding = {i for i, c in enumerate(channels) if any(v in group for v in c)}
+        assert len(holding) == 1, group

@@ -18,6 +18,7 @@ from strom.runtime.functions import call_close, call_open, user_callable
 from strom.runtime.operators.base import StreamRuntimeContext, TwoInputOperator
 from strom.runtime.operators.keyed import _TimerMixin
 from strom.runtime.operators.stateless import _NonKeyedTimerService, collect_results
+from strom.state.canonical_keys import user_key
 
 __all__ = ["BroadcastProcessOperator"]
 
@@ -55,7 +56,7 @@ class _Context(KeyedBroadcastProcessFunction.OnTimerContext,
     def get_current_key(self) -> Any:
         if self._op.backend is None:
             raise RuntimeError("get_current_key() needs a keyed main stream")
-        return self._op.backend.get_current_key()
+        return user_key(self._op.backend.get_current_key())
 
     def time_domain(self) -> TimeDomain:
         return self.domain
@@ -71,7 +72,7 @@ class _Context(KeyedBroadcastProcessFunction.OnTimerContext,
         name = state_descriptor.get_name()
         for key in list(backend.keys(name, VOID_NAMESPACE)):
             backend.set_current_key(key)
-            function(key, backend.get_partitioned_state(VOID_NAMESPACE, state_descriptor))
+            function(user_key(key), backend.get_partitioned_state(VOID_NAMESPACE, state_descriptor))
         backend.set_current_key(previous)
 
 
@@ -111,8 +112,8 @@ class BroadcastProcessOperator(_TimerMixin, TwoInputOperator):
         ctx = self.bctx
         ctx.writable = writable
         set_key = self.backend.set_current_key if (self.keyed and not writable) else None
-        if set_key is not None and keys is None:
-            keys = self._keys(values, None)
+        if set_key is not None:
+            keys = self._keys(values, keys)
         out: list[Any] = []
         out_ts: list[int] | None = None if timestamps is None else []
         ts_iter = timestamps if timestamps is not None else [None] * len(values)

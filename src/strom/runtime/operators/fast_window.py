@@ -31,9 +31,11 @@ from strom.datastream.window import (
     TumblingEventTimeWindows,
 )
 from strom.network.partitioners import key_selector_function
+from strom.runtime.functions import may_use_keyed_state
 from strom.runtime.operators.base import LONG_MAX, LONG_MIN, StreamOperator, StreamRuntimeContext
 from strom.runtime.window_contexts import WindowProcessContext
 from strom.runtime.window_functions import InternalWindowFunction, _PassThrough
+from strom.state.canonical_keys import group_keys, user_key
 
 __all__ = ["EventTimeWindowAggregator", "fast_path_applies"]
 
@@ -44,14 +46,22 @@ ENABLED = True
 def fast_path_applies(spec: Any) -> bool:
     function = spec.window_function
     descriptor = getattr(function, "state_descriptor", None)
+    user_function: Any
+    if isinstance(descriptor, ReducingStateDescriptor):
+        user_function = descriptor.get_reduce_function()
+    elif isinstance(descriptor, AggregatingStateDescriptor):
+        user_function = descriptor.get_agg_function()
+    else:
+        return False
     return (
         ENABLED
         and type(spec.assigner) in (TumblingEventTimeWindows, SlidingEventTimeWindows)
         and type(spec.trigger) is EventTimeTrigger
         and isinstance(function, InternalWindowFunction)
         and function.single_value
-        and isinstance(descriptor, ReducingStateDescriptor | AggregatingStateDescriptor)
         and descriptor.get_ttl_config() is None
+        # the fast path runs the function without a current key: no keyed state for it
+        and not may_use_keyed_state(user_function)
     )
 
 
@@ -132,6 +142,7 @@ class EventTimeWindowAggregator(StreamOperator):
         if keys is None:
             get_key = key_selector_function(self.spec.key_selector)
             keys = [get_key(v) for v in values]
+        keys = group_keys(keys)
         watermark = LONG_MIN if self.is_batch else self.current_watermark
         lateness, size, slide, offset = self.lateness, self.size, self.slide, self.offset
         by_start = self.by_start
@@ -231,7 +242,7 @@ class EventTimeWindowAggregator(StreamOperator):
         out: list[Any] = []
         for key, value in zip(keys, contents):
             set_key(key)
-            results = process(key, window, context, value)
+            results = process(user_key(key), window, context, value)
             if results is None:
                 continue
             for result in results:

@@ -11,7 +11,7 @@ from typing import Any
 
 from strom.datastream.functions import KeyedProcessFunction, TimeDomain, TimerService
 from strom.network.partitioners import key_selector_function
-from strom.runtime.functions import call_close, call_open, user_callable
+from strom.runtime.functions import call_close, call_open, may_use_keyed_state, user_callable
 from strom.runtime.operators.base import (
     LONG_MAX,
     StreamOperator,
@@ -19,6 +19,7 @@ from strom.runtime.operators.base import (
     TwoInputOperator,
 )
 from strom.runtime.operators.stateless import collect_results
+from strom.state.canonical_keys import group_key, group_keys, user_key
 
 __all__ = ["KeyedCoOperator", "KeyedFilterOperator", "KeyedFlatMapOperator", "KeyedMapOperator",
            "KeyedProcessOperator", "KeyedReduceOperator"]
@@ -38,11 +39,15 @@ class _KeyedOperatorMixin:
         assert self.ctx is not None and self.ctx.keyed_backend_factory is not None
         return self.ctx.keyed_backend_factory()
 
-    def _keys(self, values: list[Any], keys: list[Any] | None) -> list[Any]:
+    def _raw_keys(self, values: list[Any], keys: list[Any] | None) -> list[Any]:
         if keys is not None:
             return keys
         get_key = key_selector_function(self.key_selector)
         return [get_key(v) for v in values]
+
+    def _keys(self, values: list[Any], keys: list[Any] | None) -> list[Any]:
+        """The batch's keys as state can group them (see :func:`group_keys`)."""
+        return group_keys(self._raw_keys(values, keys))
 
 
 class KeyedReduceOperator(_KeyedOperatorMixin, StreamOperator):
@@ -59,32 +64,78 @@ class KeyedReduceOperator(_KeyedOperatorMixin, StreamOperator):
         self.fn = user_callable(self.function, "reduce")
         self.table: dict[Any, Any] = self.backend.raw_value_map(_REDUCE_STATE)
         self.is_batch = self.ctx.is_batch if self.ctx is not None else False
+        # Only a function that was handed the RuntimeContext (its own open()) can reach keyed
+        # state; the others skip setting the backend's current key for every record.
+        self.sets_current_key = may_use_keyed_state(self.function)
+        #: validates a key's first value, which is stored without calling reduce (sum())
+        self.check_first = getattr(self.function, "strom_check_first_value", None)
 
     def process_batch(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
     ) -> None:
-        keys = self._keys(values, keys)
-        table, fn = self.table, self.fn
+        if self.sets_current_key:
+            self._process_with_current_key(values, timestamps, self._keys(values, keys))
+            return
+        keys = self._raw_keys(values, keys)
+        table, fn, check_first = self.table, self.fn, self.check_first
         get = table.get
+        # A subscript that usually hits is cheaper than get() with a sentinel; the try covers
+        # only the lookup, never the user's function. A miss is a new key, or a key a dict
+        # cannot group by itself (unhashable, NaN): group_key gives its stand-in.
         if self.is_batch:
             for k, v in zip(keys, values):
-                current = get(k, _MISSING)
-                table[k] = v if current is _MISSING else fn(current, v)
+                try:
+                    current = table[k]
+                except (KeyError, TypeError):
+                    k = group_key(k)
+                    current = get(k, _MISSING)
+                    if current is _MISSING:
+                        if check_first is not None:
+                            check_first(v)
+                        table[k] = v
+                        continue
+                table[k] = fn(current, v)
             return
         out: list[Any] = []
         append = out.append
         for k, v in zip(keys, values):
-            # a subscript that usually hits is cheaper than get() with a sentinel; the try
-            # covers only the lookup, never the user's function
             try:
                 current = table[k]
-            except KeyError:
-                pass
-            else:
-                v = fn(current, v)
+            except (KeyError, TypeError):
+                k = group_key(k)
+                current = get(k, _MISSING)
+                if current is _MISSING:
+                    if check_first is not None:
+                        check_first(v)
+                    table[k] = v
+                    append(v)
+                    continue
+            v = fn(current, v)
             table[k] = v
             append(v)
         self.output.emit(out, timestamps)
+
+    def _process_with_current_key(
+        self, values: list[Any], timestamps: list[int] | None, keys: list[Any]
+    ) -> None:
+        """The loop for functions that may use keyed state: each record's key is the
+        backend's current key while the function runs."""
+        table, fn, set_key = self.table, self.fn, self.backend.set_current_key
+        check_first = self.check_first
+        get = table.get
+        out: list[Any] = []
+        append = out.append
+        for k, v in zip(keys, values):
+            set_key(k)
+            current = get(k, _MISSING)
+            if current is not _MISSING:
+                v = fn(current, v)
+            elif check_first is not None:
+                check_first(v)
+            table[k] = v
+            append(v)
+        if not self.is_batch:
+            self.output.emit(out, timestamps)
 
     def end_input(self) -> None:
         if self.is_batch and self.table:
@@ -207,7 +258,7 @@ class _KeyedContext(KeyedProcessFunction.OnTimerContext):
         return self.current_timestamp
 
     def get_current_key(self) -> Any:
-        return self._backend.get_current_key()
+        return user_key(self._backend.get_current_key())
 
     def time_domain(self) -> TimeDomain:
         return self.domain
@@ -330,6 +381,7 @@ class KeyedCoOperator(_TimerMixin, TwoInputOperator):
         if keys is None:
             get_key = key_selector_function(self.key_selectors[index])
             keys = [get_key(v) for v in values]
+        keys = group_keys(keys)
         fn, ctx, set_key = self.fns[index], self.context, self.backend.set_current_key
         out: list[Any] = []
         out_ts: list[int] | None = None if timestamps is None else []

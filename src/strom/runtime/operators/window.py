@@ -10,6 +10,7 @@ from typing import Any
 
 from strom.runtime.operators.base import LONG_MAX, StreamOperator, StreamRuntimeContext
 from strom.runtime.window_logic import WindowOperatorLogic
+from strom.state.canonical_keys import group_keys
 
 __all__ = ["WindowOperator"]
 
@@ -69,6 +70,7 @@ class WindowOperator(StreamOperator):
 
             get_key = key_selector_function(self.spec.key_selector)
             keys = [get_key(v) for v in values]
+        keys = group_keys(keys)
         self.logic.process_batch(keys, values, timestamps)
         self._flush()
 
