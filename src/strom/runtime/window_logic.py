@@ -75,6 +75,7 @@ __all__ = [
 MERGING_WINDOW_SET_STATE_NAME = "merging-window-set"
 
 _CONTINUE = TriggerResult.CONTINUE
+_UNKNOWN: Any = object()
 
 
 class WindowMergeError(RuntimeError):
@@ -268,16 +269,15 @@ class WindowOperatorLogic:
         starts: Any
         for key, value, t in zip(keys, values, timestamps):
             set_key(key)
+            # the assigners' formulas without "+ size": Python's % is never negative
             if slide == size:
-                starts = (t - (t - offset + size) % size,)
+                starts = (t - (t - offset) % size,)
             else:
-                last = t - (t - offset + slide) % slide
-                starts = range(last, t - size, -slide)
+                starts = range(t - (t - offset) % slide, t - size, -slide)
             skipped = True
             for start in starts:
-                if start in windows:
-                    known = windows[start]
-                else:
+                known = windows.get(start, _UNKNOWN)
+                if known is _UNKNOWN:
                     max_ts = start + size - 1
                     cleanup = min(max_ts + lateness, LONG_MAX)
                     known = windows[start] = None if streaming and cleanup <= watermark else (
