@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, cast
 from strom.common.watermark_strategy import LONG_MAX, LONG_MIN
 from strom.datastream.functions import RuntimeContext
 from strom.datastream.output_tag import OutputTag
-from strom.datastream.state import MapStateDescriptor
+from strom.datastream.state import MapStateDescriptor, _CallableReduceFunction
 from strom.datastream.window import (
     EventTimeTrigger,
     MergingWindowAssigner,
@@ -177,6 +177,7 @@ class WindowOperatorLogic:
             ),
         )
         self._window_state: Any = None
+        self._direct_contents: tuple[Any, Any, Any] | None = None
         self._merging_windows: MergingWindowSet | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -199,6 +200,24 @@ class WindowOperatorLogic:
                 cast(MergingWindowAssigner[Any, Any], self._assigner), sets_state
             )
         self._window_function.open(self._runtime_context)
+        self._direct_contents = self._direct_contents_access()
+
+    def _direct_contents_access(self) -> tuple[Any, Any, Any] | None:
+        """``(namespaces, reduce, aggregate_function)`` when the window contents are heap
+        reducing or aggregating state without TTL: the batch loops then read and write its
+        namespace maps themselves, with the state's own conventions (``None`` is absent, an
+        emptied namespace map is dropped), instead of a state call per element and timer."""
+        state = self._window_state
+        kind = getattr(state, "kind", None)
+        if getattr(state, "has_ttl", True) or kind not in ("reducing", "aggregating"):
+            return None
+        descriptor = self._window_function.state_descriptor
+        if kind == "reducing":
+            function = descriptor.get_reduce_function()  # type: ignore[attr-defined]
+            reduce = (function._fn if type(function) is _CallableReduceFunction
+                      else function.reduce)
+            return state.namespaces, reduce, None
+        return state.namespaces, None, descriptor.get_agg_function()  # type: ignore[attr-defined]
 
     def close(self) -> None:
         self._window_function.close()
@@ -267,6 +286,13 @@ class WindowOperatorLogic:
         windows: dict[int, tuple[TimeWindow, Any, Any] | None] = {}
         current: Any = None
         starts: Any
+        namespaces: Any = None
+        reduce = agg_add = create_accumulator = None
+        if self._direct_contents is not None:
+            namespaces, reduce, aggregate = self._direct_contents
+            if aggregate is not None:
+                agg_add, create_accumulator = aggregate.add, aggregate.create_accumulator
+        contents_map: Any = None
         for key, value, t in zip(keys, values, timestamps):
             set_key(key)
             # the assigners' formulas without "+ size": Python's % is never negative
@@ -290,9 +316,23 @@ class WindowOperatorLogic:
                 skipped = False
                 window, fire_timers, cleanup_timers = known
                 if window is not current:
+                    if namespaces is not None:
+                        contents_map = namespaces.get(window)
+                        if contents_map is None:
+                            contents_map = namespaces[window] = {}
                     set_namespace(window)
                     current = window
-                add(value)
+                if reduce is not None and value is not None:  # HeapReducingState.add
+                    old = contents_map.get(key)
+                    contents_map[key] = value if old is None else reduce(old, value)
+                elif agg_add is not None and value is not None:  # HeapAggregatingState.add
+                    acc = contents_map.get(key)
+                    contents_map[key] = agg_add(
+                        value, create_accumulator() if acc is None else acc  # type: ignore[misc]
+                    )
+                else:
+                    add(value)
+                    current = None  # add(None) clears, which may drop the namespace's map
                 if fire_timers is None:  # EventTimeTrigger.on_element: FIRE
                     contents = self._contents(window)
                     if contents is None:
@@ -439,6 +479,14 @@ class WindowOperatorLogic:
                           else None)
         context = self._process_context
         emit_many, emit_side = self._emit_many, self._emit_side
+        direct = self._direct_contents
+        namespaces: Any = None
+        get_result: Any = None
+        if direct is not None:
+            namespaces = direct[0]
+            if direct[2] is not None:
+                get_result = direct[2].get_result
+        contents_map: Any = None
         self._in_timer = True
         try:
             for time, timers in self._timers.advance_watermark_groups(watermark):
@@ -447,18 +495,36 @@ class WindowOperatorLogic:
                 out: list[Any] = []
                 append = out.append
                 current: Any = None
+                contents_map = None
                 fire = cleanup = False
                 max_ts = 0
                 for key, window in timers:
                     set_key(key)
                     if window is not current:
+                        if direct is not None:
+                            if contents_map is not None and not contents_map:
+                                _drop_namespace(namespaces, current, contents_map)
+                            contents_map = namespaces.get(window)
                         set_namespace(window)
                         current = context.current_window = window
                         max_ts = window.max_timestamp()
                         fire = time == max_ts
                         cleanup = event_time and time == min(max_ts + lateness, LONG_MAX)
-                    if fire:
+                    if direct is not None:
+                        # HeapReducingState/HeapAggregatingState get() and clear()
+                        if contents_map is None:
+                            contents = None
+                        elif cleanup:
+                            contents = contents_map.pop(key, None)
+                        elif fire:
+                            contents = contents_map.get(key)
+                        else:
+                            continue
+                        if contents is not None and get_result is not None:
+                            contents = get_result(contents)
+                    elif fire:
                         contents = get_contents()
+                    if fire:
                         if contents is not None and (not list_contents or contents):
                             results = process(user_key(key), window, context, contents)
                             if results is not None:
@@ -472,11 +538,16 @@ class WindowOperatorLogic:
                                     else:
                                         append(result)
                     if cleanup:
-                        clear_contents()
+                        if direct is None:
+                            clear_contents()
                         if clear_function is not None:
                             clear_function(window, context)
                 if out:
                     emit_many(out, time)
+                if contents_map is not None and not contents_map:
+                    _drop_namespace(namespaces, current, contents_map)
+                    contents_map = None
+                    set_namespace(current)  # the state's cached map of it is gone too
         finally:
             self._in_timer = False
 
@@ -596,3 +667,10 @@ class WindowOperatorLogic:
                 self._emit_side(result[0], result[1], timestamp)
             else:
                 emit(result, timestamp)
+
+
+def _drop_namespace(namespaces: dict[Any, Any], window: Any, contents_map: dict[Any, Any]
+                    ) -> None:
+    """Drop the emptied map of ``window``, as heap state does when a namespace empties."""
+    if namespaces.get(window) is contents_map:
+        del namespaces[window]
