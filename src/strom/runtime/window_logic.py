@@ -59,7 +59,7 @@ from strom.runtime.window_contexts import (
 )
 from strom.runtime.window_functions import InternalWindowFunction
 from strom.runtime.window_merging import MergingWindowSet
-from strom.state.canonical_keys import user_key
+from strom.state.canonical_keys import CanonicalKey, user_key
 from strom.state.namespaces import VOID_NAMESPACE
 
 if TYPE_CHECKING:
@@ -526,7 +526,10 @@ class WindowOperatorLogic:
                         contents = get_contents()
                     if fire:
                         if contents is not None and (not list_contents or contents):
-                            results = process(user_key(key), window, context, contents)
+                            results = process(
+                                key.value if type(key) is CanonicalKey else key,  # user_key
+                                window, context, contents,
+                            )
                             if results is not None:
                                 for result in results:
                                     if (isinstance(result, tuple) and len(result) == 2
