@@ -5,8 +5,7 @@ from __future__ import annotations
 import gc
 import pickle
 
-from strom.testing import Latch
-from strom.testing import sync
+from strom.testing import Latch, sync
 
 
 def test_a_pickled_copy_shares_the_latch() -> None:
