@@ -105,6 +105,8 @@ class JobMaster(RpcEndpoint):
         self.coordinators: dict[str, SourceCoordinator] = {}
         self._serialized: dict[str, bytes] = {}
         self._done = False
+        #: executions in a terminal state, so a status update need not scan all of them
+        self._terminal = 0
         #: the TaskExecutors holding slots of this job, by address
         self.task_managers: dict[str, ResourceID | None] = {}
         self.heartbeats: HeartbeatLoop[str] = HeartbeatLoop(
@@ -213,14 +215,26 @@ class JobMaster(RpcEndpoint):
                 execution.task_executor = offer.task_executor_address
                 execution.allocation_id = offer.allocation_id
         self._check_exchanges_stay_in_one_process()
+        if self.status is not JobStatus.RUNNING:
+            return
+        deployments = []
         for vertex in self.job_graph.vertices:
             for execution in self.graph.by_vertex[str(vertex.id)]:
-                if self.status is not JobStatus.RUNNING:
-                    return
-                execution.state = ExecutionState.DEPLOYING.value
                 assert execution.task_executor is not None
-                te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
-                await te.submit_task(self._deployment_descriptor(execution))
+                deployments.append((execution.task_executor,
+                                    self._deployment_descriptor(execution)))
+        for execution in self.graph.all():
+            self._set_execution_state(execution, ExecutionState.DEPLOYING)
+        # All submissions at once, not one round trip after the other: with hundreds of task
+        # threads competing for the GIL, every round trip through the loop waited its turn.
+        await asyncio.gather(*(
+            self.rpc.connect(address, TaskExecutorGateway).submit_task(tdd)
+            for address, tdd in deployments
+        ))
+        if self.status is not JobStatus.RUNNING:
+            # cancelled or failed while deploying: a cancel may have overtaken its task's
+            # submission, so cancel again what is deployed now
+            self._cancel_executions()
 
     def _check_exchanges_stay_in_one_process(self) -> None:
         """Tasks exchange data through their TaskManager's local network only (no data over
@@ -291,7 +305,7 @@ class JobMaster(RpcEndpoint):
         execution = self.graph.executions.get(str(state.execution_id))
         if execution is None:
             return
-        execution.state = state.state.value
+        self._set_execution_state(execution, state.state)
         if state.state is ExecutionState.FAILED:
             execution.failure = state.error
             self._fail_job(state.error or RuntimeError(f"task {execution.name} failed"))
@@ -339,7 +353,7 @@ class JobMaster(RpcEndpoint):
         failure = SerializedError.from_exception(error)
         for execution in ran:
             if not ExecutionState(execution.state).is_terminal:
-                execution.state = ExecutionState.FAILED.value
+                self._set_execution_state(execution, ExecutionState.FAILED)
                 execution.failure = failure
         self._fail_job(failure)
 
@@ -359,13 +373,17 @@ class JobMaster(RpcEndpoint):
             if ExecutionState(execution.state).is_terminal:
                 continue
             if execution.task_executor is None or execution.state == "CREATED":
-                execution.state = ExecutionState.CANCELED.value
+                self._set_execution_state(execution, ExecutionState.CANCELED)
                 continue
             te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
             self.spawn(te.cancel_task(execution.execution_id))
 
+    def _set_execution_state(self, execution: Execution, state: ExecutionState) -> None:
+        self._terminal += state.is_terminal - ExecutionState(execution.state).is_terminal
+        execution.state = state.value
+
     def _check_termination(self) -> None:
-        if self._done:
+        if self._done or self._terminal < len(self.graph.executions):
             return
         states = [ExecutionState(e.state) for e in self.graph.all()]
         if not all(s.is_terminal for s in states):
