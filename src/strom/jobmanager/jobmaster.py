@@ -27,6 +27,7 @@ from strom.rpc.messages import (
     ExecutionState,
     InputChannelSpec,
     OutputSpec,
+    ProducerLocation,
     SlotOffer,
     TaskDeploymentDescriptor,
     TaskExecutionState,
@@ -82,6 +83,8 @@ class JobMaster(RpcEndpoint):
         self.start_time = int(time.time() * 1000)
         self.graph = ExecutionGraph(job_graph)
         self.offers: list[SlotOffer] = []
+        #: (vertex id, subtask) -> where it runs, from the slot offers
+        self.locations: dict[tuple[str, int], ProducerLocation] = {}
         self.slots_needed = sum(job_graph.max_parallelism_needed().values())
         self._slots_ready: asyncio.Future[None] | None = None
         self.failure: SerializedError | None = None
@@ -183,6 +186,8 @@ class JobMaster(RpcEndpoint):
                 offer = slots[vertex.slot_sharing_group][execution.subtask]
                 execution.task_executor = offer.task_executor_address
                 execution.allocation_id = offer.allocation_id
+                if offer.location is not None:
+                    self.locations[(str(vertex.id), execution.subtask)] = offer.location
         for vertex in self.job_graph.vertices:
             for execution in self.graph.by_vertex[str(vertex.id)]:
                 if self.status is not JobStatus.RUNNING:
@@ -199,9 +204,12 @@ class JobMaster(RpcEndpoint):
         inputs = []
         for edge in vertex.inputs:
             producer = self.job_graph.vertex(edge.source_vertex)
+            subtasks = producers_of(edge, execution.subtask, producer.parallelism,
+                                    vertex.parallelism)
+            where = [self.locations.get((str(producer.id), s)) for s in subtasks]
             inputs.append(InputChannelSpec(
-                edge.stream_edge.edge_id, max(0, edge.type_number - 1),
-                producers_of(edge, execution.subtask, producer.parallelism, vertex.parallelism),
+                edge.stream_edge.edge_id, max(0, edge.type_number - 1), subtasks,
+                [w for w in where if w is not None] if all(where) else [],
             ))
         outputs = []
         for edge in vertex.outputs:

@@ -26,7 +26,7 @@ def _noop() -> None:
 
 
 class LocalChannel:
-    __slots__ = ("_credit", "_lock", "_queue", "receiver_waker", "sender_waker")
+    __slots__ = ("_credit", "_failure", "_lock", "_queue", "receiver_waker", "sender_waker")
 
     def __init__(self, credit: int = 0) -> None:
         if credit < 0:
@@ -34,6 +34,8 @@ class LocalChannel:
         self._queue: deque[Any] = deque()
         self._credit = credit
         self._lock = threading.Lock()
+        #: set when the channel's remote reader is gone: the next send raises it
+        self._failure: BaseException | None = None
         self.receiver_waker: Callable[[], None] = _noop
         self.sender_waker: Callable[[], None] = _noop
 
@@ -48,12 +50,15 @@ class LocalChannel:
 
     # sender side
     def has_credit(self) -> bool:
-        return self._credit > 0
+        """True when a batch may be sent (also when the channel failed: the send raises)."""
+        return self._credit > 0 or self._failure is not None
 
     def send_batch(self, batch: RecordBatch) -> None:
         """Send a batch against one credit. Raises ``RuntimeError`` without credit: a sender
         checks :meth:`has_credit` first and waits (is back-pressured) while there is none."""
         with self._lock:
+            if self._failure is not None:
+                raise self._failure
             if self._credit <= 0:
                 raise RuntimeError(
                     "LocalChannel.send_batch() without credit: the receiver has no buffer for "
@@ -66,6 +71,8 @@ class LocalChannel:
 
     def send_event(self, event: Any) -> None:
         with self._lock:
+            if self._failure is not None:
+                raise self._failure
             self._queue.append(event)
         self.receiver_waker()
 
@@ -84,6 +91,19 @@ class LocalChannel:
         if notify:
             self.sender_waker()
         return element
+
+    def take(self) -> Any:
+        """The next element without returning its credit, or None: for a reader that forwards
+        elements to a remote receiver, whose credit comes back with :meth:`announce_credit`."""
+        with self._lock:
+            return self._queue.popleft() if self._queue else None
+
+    def fail(self, error: BaseException) -> None:
+        """The channel's reader is gone: the sender's next send raises ``error``."""
+        with self._lock:
+            self._failure = error
+            self._queue.clear()
+        self.sender_waker()
 
     def is_empty(self) -> bool:
         return not self._queue

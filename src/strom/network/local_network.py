@@ -1,8 +1,8 @@
 """The in-process connection manager: finds the channel between a producer subtask and a
 consumer subtask, whichever of the two asks first.
 
-Every TaskExecutor of an embedded cluster shares one; a TCP connection manager takes its
-place between processes.
+Every TaskExecutor of an embedded cluster shares one; with the TCP data plane each
+TaskExecutor's :class:`~strom.network.environment.NetworkEnvironment` has its own.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ class LocalNetwork:
                 channel = LocalChannel()
                 self._channels[key] = channel
             return channel
+
+    def remove(self, key: ChannelKey) -> None:
+        with self._lock:
+            self._channels.pop(key, None)
 
     def release_job(self, job_id: Hashable) -> None:
         with self._lock:

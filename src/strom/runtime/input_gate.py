@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from strom.network.local_channel import LocalChannel
+from strom.network.environment import InputChannel
 
 __all__ = ["InputGate"]
 
@@ -19,7 +19,9 @@ LONG_MAX = 2**63 - 1
 
 
 class InputGate:
-    def __init__(self, channels: list[tuple[LocalChannel, int]], num_inputs: int) -> None:
+    def __init__(self, channels: list[tuple[InputChannel, int]], num_inputs: int) -> None:
+        """``channels``: (channel, logical input index) pairs; a channel is local or remote,
+        the gate reads both the same way."""
         self.channels = [c for c, _ in channels]
         self.input_of = [i for _, i in channels]
         self.num_inputs = num_inputs

@@ -28,10 +28,10 @@ from strom.network.elements import (
     WatermarkEvent,
     WatermarkStatusEvent,
 )
-from strom.network.local_network import LocalNetwork
+from strom.network.environment import InputChannel, NetworkEnvironment
 from strom.network.partitioners import create_channel_selector
 from strom.network.record_writer import RecordWriter
-from strom.rpc.messages import ExecutionState, TaskDeploymentDescriptor
+from strom.rpc.messages import ExecutionState, ProducerLocation, TaskDeploymentDescriptor
 from strom.runtime.input_gate import InputGate
 from strom.runtime.operators.base import (
     ChainOutput,
@@ -84,7 +84,7 @@ class Task:
     def __init__(
         self,
         tdd: TaskDeploymentDescriptor,
-        network: LocalNetwork,
+        network: NetworkEnvironment,
         clock: Callable[[], int],
         report_state: Callable[[ExecutionAttemptID, ExecutionState, BaseException | None], None],
         send_operator_event: Callable[[ExecutionAttemptID, str, int, Any], None],
@@ -115,6 +115,7 @@ class Task:
         self._set_flush_interval(int(tdd.config.get("buffer_timeout", 100)))
         self.next_flush = 0.0
         self._python_path: tuple[str, ...] = ()
+        self._output_keys: list[Any] = []
 
     def _set_flush_interval(self, timeout_ms: int) -> None:
         self.flush_interval_s = None if timeout_ms < 0 else timeout_ms / 1000.0
@@ -158,16 +159,18 @@ class Task:
         self.operators = [ops[c.node_id] for c in chain]
         self.head = self.operators[0]
 
-        # network outputs
+        # network outputs: this task's result partition, one channel per consumer subtask
+        job = str(tdd.job_id)
         writers: dict[str, RecordWriter] = {}
         edges = {e.edge_id: e for c in chain for e in c.network_outputs}
         for out in tdd.outputs:
             edge = edges[out.edge_id]
             channels = []
             for consumer in out.consumer_subtasks:
-                key = (tdd.job_id, tdd.job_attempt, out.edge_id, tdd.subtask_index, consumer)
-                channel = self.network.channel(key)
+                key = (job, tdd.job_attempt, out.edge_id, tdd.subtask_index, consumer)
+                channel = self.network.result_subpartition(key)
                 channel.sender_waker = self._wake
+                self._output_keys.append(key)
                 channels.append(channel)
             selector = create_channel_selector(edge.partitioning, len(channels))
             writers[out.edge_id] = RecordWriter(channels, selector, batch_size)
@@ -189,17 +192,18 @@ class Task:
         # network inputs
         if tdd.inputs:
             per_input = 1 + max(i.input_index for i in tdd.inputs)
-            pairs = []
+            pairs: list[tuple[InputChannel, int]] = []
             total = sum(len(i.producer_subtasks) for i in tdd.inputs)
             # exclusive buffers plus this channel's share of the gate's floating buffers
             credit = max(1, credit_base + floating // max(1, total))
             for spec in tdd.inputs:
-                for producer in spec.producer_subtasks:
-                    key = (tdd.job_id, tdd.job_attempt, spec.edge_id, producer, tdd.subtask_index)
-                    channel = self.network.channel(key)
-                    channel.receiver_waker = self._wake
-                    channel.announce_credit(credit)
-                    pairs.append((channel, spec.input_index))
+                locations: list[ProducerLocation | None] = (
+                    list(spec.producer_locations) or [None] * len(spec.producer_subtasks))
+                for producer, location in zip(spec.producer_subtasks, locations):
+                    key = (job, tdd.job_attempt, spec.edge_id, producer, tdd.subtask_index)
+                    reader = self.network.input_channel(key, location, credit)
+                    reader.receiver_waker = self._wake
+                    pairs.append((reader, spec.input_index))
             self.gate = InputGate(pairs, per_input)
         if isinstance(self.head, SourceOperator):
             self.source = self.head
@@ -416,6 +420,7 @@ class Task:
         if note not in notes:
             error.add_note(note)
         self.state = ExecutionState.FAILED
+        self.network.fail_partitions(self._output_keys, self.name, error)
         try:
             self._close_operators()
         except BaseException as e:
