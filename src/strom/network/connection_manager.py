@@ -140,7 +140,9 @@ class _Connection(asyncio.Protocol):
                 error_type = ERRORS.get(response.kind, RuntimeError)
                 channel.on_failure(error_type(response.message))
         elif kind == wire.CLOSE_REQUEST:
-            self.views.pop(channel_id, None)
+            view = self.views.pop(channel_id, None)
+            if view is not None:
+                self.manager.on_view_closed(view.key)
         elif kind == wire.HELLO:
             hello = wire.decode_message(kind, payload)
             self.peer, self.peer_id = hello.data_address, hello.resource_id
@@ -199,16 +201,18 @@ class ConnectionManager:
     """Runs the data plane's network thread; ``start`` binds the data port.
 
     ``on_partition_request(connection, channel_id, request)`` runs on the network thread
-    for every partition request a peer sends.
+    for every partition request a peer sends, ``on_view_closed(key)`` when a consumer
+    closes a channel before its end.
     """
 
     def __init__(self, resource_id: str, host: str, port: int,
-                 on_partition_request: Callable[[Any, int, wire.PartitionRequest], None]
-                 ) -> None:
+                 on_partition_request: Callable[[Any, int, wire.PartitionRequest], None],
+                 on_view_closed: Callable[[Any], None] = lambda key: None) -> None:
         self.resource_id = resource_id
         self.host = host
         self.port = port
         self.on_partition_request = on_partition_request
+        self.on_view_closed = on_view_closed
         self.loop = asyncio.new_event_loop()
         self.address = ""
         self._thread: threading.Thread | None = None
@@ -269,6 +273,16 @@ class ConnectionManager:
                 thread.join(10)
         self.loop.close()
 
+    def drop_connections(self) -> None:
+        """Fault injection: abort every connection, as if the peers were cut off."""
+
+        def drop() -> None:
+            for connection in list(self._all):
+                if connection.transport is not None:
+                    connection.transport.abort()
+
+        self.loop.call_soon_threadsafe(drop)
+
     def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
         self.loop.call_soon_threadsafe(callback, *args)
 
@@ -302,6 +316,8 @@ class ConnectionManager:
                 f" {e}. Check that it runs and that its data port (taskmanager.data.port) is "
                 "reachable from here."
             ))
+            return
+        if channel.released:  # the job was released while we connected
             return
         if connection.closed:
             channel.on_failure(RemoteTransportError(

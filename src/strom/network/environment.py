@@ -22,9 +22,11 @@ gate holds at most ``channels * buffers-per-channel + floating-buffers-per-gate`
 
 from __future__ import annotations
 
-import asyncio
+import threading
 from typing import Any, Protocol
 
+from strom.common import config_options as opts
+from strom.common.configuration import Configuration
 from strom.graph.ids import ResourceID
 from strom.network import wire
 from strom.network.connection_manager import ConnectionManager, SubpartitionView
@@ -66,28 +68,47 @@ class NetworkEnvironment:
         #: ``host:port`` of the data server; empty without TCP
         self.data_address = ""
         self._manager: ConnectionManager | None = None
+        #: guards the three below: task threads, the RPC loop and the network thread use them
+        self._lock = threading.Lock()
         self._produced: set[ChannelKey] = set()
         self._failed: dict[ChannelKey, str] = {}
-        self._timers: set[asyncio.TimerHandle] = set()
+        #: the remote input channels of each job, to close when it is released
+        self._remote: dict[str, list[RemoteInputChannel]] = {}
+
+    @classmethod
+    def from_configuration(cls, config: Configuration,
+                           resource_id: ResourceID | None = None) -> NetworkEnvironment:
+        """The TCP network environment of a TaskManager process: its data server listens on
+        ``taskmanager.bind-host``:``taskmanager.data.port``."""
+        return cls(resource_id, tcp=True,
+                   bind_host=config.get(opts.TASKMANAGER_BIND_HOST) or "127.0.0.1",
+                   data_port=config.get(opts.TASKMANAGER_DATA_PORT) or 0)
 
     def start(self) -> None:
+        """Bind the data port and start the network thread (TCP only)."""
         if self.tcp and self._manager is None:
             self._manager = ConnectionManager(str(self.resource_id), self.bind_host,
-                                              self.data_port, self._on_partition_request)
+                                              self.data_port, self._on_partition_request,
+                                              self.channels.remove)
             self.data_address = self._manager.start()
 
     def close(self) -> None:
         manager, self._manager = self._manager, None
         if manager is not None:
-            for timer in list(self._timers):
-                manager.call_soon(timer.cancel)
-            manager.close()
+            manager.close()  # pending partition-request timers end with its loop
+
+    def drop_connections(self) -> None:
+        """Fault injection: cut every TCP connection to other TaskManagers; the channels on
+        them fail at both ends with a :class:`RemoteTransportError` naming the peer."""
+        if self._manager is not None:
+            self._manager.drop_connections()
 
     # ------------------------------------------------------------ task threads
     def result_subpartition(self, key: ChannelKey) -> LocalChannel:
         """The producer's channel to one consumer subtask (``key``'s last two entries are
         the producer and consumer subtask)."""
-        self._produced.add(key)
+        with self._lock:
+            self._produced.add(key)
         return self.channels.channel(key)
 
     def input_channel(self, key: ChannelKey, producer: ProducerLocation | None,
@@ -106,6 +127,8 @@ class NetworkEnvironment:
         remote = RemoteInputChannel(description, str(job_id))
         request = wire.PartitionRequest(str(job_id), attempt, edge_id, producer_subtask,
                                         consumer_subtask, credit)
+        with self._lock:
+            self._remote.setdefault(str(job_id), []).append(remote)
         manager.request_partition(producer.data_address, remote, request)
         return remote
 
@@ -124,10 +147,14 @@ class NetworkEnvironment:
         """Drop every channel of the job, local and remote."""
         job = str(job_id)
         self.channels.release_job(job)
-        self._produced = {k for k in self._produced if k[0] != job}
-        self._failed = {k: v for k, v in self._failed.items() if k[0] != job}
+        with self._lock:
+            self._produced = {k for k in self._produced if k[0] != job}
+            self._failed = {k: v for k, v in self._failed.items() if k[0] != job}
+            remote = self._remote.pop(job, [])
+        for channel in remote:
+            channel.released = True
         if self._manager is not None:
-            self._manager.call_soon(self._release_remote, job)
+            self._manager.call_soon(self._release_remote, job, remote)
 
     def stats(self) -> dict[str, Any]:
         found = dict(self.channels.stats())
@@ -149,23 +176,25 @@ class NetworkEnvironment:
         channel = self.channels.channel(key)
         view = SubpartitionView(connection, channel_id, channel, key)
         connection.views[channel_id] = view
-        failed = self._failed.get(key)
+        with self._lock:
+            failed = self._failed.get(key)
         if failed is not None:
             view.fail("ProducerFailedError", failed)
             return
         channel.receiver_waker = view.notify
         channel.announce_credit(request.credit)
         view.notify()  # events the producer sent before the request
-        if key not in self._produced:
+        with self._lock:
+            produced = key in self._produced
+        if not produced:
             assert self._manager is not None
-            timer = self._manager.loop.call_later(self.partition_request_timeout_s,
-                                                  self._check_produced, view)
-            self._timers.add(timer)
+            self._manager.loop.call_later(self.partition_request_timeout_s,
+                                          self._check_produced, view)
 
     def _check_produced(self, view: SubpartitionView) -> None:
-        self._timers = {t for t in self._timers if not t.cancelled() and t.when() >
-                        view.connection.loop.time()}
-        if view.key in self._produced:
+        with self._lock:
+            produced = view.key in self._produced
+        if produced or view.connection.views.get(view.channel_id) is not view:
             return
         self.channels.remove(view.key)
         _, _, edge_id, producer, consumer = view.key
@@ -178,20 +207,20 @@ class NetworkEnvironment:
 
     def _fail_views(self, keys: list[ChannelKey], message: str) -> None:
         wanted = set(keys)
-        for key in wanted:
-            self._failed[key] = message
+        with self._lock:
+            for key in wanted:
+                self._failed[key] = message
         assert self._manager is not None
         for connection in list(self._manager._all):
             for view in list(connection.views.values()):
                 if view.key in wanted:
                     view.fail("ProducerFailedError", message)
 
-    def _release_remote(self, job: str) -> None:
+    def _release_remote(self, job: str, remote: list[RemoteInputChannel]) -> None:
         assert self._manager is not None
+        for channel in remote:
+            self._manager._close_channel(channel)
         for connection in list(self._manager._all):
-            for channel in list(connection.inputs.values()):
-                if channel.job_id == job:
-                    self._manager._close_channel(channel)
             for channel_id, view in list(connection.views.items()):
                 if view.key[0] == job:
                     del connection.views[channel_id]

@@ -24,7 +24,7 @@ def _noop() -> None:
 
 class RemoteInputChannel:
     __slots__ = ("_ended", "_error", "_queue", "channel_id", "connection", "description",
-                 "job_id", "receiver_waker")
+                 "job_id", "receiver_waker", "released")
 
     def __init__(self, description: str, job_id: str) -> None:
         #: names the channel in errors: edge, subtasks and the producer's TaskManager
@@ -37,6 +37,8 @@ class RemoteInputChannel:
         #: set by the network thread once the partition request is on its way
         self.connection: Any = None
         self.channel_id = -1
+        #: the consumer's job was released: do not open the channel any more
+        self.released = False
 
     # ------------------------------------------------------------ network thread
     def on_frame(self, kind: int, payload: bytes) -> None:
