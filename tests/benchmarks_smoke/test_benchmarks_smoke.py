@@ -176,3 +176,18 @@ def test_counting_sink_without_keep_refuses_records_and_release_forgets() -> Non
     sink.release()
     with pytest.raises(RuntimeError, match="was released"):
         _ = sink.count
+
+
+def test_network_channel_counts_every_record_in_process_and_over_tcp() -> None:
+    from benchmarks import network_channel
+
+    n = 5_000
+    expected: dict[str, int] = {}
+    for i in range(n):
+        word = network_channel.WORDS[i % len(network_channel.WORDS)]
+        expected[word] = expected.get(word, 0) + 1
+    assert network_channel._in_process(n)[2] == expected
+    wall, producer_cpu, consumer_cpu, counts = network_channel._over_tcp(n)
+    assert counts == expected and wall > 0 and producer_cpu > 0 and consumer_cpu > 0
+    p50, p99, records = network_channel.latency(0.05)
+    assert records == 50 and 0 < p50 <= p99

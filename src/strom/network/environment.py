@@ -124,7 +124,7 @@ class NetworkEnvironment:
         job_id, attempt, edge_id, producer_subtask, consumer_subtask = key
         description = (f"the channel of edge {edge_id} from subtask {producer_subtask} "
                        f"(on TaskManager {producer.resource_id}) to subtask {consumer_subtask}")
-        remote = RemoteInputChannel(description, str(job_id))
+        remote = RemoteInputChannel(description, str(job_id), credit)
         request = wire.PartitionRequest(str(job_id), attempt, edge_id, producer_subtask,
                                         consumer_subtask, credit)
         with self._lock:

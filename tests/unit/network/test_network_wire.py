@@ -121,3 +121,19 @@ def test_a_failed_remote_channel_raises_on_the_next_poll() -> None:
     assert woken and not channel.is_empty()
     with pytest.raises(ConnectionError, match="peer gone"):
         channel.poll()
+
+
+def test_a_remote_channel_returns_credit_in_halves_of_its_credit() -> None:
+    channel = RemoteInputChannel("test channel", "job", credit=4)
+    log = _CreditLog()
+    channel.connection, channel.channel_id = log, 2
+    for i in range(4):
+        (kind, _, payload), = wire.FrameParser().feed(wire.encode_element(2, RecordBatch([i])))
+        channel.on_frame(kind, payload)
+    channel.poll()
+    assert not log.returned  # the producer still has half its credit to send with
+    channel.poll()
+    assert list(log.returned) == [(2, 2)]
+    channel.poll()
+    channel.poll()
+    assert list(log.returned) == [(2, 2), (2, 2)]
