@@ -4,9 +4,14 @@ job naming the peer. The whole integration suite also runs in this mode (``make 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from strom.common.job import JobStatus
 from strom.common.watermark_strategy import WatermarkStrategy
+from strom.connectors.sequence import NumberSequenceSource
+from strom.datastream.functions import MapFunction, RuntimeContext
 from strom.datastream.stream_execution_environment import StreamExecutionEnvironment
 from strom.network.errors import RemoteTransportError
 from strom.testing import CollectSink, Latch, MiniClusterFixture, TestingSource, wait_until
@@ -52,3 +57,37 @@ def test_a_cut_connection_fails_the_job_naming_the_peer() -> None:
                                                        r".* was lost"):
             client.get_job_execution_result().result(timeout=30)
         latch.trigger()
+
+
+class _SlowOnSubtask1(MapFunction[int, int]):
+    """Slow on subtask 1 only: subtask 0 shares the source's slot, so slowing it would slow
+    the source itself, and nothing would queue up for subtask 1 on the other TaskManager."""
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.slow = runtime_context.get_index_of_this_subtask() == 1
+
+    def map(self, value: int) -> int:
+        if self.slow:
+            time.sleep(0.0002)
+        return value
+
+
+def test_a_slow_consumer_back_pressures_its_remote_producer_which_still_cancels() -> None:
+    """An unbounded source feeds a slow map on the other TaskManager: the map's TaskManager
+    holds no more than its channel's credit, and the back-pressured source still reacts to
+    cancellation."""
+    with MiniClusterFixture(parallelism=2, network="tcp") as cluster:
+        env = StreamExecutionEnvironment.get_execution_environment()
+        sink = CollectSink()
+        env.from_source(NumberSequenceSource(0, 10**12), WatermarkStrategy.no_watermarks(),
+                        "numbers").set_parallelism(1).rebalance().map(_SlowOnSubtask1()).sink_to(sink)
+        client = env.execute_async()
+        wait_until(lambda: len(sink.results) >= 3000, what="records at the sink")
+        credit = 2 + 8  # buffers-per-channel + floating buffers of its one-channel gate
+        for _ in range(20):
+            stats = [te.network.stats() for te in cluster.task_executors]
+            assert sum(s["remote_inputs"] for s in stats) == 1, stats  # one map is remote
+            assert all(s["buffered"] <= credit for s in stats), stats
+        client.cancel().result(timeout=10)
+        wait_until(lambda: client.get_job_status().result(timeout=10) is JobStatus.CANCELED,
+                   what="the job is cancelled")

@@ -367,10 +367,12 @@ class ConnectionManager:
             del self._connections[connection.peer]
 
     def stats(self) -> dict[str, int]:
-        """Open connections, consumer channels and producer views (a snapshot)."""
+        """Open connections, consumer channels, producer views and buffers (a snapshot)."""
         connections = list(self._all)
         return {
             "connections": len(connections),
             "remote_inputs": sum(len(c.inputs) for c in connections),
             "views": sum(len(c.views) for c in connections),
+            #: buffers received and not yet read by their consumers
+            "buffered": sum(ch.queued() for c in connections for ch in list(c.inputs.values())),
         }
