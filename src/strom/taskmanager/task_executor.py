@@ -16,6 +16,7 @@ from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway, TaskExe
 from strom.rpc.messages import (
     ExecutionState,
     ProducerLocation,
+    SerializedValue,
     SlotOffer,
     TaskDeploymentDescriptor,
     TaskExecutionState,
@@ -137,10 +138,10 @@ class TaskExecutor(RpcEndpoint):
             task.cancel()
 
     async def send_operator_event(self, execution_id: ExecutionAttemptID, operator_id: str,
-                                  event: bytes) -> None:
+                                  event: SerializedValue) -> None:
         task = self.tasks.get(execution_id)
         if task is not None:
-            task.deliver_operator_event(operator_id, _pickling.loads(event))
+            task.deliver_operator_event(operator_id, event.value())
 
     async def free_slots(self, job_id: JobID) -> None:
         for allocation_id, (_, job, _) in list(self.allocations.items()):
