@@ -72,6 +72,7 @@ class _Producer:
         reader.start()
         reader.join(30)
         if not found or not found[0].startswith("ready"):
+            self.stop()
             raise RuntimeError(f"the producer process did not get ready: {found!r}, "
                                f"stderr: {self.stderr()}")
         _, resource_id, self.address = found[0].split()
