@@ -350,6 +350,10 @@ class ConnectionManager:
         self._connections[address] = connection
         return connection
 
+    def connections(self) -> list[_Connection]:
+        """The open connections (network thread)."""
+        return list(self._all)
+
     # ------------------------------------------------------------ bookkeeping
     def _track(self, connection: _Connection) -> _Connection:
         self._all.add(connection)

@@ -211,7 +211,7 @@ class NetworkEnvironment:
             for key in wanted:
                 self._failed[key] = message
         assert self._manager is not None
-        for connection in list(self._manager._all):
+        for connection in self._manager.connections():
             for view in list(connection.views.values()):
                 if view.key in wanted:
                     view.fail("ProducerFailedError", message)
@@ -219,8 +219,8 @@ class NetworkEnvironment:
     def _release_remote(self, job: str, remote: list[RemoteInputChannel]) -> None:
         assert self._manager is not None
         for channel in remote:
-            self._manager._close_channel(channel)
-        for connection in list(self._manager._all):
+            self._manager.close_channel(channel)
+        for connection in self._manager.connections():
             for channel_id, view in list(connection.views.items()):
                 if view.key[0] == job:
                     del connection.views[channel_id]
