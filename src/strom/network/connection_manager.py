@@ -34,10 +34,12 @@ _threads = itertools.count()
 
 class SubpartitionView:
     """Forwards one producer channel to its remote consumer: the producer's task thread puts
-    elements into the :class:`LocalChannel` against the consumer's credit, the network thread
-    takes them out, encodes them and writes them to the connection."""
+    elements into the :class:`LocalChannel` against the consumer's credit and, in the same
+    call, encodes them into frames (so encoding costs the producer's core, and a batch that
+    cannot be pickled fails the producer task); the network thread writes the frames."""
 
-    __slots__ = ("_scheduled", "channel", "channel_id", "connection", "key")
+    __slots__ = ("_ended", "_frames", "_lock", "_scheduled", "channel", "channel_id",
+                 "connection", "key")
 
     def __init__(self, connection: _Connection, channel_id: int, channel: LocalChannel,
                  key: Any) -> None:
@@ -45,28 +47,37 @@ class SubpartitionView:
         self.channel_id = channel_id
         self.channel = channel
         self.key = key
+        self._frames: list[bytes] = []
+        self._lock = threading.Lock()  # keeps frames in channel order across threads
         self._scheduled = False
+        self._ended = False
 
     def notify(self) -> None:
-        """Elements are waiting (any thread): drain them on the network thread."""
-        if not self._scheduled:
+        """Elements are waiting (any thread): encode them and have the network thread send
+        them, one hand-off per burst."""
+        with self._lock:
+            frames = self._frames
+            take, channel_id = self.channel.take, self.channel_id
+            while (element := take()) is not None:
+                frames.append(wire.encode_element(channel_id, element))
+                if type(element) is EndOfPartition:
+                    self._ended = True
+            if not frames or self._scheduled:
+                return
             self._scheduled = True
-            self.connection.loop.call_soon_threadsafe(self.drain)
+        self.connection.loop.call_soon_threadsafe(self._flush)
 
-    def drain(self) -> None:
-        self._scheduled = False
+    def _flush(self) -> None:
+        with self._lock:
+            frames, self._frames = self._frames, []
+            self._scheduled = False
+            ended = self._ended
         connection = self.connection
         if connection.views.get(self.channel_id) is not self:
             return
-        frames = []
-        take, channel_id = self.channel.take, self.channel_id
-        while (element := take()) is not None:
-            frames.append(wire.encode_element(channel_id, element))
-            if type(element) is EndOfPartition:
-                connection.views.pop(channel_id, None)
-                break
-        if frames:
-            connection.write(frames)
+        connection.write(frames)
+        if ended:
+            del connection.views[self.channel_id]
 
     def fail(self, kind: str, message: str) -> None:
         """Tell the consumer the channel failed, and stop serving it (network thread)."""
@@ -105,12 +116,14 @@ class _Connection(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
+        received: set[RemoteInputChannel] = set()
         try:
-            frames = self.parser.feed(data)
-            for kind, channel_id, payload in frames:
-                self._on_frame(kind, channel_id, payload)
+            for kind, channel_id, payload in self.parser.feed(data):
+                self._on_frame(kind, channel_id, payload, received)
         except Exception as e:  # a broken peer: drop the connection, fail its channels
             self._abort(e)
+        for channel in received:  # one wake-up per consumer and chunk, not per frame
+            channel.receiver_waker()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -119,11 +132,13 @@ class _Connection(asyncio.Protocol):
         self.manager._forget(self)
 
     # ------------------------------------------------------------ frames
-    def _on_frame(self, kind: int, channel_id: int, payload: bytes) -> None:
+    def _on_frame(self, kind: int, channel_id: int, payload: bytes,
+                  received: set[RemoteInputChannel]) -> None:
         if kind >= wire.BUFFER and kind != wire.ERROR_RESPONSE:
             channel = self.inputs.get(channel_id)
             if channel is not None:
                 channel.on_frame(kind, payload)
+                received.add(channel)
                 if kind == wire.END_OF_PARTITION_KIND:
                     del self.inputs[channel_id]
         elif kind == wire.ADD_CREDIT:

@@ -50,8 +50,7 @@ class RemoteInputChannel:
     def on_frame(self, kind: int, payload: bytes) -> None:
         if kind == wire.END_OF_PARTITION_KIND:
             self._ended = True
-        self._queue.append((kind, payload))
-        self.receiver_waker()
+        self._queue.append((kind, payload))  # the connection wakes the consumer after a burst
 
     def on_failure(self, error: BaseException) -> None:
         """The channel failed (an error response, a lost connection); the consumer's next
