@@ -4,6 +4,7 @@ job naming the peer. The whole integration suite also runs in this mode (``make 
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -91,3 +92,12 @@ def test_a_slow_consumer_back_pressures_its_remote_producer_which_still_cancels(
         client.cancel().result(timeout=10)
         wait_until(lambda: client.get_job_status().result(timeout=10) is JobStatus.CANCELED,
                    what="the job is cancelled")
+
+
+def test_an_unpicklable_record_fails_the_job_that_sends_it_across() -> None:
+    with MiniClusterFixture(parallelism=2, network="tcp"):
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.from_collection(list(range(10))).map(lambda x: threading.Lock()) \
+            .set_parallelism(1).rebalance().sink_to(CollectSink())
+        with pytest.raises(TypeError, match="cannot be sent to another TaskManager"):
+            env.execute()

@@ -128,7 +128,15 @@ def encode_element(channel: int, element: Any) -> bytes:
         try:
             payload = pickle.dumps(data, protocol=5)
         except (pickle.PicklingError, AttributeError, TypeError):
-            payload = _pickling.dumps(data)  # classes of __main__, lambdas: by value
+            try:
+                payload = _pickling.dumps(data)  # classes of __main__, lambdas: by value
+            except Exception as e:
+                raise TypeError(
+                    f"A record batch cannot be sent to another TaskManager: {e} (first "
+                    f"record: {element.values[0]!r:.200}). Records that cross TaskManagers "
+                    "are pickled; emit picklable values (no locks, sockets, open files or "
+                    "generators), or keep the operators chained on one TaskManager."
+                ) from e
         return frame(BUFFER, channel, payload)
     if kind is WatermarkEvent:
         return frame(WATERMARK, channel, _I64.pack(element.timestamp))

@@ -137,3 +137,11 @@ def test_a_remote_channel_returns_credit_in_halves_of_its_credit() -> None:
     channel.poll()
     channel.poll()
     assert list(log.returned) == [(2, 2), (2, 2)]
+
+
+def test_an_unpicklable_record_is_named_with_what_to_do() -> None:
+    import threading
+
+    with pytest.raises(TypeError, match=r"cannot be sent to another TaskManager.*lock.*"
+                                        r"emit picklable values"):
+        wire.encode_element(1, RecordBatch([threading.Lock()]))
