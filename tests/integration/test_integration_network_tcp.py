@@ -101,3 +101,24 @@ def test_an_unpicklable_record_fails_the_job_that_sends_it_across() -> None:
             .set_parallelism(1).rebalance().sink_to(CollectSink())
         with pytest.raises(TypeError, match="cannot be sent to another TaskManager"):
             env.execute()
+
+
+def test_the_buffer_timeout_flushes_a_busy_tasks_trickle_across_tcp() -> None:
+    """The source never runs dry, so its task never idles; the few records its filter lets
+    through still cross to the other TaskManager, flushed by the buffer timeout rather than
+    when a buffer of 1,024 fills (which would take minutes here)."""
+    with MiniClusterFixture(parallelism=2, network="tcp"):
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.set_buffer_timeout(20)
+        sink = CollectSink()
+        env.from_source(NumberSequenceSource(0, 10**12), WatermarkStrategy.no_watermarks(),
+                        "numbers").set_parallelism(1) \
+            .filter(lambda x: x % 100_000 == 0).set_parallelism(1) \
+            .rebalance().map(lambda x: x).sink_to(sink)
+        client = env.execute_async()
+        wait_until(lambda: len(sink.results) >= 4, timeout_s=30,
+                   what="filtered records at both sinks while the source is busy")
+        client.cancel().result(timeout=10)
+        wait_until(lambda: client.get_job_status().result(timeout=10) is JobStatus.CANCELED,
+                   what="the job is cancelled")
+        assert all(x % 100_000 == 0 for x in sink.results)

@@ -44,6 +44,8 @@ SLOT_REQUEST_TIMEOUT_S = 30.0
 
 #: a job on its way to FAILED or CANCELED: nothing more to fail or cancel
 _ENDING = frozenset({JobStatus.FAILING, JobStatus.CANCELLING})
+#: a task failure that only reports another task's failure (its remote producer's)
+_CONSEQUENCE = "strom.network.errors.ProducerFailedError"
 
 
 def serialize_operators(vertex: JobVertex) -> bytes:
@@ -277,10 +279,17 @@ class JobMaster(RpcEndpoint):
 
     # ------------------------------------------------------------------ transitions
     def _fail_job(self, error: BaseException | SerializedError) -> None:
-        if self.status.is_globally_terminal_state() or self.status in _ENDING:
-            return
         if isinstance(error, BaseException):
             error = SerializedError.from_exception(error)
+        if (self.status is JobStatus.FAILING and self.failure is not None
+                and self.failure.type_name == _CONSEQUENCE
+                and error.type_name != _CONSEQUENCE):
+            # a consumer reported that its remote producer failed before the producer
+            # reported why: the job fails with the producer's own error
+            self.failure = error
+            return
+        if self.status.is_globally_terminal_state() or self.status in _ENDING:
+            return
         self.failure = error
         self.status = JobStatus.FAILING
         self._cancel_executions()

@@ -420,12 +420,13 @@ class Task:
         if note not in notes:
             error.add_note(note)
         self.state = ExecutionState.FAILED
-        self.network.fail_partitions(self._output_keys, self.name, error)
         try:
             self._close_operators()
         except BaseException as e:
             error.add_note(f"strom: closing the operators also failed: {e!r}")
         self.report_state(self.tdd.execution_id, ExecutionState.FAILED, error)
+        # after the report, so the JobMaster tends to hear the cause before its consequences
+        self.network.fail_partitions(self._output_keys, self.name, error)
 
     def _cancel(self) -> None:
         if self.state.is_terminal:

@@ -173,7 +173,8 @@ def test_a_lost_consumer_fails_its_producer() -> None:
         wait_until(lambda: writer.channels[0].has_credit(), what="the consumer's credit")
         consumer_id = str(pair.consumer_env.resource_id)
         pair.consumer_env.close()
-        writer.emit([1, 2, 3, 4] * (CREDIT + 1), None)  # one batch more than credit
+        for _ in range(CREDIT + 1):  # one batch more than credit
+            writer.emit([1, 2, 3, 4], None)
         with pytest.raises(RemoteTransportError, match=f"TaskManager {consumer_id}"):
             # the sends use up the credit, then fail once the connection is seen gone
             wait_until(lambda: writer.send() and False, what="a failed send")
@@ -190,3 +191,18 @@ def test_a_bad_data_port_is_named() -> None:
             NetworkEnvironment(tcp=True, data_port=port).start()
     finally:
         taken.close()
+
+
+def test_a_task_managers_environment_from_its_configuration() -> None:
+    from strom.common.configuration import Configuration
+
+    config = Configuration()
+    config.set_string("taskmanager.bind-host", "127.0.0.1")
+    config.set_string("taskmanager.data.port", "0")
+    env = NetworkEnvironment.from_configuration(config)
+    env.start()
+    try:
+        host, port = env.data_address.rsplit(":", 1)
+        assert env.tcp and host == "127.0.0.1" and int(port) > 0
+    finally:
+        env.close()
