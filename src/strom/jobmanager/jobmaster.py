@@ -153,7 +153,8 @@ class JobMaster(RpcEndpoint):
                     execution.execution_id, operator_id, SerializedValue(event)))
 
             coordinator = SourceCoordinator(
-                head.spec.source, vertex.parallelism, send, self._schedule_async
+                head.spec.source, vertex.parallelism, send, self._schedule_async,
+                source_name=head.name, job_name=self.job_graph.name,
             )
             self.coordinators[operator_id] = coordinator
             coordinator.start()

@@ -13,6 +13,7 @@ are called record by record and the batch is cut where they emit; a generator wi
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,11 @@ def _calls_per_event(generator: Any) -> bool:
     inner = generator.generator if isinstance(generator, WatermarksWithIdleness) else generator
     batch = getattr(type(inner), "on_event_batch", None)
     return batch is None or batch is WatermarkGenerator.on_event_batch
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class _SplitOutput:
@@ -74,7 +80,9 @@ class TimestampsAndWatermarks:
         emit_watermark: Callable[[int], None],
         emit_status: Callable[[bool], None],
         is_batch: bool,
+        operator_name: str = "",
     ) -> None:
+        self.operator_name = operator_name
         self.strategy = strategy
         self.clock = clock
         self.interval = interval_ms
@@ -110,11 +118,21 @@ class TimestampsAndWatermarks:
         """Assign timestamps (if the strategy has an assigner), feed the split's generator and
         ``emit`` the records, with what the generator emits placed after the records it saw."""
         assign = self.assign
+        if timestamps is not None and len(timestamps) != len(values):
+            raise self._count_error(values, timestamps)
         if assign is not None:
             if timestamps is None:
                 timestamps = [assign(v, LONG_MIN) for v in values]
             else:
                 timestamps = [assign(v, t) for v, t in zip(values, timestamps)]
+        if timestamps is not None:
+            # one C-level pass per batch: sum() fails on None or str and turns float
+            try:
+                valid = type(sum(timestamps)) is int
+            except TypeError:
+                valid = False
+            if not valid:
+                timestamps = self._integral_or_raise(values, timestamps)
         if not self.generates or timestamps is None:
             emit(values, timestamps)
             return
@@ -129,6 +147,36 @@ class TimestampsAndWatermarks:
             self.holding = False
         emit(values, timestamps)
         self._release()
+
+    def _count_error(self, values: list[Any], timestamps: list[int]) -> ValueError:
+        return ValueError(
+            f"The reader of '{self.operator_name}' emitted {len(values)} records with "
+            f"{len(timestamps)} timestamps; ReaderOutput.collect(values, timestamps) needs "
+            "exactly one timestamp per record, or timestamps=None."
+        )
+
+    def _integral_or_raise(self, values: list[Any], timestamps: list[Any]) -> list[int]:
+        """Integral timestamps of other types (numpy's int64, for instance) become ints;
+        anything else (None, str, float, bool) is an error naming the record."""
+        if all(isinstance(t, numbers.Integral) and not isinstance(t, bool) for t in timestamps):
+            return [int(t) for t in timestamps]
+        raise self._type_error(values, timestamps)
+
+    def _type_error(self, values: list[Any], timestamps: list[Any]) -> TypeError:
+        index = next(i for i, t in enumerate(timestamps)
+                     if not isinstance(t, numbers.Integral) or isinstance(t, bool))
+        bad, record = timestamps[index], _shown(values[index])
+        if self.assign is not None:
+            what = f"The timestamp assigner of '{self.operator_name}' returned"
+            fix = "Make extract_timestamp return an int"
+        else:
+            what = f"The reader of '{self.operator_name}' emitted the timestamp"
+            fix = "Emit int timestamps"
+        return TypeError(
+            f"{what} {_shown(bad)} (a {type(bad).__name__}) for the record {record}; a "
+            f"timestamp must be an int, in milliseconds since the epoch. {fix} "
+            "(e.g. int(seconds * 1000))."
+        )
 
     def _per_event(self, generator: Any, output: _SplitOutput, values: list[Any],
                    timestamps: list[int], emit: BatchEmit) -> None:
