@@ -122,3 +122,21 @@ def test_the_buffer_timeout_flushes_a_busy_tasks_trickle_across_tcp() -> None:
         wait_until(lambda: client.get_job_status().result(timeout=10) is JobStatus.CANCELED,
                    what="the job is cancelled")
         assert all(x % 100_000 == 0 for x in sink.results)
+
+
+def test_a_wide_all_to_all_job_across_two_taskmanagers_gets_every_record() -> None:
+    """At parallelism 12 over two TaskManagers every keyed task reads 12 channels, half of
+    them over TCP: remote channels wake their gate as local ones do, none is starved."""
+    with MiniClusterFixture(parallelism=12, num_task_managers=2, network="tcp") as cluster:
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.set_parallelism(12)
+        sink = CollectSink()
+        env.from_collection(list(range(3000))).map(lambda x: (x % 31, 1)) \
+            .key_by(lambda t: t[0]).reduce(lambda a, b: (a[0], a[1] + b[1])).sink_to(sink)
+        env.execute("wide over tcp")
+        finals: dict[int, int] = {}
+        for key, count in sink.results:
+            finals[key] = max(finals.get(key, 0), count)
+        assert finals == {k: sum(1 for x in range(3000) if x % 31 == k) for k in range(31)}
+        stats = [te.network.stats() for te in cluster.task_executors]
+        assert all(s["connections"] >= 1 for s in stats), stats

@@ -141,6 +141,9 @@ def run(parallelism: int | None, dynamic: tuple[str, ...], config_file: str | No
     see._context.configuration = configuration
     try:
         _run_program(script, path, args, verbose)
+    except KeyboardInterrupt:
+        # execute() has cancelled the job and said so; exit as an interrupted program does
+        raise SystemExit(130) from None
     finally:
         see._context.configuration = None
 

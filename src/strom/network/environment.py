@@ -23,6 +23,7 @@ gate holds at most ``channels * buffers-per-channel + floating-buffers-per-gate`
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from strom.common import config_options as opts
@@ -107,30 +108,66 @@ class NetworkEnvironment:
     def result_subpartition(self, key: ChannelKey) -> LocalChannel:
         """The producer's channel to one consumer subtask (``key``'s last two entries are
         the producer and consumer subtask)."""
+        return self.result_subpartitions([key])[0]
+
+    def result_subpartitions(self, keys: Sequence[ChannelKey]) -> list[LocalChannel]:
+        """The producer's channels for ``keys``, found in one go (see
+        :meth:`LocalNetwork.channels`)."""
         with self._lock:
-            self._produced.add(key)
-        return self.channels.channel(key)
+            self._produced.update(keys)
+        return self.channels.channels(keys)
 
     def input_channel(self, key: ChannelKey, producer: ProducerLocation | None,
                       credit: int) -> LocalChannel | RemoteInputChannel:
         """The consumer's channel from one producer subtask, with ``credit`` buffers
         announced: local when the producer runs here (or nothing runs over TCP)."""
+        channel = self.input_channels([key], [producer], credit)[0]
+        self.announce_credit([channel], credit)
+        return channel
+
+    def input_channels(self, keys: Sequence[ChannelKey],
+                       producers: Sequence[ProducerLocation | None],
+                       credit: int) -> list[LocalChannel | RemoteInputChannel]:
+        """The consumer's channels for ``keys``, one per producer subtask (at ``producers``).
+
+        A remote channel requests its subpartition at once, announcing ``credit`` with the
+        request. A local channel gets its credit only with :meth:`announce_credit`, so that
+        a consumer can start listening first."""
         manager = self._manager
-        if (manager is None or producer is None or not producer.data_address
-                or producer.resource_id == self.resource_id):
-            channel = self.channels.channel(key)
-            channel.announce_credit(credit)
-            return channel
-        job_id, attempt, edge_id, producer_subtask, consumer_subtask = key
-        description = (f"the channel of edge {edge_id} from subtask {producer_subtask} "
-                       f"(on TaskManager {producer.resource_id}) to subtask {consumer_subtask}")
-        remote = RemoteInputChannel(description, str(job_id), credit)
-        request = wire.PartitionRequest(str(job_id), attempt, edge_id, producer_subtask,
-                                        consumer_subtask, credit)
-        with self._lock:
-            self._remote.setdefault(str(job_id), []).append(remote)
-        manager.request_partition(producer.data_address, remote, request)
-        return remote
+        found: list[LocalChannel | RemoteInputChannel] = []
+        local = [key for key, producer in zip(keys, producers)
+                 if not self._is_remote(manager, producer)]
+        local_channels = iter(self.channels.channels(local))
+        for key, producer in zip(keys, producers):
+            if not self._is_remote(manager, producer):
+                found.append(next(local_channels))
+                continue
+            assert manager is not None and producer is not None
+            job_id, attempt, edge_id, producer_subtask, consumer_subtask = key
+            description = (f"the channel of edge {edge_id} from subtask {producer_subtask} "
+                           f"(on TaskManager {producer.resource_id}) to subtask "
+                           f"{consumer_subtask}")
+            remote = RemoteInputChannel(description, str(job_id), credit)
+            request = wire.PartitionRequest(str(job_id), attempt, edge_id, producer_subtask,
+                                            consumer_subtask, credit)
+            with self._lock:
+                self._remote.setdefault(str(job_id), []).append(remote)
+            manager.request_partition(producer.data_address, remote, request)
+            found.append(remote)
+        return found
+
+    @staticmethod
+    def announce_credit(channels: Sequence[InputChannel], credit: int) -> None:
+        """The consumer listens to ``channels``: the local ones get ``credit`` buffers (the
+        remote ones announced theirs with their partition request)."""
+        for channel in channels:
+            if isinstance(channel, LocalChannel):
+                channel.announce_credit(credit)
+
+    def _is_remote(self, manager: ConnectionManager | None,
+                   producer: ProducerLocation | None) -> bool:
+        return (manager is not None and producer is not None and bool(producer.data_address)
+                and producer.resource_id != self.resource_id)
 
     def fail_partitions(self, keys: list[ChannelKey], producer: str,
                         error: BaseException) -> None:

@@ -11,7 +11,6 @@ behind a full channel's data forever. Batches are handed over by reference.
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -26,14 +25,27 @@ def _noop() -> None:
 
 
 class LocalChannel:
-    __slots__ = ("_credit", "_failure", "_lock", "_queue", "receiver_waker", "sender_waker")
+    """One producer thread sends, one consumer thread receives; no lock is taken.
+
+    The queue is a ``deque`` (its appends and pops are atomic), and credit is the difference
+    of two counters with one writer each: ``_granted`` (the receiver: announced credit and
+    consumed batches) and ``_used`` (the sender: batches sent). At high parallelism a lock per
+    channel made hundreds of task threads queue behind each other for the GIL.
+
+    When the channel's reader is a remote consumer, the receiver is the network thread: it
+    forwards elements with :meth:`take`, announces the credit the consumer returns, and
+    marks the channel failed with :meth:`fail` when the consumer is gone. ``_failure`` has
+    that one writer too; the sender reads it and raises it on its next send.
+    """
+
+    __slots__ = ("_failure", "_granted", "_queue", "_used", "receiver_waker", "sender_waker")
 
     def __init__(self, credit: int = 0) -> None:
         if credit < 0:
             raise ValueError(f"a channel's credit cannot be negative, got {credit}")
         self._queue: deque[Any] = deque()
-        self._credit = credit
-        self._lock = threading.Lock()
+        self._granted = credit
+        self._used = 0
         #: set when the channel's remote reader is gone: the next send raises it
         self._failure: BaseException | None = None
         self.receiver_waker: Callable[[], None] = _noop
@@ -44,65 +56,60 @@ class LocalChannel:
         """The receiver can take ``credit`` more batches; wakes a waiting sender."""
         if credit < 1:
             raise ValueError(f"a receiver announces at least 1 credit, got {credit}")
-        with self._lock:
-            self._credit += credit
+        self._granted += credit
         self.sender_waker()
 
     # sender side
     def has_credit(self) -> bool:
         """True when a batch may be sent (also when the channel failed: the send raises)."""
-        return self._credit > 0 or self._failure is not None
+        return self._granted > self._used or self._failure is not None
 
     def send_batch(self, batch: RecordBatch) -> None:
         """Send a batch against one credit. Raises ``RuntimeError`` without credit: a sender
         checks :meth:`has_credit` first and waits (is back-pressured) while there is none."""
-        with self._lock:
-            if self._failure is not None:
-                raise self._failure
-            if self._credit <= 0:
-                raise RuntimeError(
-                    "LocalChannel.send_batch() without credit: the receiver has no buffer for "
-                    "this batch. Check has_credit() and keep the batch queued until the "
-                    "receiver returns credit (the sender is woken then)."
-                )
-            self._credit -= 1
-            self._queue.append(batch)
+        if self._failure is not None:
+            raise self._failure
+        if self._granted <= self._used:
+            raise RuntimeError(
+                "LocalChannel.send_batch() without credit: the receiver has no buffer for "
+                "this batch. Check has_credit() and keep the batch queued until the "
+                "receiver returns credit (the sender is woken then)."
+            )
+        self._used += 1
+        self._queue.append(batch)
         self.receiver_waker()
 
     def send_event(self, event: Any) -> None:
-        with self._lock:
-            if self._failure is not None:
-                raise self._failure
-            self._queue.append(event)
+        if self._failure is not None:
+            raise self._failure
+        self._queue.append(event)
         self.receiver_waker()
 
     # receiver side
     def poll(self) -> Any:
         """The next element, or None when the channel is empty right now."""
-        with self._lock:
-            if not self._queue:
-                return None
-            element = self._queue.popleft()
-            if type(element) is RecordBatch:
-                self._credit += 1
-                notify = True
-            else:
-                notify = False
-        if notify:
+        queue = self._queue
+        if not queue:  # only this thread takes from the queue: it stays non-empty
+            return None
+        element = queue.popleft()
+        if type(element) is RecordBatch:
+            self._granted += 1
             self.sender_waker()
         return element
 
     def take(self) -> Any:
         """The next element without returning its credit, or None: for a reader that forwards
         elements to a remote receiver, whose credit comes back with :meth:`announce_credit`."""
-        with self._lock:
-            return self._queue.popleft() if self._queue else None
+        try:  # fail() may empty the queue from the network thread at any moment
+            return self._queue.popleft()
+        except IndexError:
+            return None
 
     def fail(self, error: BaseException) -> None:
-        """The channel's reader is gone: the sender's next send raises ``error``."""
-        with self._lock:
-            self._failure = error
-            self._queue.clear()
+        """The channel's reader is gone (network thread): the sender's next send raises
+        ``error``, and what it had queued is dropped."""
+        self._failure = error
+        self._queue.clear()
         self.sender_waker()
 
     def is_empty(self) -> bool:

@@ -172,13 +172,12 @@ class Task:
         edges = {e.edge_id: e for c in chain for e in c.network_outputs}
         for out in tdd.outputs:
             edge = edges[out.edge_id]
-            channels = []
-            for consumer in out.consumer_subtasks:
-                key = (job, tdd.job_attempt, out.edge_id, tdd.subtask_index, consumer)
-                channel = self.network.result_subpartition(key)
+            keys = [(job, tdd.job_attempt, out.edge_id, tdd.subtask_index, consumer)
+                    for consumer in out.consumer_subtasks]
+            channels = self.network.result_subpartitions(keys)
+            self._output_keys.extend(keys)
+            for channel in channels:
                 channel.sender_waker = self._wake
-                self._output_keys.append(key)
-                channels.append(channel)
             selector = create_channel_selector(edge.partitioning, len(channels))
             writers[out.edge_id] = RecordWriter(channels, selector, batch_size)
         self.writers = list(writers.values())
@@ -210,12 +209,14 @@ class Task:
             for spec in tdd.inputs:
                 locations: list[ProducerLocation | None] = (
                     list(spec.producer_locations) or [None] * len(spec.producer_subtasks))
-                for producer, location in zip(spec.producer_subtasks, locations):
-                    key = (job, tdd.job_attempt, spec.edge_id, producer, tdd.subtask_index)
-                    reader = self.network.input_channel(key, location, credit)
-                    reader.receiver_waker = self._wake
-                    pairs.append((reader, spec.input_index))
-            self.gate = InputGate(pairs, per_input)
+                readers = self.network.input_channels([
+                    (job, tdd.job_attempt, spec.edge_id, producer, tdd.subtask_index)
+                    for producer in spec.producer_subtasks
+                ], locations, credit)
+                pairs.extend((reader, spec.input_index) for reader in readers)
+            self.gate = InputGate(pairs, per_input, self._wake)
+            # once the gate listens: credit lets the senders send
+            self.network.announce_credit([reader for reader, _ in pairs], credit)
         if isinstance(self.head, SourceOperator):
             self.source = self.head
             self.source_id = f"{tdd.vertex_id}:{chain[0].node_id}"
