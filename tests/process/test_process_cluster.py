@@ -46,7 +46,10 @@ def read_lines(directory: Path) -> list[str]:
                   for line in f.read_text().splitlines())
 
 
-def test_a_job_on_a_process_cluster_gives_the_in_process_result(tmp_path: Path) -> None:
+@pytest.mark.parametrize("task_managers, slots", [(1, 2), (2, 1)],
+                         ids=["one-taskmanager", "two-taskmanagers"])
+def test_a_job_on_a_process_cluster_gives_the_in_process_result(
+        tmp_path: Path, task_managers: int, slots: int) -> None:
     with MiniClusterInstalled():
         env = StreamExecutionEnvironment.get_execution_environment()
         env.set_parallelism(2)
@@ -55,13 +58,15 @@ def test_a_job_on_a_process_cluster_gives_the_in_process_result(tmp_path: Path) 
     expected = read_lines(tmp_path / "local")
     assert "(the,75)" in expected
 
-    with ProcessCluster(task_managers=1, slots=2, log_dir=tmp_path / "log") as cluster:
+    # with two TaskManagers, the key_by exchange runs over TCP between their processes
+    with ProcessCluster(task_managers=task_managers, slots=slots,
+                        log_dir=tmp_path / "log") as cluster:
         env = StreamExecutionEnvironment.get_execution_environment()
         env.set_parallelism(2)
         word_count(env, tmp_path / "remote")
         result = env.execute("word count on processes")
         assert result.get_job_id() is not None
-        assert cluster.task_managers[0].running()
+        assert all(tm.running() for tm in cluster.task_managers)
     assert read_lines(tmp_path / "remote") == expected
 
 
@@ -158,24 +163,3 @@ def test_task_managers_free_their_slots_and_register_again_when_the_jobmanager_i
         assert str(info.resource_id) == task_manager.extra["resource_id"]
         assert info.free_slots == 2
         assert task_manager.running()  # the same process registered again
-
-
-def test_two_task_managers_run_chained_tasks_and_refuse_exchanges_between_them(
-        tmp_path: Path) -> None:
-    with ProcessCluster(task_managers=2, slots=1, log_dir=tmp_path) as cluster:
-        env = StreamExecutionEnvironment.get_execution_environment()
-        env.set_parallelism(2)
-        source = TestingSource(["a", "b", "c", "d"], splits=2)
-        (env.from_source(source, WatermarkStrategy.no_watermarks(), "letters")
-            .map(lambda x: f"<{x}>").print())  # one chain per slot: no exchange
-        env.execute("chained")
-        printed = [sorted(line for line in tm.log().splitlines() if line.endswith(">"))
-                   for tm in cluster.task_managers]
-        assert sorted(printed) == [["1> <a>", "1> <c>"], ["2> <b>", "2> <d>"]]
-
-        env = StreamExecutionEnvironment.get_execution_environment()
-        env.set_parallelism(2)
-        env.from_collection([1, 2, 3]).key_by(lambda x: x % 2).map(lambda x: x).print()
-        with pytest.raises(RuntimeError, match="exchanges data only between tasks of one "
-                                               "TaskManager"):
-            env.execute("exchanging")

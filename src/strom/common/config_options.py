@@ -97,13 +97,14 @@ __all__ = [
     "SEGMENT_SIZE",
     "BUFFERS_PER_CHANNEL",
     "FLOATING_BUFFERS_PER_GATE",
+    "TASKMANAGER_DATA_PORT",
+    "TASKMANAGER_BIND_HOST",
     "STATE_BACKEND_TYPE",
     "REST_PORT",
     "REST_ADDRESS",
     "JOBMANAGER_RPC_ADDRESS",
     "JOBMANAGER_RPC_PORT",
     "JOBMANAGER_BIND_HOST",
-    "TASKMANAGER_BIND_HOST",
     "TASKMANAGER_HOST",
     "TASKMANAGER_RPC_PORT",
     "HEARTBEAT_INTERVAL",
@@ -319,6 +320,21 @@ FLOATING_BUFFERS_PER_GATE: ConfigOption[int] = ConfigOption(
     "Floating buffers shared by the channels of one input gate.",
     constraint=at_least(0),
 )
+TASKMANAGER_DATA_PORT: ConfigOption[int] = ConfigOption(
+    "taskmanager.data.port",
+    INT,
+    0,
+    "Port of the TaskManager's data server (channels from other TaskManagers); 0 = any "
+    "free port.",
+    constraint=in_range(0, 65535),
+)
+TASKMANAGER_BIND_HOST: ConfigOption[str] = ConfigOption(
+    "taskmanager.bind-host",
+    STRING,
+    "127.0.0.1",
+    "Address a TaskManager's RPC and data server bind to (Flink's default is 0.0.0.0; "
+    "strom listens on loopback unless told otherwise).",
+)
 STATE_BACKEND_TYPE: ConfigOption[str] = ConfigOption(
     "state.backend.type",
     enum_type(["hashmap", "rocksdb"]),
@@ -358,12 +374,6 @@ JOBMANAGER_BIND_HOST: ConfigOption[str] = ConfigOption(
     STRING,
     "127.0.0.1",
     "Local address the JobManager's RPC listens on (0.0.0.0: every interface).",
-)
-TASKMANAGER_BIND_HOST: ConfigOption[str] = ConfigOption(
-    "taskmanager.bind-host",
-    STRING,
-    "127.0.0.1",
-    "Local address a TaskManager's RPC listens on (0.0.0.0: every interface).",
 )
 TASKMANAGER_HOST: ConfigOption[str] = ConfigOption(
     "taskmanager.host",
@@ -489,13 +499,14 @@ _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
     SEGMENT_SIZE,
     BUFFERS_PER_CHANNEL,
     FLOATING_BUFFERS_PER_GATE,
+    TASKMANAGER_DATA_PORT,
+    TASKMANAGER_BIND_HOST,
     STATE_BACKEND_TYPE,
     REST_PORT,
     REST_ADDRESS,
     JOBMANAGER_RPC_ADDRESS,
     JOBMANAGER_RPC_PORT,
     JOBMANAGER_BIND_HOST,
-    TASKMANAGER_BIND_HOST,
     TASKMANAGER_HOST,
     TASKMANAGER_RPC_PORT,
     HEARTBEAT_INTERVAL,

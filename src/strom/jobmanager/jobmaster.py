@@ -34,6 +34,7 @@ from strom.rpc.messages import (
     ExecutionState,
     InputChannelSpec,
     OutputSpec,
+    ProducerLocation,
     SerializedValue,
     SlotOffer,
     TaskDeploymentDescriptor,
@@ -50,6 +51,8 @@ SLOT_REQUEST_TIMEOUT_S = 30.0
 
 #: a job on its way to FAILED or CANCELED: nothing more to fail or cancel
 _ENDING = frozenset({JobStatus.FAILING, JobStatus.CANCELLING})
+#: a task failure that only reports another task's failure (its remote producer's)
+_CONSEQUENCE = "strom.network.errors.ProducerFailedError"
 
 
 def serialize_operators(vertex: JobVertex) -> bytes:
@@ -99,6 +102,8 @@ class JobMaster(RpcEndpoint):
         self.start_time = int(time.time() * 1000)
         self.graph = ExecutionGraph(job_graph)
         self.offers: list[SlotOffer] = []
+        #: (vertex id, subtask) -> where it runs, from the slot offers
+        self.locations: dict[tuple[str, int], ProducerLocation] = {}
         self.slots_needed = sum(job_graph.max_parallelism_needed().values())
         self._slots_ready: asyncio.Future[None] | None = None
         self.failure: SerializedError | None = None
@@ -214,7 +219,8 @@ class JobMaster(RpcEndpoint):
                 offer = slots[vertex.slot_sharing_group][execution.subtask]
                 execution.task_executor = offer.task_executor_address
                 execution.allocation_id = offer.allocation_id
-        self._check_exchanges_stay_in_one_process()
+                if offer.location is not None:
+                    self.locations[(str(vertex.id), execution.subtask)] = offer.location
         if self.status is not JobStatus.RUNNING:
             return
         deployments = []
@@ -236,28 +242,6 @@ class JobMaster(RpcEndpoint):
             # submission, so cancel again what is deployed now
             self._cancel_executions()
 
-    def _check_exchanges_stay_in_one_process(self) -> None:
-        """Tasks exchange data through their TaskManager's local network only (no data over
-        TCP between TaskManagers yet): refuse a deployment that connects tasks in two
-        TaskManager processes instead of letting it wait forever."""
-        for vertex in self.job_graph.vertices:
-            for edge in vertex.inputs:
-                producer = self.job_graph.vertex(edge.source_vertex)
-                for execution in self.graph.by_vertex[str(vertex.id)]:
-                    for subtask in producers_of(edge, execution.subtask, producer.parallelism,
-                                                vertex.parallelism):
-                        upstream = self.graph.execution_of(producer, subtask)
-                        here, there = (_process_of(execution.task_executor),
-                                       _process_of(upstream.task_executor))
-                        if here != there:
-                            raise RuntimeError(
-                                f"{upstream.name} and {execution.name} got slots in different "
-                                f"TaskManagers ({there} and {here}), but this strom version "
-                                "exchanges data only between tasks of one TaskManager. Give "
-                                "one TaskManager enough slots for the job "
-                                "(taskmanager.numberOfTaskSlots) or lower its parallelism."
-                            )
-
     def _deployment_descriptor(self, execution: Execution) -> TaskDeploymentDescriptor:
         vertex = execution.vertex
         allocation_id = execution.allocation_id
@@ -265,9 +249,12 @@ class JobMaster(RpcEndpoint):
         inputs = []
         for edge in vertex.inputs:
             producer = self.job_graph.vertex(edge.source_vertex)
+            subtasks = producers_of(edge, execution.subtask, producer.parallelism,
+                                    vertex.parallelism)
+            where = [self.locations.get((str(producer.id), s)) for s in subtasks]
             inputs.append(InputChannelSpec(
-                edge.stream_edge.edge_id, max(0, edge.type_number - 1),
-                producers_of(edge, execution.subtask, producer.parallelism, vertex.parallelism),
+                edge.stream_edge.edge_id, max(0, edge.type_number - 1), subtasks,
+                [w for w in where if w is not None] if all(where) else [],
             ))
         outputs = []
         for edge in vertex.outputs:
@@ -294,7 +281,8 @@ class JobMaster(RpcEndpoint):
                 self.offers.append(offer)
                 accepted.append(offer.allocation_id)
                 if offer.task_executor_address not in self.task_managers:
-                    self.task_managers[offer.task_executor_address] = offer.resource_id
+                    self.task_managers[offer.task_executor_address] = (
+                        offer.location.resource_id if offer.location is not None else None)
                     self.heartbeats.monitor_target(offer.task_executor_address)
         if (len(self.offers) >= self.slots_needed and self._slots_ready is not None
                 and not self._slots_ready.done()):
@@ -359,10 +347,17 @@ class JobMaster(RpcEndpoint):
 
     # ------------------------------------------------------------------ transitions
     def _fail_job(self, error: BaseException | SerializedError) -> None:
-        if self.status.is_globally_terminal_state() or self.status in _ENDING:
-            return
         if isinstance(error, BaseException):
             error = SerializedError.from_exception(error)
+        if (self.status is JobStatus.FAILING and self.failure is not None
+                and self.failure.type_name == _CONSEQUENCE
+                and error.type_name != _CONSEQUENCE):
+            # a consumer reported that its remote producer failed before the producer
+            # reported why: the job fails with the producer's own error
+            self.failure = error
+            return
+        if self.status.is_globally_terminal_state() or self.status in _ENDING:
+            return
         self.failure = error
         self.status = JobStatus.FAILING
         self._cancel_executions()
@@ -429,9 +424,3 @@ def _host_of(address: str) -> str:
         return "this process"
     return rest.partition("/")[0].rpartition(":")[0]
 
-
-def _process_of(address: str | None) -> str:
-    """The RPC service (process) of an endpoint address: ``tcp://host:port`` or ``local``."""
-    if address is None or not address.startswith("tcp://"):
-        return "local"
-    return address.partition("://")[2].partition("/")[0]

@@ -2,8 +2,9 @@
 
 :func:`start_taskmanager` builds the services (RPC over ``tcp://`` on
 ``taskmanager.bind-host`` and ``taskmanager.rpc.port``, advertised as ``taskmanager.host``;
-heartbeat and registration settings), then a TaskExecutor with
-``taskmanager.numberOfTaskSlots`` slots that registers with the ResourceManager at
+heartbeat and registration settings; the data server on ``taskmanager.bind-host`` and
+``taskmanager.data.port``), then a TaskExecutor with ``taskmanager.numberOfTaskSlots``
+slots that registers with the ResourceManager at
 ``jobmanager.rpc.address``:``jobmanager.rpc.port``, retrying until the JobManager answers
 (the process exits with code 2 when that takes longer than
 ``taskmanager.registration.timeout``, 5 minutes).
@@ -11,8 +12,8 @@ heartbeat and registration settings), then a TaskExecutor with
 tcp://host:port/...`` first, logs when it registered, and runs until SIGTERM or SIGINT.
 Exit codes as in :mod:`strom.entrypoint`.
 
-Channels between tasks of this TaskManager are local; this version exchanges no data with
-other TaskManagers, so a job's tasks must fit in one TaskManager's slots.
+Channels between tasks of this TaskManager are local; those from tasks in other
+TaskManagers run over TCP to its data server, with credit-based flow control.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from strom.common.configuration import Configuration
 from strom.entrypoint import EXIT_STARTUP_FAILURE, serve_until_stopped
 from strom.graph.ids import ResourceID
 from strom.heartbeat import HeartbeatSettings, monotonic_ms
-from strom.network.local_network import LocalNetwork
+from strom.network.environment import NetworkEnvironment
 from strom.rpc.service import RpcService
 from strom.taskmanager.registration import RegistrationSettings
 from strom.taskmanager.task_executor import TaskExecutor
@@ -87,10 +88,10 @@ def start_taskmanager(configuration: Configuration, resource_id: ResourceID | No
     try:
         task_executor = TaskExecutor(
             rpc, resource_manager_address(configuration),
-            configuration.get(NUM_TASK_SLOTS) or 1, LocalNetwork(), _wall_clock_ms,
+            configuration.get(NUM_TASK_SLOTS) or 1,
+            NetworkEnvironment.from_configuration(configuration, resource_id), _wall_clock_ms,
             name="taskexecutor", heartbeat=HeartbeatSettings.from_configuration(configuration),
             registration=RegistrationSettings.from_configuration(configuration),
-            resource_id=resource_id,
         )
         if on_ready is not None:
             on_ready(task_executor)

@@ -52,6 +52,8 @@ CONSTRAINED: dict[ConfigOption[Any], tuple[list[str], list[str], str]] = {
     co.REGISTRATION_MAX_TIMEOUT: (["30 s"], ["0"], "expected an integer >= 1."),
     co.REGISTRATION_ERROR_DELAY: (["10 s", "50 ms"], ["0"], "expected an integer >= 1."),
     co.TASKMANAGER_REGISTRATION_TIMEOUT: (["5 min", "1 s"], ["0"], "expected an integer >= 1."),
+    co.TASKMANAGER_DATA_PORT: (["0", "6121"], ["-1", "65536"],
+                               "expected an integer from 0 to 65535."),
     co.STATE_BACKEND_TYPE: (
         ["hashmap", "HashMap"],
         ["rocksdb", "RocksDB"],
