@@ -114,6 +114,9 @@ class Task:
         self.finishing = False
         #: the input ended while an operator still had a backlog: finish once it is drained
         self.input_ended = False
+        #: the chain position whose end_input is next (operators end one after another, each
+        #: after the output of the ones before it is drained)
+        self._next_to_end = 0
         #: operators that may suspend between output chunks, with their chain positions
         self.bounded: list[tuple[int, BoundedOutputOperator]] = []
         self.batch_size = 1024
@@ -429,12 +432,18 @@ class Task:
 
     # ------------------------------------------------------------------ endings
     def _begin_finish(self) -> None:
-        for op in self.operators:
+        operators = self.operators
+        while self._next_to_end < len(operators):
+            op = operators[self._next_to_end]
+            self._next_to_end += 1
             try:
                 op.end_input()
             except BaseException as e:
                 attribute_failure(e, op.name)
                 raise
+            if any(o.has_backlog() for _, o in self.bounded):
+                self.input_ended = True  # _resume_backlog continues here once drained
+                return
         for writer in self.writers:
             writer.broadcast_event(END_OF_PARTITION)
         self.finishing = True
