@@ -138,7 +138,14 @@ class Task:
         self.waker()
 
     def cancel(self) -> None:
+        """Cancel the task (thread-safe): its thread ends it at its next step, and operators
+        blocked in a call (a sink waiting for room) are woken so that the step ends soon."""
         self.post(self._cancel)
+        for op in list(self.operators):
+            try:
+                op.cancel()
+            except Exception:  # the task is ending anyway; its thread reports the rest
+                traceback.print_exc()
 
     def deliver_operator_event(self, operator_id: str, event: Any) -> None:
         def deliver() -> None:
