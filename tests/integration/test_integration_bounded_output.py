@@ -13,6 +13,7 @@ from test_integration_source_errors import BrokenSource
 
 from strom.common import Time, WatermarkStrategy
 from strom.datastream import (
+    KeyedCoProcessFunction,
     KeyedProcessFunction,
     ProcessFunction,
     ProcessWindowFunction,
@@ -182,17 +183,38 @@ class TimerExplode(KeyedProcessFunction):
             yield (key, i)
 
 
-@pytest.mark.parametrize("domain", ["event", "processing", "batch"])
+class CoTimerExplode(KeyedCoProcessFunction):
+    """TimerExplode for two inputs: either input's record sets the timer."""
+
+    def __init__(self) -> None:
+        self.timers = TimerExplode("event")
+
+    def process_element1(self, value: int, ctx: Any) -> None:
+        self.timers.process_element(value, ctx)
+
+    def process_element2(self, value: int, ctx: Any) -> None:
+        self.timers.process_element(value, ctx)
+
+    def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
+        return self.timers.on_timer(timestamp, ctx)
+
+
+@pytest.mark.parametrize("domain", ["event", "processing", "batch", "co_process"])
 def test_timer_output_is_bounded_and_back_pressured(
     strom_env: StreamExecutionEnvironment, domain: str
 ) -> None:
     strom_env.set_parallelism(1)
     if domain == "batch":
         strom_env.set_runtime_mode(RuntimeExecutionMode.BATCH)
-    source(strom_env, [(MANY, 5), (3, 6)], timestamped=True) \
-        .key_by(lambda n: n % 2) \
-        .process(TimerExplode("processing" if domain == "processing" else "event")) \
-        .rebalance().sink_to(StatsSink())
+    records = source(strom_env, [(MANY, 5), (3, 6)], timestamped=True)
+    if domain == "co_process":
+        other = source(strom_env, [], timestamped=True)
+        stream = records.connect(other).key_by(lambda n: n % 2, lambda n: n % 2) \
+            .process(CoTimerExplode())
+    else:
+        stream = records.key_by(lambda n: n % 2) \
+            .process(TimerExplode("processing" if domain == "processing" else "event"))
+    stream.rebalance().sink_to(StatsSink())
     strom_env.execute()
     assert Progress.consumed == Progress.produced == MANY + 3
     assert 0 < Progress.largest_batch <= BATCH_SIZE
