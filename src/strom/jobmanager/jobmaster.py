@@ -19,6 +19,7 @@ from strom.common.job import JobID, JobStatus
 from strom.graph.execution_graph import Execution, ExecutionGraph, consumers_of, producers_of
 from strom.graph.ids import AllocationID, ExecutionAttemptID
 from strom.graph.job_graph import JobGraph, JobVertex
+from strom.jobmanager.cluster_info import JobDetails, VertexDetails, aggregate_execution_state
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.source_coordinator import SourceCoordinator
 from strom.rpc.errors import SerializedError
@@ -78,8 +79,11 @@ class JobMaster(RpcEndpoint):
             resource_manager_address, ResourceManagerGateway
         )
         self.on_done = on_done
-        self.status = JobStatus.CREATED
         self.start_time = int(time.time() * 1000)
+        #: JobStatus name → when the job entered it (epoch ms), for REST's job details
+        self.timestamps: dict[str, int] = {}
+        self._status = JobStatus.CREATED
+        self.status = JobStatus.CREATED
         self.graph = ExecutionGraph(job_graph)
         self.offers: list[SlotOffer] = []
         self.slots_needed = sum(job_graph.max_parallelism_needed().values())
@@ -88,6 +92,32 @@ class JobMaster(RpcEndpoint):
         self.coordinators: dict[str, SourceCoordinator] = {}
         self._serialized: dict[str, bytes] = {}
         self._done = False
+
+    @property
+    def status(self) -> JobStatus:
+        return self._status
+
+    @status.setter
+    def status(self, status: JobStatus) -> None:
+        self._status = status
+        self.timestamps.setdefault(status.value, int(time.time() * 1000))
+
+    def details(self) -> JobDetails:
+        """The job as REST shows it: status, timestamps, subtask states per vertex."""
+        end_time = (self.timestamps.get(self.status.value, -1)
+                    if self.status.is_globally_terminal_state() else -1)
+        vertices = []
+        for vertex in self.job_graph.vertices:
+            counts = dict.fromkeys((s.value for s in ExecutionState), 0)
+            for execution in self.graph.by_vertex[str(vertex.id)]:
+                counts[execution.state] = counts.get(execution.state, 0) + 1
+            vertices.append(VertexDetails(
+                str(vertex.id), vertex.name, vertex.parallelism, vertex.max_parallelism,
+                aggregate_execution_state(counts), counts, self.start_time, end_time,
+            ))
+        return JobDetails(self.job_id, self.job_graph.name, self.status,
+                          self.job_graph.runtime_mode, self.start_time, end_time,
+                          dict(self.timestamps), vertices)
 
     # ------------------------------------------------------------------ lifecycle
     async def on_start(self) -> None:
@@ -255,6 +285,9 @@ class JobMaster(RpcEndpoint):
 
     async def request_job_status(self) -> JobStatus:
         return self.status
+
+    async def request_job_details(self) -> JobDetails:
+        return self.details()
 
     async def cancel(self) -> None:
         if self.status.is_globally_terminal_state() or self.status in _ENDING:
