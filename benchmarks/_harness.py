@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from strom.datastream.connectors.base import Sink, SinkWriter, SinkWriterContext
 
@@ -30,6 +30,7 @@ __all__ = [
     "BenchmarkResult",
     "CountingSink",
     "Options",
+    "Reportable",
     "Timing",
     "add_common_options",
     "common_options",
@@ -297,7 +298,16 @@ class BenchmarkResult:
         })
 
 
-def report(results: Sequence[BenchmarkResult], as_json: bool = False) -> None:
+class Reportable(Protocol):
+    """A benchmark's outcome as :func:`report` prints it (:class:`BenchmarkResult`, or a
+    memory benchmark's result)."""
+
+    def line(self) -> str: ...
+
+    def as_json(self) -> str: ...
+
+
+def report(results: Sequence[Reportable], as_json: bool = False) -> None:
     """Print one line per result (JSON lines with ``as_json``)."""
     for result in results:
         print(result.as_json() if as_json else result.line(), flush=True)

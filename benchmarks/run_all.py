@@ -2,7 +2,8 @@
 
 ``make bench`` runs ``python benchmarks/run_all.py``. A benchmark module is any
 ``benchmarks/*.py`` whose name does not start with ``_`` (other than this file); it must
-define ``run(scale, repeat, warmup) -> list[BenchmarkResult]``. Modules run in name order.
+define ``run(scale, repeat, warmup)`` returning a list of results (``BenchmarkResult``, or
+``MemoryResult`` for memory benchmarks). Modules run in name order.
 Options: ``--json``, ``--scale``, ``--repeat``, ``--warmup`` as for every benchmark, and
 ``--only NAME`` (repeatable) to run only the named modules. Exits 0 when every module ran,
 whether or not it reached its target ratio (the lines say that).
@@ -21,11 +22,11 @@ import importlib
 from collections.abc import Callable, Sequence
 from typing import cast
 
-from benchmarks._harness import BenchmarkResult, add_common_options, common_options, report
+from benchmarks._harness import Reportable, add_common_options, common_options, report
 
 __all__ = ["benchmark_modules", "main"]
 
-RunFunction = Callable[[float, int, int], list[BenchmarkResult]]
+RunFunction = Callable[[float, int, int], Sequence[Reportable]]
 
 
 def benchmark_modules() -> list[str]:

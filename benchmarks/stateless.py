@@ -29,9 +29,10 @@ y % 2 == 0``): two Python function calls per record cost about as much as that w
 so no engine that runs the user's functions can reach 0.5 of it.
 
 A second row, ``stateless.map_filter_generated``, runs the same chain over
-``NumberSequenceSource(0, n - 1)`` (the numbers are made in the task, so no input list is
-pickled into the job) against the same loop over ``range(n)``. The difference between the
-two rows is what shipping a large collection with the job costs. It has no target of its own.
+``NumberSequenceSource(0, n - 1)`` (the numbers are made in the task, so there is no input
+list) against the same loop over ``range(n)``. The difference between the two rows is what
+handing a large collection to the job costs (in one process: a copy of the list, no
+pickling; see ``benchmarks/memory.py``). It has no target of its own.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pytest
 if str(Path(__file__).resolve().parents[2]) not in sys.path:  # benchmarks/ is at the root
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks import keyed_process, run_all, stateless, windows, word_count
+from benchmarks import collect, keyed_process, memory, run_all, stateless, windows, word_count
 from benchmarks._harness import (
     BenchmarkResult,
     CountingSink,
@@ -50,6 +50,31 @@ def test_generated_map_filter_matches_baseline() -> None:
         sink.release()
 
 
+def test_collect_brings_back_what_the_sink_receives() -> None:
+    data = list(range(SMALL))
+    sink = CountingSink(keep=True)
+    try:
+        collect.strom_sink(data, sink)
+        assert collect.strom_collect(data) == sink.records == _map_filter_expected(data)
+    finally:
+        sink.release()
+
+
+def test_memory_children_count_what_the_baseline_counts() -> None:
+    strom_peak, strom_count = memory.measure("strom", "tracemalloc", SMALL)
+    baseline_peak, baseline_count = memory.measure("baseline", "tracemalloc", SMALL)
+    assert strom_count == baseline_count == SMALL // 2
+    assert strom_peak > 0 and baseline_peak > 0
+
+
+def test_memory_result_line_and_json() -> None:
+    result = memory.MemoryResult("m", 10, 3 * 2**20, 2 * 2**20, 1.3)
+    assert result.ratio == 1.5
+    assert "ratio=1.500" in result.line() and "ABOVE" in result.line()
+    assert "ok" in memory.MemoryResult("m", 10, 2**20, 2**20, 1.3).line()
+    assert json.loads(result.as_json())["lower_is_better"] is True
+
+
 def test_word_count_emits_every_rolling_update_like_the_baseline() -> None:
     lines = word_count.make_lines(200)
     expected: list[tuple[str, int]] = []
@@ -70,12 +95,16 @@ def test_word_count_emits_every_rolling_update_like_the_baseline() -> None:
 
 
 def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_all.benchmark_modules() == ["keyed_process", "stateless", "windows", "word_count"]
+    assert run_all.benchmark_modules() == [
+        "collect", "keyed_process", "memory", "stateless", "windows", "word_count"]
     code = run_all.main(["--json", "--scale", "0.002", "--repeat", "1", "--warmup", "0"])
     assert code == 0
     rows = {r["name"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
     assert list(rows) == [
+        "collect.vs_sink", "collect.vs_keeping_sink",
         "keyed_process.value_state_timers",
+        "memory.from_collection_peak",
+        *(["memory.from_collection_rss"] if Path("/proc/self/statm").exists() else []),
         "stateless.map_filter", "stateless.map_filter_vs_inlined",
         "stateless.map_filter_generated",
         "windows.tumbling_sum", "windows.tumbling_sum_vs_inlined",
@@ -85,10 +114,14 @@ def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture
     assert rows["word_count.streaming"]["records"] == (
         word_count.baseline_word_count(word_count.make_lines(400))[0])
     assert {name: r["target"] for name, r in rows.items() if r["target"] is not None} == {
-        "stateless.map_filter": 0.5, "windows.tumbling_sum": 0.25, "word_count.streaming": 0.33,
+        "collect.vs_sink": 0.9, "memory.from_collection_peak": 1.3,
+        "stateless.map_filter": 0.5, "windows.tumbling_sum": 0.25,
+        "word_count.streaming": 0.33,
     }
-    for r in rows.values():
-        assert r["ratio"] > 0 and len(r["strom_runs_s"]) == len(r["baseline_runs_s"]) == 1
+    for name, r in rows.items():
+        unit = "bytes" if name.startswith("memory.") else "s"
+        assert r["ratio"] > 0
+        assert len(r[f"strom_runs_{unit}"]) == len(r[f"baseline_runs_{unit}"]) == 1
 
 
 def test_window_sums_match_a_plain_computation() -> None:

@@ -5,6 +5,7 @@ Each method records a Transformation; nothing runs until ``env.execute()``.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -329,34 +330,30 @@ class DataStream:
 
 class CloseableIterator:
     """Iterates over collected records; ``close()`` (or leaving a ``with`` block) cancels the
-    job if it is still running."""
+    job if it is still running, and so does dropping the iterator without closing it (once
+    it is garbage collected).
+
+    ``iter()`` of it (as ``for`` and ``list()`` call it) gives a C-level iterator over the
+    same records, so a loop costs no Python call per record; ``next(it)`` and ``it.next()``
+    take one record at a time.
+    """
 
     def __init__(self, batches: Iterator[list[Any]], close: Callable[[], None]) -> None:
-        self._batches = batches
-        self._current: list[Any] = []
-        self._index = 0
+        self._records = itertools.chain.from_iterable(batches)
         self._close = close
-        self._closed = False
 
-    def __iter__(self) -> CloseableIterator:
-        return self
+    def __iter__(self) -> Iterator[Any]:
+        return self._records
 
     def __next__(self) -> Any:
-        while self._index >= len(self._current):
-            try:
-                self._current = next(self._batches)
-            except StopIteration:
-                self.close()
-                raise
-            self._index = 0
-        value = self._current[self._index]
-        self._index += 1
-        return value
+        return next(self._records)
+
+    def next(self) -> Any:
+        """The next record (PyFlink's spelling of ``next(iterator)``)."""
+        return next(self._records)
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._close()
+        self._close()
 
     def __enter__(self) -> CloseableIterator:
         return self

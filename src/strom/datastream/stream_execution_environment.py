@@ -11,7 +11,6 @@ import math
 import os
 import threading
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 from strom.common import config_options as opts
@@ -279,7 +278,14 @@ class StreamExecutionEnvironment:
         self._transformations.append(transformation)
 
     def from_collection(self, collection: list[Any], type_info: Any = None) -> DataStream:
-        """A bounded, non-parallel stream of the given elements, in order."""
+        """A bounded, non-parallel stream of the given elements, in order.
+
+        The stream holds the elements as they are now: changing the list afterwards (even
+        while the job runs) does not change what the job reads. Unlike Flink, which
+        serializes the elements here, strom copies only the list, not the elements, and the
+        job hands the same objects to your functions without pickling them; a function that
+        modifies its input in place modifies your objects.
+        """
         from strom.connectors.collection import CollectionSource
 
         if isinstance(collection, str | bytes) or not hasattr(collection, "__iter__"):
@@ -415,6 +421,7 @@ class StreamExecutionEnvironment:
 
     def _execute_collect(self, collect_id: str, job_name: str | None,
                          stream_transformation: Transformation) -> CloseableIterator:
+        from strom.client.collect import CollectJob
         from strom.runtime.collect import (
             CollectBuffer,
             register_collect_buffer,
@@ -428,33 +435,8 @@ class StreamExecutionEnvironment:
         except BaseException:
             unregister_collect_buffer(collect_id)
             raise
-        result_future = client.get_job_execution_result()
-
-        def batches() -> Iterator[list[Any]]:
-            while True:
-                ended, batch = buffer.get(timeout=0.05)
-                if batch is not None:
-                    yield batch
-                elif ended:
-                    result_future.result()
-                    return
-                elif result_future.done():
-                    result_future.result()  # raises the job's failure
-                    ended, batch = buffer.get(timeout=0.05)
-                    if batch is not None:
-                        yield batch
-                        continue
-                    return
-
-        def close() -> None:
-            unregister_collect_buffer(collect_id)
-            if not result_future.done():
-                client.cancel()
-            closer = getattr(client, "close", None)
-            if closer is not None:
-                closer()
-
-        return CloseableIterator(batches(), close)
+        job = CollectJob(collect_id, buffer, client)
+        return CloseableIterator(job.batches(), job.close)
 
     def close(self) -> None:
         """Release the environment (nothing stays running between jobs)."""

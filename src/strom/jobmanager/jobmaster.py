@@ -16,6 +16,7 @@ from typing import Any
 
 from strom.common import _pickling
 from strom.common.job import JobID, JobStatus
+from strom.datastream.connectors._reader_pickling import pickling_for_readers
 from strom.graph.execution_graph import Execution, ExecutionGraph, consumers_of, producers_of
 from strom.graph.ids import AllocationID, ExecutionAttemptID
 from strom.graph.job_graph import JobGraph, JobVertex
@@ -28,6 +29,7 @@ from strom.rpc.messages import (
     ExecutionState,
     InputChannelSpec,
     OutputSpec,
+    SerializedValue,
     SlotOffer,
     TaskDeploymentDescriptor,
     TaskExecutionState,
@@ -45,9 +47,11 @@ _ENDING = frozenset({JobStatus.FAILING, JobStatus.CANCELLING})
 
 
 def serialize_operators(vertex: JobVertex) -> bytes:
-    """The vertex's operator chain, cloudpickled, or a TypeError that names the vertex."""
+    """The vertex's operator chain, cloudpickled for its tasks, or a TypeError that names the
+    vertex. Sources leave out what only their enumerator (in the JobMaster) needs."""
     try:
-        return _pickling.dumps(vertex.operators)
+        with pickling_for_readers():
+            return _pickling.dumps(vertex.operators)
     except Exception as e:
         raise TypeError(
             f"Could not serialize the operators of '{vertex.name}': {e}. User "
@@ -171,7 +175,7 @@ class JobMaster(RpcEndpoint):
                     return
                 te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
                 self.spawn(te.send_operator_event(
-                    execution.execution_id, operator_id, _pickling.dumps(event)))
+                    execution.execution_id, operator_id, SerializedValue(event)))
 
             coordinator = SourceCoordinator(
                 head.spec.source, vertex.parallelism, send, self._schedule_async

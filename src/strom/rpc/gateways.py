@@ -121,9 +121,10 @@ class TaskExecutorGateway(Protocol):
     async def cancel_task(self, execution_id: ExecutionAttemptID) -> None: ...
 
     async def send_operator_event(
-        self, execution_id: ExecutionAttemptID, operator_id: str, event: bytes
+        self, execution_id: ExecutionAttemptID, operator_id: str, event: SerializedValue
     ) -> None:
-        """``event``: the cloudpickled event from a coordinator to a task's operator."""
+        """``event``: from a coordinator to a task's operator; by reference over plain
+        ``local://`` (a split may carry a large share of the input, e.g. a collection's)."""
         ...
 
     async def free_slots(self, job_id: JobID) -> None: ...

@@ -7,50 +7,80 @@ run on a remote cluster the buffer will be fed through the JobMaster instead.)
 
 from __future__ import annotations
 
-import queue
 import threading
+from collections import deque
 from typing import Any
 
 __all__ = ["CollectBuffer", "register_collect_buffer", "lookup_collect_buffer",
            "unregister_collect_buffer"]
 
-_END = object()
-
 
 class CollectBuffer:
-    """A bounded queue of record batches from every collect-sink subtask."""
+    """A bounded hand-over of record batches from every collect-sink subtask to one client.
+
+    Producers block in :meth:`put_batch` while ``capacity`` batches wait (backpressure); the
+    client takes every waiting batch at once with :meth:`take`, so a fast producer costs one
+    thread hand-off per group of batches rather than one per batch. Closing the buffer (the
+    client went away) unblocks producers and makes them drop what they put.
+    """
 
     def __init__(self, producers: int = 1, capacity: int = 64) -> None:
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=capacity)
-        self.producers = producers
+        self._batches: deque[list[Any]] = deque()
+        self._capacity = capacity
+        self._producers = producers
         self._ended = 0
-        self._lock = threading.Lock()
-        self.closed = False
+        self._condition = threading.Condition(threading.Lock())
+        self._consumer_waiting = False
+        self._producers_waiting = 0
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def put_batch(self, values: list[Any]) -> None:
-        while not self.closed:
-            try:
-                self.queue.put(values, timeout=0.1)
+        """Hand over one batch (the buffer keeps it: do not reuse the list)."""
+        with self._condition:
+            while len(self._batches) >= self._capacity and not self._closed:
+                self._producers_waiting += 1
+                try:
+                    self._condition.wait(0.1)
+                finally:
+                    self._producers_waiting -= 1
+            if self._closed:
                 return
-            except queue.Full:
-                continue
+            self._batches.append(values)
+            if self._consumer_waiting:
+                self._condition.notify_all()
 
     def end(self) -> None:
-        with self._lock:
+        """One producer has put its last batch."""
+        with self._condition:
             self._ended += 1
-            last = self._ended >= self.producers
-        if last:
-            self.put_batch(_END)  # type: ignore[arg-type]
+            if self._consumer_waiting:
+                self._condition.notify_all()
 
-    def get(self, timeout: float) -> tuple[bool, list[Any] | None]:
-        """(ended, batch): batch is None on timeout."""
-        try:
-            item = self.queue.get(timeout=timeout)
-        except queue.Empty:
-            return False, None
-        if item is _END:
-            return True, None
-        return False, item
+    def take(self, timeout: float) -> tuple[deque[list[Any]], bool]:
+        """Every batch waiting now, or, when none is, those that arrive within ``timeout``
+        seconds; and whether every producer has ended and nothing is left after these."""
+        with self._condition:
+            if not self._batches and self._ended < self._producers:
+                self._consumer_waiting = True
+                try:
+                    self._condition.wait(timeout)
+                finally:
+                    self._consumer_waiting = False
+            batches, self._batches = self._batches, deque()
+            if self._producers_waiting:
+                self._condition.notify_all()
+            return batches, self._ended >= self._producers
+
+    def close(self) -> None:
+        """The client is gone: drop waiting batches and unblock the producers."""
+        with self._condition:
+            self._closed = True
+            self._batches.clear()
+            self._condition.notify_all()
 
 
 _registry: dict[str, CollectBuffer] = {}
@@ -77,4 +107,4 @@ def unregister_collect_buffer(collect_id: str) -> None:
     with _registry_lock:
         buffer = _registry.pop(collect_id, None)
     if buffer is not None:
-        buffer.closed = True
+        buffer.close()

@@ -15,6 +15,7 @@ from strom.rpc.errors import SerializedError
 from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway, TaskExecutorGateway
 from strom.rpc.messages import (
     ExecutionState,
+    SerializedValue,
     SlotOffer,
     TaskDeploymentDescriptor,
     TaskExecutionState,
@@ -129,10 +130,10 @@ class TaskExecutor(RpcEndpoint):
             task.cancel()
 
     async def send_operator_event(self, execution_id: ExecutionAttemptID, operator_id: str,
-                                  event: bytes) -> None:
+                                  event: SerializedValue) -> None:
         task = self.tasks.get(execution_id)
         if task is not None:
-            task.deliver_operator_event(operator_id, _pickling.loads(event))
+            task.deliver_operator_event(operator_id, event.value())
 
     async def free_slots(self, job_id: JobID) -> None:
         for allocation_id, (_, job, _) in list(self.allocations.items()):

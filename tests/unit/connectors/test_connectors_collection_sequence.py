@@ -6,6 +6,7 @@ import pytest
 from connector_fakes import CollectingOutput, FakeEnumeratorContext, FakeReaderContext, Wiring
 
 from strom.connectors import CollectionSource, CollectionSplit, NumberSequenceSplit
+from strom.connectors.collection import split_collection
 from strom.connectors.sequence import split_number_range
 from strom.datastream.connectors import Boundedness, InputStatus
 from strom.datastream.connectors.number_seq import NumberSequenceSource
@@ -29,11 +30,64 @@ def test_collection_is_bounded_and_non_parallel() -> None:
     assert source.get_boundedness() is Boundedness.BOUNDED
 
 
-def test_collection_with_two_readers_is_read_once_by_the_first_asker() -> None:
-    wiring = Wiring(CollectionSource(range(10)), parallelism=2)
+def test_collection_with_two_readers_gives_each_a_contiguous_share() -> None:
+    wiring = Wiring(CollectionSource(range(11)), parallelism=2)
 
-    assert wiring.run_to_end() == [list(range(10)), []]
-    assert wiring.context.assignments == [("0", 0)]
+    assert wiring.run_to_end() == [list(range(5)), list(range(5, 11))]
+    assert wiring.context.assignments == [("0", 0), ("1", 1)]
+
+
+def test_a_pickled_split_carries_only_its_own_unread_share() -> None:
+    elements = [f"element-{i}" for i in range(3000)]
+    splits = split_collection(elements, 3)
+    shares = [pickle.loads(pickle.dumps(s)) for s in splits]
+
+    assert [s.remaining() for s in shares] == [elements[:1000], elements[1000:2000],
+                                               elements[2000:]]
+    assert all(len(s.elements) == 1000 for s in shares)  # not the whole collection
+    partly_read = CollectionSplit(0, elements, start=2990)
+    assert pickle.loads(pickle.dumps(partly_read)).elements == elements[2990:]
+
+
+def test_in_process_a_split_refers_to_the_collection_without_copying_it() -> None:
+    elements = list(range(5000))
+    source = CollectionSource(elements)
+    wiring = Wiring(source, parallelism=1)
+
+    (split,) = wiring.readers[0].snapshot_state(0)  # assigned, not opened yet
+    assert split.elements is elements is source.elements
+    assert wiring.run_to_end() == [elements]
+
+
+def test_the_tasks_copy_of_the_source_leaves_the_elements_out() -> None:
+    import cloudpickle
+
+    from strom.datastream.connectors._reader_pickling import pickling_for_readers
+
+    elements = [f"element-{i}" for i in range(10_000)]
+    source = CollectionSource(elements)
+    with pickling_for_readers():
+        for_readers = cloudpickle.dumps(source)
+    whole = cloudpickle.dumps(source)
+
+    assert len(for_readers) < 500 and len(whole) > 100_000
+    copy = pickle.loads(for_readers)
+    assert repr(copy) == "CollectionSource(<10000 elements>)"
+    with pytest.raises(RuntimeError, match="reader tasks' copy of the source has no elements"):
+        copy.create_enumerator(FakeEnumeratorContext(1))
+    # a reader made from that copy reads what its split carries
+    enumerator_context = FakeEnumeratorContext(1)
+    enumerator = source.create_enumerator(enumerator_context)
+    reader_context = FakeReaderContext(0, 1)
+    reader_context.enumerator = enumerator
+    reader = copy.create_reader(reader_context)
+    enumerator_context.readers[0] = reader
+    reader.start()
+    out = CollectingOutput()
+    while reader.poll_next(out) is not InputStatus.END_OF_INPUT:
+        pass
+    assert out.values == elements
+    assert pickle.loads(whole).elements == elements
 
 
 def test_empty_collection_ends_without_output() -> None:
@@ -50,9 +104,10 @@ def test_collection_reader_restores_after_what_it_emitted() -> None:
     first.poll_round()
     enumerator_state, reader_states = first.snapshot()
 
-    assert reader_states == [[CollectionSplit(1024)]]
+    assert reader_states == [[CollectionSplit(0, elements, start=1024)]]
     assert enumerator_state == []
     restored_states = pickle.loads(pickle.dumps((enumerator_state, reader_states)))
+    assert len(restored_states[1][0][0].elements) == 3000 - 1024  # only what is left
 
     second = Wiring(source, 1, restored_states[0], restored_states[1])
     assert second.run_to_end() == [elements[1024:]]
@@ -84,15 +139,14 @@ def test_collection_split_returned_by_a_failed_reader_is_read_again() -> None:
     out = CollectingOutput()
     while reader.poll_next(out) is not InputStatus.END_OF_INPUT:
         pass
-    assert out.values == [0, 1, 2, 3, 4]
+    assert out.values == [0, 1]  # reader 0's share
 
 
-def test_collection_rejects_a_position_beyond_its_elements() -> None:
-    source = CollectionSource([1, 2])
-    wiring = Wiring(source, 1, enumerator_state=[], reader_states=[[CollectionSplit(5)]])
-
-    with pytest.raises(ValueError, match="position 5 is outside the collection of 2"):
-        wiring.poll_round()
+def test_collection_split_rejects_a_range_beyond_its_elements() -> None:
+    with pytest.raises(ValueError, match=r"range 5\.\.2 does not fit its 2 elements"):
+        CollectionSplit(0, [1, 2], start=5)
+    with pytest.raises(ValueError, match=r"range 0\.\.3 does not fit its 2 elements"):
+        CollectionSplit(0, [1, 2], end=3)
 
 
 # ---- NumberSequenceSource ---------------------------------------------------------------
