@@ -19,17 +19,19 @@ import msgspec
 
 from strom.client.job_artifacts import job_submission
 from strom.client.job_client import raise_for_result
-from strom.client.rest_client import RestClient
+from strom.client.rest_client import RestClient, RestClientError
 from strom.common import _pickling
 from strom.common.job import JobClient, JobExecutionResult, JobID, JobStatus
 from strom.graph.job_graph import JobGraph
+from strom.graph.operator_specs import CollectSinkSpec
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.jobmaster import serialize_operators
 from strom.jobmanager.rest import messages as m
 from strom.jobmanager.rest import specs
 from strom.rpc.errors import SerializedError
+from strom.runtime.collect_protocol import CollectRequest, CollectResponse
 
-__all__ = ["RestClusterClient", "RestJobClient", "job_result_from_rest"]
+__all__ = ["RestClusterClient", "RestCollectFetcher", "RestJobClient", "job_result_from_rest"]
 
 T = TypeVar("T")
 
@@ -66,6 +68,40 @@ def _in_thread(name: str, work: Callable[[], T]) -> concurrent.futures.Future[T]
     return future
 
 
+class RestCollectFetcher:
+    """Fetches a remote collect sink's batches from its coordinator on the JobMaster
+    (``POST /jobs/:jobid/coordinators/:operatorid``; see
+    :mod:`strom.runtime.collect_protocol`). Its :meth:`take` is what ``CollectJob`` reads."""
+
+    def __init__(self, rest: RestClient, job_id: JobID, operator_id: str) -> None:
+        self._rest = rest
+        self._job_id = job_id
+        self._operator_id = operator_id
+        #: batches received so far
+        self._offset = 0
+
+    def take(self, timeout: float) -> tuple[list[list[Any]], bool]:
+        """The batches fetched now, and whether they are the last; waits ``timeout`` when
+        there are none (or the job has gone, which the caller learns from its result)."""
+        request = m.CoordinationRequest(
+            msgspec.msgpack.encode(CollectRequest(self._offset)))
+        try:
+            answer = self._rest.send(specs.COORDINATION_REQUEST, body=request,
+                                     jobid=self._job_id, operatorid=self._operator_id)
+        except RestClientError as e:
+            if e.status != 404:
+                raise
+            time.sleep(timeout)
+            return [], False
+        response = msgspec.msgpack.decode(answer.serialized_coordination_response,
+                                          type=CollectResponse)
+        batches: list[list[Any]] = _pickling.loads(response.batches)
+        self._offset = response.offset + len(batches)
+        if not batches and not response.ended:
+            time.sleep(timeout)
+        return batches, response.ended
+
+
 class RestClusterClient:
     """A cluster reached through its REST API at ``address`` (``host:port``)."""
 
@@ -83,6 +119,13 @@ class RestClusterClient:
     def submit(self, job_graph: JobGraph, job_id: JobID | None = None) -> RestJobClient:
         """Ship the JobGraph with the program and its Python files; a client for the job."""
         job_id = job_id or JobID.generate()
+        collect_operators = {}
+        for vertex in job_graph.vertices:
+            for chained in vertex.operators:
+                if isinstance(chained.spec, CollectSinkSpec):
+                    # results come back through the JobMaster's coordinator, not in process
+                    chained.spec.remote = True
+                    collect_operators[chained.spec.collect_id] = f"{vertex.id}:{chained.node_id}"
         try:
             graph = _pickling.dumps(job_graph)
         except Exception as e:
@@ -106,7 +149,7 @@ class RestClusterClient:
         self.rest.send(specs.SUBMIT_JOB, body=request, files=files)
         if self.on_submitted is not None:
             self.on_submitted(job_id)
-        client = RestJobClient(self, job_id, job_graph.name)
+        client = RestJobClient(self, job_id, job_graph.name, collect_operators)
         self.submitted.append(client)
         return client
 
@@ -143,10 +186,12 @@ class RestJobClient(JobClient):
     result that has no runtime, as Flink's detached submission returns without waiting.
     """
 
-    def __init__(self, cluster: RestClusterClient, job_id: JobID, job_name: str) -> None:
+    def __init__(self, cluster: RestClusterClient, job_id: JobID, job_name: str,
+                 collect_operators: dict[str, str] | None = None) -> None:
         self._cluster = cluster
         self._job_id = job_id
         self._job_name = job_name
+        self._collect_operators = collect_operators or {}
         #: the job's result, once a call here has waited for it
         self.result: JobResult | None = None
 
@@ -156,6 +201,11 @@ class RestJobClient(JobClient):
 
     def get_job_id(self) -> JobID:
         return self._job_id
+
+    def collect_results(self, collect_id: str) -> RestCollectFetcher:
+        """Where ``execute_and_collect`` reads the batches of its collect sink."""
+        return RestCollectFetcher(self._cluster.rest, self._job_id,
+                                  self._collect_operators[collect_id])
 
     def get_job_status(self) -> concurrent.futures.Future[JobStatus]:
         return _in_thread("strom-job-status", lambda: self._cluster.job_status(self._job_id))

@@ -20,7 +20,7 @@ from strom.rpc.messages import JobOverview, SerializedValue
 from strom.rpc.service import RpcEndpoint, RpcService
 from strom.runtime.python_path import acquire_python_path, release_python_path
 
-__all__ = ["Dispatcher", "UnknownJobError"]
+__all__ = ["Dispatcher", "JobEndedError", "UnknownJobError"]
 
 
 class UnknownJobError(KeyError):
@@ -28,6 +28,10 @@ class UnknownJobError(KeyError):
 
     def __str__(self) -> str:
         return f"No job with id {self.args[0]} is known to this cluster."
+
+
+class JobEndedError(RuntimeError):
+    """The job has ended: its coordinators are gone."""
 
 
 class Dispatcher(RpcEndpoint):
@@ -147,6 +151,18 @@ class Dispatcher(RpcEndpoint):
             except UnknownJobError:
                 continue  # ended between the two looks; its archive is not written yet
         return details
+
+    async def deliver_coordination_request(self, job_id: JobID, operator_id: str,
+                                           request: bytes) -> bytes:
+        gateway = self._job_master(job_id)
+        if gateway is None:
+            if job_id in self.results:
+                status = self.results[job_id].status.value
+                raise JobEndedError(
+                    f"Job {job_id} has ended ({status}); its operator coordinators are gone. "
+                    "Read how it ended at /jobs/:jobid/execution-result.")
+            raise UnknownJobError(job_id)
+        return await gateway.deliver_coordination_request(operator_id, request)
 
     async def list_task_managers(self) -> list[TaskManagerDetails]:
         return await self.rpc.connect(self.rm_address, ResourceManagerGateway) \

@@ -77,6 +77,10 @@ class DispatcherGateway(Protocol):
 
     async def list_task_managers(self) -> list[TaskManagerDetails]: ...
 
+    async def deliver_coordination_request(
+        self, job_id: JobID, operator_id: str, request: bytes
+    ) -> bytes: ...
+
 
 class ResourceManagerGateway(Protocol):
     async def register_task_executor(
@@ -106,6 +110,11 @@ class JobMasterGateway(Protocol):
     async def request_job_status(self) -> JobStatus: ...
 
     async def request_job_details(self) -> JobDetails: ...
+
+    async def deliver_coordination_request(self, operator_id: str, request: bytes) -> bytes:
+        """A client's request to an operator coordinator (e.g. fetching collected results);
+        ``request`` and the answer are the coordinator's own msgpack messages."""
+        ...
 
     async def cancel(self) -> None: ...
 

@@ -248,7 +248,8 @@ def test_the_served_openapi_document_lists_every_spec(cluster: MiniCluster) -> N
     assert document == msgspec.json.decode(msgspec.json.encode(openapi_document()))
     paths = {(method.upper(), path) for path, ops in document["paths"].items()
              for method in ops}
-    assert paths == {(s.method, s.path.replace(":jobid", "{jobid}")) for s in specs.ALL_SPECS}
+    assert paths == {(s.method, s.path.replace(":jobid", "{jobid}")
+                      .replace(":operatorid", "{operatorid}")) for s in specs.ALL_SPECS}
     details = document["paths"]["/jobs/{jobid}"]["get"]["responses"]["200"]
     ref = details["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     assert "start-time" in document["components"]["schemas"][ref]["properties"]
@@ -267,3 +268,27 @@ def test_rest_port_in_use_is_an_error_that_names_it() -> None:
         with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}.*rest.port"):
             MiniCluster(rest_port=port).start()
         assert time.monotonic() - started < 30
+
+
+def test_coordination_requests_to_unknown_jobs_and_operators_are_404(
+    cluster: MiniCluster,
+) -> None:
+    body = json.dumps({"serializedCoordinationRequest": ""}).encode()
+    path = "/jobs/" + "0" * 32 + "/coordinators/x"
+    status, answer = http(cluster, "POST", path, body, "application/json")
+    assert status == 404 and "No job with id" in answer["errors"][0]
+    status, answer = http(cluster, "POST", path, b"[]", "application/json")
+    assert status == 400 and "Bad request body" in answer["errors"][0]
+
+    latch = Latch()
+    job = RestClusterClient(cluster.rest_url).submit(
+        job_graph([1, TestingSource.AWAIT(latch)], name="waits"))
+    wait_until(lambda: job.get_job_status().result(timeout=10) is JobStatus.RUNNING,
+               what="the job to run")
+    path = f"/jobs/{job.get_job_id()}/coordinators/nope"
+    status, answer = http(cluster, "POST", path, body, "application/json")
+    assert status == 404 and "no operator coordinator 'nope'" in answer["errors"][0]
+    latch.trigger()
+    job.get_job_execution_result().result(timeout=30)
+    status, answer = http(cluster, "POST", path, body, "application/json")
+    assert status == 404 and "has ended (FINISHED)" in answer["errors"][0]

@@ -196,6 +196,15 @@ async def submit_job(gateway: DispatcherGateway, request: RestRequest) -> m.JobS
     return m.JobSubmitResponse(job_url=f"/jobs/{job_id}")
 
 
+async def coordination_request(gateway: DispatcherGateway, request: RestRequest
+                               ) -> m.CoordinationResponse:
+    job_id = parse_job_id(request.path_parameters["jobid"])
+    body: m.CoordinationRequest = request.body
+    answer = await gateway.deliver_coordination_request(
+        job_id, request.path_parameters["operatorid"], body.serialized_coordination_request)
+    return m.CoordinationResponse(serialized_coordination_response=answer)
+
+
 #: which handler answers which spec; every spec has one
 HANDLERS: dict[EndpointSpec[Any], Handler] = {
     specs.CLUSTER_OVERVIEW: cluster_overview,
@@ -206,4 +215,5 @@ HANDLERS: dict[EndpointSpec[Any], Handler] = {
     specs.JOB_DETAILS: job_details,
     specs.JOB_EXECUTION_RESULT: job_execution_result,
     specs.CANCEL_JOB: cancel_job,
+    specs.COORDINATION_REQUEST: coordination_request,
 }

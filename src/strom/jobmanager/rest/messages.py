@@ -14,7 +14,7 @@ import msgspec
 from strom import __version__
 
 __all__ = [
-    "ArtifactEntry", "ClusterOverviewInfo", "EmptyResponse", "ErrorResponse",
+    "ArtifactEntry", "ClusterOverviewInfo", "CoordinationRequest", "CoordinationResponse", "EmptyResponse", "ErrorResponse",
     "ExecutionResultInfo", "FailureCause", "JobDetailsInfo", "JobExecutionResultResponse",
     "JobIdWithStatus", "JobIdsWithStatusOverview", "JobOverviewInfo", "JobSubmitRequest",
     "JobSubmitResponse", "JobVertexDetailsInfo", "MultipleJobsDetails", "QueueStatus",
@@ -147,6 +147,16 @@ class JobSubmitRequest(msgspec.Struct):
 
 class JobSubmitResponse(msgspec.Struct):
     job_url: str = _field("jobUrl")
+
+
+class CoordinationRequest(msgspec.Struct):
+    """A request to an operator coordinator (Flink's ClientCoordinationRequestBody)."""
+
+    serialized_coordination_request: bytes = _field("serializedCoordinationRequest")
+
+
+class CoordinationResponse(msgspec.Struct):
+    serialized_coordination_response: bytes = _field("serializedCoordinationResponse")
 
 
 class ClusterOverviewInfo(msgspec.Struct):

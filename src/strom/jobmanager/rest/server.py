@@ -41,10 +41,12 @@ def _error(status: int, *errors: str) -> web.Response:
                         content_type="application/json")
 
 
-def _is_unknown_job(error: BaseException) -> bool:
-    from strom.jobmanager.dispatcher import UnknownJobError
+def _is_not_found(error: BaseException) -> bool:
+    """An unknown job, a job that has ended, an unknown operator coordinator."""
+    from strom.jobmanager.dispatcher import JobEndedError, UnknownJobError
+    from strom.jobmanager.jobmaster import UnknownOperatorError
 
-    return isinstance(error, UnknownJobError)
+    return isinstance(error, UnknownJobError | JobEndedError | UnknownOperatorError)
 
 
 class RestServer:
@@ -101,7 +103,7 @@ class RestServer:
         except asyncio.CancelledError:
             raise
         except Exception as e:
-            if _is_unknown_job(e):
+            if _is_not_found(e):
                 return _error(404, str(e))
             log.exception("REST handler for %s %s failed", request.method, request.path)
             return _error(500, f"Internal server error: {type(e).__name__}: {e}")

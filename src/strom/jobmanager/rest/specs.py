@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 from strom.jobmanager.rest import messages as m
 
 __all__ = [
-    "ALL_SPECS", "CANCEL_JOB", "CLUSTER_OVERVIEW", "EndpointSpec", "JOB_DETAILS",
+    "ALL_SPECS", "CANCEL_JOB", "CLUSTER_OVERVIEW", "COORDINATION_REQUEST", "EndpointSpec", "JOB_DETAILS",
     "JOB_EXECUTION_RESULT", "JOBS_OVERVIEW", "LIST_JOBS", "QueryParameter", "SUBMIT_JOB",
     "TASK_MANAGERS",
 ]
@@ -106,7 +106,14 @@ CANCEL_JOB = EndpointSpec(
                           choices=("cancel",)),),
 )
 
+COORDINATION_REQUEST = EndpointSpec(
+    "POST", "/jobs/:jobid/coordinators/:operatorid", m.CoordinationResponse, 200,
+    "Sends a request to an operator coordinator of a running job and returns its answer "
+    "(how execute_and_collect fetches results from a remote cluster).",
+    request=m.CoordinationRequest,
+)
+
 ALL_SPECS: tuple[EndpointSpec[Any], ...] = (
     CLUSTER_OVERVIEW, TASK_MANAGERS, LIST_JOBS, SUBMIT_JOB, JOBS_OVERVIEW, JOB_DETAILS,
-    JOB_EXECUTION_RESULT, CANCEL_JOB,
+    JOB_EXECUTION_RESULT, CANCEL_JOB, COORDINATION_REQUEST,
 )
