@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -219,3 +220,34 @@ def test_job_file_store_keeps_files_per_job_and_refuses_escapes(tmp_path: Path) 
         with pytest.raises(InvalidJobFileError, match="must be relative"):
             store.install(JobID.generate(), JobSubmission([JobFile(bad, b"")]))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_taskexecutors_without_the_jobmanagers_files_fetch_them_per_job(
+    cluster: MiniCluster, program: tuple[Path, Path], tmp_path: Path,
+) -> None:
+    from strom.jobmanager.job_files import JobFileStore
+
+    installed: list[tuple[list[str], list[str]]] = []
+
+    class RecordingStore(JobFileStore):
+        def install(self, job_id: Any, submission: Any) -> list[str]:
+            entries = super().install(job_id, submission)
+            installed.append(([f.path for f in submission.files], entries))
+            return entries
+
+    te_root = tmp_path / "te-files"
+    te_root.mkdir()
+    for te in cluster.task_executors:
+        te.fetch_job_files = True  # as a TaskManager on another host must
+        te.job_files = RecordingStore(str(te_root))
+    job, lib = program
+    out = tmp_path / "out.txt"
+    done = strom("run", "-m", address(cluster), "-pyfs", str(lib), str(job), str(out),
+                 cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sorted(out.read_text().split()) == ["2", "4", "6"]
+    [(paths, entries)] = installed  # fetched once for the job's tasks
+    helper = next(lib.iterdir()).name
+    assert paths == ["program/job.py", f"files/0/lib/{helper}"]
+    assert all(entry.startswith(str(te_root)) for entry in entries)
+    assert list(te_root.iterdir()) == []  # removed when the job's slots were freed

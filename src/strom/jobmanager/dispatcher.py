@@ -79,7 +79,7 @@ class Dispatcher(RpcEndpoint):
         self._result_futures[job_id] = self.rpc.loop.create_future()
         job_master = JobMaster(
             self.rpc, job_id, graph, self.rm_address,
-            on_done=lambda result: self._job_done(result),
+            on_done=lambda result: self._job_done(result), job_files=submission,
         )
         self.job_masters[job_id] = job_master
         await job_master.start()

@@ -21,7 +21,12 @@ from strom.graph.execution_graph import Execution, ExecutionGraph, consumers_of,
 from strom.graph.ids import AllocationID, ExecutionAttemptID
 from strom.graph.job_graph import JobGraph, JobVertex
 from strom.graph.operator_specs import CollectSinkSpec
-from strom.jobmanager.cluster_info import JobDetails, VertexDetails, aggregate_execution_state
+from strom.jobmanager.cluster_info import (
+    JobDetails,
+    JobSubmission,
+    VertexDetails,
+    aggregate_execution_state,
+)
 from strom.jobmanager.collect_coordinator import CollectCoordinator
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.source_coordinator import SourceCoordinator
@@ -85,6 +90,7 @@ class JobMaster(RpcEndpoint):
         job_graph: JobGraph,
         resource_manager_address: str,
         on_done: Callable[[JobResult], None],
+        job_files: JobSubmission | None = None,
     ) -> None:
         super().__init__(rpc, f"jobmaster-{job_id}")
         self.job_id = job_id
@@ -93,6 +99,7 @@ class JobMaster(RpcEndpoint):
             resource_manager_address, ResourceManagerGateway
         )
         self.on_done = on_done
+        self.job_files = job_files or JobSubmission()
         self.start_time = int(time.time() * 1000)
         #: JobStatus name → when the job entered it (epoch ms), for REST's job details
         self.timestamps: dict[str, int] = {}
@@ -313,6 +320,9 @@ class JobMaster(RpcEndpoint):
 
     async def request_job_details(self) -> JobDetails:
         return self.details()
+
+    async def request_job_files(self) -> JobSubmission:
+        return self.job_files
 
     async def deliver_coordination_request(self, operator_id: str, request: bytes) -> bytes:
         coordinator = self.coordinators.get(operator_id)

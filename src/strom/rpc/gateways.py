@@ -111,6 +111,11 @@ class JobMasterGateway(Protocol):
 
     async def request_job_details(self) -> JobDetails: ...
 
+    async def request_job_files(self) -> JobSubmission:
+        """The job's shipped files and ``sys.path`` entries (relative to a job directory),
+        for TaskExecutors that do not share the JobManager's file system."""
+        ...
+
     async def deliver_coordination_request(self, operator_id: str, request: bytes) -> bytes:
         """A client's request to an operator coordinator (e.g. fetching collected results);
         ``request`` and the answer are the coordinator's own msgpack messages."""
