@@ -3,6 +3,7 @@
     strom run [-m host:port [-d]] [-pyfs files] [-p N] [-D key=value]... [--config FILE] [-v]
               job.py [args...]
     strom info [-p N] [-D key=value]... [--config FILE] [-v] job.py [args...]
+    strom run-application [-p N] [-D rest.port=8081]... job.py [args...]
     strom list [-m host:port] [-a]
     strom cancel [-m host:port] <jobid>
 
@@ -169,6 +170,24 @@ def run(jobmanager: str | None, detached: bool, py_files: str | None,
         see._context.cluster = previous_cluster
     if cluster is not None:
         report_finished_jobs(cluster)
+
+
+@main.command("run-application", context_settings=_PROGRAM_COMMAND)
+@_with_common
+def run_application(parallelism: int | None, dynamic: tuple[str, ...],
+                    config_file: str | None, verbose: bool, script: str,
+                    args: tuple[str, ...]) -> None:
+    """Application mode: this process is the JobManager (REST API on rest.port) and runs
+    the program itself; it ends when the program and its jobs have ended.
+
+    SCRIPT is the program; ARGS after it are the program's own (sys.argv[1:]).
+    """
+    from strom.cli.application import run_application as run_in_application_cluster
+
+    configuration = _configuration(parallelism, dynamic, config_file)
+    path = _program_path(script)
+    run_in_application_cluster(configuration,
+                               lambda: _run_program(script, path, args, verbose))
 
 
 @main.command(context_settings=_PROGRAM_COMMAND)
