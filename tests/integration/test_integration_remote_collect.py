@@ -89,3 +89,11 @@ def test_closing_the_iterator_early_cancels_the_remote_job(cluster: MiniCluster)
     client = RestClusterClient(cluster.rest_url)
     wait_until(lambda: [j.state for j in client.list_jobs()] == [JobStatus.CANCELED.value],
                what="the job to be cancelled")
+
+
+def test_execute_and_collect_refuses_to_run_detached(cluster: MiniCluster) -> None:
+    env = remote_env(cluster)
+    env._cluster = RestClusterClient(cluster.rest_url, detached=True)
+    with pytest.raises(RuntimeError, match=r"cannot run detached.*without -d"):
+        env.from_collection([1, 2]).execute_and_collect()
+    assert RestClusterClient(cluster.rest_url).list_jobs() == []

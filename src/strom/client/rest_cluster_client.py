@@ -123,6 +123,11 @@ class RestClusterClient:
         for vertex in job_graph.vertices:
             for chained in vertex.operators:
                 if isinstance(chained.spec, CollectSinkSpec):
+                    if self.detached:
+                        raise RuntimeError(
+                            f"execute_and_collect() of job '{job_graph.name}' cannot run "
+                            "detached: its results come back to this client. Run it "
+                            "without -d/--detached.")
                     # results come back through the JobMaster's coordinator, not in process
                     chained.spec.remote = True
                     collect_operators[chained.spec.collect_id] = f"{vertex.id}:{chained.node_id}"

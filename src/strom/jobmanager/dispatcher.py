@@ -20,7 +20,7 @@ from strom.rpc.messages import JobOverview, SerializedValue
 from strom.rpc.service import RpcEndpoint, RpcService
 from strom.runtime.python_path import acquire_python_path, release_python_path
 
-__all__ = ["Dispatcher", "JobEndedError", "UnknownJobError"]
+__all__ = ["Dispatcher", "DuplicateJobSubmissionError", "JobEndedError", "UnknownJobError"]
 
 
 class UnknownJobError(KeyError):
@@ -28,6 +28,10 @@ class UnknownJobError(KeyError):
 
     def __str__(self) -> str:
         return f"No job with id {self.args[0]} is known to this cluster."
+
+
+class DuplicateJobSubmissionError(ValueError):
+    """A job with that id was already submitted."""
 
 
 class JobEndedError(RuntimeError):
@@ -57,7 +61,9 @@ class Dispatcher(RpcEndpoint):
     async def submit_job_with_files(self, job_graph: SerializedValue, job_id: JobID,
                                     submission: JobSubmission) -> JobID:
         if job_id in self.job_names:
-            raise ValueError(f"Job {job_id} was already submitted to this cluster.")
+            raise DuplicateJobSubmissionError(
+                f"Job {job_id} was already submitted to this cluster; submit it under a new "
+                "job id (or none, and the cluster picks one).")
         python_path = self.job_files.install(job_id, submission)
         try:
             # the graph's functions may be pickled by reference to the shipped modules

@@ -292,3 +292,15 @@ def test_coordination_requests_to_unknown_jobs_and_operators_are_404(
     job.get_job_execution_result().result(timeout=30)
     status, answer = http(cluster, "POST", path, body, "application/json")
     assert status == 404 and "has ended (FINISHED)" in answer["errors"][0]
+
+
+def test_a_job_id_submitted_twice_is_a_409(cluster: MiniCluster) -> None:
+    rest = RestClient(cluster.rest_url)
+    graph = _pickling.dumps(job_graph([5]))
+    request = m.JobSubmitRequest(job_graph_file_name="g", job_id="1" * 32)
+    rest.send(specs.SUBMIT_JOB, body=request, files={"g": graph})
+    with pytest.raises(RestClientError) as raised:
+        rest.send(specs.SUBMIT_JOB, body=request, files={"g": graph})
+    assert raised.value.status == 409 and "already submitted" in raised.value.errors[0]
+    wait_until(lambda: rest.send(specs.JOB_EXECUTION_RESULT, jobid="1" * 32)
+               .job_execution_result is not None, what="the job to end")

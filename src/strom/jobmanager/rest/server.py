@@ -4,8 +4,8 @@ Every spec of :mod:`strom.jobmanager.rest.specs` is served at its path and under
 its handler (:mod:`strom.jobmanager.rest.handlers`) calls only the ``DispatcherGateway``.
 ``GET /v1/openapi.json`` serves the OpenAPI document. Errors are Flink's
 ``{"errors": [...]}`` with 400 (a bad request, with what was wrong), 404 (unknown job or
-path), 405 (a method the path does not take) or 500 (with the cause); a bad request never
-stops the server.
+path), 405 (a method the path does not take), 409 (a job id submitted twice) or 500 (with
+the cause); a bad request never stops the server.
 """
 
 from __future__ import annotations
@@ -47,6 +47,12 @@ def _is_not_found(error: BaseException) -> bool:
     from strom.jobmanager.jobmaster import UnknownOperatorError
 
     return isinstance(error, UnknownJobError | JobEndedError | UnknownOperatorError)
+
+
+def _is_duplicate(error: BaseException) -> bool:
+    from strom.jobmanager.dispatcher import DuplicateJobSubmissionError
+
+    return isinstance(error, DuplicateJobSubmissionError)
 
 
 class RestServer:
@@ -105,6 +111,8 @@ class RestServer:
         except Exception as e:
             if _is_not_found(e):
                 return _error(404, str(e))
+            if _is_duplicate(e):
+                return _error(409, str(e))
             log.exception("REST handler for %s %s failed", request.method, request.path)
             return _error(500, f"Internal server error: {type(e).__name__}: {e}")
 
