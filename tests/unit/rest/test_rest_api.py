@@ -304,3 +304,22 @@ def test_a_job_id_submitted_twice_is_a_409(cluster: MiniCluster) -> None:
     assert raised.value.status == 409 and "already submitted" in raised.value.errors[0]
     wait_until(lambda: rest.send(specs.JOB_EXECUTION_RESULT, jobid="1" * 32)
                .job_execution_result is not None, what="the job to end")
+
+
+def test_rest_server_binds_as_configured() -> None:
+    from strom.common.configuration import Configuration
+    from strom.jobmanager.rest.server import RestServer
+
+    def bound(**keys: str) -> tuple[str, int]:
+        configuration = Configuration()
+        for key, value in keys.items():
+            configuration.set_string(key.replace("_", "-").replace("-", ".", 1), value)
+        server = RestServer.from_configuration(None, configuration)  # type: ignore[arg-type]
+        return server.host, server.requested_port
+
+    assert bound() == ("127.0.0.1", 8081)
+    assert bound(rest_port="0") == ("127.0.0.1", 0)
+    assert bound(rest_port="1", rest_bind_port="9091", rest_bind_address="0.0.0.0") == (
+        "0.0.0.0", 9091)
+    with pytest.raises(ValueError, match=r"rest\.bind-port must be a port number, got '1-2'"):
+        bound(rest_bind_port="1-2")

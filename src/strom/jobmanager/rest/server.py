@@ -18,6 +18,8 @@ import msgspec
 from aiohttp import web
 from aiohttp.web_request import FileField
 
+from strom.common.config_options import REST_PORT
+from strom.common.configuration import Configuration
 from strom.jobmanager.rest import messages as m
 from strom.jobmanager.rest.handlers import HANDLERS, Handler, RestHandlerError, RestRequest
 from strom.jobmanager.rest.openapi import openapi_document
@@ -69,6 +71,25 @@ class RestServer:
         self.requested_port = port
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
+
+    @staticmethod
+    def from_configuration(dispatcher: DispatcherGateway, configuration: Configuration
+                           ) -> RestServer:
+        """Bound as Flink binds it: ``rest.bind-address`` (default 127.0.0.1) and
+        ``rest.bind-port``, else ``rest.port`` (8081; 0 picks a free port)."""
+        host = configuration.get_string("rest.bind-address", "") or "127.0.0.1"
+        bind_port = configuration.get_string("rest.bind-port", "")
+        if bind_port:
+            try:
+                port = int(bind_port)
+            except ValueError:
+                raise ValueError(
+                    f"rest.bind-port must be a port number, got {bind_port!r} (a range such "
+                    "as 50100-50200 is not supported).") from None
+        else:
+            configured = configuration.get(REST_PORT)
+            port = 8081 if configured is None else configured
+        return RestServer(dispatcher, host, port)
 
     @property
     def url(self) -> str:
