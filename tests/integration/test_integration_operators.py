@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from dataflow_helpers import run_and_collect, source
 
 from strom.common import Row
@@ -58,8 +59,25 @@ def test_flat_map_with_a_generator_function(strom_env: StreamExecutionEnvironmen
     assert sorted(run_and_collect(strom_env, ds)) == ["a", "b", "c", "d"]
 
 
-def test_flat_map_returning_none_emits_nothing(strom_env: StreamExecutionEnvironment) -> None:
-    ds = source(strom_env, [1, 2, 3]).flat_map(lambda x: None if x == 2 else [x])
+def test_flat_map_returning_none_raises_as_pyflink_does(
+    strom_env: StreamExecutionEnvironment,
+) -> None:
+    def forgot_return(x: int) -> Any:
+        if x != 2:
+            return [x]
+
+    source(strom_env, [1, 2, 3]).flat_map(forgot_return).name("forgetful") \
+        .sink_to(CollectSink())
+    with pytest.raises(TypeError, match="'NoneType' object is not iterable") as info:
+        strom_env.execute()
+    message = str(info.value)
+    assert "forgot_return" in message and "'forgetful'" in message
+    assert "the record 2" in message and "did you forget a return?" in message
+    assert any("operator 'forgetful'" in note for note in info.value.__notes__)
+
+
+def test_flat_map_may_return_empty_iterables(strom_env: StreamExecutionEnvironment) -> None:
+    ds = source(strom_env, [1, 2, 3]).flat_map(lambda x: () if x == 2 else [x])
     assert sorted(run_and_collect(strom_env, ds)) == [1, 3]
 
 
@@ -195,3 +213,10 @@ def test_from_collection_runs_non_parallel_and_feeds_a_parallel_map(
 def test_empty_input_finishes(strom_env: StreamExecutionEnvironment) -> None:
     ds = source(strom_env, []).map(lambda x: x)
     assert run_and_collect(strom_env, ds) == []
+
+
+def test_keyed_flat_map_returning_none_raises(strom_env: StreamExecutionEnvironment) -> None:
+    source(strom_env, [1, 2]).key_by(lambda x: x % 2).flat_map(lambda x: None) \
+        .name("keyed forgetful").sink_to(CollectSink())
+    with pytest.raises(TypeError, match=r"'NoneType' object is not iterable.*did you forget"):
+        strom_env.execute()

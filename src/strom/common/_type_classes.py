@@ -1,12 +1,17 @@
 """The ``TypeInformation`` classes behind ``Types`` (re-exported by ``strom.common.typeinfo``).
 
 Each class knows Java's ``toString`` text of its values (``format_value``); see
-``strom.common.typeinfo`` for what that text is and how it was verified.
+``strom.common.typeinfo`` for what that text is and how it was verified. ``mismatch`` says
+why a Python value cannot be a value of the type (the runtime checks declared output types
+with it); it is lenient where PyFlink's coders are (``None`` is Java's null, a tuple may
+stand for a row, an int for a float).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import decimal
+import numbers
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any, Literal
@@ -55,6 +60,10 @@ class TypeInformation:
         """Java's ``toString`` of ``value`` as this type (``None`` is ``null``)."""
         return "null" if value is None else str(value)
 
+    def mismatch(self, value: Any) -> str | None:
+        """Why ``value`` cannot be a value of this type, or None when it can."""
+        return None
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TypeInformation):
             return NotImplemented
@@ -72,6 +81,21 @@ class TypeInformation:
 
 def _fmt(type_info: TypeInformation, value: Any) -> str:
     return "null" if value is None else type_info.format_value(value)
+
+
+def _got(value: Any) -> str:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"got {type(value).__name__} {shown}"
+
+
+def _fields(n: int) -> str:
+    return "1 field" if n == 1 else f"{n} fields"
+
+
+#: how many elements of a list, array or map are checked
+_CHECKED_ELEMENTS = 8
 
 
 # -- atomic types ---------------------------------------------------------------------
@@ -118,6 +142,21 @@ _BASIC_FORMATTERS: dict[BasicType, Any] = {
     BasicType.INSTANT: str,  # strom.common.Instant prints ISO-8601 like java.time.Instant
 }
 
+_INTEGRAL = (numbers.Integral,)
+_BASIC_PYTHON_TYPES: dict[BasicType, tuple[tuple[type, ...], str]] = {
+    BasicType.STRING: ((str,), "a str"),
+    BasicType.CHAR: ((str,), "a str"),
+    BasicType.BOOLEAN: ((bool,), "a bool"),
+    BasicType.BYTE: (_INTEGRAL, "an int"),
+    BasicType.SHORT: (_INTEGRAL, "an int"),
+    BasicType.INT: (_INTEGRAL, "an int"),
+    BasicType.LONG: (_INTEGRAL, "an int"),
+    BasicType.BIG_INT: (_INTEGRAL, "an int"),
+    BasicType.FLOAT: ((numbers.Real,), "a float"),
+    BasicType.DOUBLE: ((numbers.Real,), "a float"),
+    BasicType.BIG_DEC: ((decimal.Decimal, numbers.Integral), "a Decimal"),
+}
+
 
 class BasicTypeInfo(TypeInformation):
     """Strings, booleans, numbers, characters, ``BigInteger``/``BigDecimal`` and ``Instant``."""
@@ -127,6 +166,12 @@ class BasicTypeInfo(TypeInformation):
     def __init__(self, basic_type: BasicType) -> None:
         self._basic_type = basic_type
         self._format = _BASIC_FORMATTERS[basic_type]
+
+    def mismatch(self, value: Any) -> str | None:
+        expected = _BASIC_PYTHON_TYPES.get(self._basic_type)
+        if value is None or expected is None or isinstance(value, expected[0]):
+            return None
+        return f"expected {expected[1]} for {self._basic_type.value}, {_got(value)}"
 
     @property
     def basic_type(self) -> BasicType:
@@ -270,6 +315,14 @@ class RowTypeInfo(TypeInformation):
     def _key(self) -> tuple[Any, ...]:
         return (tuple(self._types), tuple(self._field_names))
 
+    def mismatch(self, value: Any) -> str | None:
+        if value is None or isinstance(value, Mapping):
+            return None
+        if not isinstance(value, (Row, tuple, list)):
+            return f"expected a Row of {_fields(len(self._types))}, {_got(value)}"
+        return _fields_mismatch(self._types, list(value) if isinstance(value, Row) else value,
+                                "Row")
+
     def _values_of(self, value: Any) -> tuple[RowKind, Sequence[Any]]:
         if isinstance(value, Row):
             return value.get_row_kind(), list(value)
@@ -301,6 +354,17 @@ class RowTypeInfo(TypeInformation):
         return (RowTypeInfo, (self._types, self._field_names))
 
 
+def _fields_mismatch(types: list[TypeInformation], values: Sequence[Any], what: str
+                     ) -> str | None:
+    if len(values) != len(types):
+        return f"expected a {what} of {_fields(len(types))}, {_got(values)} ({_fields(len(values))})"
+    for i, (t, v) in enumerate(zip(types, values)):
+        problem = t.mismatch(v)
+        if problem is not None:
+            return f"field {i}: {problem}"
+    return None
+
+
 class TupleTypeInfo(TypeInformation):
     """Python tuples of typed fields (Java ``TupleN``)."""
 
@@ -317,6 +381,13 @@ class TupleTypeInfo(TypeInformation):
 
     def _key(self) -> tuple[Any, ...]:
         return tuple(self._types)
+
+    def mismatch(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, (tuple, list)):
+            return f"expected a tuple of {_fields(len(self._types))}, {_got(value)}"
+        return _fields_mismatch(self._types, value, "tuple")
 
     def format_value(self, value: Any) -> str:
         """Java's ``Tuple.toString``: ``(a,1)``."""
@@ -345,6 +416,20 @@ class _ElementTypeInfo(TypeInformation):
 
     def get_element_type(self) -> TypeInformation:
         return self._element_type
+
+    def mismatch(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, (str, Mapping)) or not isinstance(value, (Sequence, bytearray)):
+            return f"expected a list, {_got(value)}"
+        if isinstance(value, (bytes, bytearray)):
+            return None
+        element = self._element_type
+        for i, v in enumerate(value[:_CHECKED_ELEMENTS]):
+            problem = element.mismatch(v)
+            if problem is not None:
+                return f"element {i}: {problem}"
+        return None
 
     def _key(self) -> tuple[Any, ...]:
         return (self._element_type,)
@@ -401,6 +486,19 @@ class MapTypeInfo(TypeInformation):
 
     def get_value_type(self) -> TypeInformation:
         return self._value_type
+
+    def mismatch(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            return f"expected a dict, {_got(value)}"
+        for i, (k, v) in enumerate(value.items()):
+            if i >= _CHECKED_ELEMENTS:
+                break
+            problem = self._key_type.mismatch(k) or self._value_type.mismatch(v)
+            if problem is not None:
+                return f"entry {k!r}: {problem}"
+        return None
 
     def _key(self) -> tuple[Any, ...]:
         return (self._key_type, self._value_type)

@@ -206,7 +206,8 @@ class JobMaster(RpcEndpoint):
             send = self._event_sender(vertex, operator_id)
 
             coordinator = SourceCoordinator(
-                head.spec.source, vertex.parallelism, send, self._schedule_async
+                head.spec.source, vertex.parallelism, send, self._schedule_async,
+                source_name=head.name, job_name=self.job_graph.name,
             )
             self.coordinators[operator_id] = coordinator
             coordinator.start()

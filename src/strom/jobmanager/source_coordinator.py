@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from strom.runtime.operators.source import (
@@ -45,11 +46,21 @@ class _EnumeratorContext:
     ) -> None:
         """Flink's ``callAsync``: run ``callable`` off the JobMaster's loop (it may block on
         I/O), then ``handler(result, error)`` on the loop; every ``period_ms`` when > 0."""
-        self._c.schedule_async(callable, handler, initial_delay_ms, period_ms)
+        coordinator = self._c
+
+        def noted_handler(result: Any, error: BaseException | None) -> None:
+            with coordinator.attributed():
+                handler(result, error)
+
+        coordinator.schedule_async(callable, noted_handler, initial_delay_ms, period_ms)
 
 
 class SourceCoordinator:
-    """The OperatorCoordinator of one source vertex."""
+    """The OperatorCoordinator of one source vertex.
+
+    What the source's enumerator raises (also ``create_enumerator`` and ``call_async``
+    handlers) carries a note naming the source and the job, like a reader's failure does.
+    """
 
     def __init__(
         self,
@@ -57,28 +68,48 @@ class SourceCoordinator:
         parallelism: int,
         send: Callable[[int, Any], None],
         schedule_async: Callable[..., None],
+        source_name: str = "Source",
+        job_name: str = "",
     ) -> None:
         self.source = source
         self.parallelism = parallelism
         self.send = send
         self.schedule_async = schedule_async
+        self.source_name = source_name
+        self.job_name = job_name
         self.readers: set[int] = set()
         self.assigned: dict[int, list[Any]] = {}
-        self.enumerator = source.create_enumerator(_EnumeratorContext(self))
+        with self.attributed():
+            self.enumerator = source.create_enumerator(_EnumeratorContext(self))
+
+    @contextmanager
+    def attributed(self) -> Iterator[None]:
+        """Add a note naming the source and the job to what the enumerator raises."""
+        try:
+            yield
+        except BaseException as e:
+            note = (f"strom: raised in the split enumerator of '{self.source_name}' "
+                    f"of job '{self.job_name}' (in the JobManager)")
+            if note not in getattr(e, "__notes__", []):
+                e.add_note(note)
+            raise
 
     def start(self) -> None:
-        self.enumerator.start()
+        with self.attributed():
+            self.enumerator.start()
 
     def handle_event(self, subtask: int, event: Any) -> None:
-        if isinstance(event, ReaderRegistrationEvent):
-            self.readers.add(event.subtask)
-            self.enumerator.add_reader(event.subtask)
-        elif isinstance(event, RequestSplitEvent):
-            self.enumerator.handle_split_request(event.subtask)
-        elif isinstance(event, SourceEventWrapper):
-            self.enumerator.handle_source_event(subtask, event.event)
-        else:
-            raise TypeError(f"source coordinator got an unknown event {event!r}")
+        with self.attributed():
+            if isinstance(event, ReaderRegistrationEvent):
+                self.readers.add(event.subtask)
+                self.enumerator.add_reader(event.subtask)
+            elif isinstance(event, RequestSplitEvent):
+                self.enumerator.handle_split_request(event.subtask)
+            elif isinstance(event, SourceEventWrapper):
+                self.enumerator.handle_source_event(subtask, event.event)
+            else:
+                raise TypeError(f"source coordinator got an unknown event {event!r}")
 
     def close(self) -> None:
-        self.enumerator.close()
+        with self.attributed():
+            self.enumerator.close()

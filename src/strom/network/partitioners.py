@@ -7,6 +7,7 @@ rebalancing a batch costs no per-record Python loop.
 
 from __future__ import annotations
 
+import pickle
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -103,7 +104,7 @@ class _Hash(ChannelSelector):
 
     def channel_of(self, key: Any) -> int:
         mp = self.max_parallelism
-        channel = ((stable_hash(key) & 0x7FFFFFFF) % mp) * self.n // mp
+        channel = ((_key_hash(key) & 0x7FFFFFFF) % mp) * self.n // mp
         if len(self.cache) >= _KEY_CACHE_LIMIT:
             self.cache.clear()
         try:
@@ -116,6 +117,10 @@ class _Hash(ChannelSelector):
         get_key = self.get_key
         keys = [get_key(v) for v in values]
         if self.n == 1:
+            # one channel needs no hash; hash a sample anyway, so that a key strom cannot
+            # hash fails at parallelism 1 just as it does at 2 and more
+            if keys:
+                _key_hash(keys[0])
             return [(values, timestamps, keys)]
         cache_get, channel_of = self.cache.get, self.channel_of
         channels: list[int] = []
@@ -127,6 +132,22 @@ class _Hash(ChannelSelector):
                 c = None
             append(channel_of(k) if c is None else c)
         return _scatter(self.n, channels, values, timestamps, keys)
+
+
+def _key_hash(key: Any) -> int:
+    """:func:`stable_hash` of a key, failing with advice when the key cannot be hashed."""
+    try:
+        return stable_hash(key)
+    except (pickle.PicklingError, AttributeError, TypeError) as e:
+        kind = type(key)
+        where = ("a class defined inside a function, which pickle cannot find by name"
+                 if "<locals>" in kind.__qualname__ else f"a {kind.__qualname__}")
+        raise TypeError(
+            f"The key selector returned {key!r}, {where}; strom hashes such a key by its "
+            f"pickled bytes so that every process routes it alike, and that failed: {e}. "
+            "Define the key's class at module level, give it a __stable_key__() method that "
+            "returns a tuple of its fields, or key by a str, int or tuple."
+        ) from e
 
 
 class _Custom(ChannelSelector):

@@ -39,8 +39,10 @@ from strom.runtime.operators.base import (
     StreamOperator,
     TwoInputOperator,
 )
+from strom.runtime.operators.bounded_output import BoundedOutputOperator
 from strom.runtime.operators.factory import create_operator
 from strom.runtime.operators.source import SourceOperator
+from strom.runtime.output_types import checked_emit
 from strom.runtime.python_path import acquire_python_path, release_python_path
 from strom.state.key_groups import compute_key_group_range_for_operator_index
 
@@ -109,6 +111,11 @@ class Task:
         self.timed: list[StreamOperator] = []
         self.deadline: int | None = None
         self.finishing = False
+        #: the input ended while an operator still had a backlog: finish once it is drained
+        self.input_ended = False
+        #: operators that may suspend between output chunks, with their chain positions
+        self.bounded: list[tuple[int, BoundedOutputOperator]] = []
+        self.batch_size = 1024
         self.wait_hint_ms: int | None = None
         #: the output flusher (``execution.buffer-timeout.interval``): seconds between flushes
         #: of partly filled buffers while the task is busy; None when disabled (-1)
@@ -154,7 +161,7 @@ class Task:
         if own_timeouts:  # DataStream.set_buffer_timeout: the tightest in the chain wins
             flushing = [t for t in own_timeouts if t >= 0]
             self._set_flush_interval(min(flushing) if flushing else -1)
-        batch_size = int(cfg.get("batch_size", 1024))
+        batch_size = self.batch_size = int(cfg.get("batch_size", 1024))
         credit_base = int(cfg.get("buffers_per_channel", 2))
         floating = int(cfg.get("floating_buffers_per_gate", 8))
 
@@ -181,7 +188,7 @@ class Task:
         self.writers = list(writers.values())
 
         # chain wiring
-        for chained in chain:
+        for position, chained in enumerate(chain):
             output = ChainOutput()
             for edge in chained.chained_outputs:
                 target = ops[edge.target_id]
@@ -191,7 +198,11 @@ class Task:
                 writer = writers[edge.edge_id]
                 output.add_target(_writer_emit(writer, edge), *_event_senders(writer),
                                   edge.output_tag)
-            ops[chained.node_id].setup(self._operator_context(chained), output)
+            if chained.output_type is not None:
+                output.emit = checked_emit(output.emit, chained.output_type, chained.name)
+            ctx = self._operator_context(chained)
+            ctx.output_blocked = self._output_blocked_after(position)
+            ops[chained.node_id].setup(ctx, output)
 
         # network inputs
         if tdd.inputs:
@@ -212,6 +223,8 @@ class Task:
             self.source = self.head
             self.source_id = f"{tdd.vertex_id}:{chain[0].node_id}"
         self.timed = [op for op in self.operators if op.uses_processing_time]
+        self.bounded = [(i, op) for i, op in enumerate(self.operators)
+                        if isinstance(op, BoundedOutputOperator)]
 
         self._set_state(ExecutionState.INITIALIZING)
         for op in reversed(self.operators):
@@ -232,7 +245,7 @@ class Task:
             job_parameters=dict(cfg.get("job_parameters", {})),
             is_batch=bool(cfg.get("is_batch", False)), clock=self.clock,
             auto_watermark_interval=int(cfg.get("auto_watermark_interval", 200)),
-            request_wakeup=self._wake,
+            request_wakeup=self._wake, batch_size=self.batch_size,
         )
         if getattr(chained.spec, "keyed", False):
             ctx.keyed_backend_factory = self._keyed_backend_factory
@@ -256,6 +269,42 @@ class Task:
 
     def _wake(self) -> None:
         self.waker()
+
+    def _output_blocked_after(self, position: int) -> Callable[[], bool]:
+        """Whether the operator at ``position`` of the chain should stop between output
+        chunks: a record writer waits for credit, or a later operator has a backlog."""
+
+        def blocked() -> bool:
+            for writer in self.writers:
+                if writer.waiting and writer.is_blocked():
+                    return True
+            return any(i > position and op.has_backlog() for i, op in self.bounded)
+
+        return blocked
+
+    def _resume_backlog(self) -> bool:
+        """Let the last operator with a backlog continue; True when one did, or when the
+        input had ended and finishing could begin now that all backlogs are drained."""
+        for _, op in reversed(self.bounded):
+            if op.has_backlog():
+                try:
+                    op.resume()
+                except BaseException as e:
+                    attribute_failure(e, op.name)
+                    raise
+                return True
+        if self.input_ended:
+            self.input_ended = False
+            self._begin_finish()
+            return True
+        return False
+
+    def _end_of_input(self) -> None:
+        """All input arrived; operators still holding a backlog finish it first."""
+        if any(op.has_backlog() for _, op in self.bounded):
+            self.input_ended = True
+        else:
+            self._begin_finish()
 
     # ------------------------------------------------------------------ the loop
     def step(self) -> StepResult:
@@ -293,10 +342,14 @@ class Task:
             if writer.waiting and writer.is_blocked():
                 return StepResult.IDLE
         self.wait_hint_ms = None
+        if self.bounded and self._resume_backlog():
+            self._update_deadline()
+            self._flush_on_timeout()
+            return StepResult.PROGRESS
         if self.source is not None:
             status = self.source.emit_next()
             if status is InputStatus.END_OF_INPUT:
-                self._begin_finish()
+                self._end_of_input()
             elif status is InputStatus.NOTHING_AVAILABLE:
                 self._flush()
                 self.wait_hint_ms = SOURCE_IDLE_POLL_MS
@@ -357,7 +410,7 @@ class Task:
             if watermark is not None:
                 head.process_watermark(watermark)
             if gate.finished():
-                self._begin_finish()
+                self._end_of_input()
         else:
             raise TypeError(f"unexpected element on channel {channel}: {element!r}")
 

@@ -34,6 +34,11 @@ def _calls_per_event(generator: Any) -> bool:
     return batch is None or batch is WatermarkGenerator.on_event_batch
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 class _SplitOutput:
     """The WatermarkOutput one split's generator writes to."""
 
@@ -74,7 +79,9 @@ class TimestampsAndWatermarks:
         emit_watermark: Callable[[int], None],
         emit_status: Callable[[bool], None],
         is_batch: bool,
+        operator_name: str = "",
     ) -> None:
+        self.operator_name = operator_name
         self.strategy = strategy
         self.clock = clock
         self.interval = interval_ms
@@ -110,11 +117,21 @@ class TimestampsAndWatermarks:
         """Assign timestamps (if the strategy has an assigner), feed the split's generator and
         ``emit`` the records, with what the generator emits placed after the records it saw."""
         assign = self.assign
+        if timestamps is not None and len(timestamps) != len(values):
+            raise self._count_error(values, timestamps)
         if assign is not None:
             if timestamps is None:
                 timestamps = [assign(v, LONG_MIN) for v in values]
             else:
                 timestamps = [assign(v, t) for v, t in zip(values, timestamps)]
+        if timestamps is not None:
+            # one C-level pass per batch: sum() fails on None or str and turns float
+            try:
+                valid = type(sum(timestamps)) is int
+            except TypeError:
+                valid = False
+            if not valid:
+                raise self._type_error(values, timestamps)
         if not self.generates or timestamps is None:
             emit(values, timestamps)
             return
@@ -129,6 +146,28 @@ class TimestampsAndWatermarks:
             self.holding = False
         emit(values, timestamps)
         self._release()
+
+    def _count_error(self, values: list[Any], timestamps: list[int]) -> ValueError:
+        return ValueError(
+            f"The reader of '{self.operator_name}' emitted {len(values)} records with "
+            f"{len(timestamps)} timestamps; ReaderOutput.collect(values, timestamps) needs "
+            "exactly one timestamp per record, or timestamps=None."
+        )
+
+    def _type_error(self, values: list[Any], timestamps: list[Any]) -> TypeError:
+        index = next(i for i, t in enumerate(timestamps) if not isinstance(t, int))
+        bad, record = timestamps[index], _shown(values[index])
+        if self.assign is not None:
+            what = f"The timestamp assigner of '{self.operator_name}' returned"
+            fix = "Make extract_timestamp return an int"
+        else:
+            what = f"The reader of '{self.operator_name}' emitted the timestamp"
+            fix = "Emit int timestamps"
+        return TypeError(
+            f"{what} {_shown(bad)} (a {type(bad).__name__}) for the record {record}; a "
+            f"timestamp must be an int, in milliseconds since the epoch. {fix} "
+            "(e.g. int(seconds * 1000))."
+        )
 
     def _per_event(self, generator: Any, output: _SplitOutput, values: list[Any],
                    timestamps: list[int], emit: BatchEmit) -> None:

@@ -37,6 +37,11 @@ class OperatorContext:
     keyed_backend_factory: Callable[[], Any] | None = None
     #: request an earlier wake-up of the task for a processing-time deadline
     request_wakeup: Callable[[], None] = field(default=lambda: None)
+    #: records per output batch (the size of a network buffer)
+    batch_size: int = 1024
+    #: True while the task's output is back-pressured (operators that multiply records
+    #: stop between chunks then; see ``bounded_output``)
+    output_blocked: Callable[[], bool] = field(default=lambda: False)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -7,9 +7,12 @@ the operator's keyed state backend, scoped by key group.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from itertools import repeat
 from typing import Any
 
 from strom.datastream.functions import KeyedProcessFunction, TimeDomain, TimerService
+from strom.datastream.output_tag import OutputTag
 from strom.network.partitioners import key_selector_function
 from strom.runtime.functions import call_close, call_open, may_use_keyed_state, user_callable
 from strom.runtime.operators.base import (
@@ -17,6 +20,11 @@ from strom.runtime.operators.base import (
     StreamOperator,
     StreamRuntimeContext,
     TwoInputOperator,
+)
+from strom.runtime.operators.bounded_output import (
+    BoundedOutputOperator,
+    call_later,
+    flat_map_none_error,
 )
 from strom.runtime.operators.stateless import collect_results
 from strom.state.canonical_keys import group_key, group_keys, user_key
@@ -199,21 +207,59 @@ class KeyedFilterOperator(_KeyedFunctionOperator):
             self.output.emit(out, ts)
 
 
-class KeyedFlatMapOperator(_KeyedFunctionOperator):
+def _keyed_work(
+    op: Any, fn: Any, ctx: _KeyedContext | None, keys: list[Any], values: list[Any],
+    timestamps: list[int] | None,
+) -> Iterator[None]:
+    """Work (see ``bounded_output``) for keyed flat_map (``ctx`` None: None results are an
+    error) and process functions: per record, set the key, call ``fn`` and read its results
+    lazily into chunks of ``op.batch_size``; yields after each chunk, and sets the key again
+    before reading on (timers may have changed it meanwhile)."""
+    size, emit, emit_side = op.batch_size, op.output.emit, op.output.emit_side
+    set_key: Callable[[Any], None] = op.backend.set_current_key
+    out: list[Any] = []
+    out_ts: list[Any] | None = None if timestamps is None else []
+    ts_iter: Iterable[Any] = timestamps if timestamps is not None else repeat(None, len(values))
+    for k, v, t in zip(keys, values, ts_iter):
+        set_key(k)
+        if ctx is None:
+            results = fn(v)
+            if results is None:
+                raise flat_map_none_error(op, fn, v)
+        else:
+            ctx.current_timestamp = t
+            results = fn(v, ctx)
+            if results is None:
+                continue
+        for r in results:
+            if type(r) is tuple and len(r) == 2 and type(r[0]) is OutputTag:
+                emit_side(r[0], [r[1]], None if t is None else [t])
+                continue
+            out.append(r)
+            if out_ts is not None:
+                out_ts.append(t)
+            if len(out) >= size:
+                emit(out, out_ts)
+                yield
+                out = []
+                out_ts = None if timestamps is None else []
+                set_key(k)
+                if ctx is not None:
+                    ctx.current_timestamp = t
+    if out:
+        emit(out, out_ts)
+
+
+class KeyedFlatMapOperator(_KeyedFunctionOperator, BoundedOutputOperator):
+    """Keyed ``flat_map``: bounded output chunks, as the non-keyed one."""
+
     method = "flat_map"
 
     def process_batch(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
     ) -> None:
-        fn, set_key = self.fn, self.backend.set_current_key
-        out: list[Any] = []
-        out_ts: list[int] | None = None if timestamps is None else []
-        ts_iter = timestamps if timestamps is not None else [None] * len(values)
-        for k, v, t in zip(self._keys(values, keys), values, ts_iter):
-            set_key(k)
-            collect_results(fn(v), t, out, out_ts, self)
-        if out:
-            self.output.emit(out, out_ts)
+        self.submit(_keyed_work(self, self.fn, None, self._keys(values, keys), values,
+                                timestamps))
 
 
 class _KeyedTimerService(TimerService):
@@ -326,8 +372,10 @@ class _TimerMixin(_KeyedOperatorMixin):
         return self.backend.snapshot()
 
 
-class KeyedProcessOperator(_TimerMixin, StreamOperator):
-    """``KeyedStream.process(KeyedProcessFunction)``."""
+class KeyedProcessOperator(_TimerMixin, BoundedOutputOperator):
+    """``KeyedStream.process(KeyedProcessFunction)``. What ``process_element`` yields goes
+    out in bounded chunks (see ``bounded_output``); what ``on_timer`` yields is chunked by
+    the batch it fires in, and does not pause."""
 
     def __init__(self, name: str, function: Any, key_selector: Any) -> None:
         super().__init__(name)
@@ -341,16 +389,12 @@ class KeyedProcessOperator(_TimerMixin, StreamOperator):
     def process_batch(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
     ) -> None:
-        fn, ctx, set_key = self.fn, self.context, self.backend.set_current_key
-        out: list[Any] = []
-        out_ts: list[int] | None = None if timestamps is None else []
-        ts_iter = timestamps if timestamps is not None else [None] * len(values)
-        for k, v, t in zip(self._keys(values, keys), values, ts_iter):
-            set_key(k)
-            ctx.current_timestamp = t
-            collect_results(fn(v, ctx), t, out, out_ts, self)
-        if out:
-            self.output.emit(out, out_ts)
+        self.submit(_keyed_work(self, self.fn, self.context, self._keys(values, keys), values,
+                                timestamps))
+
+    def process_watermark(self, timestamp: int) -> None:
+        # fires event-time timers: waits behind suspended work like any input
+        self.submit(call_later(super().process_watermark, timestamp))
 
     def close(self) -> None:
         call_close(self.function)

@@ -78,7 +78,7 @@ class SourceOperator(StreamOperator):
         self.send_to_coordinator = ctx.extra["send_operator_event"]
         self.watermarks = TimestampsAndWatermarks(
             self.strategy, ctx.clock, ctx.auto_watermark_interval,
-            self._emit_watermark, self.output.emit_watermark_status, ctx.is_batch,
+            self._emit_watermark, self.output.emit_watermark_status, ctx.is_batch, self.name,
         )
         self.reader = self.source.create_reader(_ReaderContext(self))
         self.send_event(ReaderRegistrationEvent(ctx.subtask_index))
@@ -116,9 +116,18 @@ class SourceOperator(StreamOperator):
 
     def emit_next(self) -> InputStatus:
         status: InputStatus = self.reader.poll_next(self)
+        if status is InputStatus.MORE_AVAILABLE:
+            return status
         if status is InputStatus.END_OF_INPUT:
             self.finished = True
             self._emit_watermark(LONG_MAX)
+        elif status is not InputStatus.NOTHING_AVAILABLE:
+            raise TypeError(
+                f"{type(self.reader).__name__}.poll_next() of '{self.name}' returned "
+                f"{status!r}; it must return an InputStatus: MORE_AVAILABLE (there is more to "
+                "read right now), NOTHING_AVAILABLE (nothing right now, poll again later) or "
+                "END_OF_INPUT (this reader is finished). Did you forget a return?"
+            )
         return status
 
     def next_processing_time(self) -> int | None:
@@ -152,7 +161,7 @@ class TimestampsAndWatermarksOperator(StreamOperator):
         assert ctx is not None
         self.watermarks = TimestampsAndWatermarks(
             self.strategy, ctx.clock, ctx.auto_watermark_interval,
-            self._emit_watermark, self.output.emit_watermark_status, ctx.is_batch,
+            self._emit_watermark, self.output.emit_watermark_status, ctx.is_batch, self.name,
         )
 
     def _emit_watermark(self, timestamp: int) -> None:

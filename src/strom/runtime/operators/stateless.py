@@ -6,12 +6,15 @@ fused loop the data path is built on.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from itertools import repeat
 from typing import Any
 
 from strom.datastream.functions import ProcessFunction, TimerService
 from strom.datastream.output_tag import OutputTag
 from strom.runtime.functions import call_close, call_open, user_callable
 from strom.runtime.operators.base import StreamOperator, StreamRuntimeContext, TwoInputOperator
+from strom.runtime.operators.bounded_output import BoundedOutputOperator, flat_map_none_error
 
 __all__ = ["CoFlatMapOperator", "CoMapOperator", "CoProcessOperator", "FilterOperator",
            "FlatMapOperator", "MapOperator", "ProcessOperator", "collect_results"]
@@ -65,32 +68,75 @@ class FilterOperator(_FunctionOperator):
             self.output.emit(out, [t for t, k in zip(timestamps, keep) if k])
 
 
-class FlatMapOperator(_FunctionOperator):
+class FlatMapOperator(_FunctionOperator, BoundedOutputOperator):
+    """``flat_map``: output in chunks of at most ``batch_size`` records; a generator the
+    function returns is read as the chunks go, never materialised whole."""
+
     method = "flat_map"
 
     def process_batch(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
     ) -> None:
-        fn = self.fn
+        self.submit(self._flat_map(values) if timestamps is None
+                    else self._flat_map_timestamped(values, timestamps))
+
+    def _flat_map(self, values: list[Any]) -> Iterator[None]:
+        fn, size, emit = self.fn, self.batch_size, self.output.emit
         out: list[Any] = []
-        extend = out.extend
-        if timestamps is None:
-            for v in values:
-                r = fn(v)
-                if r is not None:
-                    extend(r)
-            if out:
-                self.output.emit(out, None)
-            return
+        extend, append = out.extend, out.append
+        for v in values:
+            r = fn(v)
+            if type(r) is list or type(r) is tuple:
+                extend(r)
+                if len(out) >= size:
+                    for start in range(0, len(out), size):
+                        emit(out[start:start + size], None)
+                        yield
+                    out = []
+                    extend, append = out.extend, out.append
+            elif r is None:
+                raise flat_map_none_error(self, fn, v)
+            else:
+                for x in r:
+                    append(x)
+                    if len(out) >= size:
+                        emit(out, None)
+                        yield
+                        out = []
+                        extend, append = out.extend, out.append
+        if out:
+            emit(out, None)
+
+    def _flat_map_timestamped(self, values: list[Any], timestamps: list[int]) -> Iterator[None]:
+        fn, size, emit = self.fn, self.batch_size, self.output.emit
+        out: list[Any] = []
         out_ts: list[int] = []
+        extend, append = out.extend, out.append
         for v, t in zip(values, timestamps):
             r = fn(v)
-            if r is not None:
-                before = len(out)
+            if type(r) is list or type(r) is tuple:
                 extend(r)
-                out_ts.extend([t] * (len(out) - before))
+                out_ts.extend([t] * len(r))
+                if len(out) >= size:
+                    for start in range(0, len(out), size):
+                        emit(out[start:start + size], out_ts[start:start + size])
+                        yield
+                    out, out_ts = [], []
+                    extend, append = out.extend, out.append
+            elif r is None:
+                raise flat_map_none_error(self, fn, v)
+            else:
+                append_ts = out_ts.append
+                for x in r:
+                    append(x)
+                    append_ts(t)
+                    if len(out) >= size:
+                        emit(out, out_ts)
+                        yield
+                        out, out_ts = [], []
+                        extend, append, append_ts = out.extend, out.append, out_ts.append
         if out:
-            self.output.emit(out, out_ts)
+            emit(out, out_ts)
 
 
 def collect_results(
@@ -154,7 +200,44 @@ class _ProcessContext(ProcessFunction.Context):
         return self.current_timestamp
 
 
-class ProcessOperator(_FunctionOperator):
+def _collect_work(
+    op: BoundedOutputOperator, fn: Any, ctx: _ProcessContext | None, values: list[Any],
+    timestamps: list[int] | None,
+) -> Iterator[None]:
+    """Work for process and co-flat-map functions: call ``fn`` per record (with ``ctx`` when
+    given), read what it returns lazily, emit main output in chunks of ``op.batch_size``
+    and ``(OutputTag, value)`` pairs to side outputs; yields after each chunk."""
+    size, emit, emit_side = op.batch_size, op.output.emit, op.output.emit_side
+    out: list[Any] = []
+    out_ts: list[Any] | None = None if timestamps is None else []
+    ts_iter: Iterable[Any] = timestamps if timestamps is not None else repeat(None, len(values))
+    for v, t in zip(values, ts_iter):
+        if ctx is None:
+            results = fn(v)
+        else:
+            ctx.current_timestamp = t
+            results = fn(v, ctx)
+        if results is None:
+            continue
+        for r in results:
+            if type(r) is tuple and len(r) == 2 and type(r[0]) is OutputTag:
+                emit_side(r[0], [r[1]], None if t is None else [t])
+                continue
+            out.append(r)
+            if out_ts is not None:
+                out_ts.append(t)
+            if len(out) >= size:
+                emit(out, out_ts)
+                yield
+                out = []
+                out_ts = None if timestamps is None else []
+                if ctx is not None:
+                    ctx.current_timestamp = t
+    if out:
+        emit(out, out_ts)
+
+
+class ProcessOperator(_FunctionOperator, BoundedOutputOperator):
     """``DataStream.process(ProcessFunction)``."""
 
     method = "process_element"
@@ -166,21 +249,10 @@ class ProcessOperator(_FunctionOperator):
     def process_batch(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
     ) -> None:
-        fn, ctx = self.fn, self.context
-        out: list[Any] = []
-        out_ts: list[int] | None = None if timestamps is None else []
-        if timestamps is None:
-            for v in values:
-                collect_results(fn(v, ctx), None, out, None, self)
-        else:
-            for v, t in zip(values, timestamps):
-                ctx.current_timestamp = t
-                collect_results(fn(v, ctx), t, out, out_ts, self)
-        if out:
-            self.output.emit(out, out_ts)
+        self.submit(_collect_work(self, self.fn, self.context, values, timestamps))
 
 
-class _CoOperator(TwoInputOperator):
+class _CoOperator(BoundedOutputOperator, TwoInputOperator):
     methods = ("", "")
 
     def __init__(self, name: str, function: Any) -> None:
@@ -216,24 +288,15 @@ class CoMapOperator(_CoOperator):
 class CoFlatMapOperator(_CoOperator):
     methods = ("flat_map1", "flat_map2")
 
-    def _run(self, fn: Any, values: list[Any], timestamps: list[int] | None) -> None:
-        out: list[Any] = []
-        out_ts: list[int] | None = None if timestamps is None else []
-        ts_iter = timestamps if timestamps is not None else [None] * len(values)
-        for v, t in zip(values, ts_iter):
-            collect_results(fn(v), t, out, out_ts, self)
-        if out:
-            self.output.emit(out, out_ts)
-
     def process_batch1(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
     ) -> None:
-        self._run(self.fn1, values, timestamps)
+        self.submit(_collect_work(self, self.fn1, None, values, timestamps))
 
     def process_batch2(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
     ) -> None:
-        self._run(self.fn2, values, timestamps)
+        self.submit(_collect_work(self, self.fn2, None, values, timestamps))
 
 
 class CoProcessOperator(_CoOperator):
@@ -243,23 +306,12 @@ class CoProcessOperator(_CoOperator):
         super().open()
         self.context = _ProcessContext(_NonKeyedTimerService(self))
 
-    def _run(self, fn: Any, values: list[Any], timestamps: list[int] | None) -> None:
-        ctx = self.context
-        out: list[Any] = []
-        out_ts: list[int] | None = None if timestamps is None else []
-        ts_iter = timestamps if timestamps is not None else [None] * len(values)
-        for v, t in zip(values, ts_iter):
-            ctx.current_timestamp = t
-            collect_results(fn(v, ctx), t, out, out_ts, self)
-        if out:
-            self.output.emit(out, out_ts)
-
     def process_batch1(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
     ) -> None:
-        self._run(self.fn1, values, timestamps)
+        self.submit(_collect_work(self, self.fn1, self.context, values, timestamps))
 
     def process_batch2(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
     ) -> None:
-        self._run(self.fn2, values, timestamps)
+        self.submit(_collect_work(self, self.fn2, self.context, values, timestamps))
