@@ -3,6 +3,7 @@ the operator, what it expected and what it got, not with a TypeError from inside
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import pytest
@@ -60,6 +61,39 @@ def test_a_reader_must_give_int_timestamps(strom_env: StreamExecutionEnvironment
 def test_valid_timestamps_pass(strom_env: StreamExecutionEnvironment) -> None:
     strom_env.set_parallelism(1)  # every reader of the fake source emits the batch
     assert sorted(run(strom_env, BrokenSource(timestamps=[1, 2, 3]), MONOTONOUS)) == [1, 2, 3]
+
+
+class _Millis:
+    """An integral number that is not an int subclass, as numpy's scalar types are."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __int__(self) -> int:
+        return self.value
+
+    def __index__(self) -> int:
+        return self.value
+
+    def __radd__(self, other: Any) -> Any:
+        return _Millis(other + self.value) if isinstance(other, int) else NotImplemented
+
+    def __add__(self, other: Any) -> Any:
+        return self.__radd__(other)
+
+
+numbers.Integral.register(_Millis)
+
+
+def test_integral_timestamps_of_other_types_become_ints(
+    strom_env: StreamExecutionEnvironment,
+) -> None:
+    strategy = MONOTONOUS.with_timestamp_assigner(lambda v, _: _Millis(v))
+    sink = CollectSink()
+    source(strom_env, [1, 2, 3]).assign_timestamps_and_watermarks(strategy) \
+        .map(lambda v: v).sink_to(sink)
+    strom_env.execute()
+    assert sorted(sink.results) == [1, 2, 3]
 
 
 @pytest.mark.parametrize(("values", "declared", "problem"), [

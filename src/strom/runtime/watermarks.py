@@ -13,6 +13,7 @@ are called record by record and the batch is cut where they emit; a generator wi
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -131,7 +132,7 @@ class TimestampsAndWatermarks:
             except TypeError:
                 valid = False
             if not valid:
-                raise self._type_error(values, timestamps)
+                timestamps = self._integral_or_raise(values, timestamps)
         if not self.generates or timestamps is None:
             emit(values, timestamps)
             return
@@ -154,8 +155,16 @@ class TimestampsAndWatermarks:
             "exactly one timestamp per record, or timestamps=None."
         )
 
+    def _integral_or_raise(self, values: list[Any], timestamps: list[Any]) -> list[int]:
+        """Integral timestamps of other types (numpy's int64, for instance) become ints;
+        anything else (None, str, float, bool) is an error naming the record."""
+        if all(isinstance(t, numbers.Integral) and not isinstance(t, bool) for t in timestamps):
+            return [int(t) for t in timestamps]
+        raise self._type_error(values, timestamps)
+
     def _type_error(self, values: list[Any], timestamps: list[Any]) -> TypeError:
-        index = next(i for i, t in enumerate(timestamps) if not isinstance(t, int))
+        index = next(i for i, t in enumerate(timestamps)
+                     if not isinstance(t, numbers.Integral) or isinstance(t, bool))
         bad, record = timestamps[index], _shown(values[index])
         if self.assign is not None:
             what = f"The timestamp assigner of '{self.operator_name}' returned"
