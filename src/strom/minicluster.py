@@ -32,7 +32,7 @@ from strom.network.local_network import LocalNetwork
 from strom.rpc.gateways import DispatcherGateway, TaskExecutorGateway
 from strom.rpc.messages import TaskStatus
 from strom.rpc.service import DEFAULT_ASK_TIMEOUT_S, RpcService, rpc_mode_from_env
-from strom.taskmanager.task_executor import TaskExecutor
+from strom.taskmanager.task_executor import STOP_GRACE_S, TaskExecutor
 
 __all__ = ["MiniCluster"]
 
@@ -65,6 +65,8 @@ class MiniCluster:
         self.task_executors: list[TaskExecutor] = []
         self.dispatcher: Dispatcher | None = None
         self.resource_manager: ResourceManager | None = None
+        #: how long stop() waits for running tasks to end (in all, not per slot)
+        self.stop_grace_s = STOP_GRACE_S
         self.rest_port = rest_port
         self.rest_server: Any = None
 
@@ -153,11 +155,15 @@ class MiniCluster:
 
         return rpc.run_sync(collect(), timeout=30)
 
-    def stop(self) -> None:
+    def stop(self, grace_s: float | None = None) -> None:
+        """Stop every component; waits at most ``grace_s`` (default :attr:`stop_grace_s`)
+        for tasks still running. A task blocked in a user function cannot be interrupted: its
+        slot's daemon thread is left to end with the process."""
         rpc = self.rpc
         if rpc is None:
             return
         self.rpc = None
+        grace = self.stop_grace_s if grace_s is None else grace_s
 
         async def stop_all() -> None:
             assert self.dispatcher is not None and self.resource_manager is not None
@@ -166,6 +172,7 @@ class MiniCluster:
                 self.rest_server = None
             await self.dispatcher.stop()
             for te in self.task_executors:
+                te.stop_grace_s = grace
                 await te.stop()
             await self.resource_manager.stop()
 

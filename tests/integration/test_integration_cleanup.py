@@ -32,6 +32,31 @@ def test_a_finished_job_frees_its_slots_and_channels() -> None:
         assert all(not te.tasks for te in cluster.task_executors)
 
 
+def test_collect_sinks_of_finished_jobs_do_not_accumulate() -> None:
+    import gc
+    import weakref
+
+    from strom.testing import sinks
+
+    gc.collect()
+    before = len(sinks._collected)
+    dropped = []
+    with MiniClusterFixture(parallelism=2):
+        for n in range(300):
+            env = StreamExecutionEnvironment.get_execution_environment()
+            sink = CollectSink()
+            env.from_collection([n] * 50).map(lambda x: x + 1).sink_to(sink)
+            env.execute()
+            # readable after the job ended, for as long as the test holds the sink
+            assert sink.results == [n + 1] * 50
+            assert sink.timestamps == [None] * 50
+            dropped.append(weakref.ref(sink._collected))
+            del sink, env
+    gc.collect()
+    assert len(sinks._collected) <= before
+    assert all(ref() is None for ref in dropped), "records of dropped sinks are still held"
+
+
 def test_the_cluster_reports_itself_idle_through_its_gateways() -> None:
     with MiniClusterFixture(parallelism=2) as cluster:
         env = StreamExecutionEnvironment.get_execution_environment()

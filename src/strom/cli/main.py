@@ -165,6 +165,9 @@ def run(jobmanager: str | None, detached: bool, py_files: str | None,
     try:
         with client_python_path(configuration):
             _run_program(script, path, args, verbose)
+    except KeyboardInterrupt:
+        # execute() has cancelled the job and said so; exit as an interrupted program does
+        raise SystemExit(130) from None
     finally:
         see._context.configuration = None
         see._context.cluster = previous_cluster
@@ -186,8 +189,11 @@ def run_application(parallelism: int | None, dynamic: tuple[str, ...],
 
     configuration = _configuration(parallelism, dynamic, config_file)
     path = _program_path(script)
-    run_in_application_cluster(configuration,
-                               lambda: _run_program(script, path, args, verbose))
+    try:
+        run_in_application_cluster(configuration,
+                                   lambda: _run_program(script, path, args, verbose))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
 
 
 @main.command(context_settings=_PROGRAM_COMMAND)

@@ -11,6 +11,9 @@ from strom.common.job import JobClient, JobExecutionResult, JobID, JobStatus
 
 __all__ = ["LocalJobClient"]
 
+#: how long stopping an embedded cluster itself may take, beyond waiting for its tasks
+_CLUSTER_STOP_S = 30.0
+
 
 class LocalJobClient(JobClient):
     """Follows the job and stops its MiniCluster once the job has ended and its result was
@@ -20,6 +23,7 @@ class LocalJobClient(JobClient):
         self._client = client
         self._cluster = cluster
         self._lock = threading.Lock()
+        self._stopped = threading.Event()
         self._result = client.get_job_result()
         self._final_status: JobStatus | None = None
 
@@ -72,15 +76,22 @@ class LocalJobClient(JobClient):
         self._result.add_done_callback(done)
         return out
 
-    def close(self) -> None:
-        """Stop the embedded cluster (cancelling the job if it still runs)."""
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop the embedded cluster, cancelling the job if it still runs and waiting at most
+        about ``timeout_s`` for it to end; returns once the cluster has stopped. A task stuck
+        in a user function that does not return is left behind in its (daemon) thread."""
         with self._lock:
             cluster, self._cluster = self._cluster, None
-        if cluster is not None:
+        if cluster is None:  # another thread is stopping it: wait for that
+            self._stopped.wait(timeout_s + _CLUSTER_STOP_S)
+            return
+        try:
             if not self._result.done():
                 try:
-                    self._client.cancel().result(timeout=10)
-                    self._result.result(timeout=10)
+                    self._client.cancel().result(timeout=max(timeout_s, 0.1))
+                    self._result.result(timeout=timeout_s)
                 except Exception:
                     pass
-            cluster.stop()
+            cluster.stop(grace_s=min(timeout_s, cluster.stop_grace_s))
+        finally:
+            self._stopped.set()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import threading
 import warnings
 from typing import Any
@@ -38,13 +39,15 @@ from strom.graph.python_dependencies import (
     check_path,
 )
 from strom.graph.stream_graph import StreamGraph, build_stream_graph
-from strom.graph.transformations import SourceTransformation, Transformation
+from strom.graph.transformations import SinkTransformation, SourceTransformation, Transformation
 
 __all__ = ["StreamExecutionEnvironment"]
 
 DEFAULT_JOB_NAME = "Flink Streaming Job"
 #: records per network buffer (strom's unit of a "buffer"; see taskmanager.memory.segment-size)
 DEFAULT_BATCH_SIZE = 1024
+#: the embedded cluster warns when a job needs more than this many slots per CPU core
+OVERSUBSCRIPTION_WARNING_FACTOR = 4
 
 _context = threading.local()
 
@@ -357,6 +360,8 @@ class StreamExecutionEnvironment:
         python_dependencies = PythonDependencies.from_configuration(config)
         job_graph = build_job_graph(self._stream_graph(job_name))
         job_graph.python_dependencies = python_dependencies
+        if job_graph.runtime_mode != "BATCH":
+            self._warn_about_unfinishable_file_sinks()
         job_graph.config = {
             "is_batch": job_graph.runtime_mode == "BATCH",
             "auto_watermark_interval": self._execution_config.get_auto_watermark_interval(),
@@ -373,6 +378,30 @@ class StreamExecutionEnvironment:
         self._transformations = []
         return job_graph
 
+    def _warn_about_unfinishable_file_sinks(self) -> None:
+        """A FileSink finishes its part files on checkpoints or at the end of the input, so
+        under an unbounded source without checkpointing it never finishes one (as in Flink)."""
+        if self._configuration.get(opts.CHECKPOINTING_INTERVAL) is not None:
+            return
+        from strom.datastream.connectors.file_system import FileSink
+
+        for sink in self._transformations:
+            spec = getattr(sink, "spec", None)
+            if not (isinstance(sink, SinkTransformation)
+                    and isinstance(getattr(spec, "sink", None), FileSink)):
+                continue
+            unbounded = _unbounded_sources(sink)
+            if unbounded:
+                _warn_user(
+                    f"The FileSink '{sink.name}' reads from the unbounded source "
+                    f"'{unbounded[0].name}' and checkpointing is off, so it will never finish "
+                    "a part file: they stay in-progress or pending (hidden '.part-*' files) "
+                    "because part files are committed on checkpoints or at the end of a "
+                    "bounded input. Use a bounded source, or enable checkpointing once strom "
+                    "supports it.",
+                    UserWarning,
+                )
+
     def get_execution_plan(self) -> str:
         """The dataflow as the JSON Flink's plan visualizer reads."""
         return execution_plan_json(self._stream_graph(None))
@@ -383,6 +412,17 @@ class StreamExecutionEnvironment:
 
         task_managers = self._configuration.get(opts.MINICLUSTER_NUM_TASKMANAGERS) or 1
         slots_needed = sum(job_graph.max_parallelism_needed().values())
+        cores = os.cpu_count() or 1
+        if slots_needed > OVERSUBSCRIPTION_WARNING_FACTOR * cores:
+            _warn_user(
+                f"Job '{job_graph.name}' needs {slots_needed} task slots but this machine has "
+                f"{cores} CPU cores. The embedded local cluster runs one thread per slot, and "
+                "Python runs one thread at a time: a parallelism far above the cores adds "
+                "set-up work and thread switching, not speed. Lower the parallelism "
+                "(env.set_parallelism(), parallelism.default, or strom run -p) to about "
+                f"{cores}.",
+                UserWarning,
+            )
         slots = max(1, math.ceil(slots_needed / task_managers))
         ask_timeout_s = (self._configuration.get(opts.ASK_TIMEOUT) or 10_000) / 1000.0
         return MiniCluster(task_managers, slots, ask_timeout_s=ask_timeout_s).start()
@@ -409,15 +449,22 @@ class StreamExecutionEnvironment:
         """Run the job to its end. A failing user function re-raises here with its own type
         and traceback (a note names the operator)."""
         client = self.execute_async(job_name)
+        interrupted = False
         try:
             return client.get_job_execution_result().result()
         except KeyboardInterrupt:
-            client.cancel()
-            raise
+            # Ctrl-C: cancel, say so, and let the interrupt end the program promptly even
+            # when a user function blocks (a second Ctrl-C skips the wait).
+            from strom.client.interrupt import cancel_after_interrupt
+
+            interrupted = True
+            name = job_name or self._configuration.get(opts.PIPELINE_NAME) or DEFAULT_JOB_NAME
+            cancel_after_interrupt(client, str(name))
+            raise KeyboardInterrupt from None
         finally:
             close = getattr(client, "close", None)
             if close is not None:
-                close()
+                close(timeout_s=0.0) if interrupted else close()
 
     def _execute_collect(self, collect_id: str, job_name: str | None,
                          stream_transformation: Transformation) -> CloseableIterator:
@@ -444,6 +491,32 @@ class StreamExecutionEnvironment:
     def close(self) -> None:
         """Release the environment (nothing stays running between jobs)."""
         self._transformations = []
+
+
+def _unbounded_sources(sink: Transformation) -> list[SourceTransformation]:
+    """The unbounded sources upstream of ``sink``."""
+    found: list[SourceTransformation] = []
+    seen: set[int] = set()
+    todo = [sink]
+    while todo:
+        t = todo.pop()
+        if t.id in seen:
+            continue
+        seen.add(t.id)
+        if isinstance(t, SourceTransformation) and not t.bounded:
+            found.append(t)
+        todo.extend(t.inputs)
+    return found
+
+
+def _warn_user(message: str, category: type[Warning]) -> None:
+    """Warn, attributing the warning to the first caller outside strom (the user's line)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        level += 1
+        frame = frame.f_back  # type: ignore[assignment]
+    warnings.warn(message, category, stacklevel=level)
 
 
 def _align_to_type(elements: list[Any], type_info: Any) -> list[Any]:

@@ -113,6 +113,8 @@ class JobMaster(RpcEndpoint):
         self.coordinators: dict[str, SourceCoordinator | CollectCoordinator] = {}
         self._serialized: dict[str, bytes] = {}
         self._done = False
+        #: executions in a terminal state, so a status update need not scan all of them
+        self._terminal = 0
 
     @property
     def status(self) -> JobStatus:
@@ -246,14 +248,26 @@ class JobMaster(RpcEndpoint):
                 offer = slots[vertex.slot_sharing_group][execution.subtask]
                 execution.task_executor = offer.task_executor_address
                 execution.allocation_id = offer.allocation_id
+        if self.status is not JobStatus.RUNNING:
+            return
+        deployments = []
         for vertex in self.job_graph.vertices:
             for execution in self.graph.by_vertex[str(vertex.id)]:
-                if self.status is not JobStatus.RUNNING:
-                    return
-                execution.state = ExecutionState.DEPLOYING.value
                 assert execution.task_executor is not None
-                te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
-                await te.submit_task(self._deployment_descriptor(execution))
+                deployments.append((execution.task_executor,
+                                    self._deployment_descriptor(execution)))
+        for execution in self.graph.all():
+            self._set_execution_state(execution, ExecutionState.DEPLOYING)
+        # All submissions at once, not one round trip after the other: with hundreds of task
+        # threads competing for the GIL, every round trip through the loop waited its turn.
+        await asyncio.gather(*(
+            self.rpc.connect(address, TaskExecutorGateway).submit_task(tdd)
+            for address, tdd in deployments
+        ))
+        if self.status is not JobStatus.RUNNING:
+            # cancelled or failed while deploying: a cancel may have overtaken its task's
+            # submission, so cancel again what is deployed now
+            self._cancel_executions()
 
     def _deployment_descriptor(self, execution: Execution) -> TaskDeploymentDescriptor:
         vertex = execution.vertex
@@ -299,7 +313,7 @@ class JobMaster(RpcEndpoint):
         execution = self.graph.executions.get(str(state.execution_id))
         if execution is None:
             return
-        execution.state = state.state.value
+        self._set_execution_state(execution, state.state)
         if state.state is ExecutionState.FAILED:
             execution.failure = state.error
             self._fail_job(state.error or RuntimeError(f"task {execution.name} failed"))
@@ -359,13 +373,17 @@ class JobMaster(RpcEndpoint):
             if ExecutionState(execution.state).is_terminal:
                 continue
             if execution.task_executor is None or execution.state == "CREATED":
-                execution.state = ExecutionState.CANCELED.value
+                self._set_execution_state(execution, ExecutionState.CANCELED)
                 continue
             te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
             self.spawn(te.cancel_task(execution.execution_id))
 
+    def _set_execution_state(self, execution: Execution, state: ExecutionState) -> None:
+        self._terminal += state.is_terminal - ExecutionState(execution.state).is_terminal
+        execution.state = state.value
+
     def _check_termination(self) -> None:
-        if self._done:
+        if self._done or self._terminal < len(self.graph.executions):
             return
         states = [ExecutionState(e.state) for e in self.graph.all()]
         if not all(s.is_terminal for s in states):

@@ -11,7 +11,6 @@ behind a full channel's data forever. Batches are handed over by reference.
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -26,14 +25,22 @@ def _noop() -> None:
 
 
 class LocalChannel:
-    __slots__ = ("_credit", "_lock", "_queue", "receiver_waker", "sender_waker")
+    """One producer thread sends, one consumer thread receives; no lock is taken.
+
+    The queue is a ``deque`` (its appends and pops are atomic), and credit is the difference
+    of two counters with one writer each: ``_granted`` (the receiver: announced credit and
+    consumed batches) and ``_used`` (the sender: batches sent). At high parallelism a lock per
+    channel made hundreds of task threads queue behind each other for the GIL.
+    """
+
+    __slots__ = ("_granted", "_queue", "_used", "receiver_waker", "sender_waker")
 
     def __init__(self, credit: int = 0) -> None:
         if credit < 0:
             raise ValueError(f"a channel's credit cannot be negative, got {credit}")
         self._queue: deque[Any] = deque()
-        self._credit = credit
-        self._lock = threading.Lock()
+        self._granted = credit
+        self._used = 0
         self.receiver_waker: Callable[[], None] = _noop
         self.sender_waker: Callable[[], None] = _noop
 
@@ -42,46 +49,39 @@ class LocalChannel:
         """The receiver can take ``credit`` more batches; wakes a waiting sender."""
         if credit < 1:
             raise ValueError(f"a receiver announces at least 1 credit, got {credit}")
-        with self._lock:
-            self._credit += credit
+        self._granted += credit
         self.sender_waker()
 
     # sender side
     def has_credit(self) -> bool:
-        return self._credit > 0
+        return self._granted > self._used
 
     def send_batch(self, batch: RecordBatch) -> None:
         """Send a batch against one credit. Raises ``RuntimeError`` without credit: a sender
         checks :meth:`has_credit` first and waits (is back-pressured) while there is none."""
-        with self._lock:
-            if self._credit <= 0:
-                raise RuntimeError(
-                    "LocalChannel.send_batch() without credit: the receiver has no buffer for "
-                    "this batch. Check has_credit() and keep the batch queued until the "
-                    "receiver returns credit (the sender is woken then)."
-                )
-            self._credit -= 1
-            self._queue.append(batch)
+        if self._granted <= self._used:
+            raise RuntimeError(
+                "LocalChannel.send_batch() without credit: the receiver has no buffer for "
+                "this batch. Check has_credit() and keep the batch queued until the "
+                "receiver returns credit (the sender is woken then)."
+            )
+        self._used += 1
+        self._queue.append(batch)
         self.receiver_waker()
 
     def send_event(self, event: Any) -> None:
-        with self._lock:
-            self._queue.append(event)
+        self._queue.append(event)
         self.receiver_waker()
 
     # receiver side
     def poll(self) -> Any:
         """The next element, or None when the channel is empty right now."""
-        with self._lock:
-            if not self._queue:
-                return None
-            element = self._queue.popleft()
-            if type(element) is RecordBatch:
-                self._credit += 1
-                notify = True
-            else:
-                notify = False
-        if notify:
+        queue = self._queue
+        if not queue:  # only this thread takes from the queue: it stays non-empty
+            return None
+        element = queue.popleft()
+        if type(element) is RecordBatch:
+            self._granted += 1
             self.sender_waker()
         return element
 

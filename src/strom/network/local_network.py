@@ -27,18 +27,28 @@ class LocalNetwork:
     def channel(self, key: ChannelKey) -> LocalChannel:
         """The channel for ``key``, created (without credit) by whichever side asks first;
         the receiver then announces its credit on it."""
-        with self._lock:
-            channel = self._channels.get(key)
+        return self.channels([key])[0]
+
+    def channels(self, keys: list[ChannelKey]) -> list[LocalChannel]:
+        """The channels for ``keys``, as :meth:`channel` finds them.
+
+        At high parallelism hundreds of task threads wire their channels at the same time;
+        a lock here made them queue behind each other (a convoy: every hand-over of the lock
+        waits for the GIL). ``dict.setdefault`` with these keys is atomic, so whichever side
+        asks first creates the channel and both get the same one, without a lock."""
+        found = self._channels
+        out = []
+        for key in keys:
+            channel = found.get(key)
             if channel is None:
-                channel = LocalChannel()
-                self._channels[key] = channel
-            return channel
+                channel = found.setdefault(key, LocalChannel())
+            out.append(channel)
+        return out
 
     def release_job(self, job_id: Hashable) -> None:
         with self._lock:
-            for key in [k for k in self._channels if k[0] == job_id]:
-                del self._channels[key]
+            for key in [k for k in list(self._channels) if k[0] == job_id]:
+                self._channels.pop(key, None)
 
     def stats(self) -> dict[str, Any]:
-        with self._lock:
-            return {"channels": len(self._channels)}
+        return {"channels": len(self._channels)}

@@ -4,6 +4,10 @@ Records accumulate per channel until a buffer holds ``batch_size`` records, an e
 follow them, or the task flushes (when it runs out of input, or after the buffer timeout).
 Full buffers wait for credit; while any wait, the task is back-pressured and stops taking
 input.
+
+The writer remembers which channels hold a partial buffer and which have something waiting
+to be sent, so flushing and sending touch only those: with hundreds of channels per edge a
+scan over all of them at every flush cost more than the records.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ __all__ = ["RecordWriter"]
 
 
 class RecordWriter:
-    __slots__ = ("batch_size", "channels", "n", "outbox", "pending_keys", "pending_ts",
-                 "pending_values", "selector", "waiting")
+    __slots__ = ("batch_size", "channels", "n", "outbox", "partial", "pending_keys",
+                 "pending_ts", "pending_values", "selector", "unsent", "waiting")
 
     def __init__(
         self, channels: list[LocalChannel], selector: ChannelSelector, batch_size: int
@@ -35,6 +39,10 @@ class RecordWriter:
         #: per channel: batches and events ready to go, in order, waiting for credit
         self.outbox: list[deque[Any]] = [deque() for _ in channels]
         self.waiting = 0  # number of batches in outboxes
+        #: channels whose pending buffer may hold records (a superset)
+        self.partial: set[int] = set()
+        #: channels whose outbox is not empty
+        self.unsent: set[int] = set()
 
     def emit(self, values: list[Any], timestamps: list[int] | None) -> None:
         parts = self.selector.split(values, timestamps)
@@ -44,9 +52,11 @@ class RecordWriter:
                 continue
             vals, ts, keys = part
             pending = self.pending_values[i]
-            if not pending and len(vals) >= batch_size:
-                self._enqueue(i, RecordBatch(vals, ts, keys))
-                continue
+            if not pending:
+                if len(vals) >= batch_size:
+                    self._enqueue(i, RecordBatch(vals, ts, keys))
+                    continue
+                self.partial.add(i)
             pending.extend(vals)
             if ts is not None:
                 pts = self.pending_ts[i]
@@ -74,6 +84,7 @@ class RecordWriter:
 
     def _enqueue(self, i: int, batch: RecordBatch) -> None:
         self.outbox[i].append(batch)
+        self.unsent.add(i)
         self.waiting += 1
 
     def broadcast_event(self, event: Any) -> None:
@@ -81,22 +92,28 @@ class RecordWriter:
         for i in range(self.n):
             self._cut(i)
             self.outbox[i].append(event)
+        self.partial.clear()
+        self.unsent.update(range(self.n))
         self.send()
 
     def flush(self) -> None:
         """Cut partial buffers and send what credit allows."""
-        for i in range(self.n):
+        for i in self.partial:
             self._cut(i)
+        self.partial.clear()
         self.send()
 
     def has_partial_buffers(self) -> bool:
-        return any(self.pending_values)
+        pending = self.pending_values
+        return any(pending[i] for i in self.partial)
 
     def send(self) -> bool:
         """Send queued buffers against credit. True when nothing waits any more."""
-        for i, box in enumerate(self.outbox):
-            if not box:
-                continue
+        unsent = self.unsent
+        if not unsent:
+            return True
+        for i in list(unsent):
+            box = self.outbox[i]
             channel = self.channels[i]
             while box:
                 head = box[0]
@@ -108,7 +125,9 @@ class RecordWriter:
                 else:
                     channel.send_event(head)
                 box.popleft()
-        return not any(self.outbox)
+            if not box:
+                unsent.discard(i)
+        return not unsent
 
     def is_blocked(self) -> bool:
         """True while full buffers wait for credit (the task is back-pressured)."""

@@ -28,6 +28,7 @@ from strom.network.elements import (
     WatermarkEvent,
     WatermarkStatusEvent,
 )
+from strom.network.local_channel import LocalChannel
 from strom.network.local_network import LocalNetwork
 from strom.network.partitioners import create_channel_selector
 from strom.network.record_writer import RecordWriter
@@ -177,12 +178,12 @@ class Task:
         edges = {e.edge_id: e for c in chain for e in c.network_outputs}
         for out in tdd.outputs:
             edge = edges[out.edge_id]
-            channels = []
-            for consumer in out.consumer_subtasks:
-                key = (tdd.job_id, tdd.job_attempt, out.edge_id, tdd.subtask_index, consumer)
-                channel = self.network.channel(key)
+            channels = self.network.channels([
+                (tdd.job_id, tdd.job_attempt, out.edge_id, tdd.subtask_index, consumer)
+                for consumer in out.consumer_subtasks
+            ])
+            for channel in channels:
                 channel.sender_waker = self._wake
-                channels.append(channel)
             selector = create_channel_selector(edge.partitioning, len(channels))
             writers[out.edge_id] = RecordWriter(channels, selector, batch_size)
         self.writers = list(writers.values())
@@ -207,18 +208,19 @@ class Task:
         # network inputs
         if tdd.inputs:
             per_input = 1 + max(i.input_index for i in tdd.inputs)
-            pairs = []
+            pairs: list[tuple[LocalChannel, int]] = []
             total = sum(len(i.producer_subtasks) for i in tdd.inputs)
             # exclusive buffers plus this channel's share of the gate's floating buffers
             credit = max(1, credit_base + floating // max(1, total))
             for spec in tdd.inputs:
-                for producer in spec.producer_subtasks:
-                    key = (tdd.job_id, tdd.job_attempt, spec.edge_id, producer, tdd.subtask_index)
-                    channel = self.network.channel(key)
-                    channel.receiver_waker = self._wake
-                    channel.announce_credit(credit)
-                    pairs.append((channel, spec.input_index))
-            self.gate = InputGate(pairs, per_input)
+                channels = self.network.channels([
+                    (tdd.job_id, tdd.job_attempt, spec.edge_id, producer, tdd.subtask_index)
+                    for producer in spec.producer_subtasks
+                ])
+                pairs.extend((channel, spec.input_index) for channel in channels)
+            self.gate = InputGate(pairs, per_input, self._wake)
+            for channel, _ in pairs:  # once the gate listens: credit lets the senders send
+                channel.announce_credit(credit)
         if isinstance(self.head, SourceOperator):
             self.source = self.head
             self.source_id = f"{tdd.vertex_id}:{chain[0].node_id}"

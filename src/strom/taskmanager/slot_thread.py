@@ -8,11 +8,12 @@ task can make progress the thread sleeps until a channel, a mail or a timer wake
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 
 from strom.runtime.task import StepResult, Task
 
-__all__ = ["SlotThread"]
+__all__ = ["SlotThread", "stop_all"]
 
 #: the longest a slot sleeps without being woken (a safety net, not a poll interval)
 MAX_SLEEP_S = 0.5
@@ -25,7 +26,11 @@ class SlotThread:
         self._tasks: list[Task] = []
         self._incoming: list[Task] = []
         self._lock = threading.Lock()
-        self._wake = threading.Event()
+        #: the wake-up signal: held while the thread runs, released by a wake to let its
+        #: next sleep return at once. A plain lock: ``Event.set`` takes a Condition's lock,
+        #: and hundreds of producers waking their consumers contended for it.
+        self._permit = threading.Lock()
+        self._permit.acquire()
         self._stopped = False
         self._thread: threading.Thread | None = None
 
@@ -34,19 +39,38 @@ class SlotThread:
         self._thread.start()
 
     def add_task(self, task: Task) -> None:
-        task.waker = self._wake.set
+        task.waker = self.wake
         with self._lock:
             self._incoming.append(task)
-        self._wake.set()
+        self.wake()
 
     def wake(self) -> None:
-        self._wake.set()
+        """Make the thread step its tasks again (thread-safe, never blocks).
 
-    def stop(self) -> None:
+        The thread takes the permit back before it steps its tasks, so whatever was handed
+        over before a wake is seen by that pass or the next."""
+        permit = self._permit
+        if permit.locked():
+            try:
+                permit.release()
+            except RuntimeError:  # another waker released it first
+                pass
+
+    def request_stop(self) -> None:
+        """Ask the thread to stop after its current step (returns at once)."""
         self._stopped = True
-        self._wake.set()
+        self.wake()
+
+    def join(self, timeout_s: float) -> None:
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=max(0.0, timeout_s))
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self.request_stop()
+        self.join(timeout_s)
 
     def task_count(self) -> int:
         with self._lock:
@@ -55,7 +79,7 @@ class SlotThread:
     def _run(self) -> None:
         tasks = self._tasks
         while not self._stopped:
-            self._wake.clear()
+            self._permit.acquire(blocking=False)
             if self._incoming:
                 with self._lock:
                     tasks.extend(self._incoming)
@@ -69,7 +93,7 @@ class SlotThread:
                     tasks.remove(task)
             if progressed:
                 continue
-            self._wake.wait(self._sleep_seconds(tasks))
+            self._permit.acquire(timeout=self._sleep_seconds(tasks))
 
     def _sleep_seconds(self, tasks: list[Task]) -> float:
         earliest = None
@@ -82,3 +106,18 @@ class SlotThread:
         delay = (earliest - self.clock()) / 1000.0
         return min(max(delay, 0.0), MAX_SLEEP_S)
 
+
+
+def stop_all(slots: Iterable[SlotThread], grace_s: float) -> None:
+    """Stop the slots' threads, waiting at most ``grace_s`` in all for them to finish.
+
+    A thread inside a user function that blocks (sleeps, waits on I/O) cannot be interrupted;
+    it is a daemon thread, so it is left behind rather than holding up shutdown or the exit
+    of the process.
+    """
+    slots = list(slots)
+    for slot in slots:
+        slot.request_stop()
+    deadline = time.monotonic() + grace_s
+    for slot in slots:
+        slot.join(deadline - time.monotonic())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -25,17 +26,19 @@ from strom.rpc.messages import (
 )
 from strom.rpc.service import RpcEndpoint, RpcService
 from strom.runtime.task import Task
-from strom.taskmanager.slot_thread import SlotThread
+from strom.state.backends import create_keyed_state_backend
+from strom.taskmanager.slot_thread import SlotThread, stop_all
 
 __all__ = ["TaskExecutor"]
 
 _numbers = itertools.count()
 
+#: how long a stopping TaskExecutor waits for its slots' threads, all together
+STOP_GRACE_S = 5.0
+
 
 def _default_backend_factory(kind: str, max_parallelism: int, key_groups: Any,
                              clock: Callable[[], int]) -> Any:
-    from strom.state import create_keyed_state_backend
-
     return create_keyed_state_backend(kind, max_parallelism, key_groups, clock)
 
 
@@ -65,6 +68,11 @@ class TaskExecutor(RpcEndpoint):
         self.allocations: dict[AllocationID, tuple[int, JobID, str]] = {}
         self.tasks: dict[ExecutionAttemptID, Task] = {}
         self.keyed_backend_factory = _default_backend_factory
+        #: how long stopping waits (in all) for the slot threads to finish their tasks
+        self.stop_grace_s = STOP_GRACE_S
+        #: calls from task threads waiting to run on the loop, in order (see _from_task_thread)
+        self._task_calls: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
+        self._task_calls_scheduled = False
         #: fetch each job's Python files from its JobMaster (a TaskManager that does not
         #: share the JobManager's file system); else use the JobManager's copies in place
         self.fetch_job_files = False
@@ -80,8 +88,7 @@ class TaskExecutor(RpcEndpoint):
     async def on_stop(self) -> None:
         for task in self.tasks.values():
             task.cancel()
-        for thread in self.slot_threads:
-            thread.stop()
+        stop_all(self.slot_threads, self.stop_grace_s)
         self.job_files.close()
 
     def wake_all(self) -> None:
@@ -125,10 +132,10 @@ class TaskExecutor(RpcEndpoint):
             tdd.config = {**tdd.config, "python_path": python_path}
         task = Task(
             tdd, self.network, self.clock,
-            report_state=lambda eid, state, error: self.rpc.call_soon(
+            report_state=lambda eid, state, error: self._from_task_thread(
                 self._report, jm_address, tdd.job_id, eid, state, error),
             # pickled in the task's thread: an unpicklable event fails the task that sent it
-            send_operator_event=lambda eid, op, subtask, event: self.rpc.call_soon(
+            send_operator_event=lambda eid, op, subtask, event: self._from_task_thread(
                 self._forward_event, jm_address, eid, op, subtask, _pickling.dumps(event)),
             create_keyed_backend=self.keyed_backend_factory,
         )
@@ -182,6 +189,29 @@ class TaskExecutor(RpcEndpoint):
                 for execution_id, task in list(self.tasks.items())]
 
     # ------------------------------------------------------------------ from task threads
+    def _from_task_thread(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(*args)`` on the loop, after the calls queued before it. Calls queued
+        while the loop has not drained the last ones share one wake-up of the loop: with
+        hundreds of tasks reporting at once, a wake-up each (a write to the loop's socket)
+        made deployment crawl, and so did a lock here: appending to a deque is atomic, and
+        two threads that both see no drain scheduled only schedule an empty second one."""
+        self._task_calls.append((fn, args))
+        if self._task_calls_scheduled:
+            return
+        self._task_calls_scheduled = True
+        try:
+            self.rpc.call_soon(self._run_task_calls)
+        except RuntimeError:  # the loop is closed: the cluster stopped, nobody listens
+            pass
+
+    def _run_task_calls(self) -> None:
+        # Reset first: a call queued after this is either drained below or schedules again.
+        self._task_calls_scheduled = False
+        calls = self._task_calls
+        while calls:
+            fn, args = calls.popleft()
+            fn(*args)
+
     def _report(self, jm_address: str, job_id: JobID, execution_id: ExecutionAttemptID,
                 state: ExecutionState, error: BaseException | None) -> None:
         jm = self.rpc.connect(jm_address, JobMasterGateway)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from strom.network.elements import RecordBatch, WatermarkEvent
 from strom.network.local_channel import LocalChannel
 from strom.runtime.input_gate import LONG_MAX, LONG_MIN, InputGate
@@ -121,3 +124,92 @@ def test_poll_is_round_robin_over_channels() -> None:
     channels[1].send_event(WatermarkEvent(3))
     polled = g.poll()
     assert polled is not None and polled[0] == 1
+
+
+# ---------------------------------------------------------------- the valve at scale
+class ReferenceValve:
+    """The valve's rules, computed by scanning every channel each time."""
+
+    def __init__(self, inputs: list[int], num_inputs: int) -> None:
+        self.input_of = inputs
+        self.num_inputs = num_inputs
+        self.watermarks = [LONG_MIN] * len(inputs)
+        self.idle = [False] * len(inputs)
+        self.ended = [False] * len(inputs)
+        self.combined = LONG_MIN
+        self.is_idle = False
+
+    def input_watermark(self, index: int) -> int | None:
+        open_channels = [c for c, i in enumerate(self.input_of) if i == index and not self.ended[c]]
+        if not open_channels:
+            return LONG_MAX
+        active = [self.watermarks[c] for c in open_channels if not self.idle[c]]
+        return min(active) if active else None
+
+    def recompute(self, flushed_input: int = -1, flushed: int = LONG_MIN) -> int | None:
+        candidates = [w for w in (flushed if i == flushed_input else self.input_watermark(i)
+                                  for i in range(self.num_inputs)) if w is not None]
+        if candidates and min(candidates) > self.combined:
+            self.combined = min(candidates)
+            return self.combined
+        return None
+
+    def status(self) -> bool | None:
+        all_idle = all(self.input_watermark(i) is None for i in range(self.num_inputs))
+        if all_idle != self.is_idle:
+            self.is_idle = all_idle
+            return all_idle
+        return None
+
+    def on_watermark(self, c: int, ts: int) -> int | None:
+        self.watermarks[c] = max(self.watermarks[c], ts)
+        return self.recompute()
+
+    def on_status(self, c: int, idle: bool) -> tuple[int | None, bool | None]:
+        was_idle, self.idle[c] = self.idle[c], idle
+        index, watermark = self.input_of[c], None
+        if idle and not was_idle and self.input_watermark(index) is None:
+            flushed = max(w for k, w in enumerate(self.watermarks)
+                          if self.input_of[k] == index and not self.ended[k])
+            watermark = self.recompute(index, flushed)
+        later = self.recompute()
+        return (later if later is not None else watermark), self.status()
+
+    def on_end(self, c: int) -> int | None:
+        self.ended[c] = True
+        return self.recompute()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    inputs=st.lists(st.integers(0, 1), min_size=1, max_size=6),
+    events=st.lists(st.tuples(st.sampled_from(["wm", "idle", "active", "end"]),
+                              st.integers(0, 5), st.integers(0, 50)), max_size=60),
+)
+def test_the_valve_agrees_with_a_full_scan_after_every_event(
+    inputs: list[int], events: list[tuple[str, int, int]]
+) -> None:
+    num_inputs = 1 + max(inputs)
+    g = InputGate([(LocalChannel(), i) for i in inputs], num_inputs)
+    ref = ReferenceValve(inputs, num_inputs)
+    for kind, channel, ts in events:
+        c = channel % len(inputs)
+        if ref.ended[c]:
+            continue
+        if kind == "wm":
+            assert g.on_watermark(c, ts) == ref.on_watermark(c, ts)
+        elif kind in ("idle", "active"):
+            assert g.on_status(c, kind == "idle") == ref.on_status(c, kind == "idle")
+        else:
+            assert g.on_end(c)[0] == ref.on_end(c)
+        assert g.combined == ref.combined and g.is_idle == ref.is_idle
+
+
+def test_a_lagging_channel_does_not_make_the_valve_grow() -> None:
+    g = gate(*([0] * 10))
+    for ts in range(1, 10_000):
+        g.on_watermark(1 + ts % 9, ts)  # channel 0 stays at MIN, the others advance
+    assert g.combined == LONG_MIN
+    assert len(g.heaps[0]) <= 2 * 10 + 8
+    g.on_watermark(0, 20_000)
+    assert g.combined == 9_991  # the lowest of the others: each ended at one of 9991..9999

@@ -1,0 +1,51 @@
+"""What ``execute()`` does when the user presses Ctrl-C: cancel the job, say so, and return
+within a short grace time even if a user function never returns.
+
+A task thread blocked in a user function (a ``time.sleep``, a socket read) cannot be
+interrupted; slot threads are daemon threads, so the process exits without them. A second
+Ctrl-C while waiting skips the rest of the wait.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from strom.common.job import JobClient
+
+__all__ = ["CANCEL_GRACE_S", "cancel_after_interrupt"]
+
+#: how long Ctrl-C waits for a cancelled job to end before exiting without it
+CANCEL_GRACE_S = 3.0
+
+
+def cancel_after_interrupt(client: JobClient, job_name: str, grace_s: float = CANCEL_GRACE_S,
+                           out: TextIO | None = None) -> bool:
+    """Cancel the job of ``client`` and wait up to ``grace_s`` for it to end, reporting on
+    ``out`` (stderr). True if it ended in time."""
+    out = out or sys.stderr
+    job = f"'{job_name}' ({client.get_job_id()})"
+    print(f"Cancelling job {job}... (press Ctrl-C again to exit at once)", file=out,
+          flush=True)
+    deadline = time.monotonic() + grace_s
+    try:
+        client.cancel()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                status = client.get_job_status().result(timeout=left)
+            except Exception:  # the cluster stops or the job is gone: nothing to wait for
+                break
+            if status.is_globally_terminal_state():
+                print(f"Job {job} is {status.name}.", file=out, flush=True)
+                return True
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+    except KeyboardInterrupt:
+        print(f"Exiting without waiting for job {job} to end.", file=out, flush=True)
+        return False
+    print(f"Job {job} did not end within {grace_s:g} s: a user function has not returned. "
+          "Exiting without waiting for it.", file=out, flush=True)
+    return False
