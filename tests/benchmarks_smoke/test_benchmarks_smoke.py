@@ -108,6 +108,8 @@ def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture
         "stateless.map_filter", "stateless.map_filter_vs_inlined",
         "stateless.map_filter_generated",
         "windows.tumbling_sum", "windows.tumbling_sum_vs_inlined",
+        "windows.tumbling_sum_vs_streaming_loop", "windows.process_window",
+        "windows.process_window_general",
         "word_count.streaming", "word_count.streaming_vs_inlined",
     ]
     assert rows["stateless.map_filter"]["records"] == 2_000
@@ -116,7 +118,8 @@ def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture
     assert {name: r["target"] for name, r in rows.items() if r["target"] is not None} == {
         "collect.vs_sink": 0.9, "memory.from_collection_peak": 1.3,
         "stateless.map_filter": 0.5, "windows.tumbling_sum": 0.25,
-        "word_count.streaming": 0.33,
+        "windows.tumbling_sum_vs_streaming_loop": 0.3, "windows.process_window": 0.25,
+        "windows.process_window_general": 0.2, "word_count.streaming": 0.33,
     }
     for name, r in rows.items():
         unit = "bytes" if name.startswith("memory.") else "s"
@@ -139,6 +142,48 @@ def test_window_sums_match_a_plain_computation() -> None:
         sink.release()
     assert got == sorted((k, start, total) for (k, start), total in expected.items())
     assert windows.baseline_same_functions(n) == windows.baseline_inlined(n) == len(expected)
+
+
+def _window_results(n: int) -> list[tuple[str, int, int, int]]:
+    sums: dict[tuple[str, int], int] = {}
+    for i in range(n):
+        key, ts, value = windows.event_of(i)
+        start = ts - ts % windows.WINDOW_MS
+        sums[(key, start)] = sums.get((key, start), 0) + value
+    return sorted((k, s, s + windows.WINDOW_MS, total) for (k, s), total in sums.items())
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast_path", "general_operator"])
+def test_process_window_matches_a_plain_computation(
+    monkeypatch: pytest.MonkeyPatch, fast: bool
+) -> None:
+    from strom.runtime.operators import fast_window
+
+    monkeypatch.setattr(fast_window, "ENABLED", fast)
+    n = 5_000
+    expected = _window_results(n)
+    sink = CountingSink(keep=True)
+    try:
+        windows.strom_process_window(n, sink)
+        got = sorted(sink.records)
+    finally:
+        sink.release()
+    assert got == expected
+    assert windows.baseline_process_window(n) == len(expected)
+
+
+def test_window_sum_of_tuples_matches_the_streaming_loop() -> None:
+    n = 5_000
+    events = windows.tuples(n)
+    expected = [(k, s, total) for k, s, _, total in _window_results(n)]
+    sink = CountingSink(keep=True)
+    try:
+        windows.strom_window_sum_of_tuples(events, sink)
+        got = sorted((k, ts - ts % windows.WINDOW_MS, total) for k, total, ts in sink.records)
+    finally:
+        sink.release()
+    assert got == expected
+    assert windows.baseline_streaming_loop(events) == len(expected)
 
 
 def test_keyed_process_emits_one_record_per_timer() -> None:

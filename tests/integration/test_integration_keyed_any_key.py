@@ -150,3 +150,14 @@ def test_window_reduce_groups_unhashable_keys(
         .window(TumblingEventTimeWindows.of(Time.seconds(1)))
     results = run_and_collect(strom_env, windowed.reduce(concat))
     assert sorted(results) == [("x", 10), ("y", 7), ("z", 4)]
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "general"])
+def test_incremental_window_functions_see_the_original_key(
+    strom_env: StreamExecutionEnvironment, monkeypatch: pytest.MonkeyPatch, fast_path: bool,
+) -> None:
+    monkeypatch.setattr(fast_window, "ENABLED", fast_path)
+    windowed = timed(strom_env).key_by(lambda t: [t[0]]) \
+        .window(TumblingEventTimeWindows.of(Time.seconds(1)))
+    results = run_and_collect(strom_env, windowed.reduce(concat, window_function=KeyAndCount()))
+    assert sorted(results) == [(["x"], 1), (["y"], 1), (["z"], 1)]

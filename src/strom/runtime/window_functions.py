@@ -80,6 +80,12 @@ class InternalWindowFunction(ABC):
         """Called when ``window`` is cleaned up (``ctx`` points at it)."""
         return None
 
+    @property
+    def needs_clear(self) -> bool:
+        """Whether :meth:`clear` does anything (the user's window function overrides
+        ``clear``); the operator skips the call per (key, window) otherwise."""
+        return False
+
 
 class _PassThrough(InternalWindowFunction):
     """reduce/aggregate without a window function: the pre-aggregated value is the output."""
@@ -121,6 +127,10 @@ class _Process(InternalWindowFunction):
     def clear(self, window: Any, ctx: InternalWindowContext) -> None:
         self._function.clear(ctx)
 
+    @property
+    def needs_clear(self) -> bool:
+        return type(self._function).clear is not ProcessWindowFunction.clear
+
 
 class _ProcessAll(InternalWindowFunction):
     def __init__(self, state_descriptor: StateDescriptor, single_value: bool,
@@ -135,6 +145,10 @@ class _ProcessAll(InternalWindowFunction):
 
     def clear(self, window: Any, ctx: InternalWindowContext) -> None:
         self._function.clear(ctx)
+
+    @property
+    def needs_clear(self) -> bool:
+        return type(self._function).clear is not ProcessAllWindowFunction.clear
 
 
 def _wrap_window_function(window_function: Any, keyed: bool, descriptor: StateDescriptor,

@@ -11,12 +11,17 @@ clears all of it; global and count windows (``max_timestamp == LONG_MAX``) get n
 The runtime feeds it like this::
 
     logic.open()
-    logic.process_element(key, value, timestamp)          # per element
-    for timer in timer_service.advance_watermark(wm):     # per watermark
-        logic.on_event_time(timer)
+    logic.process_batch(keys, values, timestamps)         # per batch (or process_element)
+    logic.advance_watermark(wm)                           # per watermark
     for timer in timer_service.advance_processing_time(now):
         logic.on_processing_time(timer)
     logic.close()
+
+``process_batch`` is ``process_element`` for each element, and ``advance_watermark`` is
+``on_event_time`` for each timer of ``timer_service.advance_watermark(wm)``; both have a
+batch loop for the built-in ``EventTimeTrigger`` with tumbling or sliding event-time windows
+(the trigger's decisions inlined, windows computed once per batch), with the same state,
+timers and results as the general per-element code.
 
 Semantics follow Flink's ``WindowOperator`` (see flink-reference §5.10): an element is late
 when ``timestamp + allowed_lateness <= watermark`` (event time only); a late element that
@@ -34,8 +39,17 @@ from typing import TYPE_CHECKING, Any, cast
 from strom.common.watermark_strategy import LONG_MAX, LONG_MIN
 from strom.datastream.functions import RuntimeContext
 from strom.datastream.output_tag import OutputTag
-from strom.datastream.state import MapStateDescriptor
-from strom.datastream.window import MergingWindowAssigner, Trigger, TriggerResult, WindowAssigner
+from strom.datastream.state import MapStateDescriptor, _CallableReduceFunction
+from strom.datastream.window import (
+    EventTimeTrigger,
+    MergingWindowAssigner,
+    SlidingEventTimeWindows,
+    TimeWindow,
+    Trigger,
+    TriggerResult,
+    TumblingEventTimeWindows,
+    WindowAssigner,
+)
 from strom.runtime.window_contexts import (
     AssignerContext,
     AssignerRuntimeContext,
@@ -45,7 +59,7 @@ from strom.runtime.window_contexts import (
 )
 from strom.runtime.window_functions import InternalWindowFunction
 from strom.runtime.window_merging import MergingWindowSet
-from strom.state.canonical_keys import user_key
+from strom.state.canonical_keys import CanonicalKey, user_key
 from strom.state.namespaces import VOID_NAMESPACE
 
 if TYPE_CHECKING:
@@ -61,6 +75,7 @@ __all__ = [
 MERGING_WINDOW_SET_STATE_NAME = "merging-window-set"
 
 _CONTINUE = TriggerResult.CONTINUE
+_UNKNOWN: Any = object()
 
 
 class WindowMergeError(RuntimeError):
@@ -93,10 +108,13 @@ class WindowOperatorLogic:
         processing_time: Callable[[], int],
         count_windows_state_name: str = "window-assigner-state",
         is_batch: bool = False,
+        emit_many: Callable[[list[Any], int], None] | None = None,
     ) -> None:
         """``count_windows_state_name`` is the state namespace under which the assigner keeps
         what it stores through ``context.get_runtime_context()`` (the count assigners' per-key
-        element counters), apart from the windows' namespaces and from user state."""
+        element counters), apart from the windows' namespaces and from user state.
+        ``emit_many(values, timestamp)``, if given, receives several results with one
+        timestamp at once (as ``emit`` for each, in order)."""
         if not isinstance(assigner, WindowAssigner):
             raise TypeError(f"assigner must be a WindowAssigner, got {type(assigner).__name__}")
         if not isinstance(trigger, Trigger):
@@ -130,6 +148,7 @@ class WindowOperatorLogic:
         self._timers = timer_service
         self._runtime_context = runtime_context
         self._emit = emit
+        self._emit_many = emit_many if emit_many is not None else self._emit_each
         self._emit_side = emit_side
         self._processing_time = processing_time
         self._is_batch = is_batch
@@ -139,6 +158,11 @@ class WindowOperatorLogic:
         """Late elements dropped because no live window took them and no late tag was set."""
 
         self._list_contents = not window_function.single_value
+        # the built-in EventTimeTrigger's decisions are inlined (see _add_batch_to_time_windows)
+        self._event_time_trigger = type(trigger) is EventTimeTrigger and not self._merging
+        self._time_window_assigner = (
+            type(assigner) in (TumblingEventTimeWindows, SlidingEventTimeWindows)
+        )
         self._trigger_context = WindowTriggerContext(
             trigger, backend, timer_service, runtime_context, processing_time,
             self.current_watermark,
@@ -153,6 +177,7 @@ class WindowOperatorLogic:
             ),
         )
         self._window_state: Any = None
+        self._direct_contents: tuple[Any, Any, Any] | None = None
         self._merging_windows: MergingWindowSet | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -175,9 +200,32 @@ class WindowOperatorLogic:
                 cast(MergingWindowAssigner[Any, Any], self._assigner), sets_state
             )
         self._window_function.open(self._runtime_context)
+        self._direct_contents = self._direct_contents_access()
+
+    def _direct_contents_access(self) -> tuple[Any, Any, Any] | None:
+        """``(namespaces, reduce, aggregate_function)`` when the window contents are heap
+        reducing or aggregating state without TTL: the batch loops then read and write its
+        namespace maps themselves, with the state's own conventions (``None`` is absent, an
+        emptied namespace map is dropped), instead of a state call per element and timer."""
+        state = self._window_state
+        kind = getattr(state, "kind", None)
+        if getattr(state, "has_ttl", True) or kind not in ("reducing", "aggregating"):
+            return None
+        descriptor = self._window_function.state_descriptor
+        if kind == "reducing":
+            function = descriptor.get_reduce_function()  # type: ignore[attr-defined]
+            reduce = (function._fn if type(function) is _CallableReduceFunction
+                      else function.reduce)
+            return state.namespaces, reduce, None
+        return state.namespaces, None, descriptor.get_agg_function()  # type: ignore[attr-defined]
 
     def close(self) -> None:
         self._window_function.close()
+
+    def _emit_each(self, values: list[Any], timestamp: int) -> None:
+        emit = self._emit
+        for value in values:
+            emit(value, timestamp)
 
     # ------------------------------------------------------------------ clocks
 
@@ -196,6 +244,109 @@ class WindowOperatorLogic:
         return window.max_timestamp()
 
     # ------------------------------------------------------------------ elements
+
+    def process_batch(self, keys: list[Any], values: list[Any],
+                      timestamps: list[int] | None) -> None:
+        """:meth:`process_element` for each element of a batch, in order."""
+        if (timestamps is not None and self._event_time_trigger
+                and self._time_window_assigner):
+            self._add_batch_to_time_windows(keys, values, timestamps)
+            return
+        process = self.process_element
+        if timestamps is None:
+            for key, value in zip(keys, values):
+                process(key, value, None)
+        else:
+            for key, value, timestamp in zip(keys, values, timestamps):
+                process(key, value, timestamp)
+
+    def _add_batch_to_time_windows(self, keys: list[Any], values: list[Any],
+                                   timestamps: list[int]) -> None:
+        """:meth:`_add_to_windows` for a batch, with the built-in tumbling or sliding
+        event-time assigner and EventTimeTrigger: the windows are computed inline (one object
+        per window and batch, so namespace switches are identity checks), the trigger's
+        ``on_element`` is inlined (fire if the watermark passed the window's max_timestamp,
+        else a timer there) and the cleanup timer is registered only when it is another
+        timer than the trigger's (allowed lateness > 0)."""
+        assigner: Any = self._assigner
+        size: int = assigner._size
+        offset: int = assigner._offset
+        slide: int = getattr(assigner, "_slide", size)
+        lateness = self._allowed_lateness
+        watermark = self._timers.current_watermark()
+        streaming = not self._is_batch
+        trigger_watermark = watermark if streaming else LONG_MIN
+        set_key = self._backend.set_current_key
+        state = self._window_state
+        set_namespace = state.set_current_namespace
+        add = state.add
+        timer_bucket = self._timers.event_timers.bucket
+        # start -> (window, timer bucket of its max_timestamp or None: fire at once, timer
+        # bucket of its cleanup time or None: none or the same), or None: the window is gone
+        windows: dict[int, tuple[TimeWindow, Any, Any] | None] = {}
+        current: Any = None
+        starts: Any
+        namespaces: Any = None
+        reduce = agg_add = create_accumulator = None
+        if self._direct_contents is not None:
+            namespaces, reduce, aggregate = self._direct_contents
+            if aggregate is not None:
+                agg_add, create_accumulator = aggregate.add, aggregate.create_accumulator
+        contents_map: Any = None
+        for key, value, t in zip(keys, values, timestamps):
+            set_key(key)
+            # the assigners' formulas without "+ size": Python's % is never negative
+            if slide == size:
+                starts = (t - (t - offset) % size,)
+            else:
+                starts = range(t - (t - offset) % slide, t - size, -slide)
+            skipped = True
+            for start in starts:
+                known = windows.get(start, _UNKNOWN)
+                if known is _UNKNOWN:
+                    max_ts = start + size - 1
+                    cleanup = min(max_ts + lateness, LONG_MAX)
+                    known = windows[start] = None if streaming and cleanup <= watermark else (
+                        TimeWindow(start, start + size),
+                        None if max_ts <= trigger_watermark else timer_bucket(max_ts),
+                        None if cleanup in (max_ts, LONG_MAX) else timer_bucket(cleanup),
+                    )
+                if known is None:
+                    continue
+                skipped = False
+                window, fire_timers, cleanup_timers = known
+                if window is not current:
+                    if namespaces is not None:
+                        contents_map = namespaces.get(window)
+                        if contents_map is None:
+                            contents_map = namespaces[window] = {}
+                    set_namespace(window)
+                    current = window
+                if reduce is not None and value is not None:  # HeapReducingState.add
+                    old = contents_map.get(key)
+                    contents_map[key] = value if old is None else reduce(old, value)
+                elif agg_add is not None and value is not None:  # HeapAggregatingState.add
+                    acc = contents_map.get(key)
+                    contents_map[key] = agg_add(
+                        value, create_accumulator() if acc is None else acc  # type: ignore[misc]
+                    )
+                else:
+                    add(value)
+                    current = None  # add(None) clears, which may drop the namespace's map
+                if fire_timers is None:  # EventTimeTrigger.on_element: FIRE
+                    contents = self._contents(window)
+                    if contents is None:
+                        continue
+                    self._emit_window_contents(key, window, contents)
+                else:  # EventTimeTrigger.on_element: a timer at max_timestamp
+                    fire_timers[key, window] = None
+                if cleanup_timers is not None:
+                    cleanup_timers[key, window] = None
+            if skipped and streaming and t + lateness <= watermark:
+                if self._late_data_tag is not None:
+                    self._emit_side(self._late_data_tag, value, t)
+                else:
+                    self.num_late_records_dropped += 1
 
     def process_element(self, key: Any, value: Any, timestamp: int | None) -> None:
         """Add ``value`` (of ``key``, with event timestamp ``timestamp``) to its windows."""
@@ -302,6 +453,106 @@ class WindowOperatorLogic:
             self._window_state.merge_namespaces(state_window_result, list(merged_state_windows))
 
     # ------------------------------------------------------------------ timers
+
+    def advance_watermark(self, watermark: int) -> None:
+        """Advance the event-time clock to ``watermark`` and handle every event-time timer
+        that is due (:meth:`on_event_time` for each)."""
+        if not self._event_time_trigger:
+            on_event_time = self.on_event_time
+            for timer in self._timers.advance_watermark(watermark):
+                on_event_time(timer)
+            return
+        # EventTimeTrigger inlined: a timer at the window's max_timestamp fires it. Its clear()
+        # would delete that timer, which has always fired by the window's cleanup time (it is
+        # earlier, or the same timer), so it is left out; no timer is registered while timers
+        # fire, which lets the timers of a timestamp be taken as one group.
+        set_key = self._backend.set_current_key
+        state = self._window_state
+        set_namespace = state.set_current_namespace
+        get_contents = state.get
+        clear_contents = state.clear
+        event_time = self._event_time
+        lateness = self._allowed_lateness
+        list_contents = self._list_contents
+        process = self._window_function.process
+        clear_function = (self._window_function.clear if self._window_function.needs_clear
+                          else None)
+        context = self._process_context
+        emit_many, emit_side = self._emit_many, self._emit_side
+        direct = self._direct_contents
+        namespaces: Any = None
+        get_result: Any = None
+        if direct is not None:
+            namespaces = direct[0]
+            if direct[2] is not None:
+                get_result = direct[2].get_result
+        contents_map: Any = None
+        self._in_timer = True
+        try:
+            for time, timers in self._timers.advance_watermark_groups(watermark):
+                # a timer fires only the windows whose max_timestamp it is: every result of
+                # this group has the timestamp ``time``
+                out: list[Any] = []
+                append = out.append
+                current: Any = None
+                contents_map = None
+                fire = cleanup = False
+                max_ts = 0
+                for key, window in timers:
+                    set_key(key)
+                    if window is not current:
+                        if direct is not None:
+                            if contents_map is not None and not contents_map:
+                                _drop_namespace(namespaces, current, contents_map)
+                            contents_map = namespaces.get(window)
+                        set_namespace(window)
+                        current = context.current_window = window
+                        max_ts = window.max_timestamp()
+                        fire = time == max_ts
+                        cleanup = event_time and time == min(max_ts + lateness, LONG_MAX)
+                    if direct is not None:
+                        # HeapReducingState/HeapAggregatingState get() and clear()
+                        if contents_map is None:
+                            contents = None
+                        elif cleanup:
+                            contents = contents_map.pop(key, None)
+                        elif fire:
+                            contents = contents_map.get(key)
+                        else:
+                            continue
+                        if contents is not None and get_result is not None:
+                            contents = get_result(contents)
+                    elif fire:
+                        contents = get_contents()
+                    if fire:
+                        if contents is not None and (not list_contents or contents):
+                            results = process(
+                                key.value if type(key) is CanonicalKey else key,  # user_key
+                                window, context, contents,
+                            )
+                            if results is not None:
+                                for result in results:
+                                    if (isinstance(result, tuple) and len(result) == 2
+                                            and isinstance(result[0], OutputTag)):
+                                        if out:
+                                            emit_many(out, time)
+                                            out.clear()
+                                        emit_side(result[0], result[1], max_ts)
+                                    else:
+                                        append(result)
+                    if cleanup:
+                        if direct is None:
+                            clear_contents()
+                        if clear_function is not None:
+                            clear_function(window, context)
+                if out:
+                    emit_many(out, time)
+                if contents_map is not None and not contents_map:
+                    _drop_namespace(namespaces, current, contents_map)
+                    contents_map = None
+                    set_namespace(current)  # the state's cached map of it is gone too
+        finally:
+            self._in_timer = False
 
     def on_event_time(self, timer: Any) -> None:
         """Handle one fired event-time timer (``timer.timestamp``, ``.key``, ``.namespace``)."""
@@ -419,3 +670,10 @@ class WindowOperatorLogic:
                 self._emit_side(result[0], result[1], timestamp)
             else:
                 emit(result, timestamp)
+
+
+def _drop_namespace(namespaces: dict[Any, Any], window: Any, contents_map: dict[Any, Any]
+                    ) -> None:
+    """Drop the emptied map of ``window``, as heap state does when a namespace empties."""
+    if namespaces.get(window) is contents_map:
+        del namespaces[window]

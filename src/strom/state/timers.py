@@ -1,9 +1,12 @@
 """Event-time and processing-time timers of keyed operators (Flink's ``InternalTimerService``).
 
 A timer is ``(timestamp, key, namespace)``; registering the same timer twice keeps one.
-Timers fire in timestamp order (ties in registration order). Each queue is a binary heap
-with lazy deletion: a deleted timer leaves its heap entry behind until it reaches the top or
-the heap is compacted, so register, delete and fire are all O(log n).
+Timers fire in timestamp order (ties in registration order). Each queue keeps one
+insertion-ordered bucket of ``(key, namespace)`` entries per timestamp and a binary heap of
+the timestamps that have a bucket. Windows give every key of a window the same timer
+timestamp, so registering a timer is a dict operation (O(1); a heap push only for a new
+timestamp), registering an existing one is a lookup, and deleting one is a dict removal
+(its timestamp stays in the heap until it reaches the top or the heap is compacted).
 
 Timers are keyed state: the backend that owns the service includes them, by key group, in
 its snapshots.
@@ -24,6 +27,9 @@ LONG_MIN = -(2**63)
 
 _COMPACT_MIN_SIZE = 64
 
+Bucket = dict[tuple[Any, Any], None]
+"""The timers of one timestamp: ``(key, namespace)`` entries in registration order."""
+
 
 class Timer(NamedTuple):
     """One registered timer."""
@@ -36,90 +42,180 @@ class Timer(NamedTuple):
 class TimerQueue:
     """Timers of one time domain: deduplicated, deletable, popped in timestamp order."""
 
-    __slots__ = ("_heap", "_live", "_seq")
+    __slots__ = ("_buckets", "_firing", "_firing_ts", "_heap")
 
     def __init__(self) -> None:
-        # (timestamp, sequence, timer): the unique sequence keeps keys and namespaces out of
-        # comparisons (they need not be orderable) and makes ties fire in registration order.
-        self._heap: list[tuple[int, int, Timer]] = []
-        self._live: set[Timer] = set()
-        self._seq = 0
+        self._buckets: dict[int, Bucket] = {}
+        # every bucket's timestamp is in the heap (stale and repeated timestamps are skipped)
+        self._heap: list[int] = []
+        # the bucket pop_until is working through (taken out of _buckets), and its timestamp
+        self._firing: Bucket | None = None
+        self._firing_ts: int | None = None
+
+    def add_entry(self, timestamp: int, key: Any, namespace: Any) -> bool:
+        """Register the timer ``(timestamp, key, namespace)``; ``False`` if it was already
+        registered."""
+        entry = (key, namespace)
+        bucket = self._buckets.get(timestamp)
+        if bucket is not None and entry in bucket:
+            return False
+        if timestamp == self._firing_ts and self._is_firing(entry):
+            return False
+        if bucket is None:
+            self._buckets[timestamp] = {entry: None}
+            heapq.heappush(self._heap, timestamp)
+        else:
+            bucket[entry] = None
+        return True
+
+    def _is_firing(self, entry: tuple[Any, Any]) -> bool:
+        """Whether ``entry`` waits in the bucket being fired (its timestamp is checked by the
+        caller)."""
+        firing = self._firing
+        return firing is not None and entry in firing
+
+    def bucket(self, timestamp: int) -> Bucket:
+        """The timers of ``timestamp`` as the queue's own dict: setting
+        ``bucket[(key, namespace)] = None`` registers that timer (an existing one keeps its
+        place). Only while no ``pop_until`` is under way, and only to add; a batch loop keeps
+        the dict of a timestamp to register many keys' timers with one dict store each."""
+        bucket = self._buckets.get(timestamp)
+        if bucket is None:
+            bucket = self._buckets[timestamp] = {}
+            heapq.heappush(self._heap, timestamp)
+        return bucket
 
     def add(self, timer: Timer) -> bool:
         """Register ``timer``; ``False`` if it was already registered."""
-        live = self._live
-        if timer in live:
-            return False
-        live.add(timer)
-        self._seq += 1
-        heapq.heappush(self._heap, (timer.timestamp, self._seq, timer))
-        return True
+        return self.add_entry(timer[0], timer[1], timer[2])
+
+    def remove_entry(self, timestamp: int, key: Any, namespace: Any) -> bool:
+        """Delete the timer ``(timestamp, key, namespace)``; ``False`` if it was not
+        registered."""
+        entry = (key, namespace)
+        bucket = self._buckets.get(timestamp)
+        if bucket is not None and entry in bucket:
+            del bucket[entry]
+            if not bucket:
+                del self._buckets[timestamp]
+                heap = self._heap
+                if len(heap) > _COMPACT_MIN_SIZE and len(heap) > 2 * len(self._buckets):
+                    self._compact()
+            return True
+        firing = self._firing
+        if timestamp == self._firing_ts and firing is not None and entry in firing:
+            del firing[entry]
+            return True
+        return False
 
     def remove(self, timer: Timer) -> bool:
         """Delete ``timer``; ``False`` if it was not registered."""
-        live = self._live
-        if timer not in live:
-            return False
-        live.remove(timer)
-        heap = self._heap
-        if len(heap) > _COMPACT_MIN_SIZE and len(heap) > 2 * len(live):
-            self._compact()
-        return True
+        return self.remove_entry(timer[0], timer[1], timer[2])
 
     def _compact(self) -> None:
-        live = self._live
-        seen: set[Timer] = set()
-        kept = []
-        for entry in self._heap:
-            timer = entry[2]
-            if timer in live and timer not in seen:
-                seen.add(timer)
-                kept.append(entry)
-        heapq.heapify(kept)
-        self._heap = kept
+        heap = list(self._buckets)
+        heapq.heapify(heap)
+        self._heap = heap
 
     def pop_until(self, limit: int) -> Iterator[Timer]:
         """Pop, lazily and in order, every timer with ``timestamp <= limit``, including
-        timers added while the iteration is under way."""
-        live = self._live
+        timers added while the iteration is under way (an earlier one fires next). Timers not
+        yet popped when the iteration is abandoned stay registered."""
+        buckets = self._buckets
         while True:
             heap = self._heap  # re-read: a removal during the iteration may compact the heap
-            if not heap or heap[0][0] > limit:
+            if not heap or heap[0] > limit:
                 return
-            timer = heapq.heappop(heap)[2]
-            if timer in live:
-                live.remove(timer)
-                yield timer
+            ts = heapq.heappop(heap)
+            bucket = buckets.pop(ts, None)
+            if bucket is None:  # stale: the bucket was emptied by deletions
+                continue
+            self._firing, self._firing_ts = bucket, ts
+            try:
+                for entry in list(bucket):
+                    heap = self._heap
+                    if heap and heap[0] < ts:
+                        break  # a timer earlier than this one was registered: it goes first
+                    if entry in bucket:  # not deleted meanwhile
+                        del bucket[entry]
+                        yield Timer(ts, entry[0], entry[1])
+            finally:
+                self._firing, self._firing_ts = None, None
+                if bucket:
+                    self._requeue(ts, bucket)
+
+    def pop_groups_until(self, limit: int) -> Iterator[tuple[int, Bucket]]:
+        """Pop, in timestamp order, the timers with ``timestamp <= limit`` a timestamp at a
+        time: ``(timestamp, {(key, namespace): None, ...})`` in registration order. For
+        callers that register no timer at or before a timestamp they are handling and delete
+        none of its timers (a window operator with the built-in event-time trigger); a timer
+        registered later than that still fires in this pass."""
+        buckets = self._buckets
+        while True:
+            heap = self._heap
+            if not heap or heap[0] > limit:
+                return
+            ts = heapq.heappop(heap)
+            bucket = buckets.pop(ts, None)
+            if bucket:
+                yield ts, bucket
+
+    def _requeue(self, timestamp: int, bucket: Bucket) -> None:
+        """Put back the unfired rest of a bucket, before timers registered for the same
+        timestamp while it was firing."""
+        newer = self._buckets.get(timestamp)
+        if newer is None:
+            heapq.heappush(self._heap, timestamp)
+        else:
+            bucket.update(newer)
+        self._buckets[timestamp] = bucket
 
     def peek_timestamp(self) -> int | None:
         """The earliest registered timestamp, or ``None``."""
-        heap, live = self._heap, self._live
-        while heap and heap[0][2] not in live:
+        heap, buckets = self._heap, self._buckets
+        while heap:
+            bucket = buckets.get(heap[0])
+            if bucket:
+                break
+            if bucket is not None:  # left empty by a caller of bucket()
+                del buckets[heap[0]]
             heapq.heappop(heap)
-        if not heap:
-            return None
-        # A stale entry equal to a live timer is harmless here: its timestamp is the same.
-        return heap[0][0]
+        earliest = heap[0] if heap else None
+        firing_ts = self._firing_ts
+        if self._firing and firing_ts is not None and (earliest is None or firing_ts < earliest):
+            return firing_ts
+        return earliest
 
     def timers(self) -> list[Timer]:
         """All registered timers in firing order (a copy)."""
-        seen: set[Timer] = set()
-        out = []
-        for _, _, timer in sorted(self._heap):
-            if timer in self._live and timer not in seen:
-                seen.add(timer)
-                out.append(timer)
+        out: list[Timer] = []
+        pending = dict(self._buckets)
+        if self._firing:
+            ts = self._firing_ts
+            assert ts is not None
+            pending[ts] = {**self._firing, **pending.get(ts, {})}
+        for ts in sorted(pending):
+            out.extend(Timer(ts, key, namespace) for key, namespace in pending[ts])
         return out
 
     def __len__(self) -> int:
-        return len(self._live)
+        return sum(map(len, self._buckets.values())) + len(self._firing or ())
 
     def __contains__(self, timer: object) -> bool:
-        return timer in self._live
+        if not isinstance(timer, tuple) or len(timer) != 3:
+            return False
+        ts, key, namespace = timer
+        entry = (key, namespace)
+        bucket = self._buckets.get(ts)
+        if bucket is not None and entry in bucket:
+            return True
+        return ts == self._firing_ts and self._is_firing(entry)
 
     def clear(self) -> None:
+        self._buckets.clear()
         self._heap.clear()
-        self._live.clear()
+        if self._firing is not None:
+            self._firing.clear()
 
 
 class InternalTimerService:
@@ -141,16 +237,27 @@ class InternalTimerService:
         self._watermark = LONG_MIN
 
     def register_event_time_timer(self, namespace: Any, timestamp: int) -> None:
-        self._event.add(Timer(timestamp, self._keys._current_key, namespace))
+        self._event.add_entry(timestamp, self._keys._current_key, namespace)
 
     def delete_event_time_timer(self, namespace: Any, timestamp: int) -> None:
-        self._event.remove(Timer(timestamp, self._keys._current_key, namespace))
+        self._event.remove_entry(timestamp, self._keys._current_key, namespace)
 
     def register_processing_time_timer(self, namespace: Any, timestamp: int) -> None:
-        self._processing.add(Timer(timestamp, self._keys._current_key, namespace))
+        self._processing.add_entry(timestamp, self._keys._current_key, namespace)
 
     def delete_processing_time_timer(self, namespace: Any, timestamp: int) -> None:
-        self._processing.remove(Timer(timestamp, self._keys._current_key, namespace))
+        self._processing.remove_entry(timestamp, self._keys._current_key, namespace)
+
+    @property
+    def event_timers(self) -> TimerQueue:
+        """The event-time queue, for operators that register timers of keys other than the
+        current one (``add_entry``/``remove_entry``)."""
+        return self._event
+
+    @property
+    def processing_timers(self) -> TimerQueue:
+        """The processing-time queue (see :attr:`event_timers`)."""
+        return self._processing
 
     def current_watermark(self) -> int:
         """The last watermark passed to :meth:`advance_watermark` (initially ``-2**63``)."""
@@ -161,6 +268,12 @@ class InternalTimerService:
         ``timestamp <= watermark``, popped lazily in timestamp order."""
         self._watermark = watermark
         return self._event.pop_until(watermark)
+
+    def advance_watermark_groups(self, watermark: int) -> Iterator[tuple[int, Bucket]]:
+        """:meth:`advance_watermark` a timestamp at a time (see
+        :meth:`TimerQueue.pop_groups_until` for what the caller must not do meanwhile)."""
+        self._watermark = watermark
+        return self._event.pop_groups_until(watermark)
 
     def advance_processing_time(self, now: int) -> Iterator[Timer]:
         """The processing-time timers with ``timestamp <= now``, popped lazily in order."""

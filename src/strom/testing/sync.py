@@ -6,13 +6,25 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 __all__ = ["Latch", "wait_until"]
 
-_events: dict[str, threading.Event] = {}
+#: latch id -> its event, for the copies of a latch that tasks unpickle in this process. Every
+#: copy holds the event, so it lives as long as one of them does and no longer: a process that
+#: runs many jobs does not accumulate latches.
+_events: weakref.WeakValueDictionary[str, threading.Event] = weakref.WeakValueDictionary()
 _lock = threading.Lock()
+
+
+def _registered(latch_id: str) -> threading.Event:
+    with _lock:
+        event = _events.get(latch_id)
+        if event is None:
+            event = _events[latch_id] = threading.Event()
+        return event
 
 
 class Latch:
@@ -27,19 +39,14 @@ class Latch:
     True
     """
 
-    __slots__ = ("latch_id",)
+    __slots__ = ("_held", "latch_id")
 
     def __init__(self) -> None:
         self.latch_id = uuid.uuid4().hex
-        with _lock:
-            _events[self.latch_id] = threading.Event()
+        self._held = _registered(self.latch_id)
 
     def _event(self) -> threading.Event:
-        with _lock:
-            event = _events.get(self.latch_id)
-            if event is None:
-                event = _events[self.latch_id] = threading.Event()
-            return event
+        return self._held
 
     def trigger(self) -> None:
         """Release everything waiting for this latch, now and later."""
@@ -57,6 +64,7 @@ class Latch:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.latch_id = state["latch_id"]
+        self._held = _registered(self.latch_id)
 
     def __repr__(self) -> str:
         return f"Latch({self.latch_id[:8]}, triggered={self.is_triggered()})"

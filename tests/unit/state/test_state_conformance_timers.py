@@ -147,3 +147,61 @@ def test_timer_queue_ties_fire_in_registration_order() -> None:
     assert [t.key for t in queue.pop_until(7)] == ["z", "a", "m"]
     assert queue.remove(Timer(7, "a", V)) is False
     assert len(queue) == 0
+
+
+def test_timers_of_the_timestamp_being_fired_can_be_deleted_reregistered_and_added() -> None:
+    # Timers of one timestamp are fired as a group (a window's keys share one timestamp):
+    # while that group fires, deleting a member that has not fired yet keeps it from firing,
+    # registering a pending member again keeps one, and a new member fires after the group.
+    queue = TimerQueue()
+    for key in "abcd":
+        queue.add(Timer(5, key, V))
+    fired = []
+    for timer in queue.pop_until(5):
+        fired.append(timer.key)
+        if fired == ["a"]:
+            assert queue.remove(Timer(5, "c", V)) is True
+            assert queue.add(Timer(5, "b", V)) is False  # still pending
+            assert queue.add(Timer(5, "a", V)) is True  # fired already: a new timer
+            assert queue.add(Timer(5, "e", V)) is True
+            assert len(queue) == 4 and Timer(5, "d", V) in queue
+            assert queue.timers() == [Timer(5, k, V) for k in "bdae"]
+            assert queue.peek_timestamp() == 5
+    assert fired == ["a", "b", "d", "a", "e"]
+    assert len(queue) == 0 and queue.peek_timestamp() is None
+
+
+def test_an_earlier_timer_registered_while_a_timestamp_fires_goes_first() -> None:
+    queue = TimerQueue()
+    for key in "abc":
+        queue.add(Timer(5, key, V))
+    fired = []
+    for timer in queue.pop_until(5):
+        fired.append((timer.timestamp, timer.key))
+        if len(fired) == 1:
+            queue.add(Timer(3, "x", V))
+            queue.add(Timer(5, "y", V))
+    assert fired == [(5, "a"), (3, "x"), (5, "b"), (5, "c"), (5, "y")]
+
+
+def test_abandoning_a_timestamp_midway_keeps_its_rest_before_newer_timers() -> None:
+    queue = TimerQueue()
+    for key in "abc":
+        queue.add(Timer(5, key, V))
+    it = queue.pop_until(5)
+    assert next(it) == Timer(5, "a", V)
+    queue.add(Timer(5, "z", V))
+    it.close()
+    assert len(queue) == 3
+    assert [t.key for t in queue.pop_until(5)] == ["b", "c", "z"]
+
+
+def test_a_large_timestamp_group_fires_in_registration_order_and_empties() -> None:
+    queue = TimerQueue()
+    keys = [f"k{i}" for i in range(5000)]
+    for key in reversed(keys):
+        queue.add(Timer(9, key, V))
+    for key in keys[::2]:
+        queue.remove(Timer(9, key, V))
+    assert [t.key for t in queue.pop_until(9)] == list(reversed(keys[1::2]))
+    assert len(queue) == 0 and queue.timers() == []

@@ -37,6 +37,7 @@ from strom.runtime.window_functions import (
     reduce_window_function,
 )
 from strom.runtime.window_logic import WindowOperatorLogic
+from strom.state.namespaces import VOID_NAMESPACE
 
 SESSION_DATA = [("a", 1), ("a", 2), ("b", 3), ("a", 6), ("b", 8), ("b", 9), ("a", 15)]
 
@@ -447,3 +448,33 @@ def test_operator_validates_its_configuration(make_harness: Any) -> None:
             emit_side=print,
             processing_time=lambda: 0,
         )
+
+
+@pytest.mark.parametrize("lateness", [0, 3])
+@pytest.mark.parametrize("incremental", ["reduce", "aggregate"])
+def test_cleaned_up_windows_leave_no_state_behind(
+    make_harness: Any, lateness: int, incremental: str
+) -> None:
+    # Windows that fired and were cleaned up drop their namespace from the contents state,
+    # and windows opened afterwards still collect (no write goes to a dropped map).
+    function = (reduce_window_function(lambda a, b: (a[0], a[1] + b[1]))
+                if incremental == "reduce" else aggregate_window_function(EvenMinusOdd()))
+    harness = make_harness(TumblingEventTimeWindows.of(Time.milliseconds(5)), function,
+                           allowed_lateness=lateness)
+    for key in ("a", "b", "c"):
+        for ts in (1, 3, 7):
+            harness.element(key, (key, ts), ts)
+    harness.watermark(6)  # [0, 5) fires
+    harness.element("a", ("a", 2), 2)  # late: re-fires [0, 5) within the lateness, else dropped
+    harness.watermark(9)  # [0, 5) is cleaned up by now in both cases
+    for key in ("a", "b"):
+        harness.element(key, (key, 12), 12)
+    harness.end_of_input()
+    namespaces = harness.logic._window_state.namespaces
+    assert list(namespaces) == [VOID_NAMESPACE] and not namespaces[VOID_NAMESPACE]
+    assert harness.timers.num_event_time_timers() == 0
+    fired = [(value[0], ts) for value, ts in harness.output]
+    assert sorted(fired) == sorted(
+        [(k, 4) for k in "abc"] + [("a", 4)] * (lateness > 0) + [(k, 9) for k in "abc"]
+        + [("a", 14), ("b", 14)]
+    )

@@ -1,5 +1,7 @@
 """A fast path for the most common windows: event-time tumbling or sliding windows with the
-default EventTimeTrigger and an incremental ``reduce``/``aggregate`` (no window function).
+default EventTimeTrigger and an incremental ``reduce``/``aggregate``, with or without a
+window function (``WindowFunction``, ``ProcessWindowFunction`` and their all-window kinds),
+which only runs when a window fires: it gets the pre-aggregated value and a context.
 
 It keeps exactly the state the general window operator keeps — one pre-aggregated value per
 (key, window) in the backend's window-contents state, namespaced by window — but instead of
@@ -10,7 +12,9 @@ reaches its ``max_timestamp``, late elements within the allowed lateness re-fire
 its state is dropped at ``max_timestamp + allowed_lateness``, and elements whose windows
 are all past that are dropped (counted) or sent to the late-data side output. Results carry
 the timestamp ``max_timestamp``. Keys of one window are emitted in the order they first
-appeared in it.
+appeared in it. Windows fire and are cleaned up in timestamp order (a fire before a cleanup
+at the same time); a window function's ``clear`` runs for each key of a window when the
+window is cleaned up, after that window fired for all its keys.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
+from strom.datastream.output_tag import OutputTag
 from strom.datastream.state import AggregatingStateDescriptor, ReducingStateDescriptor
 from strom.datastream.window import (
     EventTimeTrigger,
@@ -28,12 +33,11 @@ from strom.datastream.window import (
 from strom.network.partitioners import key_selector_function
 from strom.runtime.functions import may_use_keyed_state
 from strom.runtime.operators.base import LONG_MAX, LONG_MIN, StreamOperator, StreamRuntimeContext
-from strom.runtime.window_functions import _PassThrough
-from strom.state.canonical_keys import group_keys
+from strom.runtime.window_contexts import WindowProcessContext
+from strom.runtime.window_functions import InternalWindowFunction, _PassThrough
+from strom.state.canonical_keys import group_keys, user_key
 
 __all__ = ["EventTimeWindowAggregator", "fast_path_applies"]
-
-_MISSING = object()
 
 #: switched off by tests that compare the fast path with the general window operator
 ENABLED = True
@@ -53,7 +57,8 @@ def fast_path_applies(spec: Any) -> bool:
         ENABLED
         and type(spec.assigner) in (TumblingEventTimeWindows, SlidingEventTimeWindows)
         and type(spec.trigger) is EventTimeTrigger
-        and type(function) is _PassThrough
+        and isinstance(function, InternalWindowFunction)
+        and function.single_value
         and descriptor.get_ttl_config() is None
         # the fast path runs the function without a current key: no keyed state for it
         and not may_use_keyed_state(user_function)
@@ -93,6 +98,14 @@ class EventTimeWindowAggregator(StreamOperator):
             self.reduce = None
             self.aggregate = descriptor.get_agg_function()
         function.open(StreamRuntimeContext(ctx, self.backend))
+        #: the window function, or None for reduce/aggregate whose result is the output
+        self.window_function: InternalWindowFunction | None = (
+            None if type(function) is _PassThrough else function
+        )
+        self.clears = self.window_function is not None and self.window_function.needs_clear
+        self.context = WindowProcessContext(
+            self.backend, VOID_NAMESPACE, False, ctx.clock, lambda: self.current_watermark
+        )
         self.windows: dict[int, TimeWindow] = {}
         #: start -> the same per-key dict as contents[window] (saves hashing windows)
         self.by_start: dict[int, dict[Any, Any]] = {}
@@ -135,7 +148,9 @@ class EventTimeWindowAggregator(StreamOperator):
         by_start = self.by_start
         reduce, aggregate = self.reduce, self.aggregate
         late_bound = watermark - lateness  # a window with max_timestamp <= this is gone
-        missing = _MISSING
+        if slide == size and reduce is not None:
+            self._reduce_tumbling(keys, values, timestamps, watermark)
+            return
         for k, v, t in zip(keys, values, timestamps):
             if slide == size:
                 starts: Any = (t - (t - offset + size) % size,)
@@ -151,17 +166,48 @@ class EventTimeWindowAggregator(StreamOperator):
                 per_key = by_start.get(start)
                 if per_key is None:
                     per_key = self._track(start, TimeWindow(start, start + size), watermark)
-                current = per_key.get(k, missing)
+                current = per_key.get(k)  # None is "absent", as in the reducing state
                 if reduce is not None:
-                    per_key[k] = v if current is missing else reduce(current, v)
+                    per_key[k] = v if current is None else reduce(current, v)
                 else:
                     assert aggregate is not None
-                    acc = aggregate.create_accumulator() if current is missing else current
+                    acc = aggregate.create_accumulator() if current is None else current
                     per_key[k] = aggregate.add(v, acc)
                 if max_ts <= watermark:  # late but within the allowed lateness: fire again
                     self._emit_window(self.windows[start], (k,))
             if not accepted:
                 self._late(v, t)
+
+    def _reduce_tumbling(self, keys: list[Any], values: list[Any], timestamps: list[int],
+                         watermark: int) -> None:
+        """``process_batch`` for tumbling windows with a reduce function: one window per
+        element, and the last window's map kept at hand (consecutive elements mostly share
+        a window)."""
+        size, offset, by_start, reduce = self.size, self.offset, self.by_start, self.reduce
+        assert reduce is not None
+        late_bound = watermark - self.lateness
+        last_start: int | None = None
+        per_key: dict[Any, Any] = {}
+        get = per_key.get
+        refire = False
+        for k, v, t in zip(keys, values, timestamps):
+            start = t - (t - offset) % size  # Python's % is never negative
+            if start != last_start:
+                if start + size - 1 <= late_bound:
+                    self._late(v, t)
+                    continue
+                found = by_start.get(start)
+                if found is None:
+                    found = self._track(start, TimeWindow(start, start + size), watermark)
+                per_key, last_start = found, start
+                get = per_key.get
+                # late but within the allowed lateness: each element fires the window again
+                refire = start + size - 1 <= watermark
+            current = get(k)
+            # None is "absent", as in the general operator's reducing state
+            per_key[k] = v if current is None else reduce(current, v)
+            if refire:
+                self._emit_window(self.windows[start], (k,))
 
     def _late(self, value: Any, timestamp: int) -> None:
         if self.late_tag is not None:
@@ -178,7 +224,38 @@ class EventTimeWindowAggregator(StreamOperator):
             out = [per_key[k] for k in keys]
         else:
             out = [aggregate.get_result(per_key[k]) for k in keys]
+        if self.window_function is not None:
+            self._apply_window_function(window, keys, out)
+            return
         self.output.emit(out, [window.end - 1] * len(out))
+
+    def _apply_window_function(self, window: TimeWindow, keys: Any, contents: list[Any]
+                               ) -> None:
+        """Call the window function for each key with its pre-aggregated value; results go
+        out in order, ``(OutputTag, value)`` pairs to their side output."""
+        assert self.window_function is not None
+        process = self.window_function.process
+        set_key = self.backend.set_current_key
+        context = self.context
+        context.current_window = window
+        timestamp = window.end - 1
+        out: list[Any] = []
+        for key, value in zip(keys, contents):
+            set_key(key)
+            results = process(user_key(key), window, context, value)
+            if results is None:
+                continue
+            for result in results:
+                if (isinstance(result, tuple) and len(result) == 2
+                        and isinstance(result[0], OutputTag)):
+                    if out:
+                        self.output.emit(out, [timestamp] * len(out))
+                        out = []
+                    self.output.emit_side(result[0], [result[1]], [timestamp])
+                else:
+                    out.append(result)
+        if out:
+            self.output.emit(out, [timestamp] * len(out))
 
     def process_watermark(self, timestamp: int) -> None:
         self.current_watermark = timestamp
@@ -186,27 +263,46 @@ class EventTimeWindowAggregator(StreamOperator):
         self.output.emit_watermark(timestamp)
 
     def _advance(self, watermark: int) -> None:
+        """Fire and clean up, in timestamp order, the windows the watermark passed."""
         fire, cleanup, windows = self.fire_queue, self.cleanup_queue, self.windows
         lateness = self.lateness
-        while fire and fire[0][0] <= watermark:
-            max_ts, start = heapq.heappop(fire)
-            window = windows[start]
-            per_key = self.contents.get(window)
-            if per_key:
-                self._emit_window(window, list(per_key))
-            if lateness == 0 or max_ts + lateness <= watermark:
-                self._drop(start)
+        while True:
+            fire_due = bool(fire) and fire[0][0] <= watermark
+            cleanup_due = bool(cleanup) and cleanup[0][0] <= watermark
+            if fire_due and (not cleanup_due or fire[0][0] <= cleanup[0][0]):
+                max_ts, start = heapq.heappop(fire)
+                window = windows[start]
+                per_key = self.contents.get(window)
+                if per_key:
+                    self._emit_window(window, list(per_key))
+                if lateness == 0:
+                    self._drop(start)
+                else:
+                    heapq.heappush(cleanup, (max_ts + lateness, start))
+            elif cleanup_due:
+                self._drop(heapq.heappop(cleanup)[1])
             else:
-                heapq.heappush(cleanup, (max_ts + lateness, start))
-        while cleanup and cleanup[0][0] <= watermark:
-            _, start = heapq.heappop(cleanup)
-            self._drop(start)
+                return
 
     def _drop(self, start: int) -> None:
         window = self.windows.pop(start, None)
         self.by_start.pop(start, None)
-        if window is not None:
-            self.contents.pop(window, None)
+        if window is None:
+            return
+        per_key = self.contents.get(window)
+        if per_key and self.clears:
+            self._clear_window_function(window, list(per_key))
+        self.contents.pop(window, None)
+
+    def _clear_window_function(self, window: TimeWindow, keys: list[Any]) -> None:
+        assert self.window_function is not None
+        clear = self.window_function.clear
+        set_key = self.backend.set_current_key
+        context = self.context
+        context.current_window = window
+        for key in keys:
+            set_key(key)
+            clear(window, context)
 
     def end_input(self) -> None:
         if self.is_batch:

@@ -40,13 +40,17 @@ class WindowOperator(StreamOperator):
             late_data_tag=spec.late_data_tag, backend=self.backend, timer_service=self.timers,
             runtime_context=StreamRuntimeContext(ctx, self.backend),
             emit=self._emit, emit_side=self._emit_side, processing_time=ctx.clock,
-            is_batch=ctx.is_batch,
+            is_batch=ctx.is_batch, emit_many=self._emit_many,
         )
         self.logic.open()
 
     def _emit(self, value: Any, timestamp: int) -> None:
         self._out.append(value)
         self._out_ts.append(timestamp)
+
+    def _emit_many(self, values: list[Any], timestamp: int) -> None:
+        self._out.extend(values)
+        self._out_ts.extend([timestamp] * len(values))
 
     def _emit_side(self, tag: Any, value: Any, timestamp: int) -> None:
         self._flush()
@@ -67,20 +71,12 @@ class WindowOperator(StreamOperator):
             get_key = key_selector_function(self.spec.key_selector)
             keys = [get_key(v) for v in values]
         keys = group_keys(keys)
-        process = self.logic.process_element
-        if timestamps is None:
-            for k, v in zip(keys, values):
-                process(k, v, None)
-        else:
-            for k, v, t in zip(keys, values, timestamps):
-                process(k, v, t)
+        self.logic.process_batch(keys, values, timestamps)
         self._flush()
 
     def process_watermark(self, timestamp: int) -> None:
         self.current_watermark = timestamp
-        on_event_time = self.logic.on_event_time
-        for timer in self.timers.advance_watermark(timestamp):
-            on_event_time(timer)
+        self.logic.advance_watermark(timestamp)
         self._flush()
         self.output.emit_watermark(timestamp)
 
@@ -97,8 +93,7 @@ class WindowOperator(StreamOperator):
 
     def end_input(self) -> None:
         if self.is_batch:
-            for timer in self.timers.advance_watermark(LONG_MAX):
-                self.logic.on_event_time(timer)
+            self.logic.advance_watermark(LONG_MAX)
             for timer in self.timers.advance_processing_time(LONG_MAX):
                 self.logic.on_processing_time(timer)
             self._flush()
