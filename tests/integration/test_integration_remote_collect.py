@@ -97,3 +97,23 @@ def test_execute_and_collect_refuses_to_run_detached(cluster: MiniCluster) -> No
     with pytest.raises(RuntimeError, match=r"cannot run detached.*without -d"):
         env.from_collection([1, 2]).execute_and_collect()
     assert RestClusterClient(cluster.rest_url).list_jobs() == []
+
+
+def test_a_sink_waiting_for_credit_ends_with_a_cancelled_job(cluster: MiniCluster) -> None:
+    env = remote_env(cluster, parallelism=1)
+    stream = env.from_source(TestingSource(list(range(200)), batch_size=1),
+                             WatermarkStrategy.no_watermarks(), "one per batch")
+    results = stream.execute_and_collect("cancelled while waiting")
+    try:
+        assert next(results) == 0
+        wait_until(lambda: len(coordinator_of(cluster)) >= CREDIT - 1,
+                   what="the sink to wait for credit")
+        client = RestClusterClient(cluster.rest_url)
+        [job] = client.list_jobs()
+        from strom.common.job import JobID
+
+        client.cancel(JobID(job.jid))
+        wait_until(lambda: [j.state for j in client.list_jobs()] == ["CANCELED"],
+                   what="the waiting sink to let its job be cancelled")
+    finally:
+        results.close()

@@ -35,13 +35,16 @@ class CollectCoordinator:
         self._first = 0
         self._ended = False
         self._drained_sent = False
+        #: the job is ending without the client: batches are dropped, requests get none
+        self._released = False
 
     def start(self) -> None:
         """Nothing to start: the sink begins with its initial credit."""
 
     def handle_event(self, subtask: int, event: Any) -> None:
         if isinstance(event, CollectBatch):
-            self._batches.append(event.values)
+            if not self._released:  # batches in flight when the job began to end are dropped
+                self._batches.append(event.values)
         elif isinstance(event, CollectEnd):
             self._ended = True
         else:
@@ -49,6 +52,9 @@ class CollectCoordinator:
 
     def handle_request(self, request: bytes) -> bytes:
         offset = msgspec.msgpack.decode(request, type=CollectRequest).offset
+        if self._released:
+            # the job fails or is cancelled: the client learns how from the job's result
+            return msgspec.msgpack.encode(CollectResponse(offset, _pickling.dumps([]), False))
         if offset < self._first or offset > self._first + len(self._batches):
             raise ValueError(
                 f"The collect client asked for results from batch {offset}, but the "
@@ -69,6 +75,7 @@ class CollectCoordinator:
 
     def release(self) -> None:
         """The job is being cancelled or failing: let the sink finish without the client."""
+        self._released = True
         self._batches.clear()
         self._send(0, CollectRelease())
 

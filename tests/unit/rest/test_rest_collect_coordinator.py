@@ -59,5 +59,9 @@ def test_release_lets_the_sink_finish_and_drops_the_batches() -> None:
     coordinator.handle_event(0, CollectBatch([1]))
     coordinator.release()
     assert sent == [CollectRelease()] and len(coordinator) == 0
+    # a client that had fetched more than the coordinator still counts gets nothing, no error
+    assert fetch(coordinator, 1) == (1, [], False)
+    coordinator.handle_event(0, CollectBatch([2]))  # in flight when the job began to end
+    assert len(coordinator) == 0 and fetch(coordinator, 1) == (1, [], False)
     with pytest.raises(TypeError, match="unknown event"):
         coordinator.handle_event(0, "something else")

@@ -59,6 +59,12 @@ class RemoteCollectSinkOperator(StreamOperator):
             self._credit -= 1
         self._send(None, CollectBatch(list(values)))
 
+    def cancel(self) -> None:
+        # waiting for credit or for the client to drain must not hold a cancelled task
+        with self._condition:
+            self._released = True
+            self._condition.notify_all()
+
     def end_input(self) -> None:
         self._send(None, CollectEnd())
         with self._condition:
