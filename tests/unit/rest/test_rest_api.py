@@ -323,3 +323,21 @@ def test_rest_server_binds_as_configured() -> None:
         "0.0.0.0", 9091)
     with pytest.raises(ValueError, match=r"rest\.bind-port must be a port number, got '1-2'"):
         bound(rest_bind_port="1-2")
+
+
+def test_serve_rest_starts_the_api_for_a_dispatcher_and_stops_it() -> None:
+    from strom.common.configuration import Configuration
+    from strom.jobmanager.rest.server import serve_rest
+
+    with MiniCluster() as c:
+        assert c.rpc is not None and c.dispatcher is not None
+        configuration = Configuration()
+        configuration.set_string("rest.port", "0")
+        running = serve_rest(c.rpc, c.dispatcher.address, configuration)
+        try:
+            with urllib.request.urlopen(running.url + "/overview", timeout=10) as answer:
+                assert json.loads(answer.read())["taskmanagers"] == 1
+        finally:
+            running.stop()
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(running.url + "/overview", timeout=5)

@@ -25,8 +25,9 @@ from strom.jobmanager.rest.handlers import HANDLERS, Handler, RestHandlerError, 
 from strom.jobmanager.rest.openapi import openapi_document
 from strom.jobmanager.rest.specs import EndpointSpec
 from strom.rpc.gateways import DispatcherGateway
+from strom.rpc.service import RpcService
 
-__all__ = ["RestServer"]
+__all__ = ["RestServer", "RunningRestServer", "serve_rest"]
 
 log = logging.getLogger(__name__)
 
@@ -205,3 +206,30 @@ class RestServer:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+
+
+class RunningRestServer:
+    """A started :class:`RestServer` seen from outside the RPC loop: ``url`` and a blocking
+    ``stop()``, as a JobManager process holds it."""
+
+    def __init__(self, rpc: RpcService, server: RestServer) -> None:
+        self._rpc = rpc
+        self.server = server
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def stop(self) -> None:
+        self._rpc.run_sync(self.server.stop(), timeout=30)
+
+
+def serve_rest(rpc: RpcService, dispatcher_address: str,
+               configuration: Configuration) -> RunningRestServer:
+    """Start the REST API of the Dispatcher at ``dispatcher_address`` on ``rpc``'s loop,
+    bound as ``configuration`` says (:meth:`RestServer.from_configuration`); what a
+    JobManager process calls once its Dispatcher runs."""
+    server = RestServer.from_configuration(rpc.connect(dispatcher_address, DispatcherGateway),
+                                           configuration)
+    rpc.run_sync(server.start(), timeout=30)
+    return RunningRestServer(rpc, server)
