@@ -40,7 +40,7 @@ def cluster_dir(tmp_path: Path) -> Iterator[Path]:
     conf = tmp_path / "conf"
     conf.mkdir()
     (conf / "config.yaml").write_text(
-        "jobmanager.rpc.port: 0\ntaskmanager.numberOfTaskSlots: 2\n"
+        "jobmanager.rpc.port: 0\nrest.port: 0\ntaskmanager.numberOfTaskSlots: 2\n"
         "heartbeat.interval: 200 ms\nheartbeat.timeout: 2 s\n")
     (conf / "workers").write_text("# one TaskManager per line\nlocalhost\n")
     seen: dict[str, int] = {}

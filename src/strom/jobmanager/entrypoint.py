@@ -2,7 +2,7 @@
 
 :func:`start_jobmanager` builds the services (RPC over ``tcp://`` on ``jobmanager.bind-host``
 and ``jobmanager.rpc.port``, heartbeat settings), then the components (ResourceManager,
-Dispatcher, and the REST endpoint where there is one) and starts them.
+Dispatcher, and the REST endpoint on ``rest.bind-address``:``rest.port``) and starts them.
 :func:`run_jobmanager` is the process: it prints ``JobManager ready at tcp://host:port``
 first (what ``strom cluster start`` and tests wait for), then runs until SIGTERM or SIGINT
 stops it gracefully. Exit codes: 0 after a requested stop, 1 when it could not start (the
@@ -42,7 +42,7 @@ class JobManagerProcess:
     rpc: RpcService
     resource_manager: ResourceManager
     dispatcher: Dispatcher
-    #: the REST endpoint, when strom has one (see :func:`_start_rest`)
+    #: the REST endpoint (a running REST server with ``url`` and ``stop()``)
     rest: Any = None
 
     @property
@@ -99,9 +99,10 @@ def start_jobmanager(configuration: Configuration) -> JobManagerProcess:
 
 
 def _start_rest(configuration: Configuration, process: JobManagerProcess) -> Any:
-    """The seam for the REST endpoint (``rest.port``): none exists in this version, so jobs
-    are submitted over RPC to the Dispatcher at ``<address>/dispatcher``."""
-    return None
+    """The REST endpoint of the Dispatcher (``rest.bind-address``, ``rest.port``)."""
+    from strom.jobmanager.rest.server import serve_rest
+
+    return serve_rest(process.rpc, process.dispatcher.address, configuration)
 
 
 def run_jobmanager(configuration: Configuration, out: TextIO | None = None) -> int:
@@ -115,5 +116,6 @@ def run_jobmanager(configuration: Configuration, out: TextIO | None = None) -> i
         return EXIT_STARTUP_FAILURE
     print(f"JobManager ready at {process.address} (dispatcher "
           f"{process.dispatcher.address}, resource manager "
-          f"{process.resource_manager.address})", file=out, flush=True)
+          f"{process.resource_manager.address}, REST {process.rest.url})", file=out,
+          flush=True)
     return serve_until_stopped(process.rpc, process.stop, "JobManager", out)

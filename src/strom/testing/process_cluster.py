@@ -32,8 +32,8 @@ from typing import Any
 from strom.client.job_client import ClusterJobClient, job_graph_payload
 from strom.common.job import JobID
 from strom.graph.job_graph import JobGraph
+from strom.jobmanager.cluster_info import TaskManagerDetails
 from strom.rpc.gateways import DispatcherGateway, ResourceManagerGateway
-from strom.rpc.messages import TaskManagerInfo
 from strom.rpc.service import RpcService
 
 __all__ = ["ClusterProcess", "ProcessCluster"]
@@ -86,7 +86,7 @@ class ClusterProcess:
             match = regex.search(self.log(), start)
             if match:
                 return match
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or not self.running():
                 raise TimeoutError(
                     f"{self.name} (pid {self.pid}) logged no {pattern!r} within {timeout_s} s "
                     f"(running: {self.running()}); its log:\n{self.log()[-4000:]}")
@@ -146,8 +146,8 @@ class ProcessCluster:
 
     def start_jobmanager(self) -> ClusterProcess:
         """Start the JobManager (again, on the same port after the first time)."""
-        config = {**self.config, "jobmanager.rpc.port": str(self._jm_port),
-                  "jobmanager.bind-host": "127.0.0.1"}
+        config = {"rest.port": "0", **self.config, "jobmanager.rpc.port": str(self._jm_port),
+                  "jobmanager.bind-host": "127.0.0.1", "rest.bind-address": "127.0.0.1"}
         process = self._spawn("jobmanager", ["jobmanager"], config)
         process.address = process.wait_for_log(_READY.pattern, START_TIMEOUT_S).group(1)
         self._jm_port = int(process.address.rpartition(":")[2])
@@ -199,7 +199,7 @@ class ProcessCluster:
         gateway: DispatcherGateway = self._gateway("dispatcher", DispatcherGateway)
         return gateway
 
-    def registered_task_managers(self) -> list[TaskManagerInfo]:
+    def registered_task_managers(self) -> list[TaskManagerDetails]:
         rm: ResourceManagerGateway = self._gateway("resourcemanager", ResourceManagerGateway)
         return self.rpc.run_sync(rm.list_task_managers(), timeout=30)
 
