@@ -410,7 +410,7 @@ class StreamExecutionEnvironment:
         return execution_plan_json(self._stream_graph(None))
 
     # ------------------------------------------------------------ execution
-    def _local_cluster(self, job_graph: JobGraph) -> Any:
+    def _local_cluster(self, job_graph: JobGraph, collect: bool = False) -> Any:
         from strom.minicluster import MiniCluster
 
         task_managers = self._configuration.get(opts.MINICLUSTER_NUM_TASKMANAGERS) or 1
@@ -426,11 +426,17 @@ class StreamExecutionEnvironment:
                 f"{cores}.",
                 UserWarning,
             )
-        slots = max(1, math.ceil(slots_needed / task_managers))
+        mode = _local_taskmanager_mode(self._configuration, slots_needed, collect)
+        if mode == "process":
+            # one slot per process: each slot gets its own interpreter, so its own core
+            task_managers, slots = max(task_managers, slots_needed), 1
+        else:
+            slots = max(1, math.ceil(slots_needed / task_managers))
         ask_timeout_s = (self._configuration.get(opts.ASK_TIMEOUT) or 10_000) / 1000.0
-        return MiniCluster(task_managers, slots, ask_timeout_s=ask_timeout_s).start()
+        return MiniCluster(task_managers, slots, ask_timeout_s=ask_timeout_s,
+                           taskmanagers=mode).start()
 
-    def execute_async(self, job_name: str | None = None) -> JobClient:
+    def execute_async(self, job_name: str | None = None, _collect: bool = False) -> JobClient:
         """Submit the job and return at once with a JobClient that follows it."""
         if getattr(_context, "plan_only", False):
             print(self.get_execution_plan())
@@ -438,7 +444,7 @@ class StreamExecutionEnvironment:
         job_graph = self._job_graph(job_name)
         if self._cluster is not None:
             return self._cluster.submit(job_graph)  # type: ignore[no-any-return]
-        cluster = self._local_cluster(job_graph)
+        cluster = self._local_cluster(job_graph, collect=_collect)
         try:
             client = cluster.submit(job_graph)
         except BaseException:
@@ -486,7 +492,7 @@ class StreamExecutionEnvironment:
         buffer = CollectBuffer()
         register_collect_buffer(collect_id, buffer)
         try:
-            client = self.execute_async(job_name)
+            client = self.execute_async(job_name, _collect=True)
         except BaseException:
             unregister_collect_buffer(collect_id)
             raise
@@ -496,6 +502,28 @@ class StreamExecutionEnvironment:
     def close(self) -> None:
         """Release the environment (nothing stays running between jobs)."""
         self._transformations = []
+
+
+#: overrides ``execution.local.taskmanagers: auto`` (strom's pytest plugin sets ``thread``)
+LOCAL_TASKMANAGERS_ENV = "STROM_LOCAL_TASKMANAGERS"
+
+
+def _local_taskmanager_mode(configuration: Configuration, slots_needed: int,
+                            collect: bool) -> str:
+    """``thread`` or ``process``: how the embedded cluster runs the job's TaskManagers."""
+    mode = str(configuration.get(opts.LOCAL_TASKMANAGERS) or "auto")
+    if mode == "auto":
+        override = os.environ.get(LOCAL_TASKMANAGERS_ENV, "").strip().lower()
+        if override not in ("", "auto", "thread", "process"):
+            raise ValueError(
+                f"{LOCAL_TASKMANAGERS_ENV}={override!r} is not a TaskManager mode; use auto, "
+                "thread or process.")
+        mode = override if override in ("thread", "process") else (
+            "process" if slots_needed > 1 else "thread")
+    if collect:
+        # execute_and_collect() hands results over in this process (no remote collect yet)
+        return "thread"
+    return mode
 
 
 def _unbounded_sources(sink: Transformation) -> list[SourceTransformation]:
