@@ -511,7 +511,7 @@ LOCAL_TASKMANAGERS_ENV = "STROM_LOCAL_TASKMANAGERS"
 def _local_taskmanager_mode(configuration: Configuration, slots_needed: int,
                             collect: bool) -> str:
     """``thread`` or ``process``: how the embedded cluster runs the job's TaskManagers."""
-    mode = str(configuration.get(opts.LOCAL_TASKMANAGERS) or "auto")
+    mode: str = configuration.get_required(opts.LOCAL_TASKMANAGERS)
     if mode == "auto":
         override = os.environ.get(LOCAL_TASKMANAGERS_ENV, "").strip().lower()
         if override not in ("", "auto", "thread", "process"):
