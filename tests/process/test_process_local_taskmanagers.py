@@ -86,6 +86,16 @@ def test_tasks_run_in_one_process_per_slot(tmp_path: Path) -> None:
     assert len(set(pids)) == 2 and str(os.getpid()) not in pids
 
 
+def test_execute_and_collect_keeps_in_thread_taskmanagers() -> None:
+    # results come back through this process until collect works through the JobMaster
+    env = _env("process")
+    stream = env.from_collection(list(range(500))).rebalance().map(lambda v: (v, os.getpid()))
+    with stream.execute_and_collect() as results:
+        rows = list(results)
+    assert sorted(v for v, _ in rows) == list(range(500))
+    assert {pid for _, pid in rows} == {os.getpid()}
+
+
 def _fail_on_seven(value: int) -> int:
     if value == 7:
         raise KeyError(f"no entry for {value}")

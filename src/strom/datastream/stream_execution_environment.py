@@ -419,9 +419,9 @@ class StreamExecutionEnvironment:
         if slots_needed > OVERSUBSCRIPTION_WARNING_FACTOR * cores:
             _warn_user(
                 f"Job '{job_graph.name}' needs {slots_needed} task slots but this machine has "
-                f"{cores} CPU cores. The embedded local cluster runs one thread per slot, and "
-                "Python runs one thread at a time: a parallelism far above the cores adds "
-                "set-up work and thread switching, not speed. Lower the parallelism "
+                f"{cores} CPU cores. The embedded local cluster runs one thread or process per "
+                "slot: a parallelism far above the cores adds set-up work and switching, not "
+                "speed. Lower the parallelism "
                 "(env.set_parallelism(), parallelism.default, or strom run -p) to about "
                 f"{cores}.",
                 UserWarning,
