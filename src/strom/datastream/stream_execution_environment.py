@@ -94,6 +94,8 @@ class StreamExecutionEnvironment:
         return env
 
     _cluster: Any = None
+    #: execute_and_collect() is submitting: its results come back through this process
+    _collecting = False
 
     # ------------------------------------------------------------ configuration
     def get_config(self) -> ExecutionConfig:
@@ -436,7 +438,7 @@ class StreamExecutionEnvironment:
         return MiniCluster(task_managers, slots, ask_timeout_s=ask_timeout_s,
                            taskmanagers=mode).start()
 
-    def execute_async(self, job_name: str | None = None, _collect: bool = False) -> JobClient:
+    def execute_async(self, job_name: str | None = None) -> JobClient:
         """Submit the job and return at once with a JobClient that follows it."""
         if getattr(_context, "plan_only", False):
             print(self.get_execution_plan())
@@ -444,7 +446,7 @@ class StreamExecutionEnvironment:
         job_graph = self._job_graph(job_name)
         if self._cluster is not None:
             return self._cluster.submit(job_graph)  # type: ignore[no-any-return]
-        cluster = self._local_cluster(job_graph, collect=_collect)
+        cluster = self._local_cluster(job_graph, collect=self._collecting)
         try:
             client = cluster.submit(job_graph)
         except BaseException:
@@ -492,10 +494,13 @@ class StreamExecutionEnvironment:
         buffer = CollectBuffer()
         register_collect_buffer(collect_id, buffer)
         try:
-            client = self.execute_async(job_name, _collect=True)
+            self._collecting = True
+            client = self.execute_async(job_name)
         except BaseException:
             unregister_collect_buffer(collect_id)
             raise
+        finally:
+            self._collecting = False
         job = CollectJob(collect_id, buffer, client)
         return CloseableIterator(job.batches(), job.close)
 
