@@ -22,6 +22,7 @@ from strom.common.config_options import ConfigError
 from strom.common.watermark_strategy import TimestampAssigner
 from strom.datastream import RuntimeExecutionMode, StreamExecutionEnvironment
 from strom.datastream.connectors.file_system import FileSink
+from strom.datastream.stream_execution_environment import _local_taskmanager_mode
 from strom.datastream.window import TumblingEventTimeWindows
 from strom.minicluster import MiniCluster
 
@@ -110,6 +111,39 @@ def test_a_user_exception_in_a_taskmanager_process_reaches_execute(tmp_path: Pat
     last = traceback.extract_tb(info.value.__traceback__)[-1]
     assert (last.filename, last.name) == (__file__, "_fail_on_seven")
     assert last.line == 'raise KeyError(f"no entry for {value}")'
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "word_count.py"
+
+
+def test_python_job_py_at_p2_runs_taskmanager_processes_by_default() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "STROM_LOCAL_TASKMANAGERS"}
+
+    def run(*args: str) -> list[str]:
+        done = subprocess.run([sys.executable, str(EXAMPLE), *args], capture_output=True,
+                              text=True, env=env, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        return sorted(re.sub(r"^\d+> ", "", line) for line in done.stdout.splitlines())
+
+    assert run("-p", "2") == run()
+
+
+@pytest.mark.parametrize(("key", "env", "slots", "collect", "mode"), [
+    ("auto", "", 1, False, "thread"),
+    ("auto", "", 2, False, "process"),
+    ("auto", "thread", 2, False, "thread"),
+    ("auto", "process", 1, False, "process"),
+    ("thread", "process", 2, False, "thread"),
+    ("process", "", 1, False, "process"),
+    ("process", "", 2, True, "thread"),
+])
+def test_how_the_local_cluster_runs_its_taskmanagers(
+        key: str, env: str, slots: int, collect: bool, mode: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STROM_LOCAL_TASKMANAGERS", env)
+    config = Configuration()
+    config.set_string("execution.local.taskmanagers", key)
+    assert _local_taskmanager_mode(config, slots, collect) == mode
 
 
 def test_the_mode_key_is_validated() -> None:
