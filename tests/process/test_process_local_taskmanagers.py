@@ -22,6 +22,7 @@ from strom.common.config_options import ConfigError
 from strom.common.watermark_strategy import TimestampAssigner
 from strom.datastream import RuntimeExecutionMode, StreamExecutionEnvironment
 from strom.datastream.connectors.file_system import FileSink
+from strom.datastream.connectors.number_seq import NumberSequenceSource
 from strom.datastream.stream_execution_environment import _local_taskmanager_mode
 from strom.datastream.window import TumblingEventTimeWindows
 from strom.minicluster import MiniCluster
@@ -240,3 +241,25 @@ def test_ctrl_c_cancels_the_job_and_ends_every_taskmanager_process(tmp_path: Pat
         for child in children:
             if _alive(child):
                 os.kill(child, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("victim", [0, 1])
+def test_a_killed_taskmanager_process_fails_the_job(victim: int) -> None:
+    # whichever comes first, the peer's broken channel or the lost heartbeats, the job ends
+    env = _env("process")
+    (env.from_source(NumberSequenceSource(0, 10**12), WatermarkStrategy.no_watermarks(), "n")
+        .rebalance().filter(lambda x: x < 0).print())
+    job_graph = env._job_graph("killed job")
+    cluster = MiniCluster(2, 1, taskmanagers="process").start()
+    try:
+        client = cluster.submit(job_graph)
+        deadline = time.monotonic() + 60
+        while len([s for s in cluster.task_statuses() if s.state.value == "RUNNING"]) < 3:
+            assert time.monotonic() < deadline, cluster.task_statuses()
+            time.sleep(0.02)
+        assert cluster.processes is not None
+        cluster.processes.processes[victim].kill()
+        result = client.get_job_result().result(timeout=30)
+        assert result.status.name == "FAILED"
+    finally:
+        cluster.stop()

@@ -344,6 +344,8 @@ class JobMaster(RpcEndpoint):
                 self._set_execution_state(execution, ExecutionState.FAILED)
                 execution.failure = failure
         self._fail_job(failure)
+        # the job may be failing already, waiting for the tasks of this TaskManager to end
+        self._check_termination()
 
     # ------------------------------------------------------------------ transitions
     def _fail_job(self, error: BaseException | SerializedError) -> None:
