@@ -28,7 +28,7 @@ from strom.graph.job_graph import JobGraph, JobVertex
 from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.source_coordinator import SourceCoordinator
-from strom.rpc.errors import SerializedError
+from strom.rpc.errors import RpcError, SerializedError
 from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway, TaskExecutorGateway
 from strom.rpc.messages import (
     ExecutionState,
@@ -372,8 +372,15 @@ class JobMaster(RpcEndpoint):
             if execution.task_executor is None or execution.state == "CREATED":
                 self._set_execution_state(execution, ExecutionState.CANCELED)
                 continue
-            te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
-            self.spawn(te.cancel_task(execution.execution_id))
+            self.spawn(self._cancel_on(execution.task_executor, execution.execution_id))
+
+    async def _cancel_on(self, address: str, execution_id: ExecutionAttemptID) -> None:
+        try:
+            await self.rpc.connect(address, TaskExecutorGateway).cancel_task(execution_id)
+        except RpcError as e:
+            # an unreachable TaskManager is lost soon; its loss ends the task
+            log.warning("could not cancel task %s at %s (%s); it ends when that TaskManager "
+                        "is declared lost", execution_id, address, e)
 
     def _set_execution_state(self, execution: Execution, state: ExecutionState) -> None:
         self._terminal += state.is_terminal - ExecutionState(execution.state).is_terminal
