@@ -23,6 +23,9 @@ job ends. Tests and tools can keep one running for several jobs::
     with MiniCluster(num_task_managers=2, slots_per_task_manager=2) as cluster:
         client = cluster.submit(job_graph)
         client.get_job_execution_result().result()
+
+With ``rest_port`` (0 = any free port) it also serves the REST API on 127.0.0.1, as a
+JobManager does, at :attr:`rest_url`.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ class MiniCluster:
         network: str | None = None,
         heartbeat: HeartbeatSettings | None = None,
         taskmanagers: str = "thread",
+        rest_port: int | None = None,
     ) -> None:
         if num_task_managers < 1 or slots_per_task_manager < 1:
             raise ValueError(
@@ -114,6 +118,14 @@ class MiniCluster:
         self.resource_manager: ResourceManager | None = None
         #: how long stop() waits for running tasks to end (in all, not per slot)
         self.stop_grace_s = STOP_GRACE_S
+        self.rest_port = rest_port
+        self.rest_server: Any = None
+
+    @property
+    def rest_url(self) -> str:
+        """``http://127.0.0.1:<port>`` of the REST API (with ``rest_port`` set)."""
+        assert self.rest_server is not None, "start the MiniCluster with rest_port= first"
+        return str(self.rest_server.url)
 
     def start(self) -> MiniCluster:
         if self.taskmanagers == "process":
@@ -142,8 +154,17 @@ class MiniCluster:
                 await te.start()
             for te in self.task_executors:
                 await asyncio.wait_for(te.registered.wait(), 30)
+            if self.rest_port is not None:
+                from strom.jobmanager.rest.server import RestServer
 
-        rpc.run_sync(start_all(), timeout=30)
+                self.rest_server = RestServer(self.dispatcher_gateway, port=self.rest_port)
+                await self.rest_server.start()
+
+        try:
+            rpc.run_sync(start_all(), timeout=30)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _start_with_processes(self) -> MiniCluster:
@@ -157,6 +178,11 @@ class MiniCluster:
                 assert self.resource_manager is not None and self.dispatcher is not None
                 await self.resource_manager.start()
                 await self.dispatcher.start()
+                if self.rest_port is not None:
+                    from strom.jobmanager.rest.server import RestServer
+
+                    self.rest_server = RestServer(self.dispatcher_gateway, port=self.rest_port)
+                    await self.rest_server.start()
 
             rpc.run_sync(start_jobmanager(), timeout=30)
             self.processes = LocalTaskManagerProcesses(
@@ -245,6 +271,9 @@ class MiniCluster:
 
         async def stop_all() -> None:
             assert self.dispatcher is not None and self.resource_manager is not None
+            if self.rest_server is not None:
+                await self.rest_server.stop()
+                self.rest_server = None
             await self.dispatcher.stop()
             for te in self.task_executors:
                 te.stop_grace_s = grace
