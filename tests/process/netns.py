@@ -14,7 +14,8 @@ Processes run inside a host with ``host.spawn(argv)`` (``ip netns exec``); their
 and stderr go to a log file per process. ``close()`` (also on leaving the ``with`` block,
 whatever happened inside it) stops every process the network started, by PID, then any
 process still left inside its namespaces, then deletes the namespaces, which removes
-their links with them. Names carry the test process's PID and a random token, so
+their links with them. A test run killed outright cannot tear down: its processes still
+die with it (``PR_SET_PDEATHSIG``), but its namespaces stay until ``ip netns del``. Names carry the test process's PID and a random token, so
 parallel runs never clash.
 
     with NamespaceNetwork(["server", "client"], tmp_path) as network:
@@ -155,6 +156,15 @@ def _listening_ports(pid: int) -> set[int]:
             if fields[3] == _TCP_LISTEN:
                 ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return ports
+
+
+def _die_with_the_test() -> None:
+    """In the child before exec: SIGKILL it when the test process ends, so even a test run
+    killed outright (when no teardown can run) leaves no process behind."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def _alive(pid: int) -> bool:
@@ -369,6 +379,7 @@ class NamespaceNetwork:
                 ["ip", "netns", "exec", host.namespace, *argv],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 env=environment, cwd=cwd, start_new_session=True,
+                preexec_fn=_die_with_the_test,
             )
         process = NamespaceProcess(host, label, popen, log_path)
         self.processes.append(process)

@@ -6,6 +6,7 @@ import errno
 import ipaddress
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 import netns
 import pytest
 from netns import NamespaceNetwork, namespace_network
+
+from strom.testing import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -185,3 +188,41 @@ def test_the_skip_reason_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) 
     finally:
         monkeypatch.undo()
         netns.unavailable_reason.cache_clear()
+
+
+KILLED_TEST_RUN = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import netns
+network = netns.NamespaceNetwork(["a"], Path(sys.argv[2])).start()
+child = network["a"].spawn([sys.executable, "-c", "import time; time.sleep(600)"])
+print(child.pid, *network.namespaces, flush=True)
+time.sleep(600)
+"""
+
+
+def test_processes_die_with_a_test_run_that_is_killed_outright(tmp_path: Path) -> None:
+    netns.skip_unless_available()
+    said = tmp_path / "said.txt"
+    with said.open("w") as out:
+        run = subprocess.Popen([sys.executable, "-c", KILLED_TEST_RUN,
+                                str(Path(__file__).parent), str(tmp_path / "log")], stdout=out)
+    child, namespaces = 0, []
+    try:
+        wait_until(lambda: said.read_text().endswith("\n") or run.poll() is not None,
+                   timeout_s=60, what="the test run to start a process", interval_s=0.05)
+        child, *namespaces = said.read_text().split()
+        child = int(child)
+        run.kill()  # SIGKILL: no teardown of the run can happen
+        run.wait(timeout=30)
+        wait_until(lambda: not netns._alive(child), timeout_s=30, interval_s=0.05,
+                   what=f"process {child} to end with the test run that started it")
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait(timeout=30)
+        if child and netns._alive(child):
+            os.kill(child, signal.SIGKILL)  # the check failed: still end what it started
+        for namespace in namespaces:  # only a teardown could have removed them
+            subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
