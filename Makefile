@@ -36,9 +36,12 @@ lint: $(VENV)/.test-deps
 
 # The suite runs with every RPC encoded and decoded by the TCP codec (STROM_RPC=codec), as
 # Flink's CI forces RPC serialization: what cannot cross a process boundary fails here.
+# The dataflow tests then run again with every channel between two TaskManagers over
+# loopback TCP (STROM_NETWORK=tcp: p=2 jobs on two TaskExecutors).
 test: $(VENV)/.test-deps $(PYFLINK_DIR)/.done lint
 	STROM_RPC=codec STROM_PYFLINK_EXAMPLES=$(PYFLINK_DIR)/wheel/pyflink/examples \
 		$(BIN)/python -m pytest -q
+	STROM_RPC=codec STROM_NETWORK=tcp $(BIN)/python -m pytest -q tests/integration
 
 bench: $(BIN)/activate
 	$(BIN)/python benchmarks/run_all.py

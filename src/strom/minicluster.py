@@ -6,6 +6,12 @@ codec, as over a socket) or ``tcp`` (over loopback TCP); by default the ``STROM_
 environment variable decides, else ``local``. ``ask_timeout_s`` bounds every call
 (``pekko.ask.timeout``).
 
+``network`` picks how the TaskExecutors exchange data: ``local`` (one in-process network,
+batches by reference) or ``tcp`` (each TaskExecutor has its own network environment and
+data port on 127.0.0.1, and every channel between two TaskExecutors runs over loopback TCP
+with credit-based flow control); by default the ``STROM_NETWORK`` environment variable
+decides, else ``local``.
+
 ``StreamExecutionEnvironment.execute()`` starts one sized for the job and stops it when the
 job ends. Tests and tools can keep one running for several jobs::
 
@@ -16,6 +22,7 @@ job ends. Tests and tools can keep one running for several jobs::
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,13 +32,28 @@ from strom.common.job import JobID
 from strom.graph.job_graph import JobGraph
 from strom.jobmanager.dispatcher import Dispatcher
 from strom.jobmanager.resourcemanager import ResourceManager
+from strom.network.environment import NetworkEnvironment
 from strom.network.local_network import LocalNetwork
 from strom.rpc.gateways import DispatcherGateway, TaskExecutorGateway
 from strom.rpc.messages import TaskStatus
 from strom.rpc.service import DEFAULT_ASK_TIMEOUT_S, RpcService, rpc_mode_from_env
 from strom.taskmanager.task_executor import STOP_GRACE_S, TaskExecutor
 
-__all__ = ["MiniCluster"]
+__all__ = ["NETWORK_MODE_ENV", "MiniCluster", "network_mode_from_env"]
+
+#: selects the data plane of clusters that are not told one: ``local`` or ``tcp``
+NETWORK_MODE_ENV = "STROM_NETWORK"
+_NETWORK_MODES = ("local", "tcp")
+
+
+def network_mode_from_env(default: str = "local") -> str:
+    """The data plane the ``STROM_NETWORK`` environment variable asks for (``local`` if
+    unset)."""
+    mode = os.environ.get(NETWORK_MODE_ENV, "").strip().lower() or default
+    if mode not in _NETWORK_MODES:
+        raise ValueError(f"{NETWORK_MODE_ENV}={mode!r} is not a network mode; use one of "
+                         f"{', '.join(_NETWORK_MODES)}.")
+    return mode
 
 
 def _wall_clock_ms() -> int:
@@ -46,6 +68,7 @@ class MiniCluster:
         clock: Callable[[], int] | None = None,
         rpc: str | None = None,
         ask_timeout_s: float = DEFAULT_ASK_TIMEOUT_S,
+        network: str | None = None,
     ) -> None:
         if num_task_managers < 1 or slots_per_task_manager < 1:
             raise ValueError(
@@ -57,6 +80,10 @@ class MiniCluster:
         self.clock = clock or _wall_clock_ms
         self.rpc_mode = rpc or rpc_mode_from_env()
         self.ask_timeout_s = ask_timeout_s
+        self.network_mode = network or network_mode_from_env()
+        if self.network_mode not in _NETWORK_MODES:
+            raise ValueError(f"network must be one of {', '.join(_NETWORK_MODES)}, got "
+                             f"{self.network_mode!r}.")
         self.rpc: RpcService | None = None
         self.task_executors: list[TaskExecutor] = []
         self.dispatcher: Dispatcher | None = None
@@ -66,12 +93,14 @@ class MiniCluster:
 
     def start(self) -> MiniCluster:
         rpc = self.rpc = RpcService(mode=self.rpc_mode, ask_timeout_s=self.ask_timeout_s)
-        network = LocalNetwork()
+        shared = LocalNetwork()
+        tcp = self.network_mode == "tcp"
         self.resource_manager = ResourceManager(rpc)
         self.dispatcher = Dispatcher(rpc, self.resource_manager.address)
         self.task_executors = [
             TaskExecutor(rpc, self.resource_manager.address, self.slots_per_task_manager,
-                         network, self.clock)
+                         NetworkEnvironment(channels=None if tcp else shared, tcp=tcp),
+                         self.clock)
             for _ in range(self.num_task_managers)
         ]
         listen = getattr(self.clock, "add_listener", None)

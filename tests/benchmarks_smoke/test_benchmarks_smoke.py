@@ -96,7 +96,8 @@ def test_word_count_emits_every_rolling_update_like_the_baseline() -> None:
 
 def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_all.benchmark_modules() == [
-        "collect", "keyed_process", "memory", "stateless", "windows", "word_count"]
+        "collect", "keyed_process", "memory", "network_channel", "stateless", "windows",
+        "word_count"]
     code = run_all.main(["--json", "--scale", "0.002", "--repeat", "1", "--warmup", "0"])
     assert code == 0
     rows = {r["name"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
@@ -105,6 +106,7 @@ def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture
         "keyed_process.value_state_timers",
         "memory.from_collection_peak",
         *(["memory.from_collection_rss"] if Path("/proc/self/statm").exists() else []),
+        "network.tcp_channel", "network.tcp_channel_wall",
         "stateless.map_filter", "stateless.map_filter_vs_inlined",
         "stateless.map_filter_generated",
         "windows.tumbling_sum", "windows.tumbling_sum_vs_inlined",
@@ -116,7 +118,7 @@ def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture
     assert rows["word_count.streaming"]["records"] == (
         word_count.baseline_word_count(word_count.make_lines(400))[0])
     assert {name: r["target"] for name, r in rows.items() if r["target"] is not None} == {
-        "collect.vs_sink": 0.9, "memory.from_collection_peak": 1.3,
+        "collect.vs_sink": 0.9, "memory.from_collection_peak": 1.3, "network.tcp_channel": 0.7,
         "stateless.map_filter": 0.5, "windows.tumbling_sum": 0.25,
         "windows.tumbling_sum_vs_streaming_loop": 0.3, "windows.process_window": 0.25,
         "windows.process_window_general": 0.2, "word_count.streaming": 0.33,
@@ -254,3 +256,18 @@ def test_counting_sink_without_keep_refuses_records_and_release_forgets() -> Non
     sink.release()
     with pytest.raises(RuntimeError, match="was released"):
         _ = sink.count
+
+
+def test_network_channel_counts_every_record_in_process_and_over_tcp() -> None:
+    from benchmarks import network_channel
+
+    n = 5_000
+    expected: dict[str, int] = {}
+    for i in range(n):
+        word = network_channel.WORDS[i % len(network_channel.WORDS)]
+        expected[word] = expected.get(word, 0) + 1
+    assert network_channel._in_process(n)[2] == expected
+    wall, producer_cpu, consumer_cpu, counts = network_channel._over_tcp(n)
+    assert counts == expected and wall > 0 and producer_cpu > 0 and consumer_cpu > 0
+    p50, p99, records = network_channel.latency(0.05)
+    assert records == 50 and 0 < p50 <= p99

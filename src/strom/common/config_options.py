@@ -97,6 +97,8 @@ __all__ = [
     "SEGMENT_SIZE",
     "BUFFERS_PER_CHANNEL",
     "FLOATING_BUFFERS_PER_GATE",
+    "TASKMANAGER_DATA_PORT",
+    "TASKMANAGER_BIND_HOST",
     "STATE_BACKEND_TYPE",
     "REST_PORT",
     "REST_ADDRESS",
@@ -306,6 +308,21 @@ FLOATING_BUFFERS_PER_GATE: ConfigOption[int] = ConfigOption(
     "Floating buffers shared by the channels of one input gate.",
     constraint=at_least(0),
 )
+TASKMANAGER_DATA_PORT: ConfigOption[int] = ConfigOption(
+    "taskmanager.data.port",
+    INT,
+    0,
+    "Port of the TaskManager's data server (channels from other TaskManagers); 0 = any "
+    "free port.",
+    constraint=in_range(0, 65535),
+)
+TASKMANAGER_BIND_HOST: ConfigOption[str] = ConfigOption(
+    "taskmanager.bind-host",
+    STRING,
+    "127.0.0.1",
+    "Address the TaskManager's data server binds to (Flink's default is 0.0.0.0; strom "
+    "listens on loopback unless told otherwise).",
+)
 STATE_BACKEND_TYPE: ConfigOption[str] = ConfigOption(
     "state.backend.type",
     enum_type(["hashmap", "rocksdb"]),
@@ -387,6 +404,8 @@ _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
     SEGMENT_SIZE,
     BUFFERS_PER_CHANNEL,
     FLOATING_BUFFERS_PER_GATE,
+    TASKMANAGER_DATA_PORT,
+    TASKMANAGER_BIND_HOST,
     STATE_BACKEND_TYPE,
     REST_PORT,
     REST_ADDRESS,
@@ -401,7 +420,6 @@ _OTHER_FLINK_KEYS = frozenset(
         "jobmanager.rpc.address",
         "jobmanager.rpc.port",
         "jobmanager.bind-host",
-        "taskmanager.bind-host",
         "taskmanager.host",
         "rest.bind-port",
         "rest.bind-address",

@@ -28,6 +28,7 @@ from strom.rpc.messages import (
     ExecutionState,
     InputChannelSpec,
     OutputSpec,
+    ProducerLocation,
     SerializedValue,
     SlotOffer,
     TaskDeploymentDescriptor,
@@ -43,6 +44,8 @@ SLOT_REQUEST_TIMEOUT_S = 30.0
 
 #: a job on its way to FAILED or CANCELED: nothing more to fail or cancel
 _ENDING = frozenset({JobStatus.FAILING, JobStatus.CANCELLING})
+#: a task failure that only reports another task's failure (its remote producer's)
+_CONSEQUENCE = "strom.network.errors.ProducerFailedError"
 
 
 def serialize_operators(vertex: JobVertex) -> bytes:
@@ -86,6 +89,8 @@ class JobMaster(RpcEndpoint):
         self.start_time = int(time.time() * 1000)
         self.graph = ExecutionGraph(job_graph)
         self.offers: list[SlotOffer] = []
+        #: (vertex id, subtask) -> where it runs, from the slot offers
+        self.locations: dict[tuple[str, int], ProducerLocation] = {}
         self.slots_needed = sum(job_graph.max_parallelism_needed().values())
         self._slots_ready: asyncio.Future[None] | None = None
         self.failure: SerializedError | None = None
@@ -190,6 +195,8 @@ class JobMaster(RpcEndpoint):
                 offer = slots[vertex.slot_sharing_group][execution.subtask]
                 execution.task_executor = offer.task_executor_address
                 execution.allocation_id = offer.allocation_id
+                if offer.location is not None:
+                    self.locations[(str(vertex.id), execution.subtask)] = offer.location
         if self.status is not JobStatus.RUNNING:
             return
         deployments = []
@@ -218,9 +225,12 @@ class JobMaster(RpcEndpoint):
         inputs = []
         for edge in vertex.inputs:
             producer = self.job_graph.vertex(edge.source_vertex)
+            subtasks = producers_of(edge, execution.subtask, producer.parallelism,
+                                    vertex.parallelism)
+            where = [self.locations.get((str(producer.id), s)) for s in subtasks]
             inputs.append(InputChannelSpec(
-                edge.stream_edge.edge_id, max(0, edge.type_number - 1),
-                producers_of(edge, execution.subtask, producer.parallelism, vertex.parallelism),
+                edge.stream_edge.edge_id, max(0, edge.type_number - 1), subtasks,
+                [w for w in where if w is not None] if all(where) else [],
             ))
         outputs = []
         for edge in vertex.outputs:
@@ -284,10 +294,17 @@ class JobMaster(RpcEndpoint):
 
     # ------------------------------------------------------------------ transitions
     def _fail_job(self, error: BaseException | SerializedError) -> None:
-        if self.status.is_globally_terminal_state() or self.status in _ENDING:
-            return
         if isinstance(error, BaseException):
             error = SerializedError.from_exception(error)
+        if (self.status is JobStatus.FAILING and self.failure is not None
+                and self.failure.type_name == _CONSEQUENCE
+                and error.type_name != _CONSEQUENCE):
+            # a consumer reported that its remote producer failed before the producer
+            # reported why: the job fails with the producer's own error
+            self.failure = error
+            return
+        if self.status.is_globally_terminal_state() or self.status in _ENDING:
+            return
         self.failure = error
         self.status = JobStatus.FAILING
         self._cancel_executions()

@@ -42,7 +42,9 @@ class ResourceManager(RpcEndpoint):
     async def request_slots(self, job_id: JobID, job_master_address: str, count: int) -> int:
         """Allocate ``count`` slots to the job, or none if fewer are free. Returns how many
         were free."""
-        free = [s for s in self.slots if s.job_id is None]
+        # spread out over the TaskExecutors (Flink's cluster.evenly-spread-out-slots): slot
+        # 0 of each first, so a job's subtasks exchange data between TaskManagers
+        free = sorted((s for s in self.slots if s.job_id is None), key=lambda s: s.index)
         if len(free) < count:
             return len(free)
         for slot in free[:count]:

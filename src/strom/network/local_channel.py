@@ -31,9 +31,14 @@ class LocalChannel:
     of two counters with one writer each: ``_granted`` (the receiver: announced credit and
     consumed batches) and ``_used`` (the sender: batches sent). At high parallelism a lock per
     channel made hundreds of task threads queue behind each other for the GIL.
+
+    When the channel's reader is a remote consumer, the receiver is the network thread: it
+    forwards elements with :meth:`take`, announces the credit the consumer returns, and
+    marks the channel failed with :meth:`fail` when the consumer is gone. ``_failure`` has
+    that one writer too; the sender reads it and raises it on its next send.
     """
 
-    __slots__ = ("_granted", "_queue", "_used", "receiver_waker", "sender_waker")
+    __slots__ = ("_failure", "_granted", "_queue", "_used", "receiver_waker", "sender_waker")
 
     def __init__(self, credit: int = 0) -> None:
         if credit < 0:
@@ -41,6 +46,8 @@ class LocalChannel:
         self._queue: deque[Any] = deque()
         self._granted = credit
         self._used = 0
+        #: set when the channel's remote reader is gone: the next send raises it
+        self._failure: BaseException | None = None
         self.receiver_waker: Callable[[], None] = _noop
         self.sender_waker: Callable[[], None] = _noop
 
@@ -54,11 +61,14 @@ class LocalChannel:
 
     # sender side
     def has_credit(self) -> bool:
-        return self._granted > self._used
+        """True when a batch may be sent (also when the channel failed: the send raises)."""
+        return self._granted > self._used or self._failure is not None
 
     def send_batch(self, batch: RecordBatch) -> None:
         """Send a batch against one credit. Raises ``RuntimeError`` without credit: a sender
         checks :meth:`has_credit` first and waits (is back-pressured) while there is none."""
+        if self._failure is not None:
+            raise self._failure
         if self._granted <= self._used:
             raise RuntimeError(
                 "LocalChannel.send_batch() without credit: the receiver has no buffer for "
@@ -70,6 +80,8 @@ class LocalChannel:
         self.receiver_waker()
 
     def send_event(self, event: Any) -> None:
+        if self._failure is not None:
+            raise self._failure
         self._queue.append(event)
         self.receiver_waker()
 
@@ -84,6 +96,21 @@ class LocalChannel:
             self._granted += 1
             self.sender_waker()
         return element
+
+    def take(self) -> Any:
+        """The next element without returning its credit, or None: for a reader that forwards
+        elements to a remote receiver, whose credit comes back with :meth:`announce_credit`."""
+        try:  # fail() may empty the queue from the network thread at any moment
+            return self._queue.popleft()
+        except IndexError:
+            return None
+
+    def fail(self, error: BaseException) -> None:
+        """The channel's reader is gone (network thread): the sender's next send raises
+        ``error``, and what it had queued is dropped."""
+        self._failure = error
+        self._queue.clear()
+        self.sender_waker()
 
     def is_empty(self) -> bool:
         return not self._queue

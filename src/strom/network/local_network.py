@@ -1,14 +1,14 @@
 """The in-process connection manager: finds the channel between a producer subtask and a
 consumer subtask, whichever of the two asks first.
 
-Every TaskExecutor of an embedded cluster shares one; a TCP connection manager takes its
-place between processes.
+Every TaskExecutor of an embedded cluster shares one; with the TCP data plane each
+TaskExecutor's :class:`~strom.network.environment.NetworkEnvironment` has its own.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 from strom.network.local_channel import LocalChannel
@@ -29,7 +29,7 @@ class LocalNetwork:
         the receiver then announces its credit on it."""
         return self.channels([key])[0]
 
-    def channels(self, keys: list[ChannelKey]) -> list[LocalChannel]:
+    def channels(self, keys: Sequence[ChannelKey]) -> list[LocalChannel]:
         """The channels for ``keys``, as :meth:`channel` finds them.
 
         At high parallelism hundreds of task threads wire their channels at the same time;
@@ -44,6 +44,10 @@ class LocalNetwork:
                 channel = found.setdefault(key, LocalChannel())
             out.append(channel)
         return out
+
+    def remove(self, key: ChannelKey) -> None:
+        with self._lock:
+            self._channels.pop(key, None)
 
     def release_job(self, job_id: Hashable) -> None:
         with self._lock:

@@ -16,11 +16,11 @@ import msgspec
 
 from strom.common import _pickling
 from strom.common.job import JobID, JobStatus
-from strom.graph.ids import AllocationID, ExecutionAttemptID
+from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
 from strom.rpc.errors import SerializedError
 
 __all__ = ["ExecutionState", "InputChannelSpec", "JobOverview", "OutputSpec",
-           "SerializedValue", "SlotOffer", "TaskDeploymentDescriptor", "TaskExecutionState",
+           "ProducerLocation", "SerializedValue", "SlotOffer", "TaskDeploymentDescriptor", "TaskExecutionState",
            "TaskStatus"]
 
 
@@ -84,6 +84,14 @@ class SerializedValue:
         return f"SerializedValue({type(self._value).__name__})"
 
 
+class ProducerLocation(msgspec.Struct, frozen=True):
+    """Where a producer subtask runs: its TaskManager and that TaskManager's data address
+    (``host:port``, empty when the cluster's channels are all in one process)."""
+
+    resource_id: ResourceID
+    data_address: str = ""
+
+
 class InputChannelSpec(msgspec.Struct, frozen=True):
     """One network input edge of a task and the producer subtasks it reads from."""
 
@@ -91,6 +99,8 @@ class InputChannelSpec(msgspec.Struct, frozen=True):
     #: 0 for the first (or only) logical input, 1 for the second input of two-input operators
     input_index: int
     producer_subtasks: list[int]
+    #: per producer subtask, where it runs (empty: all in this process)
+    producer_locations: list[ProducerLocation] = []
 
 
 class OutputSpec(msgspec.Struct, frozen=True):
@@ -132,6 +142,8 @@ class SlotOffer(msgspec.Struct, frozen=True):
     allocation_id: AllocationID
     slot_index: int
     task_executor_address: str
+    #: the offering TaskExecutor and its data address, for its consumers' channels
+    location: ProducerLocation | None = None
 
 
 class JobOverview(msgspec.Struct, frozen=True):

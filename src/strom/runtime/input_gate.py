@@ -19,7 +19,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from strom.network.local_channel import LocalChannel
+from strom.network.environment import InputChannel
 
 __all__ = ["InputGate"]
 
@@ -34,9 +34,11 @@ def _noop() -> None:
 class InputGate:
     """Reads the channels ``channels`` (each with the logical input it belongs to) and calls
     ``waker`` from the sending thread when data arrives. The gate becomes each channel's
-    receiver (it sets ``receiver_waker``)."""
+    receiver (it sets ``receiver_waker``). A channel is local or remote: both call their
+    ``receiver_waker`` when data (or a remote channel's failure) arrives, so the gate reads
+    them the same way."""
 
-    def __init__(self, channels: list[tuple[LocalChannel, int]], num_inputs: int,
+    def __init__(self, channels: list[tuple[InputChannel, int]], num_inputs: int,
                  waker: Callable[[], None] = _noop) -> None:
         self.channels = [c for c, _ in channels]
         self.input_of = [i for _, i in channels]

@@ -28,11 +28,10 @@ from strom.network.elements import (
     WatermarkEvent,
     WatermarkStatusEvent,
 )
-from strom.network.local_channel import LocalChannel
-from strom.network.local_network import LocalNetwork
+from strom.network.environment import InputChannel, NetworkEnvironment
 from strom.network.partitioners import create_channel_selector
 from strom.network.record_writer import RecordWriter
-from strom.rpc.messages import ExecutionState, TaskDeploymentDescriptor
+from strom.rpc.messages import ExecutionState, ProducerLocation, TaskDeploymentDescriptor
 from strom.runtime.input_gate import InputGate
 from strom.runtime.operators.base import (
     ChainOutput,
@@ -87,7 +86,7 @@ class Task:
     def __init__(
         self,
         tdd: TaskDeploymentDescriptor,
-        network: LocalNetwork,
+        network: NetworkEnvironment,
         clock: Callable[[], int],
         report_state: Callable[[ExecutionAttemptID, ExecutionState, BaseException | None], None],
         send_operator_event: Callable[[ExecutionAttemptID, str, int, Any], None],
@@ -123,6 +122,7 @@ class Task:
         self._set_flush_interval(int(tdd.config.get("buffer_timeout", 100)))
         self.next_flush = 0.0
         self._python_path: tuple[str, ...] = ()
+        self._output_keys: list[Any] = []
 
     def _set_flush_interval(self, timeout_ms: int) -> None:
         self.flush_interval_s = None if timeout_ms < 0 else timeout_ms / 1000.0
@@ -166,15 +166,16 @@ class Task:
         self.operators = [ops[c.node_id] for c in chain]
         self.head = self.operators[0]
 
-        # network outputs
+        # network outputs: this task's result partition, one channel per consumer subtask
+        job = str(tdd.job_id)
         writers: dict[str, RecordWriter] = {}
         edges = {e.edge_id: e for c in chain for e in c.network_outputs}
         for out in tdd.outputs:
             edge = edges[out.edge_id]
-            channels = self.network.channels([
-                (tdd.job_id, tdd.job_attempt, out.edge_id, tdd.subtask_index, consumer)
-                for consumer in out.consumer_subtasks
-            ])
+            keys = [(job, tdd.job_attempt, out.edge_id, tdd.subtask_index, consumer)
+                    for consumer in out.consumer_subtasks]
+            channels = self.network.result_subpartitions(keys)
+            self._output_keys.extend(keys)
             for channel in channels:
                 channel.sender_waker = self._wake
             selector = create_channel_selector(edge.partitioning, len(channels))
@@ -201,19 +202,21 @@ class Task:
         # network inputs
         if tdd.inputs:
             per_input = 1 + max(i.input_index for i in tdd.inputs)
-            pairs: list[tuple[LocalChannel, int]] = []
+            pairs: list[tuple[InputChannel, int]] = []
             total = sum(len(i.producer_subtasks) for i in tdd.inputs)
             # exclusive buffers plus this channel's share of the gate's floating buffers
             credit = max(1, credit_base + floating // max(1, total))
             for spec in tdd.inputs:
-                channels = self.network.channels([
-                    (tdd.job_id, tdd.job_attempt, spec.edge_id, producer, tdd.subtask_index)
+                locations: list[ProducerLocation | None] = (
+                    list(spec.producer_locations) or [None] * len(spec.producer_subtasks))
+                readers = self.network.input_channels([
+                    (job, tdd.job_attempt, spec.edge_id, producer, tdd.subtask_index)
                     for producer in spec.producer_subtasks
-                ])
-                pairs.extend((channel, spec.input_index) for channel in channels)
+                ], locations, credit)
+                pairs.extend((reader, spec.input_index) for reader in readers)
             self.gate = InputGate(pairs, per_input, self._wake)
-            for channel, _ in pairs:  # once the gate listens: credit lets the senders send
-                channel.announce_credit(credit)
+            # once the gate listens: credit lets the senders send
+            self.network.announce_credit([reader for reader, _ in pairs], credit)
         if isinstance(self.head, SourceOperator):
             self.source = self.head
             self.source_id = f"{tdd.vertex_id}:{chain[0].node_id}"
@@ -476,6 +479,8 @@ class Task:
         except BaseException as e:
             error.add_note(f"strom: closing the operators also failed: {e!r}")
         self.report_state(self.tdd.execution_id, ExecutionState.FAILED, error)
+        # after the report, so the JobMaster tends to hear the cause before its consequences
+        self.network.fail_partitions(self._output_keys, self.name, error)
 
     def _cancel(self) -> None:
         if self.state.is_terminal:

@@ -11,11 +11,12 @@ from typing import Any
 from strom.common import _pickling
 from strom.common.job import JobID
 from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
-from strom.network.local_network import LocalNetwork
+from strom.network.environment import NetworkEnvironment
 from strom.rpc.errors import SerializedError
 from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway, TaskExecutorGateway
 from strom.rpc.messages import (
     ExecutionState,
+    ProducerLocation,
     SerializedValue,
     SlotOffer,
     TaskDeploymentDescriptor,
@@ -48,13 +49,14 @@ class TaskExecutor(RpcEndpoint):
         rpc: RpcService,
         resource_manager_address: str,
         num_slots: int,
-        network: LocalNetwork,
+        network: NetworkEnvironment,
         clock: Callable[[], int],
         name: str | None = None,
     ) -> None:
         number = next(_numbers)
         super().__init__(rpc, name or f"taskexecutor-{number}")
-        self.resource_id = ResourceID()
+        #: the network environment's resource id names this TaskExecutor
+        self.resource_id: ResourceID = network.resource_id
         self.rm_address = resource_manager_address
         self.num_slots = num_slots
         self.network = network
@@ -73,6 +75,7 @@ class TaskExecutor(RpcEndpoint):
         self._task_calls_scheduled = False
 
     async def on_start(self) -> None:
+        self.network.start()  # binds the data port (TCP data plane only)
         for thread in self.slot_threads:
             thread.start()
         rm = self.rpc.connect(self.rm_address, ResourceManagerGateway)
@@ -82,6 +85,7 @@ class TaskExecutor(RpcEndpoint):
         for task in self.tasks.values():
             task.cancel()
         stop_all(self.slot_threads, self.stop_grace_s)
+        self.network.close()
 
     def wake_all(self) -> None:
         """Wake every slot (used by manual clocks when time moves)."""
@@ -96,9 +100,12 @@ class TaskExecutor(RpcEndpoint):
                   for task in self.tasks.values()]
         found += [f"{self.address}: slot thread {t.name} still runs {t.task_count()} tasks"
                   for t in self.slot_threads if t.task_count()]
-        channels = self.network.stats().get("channels", 0)
-        if channels:
-            found.append(f"{self.address}: {channels} network channels are still open")
+        stats = self.network.stats()
+        for what, label in (("channels", "network channels are still open"),
+                            ("remote_inputs", "remote input channels are still open"),
+                            ("views", "subpartitions are still served to remote consumers")):
+            if stats.get(what):
+                found.append(f"{self.address}: {stats[what]} {label}")
         return found
 
     # ------------------------------------------------------------------ gateway
@@ -108,7 +115,8 @@ class TaskExecutor(RpcEndpoint):
     ) -> None:
         self.allocations[allocation_id] = (slot_index, job_id, job_master_address)
         jm = self.rpc.connect(job_master_address, JobMasterGateway)
-        offer = SlotOffer(allocation_id, slot_index, self.address)
+        offer = SlotOffer(allocation_id, slot_index, self.address,
+                          ProducerLocation(self.resource_id, self.network.data_address))
         self.spawn(jm.offer_slots([offer]), name=f"offer-{allocation_id}")
 
     async def submit_task(self, tdd: TaskDeploymentDescriptor) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from strom.datastream import stream_execution_environment as see
-from strom.minicluster import MiniCluster
+from strom.minicluster import MiniCluster, network_mode_from_env
 
 __all__ = ["ClusterLeakError", "MiniClusterFixture", "processing_time_deadlines", "settle_processing_time"]
 
@@ -34,16 +34,25 @@ class MiniClusterFixture:
     no unanswered call and no thread the cluster started may be left. Otherwise it raises
     :class:`ClusterLeakError` listing what was left.
 
-    ``rpc`` picks the RPC transport (``local``, ``codec``, ``tcp``; default: ``STROM_RPC``).
+    ``rpc`` picks the RPC transport (``local``, ``codec``, ``tcp``; default: ``STROM_RPC``),
+    ``network`` the data plane (``local``, ``tcp``; default: ``STROM_NETWORK``); over
+    ``tcp`` a fixture with parallelism > 1 has two TaskManagers unless told otherwise.
     """
 
-    def __init__(self, parallelism: int = 1, num_task_managers: int = 1,
+    def __init__(self, parallelism: int = 1, num_task_managers: int | None = None,
                  slots: int | None = None, clock: Callable[[], int] | None = None,
-                 rpc: str | None = None, leak_timeout_s: float = 10.0) -> None:
+                 rpc: str | None = None, leak_timeout_s: float = 10.0,
+                 network: str | None = None) -> None:
         self.parallelism = parallelism
         slots_total = slots or max(4, 2 * parallelism)
+        network = network or network_mode_from_env()
+        if num_task_managers is None:
+            # over the TCP data plane, parallel jobs spread over two TaskManagers so that
+            # their channels cross TCP
+            num_task_managers = 2 if network == "tcp" and parallelism > 1 else 1
         self.cluster = MiniCluster(num_task_managers,
-                                   math.ceil(slots_total / num_task_managers), clock, rpc)
+                                   math.ceil(slots_total / num_task_managers), clock, rpc,
+                                   network=network)
         self.leak_timeout_s = leak_timeout_s
         self._threads_before: set[threading.Thread] = set()
 

@@ -10,7 +10,10 @@
 ``--strom-rpc=local|codec|tcp`` picks the RPC transport of every MiniCluster the tests start
 (also the embedded ones ``execute()`` starts); the default is the ``STROM_RPC`` environment
 variable, else ``local``. ``codec`` sends every call through the TCP codec in one process,
-so a gateway argument that could not cross a process boundary fails the test. Every fixture
+so a gateway argument that could not cross a process boundary fails the test.
+``--strom-network=local|tcp`` picks the data plane (default: ``STROM_NETWORK``, else
+``local``): with ``tcp`` every TaskExecutor has its own data port, fixtures with
+parallelism > 1 run on two TaskExecutors, and their channels cross loopback TCP. Every fixture
 cluster is validated when its test ends (see :class:`~strom.testing.MiniClusterFixture`), and
 after every test no thread of a strom cluster it started may be left.
 """
@@ -25,6 +28,7 @@ from typing import Any
 import pytest
 
 from strom.datastream.stream_execution_environment import StreamExecutionEnvironment
+from strom.minicluster import NETWORK_MODE_ENV
 from strom.rpc.service import RPC_MODE_ENV
 from strom.testing.clock import ManualClock
 from strom.testing.cluster import MiniClusterFixture, strom_threads_left
@@ -38,16 +42,24 @@ def pytest_addoption(parser: Any) -> None:
         "--strom-rpc", choices=["local", "codec", "tcp"], default=None,
         help=f"RPC transport of strom's MiniClusters (default: ${RPC_MODE_ENV} or local)",
     )
+    parser.addoption(
+        "--strom-network", choices=["local", "tcp"], default=None,
+        help=f"data plane of strom's MiniClusters (default: ${NETWORK_MODE_ENV} or local)",
+    )
 
 
 def pytest_configure(config: Any) -> None:
     mode = config.getoption("--strom-rpc", default=None)
     if mode:
         os.environ[RPC_MODE_ENV] = mode
+    network = config.getoption("--strom-network", default=None)
+    if network:
+        os.environ[NETWORK_MODE_ENV] = network
 
 
 def pytest_report_header(config: Any) -> str:
-    return f"strom RPC transport: {os.environ.get(RPC_MODE_ENV) or 'local'}"
+    return (f"strom RPC transport: {os.environ.get(RPC_MODE_ENV) or 'local'}, data plane: "
+            f"{os.environ.get(NETWORK_MODE_ENV) or 'local'}")
 
 
 @pytest.fixture(autouse=True)

@@ -38,6 +38,8 @@ CONSTRAINED: dict[ConfigOption[Any], tuple[list[str], list[str], str]] = {
     co.BUFFERS_PER_CHANNEL: (["0", "2"], ["-1"], "expected an integer >= 0."),
     co.FLOATING_BUFFERS_PER_GATE: (["0", "8"], ["-3"], "expected an integer >= 0."),
     co.REST_PORT: (["0", "8081", "65535"], ["-1", "65536"], "expected an integer from 0 to 65535."),
+    co.TASKMANAGER_DATA_PORT: (["0", "6121"], ["-1", "65536"],
+                               "expected an integer from 0 to 65535."),
     co.STATE_BACKEND_TYPE: (
         ["hashmap", "HashMap"],
         ["rocksdb", "RocksDB"],

@@ -104,6 +104,32 @@ def test_batches_are_handed_over_by_reference() -> None:
     assert channel.poll() is batch
 
 
+def test_a_failed_channel_wakes_its_sender_and_raises_on_the_next_send() -> None:
+    """The network thread fails a channel whose remote reader is gone; the sender, even one
+    without credit, sees credit (so it does not wait forever) and its send raises."""
+    channel = LocalChannel()
+    woken = []
+    channel.sender_waker = lambda: woken.append(1)
+    channel.send_event(WatermarkEvent(1))
+    assert not channel.has_credit()
+    error = ConnectionError("the consumer's TaskManager is gone")
+    channel.fail(error)
+    assert woken == [1] and channel.has_credit() and channel.is_empty()
+    with pytest.raises(ConnectionError, match="is gone"):
+        channel.send_batch(RecordBatch([1]))
+    with pytest.raises(ConnectionError, match="is gone"):
+        channel.send_event(WatermarkEvent(2))
+
+
+def test_taking_an_element_for_a_remote_reader_does_not_return_its_credit() -> None:
+    channel = LocalChannel(1)
+    channel.send_batch(RecordBatch([1]))
+    assert channel.take().values == [1] and channel.take() is None
+    assert not channel.has_credit()  # the remote consumer returns it with announce_credit
+    channel.announce_credit(1)
+    assert channel.has_credit()
+
+
 # ---------------------------------------------------------------- RecordWriter
 def writer_with(channels: list[LocalChannel], batch_size: int, partitioning: Any = None
                 ) -> RecordWriter:
@@ -216,3 +242,4 @@ def test_hash_partitioned_keys_travel_with_the_batch() -> None:
             assert batch.keys == [v[0] for v in batch.values]
             seen.extend(batch.values)
     assert sorted(seen) == sorted(records)
+

@@ -6,13 +6,18 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from strom.common.job import JobID
 from strom.graph.partitioning import HashPartitioning, RebalancePartitioning
+from strom.network import wire
 from strom.network.elements import RecordBatch, WatermarkEvent
+from strom.network.errors import RemoteTransportError
 from strom.network.local_channel import LocalChannel
 from strom.network.local_network import LocalNetwork
 from strom.network.partitioners import create_channel_selector
 from strom.network.record_writer import RecordWriter
+from strom.network.remote_input_channel import RemoteInputChannel
 from strom.runtime.input_gate import InputGate
 
 
@@ -44,6 +49,61 @@ def test_a_gate_polls_only_the_channels_that_have_data() -> None:
     assert polled is not None and polled[0] == 700
     assert gate.poll() is None
     assert sum(c.polls for c in channels) == 1, "a poll scanned channels without data"
+
+
+class CountingRemoteChannel(RemoteInputChannel):
+    __slots__ = ("polls",)
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"channel {index}", "job", credit=2)
+        self.polls = 0
+
+    def poll(self) -> object:
+        self.polls += 1
+        return super().poll()
+
+
+class _Connection:
+    """Records the credit a remote channel returns."""
+
+    def __init__(self) -> None:
+        self.credit: list[tuple[int, int]] = []
+
+    def add_credit(self, channel_id: int, credit: int) -> None:
+        self.credit.append((channel_id, credit))
+
+
+def _receive(channel: RemoteInputChannel, element: object) -> None:
+    """What the network thread does with a chunk of frames: append them, then wake."""
+    (kind, _, payload), = wire.FrameParser().feed(wire.encode_element(channel.channel_id,
+                                                                      element))
+    channel.on_frame(kind, payload)
+    channel.receiver_waker()
+
+
+def test_remote_channels_join_the_gate_queue_as_local_ones_do() -> None:
+    """A gate reads local and remote channels alike: a remote channel's arriving frames and
+    its failure put it into the queue of channels with data and wake the task."""
+    connection = _Connection()
+    remote = [CountingRemoteChannel(i) for i in range(500)]
+    for i, channel in enumerate(remote):
+        channel.connection, channel.channel_id = connection, i
+    local = [CountingChannel(2) for _ in range(500)]
+    wakes = []
+    gate = InputGate([(c, 0) for c in [*local, *remote]], 1, waker=lambda: wakes.append(1))
+    _receive(remote[300], RecordBatch(["far"]))
+    local[7].send_batch(RecordBatch(["near"]))
+    assert len(wakes) == 2
+    first, second = gate.poll(), gate.poll()
+    assert first is not None and second is not None and gate.poll() is None
+    assert (first[0], first[1].values) == (500 + 300, ["far"])
+    assert (second[0], second[1].values) == (7, ["near"])
+    assert sum(c.polls for c in [*local, *remote]) == 2, "a poll scanned channels without data"
+    assert connection.credit == [(300, 1)]  # half its credit of 2: returned at once
+    remote[42].on_failure(RemoteTransportError("the connection was lost"))
+    assert len(wakes) == 3
+    with pytest.raises(RemoteTransportError, match="was lost"):
+        gate.poll()
 
 
 def test_a_gate_stays_round_robin_over_busy_channels_and_wakes_its_task() -> None:

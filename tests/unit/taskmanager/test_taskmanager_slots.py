@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from strom.network.local_network import LocalNetwork
+from strom.network.environment import NetworkEnvironment
 from strom.rpc.service import RpcService
 from strom.runtime.task import StepResult
 from strom.taskmanager import slot_thread
@@ -81,7 +81,7 @@ def test_many_threads_can_wake_a_slot_at_once_without_blocking() -> None:
 def test_calls_from_task_threads_reach_the_loop_in_order_sharing_wake_ups() -> None:
     rpc = RpcService()
     try:
-        te = TaskExecutor(rpc, "local://resourcemanager", 1, LocalNetwork(), lambda: 0)
+        te = TaskExecutor(rpc, "local://resourcemanager", 1, NetworkEnvironment(), lambda: 0)
         wake_ups = 0
         call_soon = rpc.call_soon
 

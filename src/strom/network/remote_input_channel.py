@@ -1,0 +1,88 @@
+"""The consumer's end of a channel whose producer runs on another TaskManager.
+
+It reads like a :class:`~strom.network.local_channel.LocalChannel` (``poll``, ``is_empty``,
+``receiver_waker``), so an input gate never knows which of its channels are remote. The
+network thread appends the frames it receives (still encoded); the consumer's task thread
+decodes each one as it polls it, so decoding costs the consumer's core, once per buffer.
+Every batch polled returns one credit to the producer; the credit goes back in groups of
+half the channel's credit (at least 1), so a steady stream costs the producer one wake-up
+per few buffers rather than one per buffer, while it always keeps the other half to send.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from strom.network import wire
+
+__all__ = ["RemoteInputChannel"]
+
+
+def _noop() -> None:
+    return None
+
+
+class RemoteInputChannel:
+    __slots__ = ("_announce_at", "_ended", "_error", "_queue", "_unannounced", "channel_id",
+                 "connection", "description", "job_id", "receiver_waker", "released")
+
+    def __init__(self, description: str, job_id: str, credit: int = 1) -> None:
+        if credit < 1:
+            raise ValueError(f"a remote input channel needs at least 1 credit, got {credit}")
+        #: names the channel in errors: edge, subtasks and the producer's TaskManager
+        self.description = description
+        self.job_id = job_id
+        self._queue: deque[tuple[int, bytes]] = deque()
+        self._error: BaseException | None = None
+        self._ended = False
+        self._unannounced = 0
+        self._announce_at = max(1, credit // 2)
+        self.receiver_waker: Callable[[], None] = _noop
+        #: set by the network thread once the partition request is on its way
+        self.connection: Any = None
+        self.channel_id = -1
+        #: the consumer's job was released: do not open the channel any more
+        self.released = False
+
+    # ------------------------------------------------------------ network thread
+    def on_frame(self, kind: int, payload: bytes) -> None:
+        if kind == wire.END_OF_PARTITION_KIND:
+            self._ended = True
+        self._queue.append((kind, payload))  # the connection wakes the consumer after a burst
+
+    def on_failure(self, error: BaseException) -> None:
+        """The channel failed (an error response, a lost connection); the consumer's next
+        poll raises ``error``. A channel that already ended ignores it."""
+        if self._ended or self._error is not None:
+            return
+        self._error = error
+        self.receiver_waker()
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    # ------------------------------------------------------------ consumer thread
+    def poll(self) -> Any:
+        """The next element, or None when none has arrived; raises the channel's failure."""
+        queue = self._queue
+        if not queue:
+            if self._error is not None:
+                raise self._error
+            return None
+        kind, payload = queue.popleft()
+        element = wire.decode_element(kind, payload)
+        if kind == wire.BUFFER:
+            self._unannounced += 1
+            if self._unannounced >= self._announce_at:
+                self.connection.add_credit(self.channel_id, self._unannounced)
+                self._unannounced = 0
+        return element
+
+    def is_empty(self) -> bool:
+        return not self._queue and self._error is None
+
+    def queued(self) -> int:
+        return len(self._queue)
