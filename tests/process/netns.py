@@ -143,13 +143,20 @@ def unused_subnet() -> ipaddress.IPv4Network:
     raise NetnsCommandError(f"every candidate subnet is in use on this machine: {used}")
 
 
-def _listening_ports(pid: int) -> set[int]:
-    """The TCP ports with a listening socket in the network namespace of process ``pid``."""
+def _listening_ports(pid: int, namespace: str) -> set[int]:
+    """The TCP ports with a listening socket in ``namespace``, read through process ``pid``
+    (none while ``pid`` has not entered the namespace yet, or has ended)."""
+    try:
+        if (os.stat(f"/proc/{pid}/ns/net").st_ino
+                != os.stat(f"/run/netns/{namespace}").st_ino):
+            return set()  # still in the namespace it was started from
+    except OSError:
+        return set()
     ports = set()
     for table in ("tcp", "tcp6"):
         try:
             lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
-        except FileNotFoundError:
+        except OSError:
             continue
         for line in lines:
             fields = line.split()
@@ -225,7 +232,7 @@ class NamespaceProcess:
         never dials a namespace address.
         """
         deadline = time.monotonic() + timeout_s
-        while port not in _listening_ports(self.pid):
+        while port not in self.listening_ports():
             if self.returncode is not None:
                 self._fail(f"exited before listening on port {port}")
             if time.monotonic() > deadline:
@@ -233,7 +240,8 @@ class NamespaceProcess:
             time.sleep(0.05)
 
     def listening_ports(self) -> set[int]:
-        return _listening_ports(self.pid)
+        """The TCP ports something listens on in this process's host."""
+        return _listening_ports(self.pid, self.host.namespace)
 
     def wait(self, timeout_s: float = 60) -> int:
         """Wait for the process to exit and return its exit code; fail with the log if not."""

@@ -7,6 +7,7 @@ import ipaddress
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +83,7 @@ def test_two_namespaces_talk_over_tcp_with_their_own_addresses(tmp_path: Path) -
         server = server_host.spawn([sys.executable, "-c", ECHO_SERVER, server_host.address,
                                     str(port)], label="echo-server")
         server.wait_listening(port)
+        assert port in server.listening_ports()
         client = client_host.spawn([sys.executable, "-c", ECHO_CLIENT, server_host.address,
                                     str(port)], label="echo-client")
         assert client.wait() == 0, network.logs()
@@ -110,6 +112,19 @@ def test_no_route_means_a_wrong_address_fails_where_the_right_one_works(tmp_path
         results = json.loads(dial.output())
     assert results == {network["b"].address: errno.ECONNREFUSED,
                        "203.0.113.7": errno.ENETUNREACH}
+
+
+def test_listening_ports_are_read_in_the_host_namespace_only(tmp_path: Path) -> None:
+    listen = "import socket, time; s = socket.create_server(('0.0.0.0', 7000)); time.sleep(600)"
+    with namespace_network(["host"], tmp_path) as network, \
+            socket.create_server(("127.0.0.1", 0)) as listening_here:
+        here = listening_here.getsockname()[1]
+        # a process outside the namespace (this one) is never read as if it were inside
+        assert netns._listening_ports(os.getpid(), network["host"].namespace) == set()
+        listener = network["host"].spawn([sys.executable, "-c", listen], label="listener")
+        listener.wait_listening(7000)
+        assert listener.listening_ports() == {7000}
+        assert here not in listener.listening_ports()
 
 
 def test_close_removes_namespaces_links_and_every_process(tmp_path: Path) -> None:
