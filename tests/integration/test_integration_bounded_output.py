@@ -11,9 +11,17 @@ import pytest
 from dataflow_helpers import source
 from test_integration_source_errors import BrokenSource
 
-from strom.common import WatermarkStrategy
-from strom.datastream import KeyedProcessFunction, ProcessFunction, StreamExecutionEnvironment
+from strom.common import Time, WatermarkStrategy
+from strom.datastream import (
+    KeyedCoProcessFunction,
+    KeyedProcessFunction,
+    ProcessFunction,
+    ProcessWindowFunction,
+    RuntimeExecutionMode,
+    StreamExecutionEnvironment,
+)
 from strom.datastream.connectors.base import InputStatus, Sink, SinkWriter, SinkWriterContext
+from strom.datastream.window import TumblingEventTimeWindows
 
 BATCH_SIZE = 1024  # records per network buffer (the default)
 MANY = 100_000
@@ -151,3 +159,97 @@ def test_input_that_ends_during_a_backlog_waits_for_it(
     strom_env.execute()
     assert Progress.consumed == MANY
     assert Progress.most_ahead <= 16 * BATCH_SIZE, Progress.most_ahead
+
+
+class TimerExplode(KeyedProcessFunction):
+    """Each record sets a timer (event or processing time) whose on_timer yields ``value``
+    records."""
+
+    def __init__(self, domain: str) -> None:
+        self.domain = domain
+        self.pending: dict[Any, int] = {}
+
+    def process_element(self, value: int, ctx: KeyedProcessFunction.Context) -> None:
+        self.pending[ctx.get_current_key()] = value
+        if self.domain == "event":
+            ctx.timer_service().register_event_time_timer(100)
+        else:
+            ctx.timer_service().register_processing_time_timer(0)
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext
+                 ) -> Iterator[Any]:
+        key = ctx.get_current_key()
+        for i in explode(self.pending.pop(key)):
+            yield (key, i)
+
+
+class CoTimerExplode(KeyedCoProcessFunction):
+    """TimerExplode for two inputs: either input's record sets the timer."""
+
+    def __init__(self) -> None:
+        self.timers = TimerExplode("event")
+
+    def process_element1(self, value: int, ctx: Any) -> None:
+        self.timers.process_element(value, ctx)
+
+    def process_element2(self, value: int, ctx: Any) -> None:
+        self.timers.process_element(value, ctx)
+
+    def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
+        return self.timers.on_timer(timestamp, ctx)
+
+
+@pytest.mark.parametrize("domain", ["event", "processing", "batch", "co_process"])
+def test_timer_output_is_bounded_and_back_pressured(
+    strom_env: StreamExecutionEnvironment, domain: str
+) -> None:
+    strom_env.set_parallelism(1)
+    if domain == "batch":
+        strom_env.set_runtime_mode(RuntimeExecutionMode.BATCH)
+    records = source(strom_env, [(MANY, 5), (3, 6)], timestamped=True)
+    if domain == "co_process":
+        other = source(strom_env, [], timestamped=True)
+        stream = records.connect(other).key_by(lambda n: n % 2, lambda n: n % 2) \
+            .process(CoTimerExplode())
+    else:
+        stream = records.key_by(lambda n: n % 2) \
+            .process(TimerExplode("processing" if domain == "processing" else "event"))
+    stream.rebalance().sink_to(StatsSink())
+    strom_env.execute()
+    assert Progress.consumed == Progress.produced == MANY + 3
+    assert 0 < Progress.largest_batch <= BATCH_SIZE
+    assert Progress.most_ahead <= 16 * BATCH_SIZE, Progress.most_ahead
+
+
+class ExplodeWindow(ProcessWindowFunction):
+    def process(self, key: Any, context: ProcessWindowFunction.Context, elements: Any
+                ) -> Iterator[Any]:
+        for value in elements:
+            yield from explode(value)
+
+
+@pytest.mark.parametrize("how", ["process", "reduce_then_process", "many_keys"])
+@pytest.mark.parametrize("over_network", [False, True], ids=["chained", "network"])
+def test_window_output_batches_never_exceed_the_buffer_size(
+    strom_env: StreamExecutionEnvironment, how: str, over_network: bool
+) -> None:
+    if how == "many_keys":  # one window of MANY keys fires at once (the fast path)
+        records = [(i, 5) for i in range(MANY)]
+    else:
+        records = [(MANY, 5), (3, 6)]
+    windowed = source(strom_env, records, timestamped=True) \
+        .assign_timestamps_and_watermarks(WatermarkStrategy.for_monotonous_timestamps()) \
+        .key_by(lambda n: n % 2 if how != "many_keys" else n) \
+        .window(TumblingEventTimeWindows.of(Time.seconds(1)))
+    if how == "process":
+        stream = windowed.process(ExplodeWindow())
+    elif how == "reduce_then_process":  # the fast path, with a window function
+        stream = windowed.reduce(lambda a, b: a + b, window_function=ExplodeWindow())
+    else:
+        stream = windowed.reduce(lambda a, b: a + b)
+    if over_network:
+        stream = stream.rebalance()
+    stream.sink_to(StatsSink())
+    strom_env.execute()
+    assert Progress.consumed == MANY + (3 if how != "many_keys" else 0)
+    assert 0 < Progress.largest_batch <= BATCH_SIZE

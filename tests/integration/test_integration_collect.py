@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from types import FrameType
@@ -109,16 +110,50 @@ def test_iterating_costs_python_calls_per_batch_not_per_record() -> None:
     assert calls < records // 20, f"{calls} Python calls to iterate {records} records"
 
 
-@pytest.mark.slow  # stopping the cluster waits for the task blocked on the full buffer
+def _wait_for_a_full_buffer(client: Any) -> None:
+    """Until the collect sink waits for room (the client reads nothing meanwhile)."""
+    from strom.runtime.collect import _registry
+
+    (buffer,) = _registry.values()
+    wait_until(lambda: buffer._producers_waiting > 0, what="the collect sink to wait for room")
+    assert _status(client) is JobStatus.RUNNING
+
+
+@pytest.mark.parametrize("network", ["local", "tcp"])
+def test_a_job_cancelled_while_its_collect_sink_waits_for_room_ends_promptly(
+    job_clients: list[Any], network: str
+) -> None:
+    """The cancel wakes the sink blocked on the full buffer (and the producers waiting for
+    credit, on this or another TaskManager); the iterator stays open and unread."""
+    with MiniClusterFixture(parallelism=2, network=network):
+        env = StreamExecutionEnvironment.get_execution_environment()
+        it = _endless(env).rebalance().map(lambda x: x).set_parallelism(1) \
+            .execute_and_collect()
+        next(it)
+        (client,) = job_clients
+        _wait_for_a_full_buffer(client)
+        client.cancel().result(timeout=5)
+        wait_until(lambda: _status(client) is JobStatus.CANCELED, timeout_s=3.0,
+                   what="the job to be cancelled while its collect sink waits for room")
+        it.close()
+
+
 def test_an_iterator_dropped_after_its_cluster_stopped_releases_quietly(
     job_clients: list[Any],
 ) -> None:
+    from strom.taskmanager.task_executor import STOP_GRACE_S
+
     threads_before = set(threading.enumerate())
     with pytest.raises(ClusterLeakError, match="still runs"):  # the test kit notices the job
         with MiniClusterFixture(parallelism=1, leak_timeout_s=0.1):
             env = StreamExecutionEnvironment.get_execution_environment()
             it = _endless(env).execute_and_collect()
             assert next(it) == 0
+            _wait_for_a_full_buffer(job_clients[0])
+            stopping = time.monotonic()
+    # stopping the cluster cancelled the task blocked on the full buffer: it did not wait
+    # out the grace period for the slot threads
+    assert time.monotonic() - stopping < STOP_GRACE_S
     escaped: list[Any] = []
     thread_hook, unraisable_hook = threading.excepthook, sys.unraisablehook
     threading.excepthook = escaped.append

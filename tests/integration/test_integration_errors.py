@@ -3,6 +3,7 @@ note naming the operator) and fails the job; API misuse fails while the graph is
 
 from __future__ import annotations
 
+import json
 import threading
 import traceback
 from collections.abc import Iterator
@@ -208,13 +209,31 @@ def test_process_function_on_a_keyed_stream() -> None:
         source(env_p1(), [1]).key_by(lambda x: x).process(Plain())
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])
 def test_invalid_parallelism(bad: Any) -> None:
     env = env_p1()
-    with pytest.raises(ValueError, match=r"parallelism must be a positive integer, got"):
+    message = r"parallelism must be a positive integer, or -1 to use the default parallelism; got"
+    with pytest.raises(ValueError, match=message):
         source(env, [1]).map(lambda x: x).set_parallelism(bad)
-    with pytest.raises(ValueError, match=r"parallelism must be a positive integer, got"):
+    with pytest.raises(ValueError, match=message):
         env.set_parallelism(bad)
+    with pytest.raises(ValueError, match=message):
+        source(env, [1]).print().set_parallelism(bad)
+
+
+def test_parallelism_minus_one_means_the_default() -> None:
+    """As Flink's ExecutionConfig.PARALLELISM_DEFAULT: the environment and an operator
+    accept -1; the environment then uses the system default, the operator the job's."""
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(-1)
+    assert env.get_parallelism() == StreamExecutionEnvironment.get_default_local_parallelism()
+    assert env.get_config().get_parallelism() == -1
+    env.set_parallelism(3)
+    mapped = env.from_collection([1, 2]).map(lambda x: x).set_parallelism(2)
+    mapped.set_parallelism(-1)
+    mapped.print().set_parallelism(-1)
+    vertices = json.loads(env.get_execution_plan())["nodes"]
+    assert [v["parallelism"] for v in vertices] == [1, 3, 3]
 
 
 @pytest.mark.parametrize("method", ["shuffle", "rebalance", "rescale", "forward", "global_",

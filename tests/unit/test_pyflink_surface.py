@@ -17,6 +17,7 @@ import importlib
 import inspect
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,36 @@ SCOPES: dict[str, tuple[str, str | None, str]] = {
                                  "strom.datastream:SlotSharingGroup.Builder"),
     "MemorySize": ("datastream/slot_sharing_group.py", "MemorySize",
                    "strom.datastream:MemorySize"),
+    "ContinuousEventTimeTrigger": ("datastream/window.py", "ContinuousEventTimeTrigger",
+                                   "strom.datastream.window:ContinuousEventTimeTrigger"),
+    "ContinuousProcessingTimeTrigger": (
+        "datastream/window.py", "ContinuousProcessingTimeTrigger",
+        "strom.datastream.window:ContinuousProcessingTimeTrigger"),
 }
+
+#: PyFlink's file → the strom module whose classes of the same name take the same
+#: constructor parameters (PyFlink's classes are read from the file, the strom module's
+#: attribute of that name is compared when it exists)
+CONSTRUCTOR_MODULES: dict[str, str] = {
+    "common/typeinfo.py": "strom.common.typeinfo",
+    "common/time.py": "strom.common.time",
+    "common/types.py": "strom.common.types",
+    "common/configuration.py": "strom.common.configuration",
+    "common/config_options.py": "strom.common.config_options",
+    "common/serialization.py": "strom.common.serialization",
+    "common/watermark_strategy.py": "strom.common.watermark_strategy",
+    "common/execution_config.py": "strom.common",
+    "datastream/window.py": "strom.datastream.window",
+    "datastream/state.py": "strom.datastream.state",
+    "datastream/functions.py": "strom.datastream.functions",
+    "datastream/output_tag.py": "strom.datastream.output_tag",
+    "datastream/slot_sharing_group.py": "strom.datastream",
+    "datastream/connectors/file_system.py": "strom.datastream.connectors.file_system",
+    "datastream/connectors/number_seq.py": "strom.datastream.connectors.number_seq",
+}
+
+#: PyFlink constructors that take a Java object or class name, which strom builds itself
+JAVA_CONSTRUCTORS = {"SinkFunction"}
 
 IN_STROM: dict[str, list[str]] = {
     "pyflink.common.time": ["Duration", "Instant", "Time"],
@@ -201,6 +231,14 @@ IN_STROM: dict[str, list[str]] = {
     "MemorySize": [
         "get_bytes", "get_gibi_bytes", "get_kibi_bytes", "get_mebi_bytes", "get_tebi_bytes",
         "of_mebi_bytes"
+    ],
+    "ContinuousEventTimeTrigger": [
+        "can_merge", "clear", "of", "on_element", "on_event_time", "on_merge",
+        "on_processing_time", "register_next_fire_timestamp"
+    ],
+    "ContinuousProcessingTimeTrigger": [
+        "can_merge", "clear", "of", "on_element", "on_event_time", "on_merge",
+        "on_processing_time", "register_next_fire_timestamp"
     ],
 }
 
@@ -378,6 +416,50 @@ def parameter_mismatches(pyflink_dir: Path, scope: str) -> list[str]:
     return mismatches
 
 
+def _constructor_parameters(classes: dict[str, ast.ClassDef], name: str) -> list[str] | None:
+    """PyFlink's ``__init__`` parameters of ``name`` (inherited from a base in the same file,
+    none for other bases), or None when the constructor wraps a Java object (``j_...`` first)."""
+    for f in classes[name].body:
+        if isinstance(f, ast.FunctionDef) and f.name == "__init__":
+            names = [a.arg for a in f.args.posonlyargs + f.args.args + f.args.kwonlyargs
+                     if a.arg != "self"]
+            if f.args.vararg is not None:
+                names.append("*" + f.args.vararg.arg)
+            if names and names[0].startswith("j_"):
+                return None
+            return [n for n in names if not n.startswith("j_")]
+    for base in classes[name].bases:
+        if isinstance(base, ast.Name) and base.id in classes:
+            return _constructor_parameters(classes, base.id)
+    return []
+
+
+def constructor_mismatches(pyflink_dir: Path) -> list[str]:
+    """Classes whose constructor parameters differ from PyFlink's: PyFlink's names must lead
+    strom's, in order, so ``RowTypeInfo(field_types=...)`` ports unchanged."""
+    mismatches = []
+    for path, module_name in sorted(CONSTRUCTOR_MODULES.items()):
+        module = importlib.import_module(module_name)
+        classes = _classes(ast.parse((pyflink_dir / path).read_text(encoding="utf-8")))
+        for name in sorted(classes):
+            obj: Any = module
+            for attribute in name.split("."):
+                obj = getattr(obj, attribute, None)
+            if (not isinstance(obj, type) or name.rpartition(".")[2].startswith("_")
+                    or name in JAVA_CONSTRUCTORS or issubclass(obj, Enum)):
+                continue
+            theirs = _constructor_parameters(classes, name)
+            if theirs is None:
+                continue
+            parameters = [p for p in inspect.signature(obj).parameters.values()
+                          if p.kind is not inspect.Parameter.VAR_KEYWORD]
+            ours = [("*" if p.kind is inspect.Parameter.VAR_POSITIONAL else "") + p.name
+                    for p in parameters]
+            if theirs != ours[:len(theirs)]:
+                mismatches.append(f"{path} {name}: PyFlink {theirs}, strom {ours}")
+    return mismatches
+
+
 def find_pyflink() -> Path | None:
     """PyFlink's unpacked package: from STROM_PYFLINK_EXAMPLES (its examples directory), or
     where ``make test`` unpacks the wheel."""
@@ -429,6 +511,39 @@ def test_methods_take_pyflinks_parameters(scope: str) -> None:
         pytest.skip("PyFlink's wheel is not unpacked (run `make test`, or set "
                     "STROM_PYFLINK_EXAMPLES to its pyflink/examples directory)")
     assert parameter_mismatches(pyflink_dir, scope) == []
+
+
+def test_constructors_take_pyflinks_parameters() -> None:
+    pyflink_dir = find_pyflink()
+    if pyflink_dir is None:
+        pytest.skip("PyFlink's wheel is not unpacked (run `make test`, or set "
+                    "STROM_PYFLINK_EXAMPLES to its pyflink/examples directory)")
+    assert constructor_mismatches(pyflink_dir) == []
+
+
+def test_type_information_constructors_take_pyflinks_keywords() -> None:
+    """Keyword calls written for PyFlink build the same types as ``Types``."""
+    from strom.common.typeinfo import (
+        LocalTimeTypeInfo,
+        MapTypeInfo,
+        RowTypeInfo,
+        SqlTimeTypeInfo,
+        TupleTypeInfo,
+        Types,
+    )
+
+    assert RowTypeInfo(field_types=[Types.INT()], field_names=["a"]) == Types.ROW_NAMED(
+        ["a"], [Types.INT()])
+    assert TupleTypeInfo(field_types=[Types.INT()]) == Types.TUPLE([Types.INT()])
+    assert MapTypeInfo(key_type_info=Types.STRING(), value_type_info=Types.INT()) == Types.MAP(
+        Types.STRING(), Types.INT())
+    local_date = LocalTimeTypeInfo(time_type=LocalTimeTypeInfo.TimeType.LOCAL_DATE)
+    assert local_date == Types.LOCAL_DATE()
+    assert Types.LOCAL_DATE_TIME() == LocalTimeTypeInfo(
+        LocalTimeTypeInfo.TimeType.LOCAL_DATE_TIME)
+    assert SqlTimeTypeInfo.TIMESTAMP() == Types.SQL_TIMESTAMP()
+    with pytest.raises(TypeError, match=r"takes a LocalTimeTypeInfo\.TimeType"):
+        LocalTimeTypeInfo("LocalDate")  # type: ignore[arg-type]
 
 
 def test_the_surface_check_reads_pyflink_and_sees_a_gap() -> None:

@@ -219,18 +219,41 @@ class SqlTimeTypeInfo(TypeInformation):
     def __reduce__(self) -> tuple[Any, ...]:
         return (SqlTimeTypeInfo, (self._name,))
 
+    @staticmethod
+    def DATE() -> SqlTimeTypeInfo:
+        return SqlTimeTypeInfo("Date")
+
+    @staticmethod
+    def TIME() -> SqlTimeTypeInfo:
+        return SqlTimeTypeInfo("Time")
+
+    @staticmethod
+    def TIMESTAMP() -> SqlTimeTypeInfo:
+        return SqlTimeTypeInfo("Timestamp")
+
 
 class LocalTimeTypeInfo(TypeInformation):
     """``java.time`` LocalDate, LocalTime and LocalDateTime (Python ``date``, ``time``,
-    ``datetime``)."""
+    ``datetime``): ``LocalTimeTypeInfo(LocalTimeTypeInfo.TimeType.LOCAL_DATE)``."""
 
-    __slots__ = ("_name",)
+    class TimeType(Enum):
+        LOCAL_DATE = 0
+        LOCAL_TIME = 1
+        LOCAL_DATE_TIME = 2
 
-    def __init__(self, name: Literal["LocalDate", "LocalTime", "LocalDateTime"]) -> None:
-        self._name = name
+    __slots__ = ("_name", "_time_type")
+
+    def __init__(self, time_type: LocalTimeTypeInfo.TimeType) -> None:
+        if not isinstance(time_type, LocalTimeTypeInfo.TimeType):
+            raise TypeError(
+                f"LocalTimeTypeInfo takes a LocalTimeTypeInfo.TimeType (LOCAL_DATE, LOCAL_TIME "
+                f"or LOCAL_DATE_TIME), got {time_type!r}."
+            )
+        self._time_type = time_type
+        self._name = _LOCAL_TIME_NAMES[time_type]
 
     def _key(self) -> tuple[Any, ...]:
-        return (self._name,)
+        return (self._time_type,)
 
     def format_value(self, value: Any) -> str:
         if value is None:
@@ -247,7 +270,14 @@ class LocalTimeTypeInfo(TypeInformation):
         return self._name
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (LocalTimeTypeInfo, (self._name,))
+        return (LocalTimeTypeInfo, (self._time_type,))
+
+
+_LOCAL_TIME_NAMES = {
+    LocalTimeTypeInfo.TimeType.LOCAL_DATE: "LocalDate",
+    LocalTimeTypeInfo.TimeType.LOCAL_TIME: "LocalTime",
+    LocalTimeTypeInfo.TimeType.LOCAL_DATE_TIME: "LocalDateTime",
+}
 
 
 class PickledBytesTypeInfo(TypeInformation):
@@ -281,8 +311,9 @@ class RowTypeInfo(TypeInformation):
 
     __slots__ = ("_field_names", "_types")
 
-    def __init__(self, types: Sequence[TypeInformation], field_names: Sequence[str] | None = None):
-        self._types = _check_types(types, "Row")
+    def __init__(self, field_types: Sequence[TypeInformation],
+                 field_names: Sequence[str] | None = None) -> None:
+        self._types = _check_types(field_types, "Row")
         if field_names is None:
             names = [f"f{i}" for i in range(len(self._types))]
         else:
@@ -370,8 +401,8 @@ class TupleTypeInfo(TypeInformation):
 
     __slots__ = ("_types",)
 
-    def __init__(self, types: Sequence[TypeInformation]) -> None:
-        self._types = _check_types(types, "Tuple")
+    def __init__(self, field_types: Sequence[TypeInformation]) -> None:
+        self._types = _check_types(field_types, "Tuple")
 
     def get_field_types(self) -> list[TypeInformation]:
         return list(self._types)
@@ -476,10 +507,10 @@ class MapTypeInfo(TypeInformation):
 
     __slots__ = ("_key_type", "_value_type")
 
-    def __init__(self, key_type: TypeInformation, value_type: TypeInformation) -> None:
-        _check_types([key_type, value_type], "Map")
-        self._key_type = key_type
-        self._value_type = value_type
+    def __init__(self, key_type_info: TypeInformation, value_type_info: TypeInformation) -> None:
+        _check_types([key_type_info, value_type_info], "Map")
+        self._key_type = key_type_info
+        self._value_type = value_type_info
 
     def get_key_type(self) -> TypeInformation:
         return self._key_type

@@ -74,9 +74,9 @@ _BASIC = {t: BasicTypeInfo(t) for t in BasicType}
 _SQL_DATE = SqlTimeTypeInfo("Date")
 _SQL_TIME = SqlTimeTypeInfo("Time")
 _SQL_TIMESTAMP = SqlTimeTypeInfo("Timestamp")
-_LOCAL_DATE = LocalTimeTypeInfo("LocalDate")
-_LOCAL_TIME = LocalTimeTypeInfo("LocalTime")
-_LOCAL_DATE_TIME = LocalTimeTypeInfo("LocalDateTime")
+_LOCAL_DATE = LocalTimeTypeInfo(LocalTimeTypeInfo.TimeType.LOCAL_DATE)
+_LOCAL_TIME = LocalTimeTypeInfo(LocalTimeTypeInfo.TimeType.LOCAL_TIME)
+_LOCAL_DATE_TIME = LocalTimeTypeInfo(LocalTimeTypeInfo.TimeType.LOCAL_DATE_TIME)
 _PICKLED = PickledBytesTypeInfo()
 
 _PRIMITIVE_ELEMENTS = frozenset(

@@ -7,7 +7,8 @@ from typing import Any
 
 from strom.datastream.functions import Function
 
-__all__ = ["check_function", "check_parallelism"]
+__all__ = ["PARALLELISM_DEFAULT", "check_function", "check_parallelism",
+           "check_parallelism_or_default"]
 
 
 def check_function(function: Any, expected: type, method: str, api: str) -> Any:
@@ -32,7 +33,24 @@ def check_function(function: Any, expected: type, method: str, api: str) -> Any:
     )
 
 
+PARALLELISM_DEFAULT = -1
+"""Flink's ``ExecutionConfig.PARALLELISM_DEFAULT``: "use the default parallelism"."""
+
+
 def check_parallelism(value: Any, what: str = "parallelism") -> int:
+    """A positive integer (max parallelism, the local default)."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"The {what} must be a positive integer, got {value!r}.")
+    return value
+
+
+def check_parallelism_or_default(value: Any) -> int:
+    """A positive integer, or -1 for "use the default parallelism" (as Flink's
+    ``setParallelism`` of the environment and of an operator accept)."""
+    if (not isinstance(value, int) or isinstance(value, bool)
+            or (value < 1 and value != PARALLELISM_DEFAULT)):
+        raise ValueError(
+            f"The parallelism must be a positive integer, or -1 to use the default "
+            f"parallelism; got {value!r}."
+        )
     return value

@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 from strom.common.typeinfo import TypeInformation, Types
 from strom.common.types import Row
 from strom.datastream._aggregations import aggregation
-from strom.datastream._validation import check_function, check_parallelism
+from strom.datastream._validation import (
+    PARALLELISM_DEFAULT,
+    check_function,
+    check_parallelism,
+    check_parallelism_or_default,
+)
 from strom.datastream.functions import (
     CoFlatMapFunction,
     CoMapFunction,
@@ -101,7 +106,7 @@ class DataStream:
         return self._env.get_config()
 
     def set_parallelism(self, parallelism: int) -> DataStream:
-        self._transformation.parallelism = check_parallelism(parallelism)
+        self._transformation.parallelism = _operator_parallelism(parallelism)
         return self
 
     def set_max_parallelism(self, max_parallelism: int) -> DataStream:
@@ -385,7 +390,7 @@ class DataStreamSink:
         return self
 
     def set_parallelism(self, parallelism: int) -> DataStreamSink:
-        self._transformation.parallelism = check_parallelism(parallelism)
+        self._transformation.parallelism = _operator_parallelism(parallelism)
         return self
 
     def disable_chaining(self) -> DataStreamSink:
@@ -600,3 +605,10 @@ class ConnectedStreams:
             f"ConnectedStreams.process() expects a CoProcessFunction or a "
             f"KeyedCoProcessFunction, got {func!r}"
         )
+
+
+def _operator_parallelism(parallelism: int) -> int | None:
+    """An operator's parallelism as the transformation keeps it: None (-1) is the job's
+    default parallelism."""
+    value = check_parallelism_or_default(parallelism)
+    return None if value == PARALLELISM_DEFAULT else value

@@ -19,7 +19,7 @@ from strom.common.configuration import Configuration
 from strom.common.execution_config import ExecutionConfig
 from strom.common.execution_mode import RuntimeExecutionMode
 from strom.common.job import JobClient, JobExecutionResult
-from strom.datastream._validation import check_parallelism
+from strom.datastream._validation import check_parallelism, check_parallelism_or_default
 from strom.datastream.data_stream import CloseableIterator, DataStream
 from strom.datastream.slot_sharing_group import SlotSharingGroup
 from strom.graph import operator_specs as specs
@@ -106,7 +106,10 @@ class StreamExecutionEnvironment:
         return self
 
     def set_parallelism(self, parallelism: int) -> StreamExecutionEnvironment:
-        self._configuration.set(opts.PARALLELISM_DEFAULT, check_parallelism(parallelism))
+        """The job's default parallelism: a positive integer, or -1 for the system default
+        (see :meth:`get_parallelism`)."""
+        self._configuration.set(opts.PARALLELISM_DEFAULT,
+                                check_parallelism_or_default(parallelism))
         return self
 
     def get_parallelism(self) -> int:

@@ -38,10 +38,14 @@ class CollectBuffer:
     def closed(self) -> bool:
         return self._closed
 
-    def put_batch(self, values: list[Any]) -> None:
-        """Hand over one batch (the buffer keeps it: do not reuse the list)."""
+    def put_batch(self, values: list[Any], cancelled: threading.Event | None = None) -> None:
+        """Hand over one batch (the buffer keeps it: do not reuse the list). While the buffer
+        is full this waits, unless ``cancelled`` is set (then the batch is dropped; see
+        :meth:`wake_producers`)."""
         with self._condition:
             while len(self._batches) >= self._capacity and not self._closed:
+                if cancelled is not None and cancelled.is_set():
+                    return
                 self._producers_waiting += 1
                 try:
                     self._condition.wait(0.1)
@@ -52,6 +56,11 @@ class CollectBuffer:
             self._batches.append(values)
             if self._consumer_waiting:
                 self._condition.notify_all()
+
+    def wake_producers(self) -> None:
+        """Make waiting producers look at their ``cancelled`` event again now."""
+        with self._condition:
+            self._condition.notify_all()
 
     def end(self) -> None:
         """One producer has put its last batch."""

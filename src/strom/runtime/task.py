@@ -113,6 +113,9 @@ class Task:
         self.finishing = False
         #: the input ended while an operator still had a backlog: finish once it is drained
         self.input_ended = False
+        #: the chain position whose end_input is next (operators end one after another, each
+        #: after the output of the ones before it is drained)
+        self._next_to_end = 0
         #: operators that may suspend between output chunks, with their chain positions
         self.bounded: list[tuple[int, BoundedOutputOperator]] = []
         self.batch_size = 1024
@@ -135,7 +138,14 @@ class Task:
         self.waker()
 
     def cancel(self) -> None:
+        """Cancel the task (thread-safe): its thread ends it at its next step, and operators
+        blocked in a call (a sink waiting for room) are woken so that the step ends soon."""
         self.post(self._cancel)
+        for op in list(self.operators):
+            try:
+                op.cancel()
+            except Exception:  # the task is ending anyway; its thread reports the rest
+                traceback.print_exc()
 
     def deliver_operator_event(self, operator_id: str, event: Any) -> None:
         def deliver() -> None:
@@ -432,12 +442,18 @@ class Task:
 
     # ------------------------------------------------------------------ endings
     def _begin_finish(self) -> None:
-        for op in self.operators:
+        operators = self.operators
+        while self._next_to_end < len(operators):
+            op = operators[self._next_to_end]
+            self._next_to_end += 1
             try:
                 op.end_input()
             except BaseException as e:
                 attribute_failure(e, op.name)
                 raise
+            if any(o.has_backlog() for _, o in self.bounded):
+                self.input_ended = True  # _resume_backlog continues here once drained
+                return
         for writer in self.writers:
             writer.broadcast_event(END_OF_PARTITION)
         self.finishing = True

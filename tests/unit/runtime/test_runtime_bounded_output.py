@@ -8,6 +8,7 @@ from typing import Any
 
 from strom.datastream import KeyedProcessFunction
 from strom.runtime.operators.base import ChainOutput, OperatorContext
+from strom.runtime.operators.bounded_output import BoundedOutputOperator
 from strom.runtime.operators.keyed import KeyedProcessOperator
 from strom.runtime.operators.stateless import FlatMapOperator
 from strom.state.heap_backend import HeapKeyedStateBackend
@@ -79,7 +80,7 @@ class _KeyTagger(KeyedProcessFunction):
         yield ("timer", ctx.get_current_key())
 
 
-def test_a_suspended_keyed_process_function_gets_its_key_back_after_a_timer() -> None:
+def test_a_timer_due_while_suspended_fires_after_the_suspended_work() -> None:
     blocked = [True]
     events: list[Any] = []
     output = ChainOutput()
@@ -98,8 +99,49 @@ def test_a_suspended_keyed_process_function_gets_its_key_back_after_a_timer() ->
     op.open()
     op.process_batch([1, 5], None, ["a", "b"])
     assert events == [("a", 0), ("b", 0)] and op.has_backlog()  # suspended inside "b"
-    op.on_processing_time(10)  # the timer of "a" fires between two chunks of "b"
-    assert events[2:] == [("timer", "a")]
+    assert op.next_processing_time() is None  # the task does not poll timers meanwhile
+    op.on_processing_time(10)  # the timer of "a": as in Flink, not inside "b"'s output
+    assert events[2:] == []
     blocked[0] = False
     op.resume()
-    assert events[3:] == [("b", 1), ("b", 2), ("b", 3), ("b", 4)]
+    assert events[2:] == [("b", 1), ("b", 2), ("b", 3), ("b", 4), ("timer", "a")]
+    assert not op.has_backlog()
+
+
+class _Firing(BoundedOutputOperator):
+    """Like a window operator: one input produces several results at once (``emit_bounded``)
+    followed by a watermark (``in_order``)."""
+
+    def process_batch(self, values: list[Any], timestamps: list[int] | None,
+                      keys: list[Any] | None) -> None:
+        self.in_order(self._fire, values)
+
+    def _fire(self, values: list[Any]) -> None:
+        for value in values:
+            self.emit_bounded(list(range(value, value + 5)), None)
+        self.in_order(self.output.emit_watermark, values[-1])
+
+
+def test_output_produced_at_once_keeps_its_order_with_what_follows() -> None:
+    blocked = [False]
+    events: list[Any] = []
+    output = ChainOutput()
+    output.add_target(lambda values, ts: events.append(list(values)),
+                      lambda wm: events.append(("watermark", wm)), lambda idle: None)
+    ctx = OperatorContext(
+        task_name="t", operator_name="firing", subtask_index=0, parallelism=1,
+        max_parallelism=128, attempt_number=0, job_parameters={}, is_batch=False,
+        clock=lambda: 0, auto_watermark_interval=200, batch_size=2,
+        output_blocked=lambda: blocked[0] and len(events) >= 1,
+    )
+    op = _Firing("firing")
+    op.setup(ctx, output)
+    blocked[0] = True
+    op.process_batch([0, 10], None, None)  # the first chunk goes, then the output blocks
+    op.process_batch([20], None, None)  # waits behind all of it
+    assert events == [[0, 1]] and op.has_backlog()
+    blocked[0] = False
+    op.resume()
+    assert events == [[0, 1], [2, 3], [4], [10, 11], [12, 13], [14], ("watermark", 10),
+                      [20, 21], [22, 23], [24], ("watermark", 20)]
+    assert not op.has_backlog()

@@ -75,3 +75,17 @@ def test_closing_unblocks_a_producer_and_drops_what_it_puts() -> None:
     assert not producer.is_alive()
     buffer.put_batch([3])
     assert buffer.closed and list(buffer.take(timeout=0)[0]) == []
+
+
+def test_a_cancelled_producer_stops_waiting_for_room_and_drops_its_batch() -> None:
+    buffer = CollectBuffer(capacity=1)
+    buffer.put_batch([0])
+    cancelled = threading.Event()
+    producer = threading.Thread(target=buffer.put_batch, args=([1], cancelled))
+    producer.start()
+    wait_until(lambda: buffer._producers_waiting == 1, what="the producer to wait for room")
+    cancelled.set()
+    buffer.wake_producers()
+    producer.join(timeout=1.0)  # woken at once, not by its 0.1 s poll at best
+    assert not producer.is_alive()
+    assert list(buffer.take(timeout=0)[0]) == [[0]]  # the cancelled batch was dropped

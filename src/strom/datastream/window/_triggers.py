@@ -251,7 +251,8 @@ class ContinuousEventTimeTrigger(Trigger[Any, Any]):
         ctx.register_event_time_timer(window.max_timestamp())
         fire_time = ctx.get_partitioned_state(self.state_desc)
         if fire_time.get() is None:  # type: ignore[attr-defined]
-            self._register_next(timestamp - timestamp % self.interval, window, ctx, fire_time)
+            self.register_next_fire_timestamp(timestamp - timestamp % self.interval, window, ctx,
+                                              fire_time)
         return TriggerResult.CONTINUE
 
     def on_processing_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
@@ -263,7 +264,7 @@ class ContinuousEventTimeTrigger(Trigger[Any, Any]):
         fire_time = ctx.get_partitioned_state(self.state_desc)
         if fire_time.get() == time:  # type: ignore[attr-defined]
             fire_time.clear()
-            self._register_next(time, window, ctx, fire_time)
+            self.register_next_fire_timestamp(time, window, ctx, fire_time)
             return TriggerResult.FIRE
         return TriggerResult.CONTINUE
 
@@ -283,9 +284,12 @@ class ContinuousEventTimeTrigger(Trigger[Any, Any]):
             ctx.delete_event_time_timer(timestamp)
             fire_time.clear()
 
-    def _register_next(self, time: int, window: Any, ctx: TriggerContext, fire_time: Any) -> None:
+    def register_next_fire_timestamp(self, time: int, window: Any, ctx: TriggerContext,
+                                     fire_timestamp_state: Any) -> None:
+        """Record and register the next firing: ``time + interval``, at most the window's
+        end."""
         next_fire = min(time + self.interval, window.max_timestamp())
-        fire_time.add(next_fire)
+        fire_timestamp_state.add(next_fire)
         ctx.register_event_time_timer(next_fire)
 
     def __repr__(self) -> str:
@@ -311,14 +315,14 @@ class ContinuousProcessingTimeTrigger(Trigger[Any, Any]):
         fire_time = ctx.get_partitioned_state(self.state_desc)
         if fire_time.get() is None:  # type: ignore[attr-defined]
             now = ctx.get_current_processing_time()
-            self._register_next(now - now % self.interval, window, ctx, fire_time)
+            self.register_next_fire_timestamp(now - now % self.interval, window, ctx, fire_time)
         return TriggerResult.CONTINUE
 
     def on_processing_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
         fire_time = ctx.get_partitioned_state(self.state_desc)
         if fire_time.get() == time:  # type: ignore[attr-defined]
             fire_time.clear()
-            self._register_next(time, window, ctx, fire_time)
+            self.register_next_fire_timestamp(time, window, ctx, fire_time)
             return TriggerResult.FIRE
         return TriggerResult.CONTINUE
 
@@ -341,9 +345,12 @@ class ContinuousProcessingTimeTrigger(Trigger[Any, Any]):
             ctx.delete_processing_time_timer(timestamp)
             fire_time.clear()
 
-    def _register_next(self, time: int, window: Any, ctx: TriggerContext, fire_time: Any) -> None:
+    def register_next_fire_timestamp(self, time: int, window: Any, ctx: TriggerContext,
+                                     fire_timestamp_state: Any) -> None:
+        """Record and register the next firing: ``time + interval``, at most the window's
+        end."""
         next_fire = min(time + self.interval, window.max_timestamp())
-        fire_time.add(next_fire)
+        fire_timestamp_state.add(next_fire)
         ctx.register_processing_time_timer(next_fire)
 
     def __repr__(self) -> str:

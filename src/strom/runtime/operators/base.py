@@ -139,6 +139,12 @@ class StreamOperator:
     def close(self) -> None:
         """Release resources and close user functions."""
 
+    def cancel(self) -> None:
+        """The task is being cancelled: make a call of this operator that blocks (a sink
+        waiting for room) return soon, dropping what it could not hand on. Called from
+        another thread than the task's, maybe before :meth:`open` or after :meth:`close`;
+        the task's thread then closes the operator as usual."""
+
     def snapshot_state(self, checkpoint_id: int) -> Any:
         return None
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from strom.runtime.operators.base import ChainOutput, OperatorContext, StreamOperator
 
-__all__ = ["BoundedOutputOperator", "call_later", "flat_map_none_error"]
+__all__ = ["BoundedOutputOperator", "call_later", "emit_in_chunks", "flat_map_none_error"]
 
 
 def call_later(function: Callable[..., None], *args: Any) -> Iterator[None]:
@@ -24,6 +24,18 @@ def call_later(function: Callable[..., None], *args: Any) -> Iterator[None]:
     function(*args)
     return
     yield  # a generator: the call happens when the backlog reaches it
+
+
+def emit_in_chunks(
+    emit: Callable[[list[Any], list[int] | None], None], values: list[Any],
+    timestamps: list[int] | None, size: int,
+) -> Iterator[None]:
+    """Work that emits ``values`` in chunks of at most ``size``; it yields before each chunk,
+    so a blocked output holds back even the first."""
+    for start in range(0, len(values), size):
+        yield
+        end = start + size
+        emit(values[start:end], None if timestamps is None else timestamps[start:end])
 
 
 def _never() -> bool:
@@ -74,33 +86,55 @@ class BoundedOutputOperator(StreamOperator):
         else:
             self._drive(work)
 
+    def in_order(self, function: Callable[..., None], *args: Any) -> None:
+        """Call ``function(*args)`` now, or after the suspended work and the backlog: for
+        the operator's inputs, and for output that must stay in order with its records
+        (watermarks, side outputs)."""
+        if self._suspended is None:
+            function(*args)
+        else:
+            self._backlog.append(call_later(function, *args))
+
+    def emit_bounded(self, values: list[Any], timestamps: list[int] | None) -> None:
+        """Emit output produced all at once (a window firing, a round of timers) in chunks of
+        at most :attr:`batch_size`, in order with the rest of the operator's work; what the
+        blocked output cannot take waits in the backlog."""
+        if (self._suspended is None and len(values) <= self.batch_size
+                and not self._output_blocked()):
+            self.output.emit(values, timestamps)
+        else:
+            self.submit(emit_in_chunks(self.output.emit, values, timestamps, self.batch_size))
+
     def _drive(self, work: Iterator[None]) -> bool:
+        """Run ``work`` until it is done (True) or suspended. Work that ``work`` submits while
+        something is suspended (its own output in chunks) goes before the older backlog."""
+        older, self._backlog = self._backlog, deque()
         blocked = self._output_blocked
-        for _ in work:
-            if blocked():
-                self._suspended = work
-                return False
-        return True
+        try:
+            for _ in work:
+                if self._suspended is not None:  # output it submitted was suspended
+                    self._backlog.append(work)
+                    break
+                if blocked():
+                    self._suspended = work
+                    break
+        finally:
+            older.extendleft(reversed(self._backlog))
+            self._backlog = older
+        return self._suspended is None
 
     def resume(self) -> None:
         """Continue the suspended work, then the backlog, until done or blocked again."""
         work, self._suspended = self._suspended, None
         if work is not None and not self._drive(work):
             return
-        backlog = self._backlog
-        while backlog:
-            if not self._drive(backlog.popleft()):
+        while self._backlog:
+            if not self._drive(self._backlog.popleft()):
                 # the rest of the backlog stays queued behind the newly suspended work
                 return
 
     def process_watermark(self, timestamp: int) -> None:
-        if self._suspended is not None:
-            self._backlog.append(call_later(super().process_watermark, timestamp))
-        else:
-            super().process_watermark(timestamp)
+        self.in_order(super().process_watermark, timestamp)
 
     def process_watermark_status(self, idle: bool) -> None:
-        if self._suspended is not None:
-            self._backlog.append(call_later(super().process_watermark_status, idle))
-        else:
-            super().process_watermark_status(idle)
+        self.in_order(super().process_watermark_status, idle)

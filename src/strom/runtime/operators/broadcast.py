@@ -16,6 +16,7 @@ from strom.datastream.functions import (
 )
 from strom.runtime.functions import call_close, call_open, user_callable
 from strom.runtime.operators.base import StreamRuntimeContext, TwoInputOperator
+from strom.runtime.operators.bounded_output import BoundedOutputOperator
 from strom.runtime.operators.keyed import _TimerMixin
 from strom.runtime.operators.stateless import _NonKeyedTimerService, collect_results
 from strom.state.canonical_keys import user_key
@@ -76,7 +77,10 @@ class _Context(KeyedBroadcastProcessFunction.OnTimerContext,
         backend.set_current_key(previous)
 
 
-class BroadcastProcessOperator(_TimerMixin, TwoInputOperator):
+class BroadcastProcessOperator(_TimerMixin, BoundedOutputOperator, TwoInputOperator):
+    """What ``on_timer`` yields goes out in bounded chunks (see ``bounded_output``); the
+    output of a batch of either input goes out in chunks of at most ``batch_size``."""
+
     def __init__(self, name: str, spec: Any) -> None:
         super().__init__(name)
         self.function = spec.function
@@ -125,22 +129,25 @@ class BroadcastProcessOperator(_TimerMixin, TwoInputOperator):
             collect_results(fn(v, ctx), t, out, out_ts, self)
         ctx.writable = False
         if out:
-            self.output.emit(out, out_ts)
+            self.emit_bounded(out, out_ts)
 
     def process_batch1(self, values: list[Any], timestamps: list[int] | None,
                        keys: list[Any] | None) -> None:
-        self._run(self.fn1, values, timestamps, keys, writable=False)
+        self.in_order(self._run, self.fn1, values, timestamps, keys, False)
 
     def process_batch2(self, values: list[Any], timestamps: list[int] | None,
                        keys: list[Any] | None) -> None:
-        self._run(self.fn2, values, timestamps, None, writable=True)
+        self.in_order(self._run, self.fn2, values, timestamps, None, True)
 
     def process_watermark(self, timestamp: int) -> None:
         if self.keyed:
             super().process_watermark(timestamp)
         else:
-            self.current_watermark = timestamp
-            self.output.emit_watermark(timestamp)
+            self.in_order(self._advance_watermark, timestamp)
+
+    def _advance_watermark(self, timestamp: int) -> None:
+        self.current_watermark = timestamp
+        self.output.emit_watermark(timestamp)
 
     def next_processing_time(self) -> int | None:
         return super().next_processing_time() if self.keyed else None

@@ -32,7 +32,8 @@ from strom.datastream.window import (
 )
 from strom.network.partitioners import key_selector_function
 from strom.runtime.functions import may_use_keyed_state
-from strom.runtime.operators.base import LONG_MAX, LONG_MIN, StreamOperator, StreamRuntimeContext
+from strom.runtime.operators.base import LONG_MAX, LONG_MIN, StreamRuntimeContext
+from strom.runtime.operators.bounded_output import BoundedOutputOperator
 from strom.runtime.window_contexts import WindowProcessContext
 from strom.runtime.window_functions import InternalWindowFunction, _PassThrough
 from strom.state.canonical_keys import group_keys, user_key
@@ -65,7 +66,10 @@ def fast_path_applies(spec: Any) -> bool:
     )
 
 
-class EventTimeWindowAggregator(StreamOperator):
+class EventTimeWindowAggregator(BoundedOutputOperator):
+    """Results go out in chunks of at most ``batch_size``; when the output is back-pressured
+    the rest waits (see ``bounded_output``)."""
+
     def __init__(self, name: str, spec: Any) -> None:
         super().__init__(name)
         self.spec = spec
@@ -133,6 +137,9 @@ class EventTimeWindowAggregator(StreamOperator):
     def process_batch(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
     ) -> None:
+        if self.has_backlog():
+            self.in_order(self.process_batch, values, timestamps, keys)
+            return
         if timestamps is None:
             raise RuntimeError(
                 "Record has no timestamp (the Long.MIN_VALUE marker). Event-time windows need "
@@ -211,7 +218,7 @@ class EventTimeWindowAggregator(StreamOperator):
 
     def _late(self, value: Any, timestamp: int) -> None:
         if self.late_tag is not None:
-            self.output.emit_side(self.late_tag, [value], [timestamp])
+            self.in_order(self.output.emit_side, self.late_tag, [value], [timestamp])
         else:
             self.num_late_records_dropped += 1
 
@@ -227,7 +234,7 @@ class EventTimeWindowAggregator(StreamOperator):
         if self.window_function is not None:
             self._apply_window_function(window, keys, out)
             return
-        self.output.emit(out, [window.end - 1] * len(out))
+        self.emit_bounded(out, [window.end - 1] * len(out))
 
     def _apply_window_function(self, window: TimeWindow, keys: Any, contents: list[Any]
                                ) -> None:
@@ -249,18 +256,21 @@ class EventTimeWindowAggregator(StreamOperator):
                 if (isinstance(result, tuple) and len(result) == 2
                         and isinstance(result[0], OutputTag)):
                     if out:
-                        self.output.emit(out, [timestamp] * len(out))
+                        self.emit_bounded(out, [timestamp] * len(out))
                         out = []
-                    self.output.emit_side(result[0], [result[1]], [timestamp])
+                    self.in_order(self.output.emit_side, result[0], [result[1]], [timestamp])
                 else:
                     out.append(result)
         if out:
-            self.output.emit(out, [timestamp] * len(out))
+            self.emit_bounded(out, [timestamp] * len(out))
 
     def process_watermark(self, timestamp: int) -> None:
+        self.in_order(self._process_watermark, timestamp)
+
+    def _process_watermark(self, timestamp: int) -> None:
         self.current_watermark = timestamp
         self._advance(timestamp)
-        self.output.emit_watermark(timestamp)
+        self.in_order(self.output.emit_watermark, timestamp)
 
     def _advance(self, watermark: int) -> None:
         """Fire and clean up, in timestamp order, the windows the watermark passed."""
@@ -306,8 +316,11 @@ class EventTimeWindowAggregator(StreamOperator):
 
     def end_input(self) -> None:
         if self.is_batch:
-            self.current_watermark = LONG_MAX
-            self._advance(LONG_MAX)
+            self.in_order(self._end_input)
+
+    def _end_input(self) -> None:
+        self.current_watermark = LONG_MAX
+        self._advance(LONG_MAX)
 
     def close(self) -> None:
         self.spec.window_function.close()

@@ -26,7 +26,6 @@ from strom.runtime.operators.bounded_output import (
     call_later,
     flat_map_none_error,
 )
-from strom.runtime.operators.stateless import collect_results
 from strom.state.canonical_keys import group_key, group_keys, user_key
 
 __all__ = ["KeyedCoOperator", "KeyedFilterOperator", "KeyedFlatMapOperator", "KeyedMapOperator",
@@ -209,12 +208,13 @@ class KeyedFilterOperator(_KeyedFunctionOperator):
 
 def _keyed_work(
     op: Any, fn: Any, ctx: _KeyedContext | None, keys: list[Any], values: list[Any],
-    timestamps: list[int] | None,
+    timestamps: list[int] | None, none_is_error: bool = True,
 ) -> Iterator[None]:
     """Work (see ``bounded_output``) for keyed flat_map (``ctx`` None: None results are an
-    error) and process functions: per record, set the key, call ``fn`` and read its results
-    lazily into chunks of ``op.batch_size``; yields after each chunk, and sets the key again
-    before reading on (timers may have changed it meanwhile)."""
+    error unless ``none_is_error`` is false) and process functions: per record, set the key,
+    call ``fn`` and read its results lazily into chunks of ``op.batch_size``; yields after
+    each chunk, and sets the key again before reading on (timers may have changed it
+    meanwhile)."""
     size, emit, emit_side = op.batch_size, op.output.emit, op.output.emit_side
     set_key: Callable[[Any], None] = op.backend.set_current_key
     out: list[Any] = []
@@ -225,7 +225,9 @@ def _keyed_work(
         if ctx is None:
             results = fn(v)
             if results is None:
-                raise flat_map_none_error(op, fn, v)
+                if none_is_error:
+                    raise flat_map_none_error(op, fn, v)
+                continue
         else:
             ctx.current_timestamp = t
             results = fn(v, ctx)
@@ -312,11 +314,15 @@ class _KeyedContext(KeyedProcessFunction.OnTimerContext):
 
 class _TimerMixin(_KeyedOperatorMixin):
     """Timers for keyed process operators: event time on watermarks, processing time on
-    the task's clock; BATCH fires everything at the end of input."""
+    the task's clock; BATCH fires everything at the end of input. What ``on_timer`` yields
+    goes out in bounded chunks, as what ``process_element`` yields (see ``bounded_output``)."""
 
     uses_processing_time = True
     output: Any
     current_watermark: int
+    batch_size: int
+    submit: Callable[[Iterator[None]], None]
+    has_backlog: Callable[[], bool]
 
     def _open_timers(self, function: Any) -> None:
         from strom.state import VOID_NAMESPACE
@@ -328,54 +334,80 @@ class _TimerMixin(_KeyedOperatorMixin):
         self.context = _KeyedContext(_KeyedTimerService(self), self.backend)
         self.on_timer = getattr(function, "on_timer", None)
 
-    def _fire(self, timers: Any, domain: TimeDomain) -> None:
+    def _fire(self, timers: Iterator[Any], domain: TimeDomain) -> Iterator[None]:
+        """Work (see ``bounded_output``) that fires ``timers`` (popped lazily) and emits what
+        ``on_timer`` yields in chunks of ``batch_size``, yielding after each chunk."""
         if self.on_timer is None:
             for _ in timers:
                 pass
             return
-        ctx, set_key = self.context, self.backend.set_current_key
-        ctx.domain = domain
-        out: list[Any] = []
+        ctx, set_key, on_timer = self.context, self.backend.set_current_key, self.on_timer
+        size, emit, emit_side = self.batch_size, self.output.emit, self.output.emit_side
         event_time = domain is TimeDomain.EVENT_TIME
+        out: list[Any] = []
         out_ts: list[int] | None = [] if event_time else None
         for timer in timers:
-            set_key(timer.key)
-            ctx.current_timestamp = timer.timestamp
-            collect_results(
-                self.on_timer(timer.timestamp, ctx), timer.timestamp if event_time else None,
-                out, out_ts, self,  # type: ignore[arg-type]
-            )
+            key, timestamp = timer.key, timer.timestamp
+            set_key(key)
+            ctx.domain, ctx.current_timestamp = domain, timestamp
+            results = on_timer(timestamp, ctx)
+            if results is None:
+                continue
+            ts = timestamp if event_time else None
+            for r in results:
+                if type(r) is tuple and len(r) == 2 and type(r[0]) is OutputTag:
+                    emit_side(r[0], [r[1]], None if ts is None else [ts])
+                    continue
+                out.append(r)
+                if out_ts is not None:
+                    out_ts.append(timestamp)
+                if len(out) >= size:
+                    emit(out, out_ts)
+                    out = []
+                    out_ts = [] if event_time else None
+                    yield
+                    # other work of the task may have run: restore what on_timer sees
+                    set_key(key)
+                    ctx.domain, ctx.current_timestamp = domain, timestamp
         ctx.domain = TimeDomain.EVENT_TIME
         if out:
-            self.output.emit(out, out_ts)
+            emit(out, out_ts)
 
-    def process_watermark(self, timestamp: int) -> None:
+    def _watermark_work(self, timestamp: int) -> Iterator[None]:
         self.current_watermark = timestamp
-        self._fire(self.timers.advance_watermark(timestamp), TimeDomain.EVENT_TIME)
+        yield from self._fire(self.timers.advance_watermark(timestamp), TimeDomain.EVENT_TIME)
         self.output.emit_watermark(timestamp)
 
+    def process_watermark(self, timestamp: int) -> None:
+        # fires event-time timers: waits behind suspended work like any input
+        self.submit(self._watermark_work(timestamp))
+
     def next_processing_time(self) -> int | None:
-        if self.ctx.is_batch:
-            return None
+        if self.ctx.is_batch or self.has_backlog():
+            return None  # the task asks again once the backlog is done
         return self.timers.next_processing_time()  # type: ignore[no-any-return]
 
     def on_processing_time(self, now: int) -> None:
-        self._fire(self.timers.advance_processing_time(now), TimeDomain.PROCESSING_TIME)
+        self.submit(self._fire(self.timers.advance_processing_time(now),
+                               TimeDomain.PROCESSING_TIME))
+
+    def _end_work(self) -> Iterator[None]:
+        self.current_watermark = LONG_MAX
+        yield from self._fire(self.timers.advance_watermark(LONG_MAX), TimeDomain.EVENT_TIME)
+        yield from self._fire(self.timers.advance_processing_time(LONG_MAX),
+                              TimeDomain.PROCESSING_TIME)
 
     def end_input(self) -> None:
         if self.ctx.is_batch:
-            self.current_watermark = LONG_MAX
-            self._fire(self.timers.advance_watermark(LONG_MAX), TimeDomain.EVENT_TIME)
-            self._fire(self.timers.advance_processing_time(LONG_MAX), TimeDomain.PROCESSING_TIME)
+            self.submit(self._end_work())
 
     def snapshot_state(self, checkpoint_id: int) -> Any:
         return self.backend.snapshot()
 
 
 class KeyedProcessOperator(_TimerMixin, BoundedOutputOperator):
-    """``KeyedStream.process(KeyedProcessFunction)``. What ``process_element`` yields goes
-    out in bounded chunks (see ``bounded_output``); what ``on_timer`` yields is chunked by
-    the batch it fires in, and does not pause."""
+    """``KeyedStream.process(KeyedProcessFunction)``. What ``process_element`` and
+    ``on_timer`` yield goes out in bounded chunks (see ``bounded_output``)."""
 
     def __init__(self, name: str, function: Any, key_selector: Any) -> None:
         super().__init__(name)
@@ -392,16 +424,13 @@ class KeyedProcessOperator(_TimerMixin, BoundedOutputOperator):
         self.submit(_keyed_work(self, self.fn, self.context, self._keys(values, keys), values,
                                 timestamps))
 
-    def process_watermark(self, timestamp: int) -> None:
-        # fires event-time timers: waits behind suspended work like any input
-        self.submit(call_later(super().process_watermark, timestamp))
-
     def close(self) -> None:
         call_close(self.function)
 
 
-class KeyedCoOperator(_TimerMixin, TwoInputOperator):
-    """Keyed two-input operator: KeyedCoProcessFunction, or keyed CoMap/CoFlatMap functions."""
+class KeyedCoOperator(_TimerMixin, BoundedOutputOperator, TwoInputOperator):
+    """Keyed two-input operator: KeyedCoProcessFunction, or keyed CoMap/CoFlatMap functions.
+    Output of flat_map, process_element and on_timer goes out in bounded chunks."""
 
     def __init__(
         self, name: str, function: Any, key_selector1: Any, key_selector2: Any, mode: str
@@ -426,24 +455,26 @@ class KeyedCoOperator(_TimerMixin, TwoInputOperator):
             get_key = key_selector_function(self.key_selectors[index])
             keys = [get_key(v) for v in values]
         keys = group_keys(keys)
-        fn, ctx, set_key = self.fns[index], self.context, self.backend.set_current_key
-        out: list[Any] = []
-        out_ts: list[int] | None = None if timestamps is None else []
-        ts_iter = timestamps if timestamps is not None else [None] * len(values)
-        mode = self.mode
-        for k, v, t in zip(keys, values, ts_iter):
+        fn, ctx = self.fns[index], self.context
+        if self.mode == "process":
+            self.submit(_keyed_work(self, fn, ctx, keys, values, timestamps))
+        elif self.mode == "flat_map":
+            self.submit(_keyed_work(self, fn, None, keys, values, timestamps,
+                                    none_is_error=False))
+        elif self.has_backlog():
+            self.submit(call_later(self._map, fn, keys, values, timestamps))
+        else:
+            self._map(fn, keys, values, timestamps)
+
+    def _map(self, fn: Any, keys: list[Any], values: list[Any], timestamps: list[int] | None
+             ) -> None:
+        set_key = self.backend.set_current_key
+        out = []
+        for k, v in zip(keys, values):
             set_key(k)
-            ctx.current_timestamp = t
-            if mode == "map":
-                out.append(fn(v))
-                if out_ts is not None:
-                    out_ts.append(t)  # type: ignore[arg-type]
-            elif mode == "flat_map":
-                collect_results(fn(v), t, out, out_ts, self)
-            else:
-                collect_results(fn(v, ctx), t, out, out_ts, self)
+            out.append(fn(v))
         if out:
-            self.output.emit(out, out_ts)
+            self.output.emit(out, timestamps)
 
     def process_batch1(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None

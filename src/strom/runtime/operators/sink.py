@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
-from strom.runtime.collect import lookup_collect_buffer
+from strom.runtime.collect import CollectBuffer, lookup_collect_buffer
 from strom.runtime.functions import call_close, call_open, user_callable
 from strom.runtime.operators.base import StreamOperator, StreamRuntimeContext
 
@@ -181,6 +182,8 @@ class CollectSinkOperator(StreamOperator):
     def __init__(self, name: str, collect_id: str) -> None:
         super().__init__(name)
         self.collect_id = collect_id
+        self.buffer: CollectBuffer | None = None
+        self.cancelled = threading.Event()
 
     def open(self) -> None:
         self.buffer = lookup_collect_buffer(self.collect_id)
@@ -188,7 +191,16 @@ class CollectSinkOperator(StreamOperator):
     def process_batch(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
     ) -> None:
-        self.buffer.put_batch(list(values))
+        assert self.buffer is not None
+        self.buffer.put_batch(list(values), self.cancelled)
+
+    def cancel(self) -> None:
+        # a full buffer (a client that does not read) must not hold the cancelled task
+        self.cancelled.set()
+        buffer = self.buffer
+        if buffer is not None:
+            buffer.wake_producers()
 
     def end_input(self) -> None:
+        assert self.buffer is not None
         self.buffer.end()

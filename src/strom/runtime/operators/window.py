@@ -1,14 +1,16 @@
 """The window operator: a thin runtime wrapper around :class:`WindowOperatorLogic`.
 
 Elements go in a batch at a time; window results are collected per batch or per timer round
-and emitted as one batch with their timestamps (each window's ``max_timestamp``).
+and emitted with their timestamps (each window's ``max_timestamp``) in chunks of at most
+``batch_size``; when the output is back-pressured the rest waits (see ``bounded_output``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from strom.runtime.operators.base import LONG_MAX, StreamOperator, StreamRuntimeContext
+from strom.runtime.operators.base import LONG_MAX, StreamRuntimeContext
+from strom.runtime.operators.bounded_output import BoundedOutputOperator
 from strom.runtime.window_logic import WindowOperatorLogic
 from strom.state.canonical_keys import group_keys
 
@@ -17,7 +19,7 @@ __all__ = ["WindowOperator"]
 _WINDOW_TIMERS = "_strom_window_timers"
 
 
-class WindowOperator(StreamOperator):
+class WindowOperator(BoundedOutputOperator):
     uses_processing_time = True
 
     def __init__(self, name: str, spec: Any) -> None:
@@ -54,15 +56,20 @@ class WindowOperator(StreamOperator):
 
     def _emit_side(self, tag: Any, value: Any, timestamp: int) -> None:
         self._flush()
-        self.output.emit_side(tag, [value], [timestamp])
+        self.in_order(self.output.emit_side, tag, [value], [timestamp])
 
     def _flush(self) -> None:
         if self._out:
             out, ts = self._out, self._out_ts
             self._out, self._out_ts = [], []
-            self.output.emit(out, ts)
+            self.emit_bounded(out, ts)
 
     def process_batch(
+        self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
+    ) -> None:
+        self.in_order(self._process_batch, values, timestamps, keys)
+
+    def _process_batch(
         self, values: list[Any], timestamps: list[int] | None, keys: list[Any] | None
     ) -> None:
         if keys is None:
@@ -75,23 +82,33 @@ class WindowOperator(StreamOperator):
         self._flush()
 
     def process_watermark(self, timestamp: int) -> None:
+        self.in_order(self._process_watermark, timestamp)
+
+    def _process_watermark(self, timestamp: int) -> None:
         self.current_watermark = timestamp
         self.logic.advance_watermark(timestamp)
         self._flush()
-        self.output.emit_watermark(timestamp)
+        self.in_order(self.output.emit_watermark, timestamp)
 
     def next_processing_time(self) -> int | None:
-        if self.is_batch:
-            return None
+        if self.is_batch or self.has_backlog():
+            return None  # the task asks again once the backlog is done
         return self.timers.next_processing_time()  # type: ignore[no-any-return]
 
     def on_processing_time(self, now: int) -> None:
+        self.in_order(self._on_processing_time, now)
+
+    def _on_processing_time(self, now: int) -> None:
         on_processing_time = self.logic.on_processing_time
         for timer in self.timers.advance_processing_time(now):
             on_processing_time(timer)
         self._flush()
 
     def end_input(self) -> None:
+        if self.is_batch:
+            self.in_order(self._end_input)
+
+    def _end_input(self) -> None:
         if self.is_batch:
             self.logic.advance_watermark(LONG_MAX)
             for timer in self.timers.advance_processing_time(LONG_MAX):
