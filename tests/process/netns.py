@@ -416,7 +416,7 @@ class NamespaceNetwork:
             return
         self._closed = True
         problems: list[str] = []
-        for process in self.processes:
+        for process in reversed(self.processes):  # clients before the servers they use
             try:
                 process.stop()
             except Exception as exc:
