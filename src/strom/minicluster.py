@@ -18,6 +18,9 @@ job ends. Tests and tools can keep one running for several jobs::
     with MiniCluster(num_task_managers=2, slots_per_task_manager=2) as cluster:
         client = cluster.submit(job_graph)
         client.get_job_execution_result().result()
+
+With ``rest_port`` (0 = any free port) it also serves the REST API on 127.0.0.1, as a
+JobManager does, at :attr:`rest_url`.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class MiniCluster:
         rpc: str | None = None,
         ask_timeout_s: float = DEFAULT_ASK_TIMEOUT_S,
         network: str | None = None,
+        rest_port: int | None = None,
     ) -> None:
         if num_task_managers < 1 or slots_per_task_manager < 1:
             raise ValueError(
@@ -90,6 +94,14 @@ class MiniCluster:
         self.resource_manager: ResourceManager | None = None
         #: how long stop() waits for running tasks to end (in all, not per slot)
         self.stop_grace_s = STOP_GRACE_S
+        self.rest_port = rest_port
+        self.rest_server: Any = None
+
+    @property
+    def rest_url(self) -> str:
+        """``http://127.0.0.1:<port>`` of the REST API (with ``rest_port`` set)."""
+        assert self.rest_server is not None, "start the MiniCluster with rest_port= first"
+        return str(self.rest_server.url)
 
     def start(self) -> MiniCluster:
         rpc = self.rpc = RpcService(mode=self.rpc_mode, ask_timeout_s=self.ask_timeout_s)
@@ -114,8 +126,17 @@ class MiniCluster:
             await self.dispatcher.start()
             for te in self.task_executors:
                 await te.start()
+            if self.rest_port is not None:
+                from strom.jobmanager.rest.server import RestServer
 
-        rpc.run_sync(start_all(), timeout=30)
+                self.rest_server = RestServer(self.dispatcher_gateway, port=self.rest_port)
+                await self.rest_server.start()
+
+        try:
+            rpc.run_sync(start_all(), timeout=30)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     @property
@@ -175,6 +196,9 @@ class MiniCluster:
 
         async def stop_all() -> None:
             assert self.dispatcher is not None and self.resource_manager is not None
+            if self.rest_server is not None:
+                await self.rest_server.stop()
+                self.rest_server = None
             await self.dispatcher.stop()
             for te in self.task_executors:
                 te.stop_grace_s = grace

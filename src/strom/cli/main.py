@@ -1,7 +1,11 @@
 """``strom``: run a program on the embedded local cluster, or print its dataflow plan.
 
-    strom run [-p N] [-D key=value]... [--config FILE] [-v] job.py [args...]
+    strom run [-m host:port [-d]] [-pyfs files] [-p N] [-D key=value]... [--config FILE] [-v]
+              job.py [args...]
     strom info [-p N] [-D key=value]... [--config FILE] [-v] job.py [args...]
+    strom run-application [-p N] [-D rest.port=8081]... job.py [args...]
+    strom list [-m host:port] [-a]
+    strom cancel [-m host:port] <jobid>
 
 Options go before the program; everything after it is the program's own arguments
 (``sys.argv[1:]``), as with ``python job.py``. A configuration mistake is one ``Error:``
@@ -20,6 +24,7 @@ from pathlib import Path
 import click
 
 from strom import __version__
+from strom.cli import jobs
 from strom.cli._tracebacks import user_traceback
 from strom.common.config_options import ConfigError, validate
 from strom.common.configuration import Configuration
@@ -127,25 +132,68 @@ def main() -> None:
 
 
 @main.command(context_settings=_PROGRAM_COMMAND)
+@click.option("-m", "--jobmanager", default=None, metavar="host:port",
+              help="Run the jobs on the cluster whose REST API is at host:port "
+                   "(default: the embedded local cluster).")
+@click.option("-d", "--detached", is_flag=True,
+              help="With -m: return once the job is submitted, without waiting for it.")
+@click.option("-pyfs", "--pyFiles", "py_files", default=None, metavar="file,...",
+              help="Python files, packages or directories the job's functions import "
+                   "(python.files; shipped with the job to a remote cluster).")
 @_with_common
-def run(parallelism: int | None, dynamic: tuple[str, ...], config_file: str | None,
+def run(jobmanager: str | None, detached: bool, py_files: str | None,
+        parallelism: int | None, dynamic: tuple[str, ...], config_file: str | None,
         verbose: bool, script: str, args: tuple[str, ...]) -> None:
-    """Run a strom program on the embedded local cluster.
+    """Run a strom program on the embedded local cluster, or with -m on a remote one.
 
     SCRIPT is the program; ARGS after it are the program's own (sys.argv[1:]).
     """
+    from strom.cli.remote import client_python_path, remote_cluster, report_finished_jobs
     from strom.datastream import stream_execution_environment as see
 
+    if py_files:
+        dynamic = (*dynamic, f"python.files={py_files}")
+    if detached and jobmanager is None:
+        raise click.UsageError("-d/--detached needs -m host:port (a remote cluster).")
     configuration = _configuration(parallelism, dynamic, config_file)
     path = _program_path(script)
+    cluster = remote_cluster(jobmanager, path, detached) if jobmanager else None
+    previous_cluster = getattr(see._context, "cluster", None)
     see._context.configuration = configuration
+    if cluster is not None:
+        see._context.cluster = cluster
     try:
-        _run_program(script, path, args, verbose)
+        with client_python_path(configuration):
+            _run_program(script, path, args, verbose)
     except KeyboardInterrupt:
         # execute() has cancelled the job and said so; exit as an interrupted program does
         raise SystemExit(130) from None
     finally:
         see._context.configuration = None
+        see._context.cluster = previous_cluster
+    if cluster is not None:
+        report_finished_jobs(cluster)
+
+
+@main.command("run-application", context_settings=_PROGRAM_COMMAND)
+@_with_common
+def run_application(parallelism: int | None, dynamic: tuple[str, ...],
+                    config_file: str | None, verbose: bool, script: str,
+                    args: tuple[str, ...]) -> None:
+    """Application mode: this process is the JobManager (REST API on rest.port) and runs
+    the program itself; it ends when the program and its jobs have ended.
+
+    SCRIPT is the program; ARGS after it are the program's own (sys.argv[1:]).
+    """
+    from strom.cli.application import run_application as run_in_application_cluster
+
+    configuration = _configuration(parallelism, dynamic, config_file)
+    path = _program_path(script)
+    try:
+        run_in_application_cluster(configuration,
+                                   lambda: _run_program(script, path, args, verbose))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
 
 
 @main.command(context_settings=_PROGRAM_COMMAND)
@@ -171,6 +219,9 @@ def info(parallelism: int | None, dynamic: tuple[str, ...], config_file: str | N
         see._context.plan_only = False
     raise click.ClickException(f"{script} never called execute(): there is no plan to print.")
 
+
+main.add_command(jobs.list_jobs)
+main.add_command(jobs.cancel)
 
 if __name__ == "__main__":
     main(prog_name="strom")

@@ -14,11 +14,11 @@ import concurrent.futures
 import logging
 import threading
 import weakref
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol
 
 from strom.common.job import JobClient
-from strom.runtime.collect import CollectBuffer, unregister_collect_buffer
+from strom.runtime.collect import unregister_collect_buffer
 
 __all__ = ["CollectJob"]
 
@@ -26,6 +26,13 @@ log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 0.05
 """How long one wait for batches lasts before the job's status is looked at again."""
+
+
+class CollectedBatches(Protocol):
+    """Where the batches come from: the in-process ``CollectBuffer``, or a fetcher from a
+    remote cluster's collect coordinator."""
+
+    def take(self, timeout: float) -> tuple[Iterable[list[Any]], bool]: ...
 
 
 class CollectJob:
@@ -37,7 +44,7 @@ class CollectJob:
     including one of the job's own.
     """
 
-    def __init__(self, collect_id: str, buffer: CollectBuffer, client: JobClient) -> None:
+    def __init__(self, collect_id: str, buffer: CollectedBatches, client: JobClient) -> None:
         self._buffer = buffer
         self._result = client.get_job_execution_result()
         self._closed = False

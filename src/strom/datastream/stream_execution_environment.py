@@ -485,7 +485,10 @@ class StreamExecutionEnvironment:
         except BaseException:
             unregister_collect_buffer(collect_id)
             raise
-        job = CollectJob(collect_id, buffer, client)
+        # on a remote cluster the results come through the JobMaster, not this process
+        collect_results = getattr(client, "collect_results", None)
+        source = collect_results(collect_id) if collect_results is not None else buffer
+        job = CollectJob(collect_id, source, client)
         return CloseableIterator(job.batches(), job.close)
 
     def close(self) -> None:

@@ -163,6 +163,8 @@ class CollectSinkSpec(OperatorSpec):
     """``execute_and_collect``: records flow back to the client through ``collect_id``."""
 
     collect_id: str = ""
+    #: the job runs on a remote cluster: results go back through the JobMaster
+    remote: bool = False
 
 
 @dataclass(eq=False)

@@ -6,13 +6,21 @@ import asyncio
 
 from strom.common.job import JobID, JobStatus
 from strom.graph.job_graph import JobGraph
+from strom.jobmanager.cluster_info import (
+    ClusterOverview,
+    JobDetails,
+    JobSubmission,
+    TaskManagerDetails,
+)
+from strom.jobmanager.job_files import JobFileStore
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.jobmaster import JobMaster
-from strom.rpc.gateways import DispatcherGateway, JobMasterGateway
+from strom.rpc.gateways import DispatcherGateway, JobMasterGateway, ResourceManagerGateway
 from strom.rpc.messages import JobOverview, SerializedValue
 from strom.rpc.service import RpcEndpoint, RpcService
+from strom.runtime.python_path import acquire_python_path, release_python_path
 
-__all__ = ["Dispatcher", "UnknownJobError"]
+__all__ = ["Dispatcher", "DuplicateJobSubmissionError", "JobEndedError", "UnknownJobError"]
 
 
 class UnknownJobError(KeyError):
@@ -22,31 +30,62 @@ class UnknownJobError(KeyError):
         return f"No job with id {self.args[0]} is known to this cluster."
 
 
+class DuplicateJobSubmissionError(ValueError):
+    """A job with that id was already submitted."""
+
+
+class JobEndedError(RuntimeError):
+    """The job has ended: its coordinators are gone."""
+
+
 class Dispatcher(RpcEndpoint):
     gateway = DispatcherGateway
 
     def __init__(self, rpc: RpcService, resource_manager_address: str,
-                 name: str = "dispatcher") -> None:
+                 name: str = "dispatcher", job_files: JobFileStore | None = None) -> None:
         super().__init__(rpc, name)
         self.rm_address = resource_manager_address
         self.job_masters: dict[JobID, JobMaster] = {}
         self.job_names: dict[JobID, str] = {}
         self.results: dict[JobID, JobResult] = {}
+        #: what REST shows of ended jobs (Flink's ArchivedExecutionGraph)
+        self.archived: dict[JobID, JobDetails] = {}
+        self.job_files = job_files or JobFileStore()
         self._result_futures: dict[JobID, asyncio.Future[JobResult]] = {}
 
     async def submit_job(self, job_graph: SerializedValue, job_id: JobID) -> JobID:
         """Start a JobMaster for the job. ``job_graph`` holds the JobGraph: the object itself
         over plain ``local://``, its cloudpickled bytes over a serializing transport."""
+        return await self.submit_job_with_files(job_graph, job_id, JobSubmission())
+
+    async def submit_job_with_files(self, job_graph: SerializedValue, job_id: JobID,
+                                    submission: JobSubmission) -> JobID:
         if job_id in self.job_names:
-            raise ValueError(f"Job {job_id} was already submitted to this cluster.")
-        graph = job_graph.value()
-        if not isinstance(graph, JobGraph):
-            raise TypeError(f"submit_job() needs a JobGraph, got a {type(graph).__name__}.")
+            raise DuplicateJobSubmissionError(
+                f"Job {job_id} was already submitted to this cluster; submit it under a new "
+                "job id (or none, and the cluster picks one).")
+        python_path = self.job_files.install(job_id, submission)
+        try:
+            # the graph's functions may be pickled by reference to the shipped modules
+            acquired = acquire_python_path(python_path)
+            try:
+                graph = job_graph.value()
+            finally:
+                release_python_path(acquired)
+            if not isinstance(graph, JobGraph):
+                raise TypeError(
+                    f"submit_job() needs a JobGraph, got a {type(graph).__name__}.")
+        except BaseException:
+            self.job_files.remove(job_id)
+            raise
+        if python_path:
+            # this machine's copies of the files replace the client's paths
+            graph.config = {**graph.config, "python_path": python_path}
         self.job_names[job_id] = graph.name
         self._result_futures[job_id] = self.rpc.loop.create_future()
         job_master = JobMaster(
             self.rpc, job_id, graph, self.rm_address,
-            on_done=lambda result: self._job_done(result),
+            on_done=lambda result: self._job_done(result), job_files=submission,
         )
         self.job_masters[job_id] = job_master
         await job_master.start()
@@ -55,6 +94,9 @@ class Dispatcher(RpcEndpoint):
     def _job_done(self, result: JobResult) -> None:
         self.results[result.job_id] = result
         job_master = self.job_masters.pop(result.job_id, None)
+        if job_master is not None:
+            self.archived[result.job_id] = job_master.details()
+        self.job_files.remove(result.job_id)
         future = self._result_futures.get(result.job_id)
         if future is not None and not future.done():
             future.set_result(result)
@@ -93,13 +135,66 @@ class Dispatcher(RpcEndpoint):
         return [JobOverview(job_id, name, await self.request_job_status(job_id))
                 for job_id, name in list(self.job_names.items())]
 
+    async def poll_job_result(self, job_id: JobID) -> JobResult | None:
+        if job_id not in self.job_names:
+            raise UnknownJobError(job_id)
+        return self.results.get(job_id)
+
+    async def request_job_details(self, job_id: JobID) -> JobDetails:
+        archived = self.archived.get(job_id)
+        if archived is not None:
+            return archived
+        gateway = self._job_master(job_id)
+        if gateway is None:
+            raise UnknownJobError(job_id)
+        return await gateway.request_job_details()
+
+    async def list_job_details(self) -> list[JobDetails]:
+        details = []
+        for job_id in list(self.job_names):
+            try:
+                details.append(await self.request_job_details(job_id))
+            except UnknownJobError:
+                continue  # ended between the two looks; its archive is not written yet
+        return details
+
+    async def deliver_coordination_request(self, job_id: JobID, operator_id: str,
+                                           request: bytes) -> bytes:
+        gateway = self._job_master(job_id)
+        if gateway is None:
+            if job_id in self.results:
+                status = self.results[job_id].status.value
+                raise JobEndedError(
+                    f"Job {job_id} has ended ({status}); its operator coordinators are gone. "
+                    "Read how it ended at /jobs/:jobid/execution-result.")
+            raise UnknownJobError(job_id)
+        return await gateway.deliver_coordination_request(operator_id, request)
+
+    async def list_task_managers(self) -> list[TaskManagerDetails]:
+        return await self.rpc.connect(self.rm_address, ResourceManagerGateway) \
+            .list_task_managers()
+
+    async def request_cluster_overview(self) -> ClusterOverview:
+        task_managers = await self.list_task_managers()
+        statuses = [await self.request_job_status(job_id) for job_id in list(self.job_names)]
+        return ClusterOverview(
+            task_managers=len(task_managers),
+            slots_total=sum(tm.slots_number for tm in task_managers),
+            slots_available=sum(tm.free_slots for tm in task_managers),
+            jobs_running=sum(1 for s in statuses if not s.is_globally_terminal_state()),
+            jobs_finished=statuses.count(JobStatus.FINISHED),
+            jobs_cancelled=statuses.count(JobStatus.CANCELED),
+            jobs_failed=statuses.count(JobStatus.FAILED),
+        )
+
     def leftovers(self) -> list[str]:
         running = [f"{self.address}: job {job_id} ({self.job_names.get(job_id)}) still runs"
                    for job_id in self.job_masters]
-        return super().leftovers() + running
+        return super().leftovers() + running + self.job_files.leftovers()
 
     async def on_stop(self) -> None:
         for job_master in list(self.job_masters.values()):
             await job_master.cancel()
         for job_master in list(self.job_masters.values()):
             await job_master.stop()
+        self.job_files.close()

@@ -20,6 +20,14 @@ from strom.datastream.connectors._reader_pickling import pickling_for_readers
 from strom.graph.execution_graph import Execution, ExecutionGraph, consumers_of, producers_of
 from strom.graph.ids import AllocationID, ExecutionAttemptID
 from strom.graph.job_graph import JobGraph, JobVertex
+from strom.graph.operator_specs import CollectSinkSpec
+from strom.jobmanager.cluster_info import (
+    JobDetails,
+    JobSubmission,
+    VertexDetails,
+    aggregate_execution_state,
+)
+from strom.jobmanager.collect_coordinator import CollectCoordinator
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.source_coordinator import SourceCoordinator
 from strom.rpc.errors import SerializedError
@@ -36,7 +44,8 @@ from strom.rpc.messages import (
 )
 from strom.rpc.service import RpcEndpoint, RpcService
 
-__all__ = ["JobMaster", "NoResourceAvailableError", "serialize_operators"]
+__all__ = ["JobMaster", "NoResourceAvailableError", "UnknownOperatorError",
+           "serialize_operators"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +72,13 @@ def serialize_operators(vertex: JobVertex) -> bytes:
         ) from e
 
 
+class UnknownOperatorError(KeyError):
+    """A coordination request named an operator the job has no coordinator for."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class NoResourceAvailableError(RuntimeError):
     """The cluster has too few free slots for the job."""
 
@@ -77,6 +93,7 @@ class JobMaster(RpcEndpoint):
         job_graph: JobGraph,
         resource_manager_address: str,
         on_done: Callable[[JobResult], None],
+        job_files: JobSubmission | None = None,
     ) -> None:
         super().__init__(rpc, f"jobmaster-{job_id}")
         self.job_id = job_id
@@ -85,8 +102,12 @@ class JobMaster(RpcEndpoint):
             resource_manager_address, ResourceManagerGateway
         )
         self.on_done = on_done
-        self.status = JobStatus.CREATED
+        self.job_files = job_files or JobSubmission()
         self.start_time = int(time.time() * 1000)
+        #: JobStatus name → when the job entered it (epoch ms), for REST's job details
+        self.timestamps: dict[str, int] = {}
+        self._status = JobStatus.CREATED
+        self.status = JobStatus.CREATED
         self.graph = ExecutionGraph(job_graph)
         self.offers: list[SlotOffer] = []
         #: (vertex id, subtask) -> where it runs, from the slot offers
@@ -94,11 +115,37 @@ class JobMaster(RpcEndpoint):
         self.slots_needed = sum(job_graph.max_parallelism_needed().values())
         self._slots_ready: asyncio.Future[None] | None = None
         self.failure: SerializedError | None = None
-        self.coordinators: dict[str, SourceCoordinator] = {}
+        self.coordinators: dict[str, SourceCoordinator | CollectCoordinator] = {}
         self._serialized: dict[str, bytes] = {}
         self._done = False
         #: executions in a terminal state, so a status update need not scan all of them
         self._terminal = 0
+
+    @property
+    def status(self) -> JobStatus:
+        return self._status
+
+    @status.setter
+    def status(self, status: JobStatus) -> None:
+        self._status = status
+        self.timestamps.setdefault(status.value, int(time.time() * 1000))
+
+    def details(self) -> JobDetails:
+        """The job as REST shows it: status, timestamps, subtask states per vertex."""
+        end_time = (self.timestamps.get(self.status.value, -1)
+                    if self.status.is_globally_terminal_state() else -1)
+        vertices = []
+        for vertex in self.job_graph.vertices:
+            counts = dict.fromkeys((s.value for s in ExecutionState), 0)
+            for execution in self.graph.by_vertex[str(vertex.id)]:
+                counts[execution.state] = counts.get(execution.state, 0) + 1
+            vertices.append(VertexDetails(
+                str(vertex.id), vertex.name, vertex.parallelism, vertex.max_parallelism,
+                aggregate_execution_state(counts), counts, self.start_time, end_time,
+            ))
+        return JobDetails(self.job_id, self.job_graph.name, self.status,
+                          self.job_graph.runtime_mode, self.start_time, end_time,
+                          dict(self.timestamps), vertices)
 
     # ------------------------------------------------------------------ lifecycle
     async def on_start(self) -> None:
@@ -138,21 +185,32 @@ class JobMaster(RpcEndpoint):
         for vertex in self.job_graph.vertices:
             self._serialized[str(vertex.id)] = serialize_operators(vertex)
 
+    def _event_sender(self, vertex: JobVertex, operator_id: str
+                      ) -> Callable[[int, Any], None]:
+        """Sends a coordinator's events to the operator in one subtask of ``vertex``."""
+
+        def send(subtask: int, event: Any) -> None:
+            execution = self.graph.execution_of(vertex, subtask)
+            if execution.task_executor is None:
+                return
+            te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
+            self.spawn(te.send_operator_event(
+                execution.execution_id, operator_id, SerializedValue(event)))
+
+        return send
+
     def _start_coordinators(self) -> None:
         for vertex in self.job_graph.vertices:
+            for chained in vertex.operators:
+                if isinstance(chained.spec, CollectSinkSpec) and chained.spec.remote:
+                    operator_id = f"{vertex.id}:{chained.node_id}"
+                    self.coordinators[operator_id] = CollectCoordinator(
+                        self._event_sender(vertex, operator_id))
             if not vertex.is_source:
                 continue
             head = vertex.head
             operator_id = f"{vertex.id}:{head.node_id}"
-
-            def send(subtask: int, event: Any, vertex: Any = vertex, operator_id: str = operator_id
-                     ) -> None:
-                execution = self.graph.execution_of(vertex, subtask)
-                if execution.task_executor is None:
-                    return
-                te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
-                self.spawn(te.send_operator_event(
-                    execution.execution_id, operator_id, SerializedValue(event)))
+            send = self._event_sender(vertex, operator_id)
 
             coordinator = SourceCoordinator(
                 head.spec.source, vertex.parallelism, send, self._schedule_async,
@@ -285,6 +343,20 @@ class JobMaster(RpcEndpoint):
     async def request_job_status(self) -> JobStatus:
         return self.status
 
+    async def request_job_details(self) -> JobDetails:
+        return self.details()
+
+    async def request_job_files(self) -> JobSubmission:
+        return self.job_files
+
+    async def deliver_coordination_request(self, operator_id: str, request: bytes) -> bytes:
+        coordinator = self.coordinators.get(operator_id)
+        if not isinstance(coordinator, CollectCoordinator):
+            raise UnknownOperatorError(
+                f"Job {self.job_id} has no operator coordinator {operator_id!r} that takes "
+                f"requests; coordinators: {sorted(self.coordinators) or 'none'}.")
+        return coordinator.handle_request(request)
+
     async def cancel(self) -> None:
         if self.status.is_globally_terminal_state() or self.status in _ENDING:
             return
@@ -311,6 +383,9 @@ class JobMaster(RpcEndpoint):
         self._check_termination()
 
     def _cancel_executions(self) -> None:
+        for coordinator in self.coordinators.values():
+            if isinstance(coordinator, CollectCoordinator):
+                coordinator.release()  # a collect sink waiting for its client finishes
         for execution in self.graph.all():
             if ExecutionState(execution.state).is_terminal:
                 continue

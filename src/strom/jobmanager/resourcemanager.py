@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from strom.common.job import JobID
 from strom.graph.ids import AllocationID, ResourceID
+from strom.jobmanager.cluster_info import TaskManagerDetails
 from strom.rpc.gateways import ResourceManagerGateway, TaskExecutorGateway
 from strom.rpc.service import RpcEndpoint, RpcService
 
@@ -65,6 +66,16 @@ class ResourceManager(RpcEndpoint):
 
     async def free_slot_count(self) -> int:
         return sum(1 for s in self.slots if s.job_id is None)
+
+    async def list_task_managers(self) -> list[TaskManagerDetails]:
+        return [
+            TaskManagerDetails(
+                str(resource_id), address,
+                sum(1 for s in self.slots if s.task_executor == address),
+                sum(1 for s in self.slots if s.task_executor == address and s.job_id is None),
+            )
+            for address, resource_id in self.task_executors.items()
+        ]
 
     def leftovers(self) -> list[str]:
         allocated = [f"{self.address}: slot {s.index} of {s.task_executor} is still allocated "

@@ -14,6 +14,12 @@ from typing import Protocol, TypeVar
 
 from strom.common.job import JobID, JobStatus
 from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
+from strom.jobmanager.cluster_info import (
+    ClusterOverview,
+    JobDetails,
+    JobSubmission,
+    TaskManagerDetails,
+)
 from strom.jobmanager.job_result import JobResult
 from strom.rpc.messages import (
     JobOverview,
@@ -52,6 +58,29 @@ class DispatcherGateway(Protocol):
 
     async def list_jobs(self) -> list[JobOverview]: ...
 
+    async def submit_job_with_files(
+        self, job_graph: SerializedValue, job_id: JobID, submission: JobSubmission
+    ) -> JobID:
+        """Store the job's files (Flink's BlobServer role), put them on ``sys.path`` while the
+        JobGraph is unpickled, and start the job with its tasks importing from them."""
+        ...
+
+    async def poll_job_result(self, job_id: JobID) -> JobResult | None:
+        """The result if the job has ended, else None (at once)."""
+        ...
+
+    async def request_job_details(self, job_id: JobID) -> JobDetails: ...
+
+    async def list_job_details(self) -> list[JobDetails]: ...
+
+    async def request_cluster_overview(self) -> ClusterOverview: ...
+
+    async def list_task_managers(self) -> list[TaskManagerDetails]: ...
+
+    async def deliver_coordination_request(
+        self, job_id: JobID, operator_id: str, request: bytes
+    ) -> bytes: ...
+
 
 class ResourceManagerGateway(Protocol):
     async def register_task_executor(
@@ -63,6 +92,8 @@ class ResourceManagerGateway(Protocol):
     async def release_slots(self, job_id: JobID) -> None: ...
 
     async def free_slot_count(self) -> int: ...
+
+    async def list_task_managers(self) -> list[TaskManagerDetails]: ...
 
 
 class JobMasterGateway(Protocol):
@@ -77,6 +108,18 @@ class JobMasterGateway(Protocol):
         ...
 
     async def request_job_status(self) -> JobStatus: ...
+
+    async def request_job_details(self) -> JobDetails: ...
+
+    async def request_job_files(self) -> JobSubmission:
+        """The job's shipped files and ``sys.path`` entries (relative to a job directory),
+        for TaskExecutors that do not share the JobManager's file system."""
+        ...
+
+    async def deliver_coordination_request(self, operator_id: str, request: bytes) -> bytes:
+        """A client's request to an operator coordinator (e.g. fetching collected results);
+        ``request`` and the answer are the coordinator's own msgpack messages."""
+        ...
 
     async def cancel(self) -> None: ...
 

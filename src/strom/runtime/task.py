@@ -126,6 +126,8 @@ class Task:
         self.next_flush = 0.0
         self._python_path: tuple[str, ...] = ()
         self._output_keys: list[Any] = []
+        #: operators that take coordinator events on the TaskExecutor's loop, by operator id
+        self._event_handlers: dict[str, Callable[[Any], None]] = {}
 
     def _set_flush_interval(self, timeout_ms: int) -> None:
         self.flush_interval_s = None if timeout_ms < 0 else timeout_ms / 1000.0
@@ -148,6 +150,11 @@ class Task:
                 traceback.print_exc()
 
     def deliver_operator_event(self, operator_id: str, event: Any) -> None:
+        handler = self._event_handlers.get(operator_id)
+        if handler is not None:  # thread-safe, and needed while the operator blocks the task
+            handler(event)
+            return
+
         def deliver() -> None:
             if self.source is not None and self.source_id == operator_id:
                 self.source.handle_operator_event(event)
@@ -262,6 +269,8 @@ class Task:
             lambda op_id, event: self._send_operator_event(
                 tdd.execution_id, op_id or operator_id, tdd.subtask_index, event)
         )
+        ctx.extra["set_operator_event_handler"] = (
+            lambda handler: self._event_handlers.__setitem__(operator_id, handler))
         return ctx
 
     def _keyed_backend_factory(self) -> Any:

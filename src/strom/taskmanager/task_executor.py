@@ -3,6 +3,7 @@ their status to the JobMaster."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections import deque
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import Any
 from strom.common import _pickling
 from strom.common.job import JobID
 from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
+from strom.jobmanager.job_files import JobFileStore
 from strom.network.environment import NetworkEnvironment
 from strom.rpc.errors import SerializedError
 from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway, TaskExecutorGateway
@@ -73,6 +75,11 @@ class TaskExecutor(RpcEndpoint):
         #: calls from task threads waiting to run on the loop, in order (see _from_task_thread)
         self._task_calls: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
         self._task_calls_scheduled = False
+        #: fetch each job's Python files from its JobMaster (a TaskManager that does not
+        #: share the JobManager's file system); else use the JobManager's copies in place
+        self.fetch_job_files = False
+        self.job_files = JobFileStore()
+        self._job_python_paths: dict[JobID, asyncio.Future[list[str]]] = {}
 
     async def on_start(self) -> None:
         self.network.start()  # binds the data port (TCP data plane only)
@@ -86,6 +93,7 @@ class TaskExecutor(RpcEndpoint):
             task.cancel()
         stop_all(self.slot_threads, self.stop_grace_s)
         self.network.close()
+        self.job_files.close()
 
     def wake_all(self) -> None:
         """Wake every slot (used by manual clocks when time moves)."""
@@ -127,6 +135,9 @@ class TaskExecutor(RpcEndpoint):
                 "slot was freed or never offered to this job."
             )
         slot_index, _, jm_address = allocation
+        if self.fetch_job_files and tdd.config.get("python_path"):
+            python_path = await self._job_python_path(tdd.job_id, jm_address)
+            tdd.config = {**tdd.config, "python_path": python_path}
         task = Task(
             tdd, self.network, self.clock,
             report_state=lambda eid, state, error: self._from_task_thread(
@@ -138,6 +149,26 @@ class TaskExecutor(RpcEndpoint):
         )
         self.tasks[tdd.execution_id] = task
         self.slot_threads[slot_index].add_task(task)
+
+    async def _job_python_path(self, job_id: JobID, jm_address: str) -> list[str]:
+        """The job's files, fetched from its JobMaster once per job into this TaskExecutor's
+        directory for it; the ``sys.path`` entries for its tasks."""
+        fetched = self._job_python_paths.get(job_id)
+        if fetched is None:
+            fetched = self._job_python_paths[job_id] = self.rpc.loop.create_future()
+            try:
+                jm = self.rpc.connect(jm_address, JobMasterGateway)
+                submission = await jm.request_job_files()
+                fetched.set_result(self.job_files.install(job_id, submission))
+            except BaseException as e:
+                del self._job_python_paths[job_id]
+                if isinstance(e, Exception):
+                    fetched.set_exception(e)
+                    fetched.exception()  # retrieved: this caller raises it
+                else:
+                    fetched.cancel()
+                raise
+        return list(await asyncio.shield(fetched))
 
     async def cancel_task(self, execution_id: ExecutionAttemptID) -> None:
         task = self.tasks.get(execution_id)
@@ -158,6 +189,8 @@ class TaskExecutor(RpcEndpoint):
             if task.tdd.job_id == job_id:
                 del self.tasks[execution_id]
         self.network.release_job(job_id)
+        self._job_python_paths.pop(job_id, None)
+        self.job_files.remove(job_id)
 
     async def request_task_status(self) -> list[TaskStatus]:
         return [TaskStatus(execution_id, task.name, task.state, task.deadline)

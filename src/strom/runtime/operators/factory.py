@@ -59,7 +59,8 @@ _BUILDERS: dict[type, Builder] = {
     specs.SinkFunctionSpec: lambda n, s, _: SinkFunctionOperator(n, s.function),
     specs.PrintSinkSpec:
         lambda n, s, _: PrintSinkOperator(n, s.sink_identifier, s.input_type, s.to_stderr),
-    specs.CollectSinkSpec: lambda n, s, _: CollectSinkOperator(n, s.collect_id),
+    specs.CollectSinkSpec: lambda n, s, _: (
+        _remote_collect_sink(n) if s.remote else CollectSinkOperator(n, s.collect_id)),
 }
 
 
@@ -73,6 +74,12 @@ def create_operator(name: str, spec: Any, operator_id: str) -> StreamOperator:
     if builder is None:
         raise TypeError(f"no operator is registered for {type(spec).__name__}")
     return builder(name, spec, operator_id)
+
+
+def _remote_collect_sink(name: str) -> StreamOperator:
+    from strom.runtime.operators.remote_collect_sink import RemoteCollectSinkOperator
+
+    return RemoteCollectSinkOperator(name)
 
 
 def _window_operator(name: str, spec: Any, operator_id: str) -> StreamOperator:

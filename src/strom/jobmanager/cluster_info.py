@@ -1,0 +1,106 @@
+"""What the Dispatcher reports about jobs, TaskManagers and the cluster (REST's data).
+
+These Structs travel through the ``DispatcherGateway`` (so the REST handlers never touch a
+component's fields) and hold only primitives, typed ids and enums. The REST layer turns
+them into Flink's JSON shapes (:mod:`strom.jobmanager.rest.messages`).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from strom.common.job import JobID, JobStatus
+
+__all__ = ["ClusterOverview", "JobDetails", "JobFile", "JobSubmission", "TaskManagerDetails",
+           "VertexDetails", "aggregate_execution_state"]
+
+
+class VertexDetails(msgspec.Struct, frozen=True):
+    """One JobVertex of a job: its subtasks counted by ExecutionState name."""
+
+    vertex_id: str
+    name: str
+    parallelism: int
+    max_parallelism: int
+    #: the vertex's aggregate ExecutionState name (see :func:`aggregate_execution_state`)
+    status: str
+    #: ExecutionState name → number of subtasks in it
+    tasks: dict[str, int]
+    start_time: int
+    end_time: int
+
+
+class JobDetails(msgspec.Struct, frozen=True):
+    """One job, running or ended (Flink's ``JobDetailsInfo`` as data)."""
+
+    job_id: JobID
+    name: str
+    status: JobStatus
+    #: STREAMING or BATCH
+    job_type: str
+    start_time: int
+    #: -1 while the job runs
+    end_time: int
+    #: JobStatus name → when the job entered it (epoch ms)
+    timestamps: dict[str, int]
+    vertices: list[VertexDetails] = []
+
+    @property
+    def last_modification(self) -> int:
+        return max(self.timestamps.values(), default=self.start_time)
+
+
+class TaskManagerDetails(msgspec.Struct, frozen=True):
+    """One registered TaskExecutor as the ResourceManager sees it."""
+
+    resource_id: str
+    address: str
+    slots_number: int
+    free_slots: int
+
+
+class ClusterOverview(msgspec.Struct, frozen=True):
+    task_managers: int
+    slots_total: int
+    slots_available: int
+    jobs_running: int
+    jobs_finished: int
+    jobs_cancelled: int
+    jobs_failed: int
+
+
+class JobFile(msgspec.Struct, frozen=True):
+    """One file shipped with a job (Flink's user artifact): ``path`` is relative to the job's
+    directory on the JobManager, with ``/`` separators and no ``..``."""
+
+    path: str
+    data: bytes
+
+
+class JobSubmission(msgspec.Struct, frozen=True):
+    """The files of a job and the ``sys.path`` entries (relative to the job's directory)
+    that make them importable for its functions."""
+
+    files: list[JobFile] = []
+    python_path: list[str] = []
+
+
+#: the order in which one subtask's state decides a vertex's aggregate state
+_STATE_PRIORITY = ("FAILED", "CANCELING", "CANCELED", "RUNNING", "INITIALIZING", "DEPLOYING",
+                   "SCHEDULED", "CREATED", "FINISHED")
+
+
+def aggregate_execution_state(counts: dict[str, int]) -> str:
+    """A vertex's state from its subtasks' states, as the web UI shows it: FINISHED only when
+    all are, otherwise the most telling state present.
+
+    >>> aggregate_execution_state({"FINISHED": 2, "RUNNING": 1})
+    'RUNNING'
+    """
+    present = [state for state, n in counts.items() if n > 0]
+    if present and all(state == "FINISHED" for state in present):
+        return "FINISHED"
+    for state in _STATE_PRIORITY:
+        if state in present:
+            return state
+    return "CREATED"

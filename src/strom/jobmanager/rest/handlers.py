@@ -1,0 +1,219 @@
+"""The REST handlers: one per spec, each calling only the ``DispatcherGateway``.
+
+A handler takes the gateway and the parsed :class:`RestRequest` and returns the spec's
+response Struct, or raises :class:`RestHandlerError` with a status code and a message that
+says what was wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from strom.common.job import JobID, JobStatus
+from strom.jobmanager.cluster_info import JobDetails, JobFile, JobSubmission
+from strom.jobmanager.job_files import InvalidJobFileError, check_relative_path
+from strom.jobmanager.job_result import JobResult
+from strom.jobmanager.rest import messages as m
+from strom.jobmanager.rest import specs
+from strom.jobmanager.rest.specs import EndpointSpec
+from strom.rpc.gateways import DispatcherGateway
+from strom.rpc.messages import SerializedValue
+
+__all__ = ["HANDLERS", "Handler", "RestHandlerError", "RestRequest", "parse_job_id"]
+
+
+class RestHandlerError(Exception):
+    """Answer with ``status`` and ``{"errors": [message]}``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class RestRequest:
+    path_parameters: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    #: the decoded JSON body (for multipart: the ``request`` part), typed by the spec
+    body: Any = None
+    #: multipart file parts by file name
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+Handler = Callable[[DispatcherGateway, RestRequest], Awaitable[msgspec.Struct]]
+
+
+def parse_job_id(text: str) -> JobID:
+    try:
+        return JobID.from_hex_string(text)
+    except ValueError as e:
+        raise RestHandlerError(400, f"Bad job id in the path: {e}") from None
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def _duration(start: int, end: int) -> int:
+    return (end if end >= 0 else _now()) - start
+
+
+async def cluster_overview(gateway: DispatcherGateway, request: RestRequest
+                           ) -> m.ClusterOverviewInfo:
+    o = await gateway.request_cluster_overview()
+    return m.ClusterOverviewInfo(o.task_managers, o.slots_total, o.slots_available,
+                                 o.jobs_running, o.jobs_finished, o.jobs_cancelled,
+                                 o.jobs_failed)
+
+
+async def task_managers(gateway: DispatcherGateway, request: RestRequest) -> m.TaskManagersInfo:
+    return m.TaskManagersInfo([
+        m.TaskManagerInfo(id=tm.resource_id, path=tm.address, data_port=-1, jmx_port=-1,
+                          time_since_last_heartbeat=0, slots_number=tm.slots_number,
+                          free_slots=tm.free_slots)
+        for tm in await gateway.list_task_managers()
+    ])
+
+
+async def list_jobs(gateway: DispatcherGateway, request: RestRequest
+                    ) -> m.JobIdsWithStatusOverview:
+    return m.JobIdsWithStatusOverview([
+        m.JobIdWithStatus(str(job.job_id), job.status.value)
+        for job in await gateway.list_jobs()
+    ])
+
+
+def _job_overview(details: JobDetails) -> m.JobOverviewInfo:
+    tasks: dict[str, int] = {}
+    for vertex in details.vertices:
+        for state, count in vertex.tasks.items():
+            tasks[state.lower()] = tasks.get(state.lower(), 0) + count
+    tasks["total"] = sum(v.parallelism for v in details.vertices)
+    return m.JobOverviewInfo(
+        jid=str(details.job_id), name=details.name, state=details.status.value,
+        start_time=details.start_time, end_time=details.end_time,
+        duration=_duration(details.start_time, details.end_time),
+        last_modification=details.last_modification, tasks=tasks,
+    )
+
+
+async def jobs_overview(gateway: DispatcherGateway, request: RestRequest
+                        ) -> m.MultipleJobsDetails:
+    return m.MultipleJobsDetails([_job_overview(d) for d in await gateway.list_job_details()])
+
+
+async def job_details(gateway: DispatcherGateway, request: RestRequest) -> m.JobDetailsInfo:
+    details = await gateway.request_job_details(parse_job_id(request.path_parameters["jobid"]))
+    status_counts: dict[str, int] = {}
+    vertices = []
+    for v in details.vertices:
+        status_counts[v.status] = status_counts.get(v.status, 0) + 1
+        vertices.append(m.JobVertexDetailsInfo(
+            id=v.vertex_id, name=v.name, parallelism=v.parallelism,
+            max_parallelism=v.max_parallelism, status=v.status, start_time=v.start_time,
+            end_time=v.end_time, duration=_duration(v.start_time, v.end_time), tasks=v.tasks,
+        ))
+    return m.JobDetailsInfo(
+        jid=str(details.job_id), name=details.name,
+        is_stoppable=False, state=details.status.value, job_type=details.job_type,
+        start_time=details.start_time, end_time=details.end_time,
+        duration=_duration(details.start_time, details.end_time),
+        max_parallelism=-1, now=_now(), timestamps=details.timestamps, vertices=vertices,
+        status_counts=status_counts,
+    )
+
+
+_APPLICATION_STATUS = {JobStatus.FINISHED: "SUCCEEDED", JobStatus.FAILED: "FAILED",
+                       JobStatus.CANCELED: "CANCELED"}
+
+
+def execution_result_info(result: JobResult) -> m.ExecutionResultInfo:
+    cause = None
+    if result.error is not None:
+        cause = m.FailureCause(class_name=result.error.type_name,
+                               stack_trace=result.error.traceback,
+                               serialized_throwable=msgspec.msgpack.encode(result.error))
+    return m.ExecutionResultInfo(
+        id=str(result.job_id),
+        application_status=_APPLICATION_STATUS.get(result.status, "UNKNOWN"),
+        net_runtime=result.net_runtime, accumulator_results=dict(result.accumulators),
+        failure_cause=cause,
+    )
+
+
+async def job_execution_result(gateway: DispatcherGateway, request: RestRequest
+                               ) -> m.JobExecutionResultResponse:
+    result = await gateway.poll_job_result(parse_job_id(request.path_parameters["jobid"]))
+    if result is None:
+        return m.JobExecutionResultResponse(m.QueueStatus("IN_PROGRESS"))
+    return m.JobExecutionResultResponse(m.QueueStatus("COMPLETED"),
+                                        execution_result_info(result))
+
+
+async def cancel_job(gateway: DispatcherGateway, request: RestRequest) -> m.EmptyResponse:
+    job_id = parse_job_id(request.path_parameters["jobid"])
+    mode = request.query.get("mode", "cancel")
+    if mode != "cancel":
+        raise RestHandlerError(
+            400, f"Unknown termination mode {mode!r} in ?mode=; the only mode is 'cancel' "
+                 "(stop a job with a savepoint through POST /jobs/:jobid/stop).")
+    await gateway.cancel_job(job_id)
+    return m.EmptyResponse()
+
+
+async def submit_job(gateway: DispatcherGateway, request: RestRequest) -> m.JobSubmitResponse:
+    body: m.JobSubmitRequest = request.body
+
+    def part(name: str, what: str) -> bytes:
+        data = request.files.get(name)
+        if data is None:
+            raise RestHandlerError(
+                400, f"The request names the {what} file {name!r} but no multipart part "
+                     f"carries it; parts received: {sorted(request.files) or 'none'}.")
+        return data
+
+    if body.job_jar_file_names:
+        raise RestHandlerError(
+            400, f"strom runs Python jobs and takes no jar files, got jobJarFileNames "
+                 f"{body.job_jar_file_names}. Ship Python files as jobArtifactFileNames.")
+    graph = part(body.job_graph_file_name, "JobGraph")
+    try:
+        files = [JobFile(str(check_relative_path(a.entry_name)), part(a.file_name, "artifact"))
+                 for a in body.job_artifact_file_names]
+        for entry in body.python_path:
+            check_relative_path(entry, "python path entry")
+    except InvalidJobFileError as e:
+        raise RestHandlerError(400, str(e)) from None
+    job_id = parse_job_id(body.job_id) if body.job_id else JobID.generate()
+    await gateway.submit_job_with_files(SerializedValue.from_bytes(graph), job_id,
+                                        JobSubmission(files, list(body.python_path)))
+    return m.JobSubmitResponse(job_url=f"/jobs/{job_id}")
+
+
+async def coordination_request(gateway: DispatcherGateway, request: RestRequest
+                               ) -> m.CoordinationResponse:
+    job_id = parse_job_id(request.path_parameters["jobid"])
+    body: m.CoordinationRequest = request.body
+    answer = await gateway.deliver_coordination_request(
+        job_id, request.path_parameters["operatorid"], body.serialized_coordination_request)
+    return m.CoordinationResponse(serialized_coordination_response=answer)
+
+
+#: which handler answers which spec; every spec has one
+HANDLERS: dict[EndpointSpec[Any], Handler] = {
+    specs.CLUSTER_OVERVIEW: cluster_overview,
+    specs.TASK_MANAGERS: task_managers,
+    specs.LIST_JOBS: list_jobs,
+    specs.SUBMIT_JOB: submit_job,
+    specs.JOBS_OVERVIEW: jobs_overview,
+    specs.JOB_DETAILS: job_details,
+    specs.JOB_EXECUTION_RESULT: job_execution_result,
+    specs.CANCEL_JOB: cancel_job,
+    specs.COORDINATION_REQUEST: coordination_request,
+}

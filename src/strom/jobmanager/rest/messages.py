@@ -1,0 +1,187 @@
+"""The REST API's request and response bodies, in Flink's JSON shapes and field names.
+
+Each is a msgspec Struct whose JSON field names are Flink's (``start-time``, ``jobUrl``);
+the specs in :mod:`strom.jobmanager.rest.specs` name them, the server encodes them, the
+client decodes them, and the OpenAPI document is generated from them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from strom import __version__
+
+__all__ = [
+    "ArtifactEntry", "ClusterOverviewInfo", "CoordinationRequest", "CoordinationResponse", "EmptyResponse", "ErrorResponse",
+    "ExecutionResultInfo", "FailureCause", "JobDetailsInfo", "JobExecutionResultResponse",
+    "JobIdWithStatus", "JobIdsWithStatusOverview", "JobOverviewInfo", "JobSubmitRequest",
+    "JobSubmitResponse", "JobVertexDetailsInfo", "MultipleJobsDetails", "QueueStatus",
+    "TaskManagerInfo", "TaskManagersInfo", "STROM_VERSION",
+]
+
+STROM_VERSION = __version__
+
+
+def _field(name: str, default: Any = msgspec.NODEFAULT) -> Any:
+    return msgspec.field(name=name, default=default)
+
+
+class ErrorResponse(msgspec.Struct):
+    """Every error: ``{"errors": ["what was wrong ..."]}`` (Flink's ErrorResponseBody)."""
+
+    errors: list[str]
+
+
+class EmptyResponse(msgspec.Struct):
+    """``{}``: an accepted request with nothing to return (e.g. a cancel)."""
+
+
+class JobIdWithStatus(msgspec.Struct):
+    id: str
+    status: str
+
+
+class JobIdsWithStatusOverview(msgspec.Struct):
+    jobs: list[JobIdWithStatus]
+
+
+class JobOverviewInfo(msgspec.Struct):
+    """One job in ``/jobs/overview`` (Flink's JobDetails)."""
+
+    jid: str
+    name: str
+    state: str
+    start_time: int = _field("start-time")
+    end_time: int = _field("end-time")
+    duration: int = _field("duration")
+    last_modification: int = _field("last-modification")
+    #: subtasks by ExecutionState, lowercase names, plus ``total``
+    tasks: dict[str, int] = _field("tasks")
+
+
+class MultipleJobsDetails(msgspec.Struct):
+    jobs: list[JobOverviewInfo]
+
+
+class JobVertexDetailsInfo(msgspec.Struct):
+    id: str
+    name: str
+    parallelism: int
+    max_parallelism: int = _field("maxParallelism")
+    status: str = _field("status")
+    start_time: int = _field("start-time")
+    end_time: int = _field("end-time")
+    duration: int = _field("duration")
+    #: subtasks by ExecutionState name
+    tasks: dict[str, int] = _field("tasks")
+    metrics: dict[str, Any] = _field("metrics", {})
+
+
+class JobDetailsInfo(msgspec.Struct):
+    """``/jobs/:jobid`` (Flink's JobDetailsInfo)."""
+
+    jid: str
+    name: str
+    is_stoppable: bool = _field("isStoppable")
+    state: str = _field("state")
+    job_type: str = _field("job-type")
+    start_time: int = _field("start-time")
+    end_time: int = _field("end-time")
+    duration: int = _field("duration")
+    max_parallelism: int = _field("maxParallelism")
+    now: int = _field("now")
+    timestamps: dict[str, int] = _field("timestamps")
+    vertices: list[JobVertexDetailsInfo] = _field("vertices")
+    status_counts: dict[str, int] = _field("status-counts")
+
+
+class FailureCause(msgspec.Struct):
+    """Why a job failed (Flink's SerializedThrowable): the exception's class, its traceback
+    text, and ``serialized-throwable`` (base64 msgpack of strom's SerializedError, which a
+    strom client turns back into the user's own exception)."""
+
+    class_name: str = _field("class")
+    stack_trace: str = _field("stack-trace")
+    serialized_throwable: bytes | None = _field("serialized-throwable", None)
+
+
+class ExecutionResultInfo(msgspec.Struct):
+    id: str
+    application_status: str = _field("application-status")
+    net_runtime: int = _field("net-runtime")
+    accumulator_results: dict[str, Any] = _field("accumulator-results", {})
+    failure_cause: FailureCause | None = _field("failure-cause", None)
+
+
+class QueueStatus(msgspec.Struct):
+    #: IN_PROGRESS or COMPLETED
+    id: str
+
+
+class JobExecutionResultResponse(msgspec.Struct, omit_defaults=True):
+    """``/jobs/:jobid/execution-result``: IN_PROGRESS until the job ends, then its result."""
+
+    status: QueueStatus
+    job_execution_result: ExecutionResultInfo | None = _field("job-execution-result", None)
+
+
+class ArtifactEntry(msgspec.Struct):
+    #: where the file goes, relative to the job's directory on the JobManager
+    entry_name: str = _field("entryName")
+    #: the multipart part's file name that carries its bytes
+    file_name: str = _field("fileName")
+
+
+class JobSubmitRequest(msgspec.Struct):
+    """The ``request`` part of ``POST /jobs`` (Flink's JobSubmitRequestBody). strom adds
+    ``jobId`` (optional) and ``pythonPath``: entries of the job's directory for ``sys.path``."""
+
+    job_graph_file_name: str = _field("jobGraphFileName")
+    job_jar_file_names: list[str] = _field("jobJarFileNames", [])
+    job_artifact_file_names: list[ArtifactEntry] = _field("jobArtifactFileNames", [])
+    python_path: list[str] = _field("pythonPath", [])
+    job_id: str | None = _field("jobId", None)
+
+
+class JobSubmitResponse(msgspec.Struct):
+    job_url: str = _field("jobUrl")
+
+
+class CoordinationRequest(msgspec.Struct):
+    """A request to an operator coordinator (Flink's ClientCoordinationRequestBody)."""
+
+    serialized_coordination_request: bytes = _field("serializedCoordinationRequest")
+
+
+class CoordinationResponse(msgspec.Struct):
+    serialized_coordination_response: bytes = _field("serializedCoordinationResponse")
+
+
+class ClusterOverviewInfo(msgspec.Struct):
+    """``/overview``; ``flink-version`` carries strom's version."""
+
+    taskmanagers: int
+    slots_total: int = _field("slots-total")
+    slots_available: int = _field("slots-available")
+    jobs_running: int = _field("jobs-running")
+    jobs_finished: int = _field("jobs-finished")
+    jobs_cancelled: int = _field("jobs-cancelled")
+    jobs_failed: int = _field("jobs-failed")
+    flink_version: str = _field("flink-version", STROM_VERSION)
+    flink_commit: str = _field("flink-commit", "")
+
+
+class TaskManagerInfo(msgspec.Struct):
+    id: str
+    path: str
+    data_port: int = _field("dataPort")
+    jmx_port: int = _field("jmxPort")
+    time_since_last_heartbeat: int = _field("timeSinceLastHeartbeat")
+    slots_number: int = _field("slotsNumber")
+    free_slots: int = _field("freeSlots")
+
+
+class TaskManagersInfo(msgspec.Struct):
+    taskmanagers: list[TaskManagerInfo]

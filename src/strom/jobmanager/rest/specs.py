@@ -1,0 +1,119 @@
+"""One spec per REST endpoint, declared once (Flink's ``*Headers`` classes, e.g.
+``JobDetailsHeaders``): method, path, request and response types, status code, description.
+
+The server routes by them, the client (:mod:`strom.client.rest_client`) builds requests
+from them, and the OpenAPI document (:mod:`strom.jobmanager.rest.openapi`) is generated
+from them. A new endpoint is a spec here plus a handler in
+:mod:`strom.jobmanager.rest.handlers`.
+
+Paths use Flink's ``:name`` placeholders; every path is also served under ``/v1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from strom.jobmanager.rest import messages as m
+
+__all__ = [
+    "ALL_SPECS", "CANCEL_JOB", "CLUSTER_OVERVIEW", "COORDINATION_REQUEST", "EndpointSpec", "JOB_DETAILS",
+    "JOB_EXECUTION_RESULT", "JOBS_OVERVIEW", "LIST_JOBS", "QueryParameter", "SUBMIT_JOB",
+    "TASK_MANAGERS",
+]
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class QueryParameter:
+    name: str
+    description: str
+    required: bool = False
+    #: the accepted values, when only some are
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EndpointSpec(Generic[R]):
+    method: str
+    #: Flink's path with ``:name`` placeholders, e.g. ``/jobs/:jobid``
+    path: str
+    response: type[R]
+    status: int
+    description: str
+    #: the JSON body's type (for multipart requests: the ``request`` part's type)
+    request: type | None = None
+    query: tuple[QueryParameter, ...] = ()
+    #: the body is multipart/form-data (a ``request`` JSON part plus files)
+    multipart: bool = False
+
+    @property
+    def path_parameters(self) -> tuple[str, ...]:
+        return tuple(p[1:] for p in self.path.split("/") if p.startswith(":"))
+
+    @property
+    def operation_id(self) -> str:
+        return f"{self.method.lower()}{self.path.replace('/:', '_').replace('/', '_')}"
+
+    def url(self, **path_parameters: Any) -> str:
+        """The path with its placeholders filled in."""
+        parts = []
+        for part in self.path.split("/"):
+            if part.startswith(":"):
+                parts.append(str(path_parameters[part[1:]]))
+            else:
+                parts.append(part)
+        return "/".join(parts)
+
+
+CLUSTER_OVERVIEW = EndpointSpec(
+    "GET", "/overview", m.ClusterOverviewInfo, 200,
+    "Returns an overview over the cluster: TaskManagers, slots and jobs by state.",
+)
+TASK_MANAGERS = EndpointSpec(
+    "GET", "/taskmanagers", m.TaskManagersInfo, 200,
+    "Returns an overview over all TaskManagers.",
+)
+LIST_JOBS = EndpointSpec(
+    "GET", "/jobs", m.JobIdsWithStatusOverview, 200,
+    "Returns an overview over all jobs and their current state.",
+)
+SUBMIT_JOB = EndpointSpec(
+    "POST", "/jobs", m.JobSubmitResponse, 202,
+    "Submits a job. A multipart/form-data request: a 'request' part with the "
+    "JobSubmitRequest JSON and one file part per file it names (the serialized JobGraph "
+    "and the job's Python files).",
+    request=m.JobSubmitRequest, multipart=True,
+)
+JOBS_OVERVIEW = EndpointSpec(
+    "GET", "/jobs/overview", m.MultipleJobsDetails, 200,
+    "Returns an overview over all jobs.",
+)
+JOB_DETAILS = EndpointSpec(
+    "GET", "/jobs/:jobid", m.JobDetailsInfo, 200,
+    "Returns details of a job: its state, timestamps and vertices.",
+)
+JOB_EXECUTION_RESULT = EndpointSpec(
+    "GET", "/jobs/:jobid/execution-result", m.JobExecutionResultResponse, 200,
+    "Returns the result of a job execution: status IN_PROGRESS while it runs, then "
+    "COMPLETED with the result (and the failure cause of a failed job).",
+)
+CANCEL_JOB = EndpointSpec(
+    "PATCH", "/jobs/:jobid", m.EmptyResponse, 202,
+    "Terminates a job.",
+    query=(QueryParameter("mode", "The termination mode: 'cancel' (the default).",
+                          choices=("cancel",)),),
+)
+
+COORDINATION_REQUEST = EndpointSpec(
+    "POST", "/jobs/:jobid/coordinators/:operatorid", m.CoordinationResponse, 200,
+    "Sends a request to an operator coordinator of a running job and returns its answer "
+    "(how execute_and_collect fetches results from a remote cluster).",
+    request=m.CoordinationRequest,
+)
+
+ALL_SPECS: tuple[EndpointSpec[Any], ...] = (
+    CLUSTER_OVERVIEW, TASK_MANAGERS, LIST_JOBS, SUBMIT_JOB, JOBS_OVERVIEW, JOB_DETAILS,
+    JOB_EXECUTION_RESULT, CANCEL_JOB, COORDINATION_REQUEST,
+)
