@@ -4,7 +4,7 @@ TaskExecutors, in this process, over the ``local://`` RPC transport.
 ``rpc`` picks how their calls travel: ``local`` (by reference), ``codec`` (through the TCP
 codec, as over a socket) or ``tcp`` (over loopback TCP); by default the ``STROM_RPC``
 environment variable decides, else ``local``. ``ask_timeout_s`` bounds every call
-(``pekko.ask.timeout``).
+(``pekko.ask.timeout``); ``heartbeat`` sets ``heartbeat.interval`` and ``heartbeat.timeout``.
 
 ``network`` picks how the TaskExecutors exchange data: ``local`` (one in-process network,
 batches by reference) or ``tcp`` (each TaskExecutor has its own network environment and
@@ -25,6 +25,7 @@ JobManager does, at :attr:`rest_url`.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable
@@ -33,7 +34,9 @@ from typing import Any
 from strom.client.job_client import ClusterJobClient, job_graph_payload
 from strom.common.job import JobID
 from strom.graph.job_graph import JobGraph
+from strom.heartbeat import HeartbeatSettings
 from strom.jobmanager.dispatcher import Dispatcher
+from strom.jobmanager.entrypoint import create_jobmanager_components
 from strom.jobmanager.resourcemanager import ResourceManager
 from strom.network.environment import NetworkEnvironment
 from strom.network.local_network import LocalNetwork
@@ -72,6 +75,7 @@ class MiniCluster:
         rpc: str | None = None,
         ask_timeout_s: float = DEFAULT_ASK_TIMEOUT_S,
         network: str | None = None,
+        heartbeat: HeartbeatSettings | None = None,
         rest_port: int | None = None,
     ) -> None:
         if num_task_managers < 1 or slots_per_task_manager < 1:
@@ -84,6 +88,7 @@ class MiniCluster:
         self.clock = clock or _wall_clock_ms
         self.rpc_mode = rpc or rpc_mode_from_env()
         self.ask_timeout_s = ask_timeout_s
+        self.heartbeat = heartbeat or HeartbeatSettings()
         self.network_mode = network or network_mode_from_env()
         if self.network_mode not in _NETWORK_MODES:
             raise ValueError(f"network must be one of {', '.join(_NETWORK_MODES)}, got "
@@ -107,12 +112,12 @@ class MiniCluster:
         rpc = self.rpc = RpcService(mode=self.rpc_mode, ask_timeout_s=self.ask_timeout_s)
         shared = LocalNetwork()
         tcp = self.network_mode == "tcp"
-        self.resource_manager = ResourceManager(rpc)
-        self.dispatcher = Dispatcher(rpc, self.resource_manager.address)
+        self.resource_manager, self.dispatcher = create_jobmanager_components(
+            rpc, self.heartbeat)
         self.task_executors = [
             TaskExecutor(rpc, self.resource_manager.address, self.slots_per_task_manager,
                          NetworkEnvironment(channels=None if tcp else shared, tcp=tcp),
-                         self.clock)
+                         self.clock, heartbeat=self.heartbeat)
             for _ in range(self.num_task_managers)
         ]
         listen = getattr(self.clock, "add_listener", None)
@@ -126,6 +131,8 @@ class MiniCluster:
             await self.dispatcher.start()
             for te in self.task_executors:
                 await te.start()
+            for te in self.task_executors:
+                await asyncio.wait_for(te.registered.wait(), 30)
             if self.rest_port is not None:
                 from strom.jobmanager.rest.server import RestServer
 

@@ -75,6 +75,12 @@ PUBLIC = {
         "TestingSource",
         "processing_time_deadlines", "settle_processing_time", "wait_until",
     ],
+    "strom.testing.process_cluster": [
+        "ClusterProcess", "ProcessCluster",
+    ],
+    "strom.heartbeat": [
+        "HeartbeatLoop", "HeartbeatMonitor", "HeartbeatSettings", "TargetLost", "monotonic_ms",
+    ],
     "strom.metrics": [
         "Counter", "Distribution", "Meter", "MetricGroup",
     ],

@@ -1,8 +1,11 @@
-"""``strom``: run a program on the embedded local cluster, or print its dataflow plan.
+"""``strom``: run a program on the embedded local cluster, or print its dataflow plan;
+run cluster processes (see :mod:`strom.cli.cluster`).
 
     strom run [-m host:port [-d]] [-pyfs files] [-p N] [-D key=value]... [--config FILE] [-v]
               job.py [args...]
     strom info [-p N] [-D key=value]... [--config FILE] [-v] job.py [args...]
+    strom jobmanager | taskmanager [-D key=value]... [--config FILE]
+    strom cluster start | stop | status
     strom run-application [-p N] [-D rest.port=8081]... job.py [args...]
     strom list [-m host:port] [-a]
     strom cancel [-m host:port] <jobid>
@@ -220,6 +223,14 @@ def info(parallelism: int | None, dynamic: tuple[str, ...], config_file: str | N
     raise click.ClickException(f"{script} never called execute(): there is no plan to print.")
 
 
+def _add_cluster_commands() -> None:
+    from strom.cli.cluster import cluster, jobmanager, taskmanager
+
+    for command in (jobmanager, taskmanager, cluster):
+        main.add_command(command)
+
+
+_add_cluster_commands()
 main.add_command(jobs.list_jobs)
 main.add_command(jobs.cancel)
 

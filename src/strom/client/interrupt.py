@@ -8,13 +8,17 @@ Ctrl-C while waiting skips the rest of the wait.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
-from typing import TextIO
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
 
 from strom.common.job import JobClient
 
-__all__ = ["CANCEL_GRACE_S", "cancel_after_interrupt"]
+__all__ = ["CANCEL_GRACE_S", "InterruptDeferred", "cancel_after_interrupt", "defer_interrupt"]
 
 #: how long Ctrl-C waits for a cancelled job to end before exiting without it
 CANCEL_GRACE_S = 3.0
@@ -49,3 +53,35 @@ def cancel_after_interrupt(client: JobClient, job_name: str, grace_s: float = CA
     print(f"Job {job} did not end within {grace_s:g} s: a user function has not returned. "
           "Exiting without waiting for it.", file=out, flush=True)
     return False
+
+
+class InterruptDeferred:
+    """Whether a Ctrl-C arrived while :func:`defer_interrupt` held it back."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+
+
+@contextmanager
+def defer_interrupt() -> Iterator[InterruptDeferred]:
+    """Hold back the first Ctrl-C while a job is being submitted: its tasks may already run
+    when it comes, and only once ``execute()`` has the job's client can it cancel the job.
+    A second Ctrl-C interrupts at once. Does nothing outside the main thread or when the
+    program installed its own SIGINT handler.
+    """
+    deferred = InterruptDeferred()
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield deferred
+        return
+
+    def hold_back(signum: int, frame: Any) -> None:
+        if deferred.pressed:
+            raise KeyboardInterrupt
+        deferred.pressed = True
+
+    signal.signal(signal.SIGINT, hold_back)
+    try:
+        yield deferred
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

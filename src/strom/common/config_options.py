@@ -102,6 +102,18 @@ __all__ = [
     "STATE_BACKEND_TYPE",
     "REST_PORT",
     "REST_ADDRESS",
+    "JOBMANAGER_RPC_ADDRESS",
+    "JOBMANAGER_RPC_PORT",
+    "JOBMANAGER_BIND_HOST",
+    "TASKMANAGER_HOST",
+    "TASKMANAGER_RPC_PORT",
+    "HEARTBEAT_INTERVAL",
+    "HEARTBEAT_TIMEOUT",
+    "HEARTBEAT_RPC_FAILURE_THRESHOLD",
+    "REGISTRATION_INITIAL_TIMEOUT",
+    "REGISTRATION_MAX_TIMEOUT",
+    "REGISTRATION_ERROR_DELAY",
+    "TASKMANAGER_REGISTRATION_TIMEOUT",
     "CHECKPOINTING_INTERVAL",
     "RESTART_STRATEGY_TYPE",
     "all_options",
@@ -320,8 +332,8 @@ TASKMANAGER_BIND_HOST: ConfigOption[str] = ConfigOption(
     "taskmanager.bind-host",
     STRING,
     "127.0.0.1",
-    "Address the TaskManager's data server binds to (Flink's default is 0.0.0.0; strom "
-    "listens on loopback unless told otherwise).",
+    "Address a TaskManager's RPC and data server bind to (Flink's default is 0.0.0.0; "
+    "strom listens on loopback unless told otherwise).",
 )
 STATE_BACKEND_TYPE: ConfigOption[str] = ConfigOption(
     "state.backend.type",
@@ -343,6 +355,89 @@ REST_PORT: ConfigOption[int] = ConfigOption(
 )
 REST_ADDRESS: ConfigOption[str] = ConfigOption(
     "rest.address", STRING, "localhost", "Address clients use to reach the REST server."
+)
+JOBMANAGER_RPC_ADDRESS: ConfigOption[str] = ConfigOption(
+    "jobmanager.rpc.address",
+    STRING,
+    "localhost",
+    "Host TaskManagers and clients connect to for the JobManager's RPC.",
+)
+JOBMANAGER_RPC_PORT: ConfigOption[int] = ConfigOption(
+    "jobmanager.rpc.port",
+    INT,
+    6123,
+    "Port of the JobManager's RPC (Dispatcher, ResourceManager, JobMasters); 0 = any free.",
+    constraint=in_range(0, 65535),
+)
+JOBMANAGER_BIND_HOST: ConfigOption[str] = ConfigOption(
+    "jobmanager.bind-host",
+    STRING,
+    "127.0.0.1",
+    "Local address the JobManager's RPC listens on (0.0.0.0: every interface).",
+)
+TASKMANAGER_HOST: ConfigOption[str] = ConfigOption(
+    "taskmanager.host",
+    STRING,
+    None,
+    "Host name the JobManager uses to reach a TaskManager; unset: its bind host.",
+)
+TASKMANAGER_RPC_PORT: ConfigOption[int] = ConfigOption(
+    "taskmanager.rpc.port",
+    INT,
+    0,
+    "Port of a TaskManager's RPC; 0 = any free port.",
+    constraint=in_range(0, 65535),
+)
+HEARTBEAT_INTERVAL: ConfigOption[int] = ConfigOption(
+    "heartbeat.interval",
+    DURATION,
+    10_000,
+    "How often the JobManager asks each TaskManager for a heartbeat, in milliseconds.",
+    constraint=at_least(1),
+)
+HEARTBEAT_TIMEOUT: ConfigOption[int] = ConfigOption(
+    "heartbeat.timeout",
+    DURATION,
+    50_000,
+    "A peer not heard from for this long (milliseconds) is declared lost.",
+    constraint=at_least(1),
+)
+HEARTBEAT_RPC_FAILURE_THRESHOLD: ConfigOption[int] = ConfigOption(
+    "heartbeat.rpc-failure-threshold",
+    INT,
+    2,
+    "Failed heartbeat RPCs in a row that declare a peer lost before the timeout; -1: never.",
+    constraint=in_range(1, special={-1: "failed RPCs never declare a peer lost"}),
+)
+REGISTRATION_INITIAL_TIMEOUT: ConfigOption[int] = ConfigOption(
+    "cluster.registration.initial-timeout",
+    DURATION,
+    100,
+    "First back-off of a TaskManager's registration with the ResourceManager, in ms.",
+    constraint=at_least(1),
+)
+REGISTRATION_MAX_TIMEOUT: ConfigOption[int] = ConfigOption(
+    "cluster.registration.max-timeout",
+    DURATION,
+    30_000,
+    "Longest wait of one registration attempt, in milliseconds.",
+    constraint=at_least(1),
+)
+REGISTRATION_ERROR_DELAY: ConfigOption[int] = ConfigOption(
+    "cluster.registration.error-delay",
+    DURATION,
+    10_000,
+    "Longest pause after a failed registration attempt, in milliseconds (the pause "
+    "doubles from cluster.registration.initial-timeout up to this).",
+    constraint=at_least(1),
+)
+TASKMANAGER_REGISTRATION_TIMEOUT: ConfigOption[int] = ConfigOption(
+    "taskmanager.registration.timeout",
+    DURATION,
+    300_000,
+    "A TaskManager process not registered with its ResourceManager for this long (at start "
+    "or after losing it) exits, in milliseconds.",
+    constraint=at_least(1),
 )
 CHECKPOINTING_INTERVAL: ConfigOption[int] = ConfigOption(
     "execution.checkpointing.interval",
@@ -409,6 +504,18 @@ _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
     STATE_BACKEND_TYPE,
     REST_PORT,
     REST_ADDRESS,
+    JOBMANAGER_RPC_ADDRESS,
+    JOBMANAGER_RPC_PORT,
+    JOBMANAGER_BIND_HOST,
+    TASKMANAGER_HOST,
+    TASKMANAGER_RPC_PORT,
+    HEARTBEAT_INTERVAL,
+    HEARTBEAT_TIMEOUT,
+    HEARTBEAT_RPC_FAILURE_THRESHOLD,
+    REGISTRATION_INITIAL_TIMEOUT,
+    REGISTRATION_MAX_TIMEOUT,
+    REGISTRATION_ERROR_DELAY,
+    TASKMANAGER_REGISTRATION_TIMEOUT,
     CHECKPOINTING_INTERVAL,
     RESTART_STRATEGY_TYPE,
 )
@@ -417,10 +524,6 @@ _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
 # above; they are accepted as-is, like any other key Flink would ignore.
 _OTHER_FLINK_KEYS = frozenset(
     {
-        "jobmanager.rpc.address",
-        "jobmanager.rpc.port",
-        "jobmanager.bind-host",
-        "taskmanager.host",
         "rest.bind-port",
         "rest.bind-address",
         "jobmanager.memory.process.size",
@@ -436,8 +539,6 @@ _OTHER_FLINK_KEYS = frozenset(
         "execution.checkpointing.dir",
         "execution.checkpointing.savepoint-dir",
         "execution.checkpointing.incremental",
-        "heartbeat.interval",
-        "heartbeat.timeout",
         "high-availability.type",
         "high-availability.storageDir",
         "high-availability.cluster-id",

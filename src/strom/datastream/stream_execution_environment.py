@@ -451,9 +451,14 @@ class StreamExecutionEnvironment:
     def execute(self, job_name: str | None = None) -> JobExecutionResult:
         """Run the job to its end. A failing user function re-raises here with its own type
         and traceback (a note names the operator)."""
-        client = self.execute_async(job_name)
+        from strom.client.interrupt import defer_interrupt
+
+        with defer_interrupt() as interrupt:  # a Ctrl-C now cancels the job once submitted
+            client = self.execute_async(job_name)
         interrupted = False
         try:
+            if interrupt.pressed:
+                raise KeyboardInterrupt
             return client.get_job_execution_result().result()
         except KeyboardInterrupt:
             # Ctrl-C: cancel, say so, and let the interrupt end the program promptly even

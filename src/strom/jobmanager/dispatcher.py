@@ -6,6 +6,7 @@ import asyncio
 
 from strom.common.job import JobID, JobStatus
 from strom.graph.job_graph import JobGraph
+from strom.heartbeat import HeartbeatSettings
 from strom.jobmanager.cluster_info import (
     ClusterOverview,
     JobDetails,
@@ -42,9 +43,11 @@ class Dispatcher(RpcEndpoint):
     gateway = DispatcherGateway
 
     def __init__(self, rpc: RpcService, resource_manager_address: str,
-                 name: str = "dispatcher", job_files: JobFileStore | None = None) -> None:
+                 name: str = "dispatcher", job_files: JobFileStore | None = None,
+                 heartbeat: HeartbeatSettings | None = None) -> None:
         super().__init__(rpc, name)
         self.rm_address = resource_manager_address
+        self.heartbeat = heartbeat
         self.job_masters: dict[JobID, JobMaster] = {}
         self.job_names: dict[JobID, str] = {}
         self.results: dict[JobID, JobResult] = {}
@@ -86,6 +89,7 @@ class Dispatcher(RpcEndpoint):
         job_master = JobMaster(
             self.rpc, job_id, graph, self.rm_address,
             on_done=lambda result: self._job_done(result), job_files=submission,
+            heartbeat=self.heartbeat,
         )
         self.job_masters[job_id] = job_master
         await job_master.start()

@@ -4,6 +4,11 @@ Job status follows Flink: CREATED → RUNNING → FINISHED, or → FAILING → F
 fails (the other tasks are cancelled first), or → CANCELLING → CANCELED. Without
 checkpointing the restart strategy is ``none`` (Flink's default), so a task failure fails
 the job with the task's exception as root cause.
+
+The JobMaster asks every TaskExecutor that offered it a slot for a heartbeat each
+``heartbeat.interval``. One that stops answering is lost: its tasks fail with a
+:class:`TaskManagerLostError` that names the TaskManager and the tasks it ran, which fails the
+job (there are no checkpoints to restart from yet).
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ from strom.common import _pickling
 from strom.common.job import JobID, JobStatus
 from strom.datastream.connectors._reader_pickling import pickling_for_readers
 from strom.graph.execution_graph import Execution, ExecutionGraph, consumers_of, producers_of
-from strom.graph.ids import AllocationID, ExecutionAttemptID
+from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
 from strom.graph.job_graph import JobGraph, JobVertex
 from strom.graph.operator_specs import CollectSinkSpec
+from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost
 from strom.jobmanager.cluster_info import (
     JobDetails,
     JobSubmission,
@@ -44,8 +50,8 @@ from strom.rpc.messages import (
 )
 from strom.rpc.service import RpcEndpoint, RpcService
 
-__all__ = ["JobMaster", "NoResourceAvailableError", "UnknownOperatorError",
-           "serialize_operators"]
+__all__ = ["JobMaster", "NoResourceAvailableError", "TaskManagerLostError",
+           "UnknownOperatorError", "serialize_operators"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +89,11 @@ class NoResourceAvailableError(RuntimeError):
     """The cluster has too few free slots for the job."""
 
 
+class TaskManagerLostError(RuntimeError):
+    """A TaskManager that ran tasks of the job stopped answering heartbeats (its process
+    died, its host or network failed, or it hung)."""
+
+
 class JobMaster(RpcEndpoint):
     gateway = JobMasterGateway
 
@@ -93,6 +104,7 @@ class JobMaster(RpcEndpoint):
         job_graph: JobGraph,
         resource_manager_address: str,
         on_done: Callable[[JobResult], None],
+        heartbeat: HeartbeatSettings | None = None,
         job_files: JobSubmission | None = None,
     ) -> None:
         super().__init__(rpc, f"jobmaster-{job_id}")
@@ -120,6 +132,11 @@ class JobMaster(RpcEndpoint):
         self._done = False
         #: executions in a terminal state, so a status update need not scan all of them
         self._terminal = 0
+        #: the TaskExecutors holding slots of this job, by address
+        self.task_managers: dict[str, ResourceID | None] = {}
+        self.heartbeats: HeartbeatLoop[str] = HeartbeatLoop(
+            f"jobmaster-{job_id} to TaskExecutors", heartbeat or HeartbeatSettings(),
+            on_lost=self._task_manager_lost, request=self._request_heartbeat)
 
     @property
     def status(self) -> JobStatus:
@@ -149,6 +166,8 @@ class JobMaster(RpcEndpoint):
 
     # ------------------------------------------------------------------ lifecycle
     async def on_start(self) -> None:
+        self.heartbeats.start()
+        self.rpc.add_connection_listener(self.heartbeats.probe_peer)
         self._slots_ready = self.rpc.loop.create_future()
         # Pickle the operators before submission returns: a local submission hands the graph
         # over by reference, and the running job must not see later changes to the caller's
@@ -159,6 +178,10 @@ class JobMaster(RpcEndpoint):
         except Exception as e:
             serialize_error = e
         self.spawn(self._run_scheduling(serialize_error), name=f"schedule-{self.job_id}")
+
+    async def on_stop(self) -> None:
+        self.rpc.remove_connection_listener(self.heartbeats.probe_peer)
+        await self.heartbeats.stop()
 
     async def _run_scheduling(self, serialize_error: BaseException | None) -> None:
         try:
@@ -311,9 +334,13 @@ class JobMaster(RpcEndpoint):
     async def offer_slots(self, offers: list[SlotOffer]) -> list[AllocationID]:
         accepted = []
         for offer in offers:
-            if len(self.offers) < self.slots_needed:
+            if len(self.offers) < self.slots_needed and not self._done:
                 self.offers.append(offer)
                 accepted.append(offer.allocation_id)
+                if offer.task_executor_address not in self.task_managers:
+                    self.task_managers[offer.task_executor_address] = (
+                        offer.location.resource_id if offer.location is not None else None)
+                    self.heartbeats.monitor_target(offer.task_executor_address)
         if (len(self.offers) >= self.slots_needed and self._slots_ready is not None
                 and not self._slots_ready.done()):
             self._slots_ready.set_result(None)
@@ -363,6 +390,31 @@ class JobMaster(RpcEndpoint):
         self.status = JobStatus.CANCELLING
         self._cancel_executions()
         self._check_termination()
+
+    # ------------------------------------------------------------------ heartbeats
+    async def _request_heartbeat(self, address: str) -> list[ExecutionAttemptID]:
+        te = self.rpc.connect(address, TaskExecutorGateway)
+        return await te.heartbeat_from_job_manager(self.job_id)
+
+    def _task_manager_lost(self, lost: TargetLost[str]) -> None:
+        address = lost.target
+        resource_id = self.task_managers.pop(address, None)
+        if self.status.is_globally_terminal_state() or self._done:
+            return
+        ran = [e for e in self.graph.all() if e.task_executor == address]
+        names = ", ".join(e.name for e in ran) or "no tasks yet (it held slots of the job)"
+        error = TaskManagerLostError(
+            f"TaskManager {resource_id or '(unknown id)'} at {_host_of(address)} ({address}) "
+            f"is lost: {lost.reason}. It ran {names}. Without checkpoints the job cannot "
+            "restart its tasks elsewhere, so it fails; check that TaskManager's log for why it "
+            "stopped, and submit the job again."
+        )
+        failure = SerializedError.from_exception(error)
+        for execution in ran:
+            if not ExecutionState(execution.state).is_terminal:
+                self._set_execution_state(execution, ExecutionState.FAILED)
+                execution.failure = failure
+        self._fail_job(failure)
 
     # ------------------------------------------------------------------ transitions
     def _fail_job(self, error: BaseException | SerializedError) -> None:
@@ -418,16 +470,31 @@ class JobMaster(RpcEndpoint):
         self.spawn(self._finish(final), name=f"finish-{self.job_id}")
 
     async def _finish(self, final: JobStatus) -> None:
+        for address in list(self.task_managers):
+            self.heartbeats.unmonitor_target(address)
         for coordinator in self.coordinators.values():
             try:
                 coordinator.close()
             except Exception:
                 log.exception("closing a source coordinator failed")
-        await self.rm.release_slots(self.job_id)
+        try:
+            await self.rm.release_slots(self.job_id)
+        except Exception:
+            # the job's result must still be delivered
+            log.exception("releasing the slots of job %s failed", self.job_id)
         result = JobResult(
             job_id=self.job_id, job_name=self.job_graph.name, status=final,
             start_time=self.start_time, end_time=int(time.time() * 1000),
             error=self.failure if final is JobStatus.FAILED else None,
         )
         self.on_done(result)
+
+
+
+def _host_of(address: str) -> str:
+    """``tcp://host:port/name`` → ``host``; a local address names this process."""
+    scheme, _, rest = address.partition("://")
+    if scheme != "tcp":
+        return "this process"
+    return rest.partition("/")[0].rpartition(":")[0]
 

@@ -25,6 +25,7 @@ from strom.rpc.messages import (
     JobOverview,
     SerializedValue,
     SlotOffer,
+    SlotReport,
     TaskDeploymentDescriptor,
     TaskExecutionState,
     TaskStatus,
@@ -85,7 +86,10 @@ class DispatcherGateway(Protocol):
 class ResourceManagerGateway(Protocol):
     async def register_task_executor(
         self, address: str, resource_id: ResourceID, num_slots: int
-    ) -> None: ...
+    ) -> ResourceID:
+        """Register (again) the TaskExecutor at ``address``; returns the id of this
+        ResourceManager, which its heartbeats carry."""
+        ...
 
     async def request_slots(self, job_id: JobID, job_master_address: str, count: int) -> int: ...
 
@@ -144,3 +148,12 @@ class TaskExecutorGateway(Protocol):
     async def free_slots(self, job_id: JobID) -> None: ...
 
     async def request_task_status(self) -> list[TaskStatus]: ...
+
+    async def heartbeat_from_resource_manager(self, resource_manager_id: ResourceID
+                                              ) -> SlotReport:
+        """A heartbeat of the ResourceManager; the answer is this TaskExecutor's."""
+        ...
+
+    async def heartbeat_from_job_manager(self, job_id: JobID) -> list[ExecutionAttemptID]:
+        """A heartbeat of the job's JobMaster; the answer names the job's tasks here."""
+        ...

@@ -20,8 +20,8 @@ from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
 from strom.rpc.errors import SerializedError
 
 __all__ = ["ExecutionState", "InputChannelSpec", "JobOverview", "OutputSpec",
-           "ProducerLocation", "SerializedValue", "SlotOffer", "TaskDeploymentDescriptor", "TaskExecutionState",
-           "TaskStatus"]
+           "ProducerLocation", "SerializedValue", "SlotOffer", "SlotReport", "SlotStatus",
+           "TaskDeploymentDescriptor", "TaskExecutionState", "TaskStatus"]
 
 
 class ExecutionState(enum.Enum):
@@ -142,8 +142,24 @@ class SlotOffer(msgspec.Struct, frozen=True):
     allocation_id: AllocationID
     slot_index: int
     task_executor_address: str
-    #: the offering TaskExecutor and its data address, for its consumers' channels
+    #: the offering TaskExecutor (named when it is lost) and its data address, for its
+    #: consumers' channels
     location: ProducerLocation | None = None
+
+
+class SlotStatus(msgspec.Struct, frozen=True):
+    """One slot of a TaskExecutor: free, or allocated to a job."""
+
+    slot_index: int
+    job_id: JobID | None = None
+    allocation_id: AllocationID | None = None
+
+
+class SlotReport(msgspec.Struct, frozen=True):
+    """A TaskExecutor's slots, as its heartbeats to the ResourceManager report them."""
+
+    resource_id: ResourceID
+    slots: list[SlotStatus]
 
 
 class JobOverview(msgspec.Struct, frozen=True):

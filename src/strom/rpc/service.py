@@ -115,19 +115,24 @@ class RpcService:
 
     ``mode``: ``local`` (by reference), ``codec`` (``local://`` through the wire codec) or
     ``tcp`` (listen on ``host``:``port``, 0 = any free port; addresses are ``tcp://``).
+    ``advertised_host`` is the host others reach this service at (``taskmanager.host``),
+    when it is not the one it listens on (``0.0.0.0``).
     """
 
     def __init__(self, name: str = "strom-rpc", *, mode: str = "local",
                  host: str = "127.0.0.1", port: int = 0,
-                 ask_timeout_s: float = DEFAULT_ASK_TIMEOUT_S) -> None:
+                 ask_timeout_s: float = DEFAULT_ASK_TIMEOUT_S,
+                 advertised_host: str | None = None) -> None:
         if mode not in _MODES:
             raise ValueError(f"RPC mode must be one of {', '.join(_MODES)}, got {mode!r}.")
         if ask_timeout_s <= 0:
             raise ValueError(f"ask_timeout_s must be > 0 seconds, got {ask_timeout_s!r}.")
         self.mode = mode
         self.ask_timeout_s = ask_timeout_s
+        self.advertised_host = advertised_host
         self.loop = asyncio.new_event_loop()
         self._endpoints: dict[str, RpcEndpoint] = {}
+        self._connection_listeners: list[Callable[[str], None]] = []
         self._inflight: set[asyncio.Task[Any]] = set()
         self._request_ids = itertools.count(1)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -162,8 +167,17 @@ class RpcService:
     def address_of(self, name: str) -> str:
         """The address an endpoint called ``name`` has on this service."""
         if self._tcp is not None:
-            return f"tcp://{self._tcp.peer}/{name}"
+            return f"tcp://{self.listen_address}/{name}"
         return f"local://{name}"
+
+    @property
+    def listen_address(self) -> str:
+        """``host:port`` others reach this ``tcp`` service at (empty in other modes)."""
+        if self._tcp is None:
+            return ""
+        if self.advertised_host:
+            return f"{self.advertised_host}:{self._tcp.peer.rpartition(':')[2]}"
+        return str(self._tcp.peer)
 
     def lookup(self, name: str) -> RpcEndpoint:
         endpoint = self._endpoints.get(name)
@@ -276,6 +290,23 @@ class RpcService:
         if self._tcp is not None:
             found += self._tcp.leftovers()
         return found
+
+    def add_connection_listener(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(address)`` on the loop when an outgoing ``tcp://`` connection breaks
+        (the peer closed it, its process died, the network failed); ``address`` is
+        ``tcp://host:port``, the prefix of that peer's endpoint addresses."""
+        self._connection_listeners.append(listener)
+
+    def remove_connection_listener(self, listener: Callable[[str], None]) -> None:
+        if listener in self._connection_listeners:
+            self._connection_listeners.remove(listener)
+
+    def connection_lost(self, peer: str) -> None:
+        for listener in list(self._connection_listeners):
+            try:
+                listener(f"tcp://{peer}")
+            except Exception:
+                log.exception("a connection listener failed")
 
     def drop_connections(self) -> None:
         """Fault injection: break every outgoing ``tcp://`` connection now, as a network

@@ -8,12 +8,15 @@ can be in flight at once; the peer starts them in the order they arrive and answ
 when it is done. When a connection breaks, every call waiting on it fails with
 :class:`~strom.rpc.errors.RpcError` naming the peer. A read or write error in the middle of
 a frame aborts the connection: the stream can no longer be trusted to be at a frame boundary.
+A connection the peer closed or the network broke is reported to the service's
+connection listeners (heartbeats use it to check that peer at once).
 """
 
 from __future__ import annotations
 
 import asyncio
 import struct
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from strom.rpc.codec import Reply, decode_frame
@@ -49,8 +52,10 @@ class _Connection:
     """One client connection to a peer: requests out, replies matched by request id."""
 
     def __init__(self, peer: str, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
+                 writer: asyncio.StreamWriter,
+                 on_lost: Callable[[str], None] | None = None) -> None:
         self.peer = peer
+        self.on_lost = on_lost
         self.reader = reader
         self.writer = writer
         self.pending: dict[int, asyncio.Future[Reply]] = {}
@@ -77,6 +82,9 @@ class _Connection:
             error = RpcError(f"the connection to tcp://{self.peer} broke: {e!r}")
         finally:
             self._close(error or RpcError(f"the connection to tcp://{self.peer} ended"))
+        # the peer closed it or the network broke it (not this side): tell the service
+        if self.on_lost is not None:
+            self.on_lost(self.peer)
 
     def _close(self, error: BaseException) -> None:
         self.closed = True
@@ -174,7 +182,8 @@ class TcpTransport:
                 reader, writer = await asyncio.open_connection(host, int(port))
             except (OSError, ValueError) as e:
                 raise RpcError(f"cannot reach tcp://{peer}: {e}") from None
-            connection = self._connections[peer] = _Connection(peer, reader, writer)
+            connection = self._connections[peer] = _Connection(
+                peer, reader, writer, self.service.connection_lost)
             return connection
 
     async def request(self, peer: str, request_id: int, frame: bytes, what: str) -> Reply:

@@ -1,26 +1,42 @@
 """The TaskExecutor: offers its slots, runs deployed tasks in its slots' threads and reports
-their status to the JobMaster."""
+their status to the JobMaster.
+
+It registers with the ResourceManager until it succeeds (:mod:`strom.taskmanager.registration`),
+so it may start before the JobManager. It then expects heartbeats from the ResourceManager and
+from the JobMaster of each job it holds slots for. A JobMaster not heard from within
+``heartbeat.timeout`` is lost: the job's tasks here are cancelled and its slots freed. A lost
+ResourceManager (the JobManager stopped or restarted) frees every slot and starts the
+registration again, so the TaskExecutor rejoins when the JobManager is back. When a
+connection to the JobManager's process breaks, the TaskExecutor calls it at once, and
+``heartbeat.rpc-failure-threshold`` failed calls in a row count as a loss too, without
+waiting for the timeout.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
+import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from strom.common import _pickling
 from strom.common.job import JobID
 from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
+from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost, monotonic_ms
 from strom.jobmanager.job_files import JobFileStore
 from strom.network.environment import NetworkEnvironment
-from strom.rpc.errors import SerializedError
+from strom.rpc.errors import RpcError, SerializedError
 from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway, TaskExecutorGateway
 from strom.rpc.messages import (
     ExecutionState,
     ProducerLocation,
     SerializedValue,
     SlotOffer,
+    SlotReport,
+    SlotStatus,
     TaskDeploymentDescriptor,
     TaskExecutionState,
     TaskStatus,
@@ -28,9 +44,12 @@ from strom.rpc.messages import (
 from strom.rpc.service import RpcEndpoint, RpcService
 from strom.runtime.task import Task
 from strom.state.backends import create_keyed_state_backend
+from strom.taskmanager.registration import RegistrationSettings, register_until_accepted
 from strom.taskmanager.slot_thread import SlotThread, stop_all
 
 __all__ = ["TaskExecutor"]
+
+log = logging.getLogger(__name__)
 
 _numbers = itertools.count()
 
@@ -54,6 +73,8 @@ class TaskExecutor(RpcEndpoint):
         network: NetworkEnvironment,
         clock: Callable[[], int],
         name: str | None = None,
+        heartbeat: HeartbeatSettings | None = None,
+        registration: RegistrationSettings | None = None,
     ) -> None:
         number = next(_numbers)
         super().__init__(rpc, name or f"taskexecutor-{number}")
@@ -70,6 +91,22 @@ class TaskExecutor(RpcEndpoint):
         self.allocations: dict[AllocationID, tuple[int, JobID, str]] = {}
         self.tasks: dict[ExecutionAttemptID, Task] = {}
         self.keyed_backend_factory = _default_backend_factory
+        heartbeat = self.heartbeat_settings = heartbeat or HeartbeatSettings()
+        self.registration_settings = registration or RegistrationSettings()
+        #: the ResourceManager this TaskExecutor is registered with (None: not registered)
+        self.resource_manager_id: ResourceID | None = None
+        #: set while registered with the ResourceManager
+        self.registered = asyncio.Event()
+        #: since when it has not been registered (monotonic ms; None while registered)
+        self.unregistered_since_ms: int | None = monotonic_ms()
+        self._registering: asyncio.Task[None] | None = None
+        #: called on the loop after each successful registration
+        self.on_registered: Callable[[], None] | None = None
+        self.rm_heartbeats: HeartbeatLoop[str] = HeartbeatLoop(
+            f"{self.name} from its ResourceManager", heartbeat,
+            on_lost=self._resource_manager_lost)
+        self.jm_heartbeats: HeartbeatLoop[JobID] = HeartbeatLoop(
+            f"{self.name} from JobMasters", heartbeat, on_lost=self._job_master_lost)
         #: how long stopping waits (in all) for the slot threads to finish their tasks
         self.stop_grace_s = STOP_GRACE_S
         #: calls from task threads waiting to run on the loop, in order (see _from_task_thread)
@@ -85,15 +122,106 @@ class TaskExecutor(RpcEndpoint):
         self.network.start()  # binds the data port (TCP data plane only)
         for thread in self.slot_threads:
             thread.start()
-        rm = self.rpc.connect(self.rm_address, ResourceManagerGateway)
-        await rm.register_task_executor(self.address, self.resource_id, self.num_slots)
+        self.rm_heartbeats.start()
+        self.jm_heartbeats.start()
+        self.rpc.add_connection_listener(self._connection_lost)
+        self._start_registration()
 
     async def on_stop(self) -> None:
+        self.rpc.remove_connection_listener(self._connection_lost)
+        if self._registering is not None:
+            self._registering.cancel()
+            await asyncio.gather(self._registering, return_exceptions=True)
+        await self.rm_heartbeats.stop()
+        await self.jm_heartbeats.stop()
         for task in self.tasks.values():
             task.cancel()
         stop_all(self.slot_threads, self.stop_grace_s)
         self.network.close()
         self.job_files.close()
+
+    # ------------------------------------------------------------------ registration
+    def _start_registration(self) -> None:
+        self.registered.clear()
+        self.resource_manager_id = None
+        self.unregistered_since_ms = monotonic_ms()
+        if self._registering is None or self._registering.done():
+            self._registering = self.rpc.loop.create_task(
+                self._register(), name=f"strom registration of {self.name}")
+
+    async def _register(self) -> None:
+        rm = self.rpc.connect(self.rm_address, ResourceManagerGateway)
+        self.resource_manager_id = await register_until_accepted(
+            lambda: rm.register_task_executor(self.address, self.resource_id, self.num_slots),
+            self.registration_settings, f"{self.name} ({self.resource_id}) at {self.rm_address}",
+        )
+        self.rm_heartbeats.monitor_target(self.rm_address)
+        self.registered.set()
+        self.unregistered_since_ms = None
+        log.debug("TaskExecutor %s registered at %s", self.resource_id, self.rm_address)
+        if self.on_registered is not None:
+            self.on_registered()
+
+    def _connection_lost(self, peer: str) -> None:
+        """A connection to ``peer`` broke: check the ResourceManager and JobMasters there."""
+        if self.heartbeat_settings.rpc_failure_threshold < 1:
+            return
+        if self.rm_address.startswith(f"{peer}/") and self.rm_address in self.rm_heartbeats.monitor:
+            rm = self.rpc.connect(self.rm_address, ResourceManagerGateway)
+            self.spawn(self._check_peer(rm.free_slot_count, self._lose_resource_manager),
+                       name=f"check-resourcemanager-{peer}")
+        for job_id, address in {(job, jm) for _, job, jm in self.allocations.values()}:
+            if address.startswith(f"{peer}/") and job_id in self.jm_heartbeats.monitor:
+                jm = self.rpc.connect(address, JobMasterGateway)
+                self.spawn(self._check_peer(jm.request_job_status,
+                                            functools.partial(self._lose_job_master, job_id)),
+                           name=f"check-jobmaster-{job_id}")
+
+    async def _check_peer(self, call: Callable[[], Any], lose: Callable[[str], None]) -> None:
+        threshold = self.heartbeat_settings.rpc_failure_threshold
+        for attempt in range(threshold):
+            try:
+                await call()
+                return
+            except Exception as e:
+                if attempt == threshold - 1:
+                    lose(f"its connection broke and {threshold} calls in a row failed "
+                         f"(heartbeat.rpc-failure-threshold), the last with: {e}")
+
+    def _lose_job_master(self, job_id: JobID, reason: str) -> None:
+        self._job_master_lost(TargetLost(job_id, reason))
+
+    def _lose_resource_manager(self, reason: str) -> None:
+        if self.rm_address in self.rm_heartbeats.monitor:
+            self.rm_heartbeats.unmonitor_target(self.rm_address)
+            self._resource_manager_lost(TargetLost(self.rm_address, reason))
+
+    def _resource_manager_lost(self, lost: TargetLost[str]) -> None:
+        log.warning("TaskExecutor %s lost its ResourceManager at %s (%s): freeing every slot "
+                    "and registering again", self.resource_id, lost.target, lost.reason)
+        for job_id in {job for _, job, _ in self.allocations.values()}:
+            self._release_job(job_id, f"its ResourceManager at {lost.target} is lost")
+        self._start_registration()
+
+    def _job_master_lost(self, lost: TargetLost[JobID]) -> None:
+        if not any(job == lost.target for _, job, _ in self.allocations.values()):
+            return  # already released
+        log.warning("TaskExecutor %s lost the JobMaster of job %s (%s): cancelling its tasks "
+                    "and freeing its slots", self.resource_id, lost.target, lost.reason)
+        self._release_job(lost.target, f"its JobMaster is lost ({lost.reason})")
+
+    def _release_job(self, job_id: JobID, why: str) -> None:
+        """Cancel the job's tasks here and free its slots (its JobMaster is gone)."""
+        self.jm_heartbeats.unmonitor_target(job_id)
+        for allocation_id, (_, job, _) in list(self.allocations.items()):
+            if job == job_id:
+                del self.allocations[allocation_id]
+        for execution_id, task in list(self.tasks.items()):
+            if task.tdd.job_id == job_id:
+                log.debug("cancelling %s: %s", task.name, why)
+                task.cancel()
+                del self.tasks[execution_id]
+        self.network.release_job(job_id)
 
     def wake_all(self) -> None:
         """Wake every slot (used by manual clocks when time moves)."""
@@ -122,10 +250,12 @@ class TaskExecutor(RpcEndpoint):
         job_master_address: str,
     ) -> None:
         self.allocations[allocation_id] = (slot_index, job_id, job_master_address)
+        self.jm_heartbeats.monitor_target(job_id)
         jm = self.rpc.connect(job_master_address, JobMasterGateway)
         offer = SlotOffer(allocation_id, slot_index, self.address,
                           ProducerLocation(self.resource_id, self.network.data_address))
-        self.spawn(jm.offer_slots([offer]), name=f"offer-{allocation_id}")
+        self.spawn(_to_job_master(jm.offer_slots([offer]), f"offer slot {slot_index}"),
+                   name=f"offer-{allocation_id}")
 
     async def submit_task(self, tdd: TaskDeploymentDescriptor) -> None:
         allocation = self.allocations.get(tdd.allocation_id)
@@ -182,6 +312,7 @@ class TaskExecutor(RpcEndpoint):
             task.deliver_operator_event(operator_id, event.value())
 
     async def free_slots(self, job_id: JobID) -> None:
+        self.jm_heartbeats.unmonitor_target(job_id)
         for allocation_id, (_, job, _) in list(self.allocations.items()):
             if job == job_id:
                 del self.allocations[allocation_id]
@@ -195,6 +326,25 @@ class TaskExecutor(RpcEndpoint):
     async def request_task_status(self) -> list[TaskStatus]:
         return [TaskStatus(execution_id, task.name, task.state, task.deadline)
                 for execution_id, task in list(self.tasks.items())]
+
+    async def heartbeat_from_resource_manager(self, resource_manager_id: ResourceID
+                                              ) -> SlotReport:
+        if resource_manager_id == self.resource_manager_id:
+            self.rm_heartbeats.heartbeat_received(self.rm_address)
+        return self.slot_report()
+
+    async def heartbeat_from_job_manager(self, job_id: JobID) -> list[ExecutionAttemptID]:
+        self.jm_heartbeats.heartbeat_received(job_id)
+        return [eid for eid, task in self.tasks.items() if task.tdd.job_id == job_id]
+
+    def slot_report(self) -> SlotReport:
+        allocated = {index: (job, allocation_id)
+                     for allocation_id, (index, job, _) in self.allocations.items()}
+        slots = []
+        for index in range(self.num_slots):
+            job, allocation_id = allocated.get(index, (None, None))
+            slots.append(SlotStatus(index, job, allocation_id))
+        return SlotReport(self.resource_id, slots)
 
     # ------------------------------------------------------------------ from task threads
     def _from_task_thread(self, fn: Callable[..., None], *args: Any) -> None:
@@ -222,12 +372,26 @@ class TaskExecutor(RpcEndpoint):
 
     def _report(self, jm_address: str, job_id: JobID, execution_id: ExecutionAttemptID,
                 state: ExecutionState, error: BaseException | None) -> None:
+        if execution_id not in self.tasks:
+            return  # released: its JobMaster is gone or has forgotten the job
         jm = self.rpc.connect(jm_address, JobMasterGateway)
         failure = None if error is None else SerializedError.from_exception(error)
         message = TaskExecutionState(job_id, execution_id, state, failure)
-        self.spawn(jm.update_task_execution_state(message), name=f"report-{execution_id}")
+        self.spawn(_to_job_master(jm.update_task_execution_state(message),
+                                  f"report {state.value} of {execution_id}"),
+                   name=f"report-{execution_id}")
 
     def _forward_event(self, jm_address: str, execution_id: ExecutionAttemptID,
                        operator_id: str, subtask: int, event: bytes) -> None:
         jm = self.rpc.connect(jm_address, JobMasterGateway)
-        self.spawn(jm.send_operator_event(execution_id, operator_id, subtask, event))
+        self.spawn(_to_job_master(jm.send_operator_event(execution_id, operator_id, subtask, event),
+                                  f"send an event of {execution_id}"))
+
+
+async def _to_job_master(call: Awaitable[Any], what: str) -> None:
+    """Await a message to a JobMaster; one that cannot be delivered (the JobMaster went
+    away: its heartbeats decide what happens next) is a warning, not an error."""
+    try:
+        await call
+    except RpcError as e:
+        log.warning("could not %s: %s", what, e)

@@ -12,6 +12,7 @@ from test_rpc_transport_conformance import Echo, EchoGateway
 
 from strom.rpc.errors import RpcError
 from strom.rpc.service import RpcService, split_address
+from strom.testing import wait_until
 
 
 @pytest.fixture
@@ -98,3 +99,36 @@ def test_a_peer_sending_garbage_is_disconnected_and_the_server_keeps_serving(
         assert raw.recv(10) == b""  # the server hung up
     gateway = client.connect(endpoint.address, EchoGateway)
     assert client.run_sync(gateway.echo(b"fine"), 10) == b"fine"
+
+
+def test_connection_listeners_hear_of_a_peer_that_went_away(
+    services: tuple[RpcService, RpcService, Echo],
+) -> None:
+    server, client, endpoint = services
+    heard: list[str] = []
+    client.add_connection_listener(heard.append)
+    gateway = client.connect(endpoint.address, EchoGateway)
+    assert client.run_sync(gateway.echo(b"1"), 10) == b"1"
+    peer = split_address(endpoint.address)[1]
+    server.run_sync(endpoint.stop(), timeout=10)
+    server.stop()  # the peer's process ends: its side of the connection closes
+    wait_until(lambda: heard, 10, "the client to notice the closed connection")
+    assert heard == [f"tcp://{peer}"]
+    client.remove_connection_listener(heard.append)
+
+
+def test_connection_listeners_do_not_hear_of_connections_this_side_closes() -> None:
+    server = RpcService("rpc-server", mode="tcp", ask_timeout_s=5)
+    client = RpcService("rpc-client", mode="tcp", ask_timeout_s=5)
+    endpoint = Echo(server)
+    heard: list[str] = []
+    try:
+        server.run_sync(endpoint.start(), timeout=10)
+        client.add_connection_listener(heard.append)
+        gateway = client.connect(endpoint.address, EchoGateway)
+        assert client.run_sync(gateway.echo(b"1"), 10) == b"1"
+    finally:
+        client.stop()
+        server.run_sync(endpoint.stop(), timeout=10)
+        server.stop()
+    assert heard == []

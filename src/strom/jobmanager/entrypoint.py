@@ -1,0 +1,121 @@
+"""The JobManager process (``strom jobmanager``), shaped like Flink's ClusterEntrypoint.
+
+:func:`start_jobmanager` builds the services (RPC over ``tcp://`` on ``jobmanager.bind-host``
+and ``jobmanager.rpc.port``, heartbeat settings), then the components (ResourceManager,
+Dispatcher, and the REST endpoint on ``rest.bind-address``:``rest.port``) and starts them.
+:func:`run_jobmanager` is the process: it prints ``JobManager ready at tcp://host:port``
+first (what ``strom cluster start`` and tests wait for), then runs until SIGTERM or SIGINT
+stops it gracefully. Exit codes: 0 after a requested stop, 1 when it could not start (the
+port is taken, the configuration is wrong), 2 when it failed while running.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from strom.common.config_options import (
+    ASK_TIMEOUT,
+    JOBMANAGER_BIND_HOST,
+    JOBMANAGER_RPC_PORT,
+)
+from strom.common.configuration import Configuration
+from strom.entrypoint import EXIT_RUNTIME_FAILURE, EXIT_STARTUP_FAILURE, serve_until_stopped
+from strom.heartbeat import HeartbeatSettings
+from strom.jobmanager.dispatcher import Dispatcher
+from strom.jobmanager.resourcemanager import ResourceManager
+from strom.rpc.service import RpcService
+
+__all__ = ["EXIT_RUNTIME_FAILURE", "EXIT_STARTUP_FAILURE", "JobManagerProcess",
+           "create_jobmanager_components", "run_jobmanager", "start_jobmanager"]
+
+log = logging.getLogger(__name__)
+
+
+
+@dataclass
+class JobManagerProcess:
+    """The running components of a JobManager."""
+
+    rpc: RpcService
+    resource_manager: ResourceManager
+    dispatcher: Dispatcher
+    #: the REST endpoint (a running REST server with ``url`` and ``stop()``)
+    rest: Any = None
+
+    @property
+    def address(self) -> str:
+        """``tcp://host:port``: where TaskManagers and clients reach the JobManager's RPC."""
+        return f"tcp://{self.rpc.listen_address}"
+
+    def stop(self) -> None:
+        """Cancel the running jobs, stop the components and close the RPC service."""
+        try:
+            if self.rest is not None:
+                self.rest.stop()
+
+            async def stop_all() -> None:
+                await self.dispatcher.stop()
+                await self.resource_manager.stop()
+
+            self.rpc.run_sync(stop_all(), timeout=30)
+        finally:
+            self.rpc.stop()
+
+
+def create_jobmanager_components(rpc: RpcService, heartbeat: HeartbeatSettings
+                                 ) -> tuple[ResourceManager, Dispatcher]:
+    """The JobManager's components on ``rpc`` (not started); the MiniCluster builds its
+    JobManager with this too."""
+    resource_manager = ResourceManager(rpc, heartbeat=heartbeat)
+    return resource_manager, Dispatcher(rpc, resource_manager.address, heartbeat=heartbeat)
+
+
+def start_jobmanager(configuration: Configuration) -> JobManagerProcess:
+    """Build and start a JobManager from ``configuration``; raises if it cannot start."""
+    heartbeat = HeartbeatSettings.from_configuration(configuration)
+    rpc = RpcService(
+        "strom-jobmanager-rpc", mode="tcp",
+        host=configuration.get(JOBMANAGER_BIND_HOST) or "127.0.0.1",
+        port=configuration.get(JOBMANAGER_RPC_PORT) or 0,
+        ask_timeout_s=(configuration.get(ASK_TIMEOUT) or 10_000) / 1000.0,
+    )
+    try:
+        resource_manager, dispatcher = create_jobmanager_components(rpc, heartbeat)
+
+        async def start_all() -> None:
+            await resource_manager.start()
+            await dispatcher.start()
+
+        rpc.run_sync(start_all(), timeout=30)
+        process = JobManagerProcess(rpc, resource_manager, dispatcher)
+        process.rest = _start_rest(configuration, process)
+    except BaseException:
+        rpc.stop()
+        raise
+    return process
+
+
+def _start_rest(configuration: Configuration, process: JobManagerProcess) -> Any:
+    """The REST endpoint of the Dispatcher (``rest.bind-address``, ``rest.port``)."""
+    from strom.jobmanager.rest.server import serve_rest
+
+    return serve_rest(process.rpc, process.dispatcher.address, configuration)
+
+
+def run_jobmanager(configuration: Configuration, out: TextIO | None = None) -> int:
+    """Run a JobManager in this process until SIGTERM/SIGINT; the process's exit code."""
+    out = out or sys.stdout
+    try:
+        process = start_jobmanager(configuration)
+    except Exception as e:
+        log.error("the JobManager could not start", exc_info=e)
+        print(f"JobManager could not start: {e}", file=out, flush=True)
+        return EXIT_STARTUP_FAILURE
+    print(f"JobManager ready at {process.address} (dispatcher "
+          f"{process.dispatcher.address}, resource manager "
+          f"{process.resource_manager.address}, REST {process.rest.url})", file=out,
+          flush=True)
+    return serve_until_stopped(process.rpc, process.stop, "JobManager", out)

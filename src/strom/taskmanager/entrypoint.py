@@ -1,0 +1,135 @@
+"""The TaskManager process (``strom taskmanager``), shaped like Flink's TaskManagerRunner.
+
+:func:`start_taskmanager` builds the services (RPC over ``tcp://`` on
+``taskmanager.bind-host`` and ``taskmanager.rpc.port``, advertised as ``taskmanager.host``;
+heartbeat and registration settings; the data server on ``taskmanager.bind-host`` and
+``taskmanager.data.port``), then a TaskExecutor with ``taskmanager.numberOfTaskSlots``
+slots that registers with the ResourceManager at
+``jobmanager.rpc.address``:``jobmanager.rpc.port``, retrying until the JobManager answers
+(the process exits with code 2 when that takes longer than
+``taskmanager.registration.timeout``, 5 minutes).
+:func:`run_taskmanager` is the process: it prints ``TaskManager <resource id> ready at
+tcp://host:port/...`` first, logs when it registered, and runs until SIGTERM or SIGINT.
+Exit codes as in :mod:`strom.entrypoint`.
+
+Channels between tasks of this TaskManager are local; those from tasks in other
+TaskManagers run over TCP to its data server, with credit-based flow control.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+from strom.common.config_options import (
+    ASK_TIMEOUT,
+    JOBMANAGER_RPC_ADDRESS,
+    JOBMANAGER_RPC_PORT,
+    NUM_TASK_SLOTS,
+    TASKMANAGER_BIND_HOST,
+    TASKMANAGER_HOST,
+    TASKMANAGER_REGISTRATION_TIMEOUT,
+    TASKMANAGER_RPC_PORT,
+)
+from strom.common.configuration import Configuration
+from strom.entrypoint import EXIT_STARTUP_FAILURE, serve_until_stopped
+from strom.graph.ids import ResourceID
+from strom.heartbeat import HeartbeatSettings, monotonic_ms
+from strom.network.environment import NetworkEnvironment
+from strom.rpc.service import RpcService
+from strom.taskmanager.registration import RegistrationSettings
+from strom.taskmanager.task_executor import TaskExecutor
+
+__all__ = ["TaskManagerProcess", "resource_manager_address", "run_taskmanager",
+           "start_taskmanager"]
+
+log = logging.getLogger(__name__)
+
+
+def _wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def resource_manager_address(configuration: Configuration) -> str:
+    """Where the ResourceManager of the configured JobManager listens."""
+    host = configuration.get(JOBMANAGER_RPC_ADDRESS) or "localhost"
+    port = configuration.get(JOBMANAGER_RPC_PORT)
+    return f"tcp://{host}:{port}/resourcemanager"
+
+
+@dataclass
+class TaskManagerProcess:
+    rpc: RpcService
+    task_executor: TaskExecutor
+
+    def stop(self) -> None:
+        try:
+            self.rpc.run_sync(self.task_executor.stop(), timeout=30)
+        finally:
+            self.rpc.stop()
+
+
+def start_taskmanager(configuration: Configuration, resource_id: ResourceID | None = None,
+                      on_ready: Callable[[TaskExecutor], None] | None = None
+                      ) -> TaskManagerProcess:
+    """Build and start a TaskManager; it registers in the background. ``on_ready`` runs
+    once its RPC listens, before it starts registering."""
+    rpc = RpcService(
+        "strom-taskmanager-rpc", mode="tcp",
+        host=configuration.get(TASKMANAGER_BIND_HOST) or "127.0.0.1",
+        port=configuration.get(TASKMANAGER_RPC_PORT) or 0,
+        ask_timeout_s=(configuration.get(ASK_TIMEOUT) or 10_000) / 1000.0,
+        advertised_host=configuration.get(TASKMANAGER_HOST),
+    )
+    try:
+        task_executor = TaskExecutor(
+            rpc, resource_manager_address(configuration),
+            configuration.get(NUM_TASK_SLOTS) or 1,
+            NetworkEnvironment.from_configuration(configuration, resource_id), _wall_clock_ms,
+            name="taskexecutor", heartbeat=HeartbeatSettings.from_configuration(configuration),
+            registration=RegistrationSettings.from_configuration(configuration),
+        )
+        if on_ready is not None:
+            on_ready(task_executor)
+        rpc.run_sync(task_executor.start(), timeout=30)
+    except BaseException:
+        rpc.stop()
+        raise
+    return TaskManagerProcess(rpc, task_executor)
+
+
+def run_taskmanager(configuration: Configuration, out: TextIO | None = None,
+                    resource_id: ResourceID | None = None) -> int:
+    """Run a TaskManager in this process until SIGTERM/SIGINT; the process's exit code."""
+    output = out or sys.stdout
+
+    def ready(te: TaskExecutor) -> None:
+        print(f"TaskManager {te.resource_id} ready at {te.address} with {te.num_slots} "
+              f"slots; registering at {te.rm_address}", file=output, flush=True)
+        te.on_registered = lambda: print(
+            f"TaskManager {te.resource_id} registered at {te.rm_address}", file=output,
+            flush=True)
+
+    try:
+        process = start_taskmanager(configuration, resource_id, on_ready=ready)
+    except Exception as e:
+        log.error("the TaskManager could not start", exc_info=e)
+        print(f"TaskManager could not start: {e}", file=output, flush=True)
+        return EXIT_STARTUP_FAILURE
+    te = process.task_executor
+    timeout_ms = configuration.get(TASKMANAGER_REGISTRATION_TIMEOUT) or 300_000
+
+    def unregistered_too_long() -> str | None:
+        since = te.unregistered_since_ms
+        if since is None or monotonic_ms() - since <= timeout_ms:
+            return None
+        return (f"not registered at {te.rm_address} for {timeout_ms} ms "
+                "(taskmanager.registration.timeout). Is the JobManager running there? Check "
+                "jobmanager.rpc.address and jobmanager.rpc.port.")
+
+    return serve_until_stopped(process.rpc, process.stop, "TaskManager", output,
+                               failure=unregistered_too_long)
