@@ -60,14 +60,25 @@ class InterruptDeferred:
 
     def __init__(self) -> None:
         self.pressed = False
+        self.released = False
+
+    def release(self) -> None:
+        """From now on a Ctrl-C raises KeyboardInterrupt at once; one held back raises now.
+        Call it inside the ``try`` that cancels the job on KeyboardInterrupt, so no moment
+        is left where a Ctrl-C escapes without cancelling."""
+        self.released = True
+        if self.pressed:
+            raise KeyboardInterrupt
 
 
 @contextmanager
 def defer_interrupt() -> Iterator[InterruptDeferred]:
     """Hold back the first Ctrl-C while a job is being submitted: its tasks may already run
     when it comes, and only once ``execute()`` has the job's client can it cancel the job.
-    A second Ctrl-C interrupts at once. Does nothing outside the main thread or when the
-    program installed its own SIGINT handler.
+    A second Ctrl-C, or any Ctrl-C after :meth:`InterruptDeferred.release`, interrupts at
+    once. Python's handler comes back only when the block ends, after the caller handled
+    the interrupt. Does nothing outside the main thread or when the program installed its
+    own SIGINT handler.
     """
     deferred = InterruptDeferred()
     if (threading.current_thread() is not threading.main_thread()
@@ -76,7 +87,7 @@ def defer_interrupt() -> Iterator[InterruptDeferred]:
         return
 
     def hold_back(signum: int, frame: Any) -> None:
-        if deferred.pressed:
+        if deferred.pressed or deferred.released:
             raise KeyboardInterrupt
         deferred.pressed = True
 

@@ -461,26 +461,28 @@ class StreamExecutionEnvironment:
         and traceback (a note names the operator)."""
         from strom.client.interrupt import defer_interrupt
 
-        with defer_interrupt() as interrupt:  # a Ctrl-C now cancels the job once submitted
+        # a Ctrl-C while submitting is held back; the handler stays ours until the try below
+        # has run, so a Ctrl-C at any moment after submission cancels the job
+        with defer_interrupt() as interrupt:
             client = self.execute_async(job_name)
-        interrupted = False
-        try:
-            if interrupt.pressed:
-                raise KeyboardInterrupt
-            return client.get_job_execution_result().result()
-        except KeyboardInterrupt:
-            # Ctrl-C: cancel, say so, and let the interrupt end the program promptly even
-            # when a user function blocks (a second Ctrl-C skips the wait).
-            from strom.client.interrupt import cancel_after_interrupt
+            interrupted = False
+            try:
+                interrupt.release()
+                return client.get_job_execution_result().result()
+            except KeyboardInterrupt:
+                # Ctrl-C: cancel, say so, and let the interrupt end the program promptly even
+                # when a user function blocks (a second Ctrl-C skips the wait).
+                from strom.client.interrupt import cancel_after_interrupt
 
-            interrupted = True
-            name = job_name or self._configuration.get(opts.PIPELINE_NAME) or DEFAULT_JOB_NAME
-            cancel_after_interrupt(client, str(name))
-            raise KeyboardInterrupt from None
-        finally:
-            close = getattr(client, "close", None)
-            if close is not None:
-                close(timeout_s=0.0) if interrupted else close()
+                interrupted = True
+                name = (job_name or self._configuration.get(opts.PIPELINE_NAME)
+                        or DEFAULT_JOB_NAME)
+                cancel_after_interrupt(client, str(name))
+                raise KeyboardInterrupt from None
+            finally:
+                close = getattr(client, "close", None)
+                if close is not None:
+                    close(timeout_s=0.0) if interrupted else close()
 
     def _execute_collect(self, collect_id: str, job_name: str | None,
                          stream_transformation: Transformation) -> CloseableIterator:
