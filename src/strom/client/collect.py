@@ -87,11 +87,13 @@ class CollectJob:
 def _release(collect_id: str, client: JobClient,
              result: concurrent.futures.Future[Any]) -> None:
     unregister_collect_buffer(collect_id)  # unblocks the sink: it drops what it puts from now
-    if not result.done():
-        client.cancel()
     close = getattr(client, "close", None)
-    if close is not None:  # the embedded cluster that ran only this job
+    if close is not None:
+        # the embedded cluster that ran only this job: close() cancels it, waits for its
+        # end, then stops the cluster, in that order
         close()
+    elif not result.done():
+        client.cancel()
 
 
 def _release_quietly(collect_id: str, client: JobClient,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from strom.client.job_client import ClusterJobClient
 from strom.common.job import JobClient, JobExecutionResult, JobID, JobStatus
+from strom.jobmanager.job_result import JobResult
 
 __all__ = ["LocalJobClient"]
 
@@ -31,18 +33,41 @@ class LocalJobClient(JobClient):
         return self._client.get_job_id()
 
     def get_job_status(self) -> concurrent.futures.Future[JobStatus]:
-        if self._result.done():
-            future: concurrent.futures.Future[JobStatus] = concurrent.futures.Future()
-            future.set_result(self._result.result().status)
-            return future
-        return self._client.get_job_status()
+        return self._ask(self._client.get_job_status, lambda result: result.status)
 
     def cancel(self) -> concurrent.futures.Future[None]:
+        return self._ask(self._client.cancel, lambda result: None)
+
+    def _ask(self, call: Callable[[], concurrent.futures.Future[Any]],
+             ended: Callable[[JobResult], Any]) -> concurrent.futures.Future[Any]:
+        """``call()`` the cluster while the job runs; once it has ended, answer from its
+        result. The job may end and the cluster stop (from another thread) between the look
+        at the result and the call: a call that then fails is answered from the result too."""
+        out: concurrent.futures.Future[Any] = concurrent.futures.Future()
         if self._result.done():
-            future: concurrent.futures.Future[None] = concurrent.futures.Future()
-            future.set_result(None)
-            return future
-        return self._client.cancel()
+            out.set_result(ended(self._result.result()))
+            return out
+
+        def answered(source: concurrent.futures.Future[Any] | None,
+                     error: BaseException | None = None) -> None:
+            if source is not None:
+                error = source.exception()
+                if error is None:
+                    out.set_result(source.result())
+                    return
+            if self._result.done() and self._result.exception() is None:
+                out.set_result(ended(self._result.result()))
+            else:
+                assert error is not None
+                out.set_exception(error)
+
+        try:
+            asked = call()
+        except Exception as e:  # the cluster's RPC service is already gone
+            answered(None, e)
+        else:
+            asked.add_done_callback(answered)
+        return out
 
     def stop_with_savepoint(self, advance_to_end_of_event_time: bool,
                             savepoint_directory: str | None = None
