@@ -70,13 +70,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", help="a text file or a directory of text files")
     parser.add_argument("--output", help="a directory for the result's part files")
-    parser.add_argument("-p", "--parallelism", type=int, default=1,
-                        help="parallel tasks; above 1 each runs in its own TaskManager process")
+    parser.add_argument("-p", "--parallelism", type=int, default=None,
+                        help="parallel tasks (default: parallelism.default, or `strom run -p`); "
+                             "above 1 each runs in its own TaskManager process")
     args = parser.parse_args()
 
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_runtime_mode(RuntimeExecutionMode.BATCH)
-    env.set_parallelism(args.parallelism)
+    if args.parallelism is not None:
+        env.set_parallelism(args.parallelism)
     build(env, args.input, args.output)
     env.execute("word count")
 
