@@ -6,6 +6,7 @@ BATCH mode, so each word's final count is emitted once::
 
     python examples/word_count.py
     python examples/word_count.py --input notes/ --output counts/
+    python examples/word_count.py -p 2     # two TaskManager processes, one per core
 """
 
 from __future__ import annotations
@@ -69,11 +70,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", help="a text file or a directory of text files")
     parser.add_argument("--output", help="a directory for the result's part files")
+    parser.add_argument("-p", "--parallelism", type=int, default=None,
+                        help="parallel tasks (default: parallelism.default, or `strom run -p`); "
+                             "above 1 each runs in its own TaskManager process")
     args = parser.parse_args()
 
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_runtime_mode(RuntimeExecutionMode.BATCH)
-    env.set_parallelism(1)
+    if args.parallelism is not None:
+        env.set_parallelism(args.parallelism)
     build(env, args.input, args.output)
     env.execute("word count")
 

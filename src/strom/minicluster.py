@@ -12,6 +12,11 @@ data port on 127.0.0.1, and every channel between two TaskExecutors runs over lo
 with credit-based flow control); by default the ``STROM_NETWORK`` environment variable
 decides, else ``local``.
 
+``taskmanagers`` picks where the TaskExecutors run: ``thread`` (in this process) or
+``process`` (one ``strom taskmanager`` process each, see :mod:`strom.local_taskmanagers`;
+the Dispatcher, ResourceManager and JobMasters stay here and talk to them over ``tcp://`` on
+127.0.0.1, and the processes exchange data over loopback TCP).
+
 ``StreamExecutionEnvironment.execute()`` starts one sized for the job and stops it when the
 job ends. Tests and tools can keep one running for several jobs::
 
@@ -38,9 +43,10 @@ from strom.heartbeat import HeartbeatSettings
 from strom.jobmanager.dispatcher import Dispatcher
 from strom.jobmanager.entrypoint import create_jobmanager_components
 from strom.jobmanager.resourcemanager import ResourceManager
+from strom.local_taskmanagers import LocalTaskManagerProcesses
 from strom.network.environment import NetworkEnvironment
 from strom.network.local_network import LocalNetwork
-from strom.rpc.gateways import DispatcherGateway, TaskExecutorGateway
+from strom.rpc.gateways import DispatcherGateway, ResourceManagerGateway, TaskExecutorGateway
 from strom.rpc.messages import TaskStatus
 from strom.rpc.service import DEFAULT_ASK_TIMEOUT_S, RpcService, rpc_mode_from_env
 from strom.taskmanager.task_executor import STOP_GRACE_S, TaskExecutor
@@ -50,6 +56,7 @@ __all__ = ["NETWORK_MODE_ENV", "MiniCluster", "network_mode_from_env"]
 #: selects the data plane of clusters that are not told one: ``local`` or ``tcp``
 NETWORK_MODE_ENV = "STROM_NETWORK"
 _NETWORK_MODES = ("local", "tcp")
+_TASKMANAGER_MODES = ("thread", "process")
 
 
 def network_mode_from_env(default: str = "local") -> str:
@@ -76,6 +83,7 @@ class MiniCluster:
         ask_timeout_s: float = DEFAULT_ASK_TIMEOUT_S,
         network: str | None = None,
         heartbeat: HeartbeatSettings | None = None,
+        taskmanagers: str = "thread",
         rest_port: int | None = None,
     ) -> None:
         if num_task_managers < 1 or slots_per_task_manager < 1:
@@ -93,8 +101,19 @@ class MiniCluster:
         if self.network_mode not in _NETWORK_MODES:
             raise ValueError(f"network must be one of {', '.join(_NETWORK_MODES)}, got "
                              f"{self.network_mode!r}.")
+        if taskmanagers not in _TASKMANAGER_MODES:
+            raise ValueError(f"taskmanagers must be one of {', '.join(_TASKMANAGER_MODES)}, "
+                             f"got {taskmanagers!r}.")
+        if taskmanagers == "process" and clock is not None:
+            raise ValueError("A MiniCluster with TaskManager processes runs on the wall clock; "
+                             "use taskmanagers='thread' with a custom clock.")
+        self.taskmanagers = taskmanagers
+        if taskmanagers == "process":
+            self.rpc_mode, self.network_mode = "tcp", "tcp"
         self.rpc: RpcService | None = None
         self.task_executors: list[TaskExecutor] = []
+        #: the TaskManager processes (``taskmanagers="process"``)
+        self.processes: LocalTaskManagerProcesses | None = None
         self.dispatcher: Dispatcher | None = None
         self.resource_manager: ResourceManager | None = None
         #: how long stop() waits for running tasks to end (in all, not per slot)
@@ -109,6 +128,8 @@ class MiniCluster:
         return str(self.rest_server.url)
 
     def start(self) -> MiniCluster:
+        if self.taskmanagers == "process":
+            return self._start_with_processes()
         rpc = self.rpc = RpcService(mode=self.rpc_mode, ask_timeout_s=self.ask_timeout_s)
         shared = LocalNetwork()
         tcp = self.network_mode == "tcp"
@@ -146,6 +167,53 @@ class MiniCluster:
             raise
         return self
 
+    def _start_with_processes(self) -> MiniCluster:
+        rpc = self.rpc = RpcService(mode="tcp", host="127.0.0.1",
+                                    ask_timeout_s=self.ask_timeout_s)
+        try:
+            self.resource_manager, self.dispatcher = create_jobmanager_components(
+                rpc, self.heartbeat)
+
+            async def start_jobmanager() -> None:
+                assert self.resource_manager is not None and self.dispatcher is not None
+                await self.resource_manager.start()
+                await self.dispatcher.start()
+                if self.rest_port is not None:
+                    from strom.jobmanager.rest.server import RestServer
+
+                    self.rest_server = RestServer(self.dispatcher_gateway, port=self.rest_port)
+                    await self.rest_server.start()
+
+            rpc.run_sync(start_jobmanager(), timeout=30)
+            self.processes = LocalTaskManagerProcesses(
+                self.num_task_managers, self.slots_per_task_manager,
+                self.resource_manager.address, self.ask_timeout_s, self.heartbeat)
+            self.processes.start()
+            self._wait_registered(self.processes)
+        except BaseException:
+            self.stop(grace_s=0.0)
+            raise
+        return self
+
+    def _wait_registered(self, processes: LocalTaskManagerProcesses) -> None:
+        rpc, rm = self.rpc, self.resource_manager
+        assert rpc is not None and rm is not None
+        gateway = rpc.connect(rm.address, ResourceManagerGateway)
+        deadline = time.monotonic() + 60.0
+        while len(rpc.run_sync(gateway.list_task_managers(), timeout=30)) < processes.num:
+            failed = processes.failed()
+            if failed is not None:
+                raise RuntimeError(failed)
+            if time.monotonic() > deadline:
+                raise TimeoutError("The local TaskManager processes did not register within "
+                                   f"60 s; their logs:\n{processes.logs()}")
+            time.sleep(0.01)
+
+    def _task_executor_addresses(self) -> list[str]:
+        if self.processes is not None:
+            return [p.address for p in self.processes.processes]
+        return [te.address for te in self.task_executors]
+
     @property
     def dispatcher_gateway(self) -> DispatcherGateway:
         assert self.rpc is not None and self.dispatcher is not None, "start() the cluster first"
@@ -169,8 +237,8 @@ class MiniCluster:
 
         async def ask_all() -> list[TaskStatus]:
             statuses: list[TaskStatus] = []
-            for te in self.task_executors:
-                statuses += await rpc.connect(te.address, TaskExecutorGateway) \
+            for address in self._task_executor_addresses():
+                statuses += await rpc.connect(address, TaskExecutorGateway) \
                     .request_task_status()
             return statuses
 
@@ -211,11 +279,18 @@ class MiniCluster:
                 te.stop_grace_s = grace
                 await te.stop()
             await self.resource_manager.stop()
+            if self.processes is not None:
+                # after the ResourceManager, which would report them lost
+                await asyncio.to_thread(self.processes.stop, max(grace, 1.0))
 
         try:
             rpc.run_sync(stop_all(), timeout=30)
         finally:
-            rpc.stop()
+            try:
+                if self.processes is not None:
+                    self.processes.stop(timeout_s=1.0)  # at once if stop_all() did not get there
+            finally:
+                rpc.stop()
 
     def __enter__(self) -> MiniCluster:
         return self.start()

@@ -12,7 +12,16 @@ import pytest
 if str(Path(__file__).resolve().parents[2]) not in sys.path:  # benchmarks/ is at the root
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks import collect, keyed_process, memory, run_all, stateless, windows, word_count
+from benchmarks import (
+    collect,
+    keyed_process,
+    local_processes,
+    memory,
+    run_all,
+    stateless,
+    windows,
+    word_count,
+)
 from benchmarks._harness import (
     BenchmarkResult,
     CountingSink,
@@ -96,14 +105,16 @@ def test_word_count_emits_every_rolling_update_like_the_baseline() -> None:
 
 def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_all.benchmark_modules() == [
-        "collect", "keyed_process", "memory", "network_channel", "stateless", "windows",
-        "word_count"]
+        "collect", "keyed_process", "local_processes", "memory", "network_channel", "stateless",
+        "windows", "word_count"]
     code = run_all.main(["--json", "--scale", "0.002", "--repeat", "1", "--warmup", "0"])
     assert code == 0
     rows = {r["name"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
     assert list(rows) == [
         "collect.vs_sink", "collect.vs_keeping_sink",
         "keyed_process.value_state_timers",
+        "local_processes.scaling_p2_over_p1", "local_processes.cpu_keyed_p2",
+        "local_processes.startup_p2", "local_processes.latency",
         "memory.from_collection_peak",
         *(["memory.from_collection_rss"] if Path("/proc/self/statm").exists() else []),
         "network.tcp_channel", "network.tcp_channel_wall",
@@ -118,11 +129,15 @@ def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture
     assert rows["word_count.streaming"]["records"] == (
         word_count.baseline_word_count(word_count.make_lines(400))[0])
     assert {name: r["target"] for name, r in rows.items() if r["target"] is not None} == {
-        "collect.vs_sink": 0.9, "memory.from_collection_peak": 1.3, "network.tcp_channel": 0.7,
+        "collect.vs_sink": 0.9, "local_processes.scaling_p2_over_p1": 1.7,
+        "memory.from_collection_peak": 1.3, "network.tcp_channel": 0.7,
         "stateless.map_filter": 0.5, "windows.tumbling_sum": 0.25,
         "windows.tumbling_sum_vs_streaming_loop": 0.3, "windows.process_window": 0.25,
         "windows.process_window_general": 0.2, "word_count.streaming": 0.33,
     }
+    startup, latency = rows.pop("local_processes.startup_p2"), rows.pop("local_processes.latency")
+    assert len(startup["thread_s"]) == len(startup["process_s"]) == 1
+    assert 0 <= latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
     for name, r in rows.items():
         unit = "bytes" if name.startswith("memory.") else "s"
         assert r["ratio"] > 0
@@ -271,3 +286,11 @@ def test_network_channel_counts_every_record_in_process_and_over_tcp() -> None:
     assert counts == expected and wall > 0 and producer_cpu > 0 and consumer_cpu > 0
     p50, p99, records = network_channel.latency(0.05)
     assert records == 50 and 0 < p50 <= p99
+
+
+@pytest.mark.slow
+def test_local_processes_jobs_compute_what_the_loop_computes() -> None:
+    assert local_processes.strom_keyed_sums(300, 2) == local_processes.baseline_keyed_sums(300)
+    assert local_processes.time_to_running("process") > 0
+    latencies = local_processes.strom_latencies(30, rate=2000)
+    assert len(latencies) == 30 and all(ms >= 0 for ms in latencies)

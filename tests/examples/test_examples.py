@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -35,7 +36,10 @@ def test_word_count_built_in_text() -> None:
         import word_count  # type: ignore[import-not-found]
     finally:
         sys.path.pop(0)
-    assert sorted(run("word_count.py")) == expected_word_counts(word_count.TEXT)
+    # at the default parallelism (the cores) a parallel print sink prefixes "N> "
+    printed = [re.sub(r"^\d+> ", "", line) for line in run("word_count.py")]
+    assert sorted(printed) == expected_word_counts(word_count.TEXT)
+    assert sorted(run("word_count.py", "-p", "1")) == expected_word_counts(word_count.TEXT)
 
 
 def test_word_count_files_in_and_out(tmp_path: Path) -> None:

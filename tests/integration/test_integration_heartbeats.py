@@ -104,3 +104,24 @@ def test_slots_a_task_executor_freed_for_a_lost_job_master_are_free_again_at_the
         wait_until(lambda: rpc.run_sync(rm.free_slot_count()) == 2, 30,
                    "the slot report to free the slots at the ResourceManager")
         latch.trigger()
+
+
+def test_a_job_cancelling_when_a_task_executor_is_lost_ends() -> None:
+    # the lost TaskExecutor cannot confirm its task's cancellation: its loss must end it
+    latch = Latch()
+    slow = HeartbeatSettings(interval_ms=300, timeout_ms=5000, rpc_failure_threshold=2)
+    with MiniCluster(num_task_managers=2, slots_per_task_manager=1, heartbeat=slow) as cluster:
+        env = endless_job(latch)
+        env._cluster = cluster
+        client = env.execute_async("endless")
+        wait_until(lambda: running(cluster) == 2, 30, "both tasks to run")
+        lost = cluster.task_executors[1]
+        assert cluster.rpc is not None
+        cluster.rpc.unregister(lost)
+        client.cancel().result(timeout=30)  # before the JobMaster notices the loss
+
+        result = client.get_job_result().result(timeout=30)
+        assert result.status is JobStatus.CANCELED
+        latch.trigger()
+        wait_until(lambda: not lost.tasks, 30, "the lost TaskExecutor to drop the job")
+        cluster.rpc.register(lost)

@@ -4,6 +4,7 @@ runs, ``strom cancel`` (another process) ends the job, and the JobManager proces
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -99,3 +100,51 @@ def test_run_application_serves_rest_until_its_job_is_cancelled(
     output = log.read_text()
     assert code == 1, output  # the program's execute() raised: its job was cancelled
     assert "'application job'" in output and "ended CANCELED" in output
+
+
+PARALLEL_PROGRAM = """
+import os
+import sys
+from pathlib import Path
+
+from strom.datastream import RuntimeExecutionMode, StreamExecutionEnvironment
+
+marks = Path(sys.argv[1])
+
+
+def mark(word):
+    (marks / str(os.getpid())).touch()
+    return (word, 1)
+
+
+env = StreamExecutionEnvironment.get_execution_environment()
+env.set_runtime_mode(RuntimeExecutionMode.BATCH)
+(env.from_collection(["a", "b", "c", "a"] * 50)
+    .map(mark)
+    .key_by(lambda t: t[0])
+    .reduce(lambda x, y: (x[0], x[1] + y[1]))
+    .print())
+env.execute("parallel application")
+"""
+
+
+def test_run_application_at_parallelism_2_runs_taskmanager_processes(tmp_path: Path) -> None:
+    (tmp_path / "job.py").write_text(PARALLEL_PROGRAM)
+    (tmp_path / "marks").mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "STROM_LOCAL_TASKMANAGERS"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "strom.cli.main", "run-application", "-p", "2",
+         "-D", "rest.port=0", "job.py", str(tmp_path / "marks")],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        output, _ = process.communicate(timeout=DEADLINE_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+    assert process.returncode == 0, output
+    counts = sorted(re.sub(r"^\d+> ", "", line) for line in output.splitlines()
+                    if re.match(r"^\d+> \(", line))
+    assert counts == ["('a', 100)", "('b', 50)", "('c', 50)"], output
+    pids = {int(p.name) for p in (tmp_path / "marks").iterdir()}
+    assert len(pids) == 2 and process.pid not in pids, output

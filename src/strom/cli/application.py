@@ -2,9 +2,9 @@
 starts a cluster with the REST API on ``rest.port``, runs the program itself (its jobs go to
 that cluster), and stops once the program and every job it started have ended.
 
-TaskManagers run in this process for now (``minicluster.number-of-taskmanagers`` of them,
-with enough slots for ``parallelism.default``); they become local processes once strom's
-TaskManager processes exist.
+Its TaskManagers are chosen as for a local job (``execution.local.taskmanagers``): with
+``auto``, one TaskManager process of one slot per unit of ``parallelism.default`` when that is
+above 1, else ``minicluster.number-of-taskmanagers`` in this process with enough slots.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import click
 
 from strom.common import config_options as opts
 from strom.common.configuration import Configuration
+from strom.datastream.stream_execution_environment import _local_taskmanager_mode
 from strom.minicluster import MiniCluster
 
 __all__ = ["run_application"]
@@ -31,11 +32,16 @@ def _application_cluster(configuration: Configuration) -> MiniCluster:
     parallelism = configuration.get(opts.PARALLELISM_DEFAULT) or -1
     if parallelism < 1:
         parallelism = os.cpu_count() or 1
-    slots = max(configuration.get(opts.NUM_TASK_SLOTS) or 1,
-                math.ceil(parallelism / task_managers))
+    mode = _local_taskmanager_mode(configuration, parallelism, collect=False)
+    if mode == "process":
+        # one slot per process: each slot gets its own interpreter, so its own core
+        task_managers, slots = max(task_managers, parallelism), 1
+    else:
+        slots = max(configuration.get(opts.NUM_TASK_SLOTS) or 1,
+                    math.ceil(parallelism / task_managers))
     rest_port = configuration.get(opts.REST_PORT)
     try:
-        return MiniCluster(task_managers, slots,
+        return MiniCluster(task_managers, slots, taskmanagers=mode,
                            rest_port=8081 if rest_port is None else rest_port).start()
     except OSError as e:
         raise click.ClickException(str(e)) from None

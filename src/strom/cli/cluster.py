@@ -25,7 +25,7 @@ import click
 from strom.common.configuration import Configuration
 
 if TYPE_CHECKING:
-    from strom.jobmanager.cluster_info import TaskManagerDetails
+    from strom.rpc.messages import TaskManagerInfo
 
 __all__ = ["cluster", "jobmanager", "taskmanager"]
 
@@ -322,7 +322,7 @@ def status(conf_dir: str, log_dir: str) -> None:
         click.echo(_registered_task_managers(jm.address))
 
 
-def _list_task_managers(jm_address: str) -> list[TaskManagerDetails]:
+def _list_task_managers(jm_address: str) -> list[TaskManagerInfo]:
     from strom.rpc.gateways import ResourceManagerGateway
     from strom.rpc.service import RpcService
 
@@ -355,8 +355,8 @@ def _registered_task_managers(jm_address: str) -> str:
     except (RpcError, TimeoutError) as e:
         return f"The JobManager at {jm_address} did not answer: {e}"
     lines = [f"{len(infos)} TaskManager(s) registered, "
-             f"{sum(i.free_slots for i in infos)} of {sum(i.slots_number for i in infos)} "
+             f"{sum(i.free_slots for i in infos)} of {sum(i.num_slots for i in infos)} "
              "slots free:"]
-    lines += [f"  {i.resource_id}  {i.address}  {i.free_slots}/{i.slots_number} slots free"
+    lines += [f"  {i.resource_id}  {i.address}  {i.free_slots}/{i.num_slots} slots free"
               for i in infos]
     return "\n".join(lines)

@@ -223,6 +223,10 @@ def info(parallelism: int | None, dynamic: tuple[str, ...], config_file: str | N
     raise click.ClickException(f"{script} never called execute(): there is no plan to print.")
 
 
+main.add_command(jobs.list_jobs)
+main.add_command(jobs.cancel)
+
+
 def _add_cluster_commands() -> None:
     from strom.cli.cluster import cluster, jobmanager, taskmanager
 
@@ -231,8 +235,6 @@ def _add_cluster_commands() -> None:
 
 
 _add_cluster_commands()
-main.add_command(jobs.list_jobs)
-main.add_command(jobs.cancel)
 
 if __name__ == "__main__":
     main(prog_name="strom")

@@ -93,6 +93,7 @@ __all__ = [
     "LATENCY_TRACKING_INTERVAL",
     "NUM_TASK_SLOTS",
     "MINICLUSTER_NUM_TASKMANAGERS",
+    "LOCAL_TASKMANAGERS",
     "ASK_TIMEOUT",
     "SEGMENT_SIZE",
     "BUFFERS_PER_CHANNEL",
@@ -299,6 +300,15 @@ MINICLUSTER_NUM_TASKMANAGERS: ConfigOption[int] = ConfigOption(
     "TaskManagers of the local cluster.",
     constraint=at_least(1),
 )
+LOCAL_TASKMANAGERS: ConfigOption[str] = ConfigOption(
+    "execution.local.taskmanagers",
+    enum_type(["auto", "thread", "process"]),
+    "auto",
+    "How the embedded local cluster runs its TaskManagers: 'process' (one process per slot, "
+    "so a job uses every core), 'thread' (in this process), or 'auto' (process when the job "
+    "needs more than one slot; the STROM_LOCAL_TASKMANAGERS environment variable overrides "
+    "auto).",
+)
 SEGMENT_SIZE: ConfigOption[int] = ConfigOption(
     "taskmanager.memory.segment-size",
     MEMORY_SIZE,
@@ -495,6 +505,7 @@ _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
     LATENCY_TRACKING_INTERVAL,
     NUM_TASK_SLOTS,
     MINICLUSTER_NUM_TASKMANAGERS,
+    LOCAL_TASKMANAGERS,
     ASK_TIMEOUT,
     SEGMENT_SIZE,
     BUFFERS_PER_CHANNEL,

@@ -94,6 +94,8 @@ class StreamExecutionEnvironment:
         return env
 
     _cluster: Any = None
+    #: execute_and_collect() is submitting: its results come back through this process
+    _collecting = False
 
     # ------------------------------------------------------------ configuration
     def get_config(self) -> ExecutionConfig:
@@ -410,7 +412,7 @@ class StreamExecutionEnvironment:
         return execution_plan_json(self._stream_graph(None))
 
     # ------------------------------------------------------------ execution
-    def _local_cluster(self, job_graph: JobGraph) -> Any:
+    def _local_cluster(self, job_graph: JobGraph, collect: bool = False) -> Any:
         from strom.minicluster import MiniCluster
 
         task_managers = self._configuration.get(opts.MINICLUSTER_NUM_TASKMANAGERS) or 1
@@ -419,16 +421,22 @@ class StreamExecutionEnvironment:
         if slots_needed > OVERSUBSCRIPTION_WARNING_FACTOR * cores:
             _warn_user(
                 f"Job '{job_graph.name}' needs {slots_needed} task slots but this machine has "
-                f"{cores} CPU cores. The embedded local cluster runs one thread per slot, and "
-                "Python runs one thread at a time: a parallelism far above the cores adds "
-                "set-up work and thread switching, not speed. Lower the parallelism "
+                f"{cores} CPU cores. The embedded local cluster runs one thread or process per "
+                "slot: a parallelism far above the cores adds set-up work and switching, not "
+                "speed. Lower the parallelism "
                 "(env.set_parallelism(), parallelism.default, or strom run -p) to about "
                 f"{cores}.",
                 UserWarning,
             )
-        slots = max(1, math.ceil(slots_needed / task_managers))
+        mode = _local_taskmanager_mode(self._configuration, slots_needed, collect)
+        if mode == "process":
+            # one slot per process: each slot gets its own interpreter, so its own core
+            task_managers, slots = max(task_managers, slots_needed), 1
+        else:
+            slots = max(1, math.ceil(slots_needed / task_managers))
         ask_timeout_s = (self._configuration.get(opts.ASK_TIMEOUT) or 10_000) / 1000.0
-        return MiniCluster(task_managers, slots, ask_timeout_s=ask_timeout_s).start()
+        return MiniCluster(task_managers, slots, ask_timeout_s=ask_timeout_s,
+                           taskmanagers=mode).start()
 
     def execute_async(self, job_name: str | None = None) -> JobClient:
         """Submit the job and return at once with a JobClient that follows it."""
@@ -438,7 +446,7 @@ class StreamExecutionEnvironment:
         job_graph = self._job_graph(job_name)
         if self._cluster is not None:
             return self._cluster.submit(job_graph)  # type: ignore[no-any-return]
-        cluster = self._local_cluster(job_graph)
+        cluster = self._local_cluster(job_graph, collect=self._collecting)
         try:
             client = cluster.submit(job_graph)
         except BaseException:
@@ -486,10 +494,13 @@ class StreamExecutionEnvironment:
         buffer = CollectBuffer()
         register_collect_buffer(collect_id, buffer)
         try:
+            self._collecting = True
             client = self.execute_async(job_name)
         except BaseException:
             unregister_collect_buffer(collect_id)
             raise
+        finally:
+            self._collecting = False
         # on a remote cluster the results come through the JobMaster, not this process
         collect_results = getattr(client, "collect_results", None)
         source = collect_results(collect_id) if collect_results is not None else buffer
@@ -499,6 +510,28 @@ class StreamExecutionEnvironment:
     def close(self) -> None:
         """Release the environment (nothing stays running between jobs)."""
         self._transformations = []
+
+
+#: overrides ``execution.local.taskmanagers: auto`` (strom's pytest plugin sets ``thread``)
+LOCAL_TASKMANAGERS_ENV = "STROM_LOCAL_TASKMANAGERS"
+
+
+def _local_taskmanager_mode(configuration: Configuration, slots_needed: int,
+                            collect: bool) -> str:
+    """``thread`` or ``process``: how the embedded cluster runs the job's TaskManagers."""
+    mode: str = configuration.get_required(opts.LOCAL_TASKMANAGERS)
+    if mode == "auto":
+        override = os.environ.get(LOCAL_TASKMANAGERS_ENV, "").strip().lower()
+        if override not in ("", "auto", "thread", "process"):
+            raise ValueError(
+                f"{LOCAL_TASKMANAGERS_ENV}={override!r} is not a TaskManager mode; use auto, "
+                "thread or process.")
+        mode = override if override in ("thread", "process") else (
+            "process" if slots_needed > 1 else "thread")
+    if collect:
+        # execute_and_collect() hands results over in this process (no remote collect yet)
+        return "thread"
+    return mode
 
 
 def _unbounded_sources(sink: Transformation) -> list[SourceTransformation]:

@@ -43,8 +43,8 @@ class Dispatcher(RpcEndpoint):
     gateway = DispatcherGateway
 
     def __init__(self, rpc: RpcService, resource_manager_address: str,
-                 name: str = "dispatcher", job_files: JobFileStore | None = None,
-                 heartbeat: HeartbeatSettings | None = None) -> None:
+                 name: str = "dispatcher", heartbeat: HeartbeatSettings | None = None,
+                 job_files: JobFileStore | None = None) -> None:
         super().__init__(rpc, name)
         self.rm_address = resource_manager_address
         self.heartbeat = heartbeat
@@ -88,8 +88,8 @@ class Dispatcher(RpcEndpoint):
         self._result_futures[job_id] = self.rpc.loop.create_future()
         job_master = JobMaster(
             self.rpc, job_id, graph, self.rm_address,
-            on_done=lambda result: self._job_done(result), job_files=submission,
-            heartbeat=self.heartbeat,
+            on_done=lambda result: self._job_done(result), heartbeat=self.heartbeat,
+            job_files=submission,
         )
         self.job_masters[job_id] = job_master
         await job_master.start()
@@ -175,8 +175,10 @@ class Dispatcher(RpcEndpoint):
         return await gateway.deliver_coordination_request(operator_id, request)
 
     async def list_task_managers(self) -> list[TaskManagerDetails]:
-        return await self.rpc.connect(self.rm_address, ResourceManagerGateway) \
+        registered = await self.rpc.connect(self.rm_address, ResourceManagerGateway) \
             .list_task_managers()
+        return [TaskManagerDetails(str(tm.resource_id), tm.address, tm.num_slots, tm.free_slots)
+                for tm in registered]
 
     async def request_cluster_overview(self) -> ClusterOverview:
         task_managers = await self.list_task_managers()

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from strom.common.config_options import (
     ASK_TIMEOUT,
     JOBMANAGER_BIND_HOST,
+    JOBMANAGER_RPC_ADDRESS,
     JOBMANAGER_RPC_PORT,
 )
 from strom.common.configuration import Configuration
@@ -32,6 +33,9 @@ __all__ = ["EXIT_RUNTIME_FAILURE", "EXIT_STARTUP_FAILURE", "JobManagerProcess",
            "create_jobmanager_components", "run_jobmanager", "start_jobmanager"]
 
 log = logging.getLogger(__name__)
+
+#: bind hosts that name no host another machine could dial
+_WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
 
@@ -76,11 +80,16 @@ def create_jobmanager_components(rpc: RpcService, heartbeat: HeartbeatSettings
 def start_jobmanager(configuration: Configuration) -> JobManagerProcess:
     """Build and start a JobManager from ``configuration``; raises if it cannot start."""
     heartbeat = HeartbeatSettings.from_configuration(configuration)
+    bind_host = configuration.get(JOBMANAGER_BIND_HOST) or "127.0.0.1"
     rpc = RpcService(
         "strom-jobmanager-rpc", mode="tcp",
-        host=configuration.get(JOBMANAGER_BIND_HOST) or "127.0.0.1",
+        host=bind_host,
         port=configuration.get(JOBMANAGER_RPC_PORT) or 0,
         ask_timeout_s=(configuration.get(ASK_TIMEOUT) or 10_000) / 1000.0,
+        # bound to every interface, it is reached at jobmanager.rpc.address (as in Flink):
+        # the JobMasters' addresses it hands out must name a host others can dial
+        advertised_host=(configuration.get(JOBMANAGER_RPC_ADDRESS)
+                         if bind_host in _WILDCARD_HOSTS else None),
     )
     try:
         resource_manager, dispatcher = create_jobmanager_components(rpc, heartbeat)

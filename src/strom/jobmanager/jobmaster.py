@@ -36,7 +36,7 @@ from strom.jobmanager.cluster_info import (
 from strom.jobmanager.collect_coordinator import CollectCoordinator
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.source_coordinator import SourceCoordinator
-from strom.rpc.errors import SerializedError
+from strom.rpc.errors import RpcError, SerializedError
 from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway, TaskExecutorGateway
 from strom.rpc.messages import (
     ExecutionState,
@@ -51,7 +51,8 @@ from strom.rpc.messages import (
 from strom.rpc.service import RpcEndpoint, RpcService
 
 __all__ = ["JobMaster", "NoResourceAvailableError", "TaskManagerLostError",
-           "UnknownOperatorError", "serialize_operators"]
+           "UnknownOperatorError",
+           "serialize_operators"]
 
 log = logging.getLogger(__name__)
 
@@ -415,6 +416,8 @@ class JobMaster(RpcEndpoint):
                 self._set_execution_state(execution, ExecutionState.FAILED)
                 execution.failure = failure
         self._fail_job(failure)
+        # the job may be failing already, waiting for the tasks of this TaskManager to end
+        self._check_termination()
 
     # ------------------------------------------------------------------ transitions
     def _fail_job(self, error: BaseException | SerializedError) -> None:
@@ -444,8 +447,15 @@ class JobMaster(RpcEndpoint):
             if execution.task_executor is None or execution.state == "CREATED":
                 self._set_execution_state(execution, ExecutionState.CANCELED)
                 continue
-            te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
-            self.spawn(te.cancel_task(execution.execution_id))
+            self.spawn(self._cancel_on(execution.task_executor, execution.execution_id))
+
+    async def _cancel_on(self, address: str, execution_id: ExecutionAttemptID) -> None:
+        try:
+            await self.rpc.connect(address, TaskExecutorGateway).cancel_task(execution_id)
+        except RpcError as e:
+            # an unreachable TaskManager is lost soon; its loss ends the task
+            log.warning("could not cancel task %s at %s (%s); it ends when that TaskManager "
+                        "is declared lost", execution_id, address, e)
 
     def _set_execution_state(self, execution: Execution, state: ExecutionState) -> None:
         self._terminal += state.is_terminal - ExecutionState(execution.state).is_terminal

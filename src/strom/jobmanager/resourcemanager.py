@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from strom.common.job import JobID
 from strom.graph.ids import AllocationID, ResourceID
 from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost, monotonic_ms
-from strom.jobmanager.cluster_info import TaskManagerDetails
 from strom.rpc.errors import RpcError
 from strom.rpc.gateways import ResourceManagerGateway, TaskExecutorGateway
-from strom.rpc.messages import SlotReport
+from strom.rpc.messages import SlotReport, TaskManagerInfo
 from strom.rpc.service import RpcEndpoint, RpcService
 
 __all__ = ["ResourceManager"]
@@ -124,11 +123,12 @@ class ResourceManager(RpcEndpoint):
     async def free_slot_count(self) -> int:
         return sum(1 for s in self.slots if s.job_id is None)
 
-    async def list_task_managers(self) -> list[TaskManagerDetails]:
+    async def list_task_managers(self) -> list[TaskManagerInfo]:
         return [
-            TaskManagerDetails(
-                str(record.resource_id), address, record.num_slots,
+            TaskManagerInfo(
+                record.resource_id, address, record.num_slots,
                 sum(1 for s in self.slots if s.task_executor == address and s.job_id is None),
+                record.last_heartbeat,
             )
             for address, record in self.task_executors.items()
         ]

@@ -222,10 +222,13 @@ class ConnectionManager:
 
     def __init__(self, resource_id: str, host: str, port: int,
                  on_partition_request: Callable[[Any, int, wire.PartitionRequest], None],
-                 on_view_closed: Callable[[Any], None] = lambda key: None) -> None:
+                 on_view_closed: Callable[[Any], None] = lambda key: None,
+                 advertised_host: str | None = None) -> None:
         self.resource_id = resource_id
         self.host = host
         self.port = port
+        #: the host peers reach the data port at, when not the bound one (0.0.0.0)
+        self.advertised_host = advertised_host
         self.on_partition_request = on_partition_request
         self.on_view_closed = on_view_closed
         self.loop = asyncio.new_event_loop()
@@ -255,7 +258,7 @@ class ConnectionManager:
                     "taskmanager.data.port to a free port, or 0 for any."
                 ) from e
             host, port = self._server.sockets[0].getsockname()[:2]
-            return f"{host}:{port}"
+            return f"{self.advertised_host or host}:{port}"
 
         try:
             self.address = asyncio.run_coroutine_threadsafe(listen(), self.loop).result(30)

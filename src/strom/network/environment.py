@@ -58,14 +58,17 @@ class NetworkEnvironment:
     def __init__(self, resource_id: ResourceID | None = None,
                  channels: LocalNetwork | None = None, *,
                  tcp: bool = False, bind_host: str = "127.0.0.1", data_port: int = 0,
-                 partition_request_timeout_s: float = DEFAULT_PARTITION_REQUEST_TIMEOUT_S
-                 ) -> None:
+                 partition_request_timeout_s: float = DEFAULT_PARTITION_REQUEST_TIMEOUT_S,
+                 advertised_host: str | None = None) -> None:
         #: the TaskExecutor this environment belongs to
         self.resource_id = resource_id if resource_id is not None else ResourceID()
         self.channels = channels if channels is not None else LocalNetwork()
         self.tcp = tcp
         self.bind_host = bind_host
         self.data_port = data_port
+        #: the host other TaskManagers reach the data port at (``taskmanager.host``); unset:
+        #: the bound one, which a wildcard bind (0.0.0.0) cannot be
+        self.advertised_host = advertised_host
         self.partition_request_timeout_s = partition_request_timeout_s
         #: ``host:port`` of the data server; empty without TCP
         self.data_address = ""
@@ -84,17 +87,18 @@ class NetworkEnvironment:
     def from_configuration(cls, config: Configuration,
                            resource_id: ResourceID | None = None) -> NetworkEnvironment:
         """The TCP network environment of a TaskManager process: its data server listens on
-        ``taskmanager.bind-host``:``taskmanager.data.port``."""
+        ``taskmanager.bind-host``:``taskmanager.data.port``, reached at ``taskmanager.host``."""
         return cls(resource_id, tcp=True,
                    bind_host=config.get(opts.TASKMANAGER_BIND_HOST) or "127.0.0.1",
-                   data_port=config.get(opts.TASKMANAGER_DATA_PORT) or 0)
+                   data_port=config.get(opts.TASKMANAGER_DATA_PORT) or 0,
+                   advertised_host=config.get(opts.TASKMANAGER_HOST))
 
     def start(self) -> None:
         """Bind the data port and start the network thread (TCP only)."""
         if self.tcp and self._manager is None:
             self._manager = ConnectionManager(str(self.resource_id), self.bind_host,
                                               self.data_port, self._on_partition_request,
-                                              self.channels.remove)
+                                              self.channels.remove, self.advertised_host)
             self.data_address = self._manager.start()
 
     def close(self) -> None:

@@ -28,6 +28,7 @@ from strom.rpc.messages import (
     SlotReport,
     TaskDeploymentDescriptor,
     TaskExecutionState,
+    TaskManagerInfo,
     TaskStatus,
 )
 
@@ -97,7 +98,7 @@ class ResourceManagerGateway(Protocol):
 
     async def free_slot_count(self) -> int: ...
 
-    async def list_task_managers(self) -> list[TaskManagerDetails]: ...
+    async def list_task_managers(self) -> list[TaskManagerInfo]: ...
 
 
 class JobMasterGateway(Protocol):

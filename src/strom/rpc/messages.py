@@ -21,7 +21,7 @@ from strom.rpc.errors import SerializedError
 
 __all__ = ["ExecutionState", "InputChannelSpec", "JobOverview", "OutputSpec",
            "ProducerLocation", "SerializedValue", "SlotOffer", "SlotReport", "SlotStatus",
-           "TaskDeploymentDescriptor", "TaskExecutionState", "TaskStatus"]
+           "TaskDeploymentDescriptor", "TaskExecutionState", "TaskManagerInfo", "TaskStatus"]
 
 
 class ExecutionState(enum.Enum):
@@ -160,6 +160,17 @@ class SlotReport(msgspec.Struct, frozen=True):
 
     resource_id: ResourceID
     slots: list[SlotStatus]
+
+
+class TaskManagerInfo(msgspec.Struct, frozen=True):
+    """One registered TaskExecutor as the ResourceManager sees it."""
+
+    resource_id: ResourceID
+    address: str
+    num_slots: int
+    free_slots: int
+    #: when its last heartbeat arrived, epoch ms (its registration until the first one)
+    last_heartbeat: int
 
 
 class JobOverview(msgspec.Struct, frozen=True):

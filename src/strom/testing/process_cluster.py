@@ -18,22 +18,19 @@ Jobs submitted while the block runs go over RPC to the JobManager's Dispatcher.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from strom.client.job_client import ClusterJobClient, job_graph_payload
 from strom.common.job import JobID
 from strom.graph.job_graph import JobGraph
-from strom.jobmanager.cluster_info import TaskManagerDetails
+from strom.processes import ClusterProcess, spawn_process
 from strom.rpc.gateways import DispatcherGateway, ResourceManagerGateway
+from strom.rpc.messages import TaskManagerInfo
 from strom.rpc.service import RpcService
 
 __all__ = ["ClusterProcess", "ProcessCluster"]
@@ -41,72 +38,6 @@ __all__ = ["ClusterProcess", "ProcessCluster"]
 _READY = re.compile(r"ready at (tcp://[^\s/]+)")
 #: how long a process may take to say it is ready (imports are slow on a loaded machine)
 START_TIMEOUT_S = 60.0
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: on Linux, SIGKILL it when the thread that started it (the
-    test's) ends, so a test run that is killed leaves no cluster behind (the fixture's own
-    cleanup cannot run then)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-
-@dataclass
-class ClusterProcess:
-    """One process of a :class:`ProcessCluster`."""
-
-    name: str
-    popen: subprocess.Popen[bytes]
-    log_file: Path
-    #: ``tcp://host:port`` of its RPC, once ready
-    address: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def log(self) -> str:
-        try:
-            return self.log_file.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def running(self) -> bool:
-        return self.popen.poll() is None
-
-    def wait_for_log(self, pattern: str, timeout_s: float, start: int = 0) -> re.Match[str]:
-        """The first match of ``pattern`` in the log (from character ``start``)."""
-        deadline = time.monotonic() + timeout_s
-        regex = re.compile(pattern)
-        while True:
-            match = regex.search(self.log(), start)
-            if match:
-                return match
-            if time.monotonic() > deadline or not self.running():
-                raise TimeoutError(
-                    f"{self.name} (pid {self.pid}) logged no {pattern!r} within {timeout_s} s "
-                    f"(running: {self.running()}); its log:\n{self.log()[-4000:]}")
-            time.sleep(0.02)
-
-    def stop(self, timeout_s: float = 10.0) -> int | None:
-        """SIGTERM, wait, SIGKILL if needed; the exit code."""
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                return self.popen.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-        return self.popen.wait(timeout_s)
-
-    def kill(self) -> None:
-        """``kill -9``: the process dies without a word to anyone."""
-        if self.popen.poll() is None:
-            self.popen.kill()
-        self.popen.wait(10)
 
 
 class ProcessCluster:
@@ -130,17 +61,8 @@ class ProcessCluster:
 
     # ------------------------------------------------------------------ processes
     def _spawn(self, name: str, command: list[str], config: dict[str, str]) -> ClusterProcess:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         log_file = self.log_dir / f"{name}-{len(self._all)}.log"
-        args = [sys.executable, "-m", "strom.cli.main", *command]
-        for key, value in config.items():
-            args += ["-D", f"{key}={value}"]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        with open(log_file, "wb") as log:
-            popen = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=subprocess.STDOUT, env=env,
-                                     preexec_fn=_die_with_parent)
-        process = ClusterProcess(name, popen, log_file)
+        process = spawn_process(name, command, config, log_file)
         self._all.append(process)
         return process
 
@@ -199,7 +121,7 @@ class ProcessCluster:
         gateway: DispatcherGateway = self._gateway("dispatcher", DispatcherGateway)
         return gateway
 
-    def registered_task_managers(self) -> list[TaskManagerDetails]:
+    def registered_task_managers(self) -> list[TaskManagerInfo]:
         rm: ResourceManagerGateway = self._gateway("resourcemanager", ResourceManagerGateway)
         return self.rpc.run_sync(rm.list_task_managers(), timeout=30)
 

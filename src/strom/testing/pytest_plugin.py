@@ -15,7 +15,9 @@ so a gateway argument that could not cross a process boundary fails the test.
 ``local``): with ``tcp`` every TaskExecutor has its own data port, fixtures with
 parallelism > 1 run on two TaskExecutors, and their channels cross loopback TCP. Every fixture
 cluster is validated when its test ends (see :class:`~strom.testing.MiniClusterFixture`), and
-after every test no thread of a strom cluster it started may be left.
+after every test no thread of a strom cluster it started may be left. The embedded clusters
+``execute()`` starts run their TaskManagers in-thread (``STROM_LOCAL_TASKMANAGERS=thread``)
+unless a test sets ``execution.local.taskmanagers: process``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ from typing import Any
 
 import pytest
 
-from strom.datastream.stream_execution_environment import StreamExecutionEnvironment
+from strom.datastream.stream_execution_environment import (
+    LOCAL_TASKMANAGERS_ENV,
+    StreamExecutionEnvironment,
+)
 from strom.minicluster import NETWORK_MODE_ENV
 from strom.rpc.service import RPC_MODE_ENV
 from strom.testing.clock import ManualClock
@@ -55,6 +60,8 @@ def pytest_configure(config: Any) -> None:
     network = config.getoption("--strom-network", default=None)
     if network:
         os.environ[NETWORK_MODE_ENV] = network
+    # tests run the embedded cluster in-thread unless they ask for processes
+    os.environ.setdefault(LOCAL_TASKMANAGERS_ENV, "thread")
 
 
 def pytest_report_header(config: Any) -> str:
