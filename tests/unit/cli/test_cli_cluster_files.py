@@ -25,7 +25,7 @@ def test_the_shipped_config_has_flinks_defaults_and_binds_loopback() -> None:
     assert configuration.get(co.TASKMANAGER_BIND_HOST) == "127.0.0.1"
     assert HeartbeatSettings.from_configuration(configuration) == HeartbeatSettings(
         10_000, 50_000, 2)
-    assert _workers(ROOT / "conf") == ["localhost"]
+    assert _workers(ROOT / "conf") == ["localhost", "localhost"]  # two one-slot TaskManagers
 
 
 def test_workers_lists_one_task_manager_per_line_without_comments(tmp_path: Path) -> None:
