@@ -312,9 +312,10 @@ class ConnectionManager:
 
     def close_channel(self, channel: RemoteInputChannel) -> None:
         """The consumer is gone before the channel ended: release the producer's side."""
-        self.loop.call_soon_threadsafe(self._close_channel, channel)
+        self.loop.call_soon_threadsafe(self.close_channel_now, channel)
 
-    def _close_channel(self, channel: RemoteInputChannel) -> None:
+    def close_channel_now(self, channel: RemoteInputChannel) -> None:
+        """:meth:`close_channel` on the network thread."""
         connection = channel.connection
         if connection is not None and connection.inputs.pop(channel.channel_id, None):
             connection.write([wire.frame(wire.CLOSE_REQUEST, channel.channel_id)])

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from typing import Any, Protocol
 
 from strom.common import config_options as opts
@@ -78,6 +79,9 @@ class NetworkEnvironment:
         self._failed: dict[ChannelKey, str] = {}
         #: the remote input channels of each job, to close when it is released
         self._remote: dict[str, list[RemoteInputChannel]] = {}
+        #: jobs released here (until a slot is allocated to them again): a partition request
+        #: for one fails at once instead of opening a channel that nothing would release
+        self._released: set[str] = set()
 
     @classmethod
     def from_configuration(cls, config: Configuration,
@@ -184,18 +188,33 @@ class NetworkEnvironment:
                    f"{type(error).__name__}: {error}")
         manager.call_soon(self._fail_views, list(keys), message)
 
-    def release_job(self, job_id: Any) -> None:
-        """Drop every channel of the job, local and remote."""
+    def release_job(self, job_id: Any) -> Future[None]:
+        """Drop every channel of the job, local and remote; done when the returned future is.
+
+        Over TCP the release runs on the network thread, which also opens channels for
+        partition requests: a request handled before it is released with the job, one
+        handled after it is refused (:meth:`_on_partition_request`). So a released job leaves
+        no channel behind, whichever arrives first."""
         job = str(job_id)
-        self.channels.release_job(job)
         with self._lock:
-            self._produced = {k for k in self._produced if k[0] != job}
-            self._failed = {k: v for k, v in self._failed.items() if k[0] != job}
             remote = self._remote.pop(job, [])
         for channel in remote:
             channel.released = True
-        if self._manager is not None:
-            self._manager.call_soon(self._release_remote, job, remote)
+        done: Future[None] = Future()
+        manager = self._manager
+        try:
+            if manager is not None:
+                manager.call_soon(self._release, job, remote, done, manager)
+                return done
+        except RuntimeError:  # the network thread has stopped: no request can race this
+            manager = None
+        self._release(job, remote, done, manager)
+        return done
+
+    def reopen_job(self, job_id: Any) -> None:
+        """A slot is allocated to the job again: serve partition requests for it again."""
+        with self._lock:
+            self._released.discard(str(job_id))
 
     def stats(self) -> dict[str, Any]:
         found = dict(self.channels.stats())
@@ -213,6 +232,18 @@ class NetworkEnvironment:
             connection.views[channel_id] = view
             view.fail("ValueError", f"A partition request must announce at least 1 credit, "
                       f"got {request.credit}.")
+            return
+        with self._lock:
+            released = request.job_id in self._released
+        if released:  # the job ended here: a channel opened now would never be released
+            view = SubpartitionView(connection, channel_id, LocalChannel(), key)
+            connection.views[channel_id] = view
+            view.fail("PartitionNotFoundError", (
+                f"The partition of edge {request.edge_id}, subtask {request.producer} → "
+                f"{request.consumer}, belongs to job {request.job_id}, which was already "
+                f"released on TaskManager {self.resource_id} (it finished, failed or was "
+                "cancelled). The consumer's job is over too; it is released next."
+            ))
             return
         channel = self.channels.channel(key)
         view = SubpartitionView(connection, channel_id, channel, key)
@@ -250,18 +281,31 @@ class NetworkEnvironment:
         wanted = set(keys)
         with self._lock:
             for key in wanted:
-                self._failed[key] = message
+                if key[0] not in self._released:  # a late failure of a released job
+                    self._failed[key] = message
         assert self._manager is not None
         for connection in self._manager.connections():
             for view in list(connection.views.values()):
                 if view.key in wanted:
                     view.fail("ProducerFailedError", message)
 
-    def _release_remote(self, job: str, remote: list[RemoteInputChannel]) -> None:
-        assert self._manager is not None
-        for channel in remote:
-            self._manager.close_channel(channel)
-        for connection in self._manager.connections():
-            for channel_id, view in list(connection.views.items()):
-                if view.key[0] == job:
-                    del connection.views[channel_id]
+    def _release(self, job: str, remote: list[RemoteInputChannel], done: Future[None],
+                 manager: ConnectionManager | None = None) -> None:
+        """Release the job's channels (on the network thread, if ``manager`` runs one)."""
+        try:
+            with self._lock:
+                self._released.add(job)
+                self._produced = {k for k in self._produced if k[0] != job}
+                self._failed = {k: v for k, v in self._failed.items() if k[0] != job}
+            self.channels.release_job(job)
+            if manager is not None:
+                for channel in remote:
+                    manager.close_channel_now(channel)
+                for connection in manager.connections():
+                    for channel_id, view in list(connection.views.items()):
+                        if view.key[0] == job:
+                            del connection.views[channel_id]
+        except BaseException as e:
+            done.set_exception(e)
+            raise
+        done.set_result(None)

@@ -250,6 +250,7 @@ class TaskExecutor(RpcEndpoint):
         job_master_address: str,
     ) -> None:
         self.allocations[allocation_id] = (slot_index, job_id, job_master_address)
+        self.network.reopen_job(job_id)
         self.jm_heartbeats.monitor_target(job_id)
         jm = self.rpc.connect(job_master_address, JobMasterGateway)
         offer = SlotOffer(allocation_id, slot_index, self.address,
@@ -319,7 +320,8 @@ class TaskExecutor(RpcEndpoint):
         for execution_id, task in list(self.tasks.items()):
             if task.tdd.job_id == job_id:
                 del self.tasks[execution_id]
-        self.network.release_job(job_id)
+        # answered once the job's channels are gone: its end leaves nothing open here
+        await asyncio.wrap_future(self.network.release_job(job_id))
         self._job_python_paths.pop(job_id, None)
         self.job_files.remove(job_id)
 

@@ -150,6 +150,39 @@ def test_an_unknown_partition_fails_the_consumer() -> None:
         pair.close()
 
 
+def test_a_partition_request_after_its_job_was_released_opens_no_channel() -> None:
+    # the race behind "1 network channels are still open": a consumer's request reached the
+    # producer's TaskManager after that one had released the job, and opened a channel
+    # that nothing released any more
+    pair = _Pair(tcp=True)
+    try:
+        pair.producer_env.release_job("job-1").result(timeout=10)
+        consumer = pair.consumer()
+        with pytest.raises(PartitionNotFoundError, match="job-1, which was already released"):
+            _poll(consumer, what="the refused partition request")
+        stats = pair.producer_env.stats()
+        assert (stats["channels"], stats["views"]) == (0, 0)
+        pair.producer_env.reopen_job("job-1")  # the job is deployed here again
+        consumer = pair.consumer(("job-1", 1, "edge-1", 0, 1))
+        writer = pair.writer(("job-1", 1, "edge-1", 0, 1))
+        writer.emit([1, 2, 3, 4], None)
+        assert _poll(consumer, writer).values == [1, 2, 3, 4]
+    finally:
+        pair.close()
+
+
+def test_releasing_a_job_closes_its_channels_before_it_is_done(pair: _Pair) -> None:
+    consumer = pair.consumer()
+    writer = pair.writer()
+    writer.emit([1, 2, 3, 4], None)
+    assert _poll(consumer, writer).values == [1, 2, 3, 4]
+    pair.consumer_env.release_job("job-1").result(timeout=10)
+    pair.producer_env.release_job("job-1").result(timeout=10)
+    for env in (pair.consumer_env, pair.producer_env):
+        stats = env.stats()
+        assert [stats.get(k, 0) for k in ("channels", "remote_inputs", "views")] == [0, 0, 0]
+
+
 def test_a_lost_connection_fails_both_ends_naming_the_peer() -> None:
     pair = _Pair(tcp=True)
     try:
