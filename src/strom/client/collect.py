@@ -24,6 +24,9 @@ __all__ = ["CollectJob"]
 
 log = logging.getLogger(__name__)
 
+#: how long closing an iterator waits for the cluster to answer its cancel
+_CANCEL_ANSWER_S = 10.0
+
 POLL_INTERVAL_S = 0.05
 """How long one wait for batches lasts before the job's status is looked at again."""
 
@@ -93,7 +96,13 @@ def _release(collect_id: str, client: JobClient,
         # end, then stops the cluster, in that order
         close()
     elif not result.done():
-        client.cancel()
+        # wait (bounded) for the cluster to answer, so no cancel is still in flight when the
+        # caller goes on (to stop the cluster, say); a job that ended meanwhile is fine
+        try:
+            client.cancel().result(timeout=_CANCEL_ANSWER_S)
+        except Exception:
+            log.debug("cancelling the job of a closed execute_and_collect iterator failed",
+                      exc_info=True)
 
 
 def _release_quietly(collect_id: str, client: JobClient,
