@@ -4,6 +4,7 @@ the user runs them. Every process started here is ended by its pid, also when a 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -126,3 +127,35 @@ def test_cluster_start_reports_a_jobmanager_that_could_not_start(cluster_dir: Pa
     assert "The jobmanager did not start (exit code 1)" in done.stderr
     assert f"cannot listen for RPC on 127.0.0.1:{port}" in done.stderr
     assert pids(cluster_dir / "log") == {}
+
+
+def test_the_readme_walkthrough_start_run_list_stop(cluster_dir: Path) -> None:
+    """README's Cluster section as a user runs it: two one-slot TaskManagers, word count at
+    parallelism 2 submitted over REST, the job listed as finished, the cluster stopped."""
+    (cluster_dir / "conf" / "config.yaml").write_text(
+        "jobmanager.rpc.port: 0\nrest.port: 0\ntaskmanager.numberOfTaskSlots: 1\n")
+    (cluster_dir / "conf" / "workers").write_text("localhost\nlocalhost\n")
+    started = strom("cluster", "start", cwd=cluster_dir)
+    assert started.returncode == 0, started.stdout + started.stderr
+    jm_log = (cluster_dir / "log" / "jobmanager.log").read_text()
+    rest = re.search(r"REST http://(\S+?)\)", jm_log)
+    assert rest is not None, jm_log
+    example = Path(__file__).resolve().parents[2] / "examples" / "word_count.py"
+
+    run = strom("run", "-m", rest.group(1), "-p", "2", str(example), cwd=cluster_dir)
+    assert run.returncode == 0, run.stdout + run.stderr
+    job_id = re.search(r"submitted with JobID ([0-9a-f]{32})", run.stdout)
+    assert job_id is not None and "has finished" in run.stdout, run.stdout
+
+    listed = strom("list", "-a", "-m", rest.group(1), cwd=cluster_dir)
+    assert listed.returncode == 0, listed.stderr
+    assert f"{job_id.group(1)} : word count (FINISHED)" in listed.stdout
+
+    # each TaskManager ran one subtask of the parallel print sink
+    logs = [(cluster_dir / "log" / f"taskmanager-{i}.log").read_text() for i in (0, 1)]
+    assert all(re.search(r"^[12]> \(\w+,\d+\)$", log, re.M) for log in logs), logs
+
+    running = pids(cluster_dir / "log")
+    stopped = strom("cluster", "stop", cwd=cluster_dir)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not any(alive(pid) for pid in running.values())

@@ -72,6 +72,8 @@ def _dec_hook(kind: type, value: Any) -> Any:
         if not isinstance(value, bytes):
             raise TypeError(f"Expected the bytes of a SerializedValue, got {type(value).__name__}")
         return SerializedValue.from_bytes(value)
+    # msgspec's dec_hook protocol: NotImplementedError means "not a type this hook decodes",
+    # which msgspec reports as a ValidationError naming the field
     raise NotImplementedError(f"no RPC decoding for {kind!r}")
 
 
