@@ -8,6 +8,7 @@ chaining is enabled.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,10 @@ class ChainedOperator:
     chained_outputs: list[StreamEdge] = field(default_factory=list)
     #: edges leaving the vertex (record writers)
     network_outputs: list[StreamEdge] = field(default_factory=list)
+    #: the id its state is stored under in checkpoints and savepoints: the ``uid`` when
+    #: set, else one generated from the operator's place in the graph (stable across runs of
+    #: the same program; changed by edits upstream, which is why uids are recommended)
+    state_id: str = ""
 
 
 @dataclass(eq=False)
@@ -127,12 +132,13 @@ def build_job_graph(graph: StreamGraph) -> JobGraph:
         head_of[node.id] = head
         chains.setdefault(head, []).append(node)
 
+    state_ids = _state_ids(graph)
     vertices: dict[int, JobVertex] = {}
     for head, nodes in chains.items():
         operators = []
         for node in nodes:
             op = ChainedOperator(node.id, node.name, node.spec, node.output_type, node.uid,
-                                 node.buffer_timeout)
+                                 node.buffer_timeout, state_id=state_ids[node.id])
             for edge in node.out_edges:
                 same_chain = head_of[edge.target_id] == head and is_chainable(edge, graph)
                 (op.chained_outputs if same_chain else op.network_outputs).append(edge)
@@ -156,3 +162,20 @@ def build_job_graph(graph: StreamGraph) -> JobGraph:
 
 def _chain_name(nodes: list[StreamNode]) -> str:
     return " -> ".join(n.name for n in nodes)
+
+
+def _state_ids(graph: StreamGraph) -> dict[int, str]:
+    """Each node's :attr:`ChainedOperator.state_id`: its uid, or a hash of its name, its
+    inputs' ids and its rank among nodes with the same name and inputs."""
+    ids: dict[int, str] = {}
+    seen: dict[str, int] = {}
+    for node in graph.topological_order():
+        if node.uid:
+            ids[node.id] = node.uid
+            continue
+        inputs = ",".join(ids[e.source_id] for e in node.in_edges)
+        basis = f"{node.name}|{inputs}"
+        rank = seen[basis] = seen.get(basis, -1) + 1
+        digest = hashlib.sha1(f"{basis}|{rank}".encode()).hexdigest()[:32]
+        ids[node.id] = digest
+    return ids

@@ -7,9 +7,18 @@ no per-record wrapper object.
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
-__all__ = ["EndOfPartition", "RecordBatch", "WatermarkEvent", "WatermarkStatusEvent"]
+__all__ = [
+    "CancelCheckpointMarker",
+    "CheckpointBarrier",
+    "CheckpointType",
+    "EndOfPartition",
+    "RecordBatch",
+    "WatermarkEvent",
+    "WatermarkStatusEvent",
+]
 
 
 class RecordBatch:
@@ -47,6 +56,61 @@ class WatermarkStatusEvent:
 
     def __init__(self, idle: bool) -> None:
         self.idle = idle
+
+
+class CheckpointType(enum.Enum):
+    """What a barrier asks for (Flink's ``SnapshotType``)."""
+
+    CHECKPOINT = "checkpoint"
+    #: a user-triggered savepoint; the job goes on
+    SAVEPOINT = "savepoint"
+    #: stop-with-savepoint: sources stop after the barrier, tasks finish once it completes
+    SAVEPOINT_SUSPEND = "savepoint-suspend"
+    #: stop-with-savepoint with ``--drain``: MAX_WATERMARK before the barrier
+    SAVEPOINT_TERMINATE = "savepoint-terminate"
+
+    @property
+    def is_savepoint(self) -> bool:
+        return self is not CheckpointType.CHECKPOINT
+
+    @property
+    def is_synchronous(self) -> bool:
+        """Stop-with-savepoint: the tasks wait for the savepoint to complete, then finish."""
+        return self in (CheckpointType.SAVEPOINT_SUSPEND, CheckpointType.SAVEPOINT_TERMINATE)
+
+
+class CheckpointBarrier:
+    """Barrier ``checkpoint_id``: everything before it on a channel belongs to the
+    checkpoint, everything after it does not. ``unaligned`` barriers overtake buffered
+    records (which then become channel state). Savepoints are never unaligned."""
+
+    __slots__ = ("checkpoint_id", "kind", "timestamp", "unaligned")
+
+    def __init__(
+        self, checkpoint_id: int, timestamp: int,
+        kind: CheckpointType = CheckpointType.CHECKPOINT, unaligned: bool = False,
+    ) -> None:
+        self.checkpoint_id = checkpoint_id
+        self.timestamp = timestamp
+        self.kind = kind
+        self.unaligned = unaligned
+
+    def __repr__(self) -> str:
+        extra = ", unaligned" if self.unaligned else ""
+        return f"CheckpointBarrier({self.checkpoint_id}, {self.kind.value}{extra})"
+
+
+class CancelCheckpointMarker:
+    """Checkpoint ``checkpoint_id`` was declined upstream: stop aligning for it and pass the
+    marker on, so downstream tasks do not wait for barriers that will never come."""
+
+    __slots__ = ("checkpoint_id",)
+
+    def __init__(self, checkpoint_id: int) -> None:
+        self.checkpoint_id = checkpoint_id
+
+    def __repr__(self) -> str:
+        return f"CancelCheckpointMarker({self.checkpoint_id})"
 
 
 class EndOfPartition:

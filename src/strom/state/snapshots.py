@@ -15,6 +15,7 @@ changes of the live state cannot leak into it, and it can travel between process
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -25,6 +26,8 @@ __all__ = [
     "KeyGroupPayload",
     "KeyedStateSnapshot",
     "OperatorStateSnapshot",
+    "OperatorSubtaskState",
+    "RestoredOperatorState",
     "StateMeta",
     "decode_key_group",
     "encode_key_group",
@@ -92,3 +95,51 @@ class OperatorStateSnapshot:
 
     def is_empty(self) -> bool:
         return not (self.list_states or self.union_states or self.broadcast_states)
+
+
+DeferredKeyedSnapshot = Callable[[], Any]
+"""The asynchronous part of a keyed snapshot: called on an upload thread, it returns what
+the synchronous part captured, encoded (a :class:`KeyedStateSnapshot`, or a backend's native
+incremental snapshot). It must not read the live state."""
+
+
+@dataclass(frozen=True)
+class OperatorSubtaskState:
+    """What one operator of one subtask contributes to a checkpoint.
+
+    ``StreamOperator.snapshot_state`` returns it from the task's thread, where only the
+    synchronous part may run (capture references, copy-on-write); ``keyed`` may then be a
+    :data:`DeferredKeyedSnapshot`, which :meth:`materialize` resolves on an upload thread.
+    ``operator`` holds the operator (non-keyed) state: source reader splits, sink writer
+    state, broadcast state, the user's list states.
+    """
+
+    keyed: KeyedStateSnapshot | DeferredKeyedSnapshot | Any | None = None
+    operator: OperatorStateSnapshot | None = None
+
+    def materialize(self) -> OperatorSubtaskState:
+        """The same state with the deferred keyed part run (call off the task's thread)."""
+        keyed = self.keyed
+        if callable(keyed):
+            return OperatorSubtaskState(keyed(), self.operator)
+        return self
+
+    def is_empty(self) -> bool:
+        keyed_empty = self.keyed is None or (
+            isinstance(self.keyed, KeyedStateSnapshot) and self.keyed.is_empty())
+        return keyed_empty and (self.operator is None or self.operator.is_empty())
+
+
+@dataclass(frozen=True)
+class RestoredOperatorState:
+    """The state one operator of a restored subtask starts from, already re-assigned to this
+    subtask (key groups re-sliced, list state redistributed, broadcast state copied).
+
+    ``keyed`` are the snapshots whose key groups overlap this subtask's range (the backend's
+    ``restore`` keeps only its own key groups); ``operator`` is this subtask's share of the
+    operator state, or None.
+    """
+
+    checkpoint_id: int
+    keyed: tuple[Any, ...] = ()
+    operator: OperatorStateSnapshot | None = None

@@ -42,6 +42,10 @@ class OperatorContext:
     #: True while the task's output is back-pressured (operators that multiply records
     #: stop between chunks then; see ``bounded_output``)
     output_blocked: Callable[[], bool] = field(default=lambda: False)
+    #: the state this operator starts from when the task is restored from a checkpoint or
+    #: savepoint (a ``strom.state.snapshots.RestoredOperatorState``); None on a fresh start.
+    #: The keyed backend factory restores ``restored.keyed`` itself.
+    restored: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -145,8 +149,23 @@ class StreamOperator:
         another thread than the task's, maybe before :meth:`open` or after :meth:`close`;
         the task's thread then closes the operator as usual."""
 
+    def prepare_snapshot_pre_barrier(self, checkpoint_id: int) -> None:
+        """A barrier for ``checkpoint_id`` is about to be forwarded: emit what must go
+        before it (Flink's ``prepareSnapshotPreBarrier``). Output emitted here is part of the
+        checkpoint."""
+
     def snapshot_state(self, checkpoint_id: int) -> Any:
+        """The synchronous part of this operator's snapshot, taken in the task's thread
+        when the barrier is aligned: an ``OperatorSubtaskState`` (or None: no state). Copy
+        references only; anything slow goes into its deferred keyed part."""
         return None
+
+    def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """Checkpoint ``checkpoint_id`` completed (and subsumed older ones): commit what
+        was pre-committed for it."""
+
+    def notify_checkpoint_aborted(self, checkpoint_id: int) -> None:
+        """Checkpoint ``checkpoint_id`` was aborted; nothing of it will be committed."""
 
 
 class TwoInputOperator(StreamOperator, ABC):
