@@ -379,6 +379,13 @@ class StreamExecutionEnvironment:
             # sys.path entries for the job's python files (this machine's paths: a remote
             # TaskManager will rewrite them to where it received the files)
             "python_path": python_dependencies.python_path(),
+            # restart-strategy.*, jobmanager.execution.failover-strategy and whether
+            # checkpointing is on, as set for the job: the JobMaster's restart settings
+            "restart": {
+                key: config.get_string(key, "") for key in sorted(config.key_set())
+                if opts.option_for_key(key) in (*opts.RESTART_OPTIONS,
+                                                 opts.CHECKPOINTING_INTERVAL)
+            },
         }
         self._transformations = []
         return job_graph

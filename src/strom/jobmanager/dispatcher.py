@@ -10,6 +10,7 @@ from strom.heartbeat import HeartbeatSettings
 from strom.jobmanager.cluster_info import (
     ClusterOverview,
     JobDetails,
+    JobExceptions,
     JobSubmission,
     TaskManagerDetails,
 )
@@ -53,6 +54,7 @@ class Dispatcher(RpcEndpoint):
         self.results: dict[JobID, JobResult] = {}
         #: what REST shows of ended jobs (Flink's ArchivedExecutionGraph)
         self.archived: dict[JobID, JobDetails] = {}
+        self.archived_exceptions: dict[JobID, JobExceptions] = {}
         self.job_files = job_files or JobFileStore()
         self._result_futures: dict[JobID, asyncio.Future[JobResult]] = {}
 
@@ -100,6 +102,7 @@ class Dispatcher(RpcEndpoint):
         job_master = self.job_masters.pop(result.job_id, None)
         if job_master is not None:
             self.archived[result.job_id] = job_master.details()
+            self.archived_exceptions[result.job_id] = job_master.exception_history()
         self.job_files.remove(result.job_id)
         future = self._result_futures.get(result.job_id)
         if future is not None and not future.done():
@@ -152,6 +155,15 @@ class Dispatcher(RpcEndpoint):
         if gateway is None:
             raise UnknownJobError(job_id)
         return await gateway.request_job_details()
+
+    async def request_exception_history(self, job_id: JobID) -> JobExceptions:
+        archived = self.archived_exceptions.get(job_id)
+        if archived is not None:
+            return archived
+        gateway = self._job_master(job_id)
+        if gateway is None:
+            raise UnknownJobError(job_id)
+        return await gateway.request_exception_history()
 
     async def list_job_details(self) -> list[JobDetails]:
         details = []

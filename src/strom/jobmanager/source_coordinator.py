@@ -110,6 +110,16 @@ class SourceCoordinator:
             else:
                 raise TypeError(f"source coordinator got an unknown event {event!r}")
 
+    def subtask_reset(self, subtask: int) -> None:
+        """A reader restarts without a checkpoint: the splits it was given go back to the
+        enumerator (Flink's ``addSplitsBack``), which hands them out again when the new reader
+        asks."""
+        splits = self.assigned.pop(subtask, [])
+        self.readers.discard(subtask)
+        if splits:
+            with self.attributed():
+                self.enumerator.add_splits_back(splits, subtask)
+
     def close(self) -> None:
         with self.attributed():
             self.enumerator.close()

@@ -279,8 +279,12 @@ class SchedulerCore:
             self.record_concurrent(execution.failure or error, execution)
         self.restart_strategy.notify_failure()
         if not self.restart_strategy.can_restart():
-            note = f"{SUPPRESSED}{self.restart_strategy}"
-            self.fail(msgspec.structs.replace(error, notes=[note, *error.notes]))
+            if isinstance(self.restart_strategy, NoRestartStrategy):
+                # no restart was asked for: the user's failure as it was raised
+                self.fail(error)
+            else:
+                note = f"{SUPPRESSED}{self.restart_strategy}"
+                self.fail(msgspec.structs.replace(error, notes=[*error.notes, note]))
             return
         delay = self.restart_strategy.backoff_time_ms()
         if failed is None:
@@ -300,7 +304,7 @@ class SchedulerCore:
         if (self.failure is not None and self.failure.type_name == CONSEQUENCE
                 and error.type_name != CONSEQUENCE):
             ours = [n for n in self.failure.notes if n.startswith(SUPPRESSED)]
-            self.failure = msgspec.structs.replace(error, notes=[*ours, *error.notes])
+            self.failure = msgspec.structs.replace(error, notes=[*error.notes, *ours])
 
     def no_resources(self, requested: int, granted: int) -> SerializedError:
         return SerializedError.from_exception(NoResourceAvailableError(

@@ -1,0 +1,136 @@
+"""Failure recovery in one process: restart strategies restart a failed job with new
+attempts (``get_attempt_number()``), RUNNING → RESTARTING → RUNNING, the exception history
+keeps each failure, and a strategy that gives up fails the job with Flink's words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from strom.common import Configuration, WatermarkStrategy
+from strom.common.job import JobStatus
+from strom.datastream import StreamExecutionEnvironment
+from strom.datastream.functions import MapFunction, RuntimeContext
+from strom.heartbeat import HeartbeatSettings
+from strom.minicluster import MiniCluster
+from strom.rpc.messages import ExecutionState
+from strom.testing import CollectSink, Latch, TestingSource, wait_until
+
+FAST = HeartbeatSettings(interval_ms=50, timeout_ms=1000, rpc_failure_threshold=2)
+
+
+class FailOnFirstAttempt(MapFunction):
+    """Fails in open() on attempt 0, so the first attempt emits nothing."""
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.attempt = runtime_context.get_attempt_number()
+        if self.attempt == 0:
+            raise ValueError(f"attempt {self.attempt} of subtask "
+                             f"{runtime_context.get_index_of_this_subtask()} fails")
+
+    def map(self, value: Any) -> Any:
+        return (value, self.attempt)
+
+
+class AlwaysFails(MapFunction):
+    def map(self, value: Any) -> Any:
+        raise RuntimeError("always")
+
+
+def _env(cluster: MiniCluster, settings: dict[str, str], parallelism: int
+         ) -> StreamExecutionEnvironment:
+    env = StreamExecutionEnvironment.get_execution_environment(Configuration.from_dict(settings))
+    env.set_parallelism(parallelism)
+    env._cluster = cluster
+    return env
+
+
+@pytest.mark.parametrize("keyed", [False, True], ids=["regions", "one-region"])
+def test_a_map_failing_on_its_first_attempt_restarts_and_finishes(keyed: bool) -> None:
+    settings = {"restart-strategy.type": "fixed-delay",
+                "restart-strategy.fixed-delay.attempts": "3",
+                "restart-strategy.fixed-delay.delay": "10 ms"}
+    with MiniCluster(num_task_managers=2, slots_per_task_manager=1, heartbeat=FAST) as cluster:
+        env = _env(cluster, settings, 2)
+        sink = CollectSink()
+        stream = env.from_source(TestingSource(list(range(20)), splits=2),
+                                 WatermarkStrategy.no_watermarks(), "numbers")
+        if keyed:
+            stream = stream.key_by(lambda x: x % 3)
+        stream.map(FailOnFirstAttempt()).sink_to(sink)
+        client = env.execute_async("fails once")
+        result = client.get_job_result().result(timeout=60)
+        assert result.status is JobStatus.FINISHED, result.error
+        assert sorted(v for v, _ in sink.results) == list(range(20))
+        assert {attempt for _, attempt in sink.results} == {1}
+
+        assert cluster.rpc is not None and cluster.dispatcher is not None
+        job_id = client.get_job_id()
+        details = cluster.rpc.run_sync(cluster.dispatcher.request_job_details(job_id))
+        history = cluster.rpc.run_sync(
+            cluster.dispatcher.request_exception_history(job_id)).history
+        assert history and history[0].exception_name == "builtins.ValueError"
+        assert "fails" in history[0].stacktrace
+        assert history[0].task_name is not None and "Map" in history[0].task_name
+        if keyed:  # one region: the whole job restarts, RESTARTING in between
+            assert "RESTARTING" in details.timestamps
+            assert len(history) == 1
+        else:  # a region per subtask: each restarts on its own, the job stays RUNNING
+            assert "RESTARTING" not in details.timestamps
+            assert len(history) == 2
+
+
+def test_failure_rate_exceeded_fails_the_job_with_the_cause() -> None:
+    settings = {"restart-strategy.type": "failure-rate",
+                "restart-strategy.failure-rate.max-failures-per-interval": "2",
+                "restart-strategy.failure-rate.failure-rate-interval": "1 min",
+                "restart-strategy.failure-rate.delay": "0 ms"}
+    with MiniCluster(num_task_managers=1, slots_per_task_manager=1, heartbeat=FAST) as cluster:
+        env = _env(cluster, settings, 1)
+        (env.from_source(TestingSource([1, 2, 3]), WatermarkStrategy.no_watermarks(), "n")
+         .map(AlwaysFails()).sink_to(CollectSink()))
+        client = env.execute_async("always fails")
+        result = client.get_job_result().result(timeout=60)
+        assert result.status is JobStatus.FAILED and result.error is not None
+        error = result.error.rebuild()
+        assert isinstance(error, RuntimeError) and str(error) == "always"
+        assert error.__notes__[-1] == (
+            "Recovery is suppressed by FailureRateRestartBackoffTimeStrategy("
+            "failuresIntervalMS=60000,backoffTimeMS=0,maxFailuresPerInterval=2)")
+        assert cluster.rpc is not None and cluster.dispatcher is not None
+        history = cluster.rpc.run_sync(
+            cluster.dispatcher.request_exception_history(client.get_job_id())).history
+        assert len(history) == 3  # two restarts, then the failure that ended it
+
+
+def test_a_lost_task_manager_restarts_the_job_on_the_one_left() -> None:
+    """Two TaskManagers with two slots each, a job of parallelism 2 on one of them (its
+    slots are handed out first); the other takes over when the first is lost."""
+    latch = Latch()
+    settings = {"restart-strategy.type": "fixed-delay",
+                "restart-strategy.fixed-delay.delay": "10 ms"}
+    with MiniCluster(num_task_managers=2, slots_per_task_manager=1, heartbeat=FAST) as cluster:
+        env = _env(cluster, settings, 1)
+        sink = CollectSink()
+        source = TestingSource([1, 2, TestingSource.AWAIT(latch), 3])
+        env.from_source(source, WatermarkStrategy.no_watermarks(), "waits").sink_to(sink)
+        client = env.execute_async("survives a TaskManager")
+
+        def running_on() -> list[Any]:
+            return [te for te in cluster.task_executors
+                    if any(t.state is ExecutionState.RUNNING for t in te.tasks.values())]
+
+        wait_until(lambda: len(running_on()) == 1, 30, "the job to run")
+        [lost] = running_on()
+        assert cluster.rpc is not None
+        cluster.rpc.unregister(lost)  # its calls now fail, as if its process died
+        survivor = next(te for te in cluster.task_executors if te is not lost)
+        wait_until(lambda: any(t.tdd.attempt_number == 1 for t in survivor.tasks.values()),
+                   30, "the job to restart on the other TaskManager")
+        assert client.get_job_status().result(timeout=10) is JobStatus.RUNNING
+        latch.trigger()
+        result = client.get_job_result().result(timeout=60)
+        assert result.status is JobStatus.FINISHED, result.error
+        assert sorted(sink.results).count(3) >= 1
+        cluster.rpc.register(lost)
