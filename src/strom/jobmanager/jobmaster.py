@@ -209,7 +209,9 @@ class JobMaster(RpcEndpoint):
         try:
             self._start_coordinators()
         except Exception as e:
-            self._handle(m.GlobalFailure(SerializedError.from_exception(e)))
+            # the source's own code failed before anything ran: a restart would only
+            # repeat it
+            self._handle(m.GlobalFailure(SerializedError.from_exception(e), recoverable=False))
             return
         self._handle(m.Start())
 

@@ -349,3 +349,13 @@ def test_batch_and_streaming_jobs_are_scheduled_alike() -> None:
     batch = graph(RuntimeExecutionMode.BATCH)
     assert batch.runtime_mode == "BATCH"
     assert _commands_of_a_restart(batch) == _commands_of_a_restart(streaming)
+
+
+def test_a_failure_before_scheduling_goes_through_the_strategy() -> None:
+    h = Harness(graphs.keyed(1))
+    commands = h.send(m.GlobalFailure(_error("enumerator")))
+    assert statuses(commands) == [JobStatus.FAILING, JobStatus.FAILED]
+    h = Harness(graphs.keyed(1), FixedDelayRestartStrategy(attempts=1, delay_ms=0))
+    assert statuses(h.send(m.GlobalFailure(_error("enumerator")))) == [JobStatus.RESTARTING]
+    commands = h.fire_last_timer()
+    assert of(commands, m.RequestSlots) == [m.RequestSlots(1)]

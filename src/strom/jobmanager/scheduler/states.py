@@ -87,6 +87,9 @@ class Created(State):
     def on_start(self) -> None:
         self.core.transition(WaitingForResources(self.core, restarted=False))
 
+    def on_global_failure(self, error: SerializedError) -> None:
+        self.core.handle_failure(None, error)
+
     def on_cancel(self) -> None:
         self.core.transition(Finished(self.core, JobStatus.CANCELED))
 
