@@ -359,3 +359,16 @@ def test_a_failure_before_scheduling_goes_through_the_strategy() -> None:
     assert statuses(h.send(m.GlobalFailure(_error("enumerator")))) == [JobStatus.RESTARTING]
     commands = h.fire_last_timer()
     assert of(commands, m.RequestSlots) == [m.RequestSlots(1)]
+
+
+def test_a_task_that_reports_running_after_its_cancel_is_cancelled_again() -> None:
+    h = Harness(graphs.keyed(1))
+    h.send(m.Start())
+    h.send(m.SlotRequestAnswered(1, 1))
+    [deploy] = of(h.send(m.SlotsOffered(h.offers(1, "te-1"))), m.DeployExecutions)
+    h.send(m.CancelRequested())
+    execution = deploy.executions[0]
+    assert execution.state == "CANCELING"
+    # the cancel reached the TaskExecutor before the submission: the task starts anyway
+    assert h.report(execution, RUNNING) == [m.CancelExecutions([execution])]
+    assert execution.state == "CANCELING"

@@ -101,7 +101,12 @@ class SchedulerCore:
         state = self.state
         if isinstance(event, m.TaskStateChanged):
             execution = self.graph.executions.get(event.execution_id)
-            if execution is not None and not ExecutionState(execution.state).is_terminal:
+            if (execution is not None and execution.state == ExecutionState.CANCELING.value
+                    and not event.state.is_terminal):
+                # a cancel that overtook the task's submission found nothing to cancel: the
+                # task runs now, so cancel it again
+                self.emit(m.CancelExecutions([execution]))
+            elif execution is not None and not ExecutionState(execution.state).is_terminal:
                 execution.state = event.state.value
                 if event.state is ExecutionState.FAILED:
                     execution.failure = event.error or SerializedError.from_exception(
