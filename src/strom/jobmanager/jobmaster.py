@@ -230,7 +230,7 @@ class JobMaster(RpcEndpoint):
     def _execute(self, command: m.Command) -> None:
         if isinstance(command, m.JobStatusChanged):
             self.status = command.status
-            log.info("Job %s (%s) switched to %s", self.job_graph.name, self.job_id,
+            log.debug("Job %s (%s) switched to %s", self.job_graph.name, self.job_id,
                      command.status.value)
         elif isinstance(command, m.DeployExecutions):
             self.spawn(self._deploy(command.executions, command.job_attempt),
@@ -245,7 +245,7 @@ class JobMaster(RpcEndpoint):
         elif isinstance(command, m.RestoreState):
             self._restore(command)
         elif isinstance(command, m.AbortCheckpoints):
-            log.info("Job %s: %s", self.job_id, command.reason)
+            log.debug("Job %s: %s", self.job_id, command.reason)
         elif isinstance(command, m.ReleaseSlots):
             self._release_slots = True
         elif isinstance(command, m.FinishJob):
