@@ -10,7 +10,7 @@ channel, with the consumer's initial credit), :data:`ADD_CREDIT` (the consumer f
 always > 0), :data:`CLOSE_REQUEST` (the consumer is gone). Producer → consumer:
 :data:`BUFFER` (one record batch), :data:`WATERMARK`, :data:`WATERMARK_STATUS`,
 :data:`END_OF_PARTITION`, :data:`BARRIER` (a checkpoint barrier: ``[id, timestamp, kind,
-unaligned]`` in msgpack), :data:`CANCEL_CHECKPOINT` (u64 checkpoint id) (events travel in
+unaligned, location]`` in msgpack), :data:`CANCEL_CHECKPOINT` (u64 checkpoint id) (events travel in
 order with the batches, and need no credit) and
 :data:`ERROR_RESPONSE` (the channel failed: producer failure, unknown partition).
 
@@ -100,7 +100,7 @@ _decoders: dict[int, msgspec.msgpack.Decoder[Any]] = {
     ERROR_RESPONSE: msgspec.msgpack.Decoder(ErrorResponse),
 }
 
-_barrier_decoder = msgspec.msgpack.Decoder(tuple[int, int, str, bool])
+_barrier_decoder = msgspec.msgpack.Decoder(tuple[int, int, str, bool, str])
 
 
 def frame(kind: int, channel: int, payload: bytes = b"") -> bytes:
@@ -155,7 +155,8 @@ def encode_element(channel: int, element: Any) -> bytes:
         return frame(END_OF_PARTITION_KIND, channel)
     if kind is CheckpointBarrier:
         return frame(BARRIER, channel, _encoder.encode(
-            (element.checkpoint_id, element.timestamp, element.kind.value, element.unaligned)))
+            (element.checkpoint_id, element.timestamp, element.kind.value, element.unaligned,
+             element.location)))
     if kind is CancelCheckpointMarker:
         return frame(CANCEL_CHECKPOINT, channel, _I64.pack(element.checkpoint_id))
     raise TypeError(f"cannot send {element!r} over the network: not a batch or an event")
@@ -173,9 +174,10 @@ def decode_element(kind: int, payload: bytes | memoryview) -> Any:
     if kind == END_OF_PARTITION_KIND:
         return END_OF_PARTITION
     if kind == BARRIER:
-        checkpoint_id, timestamp, checkpoint_type, unaligned = _barrier_decoder.decode(payload)
+        checkpoint_id, timestamp, checkpoint_type, unaligned, location = (
+            _barrier_decoder.decode(payload))
         return CheckpointBarrier(checkpoint_id, timestamp, CheckpointType(checkpoint_type),
-                                 unaligned)
+                                 unaligned, location)
     if kind == CANCEL_CHECKPOINT:
         return CancelCheckpointMarker(_I64.unpack(payload)[0])
     raise ValueError(f"frame kind {kind} is not a channel element")

@@ -58,10 +58,11 @@ def test_events_round_trip() -> None:
 
 def test_checkpoint_events_round_trip() -> None:
     barrier = _round_trip(CheckpointBarrier(7, 1_700_000_000_000, CheckpointType.SAVEPOINT_SUSPEND,
-                                            unaligned=False))
+                                            unaligned=False, location="file:///c/chk-7"))
     assert type(barrier) is CheckpointBarrier
-    assert (barrier.checkpoint_id, barrier.timestamp, barrier.kind, barrier.unaligned) == (
-        7, 1_700_000_000_000, CheckpointType.SAVEPOINT_SUSPEND, False)
+    assert (barrier.checkpoint_id, barrier.timestamp, barrier.kind, barrier.unaligned,
+            barrier.location) == (7, 1_700_000_000_000, CheckpointType.SAVEPOINT_SUSPEND, False,
+                                  "file:///c/chk-7")
     assert _round_trip(CheckpointBarrier(8, 1, unaligned=True)).unaligned is True
     marker = _round_trip(CancelCheckpointMarker(2**40))
     assert type(marker) is CancelCheckpointMarker and marker.checkpoint_id == 2**40
