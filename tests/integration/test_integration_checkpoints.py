@@ -155,3 +155,126 @@ def test_job_manager_storage_keeps_checkpoints_in_memory() -> None:
         assert completed.metadata.operators
         latch.trigger()
         client.get_job_execution_result().result(DEADLINE_S)
+
+
+def test_notifications_reach_every_operator(monkeypatch: pytest.MonkeyPatch) -> None:
+    from strom.runtime.operators.base import StreamOperator
+
+    notified: list[tuple[str, int]] = []
+    monkeypatch.setattr(StreamOperator, "notify_checkpoint_complete",
+                        lambda self, checkpoint_id: notified.append((self.name, checkpoint_id)))
+    latch, sink = Latch(), CollectSink()
+    with MiniClusterFixture(parallelism=2) as cluster:
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.enable_checkpointing(10_000)
+        _keyed_job(env, latch, sink)
+        client = env.execute_async("notified")
+        completed = _trigger(cluster, _coordinator(cluster, client))
+        expected = {("Source: numbers", completed.checkpoint_id),
+                    ("Keyed Reduce", completed.checkpoint_id),
+                    ("Sink: Collect Sink", completed.checkpoint_id)}
+        wait_until(lambda: expected <= set(notified)
+                   # both reduce and sink subtasks; the source subtask without the latch's split
+                   # may have finished before the checkpoint (then it is not notified)
+                   and len([n for n in notified if n[1] == completed.checkpoint_id]) >= 5,
+                   DEADLINE_S, what=f"all notified (so far {notified})")
+        latch.trigger()
+        client.get_job_execution_result().result(DEADLINE_S)
+
+
+class _SnapshotFailure(RuntimeError):
+    pass
+
+
+def _failing_snapshots(failures: int) -> type:
+    """A TestingSource whose readers' snapshots fail the first ``failures`` times."""
+    from strom.testing.sources import _Reader
+
+    class Reader(_Reader):
+        attempts = 0
+
+        def snapshot_state(self, checkpoint_id: int) -> Any:
+            Reader.attempts += 1
+            if Reader.attempts <= failures:
+                raise _SnapshotFailure(f"snapshot {checkpoint_id} fails on purpose")
+            return super().snapshot_state(checkpoint_id)
+
+    class Source(TestingSource):
+        def create_reader(self, context: Any) -> Any:
+            return Reader(self.batch_size, self.timestamped)
+
+    return Source
+
+
+def test_a_declined_checkpoint_is_aborted_and_the_next_one_completes() -> None:
+    latch, sink = Latch(), CollectSink()
+    source = _failing_snapshots(1)([*range(10), TestingSource.AWAIT(latch)])
+    with MiniClusterFixture(parallelism=1) as cluster:
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.enable_checkpointing(10_000)
+        env.get_checkpoint_config().set_tolerable_checkpoint_failure_number(1)
+        env.from_source(source, _no_watermarks(), "numbers").sink_to(sink)
+        client = env.execute_async("declined")
+        coordinator = _coordinator(cluster, client)
+        assert cluster.rpc is not None
+
+        async def trigger() -> CompletedCheckpoint:
+            return await coordinator.trigger_checkpoint()
+
+        errors: list[BaseException] = []
+
+        def declined() -> bool:
+            try:
+                asyncio.run_coroutine_threadsafe(trigger(), cluster.rpc.loop).result(  # type: ignore[union-attr]
+                    DEADLINE_S)
+            except CheckpointAbortedError as e:
+                errors.append(e)
+                return "declined" in str(e)
+            return False
+
+        wait_until(declined, DEADLINE_S)
+        assert "snapshot 1 fails on purpose" in str(errors[-1]) or "fails on purpose" in str(
+            errors[-1])
+        assert _trigger(cluster, coordinator).checkpoint_id > 1
+        latch.trigger()
+        client.get_job_execution_result().result(DEADLINE_S)
+
+
+def test_failures_beyond_the_tolerable_number_fail_the_job() -> None:
+    latch = Latch()
+    source = _failing_snapshots(10**6)([*range(10), TestingSource.AWAIT(latch)])
+    with MiniClusterFixture(parallelism=1):
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.enable_checkpointing(20)
+        env.from_source(source, _no_watermarks(), "numbers").sink_to(CollectSink())
+        client = env.execute_async("intolerable")
+        with pytest.raises(Exception, match="Exceeded checkpoint tolerable failure threshold"):
+            client.get_job_execution_result().result(DEADLINE_S)
+
+
+def test_a_checkpoint_that_times_out_is_aborted_and_counts_as_a_failure() -> None:
+    latch = Latch()
+
+    def stuck(x: int) -> int:
+        while x == 5 and not latch.is_triggered():
+            import time
+            time.sleep(0.005)
+        return x
+
+    with MiniClusterFixture(parallelism=1) as cluster:
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.enable_checkpointing(50)
+        env.get_checkpoint_config().set_checkpoint_timeout(100)
+        (env.from_source(TestingSource(list(range(10)), batch_size=1), _no_watermarks(), "n")
+            .key_by(lambda x: x).map(stuck).sink_to(CollectSink()))
+        client = env.execute_async("stuck")
+        assert cluster.dispatcher is not None
+        try:
+            wait_until(lambda: cluster.dispatcher.job_masters[  # type: ignore[union-attr]
+                client.get_job_id()].failure is not None, DEADLINE_S)
+        finally:
+            latch.trigger()
+        with pytest.raises(Exception, match="Exceeded checkpoint tolerable failure") as caught:
+            client.get_job_execution_result().result(DEADLINE_S)
+        assert "expired before completing (timeout 100 ms)" in "".join(
+            getattr(caught.value, "__notes__", [])) + str(caught.value)
