@@ -33,8 +33,8 @@ def _coordinator(cluster: MiniCluster, client: JobClient) -> CheckpointCoordinat
 
     def running() -> bool:
         master = cluster.dispatcher.job_masters.get(client.get_job_id())  # type: ignore[union-attr]
-        if master is not None and master.checkpoints is not None:
-            found.append(master.checkpoints)
+        if master is not None and master.checkpoint_coordinator is not None:
+            found.append(master.checkpoint_coordinator)
             return True
         return False
 

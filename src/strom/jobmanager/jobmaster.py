@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from strom.common import _pickling
+from strom.common.checkpointing import CheckpointCoordinatorConfiguration
 from strom.common.job import JobID, JobStatus
 from strom.datastream.connectors._reader_pickling import pickling_for_readers
 from strom.graph.execution_graph import Execution, ExecutionGraph, consumers_of, producers_of
@@ -140,7 +141,7 @@ class JobMaster(RpcEndpoint):
             f"jobmaster-{job_id} to TaskExecutors", heartbeat or HeartbeatSettings(),
             on_lost=self._task_manager_lost, request=self._request_heartbeat)
         #: the job's CheckpointCoordinator (None: a batch job, or not started yet)
-        self.checkpoints: CheckpointCoordinator | None = None
+        self.checkpoint_coordinator: CheckpointCoordinator | None = None
 
     @property
     def status(self) -> JobStatus:
@@ -356,8 +357,8 @@ class JobMaster(RpcEndpoint):
         if execution is None:
             return
         self._set_execution_state(execution, state.state)
-        if self.checkpoints is not None:
-            self.checkpoints.task_state_changed(execution, state.state)
+        if self.checkpoint_coordinator is not None:
+            self.checkpoint_coordinator.task_state_changed(execution, state.state)
         if state.state is ExecutionState.FAILED:
             execution.failure = state.error
             self._fail_job(state.error or RuntimeError(f"task {execution.name} failed"))
@@ -402,33 +403,35 @@ class JobMaster(RpcEndpoint):
     async def acknowledge_checkpoint(
         self, execution_id: ExecutionAttemptID, checkpoint_id: int, state: SerializedValue
     ) -> None:
-        if self.checkpoints is not None:
-            self.checkpoints.acknowledge(str(execution_id), checkpoint_id, state.value())
+        if self.checkpoint_coordinator is not None:
+            self.checkpoint_coordinator.acknowledge(str(execution_id), checkpoint_id,
+                                                    state.value())
 
     async def decline_checkpoint(
         self, execution_id: ExecutionAttemptID, checkpoint_id: int, reason: SerializedError
     ) -> None:
-        if self.checkpoints is not None:
-            self.checkpoints.decline(str(execution_id), checkpoint_id, reason)
+        if self.checkpoint_coordinator is not None:
+            self.checkpoint_coordinator.decline(str(execution_id), checkpoint_id, reason)
 
     # ------------------------------------------------------------------ checkpoints
     def _start_checkpointing(self) -> None:
         """Create the CheckpointCoordinator (streaming jobs) and start periodic checkpoints
         when an interval is set; they begin once the tasks run."""
-        config = self.job_graph.checkpoint_config
-        if config is None or self.job_graph.runtime_mode == "BATCH" or self.checkpoints:
+        if self.job_graph.runtime_mode == "BATCH" or self.checkpoint_coordinator is not None:
             return
-        self.checkpoints = CheckpointCoordinator(
+        # without settings (a graph built elsewhere): no periodic checkpoints, savepoints only
+        config = self.job_graph.checkpoint_config or CheckpointCoordinatorConfiguration()
+        self.checkpoint_coordinator = CheckpointCoordinator(
             str(self.job_id), self.job_graph, self.graph, config,
             self._send_checkpoint_trigger, self._send_checkpoint_notification,
             self._fail_job, lambda coro: self.spawn(coro),
             self._coordinators_by_state_id)
-        self.checkpoints.start_periodic()
+        self.checkpoint_coordinator.start_periodic()
 
     def _stop_checkpointing(self, reason: str) -> None:
-        if self.checkpoints is not None:
-            self.checkpoints.stop_periodic()
-            self.checkpoints.abort_pending(reason)
+        if self.checkpoint_coordinator is not None:
+            self.checkpoint_coordinator.stop_periodic()
+            self.checkpoint_coordinator.abort_pending(reason)
 
     def _coordinators_by_state_id(self) -> dict[str, Any]:
         found = {}
@@ -547,9 +550,9 @@ class JobMaster(RpcEndpoint):
     async def _finish(self, final: JobStatus) -> None:
         for address in list(self.task_managers):
             self.heartbeats.unmonitor_target(address)
-        if self.checkpoints is not None:
+        if self.checkpoint_coordinator is not None:
             try:
-                await self.checkpoints.shutdown(final)
+                await self.checkpoint_coordinator.shutdown(final)
             except Exception:
                 log.exception("shutting down the checkpoints of job %s failed", self.job_id)
         for coordinator in self.coordinators.values():

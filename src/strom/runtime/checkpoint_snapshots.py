@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from strom.common import _pickling
 from strom.network.elements import CheckpointBarrier
 from strom.rpc.messages import TaskDeploymentDescriptor
-from strom.state.snapshots import KeyedStateSnapshot, OperatorStateSnapshot, OperatorSubtaskState
+from strom.state.checkpoint_metadata import ByteStreamStateHandle, FileStateHandle
+from strom.state.checkpoint_storage import read_state
+from strom.state.snapshots import (
+    KeyedStateSnapshot,
+    OperatorStateSnapshot,
+    OperatorSubtaskState,
+    RestoredOperatorState,
+)
 
 __all__ = ["RAW_OPERATOR_STATE", "CheckpointListener", "CheckpointSkippedError",
-           "keyed_backend_state", "subtask_state"]
+           "keyed_backend_state", "restored_states", "subtask_state"]
 
 #: the list state a plain snapshot value is kept under
 RAW_OPERATOR_STATE = "strom.raw"
@@ -58,3 +66,20 @@ def subtask_state(snapshot: Any) -> OperatorSubtaskState | None:
         return OperatorSubtaskState(operator=snapshot)
     return OperatorSubtaskState(
         operator=OperatorStateSnapshot(list_states={RAW_OPERATOR_STATE: [snapshot]}))
+
+
+def _resolve(value: Any) -> Any:
+    """A state handle's unpickled content; anything else as it is."""
+    if isinstance(value, (ByteStreamStateHandle, FileStateHandle)):
+        return _pickling.loads(read_state(value))
+    return value
+
+
+def restored_states(assigned: dict[str, RestoredOperatorState]
+                    ) -> dict[str, RestoredOperatorState]:
+    """A subtask's assigned state with its handles read and unpickled (the keyed snapshots
+    a backend restores, the operator state an operator reads from ``ctx.restored``)."""
+    return {state_id: RestoredOperatorState(
+                state.checkpoint_id, tuple(_resolve(k) for k in state.keyed),
+                _resolve(state.operator))
+            for state_id, state in assigned.items()}

@@ -39,6 +39,7 @@ from strom.runtime.checkpoint_barriers import BarrierHandler
 from strom.runtime.checkpoint_snapshots import (
     CheckpointListener,
     CheckpointSkippedError,
+    restored_states,
     subtask_state,
 )
 from strom.runtime.input_gate import InputGate
@@ -54,6 +55,7 @@ from strom.runtime.operators.source import SourceOperator
 from strom.runtime.output_types import checked_emit
 from strom.runtime.python_path import acquire_python_path, release_python_path
 from strom.state.key_groups import compute_key_group_range_for_operator_index
+from strom.state.snapshots import RestoredOperatorState
 
 __all__ = ["StepResult", "Task", "attribute_failure"]
 
@@ -191,6 +193,7 @@ class Task:
         credit_base = int(cfg.get("buffers_per_channel", 2))
         floating = int(cfg.get("floating_buffers_per_gate", 8))
 
+        restored = restored_states(tdd.restored.value()) if tdd.restored is not None else {}
         ops: dict[int, StreamOperator] = {}
         for chained in chain:
             operator_id = f"{tdd.vertex_id}:{chained.node_id}"
@@ -228,7 +231,7 @@ class Task:
                                   edge.output_tag)
             if chained.output_type is not None:
                 output.emit = checked_emit(output.emit, chained.output_type, chained.name)
-            ctx = self._operator_context(chained)
+            ctx = self._operator_context(chained, restored.get(self.state_ids[position]))
             ctx.output_blocked = self._output_blocked_after(position)
             ops[chained.node_id].setup(ctx, output)
 
@@ -269,7 +272,8 @@ class Task:
         self._set_state(ExecutionState.RUNNING)
         self._update_deadline()
 
-    def _operator_context(self, chained: ChainedOperator) -> OperatorContext:
+    def _operator_context(self, chained: ChainedOperator,
+                          restored: RestoredOperatorState | None = None) -> OperatorContext:
         tdd, cfg = self.tdd, self.tdd.config
         ctx = OperatorContext(
             task_name=tdd.task_name, operator_name=chained.name,
@@ -280,8 +284,10 @@ class Task:
             auto_watermark_interval=int(cfg.get("auto_watermark_interval", 200)),
             request_wakeup=self._wake, batch_size=self.batch_size,
         )
+        ctx.restored = restored
         if getattr(chained.spec, "keyed", False):
-            ctx.keyed_backend_factory = self._keyed_backend_factory
+            keyed = restored.keyed if restored is not None else ()
+            ctx.keyed_backend_factory = lambda: self._keyed_backend_factory(keyed)
         operator_id = f"{tdd.vertex_id}:{chained.node_id}"
         ctx.extra["send_operator_event"] = (
             lambda op_id, event: self._send_operator_event(
@@ -291,14 +297,18 @@ class Task:
             lambda handler: self._event_handlers.__setitem__(operator_id, handler))
         return ctx
 
-    def _keyed_backend_factory(self) -> Any:
+    def _keyed_backend_factory(self, restored: tuple[Any, ...] = ()) -> Any:
+        """A new keyed backend for one operator, with the keyed snapshots it restores."""
         tdd = self.tdd
         key_groups = compute_key_group_range_for_operator_index(
             tdd.max_parallelism, tdd.parallelism, tdd.subtask_index
         )
         backend_type = str(tdd.config.get("state_backend", "hashmap"))
-        return self._create_keyed_backend(backend_type, tdd.max_parallelism, key_groups,
-                                          self.clock)
+        backend = self._create_keyed_backend(backend_type, tdd.max_parallelism, key_groups,
+                                             self.clock)
+        if restored:
+            backend.restore(restored)
+        return backend
 
     def _wake(self) -> None:
         self.waker()
