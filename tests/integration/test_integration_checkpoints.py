@@ -278,3 +278,36 @@ def test_a_checkpoint_that_times_out_is_aborted_and_counts_as_a_failure() -> Non
             client.get_job_execution_result().result(DEADLINE_S)
         assert "expired before completing (timeout 100 ms)" in "".join(
             getattr(caught.value, "__notes__", [])) + str(caught.value)
+
+
+def test_two_input_tasks_align_both_inputs() -> None:
+    from strom.datastream import CoMapFunction
+
+    class Tag(CoMapFunction):
+        def map1(self, value: int) -> str:
+            return f"a{value}"
+
+        def map2(self, value: int) -> str:
+            return f"b{value}"
+
+    latch, sink = Latch(), CollectSink()
+    with MiniClusterFixture(parallelism=2) as cluster:
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.enable_checkpointing(20)
+        a = env.from_source(TestingSource([*range(20), TestingSource.AWAIT(latch)] * 1,
+                                          splits=1), _no_watermarks(), "a")
+        b = env.from_source(TestingSource([*range(20), TestingSource.AWAIT(latch)], splits=1),
+                            _no_watermarks(), "b")
+        a.connect(b).key_by(lambda x: x % 3, lambda x: x % 3).map(Tag()).sink_to(sink)
+        client = env.execute_async("two inputs")
+        coordinator = _coordinator(cluster, client)
+        wait_until(lambda: (coordinator.latest_completed() or _none()).checkpoint_id >= 3,
+                   DEADLINE_S)
+        latest = coordinator.latest_completed()
+        assert latest is not None
+        names = {op.name for op in latest.metadata.operators}
+        assert {"a", "b"} <= {n.removeprefix("Source: ") for n in names}
+        latch.trigger()
+        client.get_job_execution_result().result(DEADLINE_S)
+    assert sorted(sink.results) == sorted([f"a{i}" for i in range(20)] +
+                                          [f"b{i}" for i in range(20)])

@@ -215,6 +215,11 @@ class CheckpointCoordinator:
                        if s is not ExecutionState.RUNNING and s is not ExecutionState.FINISHED]
         sources = [e for e, s in zip(executions, states, strict=True)
                    if e.vertex.is_source and s is ExecutionState.RUNNING]
+        if (not self.config.checkpoints_after_tasks_finish and not kind.is_savepoint
+                and any(s is ExecutionState.FINISHED for s in states)):
+            raise CheckpointAbortedError(
+                f"Cannot take a checkpoint of job {self.job_id}: some of its tasks finished and "
+                "execution.checkpointing.checkpoints-after-tasks-finish.enabled is false.")
         if not_running or not sources:
             why = (f"not all tasks are running ({', '.join(not_running[:3])} ...)"
                    if not_running else "no source task is running any more")
