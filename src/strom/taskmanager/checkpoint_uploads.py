@@ -21,30 +21,41 @@ from strom.state.checkpoint_storage import CheckpointLocation, InMemoryCheckpoin
 from strom.state.key_groups import compute_key_group_range_for_operator_index
 from strom.state.snapshots import OperatorSubtaskState
 
-__all__ = ["CheckpointUploads", "upload_subtask_states"]
+__all__ = ["CheckpointUploads", "freeze_operator_state", "upload_subtask_states"]
 
 log = logging.getLogger(__name__)
 
 Entries = dict[str, SubtaskStateEntry]
 
 
+def freeze_operator_state(states: dict[str, OperatorSubtaskState]
+                          ) -> dict[str, tuple[OperatorSubtaskState, bytes | None]]:
+    """Pickle each operator (non-keyed) state now, in the task's thread: it is small
+    (positions, pending commits, broadcast maps) and may hold objects the operator goes on
+    changing (a source split's position), so it cannot wait for the upload thread."""
+    return {state_id: (OperatorSubtaskState(state.keyed, None),
+                       None if state.operator is None else _pickling.dumps(state.operator))
+            for state_id, state in states.items()}
+
+
 def upload_subtask_states(tdd: TaskDeploymentDescriptor, barrier: CheckpointBarrier,
-                          states: dict[str, OperatorSubtaskState]) -> Entries:
-    """Materialize, pickle and write one subtask's operator states (call off the task's
-    thread). Small state is inlined in its handle, larger state becomes a file in
-    ``barrier.location``."""
+                          states: dict[str, tuple[OperatorSubtaskState, bytes | None]]
+                          ) -> Entries:
+    """Materialize, pickle and write one subtask's states (call off the task's thread; the
+    operator states come pickled by :func:`freeze_operator_state`). Small state is inlined
+    in its handle, larger state becomes a file in ``barrier.location``."""
     location = (CheckpointLocation(barrier.location) if barrier.location
                 else InMemoryCheckpointLocation(f"chk-{barrier.checkpoint_id}"))
     key_groups = compute_key_group_range_for_operator_index(
         tdd.max_parallelism, tdd.parallelism, tdd.subtask_index)
     entries: Entries = {}
-    for state_id, state in states.items():
+    for state_id, (state, operator_bytes) in states.items():
         state = state.materialize()
         name = f"{state_id}-{tdd.subtask_index}-{tdd.attempt_number}"
         keyed = None if state.keyed is None else location.write_state(
             f"{name}-keyed", _pickling.dumps(state.keyed))
-        operator = None if state.operator is None else location.write_state(
-            f"{name}-operator", _pickling.dumps(state.operator))
+        operator = None if operator_bytes is None else location.write_state(
+            f"{name}-operator", operator_bytes)
         entries[state_id] = SubtaskStateEntry(keyed, operator, key_groups.start, key_groups.end)
     return entries
 
@@ -69,17 +80,22 @@ class CheckpointUploads:
     # CheckpointListener, called in task threads
     def snapshot_taken(self, tdd: TaskDeploymentDescriptor, barrier: CheckpointBarrier,
                        states: dict[str, OperatorSubtaskState]) -> None:
+        try:
+            frozen = freeze_operator_state(states)
+        except Exception as e:
+            self.declined(tdd, barrier.checkpoint_id, e)
+            return
         with self._lock:
             if self._closed:
                 return
-            self._executor.submit(self._upload, tdd, barrier, states)
+            self._executor.submit(self._upload, tdd, barrier, frozen)
 
     def declined(self, tdd: TaskDeploymentDescriptor, checkpoint_id: int,
                  error: BaseException) -> None:
         self._on_loop(lambda: self._decline(tdd, checkpoint_id, error))
 
     def _upload(self, tdd: TaskDeploymentDescriptor, barrier: CheckpointBarrier,
-                states: dict[str, OperatorSubtaskState]) -> None:
+                states: dict[str, tuple[OperatorSubtaskState, bytes | None]]) -> None:
         checkpoint_id = barrier.checkpoint_id
         try:
             entries = upload_subtask_states(tdd, barrier, states)
