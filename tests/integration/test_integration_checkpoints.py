@@ -280,8 +280,21 @@ def test_a_checkpoint_that_times_out_is_aborted_and_counts_as_a_failure() -> Non
             getattr(caught.value, "__notes__", [])) + str(caught.value)
 
 
-def test_two_input_tasks_align_both_inputs() -> None:
+@pytest.mark.parametrize("mode", [CheckpointingMode.EXACTLY_ONCE,
+                                  CheckpointingMode.AT_LEAST_ONCE])
+def test_two_input_tasks_align_both_inputs(mode: CheckpointingMode,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from strom.datastream import CoMapFunction
+    from strom.runtime.checkpoint_barriers import BarrierHandler
+
+    modes: list[bool] = []
+    original = BarrierHandler.__init__
+
+    def recording(self: BarrierHandler, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        modes.append(self.exactly_once)
+
+    monkeypatch.setattr(BarrierHandler, "__init__", recording)
 
     class Tag(CoMapFunction):
         def map1(self, value: int) -> str:
@@ -293,7 +306,7 @@ def test_two_input_tasks_align_both_inputs() -> None:
     latch, sink = Latch(), CollectSink()
     with MiniClusterFixture(parallelism=2) as cluster:
         env = StreamExecutionEnvironment.get_execution_environment()
-        env.enable_checkpointing(20)
+        env.enable_checkpointing(20, mode)
         a = env.from_source(TestingSource([*range(20), TestingSource.AWAIT(latch)] * 1,
                                           splits=1), _no_watermarks(), "a")
         b = env.from_source(TestingSource([*range(20), TestingSource.AWAIT(latch)], splits=1),
@@ -311,3 +324,5 @@ def test_two_input_tasks_align_both_inputs() -> None:
         client.get_job_execution_result().result(DEADLINE_S)
     assert sorted(sink.results) == sorted([f"a{i}" for i in range(20)] +
                                           [f"b{i}" for i in range(20)])
+    # the tasks with network inputs got the job's mode
+    assert modes and set(modes) == {mode is CheckpointingMode.EXACTLY_ONCE}

@@ -399,8 +399,10 @@ class StreamExecutionEnvironment:
             # TaskManager will rewrite them to where it received the files)
             "python_path": python_dependencies.python_path(),
         }
-        job_graph.checkpoint_config = CheckpointCoordinatorConfiguration.from_configuration(
-            config)
+        checkpointing = CheckpointCoordinatorConfiguration.from_configuration(config)
+        job_graph.checkpoint_config = checkpointing
+        # tasks with several input channels align barriers only for exactly-once
+        job_graph.config["exactly_once"] = checkpointing.exactly_once
         self._transformations = []
         return job_graph
 
