@@ -422,7 +422,7 @@ class JobMaster(RpcEndpoint):
         # without settings (a graph built elsewhere): no periodic checkpoints, savepoints only
         config = self.job_graph.checkpoint_config or CheckpointCoordinatorConfiguration()
         self.checkpoint_coordinator = CheckpointCoordinator(
-            str(self.job_id), self.job_graph, self.graph, config,
+            str(self.job_id), self.job_graph, lambda: self.graph, config,
             self._send_checkpoint_trigger, self._send_checkpoint_notification,
             self._fail_job, lambda coro: self.spawn(coro),
             self._coordinators_by_state_id)

@@ -39,7 +39,11 @@ from strom.state.checkpoint_metadata import (
     OperatorStateEntry,
     SubtaskStateEntry,
 )
-from strom.state.checkpoint_storage import CheckpointLocation, CheckpointStorage
+from strom.state.checkpoint_storage import (
+    CheckpointLocation,
+    CheckpointStorage,
+    InMemoryCheckpointLocation,
+)
 from strom.state.snapshots import RestoredOperatorState
 
 __all__ = ["CheckpointAbortedError", "CheckpointCoordinator", "CompletedCheckpoint",
@@ -77,14 +81,14 @@ SendNotify = Callable[[Execution, int, bool], Coroutine[Any, Any, None]]
 
 
 class CheckpointCoordinator:
-    """Checkpoints of the job ``job_graph`` running as ``graph``. ``send_trigger(execution,
+    """Checkpoints of the job ``job_graph`` running as ``graph()``. ``send_trigger(execution,
     checkpoint_id, timestamp, kind, location)`` and ``send_notify(execution, checkpoint_id,
     complete)`` reach the tasks; ``fail_job`` fails the job; ``spawn`` runs a coroutine owned
     by the JobMaster; ``operator_coordinators`` maps state ids to coordinators with a
     ``checkpoint(checkpoint_id) -> bytes`` method."""
 
     def __init__(
-        self, job_id: str, job_graph: JobGraph, graph: ExecutionGraph,
+        self, job_id: str, job_graph: JobGraph, graph: Callable[[], ExecutionGraph],
         config: CheckpointCoordinatorConfiguration,
         send_trigger: SendTrigger, send_notify: SendNotify,
         fail_job: Callable[[BaseException], None],
@@ -94,6 +98,7 @@ class CheckpointCoordinator:
     ) -> None:
         self.job_id = job_id
         self.job_graph = job_graph
+        #: the job's current ExecutionGraph (a restart may build a new one)
         self.graph = graph
         self.config = config
         self.storage = CheckpointStorage(config.checkpoint_dir, job_id)
@@ -209,7 +214,7 @@ class CheckpointCoordinator:
             raise CheckpointAbortedError(
                 f"Cannot take a {kind.value} of job {self.job_id}: its checkpointing was shut "
                 "down (the job ended).")
-        executions = self.graph.all()
+        executions = self.graph().all()
         states = [ExecutionState(e.state) for e in executions]
         not_running = [e.name for e, s in zip(executions, states, strict=True)
                        if s is not ExecutionState.RUNNING and s is not ExecutionState.FINISHED]
@@ -239,10 +244,8 @@ class CheckpointCoordinator:
         checkpoint_id = pending.checkpoint_id
         location = (self.storage.savepoint_location(directory) if kind.is_savepoint
                     else self.storage.checkpoint_location(checkpoint_id))
-        if location.url.startswith("<jobmanager>"):
-            pending.location = ""
-        else:
-            pending.location = location.url
+        # job-manager storage: the tasks send their state inline
+        pending.location = "" if isinstance(location, InMemoryCheckpointLocation) else location.url
         pending.extra.update(future=future, location=location, started=time.monotonic())
         try:
             pending.extra["coordinator_state"] = {
@@ -328,7 +331,7 @@ class CheckpointCoordinator:
             self._aborted(older, "a later checkpoint completed and subsumed it")
         if dropped:
             self._spawn(_in_thread(_discard_list, dropped))
-        for execution in self.graph.all():
+        for execution in self.graph().all():
             if str(execution.execution_id) in pending.acks:
                 self._spawn(self._notify(execution, checkpoint_id, True))
         future: asyncio.Future[CompletedCheckpoint] = pending.extra["future"]
@@ -339,7 +342,7 @@ class CheckpointCoordinator:
     def _metadata(self, pending: PendingCheckpoint[str]) -> CheckpointMetadata:
         by_state_id: dict[str, dict[int, SubtaskStateEntry]] = {}
         for execution_id, entries in pending.acks.items():
-            execution = self.graph.executions.get(execution_id)
+            execution = self.graph().executions.get(execution_id)
             if execution is None:
                 continue
             for state_id, entry in entries.items():
@@ -386,7 +389,7 @@ class CheckpointCoordinator:
         location: CheckpointLocation | None = pending.extra.get("location")
         if location is not None:
             self._spawn(_in_thread(_discard_location, location))
-        for execution in self.graph.all():
+        for execution in self.graph().all():
             if (execution.task_executor is not None
                     and not ExecutionState(execution.state).is_terminal):
                 self._spawn(self._notify(execution, checkpoint_id, False))
