@@ -316,6 +316,7 @@ class CheckpointCoordinator:
                         counts_as_failure=True, cause=e)
             return
         if checkpoint_id not in self.tracker.pending:  # aborted meanwhile (the job ended)
+            self._spawn(_in_thread(_discard_location, location))  # after its _metadata
             return
         duration = int((time.monotonic() - pending.extra["started"]) * 1000)
         completed = CompletedCheckpoint(
