@@ -14,7 +14,8 @@ from strom.datastream import StreamExecutionEnvironment
 from strom.datastream.functions import MapFunction, RuntimeContext
 from strom.heartbeat import HeartbeatSettings
 from strom.minicluster import MiniCluster
-from strom.rpc.messages import ExecutionState
+from strom.rpc.messages import ExecutionState, TaskDeploymentDescriptor
+from strom.taskmanager.task_executor import TaskExecutor
 from strom.testing import CollectSink, Latch, TestingSource, wait_until
 
 FAST = HeartbeatSettings(interval_ms=50, timeout_ms=1000, rpc_failure_threshold=2)
@@ -134,3 +135,56 @@ def test_a_lost_task_manager_restarts_the_job_on_the_one_left() -> None:
         assert result.status is JobStatus.FINISHED, result.error
         assert sorted(sink.results).count(3) >= 1
         cluster.rpc.register(lost)
+
+
+class FailOnFourOnFirstAttempt(MapFunction):
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.attempt = runtime_context.get_attempt_number()
+
+    def map(self, value: Any) -> Any:
+        if self.attempt == 0 and value[1] > 6:  # the running sum passed 1 + 2 + 3
+            raise ValueError("the record after the checkpoint fails attempt 0")
+        return value
+
+
+def test_a_restart_starts_the_new_attempts_from_the_latest_checkpoint(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    submitted: list[TaskDeploymentDescriptor] = []
+    submit = TaskExecutor.submit_task
+
+    async def recording_submit(self: TaskExecutor, tdd: TaskDeploymentDescriptor) -> None:
+        submitted.append(tdd)
+        await submit(self, tdd)
+
+    monkeypatch.setattr(TaskExecutor, "submit_task", recording_submit)
+    latch = Latch()
+    settings = {"restart-strategy.type": "fixed-delay",
+                "restart-strategy.fixed-delay.delay": "10 ms"}
+    with MiniCluster(num_task_managers=1, slots_per_task_manager=1, heartbeat=FAST) as cluster:
+        env = _env(cluster, settings, 1)
+        env.enable_checkpointing(20)
+        (env.from_source(TestingSource([1, 2, 3, TestingSource.AWAIT(latch), 4, 5]),
+                         WatermarkStrategy.no_watermarks(), "numbers").uid("numbers")
+         .key_by(lambda x: 0).reduce(lambda a, b: a + b).uid("sums")
+         .map(lambda total: (0, total)).map(FailOnFourOnFirstAttempt())
+         .sink_to(CollectSink()))
+        client = env.execute_async("restores")
+        assert cluster.dispatcher is not None
+        job_master = cluster.dispatcher.job_masters[client.get_job_id()]
+        checkpoints = job_master.checkpoint_coordinator
+        assert checkpoints is not None
+        wait_until(lambda: checkpoints.latest_completed() is not None, 30,
+                   "a checkpoint to complete while the source waits")
+        latch.trigger()
+        result = client.get_job_result().result(timeout=60)
+        assert result.status is JobStatus.FINISHED, result.error
+        # the new attempt of the keyed vertex started from the checkpoint's sums
+        first = [t for t in submitted if t.attempt_number == 0]
+        assert first and all(t.restored is None for t in first)
+        restored = [t for t in submitted if t.attempt_number == 1 and "Reduce" in t.task_name]
+        assert restored and restored[0].restored is not None
+        assert restored[0].job_attempt == 1
+        states = restored[0].restored.value()
+        sums_id = next(op.state_id for v in job_master.job_graph.vertices
+                       for op in v.operators if op.uid == "sums")
+        assert sums_id in states and states[sums_id].keyed

@@ -27,6 +27,7 @@ from typing import Any
 
 from strom.common import _pickling
 from strom.common import config_options as opts
+from strom.common.checkpointing import CheckpointCoordinatorConfiguration
 from strom.common.configuration import Configuration
 from strom.common.job import JobID, JobStatus
 from strom.datastream.connectors._reader_pickling import pickling_for_readers
@@ -35,6 +36,7 @@ from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
 from strom.graph.job_graph import JobGraph, JobVertex
 from strom.graph.operator_specs import CollectSinkSpec
 from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost
+from strom.jobmanager.checkpoint import CheckpointCoordinator, CompletedCheckpoint
 from strom.jobmanager.cluster_info import (
     JobDetails,
     JobExceptions,
@@ -65,6 +67,7 @@ from strom.rpc.messages import (
     TaskExecutionState,
 )
 from strom.rpc.service import RpcEndpoint, RpcService
+from strom.state.checkpoint_storage import read_state
 
 __all__ = ["JobMaster", "NoResourceAvailableError", "TaskManagerLostError",
            "UnknownOperatorError", "restart_settings", "serialize_operators"]
@@ -141,10 +144,14 @@ class JobMaster(RpcEndpoint):
         #: the TaskExecutors holding slots of this job, by address
         self.task_managers: dict[str, ResourceID | None] = {}
         self._timers: dict[int, asyncio.TimerHandle] = {}
+        #: the checkpointed state each new attempt starts from, by execution id
+        self._restored: dict[str, dict[str, Any]] = {}
         self._release_slots = False
         self.heartbeats: HeartbeatLoop[str] = HeartbeatLoop(
             f"jobmaster-{job_id} to TaskExecutors", heartbeat or HeartbeatSettings(),
             on_lost=self._task_manager_lost, request=self._request_heartbeat)
+        #: the job's CheckpointCoordinator (None: a batch job, or not started yet)
+        self.checkpoint_coordinator: CheckpointCoordinator | None = None
 
     @property
     def status(self) -> JobStatus:
@@ -213,6 +220,7 @@ class JobMaster(RpcEndpoint):
             # repeat it
             self._handle(m.GlobalFailure(SerializedError.from_exception(e), recoverable=False))
             return
+        self._start_checkpointing()
         self._handle(m.Start())
 
     def _serialize_vertices(self) -> None:
@@ -232,9 +240,15 @@ class JobMaster(RpcEndpoint):
             self.status = command.status
             log.debug("Job %s (%s) switched to %s", self.job_graph.name, self.job_id,
                      command.status.value)
+            if command.status in (JobStatus.CANCELLING, JobStatus.FAILING):
+                self._stop_checkpointing(f"the job is {command.status.value}")
         elif isinstance(command, m.DeployExecutions):
-            self.spawn(self._deploy(command.executions, command.job_attempt),
-                       name=f"deploy-{self.job_id}")
+            # the descriptors now, while the core's job attempt is the command's
+            assert command.job_attempt == self.scheduler.job_attempt
+            deployments = [(e, self._deployment_descriptor(e)) for e in command.executions]
+            if command.job_attempt > 0 and self.checkpoint_coordinator is not None:
+                self.checkpoint_coordinator.start_periodic()  # stopped when the failover began
+            self.spawn(self._deploy(deployments), name=f"deploy-{self.job_id}")
         elif isinstance(command, m.CancelExecutions):
             self._cancel_executions(command.executions)
         elif isinstance(command, m.RequestSlots):
@@ -246,6 +260,7 @@ class JobMaster(RpcEndpoint):
             self._restore(command)
         elif isinstance(command, m.AbortCheckpoints):
             log.debug("Job %s: %s", self.job_id, command.reason)
+            self._stop_checkpointing(command.reason)
         elif isinstance(command, m.ReleaseSlots):
             self._release_slots = True
         elif isinstance(command, m.FinishJob):
@@ -268,9 +283,26 @@ class JobMaster(RpcEndpoint):
         self._handle(m.SlotRequestAnswered(count, granted))
 
     def _restore(self, command: m.RestoreState) -> None:
-        """New attempts restart: reset the source coordinators of their subtasks (a global
-        restart without a checkpoint starts the sources' enumerators from scratch; a region
-        restart gives the splits of its subtasks back to the enumerator)."""
+        """New attempts restart from the latest completed checkpoint, if there is one: each
+        gets its subtask's state, and the source coordinators go back to the checkpoint's
+        enumerator state. Without a checkpoint a global restart starts the enumerators from
+        scratch, and a region restart gives its subtasks' splits back to the enumerator."""
+        checkpoints = self.checkpoint_coordinator
+        checkpoint = checkpoints.latest_completed() if checkpoints is not None else None
+        try:
+            if checkpoint is not None:
+                assert checkpoints is not None
+                assignment = checkpoints.restore_assignment(checkpoint, self.job_graph)
+                for execution in command.executions:
+                    state = assignment.get((execution.vertex.id, execution.subtask))
+                    if state:
+                        self._restored[str(execution.execution_id)] = state
+            self._reset_source_coordinators(command, checkpoint)
+        except Exception as e:
+            self._handle(m.GlobalFailure(SerializedError.from_exception(e)))
+
+    def _reset_source_coordinators(self, command: m.RestoreState,
+                                   checkpoint: CompletedCheckpoint | None) -> None:
         sources: dict[JobVertex, list[int]] = {}
         for execution in command.executions:
             if execution.vertex.is_source:
@@ -280,16 +312,16 @@ class JobMaster(RpcEndpoint):
             coordinator = self.coordinators.get(operator_id)
             if not isinstance(coordinator, SourceCoordinator):
                 continue
-            try:
-                if command.is_global:
-                    coordinator.close()
-                    self._start_source_coordinator(vertex)
-                else:
-                    for subtask in subtasks:
-                        coordinator.subtask_reset(subtask)
-            except Exception as e:
-                self._handle(m.GlobalFailure(SerializedError.from_exception(e)))
-                return
+            reset = getattr(coordinator, "reset_to_checkpoint", None)
+            if checkpoint is not None and reset is not None:
+                reset(checkpoint.checkpoint_id,
+                      _coordinator_state(checkpoint, vertex.head.state_id))
+            elif command.is_global:
+                coordinator.close()
+                self._start_source_coordinator(vertex)
+            else:
+                for subtask in subtasks:
+                    coordinator.subtask_reset(subtask)
 
     def _event_sender(self, vertex: JobVertex, operator_id: str
                       ) -> Callable[[int, Any], None]:
@@ -348,11 +380,8 @@ class JobMaster(RpcEndpoint):
 
         self.spawn(run(), name=f"enumerator-call-{self.job_id}")
 
-    async def _deploy(self, executions: list[Execution], job_attempt: int) -> None:
-        deployments = []
-        for execution in executions:
-            assert execution.task_executor is not None
-            deployments.append((execution, self._deployment_descriptor(execution, job_attempt)))
+    async def _deploy(self, deployments: list[tuple[Execution, TaskDeploymentDescriptor]]
+                      ) -> None:
         # All submissions at once, not one round trip after the other: with hundreds of task
         # threads competing for the GIL, every round trip through the loop waited its turn.
         results = await asyncio.gather(*(
@@ -378,11 +407,13 @@ class JobMaster(RpcEndpoint):
                 return offer.location
         return None
 
-    def _deployment_descriptor(self, execution: Execution, job_attempt: int
-                               ) -> TaskDeploymentDescriptor:
+    def _deployment_descriptor(self, execution: Execution) -> TaskDeploymentDescriptor:
+        """What ``execution`` needs to run, in the core's current job attempt (its channel
+        keys), with the checkpointed state it starts from."""
         vertex = execution.vertex
         allocation_id = execution.allocation_id
         assert allocation_id is not None, f"{execution.name} is deployed without a slot"
+        restored = self._restored.pop(str(execution.execution_id), None)
         inputs = []
         for edge in vertex.inputs:
             producer = self.job_graph.vertex(edge.source_vertex)
@@ -401,13 +432,15 @@ class JobMaster(RpcEndpoint):
                 consumers_of(edge, execution.subtask, vertex.parallelism, consumer.parallelism),
             ))
         return TaskDeploymentDescriptor(
-            job_id=self.job_id, job_name=self.job_graph.name, job_attempt=job_attempt,
+            job_id=self.job_id, job_name=self.job_graph.name,
+            job_attempt=self.scheduler.job_attempt,
             vertex_id=str(vertex.id), task_name=vertex.name, subtask_index=execution.subtask,
             parallelism=vertex.parallelism, max_parallelism=vertex.max_parallelism,
             attempt_number=execution.attempt, execution_id=execution.execution_id,
             allocation_id=allocation_id,
             serialized_operators=self._serialized[str(vertex.id)],
             inputs=inputs, outputs=outputs, config=dict(self.job_graph.config),
+            restored=SerializedValue(restored) if restored else None,
         )
 
     # ------------------------------------------------------------------ gateway
@@ -425,6 +458,9 @@ class JobMaster(RpcEndpoint):
         return accepted
 
     async def update_task_execution_state(self, state: TaskExecutionState) -> None:
+        execution = self.graph.executions.get(str(state.execution_id))
+        if execution is not None and self.checkpoint_coordinator is not None:
+            self.checkpoint_coordinator.task_state_changed(execution, state.state)
         self._handle(m.TaskStateChanged(str(state.execution_id), state.state, state.error))
 
     async def send_operator_event(
@@ -463,6 +499,65 @@ class JobMaster(RpcEndpoint):
     async def cancel(self) -> None:
         self._handle(m.CancelRequested())
 
+    async def acknowledge_checkpoint(
+        self, execution_id: ExecutionAttemptID, checkpoint_id: int, state: SerializedValue
+    ) -> None:
+        if self.checkpoint_coordinator is not None:
+            self.checkpoint_coordinator.acknowledge(str(execution_id), checkpoint_id,
+                                                    state.value())
+
+    async def decline_checkpoint(
+        self, execution_id: ExecutionAttemptID, checkpoint_id: int, reason: SerializedError
+    ) -> None:
+        if self.checkpoint_coordinator is not None:
+            self.checkpoint_coordinator.decline(str(execution_id), checkpoint_id, reason)
+
+    # ------------------------------------------------------------------ checkpoints
+    def _start_checkpointing(self) -> None:
+        """Create the CheckpointCoordinator (streaming jobs) and start periodic checkpoints
+        when an interval is set; they begin once the tasks run."""
+        if self.job_graph.runtime_mode == "BATCH" or self.checkpoint_coordinator is not None:
+            return
+        # without settings (a graph built elsewhere): no periodic checkpoints, savepoints only
+        config = self.job_graph.checkpoint_config or CheckpointCoordinatorConfiguration()
+        self.checkpoint_coordinator = CheckpointCoordinator(
+            str(self.job_id), self.job_graph, lambda: self.graph, config,
+            self._send_checkpoint_trigger, self._send_checkpoint_notification,
+            self._fail_job, lambda coro: self.spawn(coro),
+            self._coordinators_by_state_id)
+        self.checkpoint_coordinator.start_periodic()
+
+    def _stop_checkpointing(self, reason: str) -> None:
+        if self.checkpoint_coordinator is not None:
+            self.checkpoint_coordinator.stop_periodic()
+            self.checkpoint_coordinator.abort_pending(reason)
+
+    def _coordinators_by_state_id(self) -> dict[str, Any]:
+        found = {}
+        for vertex in self.job_graph.vertices:
+            for chained in vertex.operators:
+                coordinator = self.coordinators.get(f"{vertex.id}:{chained.node_id}")
+                if coordinator is not None:
+                    found[chained.state_id] = coordinator
+        return found
+
+    async def _send_checkpoint_trigger(self, execution: Execution, checkpoint_id: int,
+                                       timestamp: int, kind: str, location: str) -> None:
+        assert execution.task_executor is not None
+        te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
+        await te.trigger_checkpoint(execution.execution_id, checkpoint_id, timestamp, kind,
+                                    location)
+
+    async def _send_checkpoint_notification(self, execution: Execution, checkpoint_id: int,
+                                            complete: bool) -> None:
+        if execution.task_executor is None:
+            return
+        te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
+        if complete:
+            await te.notify_checkpoint_complete(execution.execution_id, checkpoint_id)
+        else:
+            await te.notify_checkpoint_aborted(execution.execution_id, checkpoint_id)
+
     # ------------------------------------------------------------------ heartbeats
     async def _request_heartbeat(self, address: str) -> list[ExecutionAttemptID]:
         te = self.rpc.connect(address, TaskExecutorGateway)
@@ -486,6 +581,14 @@ class JobMaster(RpcEndpoint):
         self._handle(m.TaskManagerLost(address, SerializedError.from_exception(error)))
 
     # ------------------------------------------------------------------ transitions
+    def _fail_job(self, error: BaseException | SerializedError) -> None:
+        """A failure of the job as a whole (e.g. too many failed checkpoints): the restart
+        strategy decides."""
+        if isinstance(error, BaseException):
+            error = SerializedError.from_exception(error)
+        if not self._done:
+            self._handle(m.GlobalFailure(error))
+
     def _cancel_executions(self, executions: list[Execution]) -> None:
         if self.status in (JobStatus.CANCELLING, JobStatus.FAILING):
             for coordinator in self.coordinators.values():
@@ -509,6 +612,11 @@ class JobMaster(RpcEndpoint):
         self._timers.clear()
         for address in list(self.task_managers):
             self.heartbeats.unmonitor_target(address)
+        if self.checkpoint_coordinator is not None:
+            try:
+                await self.checkpoint_coordinator.shutdown(final)
+            except Exception:
+                log.exception("shutting down the checkpoints of job %s failed", self.job_id)
         for coordinator in self.coordinators.values():
             if isinstance(coordinator, CollectCoordinator):
                 coordinator.release()
@@ -532,15 +640,27 @@ class JobMaster(RpcEndpoint):
 
 def restart_settings(job_graph: JobGraph) -> tuple[RestartStrategy, FailoverStrategy]:
     """The job's restart strategy and failover strategy, from the ``restart-strategy.*`` and
-    ``jobmanager.execution.failover-strategy`` keys it was submitted with."""
+    ``jobmanager.execution.failover-strategy`` keys it was submitted with.
+
+    With checkpointing on, every failover restarts the whole job from the latest checkpoint:
+    the source coordinators can go back to a checkpoint only as a whole, not for one region's
+    readers."""
     settings: dict[str, str] = dict(job_graph.config.get("restart") or {})
     config = Configuration.from_dict(settings)
-    interval = settings.get(opts.CHECKPOINTING_INTERVAL.key)
-    checkpointing = bool(interval and opts.parse_duration_ms(interval) > 0) or bool(
-        getattr(job_graph, "checkpointing_enabled", False))
+    checkpoint_config = getattr(job_graph, "checkpoint_config", None)
+    checkpointing = bool(checkpoint_config is not None and checkpoint_config.periodic)
     strategy = restart_strategy_from_config(config, checkpointing_enabled=checkpointing)
-    failover = FailoverStrategy(job_graph, config.get(opts.FAILOVER_STRATEGY) or "region")
+    kind = config.get(opts.FAILOVER_STRATEGY) or "region"
+    failover = FailoverStrategy(job_graph, "full" if checkpointing else kind)
     return strategy, failover
+
+
+def _coordinator_state(checkpoint: CompletedCheckpoint, state_id: str) -> bytes | None:
+    """The operator coordinator's state (a source's enumerator) in ``checkpoint``."""
+    for entry in checkpoint.metadata.operators:
+        if entry.state_id == state_id and entry.coordinator_state is not None:
+            return read_state(entry.coordinator_state)
+    return None
 
 
 def _host_of(address: str) -> str:

@@ -59,3 +59,28 @@ def test_region_failover_restarts_the_failed_region_and_full_everything() -> Non
 def test_an_unknown_failover_strategy_is_refused() -> None:
     with pytest.raises(ValueError, match="use 'full' or 'region'"):
         FailoverStrategy(graphs.keyed(1), "partial")
+
+
+def test_the_job_settings_pick_the_strategies_and_checkpointing_restarts_everything() -> None:
+    from strom.common.checkpointing import CheckpointCoordinatorConfiguration
+    from strom.jobmanager.jobmaster import restart_settings
+    from strom.jobmanager.scheduler import (
+        ExponentialDelayRestartStrategy,
+        FixedDelayRestartStrategy,
+        NoRestartStrategy,
+    )
+
+    job_graph = graphs.embarrassingly_parallel(2)
+    strategy, failover = restart_settings(job_graph)
+    assert isinstance(strategy, NoRestartStrategy) and failover.kind == "region"
+
+    job_graph.config["restart"] = {"restart-strategy.type": "fixed-delay",
+                                   "jobmanager.execution.failover-strategy": "full"}
+    strategy, failover = restart_settings(job_graph)
+    assert isinstance(strategy, FixedDelayRestartStrategy) and failover.kind == "full"
+
+    job_graph.config["restart"] = {}
+    job_graph.checkpoint_config = CheckpointCoordinatorConfiguration(interval_ms=100)
+    strategy, failover = restart_settings(job_graph)
+    # Flink's default with checkpointing; a region could not rewind its sources alone
+    assert isinstance(strategy, ExponentialDelayRestartStrategy) and failover.kind == "full"
