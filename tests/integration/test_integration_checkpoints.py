@@ -240,11 +240,16 @@ def test_a_declined_checkpoint_is_aborted_and_the_next_one_completes() -> None:
         client.get_job_execution_result().result(DEADLINE_S)
 
 
+#: the failure ends the job instead of restarting it
+NO_RESTARTS = Configuration.from_dict({"restart-strategy.type": "none"})
+
+
 def test_failures_beyond_the_tolerable_number_fail_the_job() -> None:
     latch = Latch()
     source = _failing_snapshots(10**6)([*range(10), TestingSource.AWAIT(latch)])
     with MiniClusterFixture(parallelism=1):
-        env = StreamExecutionEnvironment.get_execution_environment()
+        # with checkpointing the default restart strategy (exponential-delay) restarts forever
+        env = StreamExecutionEnvironment.get_execution_environment(NO_RESTARTS)
         env.enable_checkpointing(20)
         env.from_source(source, _no_watermarks(), "numbers").sink_to(CollectSink())
         client = env.execute_async("intolerable")
@@ -262,7 +267,7 @@ def test_a_checkpoint_that_times_out_is_aborted_and_counts_as_a_failure() -> Non
         return x
 
     with MiniClusterFixture(parallelism=1) as cluster:
-        env = StreamExecutionEnvironment.get_execution_environment()
+        env = StreamExecutionEnvironment.get_execution_environment(NO_RESTARTS)
         env.enable_checkpointing(50)
         env.get_checkpoint_config().set_checkpoint_timeout(100)
         (env.from_source(TestingSource(list(range(10)), batch_size=1), _no_watermarks(), "n")

@@ -137,7 +137,6 @@ class JobMaster(RpcEndpoint):
             job_graph, *restart_settings(job_graph),
             resource_timeout_ms=int(SLOT_REQUEST_TIMEOUT_S * 1000))
         self.graph = self.scheduler.graph
-        self.failure: SerializedError | None = None
         self.coordinators: dict[str, SourceCoordinator | CollectCoordinator] = {}
         self._serialized: dict[str, bytes] = {}
         self._done = False
@@ -164,6 +163,11 @@ class JobMaster(RpcEndpoint):
             self.timestamps.setdefault(status.value, int(time.time() * 1000))
         else:  # RUNNING again after a restart: the latest time counts
             self.timestamps[status.value] = int(time.time() * 1000)
+
+    @property
+    def failure(self) -> SerializedError | None:
+        """Why the job fails or failed (set once it is FAILING)."""
+        return self.scheduler.failure
 
     def details(self) -> JobDetails:
         """The job as REST shows it: status, timestamps, subtask states per vertex."""
@@ -265,7 +269,6 @@ class JobMaster(RpcEndpoint):
             self._release_slots = True
         elif isinstance(command, m.FinishJob):
             self._done = True
-            self.failure = command.error
             self.spawn(self._finish(command.status, command.error),
                        name=f"finish-{self.job_id}")
         # AcceptSlots is the answer of offer_slots

@@ -372,3 +372,14 @@ def test_a_task_that_reports_running_after_its_cancel_is_cancelled_again() -> No
     # the cancel reached the TaskExecutor before the submission: the task starts anyway
     assert h.report(execution, RUNNING) == [m.CancelExecutions([execution])]
     assert execution.state == "CANCELING"
+
+
+def test_the_restore_names_the_latest_completed_checkpoint() -> None:
+    h = Harness(graphs.keyed(1), FixedDelayRestartStrategy(attempts=1, delay_ms=0))
+    failed, other = h.start_running(["te-1"])
+    h.send(m.CheckpointCompleted(7))
+    h.send(m.CheckpointCompleted(5))  # a late notice of an older one changes nothing
+    h.report(failed, FAILED, _error())
+    h.report(other, CANCELED)
+    [restore] = of(h.fire_last_timer(), m.RestoreState)
+    assert restore.latest_checkpoint_id == 7
