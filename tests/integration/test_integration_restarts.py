@@ -188,3 +188,28 @@ def test_a_restart_starts_the_new_attempts_from_the_latest_checkpoint(
         sums_id = next(op.state_id for v in job_master.job_graph.vertices
                        for op in v.operators if op.uid == "sums")
         assert sums_id in states and states[sums_id].keyed
+
+
+def test_the_clusters_restart_strategy_applies_to_jobs_that_set_none() -> None:
+    from strom.jobmanager.entrypoint import create_jobmanager_components
+    from strom.rpc.service import RpcService
+
+    rpc = RpcService("restart-defaults-test")
+    try:
+        _, dispatcher = create_jobmanager_components(
+            rpc, FAST, Configuration.from_dict({"restart-strategy.type": "fixed-delay",
+                                                "parallelism.default": "3"}))
+        assert dispatcher.restart_defaults == {"restart-strategy.type": "fixed-delay"}
+    finally:
+        rpc.stop()
+    with MiniCluster(num_task_managers=1, slots_per_task_manager=1, heartbeat=FAST) as cluster:
+        assert cluster.dispatcher is not None
+        cluster.dispatcher.restart_defaults = {"restart-strategy.type": "fixed-delay",
+                                               "restart-strategy.fixed-delay.delay": "0 ms"}
+        env = _env(cluster, {}, 1)
+        sink = CollectSink()
+        (env.from_source(TestingSource([1, 2]), WatermarkStrategy.no_watermarks(), "n")
+         .map(FailOnFirstAttempt()).sink_to(sink))
+        result = env.execute_async("cluster default").get_job_result().result(timeout=60)
+        assert result.status is JobStatus.FINISHED, result.error
+        assert sorted(sink.results) == [(1, 1), (2, 1)]

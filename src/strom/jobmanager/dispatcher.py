@@ -45,8 +45,11 @@ class Dispatcher(RpcEndpoint):
 
     def __init__(self, rpc: RpcService, resource_manager_address: str,
                  name: str = "dispatcher", heartbeat: HeartbeatSettings | None = None,
-                 job_files: JobFileStore | None = None) -> None:
+                 job_files: JobFileStore | None = None,
+                 restart_defaults: dict[str, str] | None = None) -> None:
         super().__init__(rpc, name)
+        #: the cluster's restart-strategy.* and failover keys, for jobs that set none
+        self.restart_defaults = dict(restart_defaults or {})
         self.rm_address = resource_manager_address
         self.heartbeat = heartbeat
         self.job_masters: dict[JobID, JobMaster] = {}
@@ -86,6 +89,10 @@ class Dispatcher(RpcEndpoint):
         if python_path:
             # this machine's copies of the files replace the client's paths
             graph.config = {**graph.config, "python_path": python_path}
+        if self.restart_defaults:
+            # the job's own restart settings win over the cluster's
+            restart = {**self.restart_defaults, **(graph.config.get("restart") or {})}
+            graph.config = {**graph.config, "restart": restart}
         self.job_names[job_id] = graph.name
         self._result_futures[job_id] = self.rpc.loop.create_future()
         job_master = JobMaster(
