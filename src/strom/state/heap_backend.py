@@ -11,9 +11,11 @@ this backend's range, which means the input was not partitioned by this key).
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from strom.datastream.state import (
     AggregatingStateDescriptor,
@@ -41,7 +43,7 @@ from strom.state.snapshots import (
     decode_key_group,
     encode_key_group,
 )
-from strom.state.timers import InternalTimerService
+from strom.state.timers import Bucket, InternalTimerService, timers_in_order
 from strom.state.ttl_states import (
     TtlAggregatingState,
     TtlListState,
@@ -137,6 +139,11 @@ class HeapKeyedStateBackend:
         self._restored: dict[str, tuple[StateMeta, NamespaceMap]] = {}
         self._timer_services: dict[str, InternalTimerService] = {}
         self._per_record_hooks: list[Callable[[], None]] = []
+        # Snapshots whose synchronous part ran and whose asynchronous part has not: token ->
+        # state name -> the captured namespace maps (see snapshot_deferred).
+        self._pending_snapshots: dict[int, dict[str, NamespaceMap]] = {}
+        self._next_snapshot = 0
+        self._snapshot_lock = threading.Lock()
 
     # ------------------------------------------------------------------ the current key
 
@@ -205,6 +212,9 @@ class HeapKeyedStateBackend:
         else:
             state = _HEAP_CLASSES[kind](self, descriptor, namespaces)
         self._states[name] = state
+        if self._pending_snapshots:
+            with self._snapshot_lock:
+                self._refresh_frozen((name,))
         hook = state.per_record_cleanup()
         if hook is not None:
             self._per_record_hooks.append(hook)
@@ -254,68 +264,67 @@ class HeapKeyedStateBackend:
     # ------------------------------------------------------------------ snapshot / restore
 
     def snapshot(self) -> KeyedStateSnapshot:
-        """Copy all state and timers, organised by key group, into a picklable snapshot.
+        """Copy all state and timers, organised by key group, into a picklable snapshot:
+        ``snapshot_deferred()()``, both parts on the calling thread."""
+        return self.snapshot_deferred()()
 
-        Runs synchronously on the task thread: entries are grouped by key group and each
-        group is pickled at once, so the snapshot never sees later changes. TTL states with
-        ``cleanup_full_snapshot`` leave expired entries out."""
+    def snapshot_deferred(self) -> Callable[[], KeyedStateSnapshot]:
+        """Take the synchronous part of a snapshot and return the asynchronous part.
+
+        The synchronous part (on the task thread) captures a consistent view: a shallow copy
+        of every namespace map and timer bucket, so its cost is one ``dict.copy`` per map.
+        Stored objects are shared with the live state and copied on write: until the
+        returned callable has run (or been dropped), the first access to an entry the
+        snapshot holds replaces it by a copy (see :mod:`strom.state.heap_states`).
+
+        The returned callable (run it on an upload thread; later calls return the same
+        snapshot) files the captured entries under their key groups and pickles each group.
+        It reads only the captured copies, never the live state. TTL states with
+        ``cleanup_full_snapshot`` leave out what had expired when the synchronous part ran.
+        """
         now = self._clock()
-        payloads: dict[int, KeyGroupPayload] = {}
-        key_groups: dict[Any, int] = {}
-        max_p = self.max_parallelism
-        key_range = self.key_group_range
-
-        def payload_for(key: Any) -> KeyGroupPayload:
-            kg = key_groups.get(key)
-            if kg is None:
-                kg = assign_to_key_group(key, max_p)
-                if kg not in key_range:
-                    raise ValueError(
-                        f"key {key!r} belongs to key group {kg}, outside this backend's key "
-                        f"groups {key_range.start}..{key_range.end} (max parallelism {max_p}): "
-                        "its records reached the wrong subtask. Partition the input with "
-                        "key_by using the same max parallelism."
-                    )
-                key_groups[key] = kg
-            payload = payloads.get(kg)
-            if payload is None:
-                payload = payloads[kg] = ({}, {})
-            return payload
-
         metas: dict[str, StateMeta] = {}
-        sources: list[tuple[str, Iterable[tuple[Any, Any, Any]]]] = []
+        captures: list[_Capture] = []
         for name, state in self._states.items():
             metas[name] = StateMeta(state.kind, state.has_ttl)
-            sources.append((name, state.iter_snapshot_entries(now)))
+            captures.append(_Capture(name, _capture(state.namespaces), state.snapshot_filter()))
         for name, (meta, namespaces) in self._restored.items():
             metas[name] = meta
-            restored = ((ns, k, v) for ns, m in namespaces.items() for k, v in m.items())
-            sources.append((name, restored))
-        for name, entries in sources:
-            for ns, key, stored in entries:
-                by_ns = payload_for(key)[0].setdefault(name, {})
-                by_key = by_ns.get(ns)
-                if by_key is None:
-                    by_key = by_ns[ns] = {}
-                by_key[key] = stored
-        for name, service in self._timer_services.items():
-            for index, timers in enumerate(
-                (service.event_time_timers(), service.processing_time_timers())
-            ):
-                for timer in timers:
-                    per_service = payload_for(timer.key)[1]
-                    lists = per_service.get(name)
-                    if lists is None:
-                        lists = per_service[name] = ([], [])
-                    lists[index].append(tuple(timer))
-        return KeyedStateSnapshot(
-            backend_type=self.backend_type,
-            max_parallelism=max_p,
-            key_group_range=key_range,
-            states=metas,
-            key_groups={kg: encode_key_group(p) for kg, p in sorted(payloads.items())},
-            timer_services=tuple(self._timer_services),
-        )
+            captures.append(_Capture(name, _capture(namespaces), None))
+        timers = [
+            (name, service.event_timers.capture(), service.processing_timers.capture())
+            for name, service in self._timer_services.items()
+        ]
+        with self._snapshot_lock:
+            token = self._next_snapshot
+            self._next_snapshot += 1
+            self._pending_snapshots[token] = {c.name: c.frozen for c in captures}
+            self._refresh_frozen(metas)
+        deferred = _DeferredHeapSnapshot(self, metas, captures, timers, now)
+        deferred.release = weakref.finalize(deferred, self._release_snapshot, token)
+        return deferred
+
+    def pending_snapshots(self) -> int:
+        """How many snapshots have taken their synchronous part but not finished (or been
+        dropped): while any is pending, state access copies on write."""
+        return len(self._pending_snapshots)
+
+    def _release_snapshot(self, token: int) -> None:
+        """Forget a finished or dropped snapshot (any thread): its entries need no more
+        copies."""
+        with self._snapshot_lock:
+            released = self._pending_snapshots.pop(token, None)
+            if released is not None:
+                self._refresh_frozen(released)
+
+    def _refresh_frozen(self, names: Iterable[str]) -> None:
+        # Called with _snapshot_lock held. Assigning the tuple is atomic for the task thread.
+        pending = self._pending_snapshots.values()
+        for name in names:
+            state = self._states.get(name)
+            if state is not None:
+                held = tuple(p[name] for p in pending if name in p)
+                state._frozen = held or None
 
     def restore(self, snapshots: Iterable[KeyedStateSnapshot]) -> None:
         """Load the key groups of this backend's range from ``snapshots`` (any parallelism,
@@ -378,7 +387,11 @@ class HeapKeyedStateBackend:
         return restored[1]
 
     def dispose(self) -> None:
-        """Drop all state and timers; the backend is empty afterwards."""
+        """Drop all state and timers; the backend is empty afterwards. Snapshots already
+        taken keep what they captured."""
+        with self._snapshot_lock:
+            self._pending_snapshots.clear()
+            self._refresh_frozen(list(self._states))
         for state in self._states.values():
             for m in state.namespaces.values():
                 m.clear()  # also empties maps handed out by raw_value_map
@@ -397,4 +410,106 @@ class HeapKeyedStateBackend:
             f"HeapKeyedStateBackend(max_parallelism={self.max_parallelism}, "
             f"key_group_range={self.key_group_range.start}..{self.key_group_range.end}, "
             f"states={sorted(self.state_names())})"
+        )
+
+
+class _Capture(NamedTuple):
+    """One state as the synchronous part of a snapshot captured it."""
+
+    name: str
+    frozen: NamespaceMap
+    keep: Callable[[Any, int], Any] | None  # the state's snapshot_filter
+
+
+def _capture(namespaces: NamespaceMap) -> NamespaceMap:
+    return {ns: m.copy() for ns, m in namespaces.items() if m}
+
+
+class _DeferredHeapSnapshot:
+    """The asynchronous part of a :class:`HeapKeyedStateBackend` snapshot: the callable
+    :meth:`HeapKeyedStateBackend.snapshot_deferred` returns."""
+
+    release: weakref.finalize
+
+    def __init__(
+        self,
+        backend: HeapKeyedStateBackend,
+        metas: dict[str, StateMeta],
+        captures: list[_Capture],
+        timers: list[tuple[str, dict[int, Bucket], dict[int, Bucket]]],
+        now: int,
+    ) -> None:
+        self._backend_type = backend.backend_type
+        self._max_parallelism = backend.max_parallelism
+        self._key_group_range = backend.key_group_range
+        self._metas = metas
+        self._captures: list[_Capture] | None = captures
+        self._timers = timers
+        self._now = now
+        self._result: KeyedStateSnapshot | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> KeyedStateSnapshot:
+        with self._lock:
+            if self._result is None:
+                try:
+                    self._result = self._encode()
+                finally:
+                    self.release()
+                    self._captures, self._timers = None, []  # let the copies go
+            return self._result
+
+    def _encode(self) -> KeyedStateSnapshot:
+        payloads: dict[int, KeyGroupPayload] = {}
+        key_groups: dict[Any, int] = {}
+        max_p = self._max_parallelism
+        key_range = self._key_group_range
+        now = self._now
+        if self._captures is None:
+            raise RuntimeError("this snapshot's captured state was already released")
+
+        def payload_for(key: Any) -> KeyGroupPayload:
+            kg = key_groups.get(key)
+            if kg is None:
+                kg = assign_to_key_group(key, max_p)
+                if kg not in key_range:
+                    raise ValueError(
+                        f"key {key!r} belongs to key group {kg}, outside this backend's key "
+                        f"groups {key_range.start}..{key_range.end} (max parallelism {max_p}): "
+                        "its records reached the wrong subtask. Partition the input with "
+                        "key_by using the same max parallelism."
+                    )
+                key_groups[key] = kg
+            payload = payloads.get(kg)
+            if payload is None:
+                payload = payloads[kg] = ({}, {})
+            return payload
+
+        for name, frozen, keep in self._captures:
+            for ns, m in frozen.items():
+                for key, stored in m.items():
+                    if keep is not None:
+                        stored = keep(stored, now)
+                        if stored is None:
+                            continue
+                    by_ns = payload_for(key)[0].setdefault(name, {})
+                    by_key = by_ns.get(ns)
+                    if by_key is None:
+                        by_key = by_ns[ns] = {}
+                    by_key[key] = stored
+        for name, event_time, processing_time in self._timers:
+            for index, buckets in enumerate((event_time, processing_time)):
+                for timer in timers_in_order(buckets):
+                    per_service = payload_for(timer.key)[1]
+                    lists = per_service.get(name)
+                    if lists is None:
+                        lists = per_service[name] = ([], [])
+                    lists[index].append(tuple(timer))
+        return KeyedStateSnapshot(
+            backend_type=self._backend_type,
+            max_parallelism=max_p,
+            key_group_range=key_range,
+            states=self._metas,
+            key_groups={kg: encode_key_group(p) for kg, p in sorted(payloads.items())},
+            timer_services=tuple(name for name, _, _ in self._timers),
         )
