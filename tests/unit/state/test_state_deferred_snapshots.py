@@ -3,12 +3,14 @@ whatever the task changes before the asynchronous part encodes it."""
 
 from __future__ import annotations
 
+import functools
 import gc
+import os
 import threading
 from typing import Any
 
 import pytest
-from backend_conformance import FakeClock
+from backend_conformance import BACKEND_FACTORIES, BackendFactory, FakeClock
 
 from strom.common.time import Time
 from strom.datastream.functions import AggregateFunction
@@ -20,6 +22,8 @@ from strom.datastream.state import (
     StateTtlConfig,
     ValueStateDescriptor,
 )
+from strom.state.heap_backend import HeapKeyedStateBackend
+from strom.state.heap_snapshots import FORK_AVAILABLE
 from strom.state.key_groups import KeyGroupRange
 from strom.state.namespaces import VOID_NAMESPACE
 
@@ -27,6 +31,16 @@ V = VOID_NAMESPACE
 MAX_P = 128
 FULL = KeyGroupRange(0, MAX_P - 1)
 W1, W2 = ("w", 1), ("w", 2)
+
+FACTORIES: dict[str, BackendFactory] = dict(BACKEND_FACTORIES)
+if FORK_AVAILABLE:
+    # the same backend, forking for every snapshot (it forks only for big state by default)
+    FACTORIES["hashmap-forked"] = functools.partial(HeapKeyedStateBackend, fork_min_entries=0)
+
+
+@pytest.fixture(params=sorted(FACTORIES))
+def backend_factory(request: pytest.FixtureRequest) -> BackendFactory:
+    return FACTORIES[request.param]
 
 
 class ListAccumulator(AggregateFunction):
@@ -220,6 +234,8 @@ def test_pending_snapshots_are_released_when_done_or_dropped(backend: Any) -> No
     state.add(1)
     if not hasattr(backend, "pending_snapshots"):
         pytest.skip(f"{type(backend).__name__} does not count pending snapshots")
+    if getattr(backend, "fork_min_entries", None) == 0:
+        pytest.skip("a forked snapshot needs no copies on write")
     finish = deferred_snapshot(backend)
     dropped = deferred_snapshot(backend)
     assert backend.pending_snapshots() == 2
@@ -247,3 +263,37 @@ def test_asynchronous_part_runs_on_another_thread_while_the_task_writes(
     assert not upload.is_alive() and len(result) == 1
     before = restored(backend_factory, result[0], clock)
     assert all(read(before, descriptors(False), key) == BEFORE for key in keys)
+
+
+@pytest.mark.skipif(not FORK_AVAILABLE, reason="forked snapshots need Linux")
+def test_forked_snapshot_child_is_reaped_when_done_or_dropped() -> None:
+    backend = HeapKeyedStateBackend(MAX_P, FULL, FakeClock(), fork_min_entries=2)
+    raw = backend.raw_value_map("raw")
+    raw["a"] = 1
+    small = backend.snapshot_deferred()  # 1 entry: below the threshold, copied
+    assert backend.pending_snapshots() == 1
+    small()
+    raw["b"] = 2
+    finish = backend.snapshot_deferred()
+    assert backend.pending_snapshots() == 0  # forked: nothing to copy on write
+    dropped = backend.snapshot_deferred()
+    pids = [finish._pid, dropped._pid]  # type: ignore[attr-defined]
+    raw["a"] = 10
+    target = HeapKeyedStateBackend(MAX_P, FULL, FakeClock())
+    target.restore([finish()])
+    assert target.raw_value_map("raw") == {"a": 1, "b": 2}
+    del dropped
+    gc.collect()
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # already reaped
+
+
+@pytest.mark.skipif(not FORK_AVAILABLE, reason="forked snapshots need Linux")
+def test_forked_snapshot_reports_the_childs_error() -> None:
+    backend = HeapKeyedStateBackend(MAX_P, KeyGroupRange(0, 0), FakeClock(), fork_min_entries=0)
+    backend.raw_value_map("raw").update({f"k{i}": i for i in range(50)})
+    finish = backend.snapshot_deferred()
+    for _ in range(2):  # and again on a second call
+        with pytest.raises(ValueError, match=r"outside this backend's key groups 0\.\.0"):
+            finish()
