@@ -33,6 +33,7 @@ from strom.state.heap_snapshots import (
     SnapshotLayout,
     TimerCapture,
     capture_namespaces,
+    holds_mutable,
 )
 from strom.state.heap_states import (
     HeapAggregatingState,
@@ -244,7 +245,7 @@ class HeapKeyedStateBackend:
                 f"{_describe(StateMeta(state.kind, state.has_ttl))}; the raw map needs value "
                 "state without TTL. Use another name."
             )
-        return state.namespaces[VOID_NAMESPACE]
+        return state.namespaces[VOID_NAMESPACE]  # marks the state as changed directly
 
     def keys(self, state_name: str, namespace: Any) -> Iterator[Any]:
         """The keys that have an entry in state ``state_name`` under ``namespace`` (entries of
@@ -252,7 +253,7 @@ class HeapKeyedStateBackend:
         changed meanwhile; an unknown state name has no keys."""
         state = self._states.get(state_name)
         if state is not None:
-            namespaces = state.namespaces
+            namespaces = state._namespaces
         elif state_name in self._restored:
             namespaces = self._restored[state_name][1]
         else:
@@ -291,23 +292,38 @@ class HeapKeyedStateBackend:
         ``fork_min_entries`` entries (or where fork is unavailable) the synchronous part
         shallow-copies every namespace map and stored objects are copied on write while the
         snapshot is pending; at or above it, the process forks and the child encodes the
-        state as it was at the fork (a pause of ~15 ms for 1 GB instead of ~250 ms).
+        state as it was at the fork (a pause of ~15 ms for 1 GB instead of ~250 ms). Maps
+        handed out by :meth:`raw_value_map` or ``state.namespaces`` bypass copy on write:
+        stored objects in them that could change in place are deep-copied by the
+        synchronous part, or, from a tenth of ``fork_min_entries`` of them, the snapshot
+        forks.
         """
         now = self._clock()
         metas: dict[str, StateMeta] = {}
         live: list[Capture] = []
         for name, state in self._states.items():
             metas[name] = StateMeta(state.kind, state.has_ttl)
-            live.append(Capture(name, state.namespaces, state.snapshot_filter()))
+            live.append(Capture(name, state._namespaces, state.snapshot_filter()))
         for name, (meta, namespaces) in self._restored.items():
             metas[name] = meta
             live.append(Capture(name, namespaces, None))
         layout = SnapshotLayout(self.backend_type, self.max_parallelism, self.key_group_range,
                                 metas, tuple(self._timer_services))
+        # States whose maps were handed out (window fast paths, raw_value_map) are changed
+        # without copy on write: if they hold objects a user function may change in place,
+        # the snapshot takes deep copies of those objects, or forks when they are many.
+        direct = {name for name, state in self._states.items()
+                  if state._direct and holds_mutable(state._namespaces)}
         threshold = self.fork_min_entries
-        if threshold is not None and FORK_AVAILABLE and _entries(live) >= threshold:
+        if threshold is not None and FORK_AVAILABLE and (
+            _entries(live) >= threshold
+            or (direct and _entries([c for c in live if c.name in direct]) >= threshold // 10)
+        ):
             return ForkedSnapshot.fork(layout, lambda: (live, self._capture_timers()), now)
-        captures = [Capture(c.name, capture_namespaces(c.frozen), c.keep) for c in live]
+        captures = [
+            Capture(c.name, capture_namespaces(c.frozen, deep=c.name in direct), c.keep)
+            for c in live
+        ]
         timers = self._capture_timers()
         with self._snapshot_lock:
             token = self._next_snapshot
@@ -393,7 +409,7 @@ class HeapKeyedStateBackend:
                     f"cannot restore state {name!r} as {_describe(meta)}: this backend already "
                     f"has it as {_describe(have)}"
                 )
-            return state.namespaces
+            return state._namespaces
         restored = self._restored.get(name)
         if restored is None:
             restored = self._restored[name] = (meta, {})
@@ -411,9 +427,9 @@ class HeapKeyedStateBackend:
             self._pending_snapshots.clear()
             self._refresh_frozen(list(self._states))
         for state in self._states.values():
-            for m in state.namespaces.values():
+            for m in state._namespaces.values():
                 m.clear()  # also empties maps handed out by raw_value_map
-            state.namespaces.clear()
+            state._namespaces.clear()
             state._reset_namespace_cache()
         self._states.clear()
         self._restored.clear()

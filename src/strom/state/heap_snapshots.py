@@ -33,7 +33,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any, BinaryIO, NamedTuple
 
-from strom.state.heap_states import NamespaceMap
+from strom.state.heap_states import _ATOMIC as _ATOMIC_TYPES
+from strom.state.heap_states import NamespaceMap, copy_stored, is_immutable
 from strom.state.key_groups import KeyGroupRange, assign_to_key_group
 from strom.state.snapshots import (
     KeyedStateSnapshot,
@@ -52,6 +53,7 @@ __all__ = [
     "TimerCapture",
     "capture_namespaces",
     "file_entries",
+    "holds_mutable",
 ]
 
 FORK_AVAILABLE = sys.platform.startswith("linux") and hasattr(os, "fork")
@@ -80,9 +82,27 @@ class SnapshotLayout(NamedTuple):
     timer_services: tuple[str, ...]
 
 
-def capture_namespaces(namespaces: NamespaceMap) -> NamespaceMap:
-    """Shallow copies of the non-empty namespace maps."""
-    return {ns: m.copy() for ns, m in namespaces.items() if m}
+def capture_namespaces(namespaces: NamespaceMap, deep: bool = False) -> NamespaceMap:
+    """Copies of the non-empty namespace maps: shallow, or with ``deep`` also copies of the
+    stored objects that could change in place (:func:`copy_stored`)."""
+    if not deep:
+        return {ns: m.copy() for ns, m in namespaces.items() if m}
+    return {ns: {k: v if is_immutable(v) else copy_stored(v) for k, v in m.items()}
+            for ns, m in namespaces.items() if m}
+
+
+def holds_mutable(namespaces: NamespaceMap) -> bool:
+    """Whether any stored object could change in place (not atomic, not a tuple of atomic
+    values). About 20 ns per entry when none can."""
+    for m in namespaces.values():
+        types = set(map(type, m.values()))
+        if types <= _ATOMIC_TYPES:
+            continue
+        if types - _ATOMIC_TYPES != {tuple}:
+            return True
+        if not all(map(is_immutable, m.values())):
+            return True
+    return False
 
 
 def file_entries(

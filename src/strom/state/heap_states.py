@@ -48,6 +48,7 @@ __all__ = [
     "KeyContext",
     "NamespaceMap",
     "copy_stored",
+    "is_immutable",
 ]
 
 NamespaceMap = dict[Any, dict[Any, Any]]
@@ -58,6 +59,12 @@ _ATOMIC: frozenset[type] = frozenset(
     {int, float, complex, bool, str, bytes, type(None), range, frozenset}
 )
 """Types whose objects cannot change: never copied for a pending snapshot."""
+
+
+def is_immutable(value: Any) -> bool:
+    """Whether ``value`` cannot change: an atomic value or a tuple of them."""
+    kind = type(value)
+    return kind in _ATOMIC or (kind is tuple and _ATOMIC.issuperset(map(type, value)))
 
 
 def copy_stored(stored: Any) -> Any:
@@ -102,6 +109,7 @@ class HeapState:
         "_cursor_ns",
         "_cursor_pos",
         "_descriptor",
+        "_direct",
         "_frozen",
         "_namespaces",
         "_ns",
@@ -130,6 +138,8 @@ class HeapState:
         self._ns_map: dict[Any, Any] | None = self._namespaces.setdefault(VOID_NAMESPACE, {})
         #: the namespace maps captured by pending snapshots (None when none is pending)
         self._frozen: tuple[NamespaceMap, ...] | None = None
+        #: whether the storage was handed out (see ``namespaces``)
+        self._direct = False
 
     # ------------------------------------------------------------------ namespaces
 
@@ -211,7 +221,11 @@ class HeapState:
 
     @property
     def namespaces(self) -> NamespaceMap:
-        """The storage (read by snapshots and ``keys()``; do not modify)."""
+        """The storage, for operators that read and write it directly (the window fast
+        paths), keeping this module's conventions. Changes made so bypass copy on write, so
+        handing it out marks the state: the backend's snapshots then make sure no stored
+        object that could be changed in place is shared with a pending snapshot."""
+        self._direct = True
         return self._namespaces
 
     def iter_snapshot_entries(self, now: int) -> Iterator[tuple[Any, Any, Any]]:

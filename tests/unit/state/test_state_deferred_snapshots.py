@@ -297,3 +297,46 @@ def test_forked_snapshot_reports_the_childs_error() -> None:
     for _ in range(2):  # and again on a second call
         with pytest.raises(ValueError, match=r"outside this backend's key groups 0\.\.0"):
             finish()
+
+
+@pytest.mark.parametrize("fork_min_entries", [None, 10], ids=["deep-copied", "forked"])
+def test_maps_handed_out_to_operators_are_snapshotted_as_of_the_synchronous_part(
+    fork_min_entries: int | None,
+) -> None:
+    """The window fast paths and the rolling reduce change the maps they get from
+    ``state.namespaces`` / ``raw_value_map`` themselves, and may call user functions that
+    change a stored accumulator in place: the snapshot must not see that."""
+    if fork_min_entries is not None and not FORK_AVAILABLE:
+        pytest.skip("forked snapshots need Linux")
+    backend = HeapKeyedStateBackend(MAX_P, FULL, FakeClock(), fork_min_entries=fork_min_entries)
+    contents = backend.get_partitioned_state(
+        V, AggregatingStateDescriptor("window-contents", ListAccumulator())).namespaces
+    contents[W1] = {"k": [1]}  # as EventTimeWindowAggregator stores an accumulator
+    raw = backend.raw_value_map("rolling")
+    raw["k"] = [1]
+    raw.update({f"other-{i}": (i, "immutable") for i in range(20)})
+    finish = backend.snapshot_deferred()
+    contents[W1]["k"].append(2)  # ListAccumulator.add on the stored accumulator
+    raw["k"].append(2)
+    target = HeapKeyedStateBackend(MAX_P, FULL, FakeClock())
+    target.restore([finish()])
+    target.set_current_key("k")
+    window_state = target.get_partitioned_state(
+        W1, AggregatingStateDescriptor("window-contents", ListAccumulator()))
+    assert window_state.get() == [1]
+    assert target.raw_value_map("rolling")["k"] == [1]
+    assert contents[W1]["k"] == raw["k"] == [1, 2]  # the live state kept its changes
+
+
+def test_handed_out_maps_of_immutable_values_are_copied_shallowly() -> None:
+    backend = HeapKeyedStateBackend(MAX_P, FULL, FakeClock(), fork_min_entries=None)
+    raw = backend.raw_value_map("sums")
+    values = {f"k{i}": (i, 2.5, "x") for i in range(100)}
+    raw.update(values)
+    finish = backend.snapshot_deferred()
+    capture = finish._captures[0]  # type: ignore[attr-defined]
+    assert all(capture.frozen[V][k] is v for k, v in values.items())  # not copied: immutable
+    raw["k0"] = (-1, 0.0, "y")
+    target = HeapKeyedStateBackend(MAX_P, FULL, FakeClock())
+    target.restore([finish()])
+    assert target.raw_value_map("sums") == values
