@@ -116,12 +116,15 @@ def build_state(keys: int) -> tuple[HeapKeyedStateBackend, int]:
     """A backend with ``keys`` keys of value state ``"value"`` (distinct 100-byte values),
     and the state's real size in bytes (dict, keys and values)."""
     backend = HeapKeyedStateBackend(MAX_PARALLELISM, KeyGroupRange(0, MAX_PARALLELISM - 1))
-    backend.get_partitioned_state(VOID_NAMESPACE, _STATE)
-    table = backend.raw_value_map("value")  # the value state's own storage
-    width = VALUE_BYTES
-    table.update((i, b"%0*d" % (width, i)) for i in range(keys))
-    size = sys.getsizeof(table) + sum(
-        sys.getsizeof(k) + sys.getsizeof(v) for k, v in table.items())
+    state = backend.get_partitioned_state(VOID_NAMESPACE, _STATE)
+    set_key, update, width = backend.set_current_key, state.update, VALUE_BYTES
+    for i in range(keys):
+        set_key(i)
+        update(b"%0*d" % (width, i))
+    size = 0
+    for table in state._namespaces.values():
+        size += sys.getsizeof(table) + sum(
+            sys.getsizeof(k) + sys.getsizeof(v) for k, v in table.items())
     return backend, size
 
 

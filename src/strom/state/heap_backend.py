@@ -309,17 +309,18 @@ class HeapKeyedStateBackend:
             live.append(Capture(name, namespaces, None))
         layout = SnapshotLayout(self.backend_type, self.max_parallelism, self.key_group_range,
                                 metas, tuple(self._timer_services))
+        threshold = self.fork_min_entries if FORK_AVAILABLE else None
+        if threshold is not None and _entries(live) >= threshold:
+            return self._fork(layout, live, now)
         # States whose maps were handed out (window fast paths, raw_value_map) are changed
         # without copy on write: if they hold objects a user function may change in place,
         # the snapshot takes deep copies of those objects, or forks when they are many.
         direct = {name for name, state in self._states.items()
                   if state._direct and holds_mutable(state._namespaces)}
-        threshold = self.fork_min_entries
-        if threshold is not None and FORK_AVAILABLE and (
-            _entries(live) >= threshold
-            or (direct and _entries([c for c in live if c.name in direct]) >= threshold // 10)
+        if threshold is not None and direct and (
+            _entries([c for c in live if c.name in direct]) >= threshold // 10
         ):
-            return ForkedSnapshot.fork(layout, lambda: (live, self._capture_timers()), now)
+            return self._fork(layout, live, now)
         captures = [
             Capture(c.name, capture_namespaces(c.frozen, deep=c.name in direct), c.keep)
             for c in live
@@ -333,6 +334,9 @@ class HeapKeyedStateBackend:
         deferred = CopiedSnapshot(layout, captures, timers, now)
         deferred.release = weakref.finalize(deferred, self._release_snapshot, token)
         return deferred
+
+    def _fork(self, layout: SnapshotLayout, live: list[Capture], now: int) -> ForkedSnapshot:
+        return ForkedSnapshot.fork(layout, lambda: (live, self._capture_timers()), now)
 
     def _capture_timers(self) -> list[TimerCapture]:
         return [(name, service.event_timers.capture(), service.processing_timers.capture())
