@@ -340,3 +340,22 @@ def test_handed_out_maps_of_immutable_values_are_copied_shallowly() -> None:
     target = HeapKeyedStateBackend(MAX_P, FULL, FakeClock())
     target.restore([finish()])
     assert target.raw_value_map("sums") == values
+
+
+def test_a_snapshot_pickles_its_key_groups_one_at_a_time() -> None:
+    """Encoding a GB-sized snapshot in one C call would hold the GIL for the whole copy; its
+    key groups go through a generator, where the task thread can take the GIL back."""
+    import inspect
+    import pickle
+
+    from strom.common import _pickling
+
+    backend = HeapKeyedStateBackend(MAX_P, FULL, FakeClock())
+    backend.raw_value_map("raw").update({f"k{i}": i for i in range(500)})
+    snapshot = backend.snapshot()
+    assert len(snapshot.key_groups) > 1
+    _, args = snapshot.__reduce__()
+    items = args[4].__reduce__()[3]
+    assert inspect.isgenerator(items)
+    for encoded in (pickle.dumps(snapshot, protocol=5), _pickling.dumps(snapshot)):
+        assert pickle.loads(encoded) == snapshot
