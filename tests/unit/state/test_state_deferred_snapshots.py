@@ -111,14 +111,19 @@ def change(backend: Any, d: dict[str, Any], key: str) -> None:
     """Change every entry of ``key`` in place wherever the API lets a change happen so."""
     backend.set_current_key(key)
     value = backend.get_partitioned_state(V, d["value"])
-    value.value().append(99)  # the user changes the object it was handed ...
-    value.update(value.value())  # ... and stores it back
+    v = value.value()
+    v.append(99)  # the user changes the object it was handed (the heap's own) ...
+    value.update(v)  # ... and stores it back
     lst = backend.get_partitioned_state(V, d["list"])
-    lst.get()[1].append(99)
+    elements = lst.get()
+    elements[1].append(99)
+    lst.update(elements)
     lst.add(3)
     lst.add_all([4])
     m = backend.get_partitioned_state(V, d["map"])
-    m.get("b").append(99)
+    b = m.get("b")
+    b.append(99)
+    m.put("b", b)
     m.put("c", 3)
     m.remove("a")
     backend.get_partitioned_state(W1, d["reducing"]).add([99])
