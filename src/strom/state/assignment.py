@@ -50,10 +50,12 @@ def assign_state(
     """Assign the state of ``metadata`` to the subtasks of the new program.
 
     Returns ``{(job vertex id, subtask index): {state_id: RestoredOperatorState}}`` for every
-    subtask of a vertex that has state in the checkpoint (subtasks with nothing to restore
-    are absent). ``RestoredOperatorState.keyed`` holds the overlapping keyed handles (a
-    :data:`~strom.state.checkpoint_metadata.StateHandle` each, in old-subtask order);
-    ``operator`` this subtask's share of the operator state, or ``None``.
+    subtask of the new program; every operator the checkpoint knows gets a
+    ``RestoredOperatorState`` (so it knows it is restored, as Flink's ``isRestored()``), even
+    with nothing in it; operators new to the program get none. ``keyed`` holds the
+    overlapping keyed handles (a :data:`~strom.state.checkpoint_metadata.StateHandle` each,
+    in old-subtask order); ``operator`` this subtask's share of the operator state, or
+    ``None``.
     """
     where = f"checkpoint/savepoint {metadata.checkpoint_id} of job {metadata.job_id}"
     new_by_state_id: dict[str, tuple[Any, int, int]] = {}
@@ -61,13 +63,14 @@ def assign_state(
         for state_id in state_ids:
             new_by_state_id[state_id] = (vertex_id, parallelism, max_parallelism)
 
-    assigned: dict[tuple[Any, int], dict[str, RestoredOperatorState]] = {}
+    assigned: dict[tuple[Any, int], dict[str, RestoredOperatorState]] = {
+        (vertex_id, index): {}
+        for vertex_id, parallelism, _, _ in operators for index in range(parallelism)
+    }
     for entry in metadata.operators:
-        if not _has_state(entry):
-            continue
         target = new_by_state_id.get(entry.state_id)
         if target is None:
-            if allow_non_restored_state:
+            if allow_non_restored_state or not _has_state(entry):
                 continue
             raise StateAssignmentError(
                 f"Failed to rollback to {where}. Cannot map checkpoint/savepoint state for "
@@ -76,10 +79,10 @@ def assign_state(
                 "this, you can set the --allowNonRestoredState option on the CLI."
             )
         vertex_id, parallelism, max_parallelism = target
-        _check_parallelism(entry, parallelism, max_parallelism, where)
+        if _has_state(entry):
+            _check_parallelism(entry, parallelism, max_parallelism, where)
         for index, restored in enumerate(_assign_operator(entry, metadata, parallelism)):
-            if restored is not None:
-                assigned.setdefault((vertex_id, index), {})[entry.state_id] = restored
+            assigned[(vertex_id, index)][entry.state_id] = restored
     return assigned
 
 
@@ -115,7 +118,7 @@ def _check_parallelism(
 
 def _assign_operator(
     entry: OperatorStateEntry, metadata: CheckpointMetadata, parallelism: int
-) -> list[RestoredOperatorState | None]:
+) -> list[RestoredOperatorState]:
     old = [entry.subtasks[i] for i in sorted(entry.subtasks)]
     operator_shares: list[OperatorStateSnapshot | None] = [None] * parallelism
     old_operator = [_load_operator(s.operator) for s in old]
@@ -127,7 +130,7 @@ def _assign_operator(
         shares = redistribute_operator_state(by_index, parallelism)
         operator_shares = [None if s.is_empty() else s for s in shares]
 
-    out: list[RestoredOperatorState | None] = []
+    out: list[RestoredOperatorState] = []
     for index in range(parallelism):
         own = compute_key_group_range_for_operator_index(
             entry.max_parallelism, parallelism, index)
@@ -140,11 +143,8 @@ def _assign_operator(
                 subtask.key_group_start <= own.end and own.start <= subtask.key_group_end
             ):
                 keyed.append(subtask.keyed)
-        operator = operator_shares[index]
-        if keyed or operator is not None:
-            out.append(RestoredOperatorState(metadata.checkpoint_id, tuple(keyed), operator))
-        else:
-            out.append(None)
+        out.append(RestoredOperatorState(
+            metadata.checkpoint_id, tuple(keyed), operator_shares[index]))
     return out
 
 

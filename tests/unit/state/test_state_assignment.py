@@ -117,9 +117,9 @@ def operator_shares(new_p: int) -> list[OperatorStateSnapshot | None]:
     assigned = assign_state(metadata_at_p2(), program(new_p), False)
     shares: list[OperatorStateSnapshot | None] = []
     for index in range(new_p):
-        restored = assigned.get(("vertex-source", index), {}).get("source-uid")
-        assert restored is None or restored.keyed == ()
-        shares.append(None if restored is None else restored.operator)
+        restored = assigned[("vertex-source", index)]["source-uid"]
+        assert restored.keyed == ()
+        shares.append(restored.operator)
     return shares
 
 
@@ -144,9 +144,17 @@ def test_same_parallelism_keeps_each_subtasks_list_state() -> None:
     assert [s.list_states["offsets"] for s in shares if s is not None] == [[0, 1, 2], [3, 4]]
 
 
-def test_stateless_operators_get_nothing() -> None:
-    assigned = assign_state(metadata_at_p2(), program(2), False)
-    assert all("stateless" not in by_id for by_id in assigned.values())
+def test_every_subtask_is_listed_and_knows_it_is_restored() -> None:
+    assigned = assign_state(
+        metadata_at_p2(), [*program(3), ("vertex-new", 2, MAX_P, ["new-operator"])], False)
+    assert set(assigned) == {(v, i) for v in ("vertex-keyed", "vertex-source") for i in range(3)
+                             } | {("vertex-new", 0), ("vertex-new", 1)}
+    for index in range(3):
+        # an operator checkpointed without state is restored with nothing in it
+        stateless = assigned[("vertex-source", index)]["stateless"]
+        assert stateless.checkpoint_id == 7 and stateless.keyed == ()
+        assert stateless.operator is None
+    assert assigned[("vertex-new", 0)] == {}  # not in the checkpoint: starts fresh
 
 
 def test_state_of_an_operator_missing_from_the_new_program_fails_the_restore() -> None:
