@@ -87,3 +87,30 @@ def test_a_killed_task_manager_is_replaced_and_the_job_finishes(tmp_path: Path) 
         details = cluster.rpc.run_sync(cluster.dispatcher_gateway.request_job_details(
             client.get_job_id()), timeout=30)
         assert "RESTARTING" in details.timestamps
+
+
+def test_a_job_waits_for_a_task_manager_that_comes_back(tmp_path: Path) -> None:
+    """No spare TaskManager: the restarted job asks for slots again until a new TaskManager
+    registers, then runs there and finishes."""
+    with ProcessCluster(task_managers=2, slots=1, config=FAST_HEARTBEATS,
+                        log_dir=tmp_path) as cluster:
+        env = StreamExecutionEnvironment.get_execution_environment(Configuration.from_dict({
+            "restart-strategy.type": "fixed-delay",
+            "restart-strategy.fixed-delay.delay": "100 ms",
+        }))
+        env.set_parallelism(2)
+        (env.from_source(TestingSource(list(range(400)), splits=2, batch_size=1),
+                         WatermarkStrategy.no_watermarks(), "numbers")
+         .map(slow_on_first_attempt()).key_by(lambda x: x % 2).reduce(lambda a, b: a + b)
+         .print())
+        client = env.execute_async("waits for its TaskManager")
+        wait_until(lambda: all(running_tasks(cluster, i) for i in range(2)), 60,
+                   "the job to run on both TaskManagers")
+        cluster.kill_task_manager(0)
+        wait_until(lambda: client.get_job_status().result(timeout=30) is JobStatus.RUNNING
+                   and len(cluster.registered_task_managers()) == 1, 60,
+                   "the restarted job to wait for slots")
+        assert client.get_job_result().done() is False
+        cluster.start_task_manager()  # the TaskManager comes back
+        result = client.get_job_result().result(timeout=120)
+        assert result.status is JobStatus.FINISHED, (result.error, cluster.logs())
