@@ -403,6 +403,8 @@ class StreamExecutionEnvironment:
         job_graph.checkpoint_config = checkpointing
         # tasks with several input channels align barriers only for exactly-once
         job_graph.config["exactly_once"] = checkpointing.exactly_once
+        # the sources' checkpoint barriers are unaligned (savepoints never are)
+        job_graph.config["unaligned"] = checkpointing.unaligned
         self._transformations = []
         return job_graph
 
