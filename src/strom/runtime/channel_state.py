@@ -82,15 +82,17 @@ class ChannelState:
 class ChannelStateWriter:
     """Collects the channel state of one unaligned checkpoint while its barriers come in.
 
-    ``recording`` are the input channels whose barrier is still to come; the checkpoint's
-    channel state is complete when it is empty (:attr:`complete`)."""
+    ``recording`` are the input channels whose barrier is still to come (the barrier
+    handler's own set, not a copy); the checkpoint's channel state is complete when it is
+    empty (:attr:`complete`)."""
 
     def __init__(self, barrier: CheckpointBarrier, states: dict[str, Any],
                  recording: set[int]) -> None:
         self.barrier = barrier
         #: the operators' snapshots, handed on when the channel state is complete
         self.states = states
-        self.recording = set(recording)
+        #: shared with the barrier handler, which removes a channel when its barrier came
+        self.recording = recording
         self.state = ChannelState()
 
     @property
