@@ -137,7 +137,8 @@ class _Reader(SourceReader[_TestingSplit]):
         self.no_more = True
 
     def snapshot_state(self, checkpoint_id: int) -> list[_TestingSplit]:
-        return list(self.splits)
+        # copies: reading on moves the live splits' positions
+        return [_TestingSplit(s.index, s.elements, s.position) for s in self.splits]
 
 
 class TestingSource(Source[_TestingSplit]):
