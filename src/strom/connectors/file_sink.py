@@ -10,14 +10,17 @@ A part file goes through three states, as in Flink:
 * **finished**: renamed to ``<name>`` by :class:`FileCommitter` once the checkpoint
   completes (or at the end of a bounded input).
 
-A checkpoint also records each in-progress file's path and length (``snapshot_state``);
-a writer restored from it truncates the file back to that length and keeps appending, so
-what was written after the checkpoint disappears.
+A checkpoint also records each bucket's uuid and part counter and its in-progress file's
+path and length (``snapshot_state``); a writer restored from it truncates the file back to
+that length and keeps appending, removes the in-progress files the failed attempt started
+after the checkpoint, and continues the part counter, so the finished files of a restored
+job are those of an uninterrupted run, names included.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,11 +74,14 @@ class InProgressFileState:
 
 @dataclass(frozen=True)
 class FileWriterBucketState:
-    """A bucket's part of a writer snapshot: where it is and its in-progress file."""
+    """A bucket's part of a writer snapshot: where it is, its in-progress file, and the
+    uuid and counter its part files are named with (``""``: a new uuid on restore)."""
 
     bucket_id: str
     bucket_path: str
     in_progress: InProgressFileState | None
+    unique_id: str = ""
+    part_counter: int = 0
 
 
 class _InProgressFile:
@@ -145,26 +151,49 @@ class _Bucket:
 
     __slots__ = ("bucket_id", "in_progress", "part_counter", "path", "pending", "unique_id")
 
-    def __init__(self, bucket_id: str, path: str) -> None:
+    def __init__(self, bucket_id: str, path: str, unique_id: str = "",
+                 part_counter: int = 0) -> None:
         self.bucket_id = bucket_id
         self.path = path
-        # Fresh per bucket object (and so per attempt): names never collide across
-        # subtasks or restarts.
-        self.unique_id = str(uuid.uuid4())
-        self.part_counter = 0
+        # Fresh per new bucket, kept by a restored one (whose counter continues): names
+        # never collide across subtasks or restarts.
+        self.unique_id = unique_id or str(uuid.uuid4())
+        self.part_counter = part_counter
         self.in_progress: _InProgressFile | None = None
         self.pending: list[FileSinkCommittable] = []
+
+    def part_name(self, config: OutputFileConfig, counter: int) -> str:
+        return f"{config.get_part_prefix()}-{self.unique_id}-{counter}{config.get_part_suffix()}"
 
     def roll(self, config: OutputFileConfig, now: int) -> _InProgressFile:
         self.close_part()
         os.makedirs(self.path, exist_ok=True)
-        name = (
-            f"{config.get_part_prefix()}-{self.unique_id}-{self.part_counter}"
-            f"{config.get_part_suffix()}"
-        )
+        final_path = os.path.join(self.path, self.part_name(config, self.part_counter))
         self.part_counter += 1
-        part = self.in_progress = _InProgressFile.create(os.path.join(self.path, name), now)
+        # Only a restore from an older checkpoint than the latest committed one can find
+        # the name taken: never overwrite a finished file.
+        while os.path.exists(final_path):
+            final_path = os.path.join(self.path, self.part_name(config, self.part_counter))
+            self.part_counter += 1
+        part = self.in_progress = _InProgressFile.create(final_path, now)
         return part
+
+    def discard_later_parts(self, config: OutputFileConfig) -> None:
+        """Remove the in-progress files of this bucket's uuid numbered from the part
+        counter on: a failed attempt started them after the checkpoint being restored, and
+        nothing will commit them."""
+        if not os.path.isdir(self.path):
+            return
+        pattern = re.compile(
+            re.escape(f".{config.get_part_prefix()}-{self.unique_id}-") + r"(\d+)"
+            + re.escape(f"{config.get_part_suffix()}.inprogress.") + r".+")
+        for name in os.listdir(self.path):
+            match = pattern.fullmatch(name)
+            if match is not None and int(match.group(1)) >= self.part_counter:
+                try:
+                    os.remove(os.path.join(self.path, name))
+                except FileNotFoundError:
+                    pass
 
     def close_part(self) -> None:
         if self.in_progress is not None:
@@ -173,7 +202,8 @@ class _Bucket:
 
     def snapshot(self) -> FileWriterBucketState:
         state = self.in_progress.persist() if self.in_progress is not None else None
-        return FileWriterBucketState(self.bucket_id, self.path, state)
+        return FileWriterBucketState(self.bucket_id, self.path, state, self.unique_id,
+                                     self.part_counter)
 
 
 class FileWriter(SinkWriter[FileSinkCommittable]):
@@ -210,11 +240,14 @@ class FileWriter(SinkWriter[FileSinkCommittable]):
     # -- restore --------------------------------------------------------------------
 
     def restore(self, states: Sequence[FileWriterBucketState]) -> None:
-        """Take over the in-progress files of ``states`` (from ``snapshot_state``).
+        """Take over the buckets and in-progress files of ``states`` (from
+        ``snapshot_state``).
 
-        Each file is truncated to its checkpointed length and written on. When two states
-        name the same bucket (state of several subtasks after rescaling), the extra
-        in-progress files are closed and become pending.
+        Each file is truncated to its checkpointed length and written on; the bucket keeps
+        its uuid and part counter, and in-progress files it started after the checkpoint
+        are removed. When two states name the same bucket (state of several subtasks after
+        rescaling), the first keeps the bucket and the others' in-progress files are closed
+        and become pending.
         """
         now = self._context.current_processing_time()
         for state in states:
@@ -223,10 +256,13 @@ class FileWriter(SinkWriter[FileSinkCommittable]):
                     "FileSink writer state must be a list of FileWriterBucketState, got an "
                     f"element {state!r}; was the checkpoint written by another sink?"
                 )
+            if state.unique_id:
+                _Bucket(state.bucket_id, state.bucket_path, state.unique_id,
+                        state.part_counter).discard_later_parts(self._config)
             bucket = self._buckets.get(state.bucket_id)
             if bucket is None:
                 bucket = self._buckets[state.bucket_id] = _Bucket(
-                    state.bucket_id, state.bucket_path
+                    state.bucket_id, state.bucket_path, state.unique_id, state.part_counter
                 )
             if state.in_progress is None:
                 continue
@@ -307,10 +343,9 @@ class FileWriter(SinkWriter[FileSinkCommittable]):
         return committables
 
     def snapshot_state(self, checkpoint_id: int) -> list[Any]:
-        """The in-progress files (path, length), made durable; pass to ``restore``."""
-        return [
-            bucket.snapshot() for bucket in self._buckets.values() if bucket.in_progress is not None
-        ]
+        """Every bucket with its uuid, part counter and in-progress file (path, length),
+        made durable; pass to ``restore``."""
+        return [bucket.snapshot() for bucket in self._buckets.values()]
 
     def on_processing_time(self, now_ms: int) -> None:
         """Roll files the policy rolls by time; checks at most once per bucket check interval."""
