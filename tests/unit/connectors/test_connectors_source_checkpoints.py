@@ -58,6 +58,10 @@ def _crash_and_restore(make_source: Callable[[], Source[Any]], parallelism: int,
             checkpoint_id += 1
             in_progress = {"id": checkpoint_id, "coordinator": harness.coordinator.checkpoint(
                 checkpoint_id), "operators": {}}
+        elif roll > 0.95:  # aborted (a timeout, a declining task): every task hears it
+            for operator in harness.operators:
+                operator.notify_checkpoint_aborted(in_progress["id"])
+            in_progress = None
         else:  # the barrier reaches one more reader
             waiting = sorted(set(range(parallelism)) - set(in_progress["operators"]))
             subtask = rng.choice(waiting)
@@ -67,6 +71,8 @@ def _crash_and_restore(make_source: Callable[[], Source[Any]], parallelism: int,
                 completed, in_progress = in_progress, None
                 if rng.random() < 0.5:
                     harness.coordinator.notify_checkpoint_complete(completed["id"])
+                    for operator in harness.operators:
+                        operator.notify_checkpoint_complete(completed["id"])
         if all(harness.finished) and not harness.pending_events():
             break
     if completed is None:
@@ -146,6 +152,24 @@ def test_file_source_in_utf16_restores_exactly_the_rest(tmp_path: Path, seed: in
 
     def make() -> Source[Any]:
         return FileSource.for_record_stream_format(StreamFormat.text_line_format("UTF-16"),
+                                                   str(tmp_path / "in")).build()
+
+    before, after = _crash_and_restore(make, 1, 1, seed)
+    assert before + after == expected
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compressed_file_source_restores_exactly_the_rest(tmp_path: Path, seed: int) -> None:
+    """Offsets of compressed files are positions in the decompressed stream."""
+    import gzip
+
+    expected = _write_files(tmp_path / "plain", [33, 12])
+    (tmp_path / "in").mkdir()
+    for path in sorted((tmp_path / "plain").iterdir()):
+        (tmp_path / "in" / (path.name + ".gz")).write_bytes(gzip.compress(path.read_bytes()))
+
+    def make() -> Source[Any]:
+        return FileSource.for_record_stream_format(StreamFormat.text_line_format(),
                                                    str(tmp_path / "in")).build()
 
     before, after = _crash_and_restore(make, 1, 1, seed)
