@@ -253,10 +253,11 @@ class SourceCoordinator:
             if self.started:
                 self.enumerator.start()
 
-    def subtask_reset(self, subtask: int, checkpoint_id: int) -> None:
-        """The reader of ``subtask`` alone restarts from checkpoint ``checkpoint_id``
-        (region failover): what was assigned to it after that checkpoint goes back to
-        the enumerator when its new reader registers."""
+    def subtask_reset(self, subtask: int, checkpoint_id: int | None = None) -> None:
+        """The reader of ``subtask`` alone restarts (region failover), from checkpoint
+        ``checkpoint_id`` or from scratch: when its new reader registers, what was assigned
+        to it and is not in the state it restored goes back to the enumerator (all of it
+        without a checkpoint)."""
         self.readers.discard(subtask)
         self._reader_ids.pop(subtask, None)
         self._reset_subtasks.add(subtask)

@@ -339,6 +339,20 @@ def test_region_failover_gives_back_what_the_reset_subtask_had_not_checkpointed(
     assert sorted(harness.emitted[0] + harness.emitted[1]) == list(range(1, 41))
 
 
+def test_region_failover_without_a_checkpoint_gives_back_every_split_of_the_subtask() -> None:
+    source = NumberSequenceSource(1, 40)
+    harness = SourceHarness(source, 2)
+    harness.deliver_all()
+    for _ in range(2):
+        harness.poll(0)
+    harness.coordinator.subtask_reset(0)  # restarts from scratch
+    harness.operators[0] = harness._operator(0, None)
+    harness.emitted[0] = harness.emitted.pop()
+    harness.finished[0] = False
+    harness.run_to_end()
+    assert sorted(harness.emitted[0] + harness.emitted[1]) == list(range(1, 41))
+
+
 def _restored(state: OperatorStateSnapshot | None, checkpoint_id: int) -> Any:
     from strom.state.snapshots import RestoredOperatorState
 
