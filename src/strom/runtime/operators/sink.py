@@ -135,10 +135,12 @@ class SinkWriterOperator(StreamOperator):
         }))
 
     def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        super().notify_checkpoint_complete(checkpoint_id)
         self._commit_up_to(checkpoint_id)
 
     def notify_checkpoint_aborted(self, checkpoint_id: int) -> None:
         """The committables stay pending: the next completed checkpoint commits them."""
+        super().notify_checkpoint_aborted(checkpoint_id)
 
     def _commit_up_to(self, checkpoint_id: int) -> None:
         due = [c for cid, c in self.pending if cid <= checkpoint_id]

@@ -253,10 +253,12 @@ class SourceOperator(StreamOperator):
         return state
 
     def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        super().notify_checkpoint_complete(checkpoint_id)
         self._release_held(checkpoint_id)
         self.reader.notify_checkpoint_complete(checkpoint_id)
 
     def notify_checkpoint_aborted(self, checkpoint_id: int) -> None:
+        super().notify_checkpoint_aborted(checkpoint_id)
         self._release_held(checkpoint_id)
 
     def close(self) -> None:
