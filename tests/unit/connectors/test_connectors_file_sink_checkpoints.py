@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from strom.common.serialization import Encoder
+from strom.connectors import FileWriterIdentity
 from strom.datastream.connectors.file_system import (
     BucketAssigner,
     FileSink,
@@ -135,7 +136,7 @@ def _apply(operator: SinkWriterOperator, step: Step,
 
 
 def _run_with_crashes(sink: FileSink, steps: list[Step], rng: random.Random,
-                      crashes: int, same_positions: bool) -> None:
+                      crashes: int, same_positions: bool, crash_after_end: bool = False) -> None:
     """Run ``steps``, crashing ``crashes`` times at random points and restoring from the
     latest completed checkpoint each time. A checkpoint counts as completed once its
     snapshot is taken unless the schedule aborts it. Checkpoint ids grow over the whole
@@ -151,6 +152,7 @@ def _run_with_crashes(sink: FileSink, steps: list[Step], rng: random.Random,
     replaying = False
     crash_points = sorted(rng.sample(range(1, len(steps) + 1), min(crashes, len(steps))))
     index = 0
+    ended_once = False
     while True:
         if crash_points and crash_points[0] <= index:
             crash_points.pop(0)
@@ -167,6 +169,13 @@ def _run_with_crashes(sink: FileSink, steps: list[Step], rng: random.Random,
                 index = positions[latest]
             continue
         if index >= len(steps):
+            if crash_after_end and not ended_once:
+                # the end of input finishes every file, then the job fails anyway and is
+                # restored from the latest checkpoint, taken before that end
+                operator.end_input()
+                ended_once = True
+                crash_points.append(index)
+                continue
             break
         step = steps[index]
         index += 1
@@ -195,7 +204,7 @@ POLICIES = {
 }
 
 
-@pytest.mark.parametrize("seed", range(15))
+@pytest.mark.parametrize("seed", range(10))
 @pytest.mark.parametrize("policy", sorted(POLICIES))
 @pytest.mark.parametrize("crashes", [1, 3])
 def test_finished_files_equal_an_uninterrupted_run(tmp_path: Path, seed: int, policy: str,
@@ -208,7 +217,20 @@ def test_finished_files_equal_an_uninterrupted_run(tmp_path: Path, seed: int, po
     assert expected and _finished(tmp_path / "actual") == expected
 
 
-@pytest.mark.parametrize("seed", range(15))
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("policy", sorted(POLICIES))
+def test_a_restore_after_the_end_of_input_writes_nothing_twice(
+        tmp_path: Path, seed: int, policy: str) -> None:
+    steps = _schedule(random.Random(seed), 120)
+    _run(_sink(tmp_path / "expected", POLICIES[policy]()), steps)
+    _run_with_crashes(_sink(tmp_path / "actual", POLICIES[policy]()), steps,
+                      random.Random(seed + 3000), 1, same_positions=True,
+                      crash_after_end=True)
+    expected = _finished(tmp_path / "expected")
+    assert expected and _finished(tmp_path / "actual") == expected
+
+
+@pytest.mark.parametrize("seed", range(10))
 @pytest.mark.parametrize("policy", sorted(POLICIES))
 def test_finished_content_equals_an_uninterrupted_run_when_checkpoints_move(
         tmp_path: Path, seed: int, policy: str) -> None:
@@ -247,7 +269,8 @@ def test_the_checkpoint_holds_writer_state_and_uncommitted_committables(tmp_path
     pending = state.list_states[COMMITTER_STATE]
     assert [(cid, c.size, c.final_path[-6:]) for cid, c in pending] == [
         (1, 5, "-0.txt"), (1, 5, "-1.txt")]
-    [bucket] = state.list_states[WRITER_STATE]
+    [identity, bucket] = state.list_states[WRITER_STATE]
+    assert identity == FileWriterIdentity(operator.writer._writer_id)
     assert bucket.part_counter == 3
     assert bucket.in_progress is not None and bucket.in_progress.size == 2
     operator.notify_checkpoint_complete(1)
@@ -275,8 +298,9 @@ def test_a_restore_commits_the_restored_committables_and_continues_the_counter(
     restored.end_input()
     restored.close()
     assert _finished(tmp_path) == [("part-U-0.txt", b"a\n"), ("part-U-1.txt", b"b\n")]
-    # what the failed attempt started after checkpoint 1 is gone
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    # what the failed attempt started after checkpoint 1 is gone; the end marker stays
+    assert [p.name.split("-")[:2] for p in tmp_path.iterdir() if p.name.startswith(".")
+            ] == [[".strom", "filesink"]]
 
 
 def test_a_restore_truncates_the_in_progress_file_to_its_checkpointed_length(

@@ -109,10 +109,14 @@ class SinkWriterOperator(StreamOperator):
         self.next_timer = now + self.interval
 
     def end_input(self) -> None:
+        """Commit everything: first what earlier checkpoints pre-committed, then what the
+        writer finishes now (a writer may record the latter before handing it out)."""
         self.writer.flush(True)
-        committables = [c for _, c in self.pending]
-        committables.extend(self.writer.prepare_commit())
+        earlier = [c for _, c in self.pending]
         self.pending = []
+        if self.committer is not None and earlier:
+            self.committer.commit(earlier)
+        committables = self.writer.prepare_commit()
         if self.committer is not None and committables:
             self.committer.commit(committables)
 
