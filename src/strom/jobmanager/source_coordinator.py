@@ -307,5 +307,8 @@ class SourceCoordinator:
                 raise TypeError(f"source coordinator got an unknown event {event!r}")
 
     def close(self) -> None:
+        """Close the enumerator; what its periodic work still calls afterwards does nothing
+        (a restart may already run a new coordinator for the same readers)."""
+        self._context.closed = True
         with self.attributed():
             self.enumerator.close()

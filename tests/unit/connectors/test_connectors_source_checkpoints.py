@@ -393,6 +393,24 @@ def test_a_replaced_enumerator_no_longer_assigns() -> None:
     assert sent == []
 
 
+def test_a_closed_coordinator_no_longer_assigns() -> None:
+    """A global restart closes the coordinator and starts a new one: the old enumerator's
+    periodic discovery must not reach the new readers."""
+    sent: list[Any] = []
+    calls: list[tuple[Any, Any]] = []
+    coordinator = SourceCoordinator(NumberSequenceSource(1, 10), 1, lambda s, e: sent.append(e),
+                                    lambda c, h, *a: calls.append((c, h)))
+    coordinator.start()
+    coordinator.handle_event(0, ReaderRegistrationEvent(0, None, "r1"))
+    context = coordinator._context
+    context.call_async(lambda: 1, lambda r, e: context.assign_split(
+        sequence.NumberSequenceSplit("late", 1, 1), 0))
+    coordinator.close()
+    callable, handler = calls[0]
+    handler(callable(), None)
+    assert sent == []
+
+
 def test_assignments_to_a_reader_not_registered_wait_for_its_registration() -> None:
     sent: list[Any] = []
     source = NumberSequenceSource(1, 10)
