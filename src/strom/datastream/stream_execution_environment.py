@@ -427,8 +427,8 @@ class StreamExecutionEnvironment:
                     f"'{unbounded[0].name}' and checkpointing is off, so it will never finish "
                     "a part file: they stay in-progress or pending (hidden '.part-*' files) "
                     "because part files are committed on checkpoints or at the end of a "
-                    "bounded input. Use a bounded source, or enable checkpointing once strom "
-                    "supports it.",
+                    "bounded input. Use a bounded source, or enable checkpointing "
+                    "(env.enable_checkpointing(interval_ms)).",
                     UserWarning,
                 )
 
