@@ -213,3 +213,49 @@ def test_the_clusters_restart_strategy_applies_to_jobs_that_set_none() -> None:
         result = env.execute_async("cluster default").get_job_result().result(timeout=60)
         assert result.status is JobStatus.FINISHED, result.error
         assert sorted(sink.results) == [(1, 1), (2, 1)]
+
+
+class FailAfterTheLatchOnFirstAttempt(MapFunction):
+    """Subtask 0 fails on attempt 0 at the first record above 100 (after the checkpoint)."""
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.attempt = runtime_context.get_attempt_number()
+        self.subtask = runtime_context.get_index_of_this_subtask()
+
+    def map(self, value: Any) -> Any:
+        if self.attempt == 0 and self.subtask == 0 and value > 100:
+            raise ValueError("fails after the checkpoint")
+        return (value, self.subtask, self.attempt)
+
+
+def test_a_region_restarts_alone_from_the_latest_checkpoint() -> None:
+    latch = Latch()
+    settings = {"restart-strategy.type": "fixed-delay",
+                "restart-strategy.fixed-delay.delay": "10 ms"}
+    first, second = [1, 2, 3, 4], [101, 102, 103, 104]
+    with MiniCluster(num_task_managers=2, slots_per_task_manager=1, heartbeat=FAST) as cluster:
+        env = _env(cluster, settings, 2)
+        env.enable_checkpointing(20)
+        sink = CollectSink()
+        # split i goes to subtask i: each subtask reads two records, waits, reads two more
+        source = TestingSource([*first, TestingSource.AWAIT(latch),
+                                TestingSource.AWAIT(latch), *second], splits=2)
+        (env.from_source(source, WatermarkStrategy.no_watermarks(), "numbers").uid("numbers")
+         .map(FailAfterTheLatchOnFirstAttempt()).sink_to(sink))
+        client = env.execute_async("region from a checkpoint")
+        assert cluster.dispatcher is not None
+        job_master = cluster.dispatcher.job_masters[client.get_job_id()]
+        checkpoints = job_master.checkpoint_coordinator
+        assert checkpoints is not None
+        wait_until(lambda: len(sink.results) == 4 and checkpoints.latest_completed() is not None
+                   and checkpoints.latest_completed().checkpoint_id > 1, 30,
+                   "a checkpoint after the first records")
+        latch.trigger()
+        result = client.get_job_result().result(timeout=60)
+        assert result.status is JobStatus.FINISHED, result.error
+        details = cluster.rpc.run_sync(  # type: ignore[union-attr]
+            cluster.dispatcher.request_job_details(client.get_job_id()))
+        assert "RESTARTING" not in details.timestamps  # only subtask 0's region restarted
+        # every record once: the restarted reader went on from the checkpoint's position
+        assert sorted(v for v, _, _ in sink.results) == sorted(first + second)
+        assert {(s, a) for _, s, a in sink.results} == {(0, 0), (0, 1), (1, 0)}

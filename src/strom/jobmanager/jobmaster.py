@@ -315,16 +315,14 @@ class JobMaster(RpcEndpoint):
             coordinator = self.coordinators.get(operator_id)
             if not isinstance(coordinator, SourceCoordinator):
                 continue
-            reset = getattr(coordinator, "reset_to_checkpoint", None)
-            if checkpoint is not None and reset is not None:
-                reset(checkpoint.checkpoint_id,
-                      _coordinator_state(checkpoint, vertex.head.state_id))
-            elif command.is_global:
-                coordinator.close()
-                self._start_source_coordinator(vertex)
+            checkpoint_id = checkpoint.checkpoint_id if checkpoint is not None else None
+            if command.is_global:
+                data = (_coordinator_state(checkpoint, vertex.head.state_id)
+                        if checkpoint is not None else None)
+                coordinator.reset_to_checkpoint(checkpoint_id or 0, data)
             else:
                 for subtask in subtasks:
-                    coordinator.subtask_reset(subtask)
+                    coordinator.subtask_reset(subtask, checkpoint_id)
 
     def _event_sender(self, vertex: JobVertex, operator_id: str
                       ) -> Callable[[int, Any], None]:
@@ -643,18 +641,14 @@ class JobMaster(RpcEndpoint):
 
 def restart_settings(job_graph: JobGraph) -> tuple[RestartStrategy, FailoverStrategy]:
     """The job's restart strategy and failover strategy, from the ``restart-strategy.*`` and
-    ``jobmanager.execution.failover-strategy`` keys it was submitted with.
-
-    With checkpointing on, every failover restarts the whole job from the latest checkpoint:
-    the source coordinators can go back to a checkpoint only as a whole, not for one region's
-    readers."""
+    ``jobmanager.execution.failover-strategy`` keys it was submitted with."""
     settings: dict[str, str] = dict(job_graph.config.get("restart") or {})
     config = Configuration.from_dict(settings)
     checkpoint_config = getattr(job_graph, "checkpoint_config", None)
     checkpointing = bool(checkpoint_config is not None and checkpoint_config.periodic)
     strategy = restart_strategy_from_config(config, checkpointing_enabled=checkpointing)
     kind = config.get(opts.FAILOVER_STRATEGY) or "region"
-    failover = FailoverStrategy(job_graph, "full" if checkpointing else kind)
+    failover = FailoverStrategy(job_graph, kind)
     return strategy, failover
 
 

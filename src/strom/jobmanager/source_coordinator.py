@@ -306,16 +306,6 @@ class SourceCoordinator:
             else:
                 raise TypeError(f"source coordinator got an unknown event {event!r}")
 
-    def subtask_reset(self, subtask: int) -> None:
-        """A reader restarts without a checkpoint: the splits it was given go back to the
-        enumerator (Flink's ``addSplitsBack``), which hands them out again when the new reader
-        asks."""
-        splits = self.assigned.pop(subtask, [])
-        self.readers.discard(subtask)
-        if splits:
-            with self.attributed():
-                self.enumerator.add_splits_back(splits, subtask)
-
     def close(self) -> None:
         """Close the enumerator; what its periodic work still calls afterwards does nothing
         (a restart may already run a new coordinator for the same readers)."""

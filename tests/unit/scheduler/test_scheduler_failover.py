@@ -61,7 +61,7 @@ def test_an_unknown_failover_strategy_is_refused() -> None:
         FailoverStrategy(graphs.keyed(1), "partial")
 
 
-def test_the_job_settings_pick_the_strategies_and_checkpointing_restarts_everything() -> None:
+def test_the_job_settings_pick_the_strategies() -> None:
     from strom.common.checkpointing import CheckpointCoordinatorConfiguration
     from strom.jobmanager.jobmaster import restart_settings
     from strom.jobmanager.scheduler import (
@@ -82,5 +82,5 @@ def test_the_job_settings_pick_the_strategies_and_checkpointing_restarts_everyth
     job_graph.config["restart"] = {}
     job_graph.checkpoint_config = CheckpointCoordinatorConfiguration(interval_ms=100)
     strategy, failover = restart_settings(job_graph)
-    # Flink's default with checkpointing; a region could not rewind its sources alone
-    assert isinstance(strategy, ExponentialDelayRestartStrategy) and failover.kind == "full"
+    # Flink's default with checkpointing
+    assert isinstance(strategy, ExponentialDelayRestartStrategy) and failover.kind == "region"
