@@ -182,6 +182,32 @@ def test_notifications_reach_every_operator(monkeypatch: pytest.MonkeyPatch) -> 
         client.get_job_execution_result().result(DEADLINE_S)
 
 
+def test_completion_reaches_the_split_enumerators(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Operator coordinators hear of completed checkpoints, as Flink's do: the source
+    coordinator stops tracking the split assignments the checkpoint covers."""
+    from strom.jobmanager.source_coordinator import SourceCoordinator
+
+    heard: list[int] = []
+    original = SourceCoordinator.notify_checkpoint_complete
+
+    def notify(self: SourceCoordinator, checkpoint_id: int) -> None:
+        heard.append(checkpoint_id)
+        original(self, checkpoint_id)
+
+    monkeypatch.setattr(SourceCoordinator, "notify_checkpoint_complete", notify)
+    latch, sink = Latch(), CollectSink()
+    with MiniClusterFixture(parallelism=1) as cluster:
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.enable_checkpointing(10_000)
+        _keyed_job(env, latch, sink)
+        client = env.execute_async("enumerators notified")
+        completed = _trigger(cluster, _coordinator(cluster, client))
+        wait_until(lambda: completed.checkpoint_id in heard, DEADLINE_S,
+                   what=f"the source coordinator notified (heard {heard})")
+        latch.trigger()
+        client.get_job_execution_result().result(DEADLINE_S)
+
+
 class _SnapshotFailure(RuntimeError):
     pass
 
