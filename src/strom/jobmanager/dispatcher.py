@@ -7,6 +7,7 @@ import asyncio
 from strom.common.job import JobID, JobStatus
 from strom.graph.job_graph import JobGraph
 from strom.heartbeat import HeartbeatSettings
+from strom.jobmanager.checkpoint.stats import CheckpointStatsSnapshot, CheckpointTriggerResult
 from strom.jobmanager.cluster_info import (
     ClusterOverview,
     JobDetails,
@@ -17,12 +18,14 @@ from strom.jobmanager.cluster_info import (
 from strom.jobmanager.job_files import JobFileStore
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.jobmaster import JobMaster
+from strom.rpc.errors import SerializedError
 from strom.rpc.gateways import DispatcherGateway, JobMasterGateway, ResourceManagerGateway
 from strom.rpc.messages import JobOverview, SerializedValue
 from strom.rpc.service import RpcEndpoint, RpcService
 from strom.runtime.python_path import acquire_python_path, release_python_path
 
-__all__ = ["Dispatcher", "DuplicateJobSubmissionError", "JobEndedError", "UnknownJobError"]
+__all__ = ["Dispatcher", "DuplicateJobSubmissionError", "JobEndedError", "UnknownJobError",
+           "UnknownTriggerError"]
 
 
 class UnknownJobError(KeyError):
@@ -38,6 +41,13 @@ class DuplicateJobSubmissionError(ValueError):
 
 class JobEndedError(RuntimeError):
     """The job has ended: its coordinators are gone."""
+
+
+class UnknownTriggerError(KeyError):
+    """No operation (a manual checkpoint) was triggered under that id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class Dispatcher(RpcEndpoint):
@@ -58,6 +68,9 @@ class Dispatcher(RpcEndpoint):
         #: what REST shows of ended jobs (Flink's ArchivedExecutionGraph)
         self.archived: dict[JobID, JobDetails] = {}
         self.archived_exceptions: dict[JobID, JobExceptions] = {}
+        self.archived_checkpoint_stats: dict[JobID, CheckpointStatsSnapshot] = {}
+        #: manual checkpoints asked for through REST, by (job, trigger id)
+        self.checkpoint_triggers: dict[tuple[JobID, str], CheckpointTriggerResult] = {}
         self.job_files = job_files or JobFileStore()
         self._result_futures: dict[JobID, asyncio.Future[JobResult]] = {}
 
@@ -110,6 +123,7 @@ class Dispatcher(RpcEndpoint):
         if job_master is not None:
             self.archived[result.job_id] = job_master.details()
             self.archived_exceptions[result.job_id] = job_master.exception_history()
+            self.archived_checkpoint_stats[result.job_id] = job_master.checkpoint_stats()
         self.job_files.remove(result.job_id)
         future = self._result_futures.get(result.job_id)
         if future is not None and not future.done():
@@ -192,6 +206,53 @@ class Dispatcher(RpcEndpoint):
                     "Read how it ended at /jobs/:jobid/execution-result.")
             raise UnknownJobError(job_id)
         return await gateway.deliver_coordination_request(operator_id, request)
+
+    # ------------------------------------------------------------------ checkpoint stats
+    async def request_checkpoint_stats(self, job_id: JobID) -> CheckpointStatsSnapshot:
+        archived = self.archived_checkpoint_stats.get(job_id)
+        if archived is not None:
+            return archived
+        gateway = self._job_master(job_id)
+        if gateway is None:
+            raise UnknownJobError(job_id)
+        return await gateway.request_checkpoint_stats()
+
+    async def trigger_checkpoint(self, job_id: JobID, trigger_id: str, full: bool) -> None:
+        gateway = self._job_master(job_id)
+        if gateway is None:
+            if job_id in self.results:
+                raise JobEndedError(
+                    f"Job {job_id} has ended ({self.results[job_id].status.value}); only a "
+                    "running job takes checkpoints.")
+            raise UnknownJobError(job_id)
+        key = (job_id, trigger_id)
+        if key in self.checkpoint_triggers:
+            raise DuplicateJobSubmissionError(
+                f"A checkpoint of job {job_id} was already triggered under triggerId "
+                f"{trigger_id}; leave triggerId out (or pick a new one).")
+        self.checkpoint_triggers[key] = CheckpointTriggerResult()
+
+        async def take() -> None:
+            try:
+                checkpoint_id = await gateway.trigger_checkpoint(full)
+            except Exception as e:
+                self.checkpoint_triggers[key] = CheckpointTriggerResult(
+                    False, failure=SerializedError.from_exception(e))
+            else:
+                self.checkpoint_triggers[key] = CheckpointTriggerResult(False, checkpoint_id)
+
+        self.spawn(take(), name=f"checkpoint-{job_id}-{trigger_id}")
+
+    async def request_checkpoint_trigger_status(self, job_id: JobID, trigger_id: str
+                                                ) -> CheckpointTriggerResult:
+        result = self.checkpoint_triggers.get((job_id, trigger_id))
+        if result is None:
+            if job_id not in self.job_names:
+                raise UnknownJobError(job_id)
+            raise UnknownTriggerError(
+                f"No checkpoint of job {job_id} was triggered under id {trigger_id}; the id is "
+                "the request-id that POST /jobs/:jobid/checkpoints answered.")
+        return result
 
     async def list_task_managers(self) -> list[TaskManagerDetails]:
         registered = await self.rpc.connect(self.rm_address, ResourceManagerGateway) \

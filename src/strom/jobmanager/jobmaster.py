@@ -37,6 +37,7 @@ from strom.graph.job_graph import JobGraph, JobVertex
 from strom.graph.operator_specs import CollectSinkSpec
 from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost
 from strom.jobmanager.checkpoint import CheckpointCoordinator, CompletedCheckpoint
+from strom.jobmanager.checkpoint.stats import CheckpointAckStats, CheckpointStatsSnapshot
 from strom.jobmanager.cluster_info import (
     JobDetails,
     JobExceptions,
@@ -69,7 +70,7 @@ from strom.rpc.messages import (
 from strom.rpc.service import RpcEndpoint, RpcService
 from strom.state.checkpoint_storage import read_state
 
-__all__ = ["JobMaster", "NoResourceAvailableError", "TaskManagerLostError",
+__all__ = ["CheckpointNotEnabledError", "JobMaster", "NoResourceAvailableError", "TaskManagerLostError",
            "UnknownOperatorError", "restart_settings", "serialize_operators"]
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,10 @@ class UnknownOperatorError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class CheckpointNotEnabledError(RuntimeError):
+    """A checkpoint was asked of a job that takes none (a batch job)."""
 
 
 class TaskManagerLostError(RuntimeError):
@@ -296,6 +301,7 @@ class JobMaster(RpcEndpoint):
             if checkpoint is not None:
                 assert checkpoints is not None
                 assignment = checkpoints.restore_assignment(checkpoint, self.job_graph)
+                checkpoints.report_restored(checkpoint)
                 for execution in command.executions:
                     state = assignment.get((execution.vertex.id, execution.subtask))
                     if state:
@@ -501,17 +507,38 @@ class JobMaster(RpcEndpoint):
         self._handle(m.CancelRequested())
 
     async def acknowledge_checkpoint(
-        self, execution_id: ExecutionAttemptID, checkpoint_id: int, state: SerializedValue
+        self, execution_id: ExecutionAttemptID, checkpoint_id: int, state: SerializedValue,
+        stats: CheckpointAckStats | None = None,
     ) -> None:
         if self.checkpoint_coordinator is not None:
             self.checkpoint_coordinator.acknowledge(str(execution_id), checkpoint_id,
-                                                    state.value())
+                                                    state.value(), stats)
 
     async def decline_checkpoint(
         self, execution_id: ExecutionAttemptID, checkpoint_id: int, reason: SerializedError
     ) -> None:
         if self.checkpoint_coordinator is not None:
             self.checkpoint_coordinator.decline(str(execution_id), checkpoint_id, reason)
+
+    # ------------------------------------------------------------------ checkpoint stats
+    def checkpoint_stats(self) -> CheckpointStatsSnapshot:
+        """REST's view of the job's checkpoints (a batch job's has no config: it does not
+        checkpoint)."""
+        if self.checkpoint_coordinator is None:
+            return CheckpointStatsSnapshot()
+        return self.checkpoint_coordinator.stats.snapshot()
+
+    async def request_checkpoint_stats(self) -> CheckpointStatsSnapshot:
+        return self.checkpoint_stats()
+
+    async def trigger_checkpoint(self, full: bool = False) -> int:
+        """Take a checkpoint now and return its id once it completed. strom's checkpoints
+        are always full, so ``full`` changes nothing (Flink's FULL vs. CONFIGURED)."""
+        if self.checkpoint_coordinator is None:
+            raise CheckpointNotEnabledError(
+                f"Job {self.job_id} runs in BATCH mode and takes no checkpoints.")
+        completed = await self.checkpoint_coordinator.trigger_checkpoint()
+        return completed.checkpoint_id
 
     # ------------------------------------------------------------------ checkpoints
     def _start_checkpointing(self) -> None:

@@ -14,6 +14,11 @@ from typing import Protocol, TypeVar
 
 from strom.common.job import JobID, JobStatus
 from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
+from strom.jobmanager.checkpoint.stats import (
+    CheckpointAckStats,
+    CheckpointStatsSnapshot,
+    CheckpointTriggerResult,
+)
 from strom.jobmanager.cluster_info import (
     ClusterOverview,
     JobDetails,
@@ -89,6 +94,19 @@ class DispatcherGateway(Protocol):
         self, job_id: JobID, operator_id: str, request: bytes
     ) -> bytes: ...
 
+    # checkpoint statistics and manual checkpoints (REST's /jobs/:jobid/checkpoints...)
+    async def request_checkpoint_stats(self, job_id: JobID) -> CheckpointStatsSnapshot:
+        """The job's checkpoint statistics (running or ended)."""
+        ...
+
+    async def trigger_checkpoint(self, job_id: JobID, trigger_id: str, full: bool) -> None:
+        """Start a checkpoint of the running job; its outcome is asked for with
+        :meth:`request_checkpoint_trigger_status` under ``trigger_id``."""
+        ...
+
+    async def request_checkpoint_trigger_status(self, job_id: JobID, trigger_id: str
+                                                ) -> CheckpointTriggerResult: ...
+
 
 class ResourceManagerGateway(Protocol):
     async def register_task_executor(
@@ -137,10 +155,19 @@ class JobMasterGateway(Protocol):
     async def cancel(self) -> None: ...
 
     async def acknowledge_checkpoint(
-        self, execution_id: ExecutionAttemptID, checkpoint_id: int, state: SerializedValue
+        self, execution_id: ExecutionAttemptID, checkpoint_id: int, state: SerializedValue,
+        stats: CheckpointAckStats | None = None,
     ) -> None:
         """A task took checkpoint ``checkpoint_id``; ``state`` holds its
-        ``dict[state_id, SubtaskStateEntry]`` (handles to what it wrote)."""
+        ``dict[state_id, SubtaskStateEntry]`` (handles to what it wrote), ``stats`` what it
+        measured (durations)."""
+        ...
+
+    async def request_checkpoint_stats(self) -> CheckpointStatsSnapshot: ...
+
+    @no_timeout
+    async def trigger_checkpoint(self, full: bool = False) -> int:
+        """Take a checkpoint now; answers its id once it completed."""
         ...
 
     async def decline_checkpoint(

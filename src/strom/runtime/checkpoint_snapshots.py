@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from strom.common import _pickling
+from strom.jobmanager.checkpoint.stats import CheckpointAckStats
 from strom.network.elements import CheckpointBarrier
 from strom.rpc.messages import TaskDeploymentDescriptor
 from strom.state.checkpoint_metadata import ByteStreamStateHandle, FileStateHandle
@@ -43,9 +44,10 @@ class CheckpointListener(Protocol):
 
     def snapshot_taken(self, tdd: TaskDeploymentDescriptor, barrier: CheckpointBarrier,
                        states: dict[str, OperatorSubtaskState],
-                       channel_state: tuple[str, bytes] | None = None) -> None:
+                       channel_state: tuple[str, bytes] | None = None,
+                       measured: CheckpointAckStats | None = None) -> None:
         """``channel_state``: an unaligned checkpoint's (head state id, pickled
-        ``ChannelState``)."""
+        ``ChannelState``); ``measured``: the durations of the synchronous part."""
 
     def declined(self, tdd: TaskDeploymentDescriptor, checkpoint_id: int,
                  error: BaseException) -> None: ...

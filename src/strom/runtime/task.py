@@ -22,6 +22,7 @@ from strom.datastream.connectors.base import InputStatus
 from strom.graph.ids import ExecutionAttemptID
 from strom.graph.job_graph import ChainedOperator
 from strom.graph.partitioning import CustomPartitioning, HashPartitioning
+from strom.jobmanager.checkpoint.stats import CheckpointAckStats
 from strom.network.elements import (
     END_OF_PARTITION,
     CancelCheckpointMarker,
@@ -556,6 +557,7 @@ class Task:
         """Snapshot the chain (synchronous part), then forward the barrier; the TaskExecutor
         uploads the rest in the background and acknowledges."""
         checkpoint_id = barrier.checkpoint_id
+        started = time.time()
         try:
             for op in self.operators:
                 op.prepare_snapshot_pre_barrier(checkpoint_id)
@@ -576,7 +578,8 @@ class Task:
         for writer in self.writers:
             writer.broadcast_event(barrier)
         if self.checkpoints is not None:
-            self.checkpoints.snapshot_taken(self.tdd, barrier, states)
+            self.checkpoints.snapshot_taken(self.tdd, barrier, states,
+                                            measured=_sync_part(barrier, started))
 
     # ------------------------------------------------------------------ unaligned checkpoints
     def _priority_input(self) -> None:
@@ -797,3 +800,11 @@ def _event_senders(writer: RecordWriter) -> tuple[Callable[[int], None], Callabl
         writer.broadcast_event(WatermarkStatusEvent(idle))
 
     return watermark, status
+
+
+def _sync_part(barrier: CheckpointBarrier, started: float) -> CheckpointAckStats:
+    """What a checkpoint's synchronous part took at this task, and how long after the
+    trigger it started (REST's sync duration and start delay)."""
+    now = time.time()
+    return CheckpointAckStats(sync_duration_ms=int((now - started) * 1000),
+                              start_delay_ms=max(0, int(started * 1000) - barrier.timestamp))

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import msgspec
 
 from strom.common import _pickling
+from strom.jobmanager.checkpoint.stats import CheckpointAckStats
 from strom.network.elements import CheckpointBarrier
 from strom.rpc.messages import TaskDeploymentDescriptor
 from strom.state.checkpoint_metadata import SubtaskStateEntry
@@ -77,7 +79,8 @@ class CheckpointUploads:
 
     def __init__(
         self, name: str, on_loop: Callable[[Callable[[], None]], None],
-        acknowledge: Callable[[TaskDeploymentDescriptor, int, Entries], None],
+        acknowledge: Callable[[TaskDeploymentDescriptor, int, Entries, CheckpointAckStats],
+                              None],
         decline: Callable[[TaskDeploymentDescriptor, int, BaseException], None],
     ) -> None:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"strom-uploads-{name}")
@@ -90,7 +93,11 @@ class CheckpointUploads:
     # CheckpointListener, called in task threads
     def snapshot_taken(self, tdd: TaskDeploymentDescriptor, barrier: CheckpointBarrier,
                        states: dict[str, OperatorSubtaskState],
-                       channel_state: tuple[str, bytes] | None = None) -> None:
+                       channel_state: tuple[str, bytes] | None = None,
+                       measured: CheckpointAckStats | None = None) -> None:
+        measured = measured or CheckpointAckStats()
+        if channel_state is not None or barrier.unaligned:
+            measured = msgspec.structs.replace(measured, unaligned=True)
         try:
             frozen = freeze_operator_state(states)
         except Exception as e:
@@ -99,7 +106,7 @@ class CheckpointUploads:
         with self._lock:
             if self._closed:
                 return
-            self._executor.submit(self._upload, tdd, barrier, frozen, channel_state)
+            self._executor.submit(self._upload, tdd, barrier, frozen, channel_state, measured)
 
     def declined(self, tdd: TaskDeploymentDescriptor, checkpoint_id: int,
                  error: BaseException) -> None:
@@ -107,8 +114,10 @@ class CheckpointUploads:
 
     def _upload(self, tdd: TaskDeploymentDescriptor, barrier: CheckpointBarrier,
                 states: dict[str, tuple[OperatorSubtaskState, bytes | None]],
-                channel_state: tuple[str, bytes] | None = None) -> None:
+                channel_state: tuple[str, bytes] | None = None,
+                measured: CheckpointAckStats | None = None) -> None:
         checkpoint_id = barrier.checkpoint_id
+        started = time.monotonic()
         try:
             entries = upload_subtask_states(tdd, barrier, states, channel_state)
         except Exception as e:
@@ -117,7 +126,10 @@ class CheckpointUploads:
             error = e
             self._on_loop(lambda: self._decline(tdd, checkpoint_id, error))
             return
-        self._on_loop(lambda: self._acknowledge(tdd, checkpoint_id, entries))
+        stats = msgspec.structs.replace(
+            measured or CheckpointAckStats(),
+            async_duration_ms=int((time.monotonic() - started) * 1000))
+        self._on_loop(lambda: self._acknowledge(tdd, checkpoint_id, entries, stats))
 
     def close(self) -> None:
         """Stop taking uploads; the one running finishes in the background."""

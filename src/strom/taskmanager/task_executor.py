@@ -26,6 +26,7 @@ from strom.common import _pickling
 from strom.common.job import JobID
 from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
 from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost, monotonic_ms
+from strom.jobmanager.checkpoint.stats import CheckpointAckStats
 from strom.jobmanager.job_files import JobFileStore
 from strom.network.elements import CheckpointType
 from strom.network.environment import NetworkEnvironment
@@ -416,12 +417,13 @@ class TaskExecutor(RpcEndpoint):
         return self.rpc.connect(allocation[2], JobMasterGateway)
 
     def _acknowledge_checkpoint(self, tdd: TaskDeploymentDescriptor, checkpoint_id: int,
-                                entries: Entries) -> None:
+                                entries: Entries, stats: CheckpointAckStats | None = None
+                                ) -> None:
         jm = self._job_master_of(tdd)
         if jm is not None:
             self.spawn(_to_job_master(
                 jm.acknowledge_checkpoint(tdd.execution_id, checkpoint_id,
-                                          SerializedValue(entries)),
+                                          SerializedValue(entries), stats),
                 f"acknowledge checkpoint {checkpoint_id} of {tdd.execution_id}"))
 
     def _decline_checkpoint(self, tdd: TaskDeploymentDescriptor, checkpoint_id: int,

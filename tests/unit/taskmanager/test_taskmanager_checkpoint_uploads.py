@@ -11,6 +11,7 @@ from typing import Any
 from strom.common import _pickling
 from strom.common.job import JobID
 from strom.graph.ids import AllocationID, ExecutionAttemptID
+from strom.jobmanager.checkpoint.stats import CheckpointAckStats
 from strom.network.elements import CheckpointBarrier
 from strom.rpc.messages import TaskDeploymentDescriptor
 from strom.state.checkpoint_metadata import ByteStreamStateHandle, FileStateHandle
@@ -80,7 +81,8 @@ def test_uploads_acknowledge_or_decline_on_the_loop() -> None:
 
     uploads = CheckpointUploads(
         "te", on_loop,
-        acknowledge=lambda tdd, cid, entries: outcomes.append(("ack", cid, sorted(entries))),
+        acknowledge=lambda tdd, cid, entries, stats: outcomes.append(
+            ("ack", cid, (sorted(entries), stats))),
         decline=lambda tdd, cid, error: outcomes.append(("decline", cid, str(error))))
 
     def failing() -> Any:
@@ -88,7 +90,9 @@ def test_uploads_acknowledge_or_decline_on_the_loop() -> None:
 
     try:
         uploads.snapshot_taken(_tdd(), CheckpointBarrier(1, 0),
-                               {"a": OperatorSubtaskState(keyed=b"k")})
+                               {"a": OperatorSubtaskState(keyed=b"k")},
+                               measured=CheckpointAckStats(sync_duration_ms=7,
+                                                           start_delay_ms=3))
         assert done.wait(10)
         done.clear()
         uploads.snapshot_taken(_tdd(), CheckpointBarrier(2, 0),
@@ -96,4 +100,9 @@ def test_uploads_acknowledge_or_decline_on_the_loop() -> None:
         assert done.wait(10)
     finally:
         uploads.close()
-    assert outcomes == [("ack", 1, ["a"]), ("decline", 2, "disk full")]
+    (ack, ack_id, (acked, stats)), declined = outcomes
+    assert (ack, ack_id, acked) == ("ack", 1, ["a"])
+    assert declined == ("decline", 2, "disk full")
+    # the task's measurements travel with the acknowledgement, with the upload's duration
+    assert (stats.sync_duration_ms, stats.start_delay_ms) == (7, 3)
+    assert stats.async_duration_ms >= 0 and not stats.unaligned

@@ -26,6 +26,13 @@ from strom.common.checkpointing import CheckpointCoordinatorConfiguration
 from strom.common.job import JobStatus
 from strom.graph.execution_graph import Execution, ExecutionGraph
 from strom.graph.job_graph import JobGraph
+from strom.jobmanager.checkpoint.stats import (
+    CheckpointAckStats,
+    CheckpointConfigInfo,
+    CheckpointStatsTracker,
+    SubtaskStats,
+    checkpoint_type_name,
+)
 from strom.jobmanager.checkpoint.tracker import (
     TOLERABLE_FAILURES_EXCEEDED,
     CheckpointTracker,
@@ -95,6 +102,7 @@ class CheckpointCoordinator:
         spawn: Callable[[Coroutine[Any, Any, Any]], Any],
         operator_coordinators: Callable[[], dict[str, Any]] = dict,
         clock: Callable[[], int] = lambda: int(time.time() * 1000),
+        stats_history: int = 10,
     ) -> None:
         self.job_id = job_id
         self.job_graph = job_graph
@@ -112,6 +120,8 @@ class CheckpointCoordinator:
         self._periodic: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Event | None = None
         self._timeouts: dict[int, asyncio.TimerHandle] = {}
+        #: what REST shows of the checkpoints (``/jobs/:jobid/checkpoints``)
+        self.stats = CheckpointStatsTracker(stats_history, _config_info(job_graph, config))
 
     # ------------------------------------------------------------------ the contract
     def latest_completed(self) -> CompletedCheckpoint | None:
@@ -250,6 +260,14 @@ class CheckpointCoordinator:
         now = self.clock()
         pending = self.tracker.begin(now, kind, waiting)
         checkpoint_id = pending.checkpoint_id
+        parallelism: dict[str, int] = {}
+        for e, s in zip(executions, states, strict=True):
+            if s is ExecutionState.RUNNING:
+                parallelism[str(e.vertex.id)] = parallelism.get(str(e.vertex.id), 0) + 1
+        self.stats.report_triggered(
+            checkpoint_id, now,
+            checkpoint_type_name(kind.value, self.config.unaligned and not kind.is_savepoint),
+            kind.is_savepoint, parallelism)
         location = (self.storage.savepoint_location(directory) if kind.is_savepoint
                     else self.storage.checkpoint_location(checkpoint_id))
         # job-manager storage: the tasks send their state inline
@@ -280,10 +298,36 @@ class CheckpointCoordinator:
 
     # ------------------------------------------------------------------ task events
     def acknowledge(self, execution_id: str, checkpoint_id: int,
-                    state: dict[str, SubtaskStateEntry]) -> None:
+                    state: dict[str, SubtaskStateEntry],
+                    measured: CheckpointAckStats | None = None) -> None:
+        pending = self.tracker.pending.get(checkpoint_id)
+        if pending is not None and execution_id in pending.waiting:
+            self._report_ack(execution_id, checkpoint_id, state, measured)
         ready = self.tracker.acknowledge(checkpoint_id, execution_id, state)
         if ready is not None:
             self._start_completion(ready)
+
+    def _report_ack(self, execution_id: str, checkpoint_id: int,
+                    state: dict[str, SubtaskStateEntry],
+                    measured: CheckpointAckStats | None) -> None:
+        execution = self.graph().executions.get(execution_id)
+        if execution is None:
+            return
+        measured = measured or CheckpointAckStats()
+        size = sum(entry.size_bytes() for entry in state.values())
+        persisted = sum(e.channel_state.size for e in state.values() if e.channel_state)
+        self.stats.report_acknowledged(checkpoint_id, str(execution.vertex.id), SubtaskStats(
+            execution.subtask, self.clock(), state_size=size, checkpointed_size=size,
+            sync_duration_ms=measured.sync_duration_ms,
+            async_duration_ms=measured.async_duration_ms,
+            alignment_duration_ms=measured.alignment_duration_ms,
+            start_delay_ms=measured.start_delay_ms, persisted_data=persisted,
+            unaligned=measured.unaligned))
+
+    def report_restored(self, checkpoint: CompletedCheckpoint) -> None:
+        """The job (re)starts from ``checkpoint`` (REST's ``latest.restored``)."""
+        self.stats.report_restored(checkpoint.checkpoint_id, self.clock(),
+                                   checkpoint.kind.is_savepoint, checkpoint.external_pointer)
 
     def decline(self, execution_id: str, checkpoint_id: int, reason: SerializedError) -> None:
         if checkpoint_id not in self.tracker.pending:
@@ -334,6 +378,9 @@ class CheckpointCoordinator:
         if handle is not None:
             handle.cancel()
         dropped, subsumed = self.tracker.complete(pending, self.clock(), completed)
+        self.stats.report_completed(checkpoint_id, self.clock(), pointer)
+        for gone in dropped:
+            self.stats.report_discarded(gone.checkpoint_id)
         log.info("completed %s %d of job %s (%d bytes in %d ms)", pending.kind.value,
                  checkpoint_id, self.job_id, completed.size_bytes, duration)
         for older in subsumed:
@@ -391,6 +438,7 @@ class CheckpointCoordinator:
 
     def _aborted(self, pending: PendingCheckpoint[str], reason: str) -> None:
         checkpoint_id = pending.checkpoint_id
+        self.stats.report_failed(checkpoint_id, self.clock(), reason)
         log.info("%s %d of job %s aborted: %s", pending.kind.value, checkpoint_id,
                  self.job_id, reason)
         handle = self._timeouts.pop(checkpoint_id, None)
@@ -455,3 +503,21 @@ def _discard(checkpoint: CompletedCheckpoint) -> None:
 def _discard_list(checkpoints: list[CompletedCheckpoint]) -> None:
     for checkpoint in checkpoints:
         _discard(checkpoint)
+
+
+def _config_info(job_graph: JobGraph, config: CheckpointCoordinatorConfiguration
+                 ) -> CheckpointConfigInfo:
+    job_config = job_graph.config or {}
+    return CheckpointConfigInfo(
+        exactly_once=config.exactly_once, interval_ms=config.interval_ms,
+        timeout_ms=config.timeout_ms, min_pause_ms=config.min_pause_ms,
+        max_concurrent=config.max_concurrent,
+        externalized_retention=config.externalized_retention,
+        state_backend=("EmbeddedRocksDBStateBackend"
+                       if str(job_config.get("state_backend") or "").lower() == "rocksdb"
+                       else "HashMapStateBackend"),
+        checkpoint_storage=("FileSystemCheckpointStorage" if config.checkpoint_dir
+                            else "JobManagerCheckpointStorage"),
+        unaligned=config.unaligned, tolerable_failures=config.tolerable_failures,
+        aligned_checkpoint_timeout_ms=0,
+        checkpoints_after_tasks_finish=config.checkpoints_after_tasks_finish)

@@ -51,7 +51,8 @@ class RestRequest:
     files: dict[str, bytes] = field(default_factory=dict)
 
 
-Handler = Callable[[DispatcherGateway, RestRequest], Awaitable[msgspec.Struct]]
+#: answers the spec's response type (a Struct, or a list of them)
+Handler = Callable[[DispatcherGateway, RestRequest], Awaitable[Any]]
 
 
 def parse_job_id(text: str) -> JobID:
@@ -261,3 +262,8 @@ HANDLERS: dict[EndpointSpec[Any], Handler] = {
     specs.JOB_EXCEPTIONS: job_exceptions,
     specs.COORDINATION_REQUEST: coordination_request,
 }
+
+# the checkpoint endpoints (statistics, config, details, manual trigger, metrics)
+from strom.jobmanager.rest.checkpoint_handlers import CHECKPOINT_HANDLERS  # noqa: E402
+
+HANDLERS.update(CHECKPOINT_HANDLERS)

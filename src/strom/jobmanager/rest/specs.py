@@ -14,12 +14,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from strom.jobmanager.rest import checkpoint_messages as cm
 from strom.jobmanager.rest import messages as m
 
 __all__ = [
     "ALL_SPECS", "CANCEL_JOB", "CLUSTER_OVERVIEW", "COORDINATION_REQUEST", "EndpointSpec", "JOB_DETAILS",
     "JOB_EXCEPTIONS", "JOB_EXECUTION_RESULT", "JOBS_OVERVIEW", "LIST_JOBS", "QueryParameter", "SUBMIT_JOB",
     "TASK_MANAGERS",
+    # checkpoints
+    "CHECKPOINT_CONFIG", "CHECKPOINT_DETAILS", "CHECKPOINT_SPECS", "CHECKPOINT_STATISTICS",
+    "CHECKPOINT_SUBTASK_DETAILS", "CHECKPOINT_TRIGGER_STATUS", "JOB_METRICS",
+    "TRIGGER_CHECKPOINT",
 ]
 
 R = TypeVar("R")
@@ -124,3 +129,46 @@ ALL_SPECS: tuple[EndpointSpec[Any], ...] = (
     CLUSTER_OVERVIEW, TASK_MANAGERS, LIST_JOBS, SUBMIT_JOB, JOBS_OVERVIEW, JOB_DETAILS,
     JOB_EXECUTION_RESULT, CANCEL_JOB, JOB_EXCEPTIONS, COORDINATION_REQUEST,
 )
+
+# ---------------------------------------------------------------- checkpoints (statistics,
+# config, manual trigger) and the job's checkpoint metrics; handlers in checkpoint_handlers
+CHECKPOINT_STATISTICS = EndpointSpec(
+    "GET", "/jobs/:jobid/checkpoints", cm.CheckpointingStatistics, 200,
+    "Returns checkpointing statistics for a job: counts, summary statistics over the "
+    "completed checkpoints, the latest completed/savepoint/failed/restored and the most "
+    "recent checkpoints (web.checkpoints.history).",
+)
+CHECKPOINT_CONFIG = EndpointSpec(
+    "GET", "/jobs/:jobid/checkpoints/config", cm.CheckpointConfigInfo, 200,
+    "Returns the checkpointing configuration of a job.",
+)
+CHECKPOINT_DETAILS = EndpointSpec(
+    "GET", "/jobs/:jobid/checkpoints/details/:checkpointid", cm.CheckpointStatistics, 200,
+    "Returns details for a checkpoint, with its statistics per vertex.",
+)
+CHECKPOINT_SUBTASK_DETAILS = EndpointSpec(
+    "GET", "/jobs/:jobid/checkpoints/details/:checkpointid/subtasks/:vertexid",
+    cm.TaskCheckpointStatisticsWithSubtaskDetails, 200,
+    "Returns checkpoint statistics for a task and its subtasks.",
+)
+TRIGGER_CHECKPOINT = EndpointSpec(
+    "POST", "/jobs/:jobid/checkpoints", cm.TriggerResponse, 202,
+    "Triggers a checkpoint; answers the request-id to poll its status with.",
+    request=cm.CheckpointTriggerRequest,
+)
+CHECKPOINT_TRIGGER_STATUS = EndpointSpec(
+    "GET", "/jobs/:jobid/checkpoints/:triggerid", cm.CheckpointTriggerStatus, 200,
+    "Returns the status of a checkpoint trigger operation.",
+)
+JOB_METRICS = EndpointSpec(
+    "GET", "/jobs/:jobid/metrics", list[cm.JobMetric], 200,
+    "Provides access to job metrics (strom: the checkpoint metrics). Without 'get', the "
+    "available metric ids.",
+    query=(QueryParameter("get", "Comma-separated list of metric ids to return."),),
+)
+#: the config path before the trigger-status path that would match it too
+CHECKPOINT_SPECS: tuple[EndpointSpec[Any], ...] = (
+    CHECKPOINT_STATISTICS, CHECKPOINT_CONFIG, CHECKPOINT_DETAILS, CHECKPOINT_SUBTASK_DETAILS,
+    TRIGGER_CHECKPOINT, CHECKPOINT_TRIGGER_STATUS, JOB_METRICS,
+)
+ALL_SPECS = ALL_SPECS + CHECKPOINT_SPECS
