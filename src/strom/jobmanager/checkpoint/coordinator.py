@@ -261,13 +261,16 @@ class CheckpointCoordinator:
         pending = self.tracker.begin(now, kind, waiting)
         checkpoint_id = pending.checkpoint_id
         parallelism: dict[str, int] = {}
-        for e, s in zip(executions, states, strict=True):
-            if s is ExecutionState.RUNNING:
-                parallelism[str(e.vertex.id)] = parallelism.get(str(e.vertex.id), 0) + 1
+        for e in executions:
+            parallelism[str(e.vertex.id)] = parallelism.get(str(e.vertex.id), 0) + 1
         self.stats.report_triggered(
             checkpoint_id, now,
             checkpoint_type_name(kind.value, self.config.unaligned and not kind.is_savepoint),
             kind.is_savepoint, parallelism)
+        for e, s in zip(executions, states, strict=True):
+            if s is ExecutionState.FINISHED:  # counts as acknowledged, without state (Flink)
+                self.stats.report_acknowledged(checkpoint_id, str(e.vertex.id),
+                                               SubtaskStats(e.subtask, now))
         location = (self.storage.savepoint_location(directory) if kind.is_savepoint
                     else self.storage.checkpoint_location(checkpoint_id))
         # job-manager storage: the tasks send their state inline
@@ -337,6 +340,12 @@ class CheckpointCoordinator:
 
     def task_state_changed(self, execution: Execution, state: ExecutionState) -> None:
         if state is ExecutionState.FINISHED:
+            now = self.clock()
+            for pending in self.tracker.pending.values():
+                if str(execution.execution_id) in pending.waiting:
+                    self.stats.report_acknowledged(pending.checkpoint_id,
+                                                   str(execution.vertex.id),
+                                                   SubtaskStats(execution.subtask, now))
             for ready in self.tracker.task_finished(str(execution.execution_id)):
                 self._start_completion(ready)
         elif state in (ExecutionState.FAILED, ExecutionState.CANCELED):

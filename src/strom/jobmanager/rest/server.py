@@ -45,11 +45,13 @@ def _error(status: int, *errors: str) -> web.Response:
 
 
 def _is_not_found(error: BaseException) -> bool:
-    """An unknown job, a job that has ended, an unknown operator coordinator."""
-    from strom.jobmanager.dispatcher import JobEndedError, UnknownJobError
+    """An unknown job, a job that has ended, an unknown operator coordinator or trigger
+    id."""
+    from strom.jobmanager.dispatcher import JobEndedError, UnknownJobError, UnknownTriggerError
     from strom.jobmanager.jobmaster import UnknownOperatorError
 
-    return isinstance(error, UnknownJobError | JobEndedError | UnknownOperatorError)
+    return isinstance(error, UnknownJobError | JobEndedError | UnknownOperatorError
+                      | UnknownTriggerError)
 
 
 def _is_duplicate(error: BaseException) -> bool:
