@@ -9,6 +9,7 @@ run cluster processes (see :mod:`strom.cli.cluster`).
     strom run-application [-p N] [-D rest.port=8081]... job.py [args...]
     strom list [-m host:port] [-a]
     strom cancel [-m host:port] <jobid>
+    strom checkpoint [-m host:port] [--full] <jobid>
 
 Options go before the program; everything after it is the program's own arguments
 (``sys.argv[1:]``), as with ``python job.py``. A configuration mistake is one ``Error:``
@@ -29,6 +30,7 @@ import click
 from strom import __version__
 from strom.cli import jobs
 from strom.cli._tracebacks import user_traceback
+from strom.cli.checkpoints import checkpoint
 from strom.common.config_options import ConfigError, validate
 from strom.common.configuration import Configuration
 
@@ -225,6 +227,7 @@ def info(parallelism: int | None, dynamic: tuple[str, ...], config_file: str | N
 
 main.add_command(jobs.list_jobs)
 main.add_command(jobs.cancel)
+main.add_command(checkpoint)
 
 
 def _add_cluster_commands() -> None:

@@ -6,6 +6,7 @@ an ended job, and precise 400/404 bodies."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -290,3 +291,38 @@ def test_unknown_checkpoints_and_vertices_are_404_and_batch_jobs_take_none(
         f"Checkpointing is not enabled for this job ({batch_id})")
     status, body = http(cluster, "GET", f"/jobs/{batch_id}/checkpoints")
     assert status == 404 and "Checkpointing has not been enabled" in body["errors"][0]
+
+
+def test_strom_checkpoint_takes_one_and_says_so_as_flink_does(cluster: MiniCluster) -> None:
+    from click.testing import CliRunner
+
+    from strom.cli.main import main
+
+    latch = Latch()
+    job, job_id = _submit(cluster, _graph(latch, interval_ms=None))
+    address = cluster.rest_url.removeprefix("http://")
+    runner = CliRunner()
+    outputs: list[str] = []
+    try:
+        def taken() -> bool:
+            result = runner.invoke(main, ["checkpoint", "-m", address, "--full", job_id])
+            outputs.append(result.output)
+            return result.exit_code == 0  # tried again while the tasks are starting
+
+        wait_until(taken, DEADLINE_S, "strom checkpoint to succeed")
+        lines = outputs[-1].splitlines()
+        assert lines[0] == f"Triggering checkpoint for job {job_id}."
+        match = re.fullmatch(rf"Checkpoint\(FULL\) (\d+) for job {job_id} completed\.",
+                             lines[1])
+        assert match is not None, lines
+        stats = get(cluster, f"/jobs/{job_id}/checkpoints")
+        assert stats["latest"]["completed"]["id"] == int(match.group(1))
+    finally:
+        latch.trigger()
+    job.get_job_execution_result().result(timeout=60)
+    ended = runner.invoke(main, ["checkpoint", "-m", address, job_id])
+    assert ended.exit_code == 1 and "has ended (FINISHED)" in ended.output
+    unknown = runner.invoke(main, ["checkpoint", "-m", address, NO_JOB])
+    assert unknown.exit_code == 1 and f"No job with id {NO_JOB}" in unknown.output
+    malformed = runner.invoke(main, ["checkpoint", "-m", address, "nojob"])
+    assert malformed.exit_code == 2 and "Invalid value for JOBID" in malformed.output
