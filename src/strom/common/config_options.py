@@ -102,6 +102,7 @@ __all__ = [
     "TASKMANAGER_BIND_HOST",
     "STATE_BACKEND_TYPE",
     "REST_PORT",
+    "WEB_CHECKPOINTS_HISTORY",
     "REST_ADDRESS",
     "JOBMANAGER_RPC_ADDRESS",
     "JOBMANAGER_RPC_PORT",
@@ -382,6 +383,13 @@ REST_PORT: ConfigOption[int] = ConfigOption(
     8081,
     "Port of the REST server and web UI.",
     constraint=in_range(0, 65535),
+)
+WEB_CHECKPOINTS_HISTORY: ConfigOption[int] = ConfigOption(
+    "web.checkpoints.history",
+    INT,
+    10,
+    "How many recent checkpoints the REST API lists per job (/jobs/:jobid/checkpoints).",
+    constraint=at_least(0),
 )
 REST_ADDRESS: ConfigOption[str] = ConfigOption(
     "rest.address", STRING, "localhost", "Address clients use to reach the REST server."
@@ -735,6 +743,7 @@ _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
     TASKMANAGER_BIND_HOST,
     STATE_BACKEND_TYPE,
     REST_PORT,
+    WEB_CHECKPOINTS_HISTORY,
     REST_ADDRESS,
     JOBMANAGER_RPC_ADDRESS,
     JOBMANAGER_RPC_PORT,

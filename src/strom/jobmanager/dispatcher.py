@@ -56,8 +56,11 @@ class Dispatcher(RpcEndpoint):
     def __init__(self, rpc: RpcService, resource_manager_address: str,
                  name: str = "dispatcher", heartbeat: HeartbeatSettings | None = None,
                  job_files: JobFileStore | None = None,
-                 restart_defaults: dict[str, str] | None = None) -> None:
+                 restart_defaults: dict[str, str] | None = None,
+                 checkpoint_history: int = 10) -> None:
         super().__init__(rpc, name)
+        #: web.checkpoints.history: how many recent checkpoints REST lists per job
+        self.checkpoint_history = checkpoint_history
         #: the cluster's restart-strategy.* and failover keys, for jobs that set none
         self.restart_defaults = dict(restart_defaults or {})
         self.rm_address = resource_manager_address
@@ -111,7 +114,7 @@ class Dispatcher(RpcEndpoint):
         job_master = JobMaster(
             self.rpc, job_id, graph, self.rm_address,
             on_done=lambda result: self._job_done(result), heartbeat=self.heartbeat,
-            job_files=submission,
+            job_files=submission, checkpoint_history=self.checkpoint_history,
         )
         self.job_masters[job_id] = job_master
         await job_master.start()

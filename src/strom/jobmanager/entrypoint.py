@@ -22,6 +22,7 @@ from strom.common.config_options import (
     JOBMANAGER_RPC_ADDRESS,
     JOBMANAGER_RPC_PORT,
     RESTART_OPTIONS,
+    WEB_CHECKPOINTS_HISTORY,
     option_for_key,
 )
 from strom.common.configuration import Configuration
@@ -83,8 +84,10 @@ def create_jobmanager_components(rpc: RpcService, heartbeat: HeartbeatSettings,
         restart_defaults = {key: configuration.get_string(key, "")
                             for key in configuration.key_set()
                             if option_for_key(key) in RESTART_OPTIONS}
+    history = configuration.get(WEB_CHECKPOINTS_HISTORY) if configuration is not None else None
     return resource_manager, Dispatcher(rpc, resource_manager.address, heartbeat=heartbeat,
-                                        restart_defaults=restart_defaults)
+                                        restart_defaults=restart_defaults,
+                                        checkpoint_history=10 if history is None else history)
 
 
 def start_jobmanager(configuration: Configuration) -> JobManagerProcess:

@@ -124,8 +124,10 @@ class JobMaster(RpcEndpoint):
         on_done: Callable[[JobResult], None],
         heartbeat: HeartbeatSettings | None = None,
         job_files: JobSubmission | None = None,
+        checkpoint_history: int = 10,
     ) -> None:
         super().__init__(rpc, f"jobmaster-{job_id}")
+        self.checkpoint_history = checkpoint_history
         self.job_id = job_id
         self.job_graph = job_graph
         self.rm: ResourceManagerGateway = rpc.connect(
@@ -552,7 +554,7 @@ class JobMaster(RpcEndpoint):
             str(self.job_id), self.job_graph, lambda: self.graph, config,
             self._send_checkpoint_trigger, self._send_checkpoint_notification,
             self._fail_job, lambda coro: self.spawn(coro),
-            self._coordinators_by_state_id)
+            self._coordinators_by_state_id, stats_history=self.checkpoint_history)
         self.checkpoint_coordinator.start_periodic()
 
     def _stop_checkpointing(self, reason: str) -> None:

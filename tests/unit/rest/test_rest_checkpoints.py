@@ -326,3 +326,28 @@ def test_strom_checkpoint_takes_one_and_says_so_as_flink_does(cluster: MiniClust
     assert unknown.exit_code == 1 and f"No job with id {NO_JOB}" in unknown.output
     malformed = runner.invoke(main, ["checkpoint", "-m", address, "nojob"])
     assert malformed.exit_code == 2 and "Invalid value for JOBID" in malformed.output
+
+
+def test_web_checkpoints_history_bounds_the_listed_checkpoints(cluster: MiniCluster) -> None:
+    from strom.common import Configuration as Config
+    from strom.heartbeat import HeartbeatSettings
+    from strom.jobmanager.entrypoint import create_jobmanager_components
+    from strom.rpc.service import RpcService
+
+    rpc = RpcService("checkpoint-history-test")
+    try:
+        _, dispatcher = create_jobmanager_components(
+            rpc, HeartbeatSettings(), Config.from_dict({"web.checkpoints.history": "2"}))
+        assert dispatcher.checkpoint_history == 2
+    finally:
+        rpc.stop()
+    assert cluster.dispatcher is not None
+    cluster.dispatcher.checkpoint_history = 2
+    latch = Latch()
+    job, job_id = _submit(cluster, _graph(latch))
+    try:
+        stats = _wait_for_completed(cluster, job_id, 4)
+        assert len(stats["history"]) == 2 and stats["counts"]["completed"] >= 4
+    finally:
+        latch.trigger()
+    job.get_job_execution_result().result(timeout=60)
