@@ -27,6 +27,7 @@ after tasks finish), so a finished producer never holds an alignment up.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from strom.network.elements import CheckpointBarrier
@@ -63,6 +64,10 @@ class BarrierHandler:
         #: whose in-order barrier is still to come
         self.unaligned: CheckpointBarrier | None = None
         self.recording: set[int] = set()
+        #: when the pending checkpoint's first barrier came (epoch s), and the last
+        #: alignment: (checkpoint id, first barrier, all barriers), for checkpoint stats
+        self._first_barrier_s = 0.0
+        self.last_alignment: tuple[int, float, float] | None = None
 
     @property
     def pending_id(self) -> int | None:
@@ -88,6 +93,7 @@ class BarrierHandler:
             self.latest_decided = aborted
         if self.pending is None:
             self.pending = barrier
+            self._first_barrier_s = time.time()
         self.arrived.add(channel)
         self._counted.add(channel)
         if self.exactly_once:
@@ -196,6 +202,7 @@ class BarrierHandler:
             return None
         self._release()
         self.latest_decided = pending.checkpoint_id
+        self.last_alignment = (pending.checkpoint_id, self._first_barrier_s, time.time())
         return pending
 
     def _release(self) -> None:

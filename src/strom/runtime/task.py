@@ -579,7 +579,8 @@ class Task:
             writer.broadcast_event(barrier)
         if self.checkpoints is not None:
             self.checkpoints.snapshot_taken(self.tdd, barrier, states,
-                                            measured=_sync_part(barrier, started))
+                                            measured=_sync_part(barrier, started,
+                                                                self.barriers))
 
     # ------------------------------------------------------------------ unaligned checkpoints
     def _priority_input(self) -> None:
@@ -802,9 +803,16 @@ def _event_senders(writer: RecordWriter) -> tuple[Callable[[int], None], Callabl
     return watermark, status
 
 
-def _sync_part(barrier: CheckpointBarrier, started: float) -> CheckpointAckStats:
-    """What a checkpoint's synchronous part took at this task, and how long after the
-    trigger it started (REST's sync duration and start delay)."""
+def _sync_part(barrier: CheckpointBarrier, started: float,
+               barriers: BarrierHandler | None) -> CheckpointAckStats:
+    """What a checkpoint's synchronous part took at this task, its barrier alignment, and
+    how long after the trigger its first barrier came (REST's sync duration, alignment
+    duration and start delay); a source starts at the trigger's arrival."""
     now = time.time()
+    first, alignment_ms = started, 0
+    aligned = barriers.last_alignment if barriers is not None else None
+    if aligned is not None and aligned[0] == barrier.checkpoint_id:
+        first, alignment_ms = aligned[1], int((aligned[2] - aligned[1]) * 1000)
     return CheckpointAckStats(sync_duration_ms=int((now - started) * 1000),
-                              start_delay_ms=max(0, int(started * 1000) - barrier.timestamp))
+                              alignment_duration_ms=alignment_ms,
+                              start_delay_ms=max(0, int(first * 1000) - barrier.timestamp))

@@ -159,3 +159,21 @@ def test_the_gate_does_not_poll_a_blocked_channel_and_resumes_it_first() -> None
     gate.unblock(0)
     assert [gate.poll()[1].values[0], gate.poll()[1].values[0]] == ["a1", "a2"]  # type: ignore[index]
     assert gate.poll() is None
+
+
+def test_the_last_alignment_runs_from_the_first_barrier_to_the_last() -> None:
+    """For checkpoint stats: the first barrier's time and when all had come."""
+    import time
+
+    handler = BarrierHandler(2, exactly_once=True)
+    before = time.time()
+    assert handler.on_barrier(0, CheckpointBarrier(1, 0)) == (None, None)
+    assert handler.last_alignment is None
+    deadline = time.monotonic() + 5
+    while time.time() - before < 0.02 and time.monotonic() < deadline:
+        time.sleep(0.001)  # an alignment that takes measurable time
+    aligned, _ = handler.on_barrier(1, CheckpointBarrier(1, 0))
+    assert aligned is not None and handler.last_alignment is not None
+    checkpoint_id, first, last = handler.last_alignment
+    assert checkpoint_id == 1 and before <= first < last <= time.time()
+    assert last - first >= 0.015
