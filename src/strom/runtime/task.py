@@ -90,7 +90,7 @@ class Task:
         clock: Callable[[], int],
         report_state: Callable[[ExecutionAttemptID, ExecutionState, BaseException | None], None],
         send_operator_event: Callable[[ExecutionAttemptID, str, int, Any], None],
-        create_keyed_backend: Callable[[str, int, Any, Callable[[], int]], Any],
+        create_keyed_backend: Callable[..., Any],
     ) -> None:
         self.tdd = tdd
         self.network = network
@@ -179,7 +179,9 @@ class Task:
         ops: dict[int, StreamOperator] = {}
         for chained in chain:
             operator_id = f"{tdd.vertex_id}:{chained.node_id}"
-            ops[chained.node_id] = create_operator(chained.name, chained.spec, operator_id)
+            ops[chained.node_id] = create_operator(
+                chained.name, chained.spec, operator_id,
+                heap_state=tdd.config.get("state_backend", "hashmap") == "hashmap")
         self.operators = [ops[c.node_id] for c in chain]
         self.head = self.operators[0]
 
@@ -279,6 +281,10 @@ class Task:
             tdd.max_parallelism, tdd.parallelism, tdd.subtask_index
         )
         backend_type = str(tdd.config.get("state_backend", "hashmap"))
+        options = tdd.config.get("state_backend_options")
+        if options:  # the rocksdb backend's keys
+            return self._create_keyed_backend(backend_type, tdd.max_parallelism, key_groups,
+                                              self.clock, options)
         return self._create_keyed_backend(backend_type, tdd.max_parallelism, key_groups,
                                           self.clock)
 

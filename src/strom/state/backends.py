@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Protocol
 
 from strom.datastream.state import StateDescriptor
@@ -13,7 +13,7 @@ from strom.state.timers import InternalTimerService
 
 __all__ = ["AVAILABLE_BACKENDS", "KeyedStateBackend", "create_keyed_state_backend"]
 
-AVAILABLE_BACKENDS = ("hashmap",)
+AVAILABLE_BACKENDS = ("hashmap", "rocksdb")
 """Values of ``state.backend.type`` this build can create."""
 
 
@@ -30,7 +30,7 @@ class KeyedStateBackend(Protocol):
 
     def get_partitioned_state(self, namespace: Any, descriptor: StateDescriptor) -> Any: ...
 
-    def raw_value_map(self, name: str) -> dict[Any, Any]: ...
+    def raw_value_map(self, name: str) -> MutableMapping[Any, Any]: ...
 
     def keys(self, state_name: str, namespace: Any) -> Iterator[Any]: ...
 
@@ -48,8 +48,11 @@ def create_keyed_state_backend(
     max_parallelism: int,
     key_group_range: KeyGroupRange,
     clock: Callable[[], int] = wall_clock_millis,
+    options: Mapping[str, Any] | None = None,
 ) -> KeyedStateBackend:
-    """The backend named by ``state.backend.type`` (case-insensitive).
+    """The backend named by ``state.backend.type`` (case-insensitive); ``options`` are
+    configuration entries the backend reads (the rocksdb backend's
+    ``state.backend.rocksdb.*`` keys and ``io.tmp.dirs``).
 
     >>> from strom.state.key_groups import KeyGroupRange
     >>> create_keyed_state_backend("hashmap", 128, KeyGroupRange(0, 127)).backend_type
@@ -59,11 +62,12 @@ def create_keyed_state_backend(
     if name == "hashmap":
         return HeapKeyedStateBackend(max_parallelism, key_group_range, clock)
     if name == "rocksdb":
-        raise ValueError(
-            "state.backend.type 'rocksdb' is not available yet in strom; use 'hashmap' "
-            "(state kept as Python objects on the heap)"
+        from strom.state.rocksdb_backend import RocksDBKeyedStateBackend, RocksDBOptions
+
+        return RocksDBKeyedStateBackend(
+            max_parallelism, key_group_range, clock, RocksDBOptions.from_config(options)
         )
     raise ValueError(
         f"unknown state.backend.type {backend_type!r}; available: "
-        f"{', '.join(repr(b) for b in AVAILABLE_BACKENDS)} ('rocksdb' is not available yet)"
+        f"{', '.join(repr(b) for b in AVAILABLE_BACKENDS)}"
     )
