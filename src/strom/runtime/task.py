@@ -98,6 +98,8 @@ class Task:
         self.report_state = report_state
         self._send_operator_event = send_operator_event
         self._create_keyed_backend = create_keyed_backend
+        #: the keyed state backends of this task's operators, disposed when they close
+        self._keyed_backends: list[Any] = []
         self.state = ExecutionState.DEPLOYING
         self.name = f"{tdd.task_name} ({tdd.subtask_index + 1}/{tdd.parallelism})"
         self.mailbox: deque[Callable[[], None]] = deque()
@@ -282,11 +284,12 @@ class Task:
         )
         backend_type = str(tdd.config.get("state_backend", "hashmap"))
         options = tdd.config.get("state_backend_options")
-        if options:  # the rocksdb backend's keys
-            return self._create_keyed_backend(backend_type, tdd.max_parallelism, key_groups,
-                                              self.clock, options)
-        return self._create_keyed_backend(backend_type, tdd.max_parallelism, key_groups,
-                                          self.clock)
+        args = (backend_type, tdd.max_parallelism, key_groups, self.clock)
+        # the rocksdb backend's keys, if any
+        backend = self._create_keyed_backend(*args, options) if options else \
+            self._create_keyed_backend(*args)
+        self._keyed_backends.append(backend)
+        return backend
 
     def _wake(self) -> None:
         self.waker()
@@ -491,6 +494,12 @@ class Task:
                 attribute_failure(e, op.name)
                 first = first or e
         self.operators = []
+        backends, self._keyed_backends = self._keyed_backends, []
+        for backend in backends:  # frees the state (the rocksdb backend removes its DB)
+            try:
+                backend.dispose()
+            except BaseException as e:
+                first = first or e
         if first is not None and self.state is not ExecutionState.FAILED:
             raise first
         return first

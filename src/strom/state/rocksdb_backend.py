@@ -74,6 +74,7 @@ DEFAULT_MEMORY_BUDGET = 64 * 1024 * 1024
 ``state.backend.rocksdb.memory.fixed-per-slot`` is not set."""
 
 _U16_MAX = 0xFFFF
+_NO_KEY = object()
 _snapshot_numbers = itertools.count()
 
 
@@ -267,8 +268,8 @@ class RocksDBKeyedStateBackend:
         self._finalizer = weakref.finalize(self, _close_and_remove, self._db, self.directory)
         self._closed = False
         self._current_key: Any = None
-        self._kg_bytes = b"\0\0"
-        self._key_part = key_part(encode_object(None))
+        self._encoded_key: Any = _NO_KEY  # the key _kg_bytes and _key_part encode
+        self._kg_bytes = self._key_part = b""
         self._states: dict[str, RocksState] = {}
         self._metas: dict[str, tuple[int, StateMeta]] = {}
         self._restored_names: set[str] = set()  # restored, not yet asked for
@@ -280,14 +281,17 @@ class RocksDBKeyedStateBackend:
         self.confirmed_shared: dict[str, Any] = {}
         self.pending_shared: dict[int, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self.set_current_key(None)
 
     # ------------------------------------------------------------------ the current key
 
     def set_current_key(self, key: Any) -> None:
         """Make ``key`` the key that every state object and timer registration acts on."""
         self._current_key = key
-        self._kg_bytes = assign_to_key_group(key, self.max_parallelism).to_bytes(2, "big")
-        self._key_part = key_part(encode_object(key))
+        if key is not self._encoded_key:  # the same object: the same bytes
+            self._encoded_key = key
+            self._kg_bytes = assign_to_key_group(key, self.max_parallelism).to_bytes(2, "big")
+            self._key_part = key_part(encode_object(key))
         if self._per_record_hooks:
             for hook in self._per_record_hooks:
                 hook()
@@ -636,6 +640,7 @@ class RocksDBKeyedStateBackend:
         self._timer_services.clear()
         self._per_record_hooks.clear()
         self._current_key = None
+        self._encoded_key = _NO_KEY
 
     def __repr__(self) -> str:
         return (
