@@ -35,7 +35,12 @@ from typing import TYPE_CHECKING, Any
 from strom.state.checkpoint_metadata import FileStateHandle, StateHandle
 from strom.state.key_groups import KeyGroupRange
 from strom.state.rocksdb_keys import key_group_prefix
-from strom.state.snapshots import StateMeta, decode_key_group, encode_key_group
+from strom.state.snapshots import (
+    KeyedStateSnapshot,
+    StateMeta,
+    decode_key_group,
+    encode_key_group,
+)
 
 if TYPE_CHECKING:
     from strom.state.checkpoint_storage import CheckpointLocation
@@ -45,6 +50,7 @@ __all__ = [
     "INCREMENTAL_STATE_NAME",
     "IncrementalKeyedSnapshot",
     "LocalIncrementalSnapshot",
+    "canonical_snapshot",
     "restore_incremental",
     "snapshot_incremental",
     "upload_incremental_snapshot",
@@ -254,6 +260,19 @@ def restore_incremental(
         finally:
             _close_and_remove(db, path)
         _restore_timers(backend, snap)
+
+
+def canonical_snapshot(snapshot: IncrementalKeyedSnapshot) -> KeyedStateSnapshot:
+    """The canonical form of an incremental snapshot (downloads and reads its files): what
+    the ``hashmap`` backend restores and a savepoint reader lists."""
+    from strom.state.rocksdb_backend import RocksDBKeyedStateBackend
+
+    backend = RocksDBKeyedStateBackend(snapshot.max_parallelism, snapshot.key_group_range)
+    try:
+        backend.restore([snapshot])
+        return backend.snapshot()
+    finally:
+        backend.dispose()
 
 
 def _restore_timers(backend: Any, snap: IncrementalKeyedSnapshot) -> None:

@@ -18,6 +18,7 @@ from strom.state.checkpoint_metadata import (
     SubtaskStateEntry,
 )
 from strom.state.checkpoint_storage import CheckpointStorage
+from strom.state.heap_backend import HeapKeyedStateBackend
 from strom.state.key_groups import (
     KeyGroupRange,
     assign_to_key_group,
@@ -27,6 +28,7 @@ from strom.state.namespaces import VOID_NAMESPACE
 from strom.state.rocksdb_backend import RocksDBKeyedStateBackend
 from strom.state.rocksdb_incremental import (
     IncrementalKeyedSnapshot,
+    canonical_snapshot,
     upload_incremental_snapshot,
     write_incremental_handle,
 )
@@ -197,3 +199,16 @@ def test_shared_state_of_skips_canonical_state_files() -> None:
                              ByteStreamStateHandle(b"not a pickle")])
     assert shared_state_of(metadata, reader) == frozenset()
     assert read == [ByteStreamStateHandle(b"not a pickle")]
+
+
+def test_canonical_form_of_an_incremental_snapshot_restores_into_hashmap(
+    storage: CheckpointStorage,
+) -> None:
+    backend = rocks()
+    write(backend, range(200), "c")
+    snapshot = checkpoint(backend, storage, 1)
+    heap = HeapKeyedStateBackend(MAX_P, FULL, FakeClock())
+    heap.restore([canonical_snapshot(snapshot)])
+    assert values(heap, range(0, 200, 40)) == [("c", k) for k in range(0, 200, 40)]
+    assert heap.get_timer_service("t").num_event_time_timers() == 200
+    assert sorted(heap.keys("l", ("w", 1))) == list(range(200))
