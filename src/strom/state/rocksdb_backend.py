@@ -421,6 +421,7 @@ class RocksDBKeyedStateBackend:
         """Flush the write buffers and create a RocksDB checkpoint (hard links of the SST
         files) in a new directory of this backend; returns its path."""
         path = os.path.join(self.directory, name)
+        shutil.rmtree(path, ignore_errors=True)  # left by an attempt that was never uploaded
         self._db.flush()
         _require_rocksdict().Checkpoint(self._db).create_checkpoint(path)
         return path
@@ -529,8 +530,11 @@ class RocksDBKeyedStateBackend:
                 del self.pending_shared[cid]
 
     def notify_checkpoint_aborted(self, checkpoint_id: int) -> None:
+        """Forget an aborted incremental checkpoint (and its local files, if its upload
+        never ran)."""
         with self._lock:
             self.pending_shared.pop(checkpoint_id, None)
+        shutil.rmtree(os.path.join(self.directory, f"chk-{checkpoint_id}"), ignore_errors=True)
 
     # ------------------------------------------------------------------ restore
 

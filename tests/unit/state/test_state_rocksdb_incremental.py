@@ -100,6 +100,10 @@ def test_unconfirmed_checkpoint_is_not_a_base(storage: CheckpointStorage) -> Non
     local = backend.snapshot_incremental(1)
     upload_incremental_snapshot(local, storage.checkpoint_location(1), storage.shared_dir)
     backend.notify_checkpoint_aborted(1)
+    never_uploaded = backend.snapshot_incremental(7)
+    assert Path(never_uploaded.directory).is_dir()
+    backend.notify_checkpoint_aborted(7)  # aborted before its upload ran
+    assert not Path(never_uploaded.directory).exists()
     write(backend, range(100, 200), "b")
     second = checkpoint(backend, storage, 2)
     assert set(second.uploaded) == set(second.shared)
