@@ -19,7 +19,9 @@ it by name. Three steps, as in Flink:
 
 A restore at the same key-group range downloads the files and opens the DB as is; at
 another parallelism it opens each snapshot's DB and copies the rows of its own key groups
-(contiguous, as rows are key-group-prefixed).
+(contiguous, as rows are key-group-prefixed). The first checkpoint after a restore uploads
+all its files (Flink's ``NO_CLAIM`` restore mode): the restored files may belong to another
+job's checkpoints.
 """
 
 from __future__ import annotations
@@ -238,10 +240,12 @@ def restore_incremental(
         _download(snap, path)
         backend.replace_db(path)
         _restore_timers(backend, snap)
-        with backend._lock:
-            backend.confirmed_shared = dict(snap.shared)
+        # The restored files are not a base for the next checkpoint, which uploads all its
+        # files: the snapshot may belong to another job, whose shared files that job deletes
+        # (Flink's default restore mode, NO_CLAIM).
         return
-    rd = backend._db
+    import rocksdict
+
     for snap in snapshots:
         r = snap.key_group_range
         start, end = max(r.start, key_range.start), min(r.end, key_range.end)
@@ -253,10 +257,15 @@ def restore_incremental(
         try:
             ids = {sid: backend.prepare_restored_state(name, meta)
                    for name, (sid, meta) in read_metas(db).items()}
+            batch = rocksdict.WriteBatch(raw_mode=True)
             for row, value in scan_rows(db, key_groups=KeyGroupRange(start, end)):
                 kg = int.from_bytes(row[:2], "big")
                 sid = ids[int.from_bytes(row[2:4], "big")]
-                rd.put(key_group_prefix(kg, sid) + row[4:], value)
+                batch.put(key_group_prefix(kg, sid) + row[4:], value)
+                if len(batch) >= 4096:
+                    backend._db.write(batch)
+                    batch = rocksdict.WriteBatch(raw_mode=True)
+            backend._db.write(batch)
         finally:
             _close_and_remove(db, path)
         _restore_timers(backend, snap)
