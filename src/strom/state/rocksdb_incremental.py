@@ -56,6 +56,7 @@ __all__ = [
     "restore_incremental",
     "snapshot_incremental",
     "upload_incremental_snapshot",
+    "upload_keyed_state",
     "write_incremental_handle",
 ]
 
@@ -215,6 +216,20 @@ def write_incremental_handle(
     """The keyed state handle of an incremental snapshot: pickled, named so that
     :func:`strom.state.shared_state.shared_state_of` finds it without reading other state."""
     return location.write_state(INCREMENTAL_STATE_NAME, pickle.dumps(snapshot, protocol=5))
+
+
+def upload_keyed_state(
+    keyed: Any, location: CheckpointLocation, shared_dir: str | None, name: str
+) -> StateHandle:
+    """The keyed state handle of a materialized snapshot, for the upload thread: an
+    incremental one is uploaded first (:func:`upload_incremental_snapshot`), anything else
+    (a canonical :class:`KeyedStateSnapshot`) is pickled into ``location`` as ``name``."""
+    if isinstance(keyed, LocalIncrementalSnapshot):
+        return write_incremental_handle(
+            location, upload_incremental_snapshot(keyed, location, shared_dir))
+    from strom.common import _pickling
+
+    return location.write_state(name, _pickling.dumps(keyed))
 
 
 def _download(snapshot: IncrementalKeyedSnapshot, directory: str) -> None:

@@ -30,6 +30,7 @@ from strom.state.rocksdb_incremental import (
     IncrementalKeyedSnapshot,
     canonical_snapshot,
     upload_incremental_snapshot,
+    upload_keyed_state,
     write_incremental_handle,
 )
 from strom.state.shared_state import SharedStateRegistry, discard_shared_state, shared_state_of
@@ -219,3 +220,21 @@ def test_canonical_form_of_an_incremental_snapshot_restores_into_hashmap(
     assert values(heap, range(0, 200, 40)) == [("c", k) for k in range(0, 200, 40)]
     assert heap.get_timer_service("t").num_event_time_timers() == 200
     assert sorted(heap.keys("l", ("w", 1))) == list(range(200))
+
+
+def test_upload_keyed_state_handles_both_forms(storage: CheckpointStorage) -> None:
+    backend = rocks()
+    write(backend, range(50), "u")
+    location = storage.checkpoint_location(1)
+    incremental = upload_keyed_state(backend.snapshot_incremental(1), location,
+                                     storage.shared_dir, "op-keyed")
+    canonical = upload_keyed_state(backend.snapshot(), location, storage.shared_dir, "op-keyed")
+    metadata = _metadata(1, [incremental, canonical])
+    urls = shared_state_of(metadata)
+    assert urls and all("/shared/" in url for url in urls)
+    from strom.state.checkpoint_storage import read_state
+
+    for handle in (incremental, canonical):
+        restored = rocks()
+        restored.restore([pickle.loads(read_state(handle))])
+        assert values(restored, range(0, 50, 10)) == [("u", k) for k in range(0, 50, 10)]
