@@ -168,3 +168,16 @@ def test_more_state_than_the_memory_budget(tmp_path: Path) -> None:
     print(f"rss grew {grown / 2**20:.1f} MiB for {data_size / 2**20:.0f} MiB of state")
     assert grown < data_size // 4, (
         f"RSS grew by {grown / 2**20:.0f} MiB for {data_size / 2**20:.0f} MiB of state")
+
+
+def test_values_read_are_copies_until_written_back() -> None:
+    backend = rocks()
+    backend.set_current_key("k")
+    value = backend.get_partitioned_state(V, ValueStateDescriptor("v"))
+    value.update([1])
+    value.value().append(2)  # as in Flink's RocksDB backend: a deserialized copy
+    assert value.value() == [1]
+    changed = value.value()
+    changed.append(2)
+    value.update(changed)
+    assert value.value() == [1, 2]
