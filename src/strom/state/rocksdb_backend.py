@@ -257,6 +257,7 @@ class RocksDBKeyedStateBackend:
         self.key_group_range = key_group_range
         self.options = options or RocksDBOptions()
         self._clock = clock
+        _require_rocksdict()
         parent = self.options.local_dir
         if parent:
             os.makedirs(parent, exist_ok=True)
@@ -264,7 +265,11 @@ class RocksDBKeyedStateBackend:
         self.directory = tempfile.mkdtemp(prefix="strom-rocksdb-", dir=parent or None)
         #: names this backend's files in shared checkpoint storage
         self.backend_id = uuid.uuid4().hex
-        self._db = _open(os.path.join(self.directory, "db"), self.options)
+        try:
+            self._db = _open(os.path.join(self.directory, "db"), self.options)
+        except BaseException:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            raise
         self._finalizer = weakref.finalize(self, _close_and_remove, self._db, self.directory)
         self._closed = False
         self._current_key: Any = None

@@ -181,3 +181,15 @@ def test_values_read_are_copies_until_written_back() -> None:
     changed.append(2)
     value.update(changed)
     assert value.value() == [1, 2]
+
+
+def test_missing_rocksdict_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from strom.state import rocksdb_backend
+
+    monkeypatch.setattr(rocksdb_backend, "rocksdict", None)
+    with pytest.raises(RuntimeError, match=r"needs the 'rocksdict' package.*'hashmap'"):
+        create_keyed_state_backend("rocksdb", 128, FULL, FakeClock(),
+                                   {"state.backend.rocksdb.localdir": str(tmp_path)})
+    assert list(tmp_path.iterdir()) == []  # no directory left behind
