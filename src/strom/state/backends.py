@@ -11,7 +11,12 @@ from strom.state.key_groups import KeyGroupRange
 from strom.state.snapshots import KeyedStateSnapshot
 from strom.state.timers import InternalTimerService
 
-__all__ = ["AVAILABLE_BACKENDS", "KeyedStateBackend", "create_keyed_state_backend"]
+__all__ = [
+    "AVAILABLE_BACKENDS",
+    "KeyedStateBackend",
+    "checkpoint_keyed_state",
+    "create_keyed_state_backend",
+]
 
 AVAILABLE_BACKENDS = ("hashmap", "rocksdb")
 """Values of ``state.backend.type`` this build can create."""
@@ -71,3 +76,27 @@ def create_keyed_state_backend(
         f"unknown state.backend.type {backend_type!r}; available: "
         f"{', '.join(repr(b) for b in AVAILABLE_BACKENDS)}"
     )
+
+
+def checkpoint_keyed_state(
+    backend: Any, checkpoint_id: int, incremental: bool = False, savepoint: bool = False
+) -> Any:
+    """The synchronous part of a keyed backend's snapshot for a checkpoint, run on the task's
+    thread; the result goes into ``OperatorSubtaskState.keyed``:
+
+    * an incremental checkpoint (``execution.checkpointing.incremental``, not a savepoint,
+      a backend that has them: rocksdb): its local checkpoint, which the upload thread
+      hands to :func:`~strom.state.rocksdb_incremental.upload_keyed_state`;
+    * else the deferred canonical snapshot (a callable for the upload thread), when the
+      backend has one;
+    * else a full canonical snapshot, taken now.
+
+    Savepoints are always canonical, so they restore into any backend."""
+    if incremental and not savepoint:
+        take_incremental = getattr(backend, "snapshot_incremental", None)
+        if take_incremental is not None:
+            return take_incremental(checkpoint_id)
+    deferred = getattr(backend, "snapshot_deferred", None)
+    if deferred is not None:
+        return deferred()
+    return backend.snapshot()

@@ -18,6 +18,7 @@ from strom.state.checkpoint_metadata import (
     SubtaskStateEntry,
 )
 from strom.state.checkpoint_storage import CheckpointStorage
+from strom.state.backends import checkpoint_keyed_state
 from strom.state.heap_backend import HeapKeyedStateBackend
 from strom.state.key_groups import (
     KeyGroupRange,
@@ -28,6 +29,7 @@ from strom.state.namespaces import VOID_NAMESPACE
 from strom.state.rocksdb_backend import RocksDBKeyedStateBackend
 from strom.state.rocksdb_incremental import (
     IncrementalKeyedSnapshot,
+    LocalIncrementalSnapshot,
     canonical_snapshot,
     upload_incremental_snapshot,
     upload_keyed_state,
@@ -238,3 +240,19 @@ def test_upload_keyed_state_handles_both_forms(storage: CheckpointStorage) -> No
         restored = rocks()
         restored.restore([pickle.loads(read_state(handle))])
         assert values(restored, range(0, 50, 10)) == [("u", k) for k in range(0, 50, 10)]
+
+
+def test_checkpoint_keyed_state_picks_the_snapshot_kind(storage: CheckpointStorage) -> None:
+    backend = rocks()
+    write(backend, range(10), "k")
+    local = checkpoint_keyed_state(backend, 1, incremental=True)
+    assert isinstance(local, LocalIncrementalSnapshot)
+    for canonical in (checkpoint_keyed_state(backend, 2),
+                      checkpoint_keyed_state(backend, 3, incremental=True, savepoint=True)):
+        assert callable(canonical)  # the deferred part, for the upload thread
+        assert sorted(canonical().key_groups) != []
+    heap = HeapKeyedStateBackend(MAX_P, FULL, FakeClock())
+    write(heap, range(10), "k")
+    taken = checkpoint_keyed_state(heap, 4, incremental=True)
+    snapshot = taken() if callable(taken) else taken
+    assert sorted(snapshot.states) == ["l", "v"]
