@@ -10,6 +10,7 @@ import pytest
 from backend_conformance import OPEN_ROCKSDB_BACKENDS, FakeClock
 
 from strom.datastream.state import ListStateDescriptor, ValueStateDescriptor
+from strom.state.backends import checkpoint_keyed_state
 from strom.state.checkpoint_metadata import (
     ByteStreamStateHandle,
     CheckpointMetadata,
@@ -18,7 +19,6 @@ from strom.state.checkpoint_metadata import (
     SubtaskStateEntry,
 )
 from strom.state.checkpoint_storage import CheckpointStorage
-from strom.state.backends import checkpoint_keyed_state
 from strom.state.heap_backend import HeapKeyedStateBackend
 from strom.state.key_groups import (
     KeyGroupRange,
