@@ -639,6 +639,8 @@ class RocksDBKeyedStateBackend:
         afterwards (and holds no state any more)."""
         if not self._closed:
             self._closed = True
+            for state in self._states.values():
+                state.release_scan()
             self._finalizer()
             self._db = _ClosedDB()
         self._states.clear()

@@ -45,6 +45,8 @@ __all__ = [
 ]
 
 _VOID_BYTES = encode_object(VOID_NAMESPACE)
+_SCAN_RENEWAL = 256
+"""Cleanup steps one RocksDB iterator serves before a new one continues the pass."""
 
 
 def purge_stored(kind: str, stored: Any, now: int, ttl: int) -> Any:
@@ -70,6 +72,8 @@ class RocksState:
         "_ns_bytes",
         "_policy",
         "_prefix_sid",
+        "_scan",
+        "_scan_steps",
         "has_ttl",
         "name",
         "state_id",
@@ -94,6 +98,8 @@ class RocksState:
         self._ns: Any = VOID_NAMESPACE
         self._ns_bytes = _VOID_BYTES
         self._cursor: bytes | None = None  # the last row incremental TTL cleanup checked
+        self._scan: Iterator[tuple[bytes, bytes]] | None = None  # the current pass's rows
+        self._scan_steps = 0
 
     # ------------------------------------------------------------------ rows
 
@@ -153,30 +159,48 @@ class RocksState:
 
     def _cleanup_step(self) -> None:
         """Check the next ``cleanup_size`` rows of this state (round robin over the whole
-        state, as the ``hashmap`` backend's incremental cleanup) and drop expired parts."""
+        state, as the ``hashmap`` backend's incremental cleanup) and drop expired parts.
+
+        A pass reads the rows through one RocksDB iterator (a view as of its creation, as
+        the hashmap backend walks a copy of the keys), renewed every
+        :data:`_SCAN_RENEWAL` steps so that it does not pin old files for long; a row that
+        looks expired is read again before it is changed, since the view may be older."""
         policy = self._policy
         if policy is None or policy.cleanup_size <= 0:
             return
         budget, now, ttl, kind = policy.cleanup_size, policy.clock(), policy.ttl, self.kind
         db = self._backend._db
-        cursor, restarted = self._cursor, False
+        restarted = False
         while True:
-            for row, raw in self._backend.scan_state(self.state_id, cursor):
-                cursor = row
+            scan = self._scan
+            if scan is None or self._scan_steps >= _SCAN_RENEWAL:
+                scan = self._scan = self._backend.scan_state(self.state_id, self._cursor)
+                self._scan_steps = 0
+            self._scan_steps += 1
+            for row, raw in scan:
+                self._cursor = row
                 stored = loads_value(raw)
-                kept = purge_stored(kind, stored, now, ttl)
-                if kept is None:
-                    db.delete(row)
-                elif kept is not stored:
-                    db.put(row, dumps_value(kept))
+                if purge_stored(kind, stored, now, ttl) is not stored:
+                    current = db.get(row)  # the view may be older than the row
+                    if current is not None:
+                        stored = loads_value(current)
+                        kept = purge_stored(kind, stored, now, ttl)
+                        if kept is None:
+                            db.delete(row)
+                        elif kept is not stored:
+                            db.put(row, dumps_value(kept))
                 budget -= 1
                 if budget <= 0:
-                    self._cursor = cursor
                     return
+            self._scan = None  # the pass is done
+            self._cursor = None
             if restarted:
-                break
-            cursor, restarted = None, True
-        self._cursor = cursor
+                return
+            restarted = True
+
+    def release_scan(self) -> None:
+        """Drop the incremental cleanup's iterator (before the DB closes)."""
+        self._scan = None
 
     def per_record_cleanup(self) -> Any:
         """A hook the backend runs on every ``set_current_key``, or ``None``."""
