@@ -193,3 +193,31 @@ def test_missing_rocksdict_is_a_clear_error(
         create_keyed_state_backend("rocksdb", 128, FULL, FakeClock(),
                                    {"state.backend.rocksdb.localdir": str(tmp_path)})
     assert list(tmp_path.iterdir()) == []  # no directory left behind
+
+
+def test_ttl_cleanup_does_not_drop_rows_refreshed_after_its_pass_began() -> None:
+    clock = FakeClock()
+    backend = rocks(clock=clock)
+    config = (StateTtlConfig.new_builder(Time.milliseconds(10))
+              .disable_cleanup_in_background().cleanup_incrementally(1, False).build())
+    descriptor = ValueStateDescriptor("v")
+    descriptor.enable_time_to_live(config)
+    state = backend.get_partitioned_state(V, descriptor)
+    for key in range(5):
+        backend.set_current_key(key)
+        state.update(key)
+    backend.set_current_key("reader")
+    state.value()  # the cleanup pass starts: its view holds the rows as written at 0
+    clock.now = 5
+    for key in range(5):  # refreshed: they expire at 15 now
+        backend.set_current_key(key)
+        state.update(key)
+    clock.now = 12
+    backend.set_current_key("reader")
+    for _ in range(12):
+        state.value()
+    assert sorted(backend.keys("v", V)) == [0, 1, 2, 3, 4]
+    clock.now = 15
+    for _ in range(12):
+        state.value()
+    assert list(backend.keys("v", V)) == []
