@@ -474,20 +474,25 @@ class RocksDBKeyedStateBackend:
         services = tuple(self._timer_services)
         options = self.options
 
+        done: list[KeyedStateSnapshot] = []
+
         def materialize() -> KeyedStateSnapshot:
+            if done:  # runs once; later calls return the same snapshot
+                return done[0]
             db = _open(path, options, read_only=True)
             try:
                 payloads = self._read_payloads(db, names, purges, now, timers)
             finally:
                 _close_and_remove(db, path)
-            return KeyedStateSnapshot(
+            done.append(KeyedStateSnapshot(
                 backend_type=self.backend_type,
                 max_parallelism=self.max_parallelism,
                 key_group_range=self.key_group_range,
                 states=metas,
                 key_groups={kg: encode_key_group(p) for kg, p in sorted(payloads.items())},
                 timer_services=services,
-            )
+            ))
+            return done[0]
 
         return materialize
 
