@@ -614,9 +614,11 @@ def _align_to_type(elements: list[Any], type_info: Any) -> list[Any]:
 
 
 def _state_backend_options(config: Configuration) -> dict[str, str]:
-    """The configuration entries the keyed state backend reads (``state.backend.rocksdb.*``
-    and ``io.tmp.dirs``), as strings in the options' syntax."""
+    """The configuration entries the keyed state backend reads (``state.backend.rocksdb.*``,
+    ``io.tmp.dirs`` and whether checkpoints are incremental), as strings in the options'
+    syntax."""
+    keys = {"io.tmp.dirs", "execution.checkpointing.incremental", "state.backend.incremental"}
     return {
         key: value for key, value in config.to_dict().items()
-        if key.startswith("state.backend.rocksdb.") or key == "io.tmp.dirs"
+        if key.startswith("state.backend.rocksdb.") or key in keys
     }

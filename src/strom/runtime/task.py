@@ -508,6 +508,11 @@ class Task:
     def _notify(self, checkpoint_id: int, complete: bool) -> None:
         if self.state.is_terminal:
             return
+        for backend in self._keyed_backends:  # rocksdb: the base of incremental checkpoints
+            notify = getattr(backend, "notify_checkpoint_complete" if complete
+                             else "notify_checkpoint_aborted", None)
+            if notify is not None:
+                notify(checkpoint_id)
         for op in self.operators:
             try:
                 if complete:
@@ -523,6 +528,10 @@ class Task:
         uploads the rest in the background and acknowledges."""
         checkpoint_id = barrier.checkpoint_id
         try:
+            for backend in self._keyed_backends:  # which kind of snapshot to take
+                begin = getattr(backend, "begin_checkpoint", None)
+                if begin is not None:
+                    begin(checkpoint_id, barrier.kind.is_savepoint)
             for op in self.operators:
                 op.prepare_snapshot_pre_barrier(checkpoint_id)
             states = {}

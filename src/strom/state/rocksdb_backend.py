@@ -90,6 +90,9 @@ class RocksDBOptions:
     memory_budget: int | None = DEFAULT_MEMORY_BUDGET
     """None: no shared budget, RocksDB's own defaults."""
     write_buffer_ratio: float = 0.5
+    incremental: bool = False
+    """``execution.checkpointing.incremental``: checkpoints (not savepoints) are native and
+    upload only new SST files."""
 
     @staticmethod
     def from_config(config: Mapping[str, Any] | None) -> RocksDBOptions:
@@ -118,7 +121,8 @@ class RocksDBOptions:
         budget: int | None = int(fixed) if fixed else DEFAULT_MEMORY_BUDGET
         if not fixed and not get(opts.ROCKSDB_MEMORY_MANAGED):
             budget = None
-        return RocksDBOptions(local_dir, budget, float(get(opts.ROCKSDB_WRITE_BUFFER_RATIO)))
+        return RocksDBOptions(local_dir, budget, float(get(opts.ROCKSDB_WRITE_BUFFER_RATIO)),
+                              bool(get(opts.INCREMENTAL_CHECKPOINTS)))
 
 
 def _require_rocksdict() -> Any:
@@ -286,6 +290,8 @@ class RocksDBKeyedStateBackend:
         self.confirmed_shared: dict[str, Any] = {}
         self.pending_shared: dict[int, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        #: the checkpoint the task snapshots next: (id, whether it is a savepoint)
+        self._checkpoint: tuple[int, bool] = (0, True)
         self.set_current_key(None)
 
     # ------------------------------------------------------------------ the current key
@@ -522,6 +528,21 @@ class RocksDBKeyedStateBackend:
     def snapshot(self) -> KeyedStateSnapshot:
         """A canonical snapshot of all state and timers, taken at once."""
         return self.snapshot_deferred()()
+
+    def begin_checkpoint(self, checkpoint_id: int, savepoint: bool) -> None:
+        """The task is about to snapshot for checkpoint ``checkpoint_id`` (a savepoint or
+        not): :meth:`checkpoint_snapshot` takes the matching kind of snapshot."""
+        self._checkpoint = (checkpoint_id, savepoint)
+
+    def checkpoint_snapshot(self) -> Any:
+        """The synchronous part of the snapshot of the checkpoint announced by
+        :meth:`begin_checkpoint`: an incremental one when ``options.incremental`` and it is
+        not a savepoint, else the deferred canonical snapshot (see
+        :func:`strom.state.backends.checkpoint_keyed_state`)."""
+        from strom.state.backends import checkpoint_keyed_state
+
+        checkpoint_id, savepoint = self._checkpoint
+        return checkpoint_keyed_state(self, checkpoint_id, self.options.incremental, savepoint)
 
     def snapshot_incremental(self, checkpoint_id: int) -> Any:
         """The synchronous part of an incremental checkpoint (see

@@ -54,6 +54,7 @@ __all__ = [
     "LocalIncrementalSnapshot",
     "canonical_snapshot",
     "restore_incremental",
+    "shared_dir_of",
     "snapshot_incremental",
     "upload_incremental_snapshot",
     "upload_keyed_state",
@@ -216,6 +217,19 @@ def write_incremental_handle(
     """The keyed state handle of an incremental snapshot: pickled, named so that
     :func:`strom.state.shared_state.shared_state_of` finds it without reading other state."""
     return location.write_state(INCREMENTAL_STATE_NAME, pickle.dumps(snapshot, protocol=5))
+
+
+def shared_dir_of(location_url: str) -> str | None:
+    """The job's ``shared/`` directory beside a checkpoint directory
+    ``<base>/<job-id>/chk-<n>``; None for other locations (savepoints, JobManager storage).
+
+    >>> shared_dir_of("file:///c/job/chk-7"), shared_dir_of("file:///s/savepoint-ab-cd")
+    ('file:///c/job/shared', None)
+    """
+    parent, _, name = location_url.rstrip("/").rpartition("/")
+    if not parent or not name.startswith("chk-"):
+        return None
+    return f"{parent}/shared"
 
 
 def upload_keyed_state(
