@@ -19,6 +19,7 @@ from strom.jobmanager.checkpoint import CheckpointAbortedError, CompletedCheckpo
 from strom.jobmanager.jobmaster import JobMaster
 from strom.network.elements import CheckpointType
 from strom.rpc.messages import SerializedValue, TaskDeploymentDescriptor
+from strom.state import savepoint
 from strom.state.assignment import assign_state
 from strom.state.checkpoint_storage import read_state
 from strom.state.rocksdb_incremental import IncrementalKeyedSnapshot
@@ -113,8 +114,15 @@ def test_incremental_checkpoints_share_files_and_restore(
         assert coordinator.shared_state.checkpoints() == [completed[-1].checkpoint_id]
         assert {p.name for p in shared_dir.iterdir()} == {u.rsplit("/", 1)[1] for u in files}
 
+        assert completed[-1].metadata.format == "native"
+        # readable from Python like a savepoint (the reader converts the native snapshot)
+        sums = dict(savepoint.read(completed[-1].external_pointer).keyed_state(
+            "sums", "_strom_reduce"))
+        assert {k: v[1] for k, v in sums.items()} == _final_sums(sink.results)
+
         wait_until(lambda: take(CheckpointType.SAVEPOINT), DEADLINE_S)
         assert all(isinstance(s, KeyedStateSnapshot) for s in _keyed_states(completed[-1]))
+        assert completed[-1].metadata.format == "canonical"
 
         client.cancel().result(DEADLINE_S)
         latch.trigger()

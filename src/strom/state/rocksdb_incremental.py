@@ -237,11 +237,17 @@ def upload_keyed_state(
 ) -> StateHandle:
     """The keyed state handle of a materialized snapshot, for the upload thread: an
     incremental one is uploaded first (:func:`upload_incremental_snapshot`), anything else
-    (a canonical :class:`KeyedStateSnapshot`) is pickled into ``location`` as ``name``."""
-    if isinstance(keyed, LocalIncrementalSnapshot):
-        return write_incremental_handle(
-            location, upload_incremental_snapshot(keyed, location, shared_dir))
+    (a canonical :class:`KeyedStateSnapshot`) is pickled into ``location`` as ``name``.
+    Without a shared directory (JobManager checkpoint storage) an incremental snapshot is
+    stored in canonical form."""
     from strom.common import _pickling
+
+    if isinstance(keyed, LocalIncrementalSnapshot):
+        snapshot = upload_incremental_snapshot(keyed, location, shared_dir)
+        if shared_dir is not None:
+            return write_incremental_handle(location, snapshot)
+        # JobManager storage keeps state in memory: nothing to share, so store it canonical
+        keyed = canonical_snapshot(snapshot)
 
     return location.write_state(name, _pickling.dumps(keyed))
 

@@ -36,6 +36,7 @@ from strom.state.rocksdb_incremental import (
     write_incremental_handle,
 )
 from strom.state.shared_state import SharedStateRegistry, discard_shared_state, shared_state_of
+from strom.state.snapshots import KeyedStateSnapshot
 
 V = VOID_NAMESPACE
 MAX_P = 128
@@ -256,3 +257,17 @@ def test_checkpoint_keyed_state_picks_the_snapshot_kind(storage: CheckpointStora
     taken = checkpoint_keyed_state(heap, 4, incremental=True)
     snapshot = taken() if callable(taken) else taken
     assert sorted(snapshot.states) == ["l", "v"]
+
+
+def test_without_a_shared_directory_incremental_state_is_stored_canonical() -> None:
+    from strom.state.checkpoint_storage import InMemoryCheckpointLocation, read_state
+
+    backend = rocks()
+    write(backend, range(30), "m")
+    handle = upload_keyed_state(backend.snapshot_incremental(1),
+                                InMemoryCheckpointLocation("chk-1"), None, "op-keyed")
+    stored = pickle.loads(read_state(handle))
+    assert isinstance(stored, KeyedStateSnapshot)
+    heap = HeapKeyedStateBackend(MAX_P, FULL, FakeClock())
+    heap.restore([stored])
+    assert values(heap, range(0, 30, 10)) == [("m", k) for k in range(0, 30, 10)]

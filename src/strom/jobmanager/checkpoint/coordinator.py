@@ -22,6 +22,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from strom.common.checkpointing import CheckpointCoordinatorConfiguration
 from strom.common.job import JobStatus
 from strom.graph.execution_graph import Execution, ExecutionGraph
@@ -315,8 +317,10 @@ class CheckpointCoordinator:
         try:
             metadata = self._metadata(pending)
             loop = asyncio.get_running_loop()
-            pointer = await loop.run_in_executor(None, location.write_metadata, metadata)
             shared = await loop.run_in_executor(None, shared_state_of, metadata)
+            if shared:  # incremental RocksDB state: the backend's native format
+                metadata = msgspec.structs.replace(metadata, format="native")
+            pointer = await loop.run_in_executor(None, location.write_metadata, metadata)
         except Exception as e:
             log.warning("checkpoint %d of job %s could not be finalized: %s", checkpoint_id,
                         self.job_id, e)
