@@ -1,7 +1,8 @@
 """Incremental checkpoints of the rocksdb backend in running jobs: the keyed state goes to
 the job's ``shared/`` directory as SST files, a later checkpoint re-uses them, the
 coordinator keeps exactly the files its retained checkpoints need, savepoints stay
-canonical, and a new job restored from the checkpoint goes on as an uninterrupted run."""
+canonical, and a new job restored from the checkpoint (on rocksdb, or on hashmap after a
+switch of backends) goes on as an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -31,9 +32,9 @@ KEYS = 5
 P = 2
 
 
-def _env(local_dir: Path) -> StreamExecutionEnvironment:
+def _env(local_dir: Path, backend: str = "rocksdb") -> StreamExecutionEnvironment:
     config = Configuration()
-    config.set_string("state.backend.type", "rocksdb")
+    config.set_string("state.backend.type", backend)
     config.set_string("state.backend.rocksdb.localdir", str(local_dir))
     config.set_string("execution.checkpointing.incremental", "true")
     config.set_string("execution.checkpointing.num-retained", "1")
@@ -62,8 +63,9 @@ def _keyed_states(checkpoint: CompletedCheckpoint) -> list[Any]:
             if entry.keyed is not None]
 
 
+@pytest.mark.parametrize("restore_into", ["rocksdb", "hashmap"])
 def test_incremental_checkpoints_share_files_and_restore(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restore_into: str) -> None:
     first, second = list(range(250)), list(range(250, 500))
     whole = CollectSink()
     with MiniClusterFixture(parallelism=P):
@@ -147,7 +149,7 @@ def test_incremental_checkpoints_share_files_and_restore(
     monkeypatch.setattr(JobMaster, "_deployment_descriptor", restoring)
     rest = CollectSink()
     with MiniClusterFixture(parallelism=P):
-        env = _env(tmp_path / "db")
+        env = _env(tmp_path / "db", restore_into)  # hashmap: the job switched backends
         _job(env, second, rest)
         env.execute("second half")
     assert _final_sums(rest.results) == _final_sums(whole.results)

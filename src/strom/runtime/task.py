@@ -58,6 +58,7 @@ from strom.runtime.operators.source import SourceOperator
 from strom.runtime.output_types import checked_emit
 from strom.runtime.python_path import acquire_python_path, release_python_path
 from strom.state.key_groups import compute_key_group_range_for_operator_index
+from strom.state.rocksdb_incremental import canonical_keyed_state
 from strom.state.snapshots import RestoredOperatorState
 
 __all__ = ["StepResult", "Task", "attribute_failure"]
@@ -332,6 +333,8 @@ class Task:
             self._create_keyed_backend(*args)
         self._keyed_backends.append(backend)
         if restored:
+            if getattr(backend, "backend_type", None) != "rocksdb":
+                restored = tuple(map(canonical_keyed_state, restored))
             backend.restore(restored)
         return backend
 

@@ -52,6 +52,7 @@ __all__ = [
     "INCREMENTAL_STATE_NAME",
     "IncrementalKeyedSnapshot",
     "LocalIncrementalSnapshot",
+    "canonical_keyed_state",
     "canonical_snapshot",
     "restore_incremental",
     "shared_dir_of",
@@ -317,6 +318,12 @@ def canonical_snapshot(snapshot: IncrementalKeyedSnapshot) -> KeyedStateSnapshot
         return backend.snapshot()
     finally:
         backend.dispose()
+
+
+def canonical_keyed_state(keyed: Any) -> Any:
+    """``keyed`` in canonical form if it is an incremental snapshot, else as it is: what
+    a backend other than rocksdb restores (a job that switched backends)."""
+    return canonical_snapshot(keyed) if isinstance(keyed, IncrementalKeyedSnapshot) else keyed
 
 
 def _restore_timers(backend: Any, snap: IncrementalKeyedSnapshot) -> None:
