@@ -15,9 +15,12 @@ import pytest
 
 from strom.common import WatermarkStrategy
 from strom.common.configuration import Configuration
+from strom.common.job import JobStatus
 from strom.datastream import ExternalizedCheckpointRetention, StreamExecutionEnvironment
+from strom.datastream.functions import MapFunction, RuntimeContext
 from strom.jobmanager.checkpoint import CheckpointAbortedError, CompletedCheckpoint
 from strom.jobmanager.jobmaster import JobMaster
+from strom.minicluster import MiniCluster
 from strom.network.elements import CheckpointType
 from strom.rpc.messages import SerializedValue, TaskDeploymentDescriptor
 from strom.state import savepoint
@@ -154,3 +157,50 @@ def test_incremental_checkpoints_share_files_and_restore(
         env.execute("second half")
     assert _final_sums(rest.results) == _final_sums(whole.results)
     assert len(rest.results) == len(second)
+
+
+class FailAfterTheCheckpointOnFirstAttempt(MapFunction):
+    """Fails attempt 0 at the first running sum above 6 (the records after the latch)."""
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.attempt = runtime_context.get_attempt_number()
+
+    def map(self, value: Any) -> Any:
+        if self.attempt == 0 and value[1] > 6:
+            raise ValueError("the record after the checkpoint fails attempt 0")
+        return (*value, self.attempt)
+
+
+def test_a_restart_restores_rocksdb_state_from_an_incremental_checkpoint(
+        tmp_path: Path) -> None:
+    latch, sink = Latch(), CollectSink()
+    settings = {"state.backend.type": "rocksdb",
+                "state.backend.rocksdb.localdir": str(tmp_path / "db"),
+                "execution.checkpointing.incremental": "true",
+                "restart-strategy.type": "fixed-delay",
+                "restart-strategy.fixed-delay.delay": "10 ms"}
+    with MiniCluster(num_task_managers=1, slots_per_task_manager=1) as cluster:
+        env = StreamExecutionEnvironment.get_execution_environment(
+            Configuration.from_dict(settings))
+        env.set_parallelism(1)
+        env._cluster = cluster
+        env.enable_checkpointing(20)
+        env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "checkpoints"))
+        (env.from_source(TestingSource([1, 2, 3, TestingSource.AWAIT(latch), 4, 5]),
+                         WatermarkStrategy.no_watermarks(), "numbers").uid("numbers")
+         .key_by(lambda x: 0).reduce(lambda a, b: a + b).uid("sums")
+         .map(lambda total: (0, total)).map(FailAfterTheCheckpointOnFirstAttempt())
+         .sink_to(sink))
+        client = env.execute_async("restores rocksdb")
+        assert cluster.dispatcher is not None
+        checkpoints = cluster.dispatcher.job_masters[client.get_job_id()].checkpoint_coordinator
+        assert checkpoints is not None
+        wait_until(lambda: len(sink.results) == 3 and checkpoints.latest_completed() is not None
+                   and checkpoints.latest_completed().metadata.format == "native", DEADLINE_S,
+                   "an incremental checkpoint while the source waits")
+        latch.trigger()
+        result = client.get_job_result().result(timeout=60)
+        assert result.status is JobStatus.FINISHED, result.error
+    # attempt 1 went on from the checkpointed sum 6: 10 and 15, as an uninterrupted run
+    assert [r for r in sink.results if r[2] == 1][-2:] == [(0, 10, 1), (0, 15, 1)]
+    assert list((tmp_path / "db").iterdir()) == []
