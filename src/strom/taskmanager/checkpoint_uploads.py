@@ -23,6 +23,11 @@ from strom.rpc.messages import TaskDeploymentDescriptor
 from strom.state.checkpoint_metadata import SubtaskStateEntry
 from strom.state.checkpoint_storage import CheckpointLocation, InMemoryCheckpointLocation
 from strom.state.key_groups import compute_key_group_range_for_operator_index
+from strom.state.rocksdb_incremental import (
+    LocalIncrementalSnapshot,
+    shared_dir_of,
+    upload_keyed_state,
+)
 from strom.state.snapshots import OperatorSubtaskState
 
 __all__ = ["CheckpointUploads", "freeze_operator_state", "upload_subtask_states"]
@@ -44,11 +49,14 @@ def freeze_operator_state(states: dict[str, OperatorSubtaskState]
 
 def upload_subtask_states(tdd: TaskDeploymentDescriptor, barrier: CheckpointBarrier,
                           states: dict[str, tuple[OperatorSubtaskState, bytes | None]],
-                          channel_state: tuple[str, bytes] | None = None) -> Entries:
+                          channel_state: tuple[str, bytes] | None = None,
+                          sizes: dict[str, tuple[int, int]] | None = None) -> Entries:
     """Materialize, pickle and write one subtask's states (call off the task's thread; the
     operator states come pickled by :func:`freeze_operator_state`). Small state is inlined
     in its handle, larger state becomes a file in ``barrier.location``. An unaligned
-    checkpoint's ``channel_state`` (head state id, pickled) goes on the head's entry."""
+    checkpoint's ``channel_state`` (head state id, pickled) goes on the head's entry.
+    ``sizes`` receives, per state id of an incremental keyed snapshot, its (full size, size
+    uploaded now): its handle only points at its shared files."""
     location = (CheckpointLocation(barrier.location) if barrier.location
                 else InMemoryCheckpointLocation(f"chk-{barrier.checkpoint_id}"))
     key_groups = compute_key_group_range_for_operator_index(
@@ -57,8 +65,14 @@ def upload_subtask_states(tdd: TaskDeploymentDescriptor, barrier: CheckpointBarr
     for state_id, (state, operator_bytes) in states.items():
         state = state.materialize()
         name = f"{state_id}-{tdd.subtask_index}-{tdd.attempt_number}"
-        keyed = None if state.keyed is None else location.write_state(
-            f"{name}-keyed", _pickling.dumps(state.keyed))
+        shared_dir = shared_dir_of(barrier.location)
+        if (sizes is not None and shared_dir is not None
+                and isinstance(state.keyed, LocalIncrementalSnapshot)):
+            files = state.keyed.sst_files
+            sizes[state_id] = (sum(files.values()), sum(
+                size for file, size in files.items() if file not in state.keyed.reused))
+        keyed = None if state.keyed is None else upload_keyed_state(
+            state.keyed, location, shared_dir, f"{name}-keyed")
         operator = None if operator_bytes is None else location.write_state(
             f"{name}-operator", operator_bytes)
         entries[state_id] = SubtaskStateEntry(keyed, operator, key_groups.start, key_groups.end)
@@ -70,6 +84,19 @@ def upload_subtask_states(tdd: TaskDeploymentDescriptor, barrier: CheckpointBarr
             key_group_start=key_groups.start, key_group_end=key_groups.end)
         entries[head] = msgspec.structs.replace(entry, channel_state=handle)
     return entries
+
+
+def _with_incremental_sizes(stats: CheckpointAckStats, entries: Entries,
+                            incremental: dict[str, tuple[int, int]]) -> CheckpointAckStats:
+    """The subtask's full and checkpointed (uploaded now) sizes when some keyed state is
+    incremental: its shared files count instead of its handle."""
+    total = sum(entry.size_bytes() for entry in entries.values())
+    handles = sum(entry.keyed.size for state_id, entry in entries.items()
+                  if state_id in incremental and entry.keyed is not None)
+    base = total - handles
+    return msgspec.structs.replace(
+        stats, state_size=base + sum(full for full, _ in incremental.values()),
+        checkpointed_size=base + sum(new for _, new in incremental.values()))
 
 
 class CheckpointUploads:
@@ -118,8 +145,9 @@ class CheckpointUploads:
                 measured: CheckpointAckStats | None = None) -> None:
         checkpoint_id = barrier.checkpoint_id
         started = time.monotonic()
+        incremental: dict[str, tuple[int, int]] = {}
         try:
-            entries = upload_subtask_states(tdd, barrier, states, channel_state)
+            entries = upload_subtask_states(tdd, barrier, states, channel_state, incremental)
         except Exception as e:
             log.warning("checkpoint %d of %s failed to upload: %s", checkpoint_id,
                         tdd.task_name, e)
@@ -129,6 +157,8 @@ class CheckpointUploads:
         stats = msgspec.structs.replace(
             measured or CheckpointAckStats(),
             async_duration_ms=int((time.monotonic() - started) * 1000))
+        if incremental:
+            stats = _with_incremental_sizes(stats, entries, incremental)
         self._on_loop(lambda: self._acknowledge(tdd, checkpoint_id, entries, stats))
 
     def close(self) -> None:

@@ -49,6 +49,10 @@ class CheckpointAckStats(msgspec.Struct, frozen=True):
     #: from the trigger to the start of the snapshot at this task
     start_delay_ms: int = 0
     unaligned: bool = False
+    #: the subtask's full and checkpointed sizes when it knows better than its handles
+    #: (incremental keyed state: the handle points at shared files)
+    state_size: int | None = None
+    checkpointed_size: int | None = None
 
 
 def checkpoint_type_name(kind_value: str, unaligned: bool) -> str:
