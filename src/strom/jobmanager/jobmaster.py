@@ -303,7 +303,9 @@ class JobMaster(RpcEndpoint):
             if checkpoint is not None:
                 assert checkpoints is not None
                 assignment = checkpoints.restore_assignment(checkpoint, self.job_graph)
-                checkpoints.report_restored(checkpoint)
+                checkpoints.report_restored(checkpoint.checkpoint_id,
+                                            checkpoint.kind.is_savepoint,
+                                            checkpoint.external_pointer)
                 for execution in command.executions:
                     state = assignment.get((execution.vertex.id, execution.subtask))
                     if state:

@@ -38,6 +38,7 @@ CONSTRAINED: dict[ConfigOption[Any], tuple[list[str], list[str], str]] = {
     co.BUFFERS_PER_CHANNEL: (["0", "2"], ["-1"], "expected an integer >= 0."),
     co.FLOATING_BUFFERS_PER_GATE: (["0", "8"], ["-3"], "expected an integer >= 0."),
     co.REST_PORT: (["0", "8081", "65535"], ["-1", "65536"], "expected an integer from 0 to 65535."),
+    co.WEB_CHECKPOINTS_HISTORY: (["0", "10"], ["-1"], "expected an integer >= 0."),
     co.JOBMANAGER_RPC_PORT: (["0", "6123"], ["-1", "70000"],
                              "expected an integer from 0 to 65535."),
     co.TASKMANAGER_RPC_PORT: (["0", "6122"], ["-1", "65536"],

@@ -338,10 +338,11 @@ class CheckpointCoordinator:
             start_delay_ms=measured.start_delay_ms, persisted_data=persisted,
             unaligned=measured.unaligned))
 
-    def report_restored(self, checkpoint: CompletedCheckpoint) -> None:
-        """The job (re)starts from ``checkpoint`` (REST's ``latest.restored``)."""
-        self.stats.report_restored(checkpoint.checkpoint_id, self.clock(),
-                                   checkpoint.kind.is_savepoint, checkpoint.external_pointer)
+    def report_restored(self, checkpoint_id: int, is_savepoint: bool,
+                        external_path: str | None = None) -> None:
+        """The job (re)starts from a checkpoint or savepoint (REST's ``latest.restored``):
+        a restart from the latest checkpoint, or a start from a savepoint."""
+        self.stats.report_restored(checkpoint_id, self.clock(), is_savepoint, external_path)
 
     def decline(self, execution_id: str, checkpoint_id: int, reason: SerializedError) -> None:
         if checkpoint_id not in self.tracker.pending:
