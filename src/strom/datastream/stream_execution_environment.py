@@ -18,7 +18,7 @@ from strom.common import config_options as opts
 from strom.common.configuration import Configuration
 from strom.common.execution_config import ExecutionConfig
 from strom.common.execution_mode import RuntimeExecutionMode
-from strom.common.job import JobClient, JobExecutionResult
+from strom.common.job import JobClient, JobExecutionResult, SavepointRestoreSettings
 from strom.datastream._validation import check_parallelism, check_parallelism_or_default
 from strom.datastream.data_stream import CloseableIterator, DataStream
 from strom.datastream.slot_sharing_group import SlotSharingGroup
@@ -365,6 +365,7 @@ class StreamExecutionEnvironment:
         python_dependencies = PythonDependencies.from_configuration(config)
         job_graph = build_job_graph(self._stream_graph(job_name))
         job_graph.python_dependencies = python_dependencies
+        job_graph.savepoint_restore_settings = SavepointRestoreSettings.from_configuration(config)
         if job_graph.runtime_mode != "BATCH":
             self._warn_about_unfinishable_file_sinks()
         job_graph.config = {
@@ -379,6 +380,9 @@ class StreamExecutionEnvironment:
             # sys.path entries for the job's python files (this machine's paths: a remote
             # TaskManager will rewrite them to where it received the files)
             "python_path": python_dependencies.python_path(),
+            # where savepoints go when the caller names no directory
+            "savepoint_dir": (config.get_string("execution.checkpointing.savepoint-dir", "")
+                              or config.get_string("state.savepoints.dir", "") or None),
         }
         self._transformations = []
         return job_graph

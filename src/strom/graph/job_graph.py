@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from strom.common.job import SavepointRestoreSettings
 from strom.graph.ids import IntermediateDataSetID, JobVertexID
 from strom.graph.partitioning import ForwardPartitioning
 from strom.graph.python_dependencies import PythonDependencies
@@ -88,6 +89,9 @@ class JobGraph:
     config: dict[str, Any] = field(default_factory=dict)
     #: files, archives, requirements and interpreter to ship with the job (``python.*``)
     python_dependencies: PythonDependencies = field(default_factory=PythonDependencies)
+    #: the savepoint the job starts from (``strom run -s``, ``execution.state-recovery.path``)
+    savepoint_restore_settings: SavepointRestoreSettings = field(
+        default_factory=SavepointRestoreSettings.none)
 
     @property
     def slot_sharing_groups(self) -> dict[str, Any]:

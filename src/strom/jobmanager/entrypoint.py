@@ -69,12 +69,21 @@ class JobManagerProcess:
             self.rpc.stop()
 
 
-def create_jobmanager_components(rpc: RpcService, heartbeat: HeartbeatSettings
+def create_jobmanager_components(rpc: RpcService, heartbeat: HeartbeatSettings,
+                                 default_savepoint_dir: str | None = None,
                                  ) -> tuple[ResourceManager, Dispatcher]:
     """The JobManager's components on ``rpc`` (not started); the MiniCluster builds its
-    JobManager with this too."""
+    JobManager with this too. ``default_savepoint_dir``: the cluster's
+    ``execution.checkpointing.savepoint-dir``, for savepoints that name no directory."""
     resource_manager = ResourceManager(rpc, heartbeat=heartbeat)
-    return resource_manager, Dispatcher(rpc, resource_manager.address, heartbeat=heartbeat)
+    return resource_manager, Dispatcher(rpc, resource_manager.address, heartbeat=heartbeat,
+                                        default_savepoint_dir=default_savepoint_dir)
+
+
+def default_savepoint_dir(configuration: Configuration) -> str | None:
+    """``execution.checkpointing.savepoint-dir`` (1.x ``state.savepoints.dir``), if set."""
+    return (configuration.get_string("execution.checkpointing.savepoint-dir", "")
+            or configuration.get_string("state.savepoints.dir", "") or None)
 
 
 def start_jobmanager(configuration: Configuration) -> JobManagerProcess:
@@ -92,7 +101,8 @@ def start_jobmanager(configuration: Configuration) -> JobManagerProcess:
                          if bind_host in _WILDCARD_HOSTS else None),
     )
     try:
-        resource_manager, dispatcher = create_jobmanager_components(rpc, heartbeat)
+        resource_manager, dispatcher = create_jobmanager_components(
+            rpc, heartbeat, default_savepoint_dir(configuration))
 
         async def start_all() -> None:
             await resource_manager.start()

@@ -35,7 +35,9 @@ from strom.jobmanager.cluster_info import (
 )
 from strom.jobmanager.collect_coordinator import CollectCoordinator
 from strom.jobmanager.job_result import JobResult
+from strom.jobmanager.savepoints import display_path
 from strom.jobmanager.source_coordinator import SourceCoordinator
+from strom.network.elements import CheckpointType
 from strom.rpc.errors import RpcError, SerializedError
 from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway, TaskExecutorGateway
 from strom.rpc.messages import (
@@ -57,6 +59,8 @@ __all__ = ["JobMaster", "NoResourceAvailableError", "TaskManagerLostError",
 log = logging.getLogger(__name__)
 
 SLOT_REQUEST_TIMEOUT_S = 30.0
+#: how often stop-with-savepoint looks whether the job has finished after its savepoint
+_STOP_POLL_S = 0.02
 
 #: a job on its way to FAILED or CANCELED: nothing more to fail or cancel
 _ENDING = frozenset({JobStatus.FAILING, JobStatus.CANCELLING})
@@ -392,6 +396,63 @@ class JobMaster(RpcEndpoint):
         self._cancel_executions()
         self._check_termination()
 
+    # ------------------------------------------------------------------ savepoints
+    def _coordinator_for(self, doing: str) -> Any:
+        """The job's CheckpointCoordinator, or why ``doing`` is not possible now."""
+        if self.job_graph.runtime_mode == "BATCH":
+            raise ValueError(
+                f"Cannot {doing}: job {self.job_id} runs in BATCH mode, which takes no "
+                "checkpoints or savepoints (Flink: 'is not a streaming job').")
+        if self.status is not JobStatus.RUNNING:
+            raise RuntimeError(
+                f"Cannot {doing}: job {self.job_id} is {self.status.value}, not RUNNING.")
+        coordinator = getattr(self, "checkpoint_coordinator", None)
+        if coordinator is None:
+            raise RuntimeError(f"Cannot {doing}: job {self.job_id} has no checkpoint "
+                               "coordinator yet (it is still being scheduled); try again.")
+        return coordinator
+
+    async def trigger_savepoint(self, target_dir: str, format_type: str,
+                                cancel_job: bool) -> str:
+        coordinator = self._coordinator_for("trigger a savepoint")
+        _check_canonical(format_type)
+        completed = await coordinator.trigger_checkpoint(
+            kind=CheckpointType.SAVEPOINT, target_dir=target_dir)
+        if cancel_job:
+            await self.cancel()
+        return display_path(completed.external_pointer)
+
+    async def stop_with_savepoint(self, target_dir: str, drain: bool,
+                                  format_type: str) -> str:
+        """Flink's stop-with-savepoint: no periodic checkpoints meanwhile; a synchronous
+        savepoint (SAVEPOINT_TERMINATE with ``drain``: MAX_WATERMARK first) after which the
+        sources stop and the tasks finish. A failed savepoint leaves the job running."""
+        coordinator = self._coordinator_for("stop with a savepoint")
+        _check_canonical(format_type)
+        kind = CheckpointType.SAVEPOINT_TERMINATE if drain else CheckpointType.SAVEPOINT_SUSPEND
+        coordinator.stop_periodic()
+        try:
+            completed = await coordinator.trigger_checkpoint(kind=kind, target_dir=target_dir)
+        except BaseException:
+            if self.status is JobStatus.RUNNING:
+                coordinator.start_periodic()
+            raise
+        path = display_path(completed.external_pointer)
+        while not self.status.is_globally_terminal_state():
+            await asyncio.sleep(_STOP_POLL_S)
+        if self.status is not JobStatus.FINISHED:
+            raise RuntimeError(
+                f"The savepoint {path} of job {self.job_id} completed, but the job then ended "
+                f"{self.status.value} instead of FINISHED"
+                + (f": {self.failure.type_name}: {self.failure.message}" if self.failure
+                   else ".") + " The savepoint is complete; resume from it with strom run -s.")
+        return path
+
+    async def trigger_checkpoint(self, full: bool) -> int:
+        coordinator = self._coordinator_for("trigger a checkpoint")
+        completed = await coordinator.trigger_checkpoint(kind=CheckpointType.CHECKPOINT)
+        return int(completed.checkpoint_id)
+
     # ------------------------------------------------------------------ heartbeats
     async def _request_heartbeat(self, address: str) -> list[ExecutionAttemptID]:
         te = self.rpc.connect(address, TaskExecutorGateway)
@@ -499,6 +560,13 @@ class JobMaster(RpcEndpoint):
         )
         self.on_done(result)
 
+
+
+def _check_canonical(format_type: str) -> None:
+    if format_type != "canonical":
+        raise ValueError(
+            f"strom writes savepoints in the CANONICAL format only (any state backend restores "
+            f"it), got {format_type.upper()}; take the savepoint without a format type.")
 
 
 def _host_of(address: str) -> str:
