@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from click.testing import CliRunner
-from test_rest_savepoints import cluster, start_job
+from test_rest_savepoints import cluster, start_job, write_savepoint
 
 from strom.cli.main import main
 from strom.common.job import JobStatus
@@ -96,6 +96,16 @@ def test_savepoint_errors_say_what_was_wrong(cluster: MiniCluster, tmp_path: Pat
         f"Disposing savepoint '{tmp_path / 'nothing'}'.", "Waiting for response..."]
     latch.trigger()
     job.get_job_execution_result().result(timeout=30)
+
+
+def test_savepoint_dispose_prints_flinks_lines(cluster: MiniCluster, tmp_path: Path) -> None:
+    path = write_savepoint(tmp_path)
+    result = CliRunner().invoke(main, ["savepoint", "-m", address(cluster), "-d", path])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"Disposing savepoint '{path}'.", "Waiting for response...",
+        f"Savepoint '{path}' disposed."]
+    assert list(tmp_path.iterdir()) == []
 
 
 PROGRAM = """

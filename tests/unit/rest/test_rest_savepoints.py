@@ -19,7 +19,7 @@ from strom.client.job_client import ClusterJobClient
 from strom.client.rest_cluster_client import RestClusterClient, RestJobClient
 from strom.common.job import JobStatus
 from strom.datastream import StreamExecutionEnvironment
-from strom.jobmanager.savepoints import NoSavepointDirectoryError
+from strom.jobmanager.savepoints import NoSavepointDirectoryError, display_path
 from strom.minicluster import MiniCluster
 from strom.network.elements import CheckpointType
 from strom.testing import CollectSink, Latch, TestingSource
@@ -233,12 +233,33 @@ def test_a_client_chosen_trigger_id_is_not_run_twice(cluster: MiniCluster,
     job.get_job_execution_result().result(timeout=30)
 
 
+def write_savepoint(directory: Any) -> str:
+    """A savepoint directory with a real ``_metadata``; its Flink-style path."""
+    from strom.state.checkpoint_metadata import CheckpointMetadata
+    from strom.state.checkpoint_storage import CheckpointStorage
+
+    location = CheckpointStorage(None, "abcdef" + "0" * 26).savepoint_location(str(directory))
+    location.write_metadata(CheckpointMetadata(1, "abcdef" + "0" * 26, 0, kind="savepoint"))
+    return display_path(location.url)
+
+
 def test_savepoint_disposal_through_rest(cluster: MiniCluster, tmp_path: Any) -> None:
-    status, trigger = http(cluster, "POST", "/savepoint-disposal",
-                           {"savepoint-path": str(tmp_path / "no-savepoint-here")})
+    path = write_savepoint(tmp_path)
+    assert len(list(tmp_path.iterdir())) == 1
+    status, trigger = http(cluster, "POST", "/savepoint-disposal", {"savepoint-path": path})
     assert status == 202
     answer = poll(cluster, f"/savepoint-disposal/{trigger['request-id']}")
-    assert "failure-cause" in answer["operation"], answer
+    assert answer == {"status": {"id": "COMPLETED"}, "operation": {}}
+    assert list(tmp_path.iterdir()) == []
+    # a directory that is no savepoint is left alone, and the failure says why
+    (tmp_path / "mine").mkdir()
+    _, trigger = http(cluster, "POST", "/savepoint-disposal",
+                      {"savepoint-path": str(tmp_path / "mine")})
+    answer = poll(cluster, f"/savepoint-disposal/{trigger['request-id']}")
+    assert "has no _metadata file" in answer["operation"]["failure-cause"]["stack-trace"]
+    assert (tmp_path / "mine").is_dir()
+    with pytest.raises(FileNotFoundError, match="has no _metadata file"):
+        RestClusterClient(cluster.rest_url).dispose_savepoint(str(tmp_path / "mine"))
 
 
 @pytest.mark.parametrize(("method", "path", "body", "status", "message"), [
