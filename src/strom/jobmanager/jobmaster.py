@@ -35,6 +35,7 @@ from strom.jobmanager.cluster_info import (
 )
 from strom.jobmanager.collect_coordinator import CollectCoordinator
 from strom.jobmanager.job_result import JobResult
+from strom.jobmanager.savepoint_restore import SavepointRestore, load_savepoint_restore
 from strom.jobmanager.savepoints import display_path
 from strom.jobmanager.source_coordinator import SourceCoordinator
 from strom.network.elements import CheckpointType
@@ -193,6 +194,7 @@ class JobMaster(RpcEndpoint):
             if serialize_error is not None:
                 raise serialize_error
             self._start_coordinators()
+            await self._restore_from_savepoint()
             self.status = JobStatus.RUNNING
             granted = await self.rm.request_slots(self.job_id, self.address, self.slots_needed)
             if granted < self.slots_needed:
@@ -333,6 +335,7 @@ class JobMaster(RpcEndpoint):
             allocation_id=allocation_id,
             serialized_operators=self._serialized[str(vertex.id)],
             inputs=inputs, outputs=outputs, config=dict(self.job_graph.config),
+            restored=self._restored_state_of(execution),
         )
 
     # ------------------------------------------------------------------ gateway
@@ -397,6 +400,31 @@ class JobMaster(RpcEndpoint):
         self._check_termination()
 
     # ------------------------------------------------------------------ savepoints
+    async def _restore_from_savepoint(self) -> None:
+        """At the first deployment: the savepoint the job starts from (if any) is read and
+        assigned to the subtasks, and the source enumerators are reset to its state."""
+        restore = await self.rpc.loop.run_in_executor(
+            None, load_savepoint_restore, self.job_graph)
+        self._savepoint_restore = restore
+        if restore is None:
+            return
+        for vertex in self.job_graph.vertices:
+            if not vertex.is_source:
+                continue
+            data = restore.coordinator_states.get(vertex.head.state_id)
+            coordinator = self.coordinators[f"{vertex.id}:{vertex.head.node_id}"]
+            if data is not None and isinstance(coordinator, SourceCoordinator):
+                coordinator.reset_to_checkpoint(restore.checkpoint_id, data)
+        log.info("job %s starts from savepoint %s (checkpoint %d)", self.job_id,
+                 restore.path, restore.checkpoint_id)
+
+    def _restored_state_of(self, execution: Execution) -> SerializedValue | None:
+        restore: SavepointRestore | None = getattr(self, "_savepoint_restore", None)
+        if restore is None:
+            return None
+        states = restore.subtask_states.get((str(execution.vertex.id), execution.subtask))
+        return SerializedValue(states) if states else None
+
     def _coordinator_for(self, doing: str) -> Any:
         """The job's CheckpointCoordinator, or why ``doing`` is not possible now."""
         if self.job_graph.runtime_mode == "BATCH":

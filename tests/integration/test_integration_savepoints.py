@@ -1,0 +1,145 @@
+"""Savepoints end to end in thread mode: a keyed job at parallelism 2 takes a savepoint, is
+stopped with another, and resumes from it at parallelism 1 and 4; what the stopped run and
+a resumed run emitted together is exactly what an uninterrupted run emits."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from strom.common import WatermarkStrategy
+from strom.common.job import JobStatus
+from strom.datastream import StreamExecutionEnvironment
+from strom.minicluster import MiniCluster
+from strom.testing import CollectSink, Latch, TestingSource
+from strom.testing.sync import wait_until
+
+N = 600
+KEYS = 7
+
+
+def elements(latch: Latch) -> list[Any]:
+    """The first half, a pause until ``latch`` in each of the two splits, the second half."""
+    half = N // 2
+    return [*range(half), TestingSource.AWAIT(latch), TestingSource.AWAIT(latch),
+            *range(half, N)]
+
+
+def keyed_job(latch: Latch, parallelism: int, sink: CollectSink,
+              restore_from: str | None = None) -> Any:
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(parallelism)
+    if restore_from is not None:
+        env._configuration.set_string("execution.state-recovery.path", restore_from)
+    (env.from_source(TestingSource(elements(latch), splits=2, batch_size=16),
+                     WatermarkStrategy.no_watermarks(), "numbers").uid("numbers")
+        .map(lambda x: (x % KEYS, x)).uid("pairs")
+        .key_by(lambda pair: pair[0])
+        .reduce(lambda a, b: (a[0], a[1] + b[1])).uid("sums")
+        .sink_to(sink).uid("sink"))
+    return env._job_graph(f"sums at p={parallelism}")
+
+
+def reference() -> Counter[Any]:
+    """What an uninterrupted run emits: each key's running sums."""
+    sums: dict[int, int] = {}
+    out: Counter[Any] = Counter()
+    for x in range(N):
+        key = x % KEYS
+        sums[key] = sums.get(key, 0) + x
+        out[(key, sums[key])] += 1
+    return out
+
+
+@pytest.fixture
+def cluster() -> Any:
+    with MiniCluster(num_task_managers=1, slots_per_task_manager=4) as c:
+        yield c
+        assert c.leftovers() == []
+
+
+def test_stop_with_savepoint_and_resume_at_another_parallelism(cluster: MiniCluster,
+                                                                tmp_path: Path) -> None:
+    latch = Latch()
+    first = CollectSink()
+    job = cluster.submit(keyed_job(latch, 2, first))
+    wait_until(lambda: len(first.results) == N // 2, what="the first half to be processed")
+
+    savepoint = job.trigger_savepoint(str(tmp_path)).result(timeout=60)
+    assert savepoint.startswith(f"file:{tmp_path}/savepoint-{str(job.get_job_id())[:6]}-")
+    assert (Path(savepoint.removeprefix("file:")) / "_metadata").is_file()
+    assert job.get_job_status().result(timeout=10) is JobStatus.RUNNING
+
+    stopped = job.stop_with_savepoint(False, str(tmp_path)).result(timeout=60)
+    assert stopped != savepoint
+    assert job.get_job_status().result(timeout=10) is JobStatus.FINISHED
+    assert len(first.results) == N // 2
+
+    latch.trigger()  # the resumed jobs read on past the pause
+    for parallelism in (1, 4):
+        resumed = CollectSink()
+        cluster.submit(keyed_job(latch, parallelism, resumed, restore_from=stopped)) \
+            .get_job_execution_result().result(timeout=60)
+        assert Counter(first.results) + Counter(resumed.results) == reference(), parallelism
+
+    # the savepoint taken while the job ran holds the same state
+    resumed = CollectSink()
+    cluster.submit(keyed_job(latch, 3, resumed, restore_from=savepoint)) \
+        .get_job_execution_result().result(timeout=60)
+    assert Counter(first.results) + Counter(resumed.results) == reference()
+
+
+def test_drain_fires_event_time_windows_before_the_job_finishes(cluster: MiniCluster,
+                                                                tmp_path: Path) -> None:
+    from strom.common import Time
+    from strom.datastream.window import TumblingEventTimeWindows
+
+    latch = Latch()
+    sink = CollectSink()
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(2)
+    strategy = WatermarkStrategy.for_monotonous_timestamps()
+    records = [((k, 1), t) for t in range(0, 50) for k in ("a", "b")]
+    (env.from_source(TestingSource([*records, TestingSource.AWAIT(latch)], timestamped=True),
+                     strategy, "events")
+        .key_by(lambda pair: pair[0])
+        .window(TumblingEventTimeWindows.of(Time.milliseconds(100)))
+        .reduce(lambda a, b: (a[0], a[1] + b[1]))
+        .sink_to(sink))
+    job = cluster.submit(env._job_graph("drain"))
+    wait_until(lambda: job.get_job_status().result(timeout=10) is JobStatus.RUNNING,
+               what="the job to run")
+    assert sink.results == []  # the window [0, 100) is open: nothing fired yet
+    job.stop_with_savepoint(True, str(tmp_path)).result(timeout=60)
+    assert job.get_job_status().result(timeout=10) is JobStatus.FINISHED
+    assert sorted(sink.results) == [("a", 50), ("b", 50)]
+    latch.trigger()
+
+
+def test_a_savepoint_of_a_job_without_state_for_an_operator_needs_allow_non_restored(
+        cluster: MiniCluster, tmp_path: Path) -> None:
+    latch = Latch()
+    first = CollectSink()
+    job = cluster.submit(keyed_job(latch, 2, first))
+    wait_until(lambda: len(first.results) == N // 2, what="the first half to be processed")
+    stopped = job.stop_with_savepoint(False, str(tmp_path)).result(timeout=60)
+    latch.trigger()
+
+    def without_sums(allow: bool) -> Any:
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.set_parallelism(2)
+        env._configuration.set_string("execution.state-recovery.path", stopped)
+        if allow:
+            env._configuration.set_string(
+                "execution.state-recovery.ignore-unclaimed-state", "true")
+        (env.from_source(TestingSource(elements(latch), splits=2),
+                         WatermarkStrategy.no_watermarks(), "numbers").uid("numbers")
+            .sink_to(CollectSink()).uid("sink"))
+        return env._job_graph("without the sums")
+
+    with pytest.raises(Exception, match=r"allowNonRestoredState|ignore-unclaimed-state"):
+        cluster.submit(without_sums(False)).get_job_execution_result().result(timeout=60)
+    cluster.submit(without_sums(True)).get_job_execution_result().result(timeout=60)
