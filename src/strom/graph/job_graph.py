@@ -89,6 +89,9 @@ class JobGraph:
     config: dict[str, Any] = field(default_factory=dict)
     #: files, archives, requirements and interpreter to ship with the job (``python.*``)
     python_dependencies: PythonDependencies = field(default_factory=PythonDependencies)
+    #: the job's checkpoint settings (a ``CheckpointCoordinatorConfiguration``); None or
+    #: without an interval: no periodic checkpoints
+    checkpoint_config: Any = None
     #: the savepoint the job starts from (``strom run -s``, ``execution.state-recovery.path``)
     savepoint_restore_settings: SavepointRestoreSettings = field(
         default_factory=SavepointRestoreSettings.none)

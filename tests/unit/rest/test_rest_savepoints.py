@@ -62,6 +62,15 @@ class FakeCoordinator:
     def start_periodic(self) -> None:
         self.periodic.append("start")
 
+    def task_state_changed(self, execution: Any, state: Any) -> None:
+        pass
+
+    def abort_pending(self, reason: str) -> None:
+        pass
+
+    async def shutdown(self, job_status: Any) -> None:
+        pass
+
 
 @pytest.fixture
 def cluster() -> Iterator[MiniCluster]:
@@ -99,7 +108,7 @@ def start_job(cluster: MiniCluster, savepoint_dir: str | None = None
                what="the job to run")
     assert cluster.dispatcher is not None
     coordinator = FakeCoordinator(latch)
-    cluster.dispatcher.job_masters[job.get_job_id()].checkpoint_coordinator = coordinator
+    cluster.dispatcher.job_masters[job.get_job_id()].checkpoint_coordinator = coordinator  # type: ignore[assignment]
     return job, coordinator, latch
 
 
