@@ -18,7 +18,9 @@ from strom.testing import CollectSink, Latch, TestingSource
 from strom.testing.sync import wait_until
 
 N = 600
-KEYS = 7
+#: even: a key's numbers all come from one of the two splits (the even or the odd ones), in
+#: order, so its running sums are the same in every run
+KEYS = 6
 
 
 def elements(latch: Latch) -> list[Any]:
@@ -52,6 +54,18 @@ def reference() -> Counter[Any]:
         sums[key] = sums.get(key, 0) + x
         out[(key, sums[key])] += 1
     return out
+
+
+def wait_running(cluster: MiniCluster, job: Any) -> None:
+    """Until every task of the job runs or has finished (a savepoint needs them so)."""
+    assert cluster.dispatcher is not None
+
+    def all_running() -> bool:
+        job_master = cluster.dispatcher.job_masters.get(job.get_job_id())  # type: ignore[union-attr]
+        return job_master is not None and all(
+            e.state in ("RUNNING", "FINISHED") for e in job_master.graph.all())
+
+    wait_until(all_running, what="every task of the job to run")
 
 
 @pytest.fixture
@@ -92,31 +106,59 @@ def test_stop_with_savepoint_and_resume_at_another_parallelism(cluster: MiniClus
     assert Counter(first.results) + Counter(resumed.results) == reference()
 
 
-def test_drain_fires_event_time_windows_before_the_job_finishes(cluster: MiniCluster,
-                                                                tmp_path: Path) -> None:
+def window_job(latch: Latch, sink: CollectSink, seen: CollectSink) -> Any:
+    """Per key, counts in event-time windows of 100 ms; all records fall into [0, 100).
+    ``seen`` gets the records as they are read."""
     from strom.common import Time
     from strom.datastream.window import TumblingEventTimeWindows
 
-    latch = Latch()
-    sink = CollectSink()
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(2)
     strategy = WatermarkStrategy.for_monotonous_timestamps()
     records = [((k, 1), t) for t in range(0, 50) for k in ("a", "b")]
-    (env.from_source(TestingSource([*records, TestingSource.AWAIT(latch)], timestamped=True),
-                     strategy, "events")
+    events = env.from_source(
+        TestingSource([*records, TestingSource.AWAIT(latch)], timestamped=True), strategy,
+        "events")
+    events.sink_to(seen)
+    (events
         .key_by(lambda pair: pair[0])
         .window(TumblingEventTimeWindows.of(Time.milliseconds(100)))
         .reduce(lambda a, b: (a[0], a[1] + b[1]))
         .sink_to(sink))
-    job = cluster.submit(env._job_graph("drain"))
-    wait_until(lambda: job.get_job_status().result(timeout=10) is JobStatus.RUNNING,
-               what="the job to run")
-    assert sink.results == []  # the window [0, 100) is open: nothing fired yet
-    job.stop_with_savepoint(True, str(tmp_path)).result(timeout=60)
+    return env._job_graph("windows")
+
+
+@pytest.mark.parametrize("drain", [True, False])
+def test_stop_fires_event_time_windows_only_with_drain(cluster: MiniCluster, tmp_path: Path,
+                                                       drain: bool) -> None:
+    latch = Latch()
+    sink, seen = CollectSink(), CollectSink()
+    job = cluster.submit(window_job(latch, sink, seen))
+    wait_running(cluster, job)
+    wait_until(lambda: len(seen.results) == 100, what="every record to be read")
+    path = job.stop_with_savepoint(drain, str(tmp_path)).result(timeout=60)
+    assert (Path(path.removeprefix("file:")) / "_metadata").is_file()
     assert job.get_job_status().result(timeout=10) is JobStatus.FINISHED
-    assert sorted(sink.results) == [("a", 50), ("b", 50)]
+    # without --drain the open window stays in the savepoint, to fire in the resumed job
+    assert sorted(sink.results) == ([("a", 50), ("b", 50)] if drain else [])
     latch.trigger()
+
+
+def test_a_failed_stop_with_savepoint_leaves_the_job_running(cluster: MiniCluster,
+                                                            tmp_path: Path) -> None:
+    latch = Latch()
+    sink, seen = CollectSink(), CollectSink()
+    job = cluster.submit(window_job(latch, sink, seen))
+    wait_running(cluster, job)
+    wait_until(lambda: len(seen.results) == 100, what="every record to be read")
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the savepoint directory would go")
+    with pytest.raises(Exception, match=r"was aborted: .*NotADirectoryError"):
+        job.stop_with_savepoint(False, str(blocked)).result(timeout=60)
+    assert job.get_job_status().result(timeout=10) is JobStatus.RUNNING
+    latch.trigger()  # the job reads on to its end: the sources were not stopped
+    job.get_job_execution_result().result(timeout=60)
+    assert sorted(sink.results) == [("a", 50), ("b", 50)]
 
 
 def test_a_savepoint_of_a_job_without_state_for_an_operator_needs_allow_non_restored(
@@ -143,3 +185,23 @@ def test_a_savepoint_of_a_job_without_state_for_an_operator_needs_allow_non_rest
     with pytest.raises(Exception, match=r"allowNonRestoredState|ignore-unclaimed-state"):
         cluster.submit(without_sums(False)).get_job_execution_result().result(timeout=60)
     cluster.submit(without_sums(True)).get_job_execution_result().result(timeout=60)
+
+
+def test_stop_with_savepoint_from_execute_async(tmp_path: Path) -> None:
+    """The JobClient of ``execute_async()`` on the embedded cluster, as a program uses it."""
+    latch = Latch()
+    sink = CollectSink()
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(1)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "checkpoints"))
+    env._configuration.set_string("execution.checkpointing.savepoint-dir",
+                                  str(tmp_path / "savepoints"))
+    env.from_source(TestingSource([1, 2, TestingSource.AWAIT(latch)]),
+                    WatermarkStrategy.no_watermarks(), "numbers").sink_to(sink)
+    client = env.execute_async("local stop")
+    wait_until(lambda: len(sink.results) == 2, what="the records before the pause")
+    path = client.stop_with_savepoint(False).result(timeout=60)
+    assert path.startswith(f"file:{tmp_path}/savepoints/savepoint-")
+    client.get_job_execution_result().result(timeout=60)
+    assert client.get_job_status().result(timeout=10) is JobStatus.FINISHED
+    latch.trigger()

@@ -312,8 +312,9 @@ class CheckpointCoordinator:
         except Exception as e:
             log.warning("checkpoint %d of job %s could not be finalized: %s", checkpoint_id,
                         self.job_id, e)
+            # Flink: a savepoint that fails on the JobManager never fails the job
             self._abort(checkpoint_id, f"writing its metadata failed: {e!r}",
-                        counts_as_failure=True, cause=e)
+                        counts_as_failure=not pending.kind.is_savepoint, cause=e)
             return
         if checkpoint_id not in self.tracker.pending:  # aborted meanwhile (the job ended)
             self._spawn(_in_thread(_discard_location, location))  # after its _metadata
