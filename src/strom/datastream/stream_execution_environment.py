@@ -399,9 +399,6 @@ class StreamExecutionEnvironment:
             # sys.path entries for the job's python files (this machine's paths: a remote
             # TaskManager will rewrite them to where it received the files)
             "python_path": python_dependencies.python_path(),
-            # where savepoints go when the caller names no directory
-            "savepoint_dir": (config.get_string("execution.checkpointing.savepoint-dir", "")
-                              or config.get_string("state.savepoints.dir", "") or None),
         }
         checkpointing = CheckpointCoordinatorConfiguration.from_configuration(config)
         job_graph.checkpoint_config = checkpointing

@@ -207,19 +207,24 @@ class Dispatcher(RpcEndpoint):
         )
 
     # ------------------------------------------------------------------ savepoints
+    def _running_job_master(self, job_id: JobID, doing: str) -> JobMaster:
+        job_master = self.job_masters.get(job_id)
+        if job_master is not None:
+            return job_master
+        if job_id in self.results:
+            status = self.results[job_id].status.value
+            raise JobEndedError(
+                f"Job {job_id} has ended ({status}); {doing} needs a running job. Resume it "
+                "from its last savepoint with strom run -s <path>.")
+        raise UnknownJobError(job_id)
+
     def _savepoint_target(self, job_id: JobID, target_dir: str | None) -> tuple[
             JobMasterGateway, str]:
         """The running job's JobMaster and the directory its savepoint goes to: the one
         asked for, the job's ``execution.checkpointing.savepoint-dir``, or the cluster's."""
-        job_master = self.job_masters.get(job_id)
-        if job_master is None:
-            if job_id in self.results:
-                status = self.results[job_id].status.value
-                raise JobEndedError(
-                    f"Job {job_id} has ended ({status}); savepoints are taken of running "
-                    "jobs. Resume it from its last savepoint with strom run -s <path>.")
-            raise UnknownJobError(job_id)
-        job_default = job_master.job_graph.config.get("savepoint_dir")
+        job_master = self._running_job_master(job_id, "a savepoint")
+        checkpoint_config = job_master.job_graph.checkpoint_config
+        job_default = None if checkpoint_config is None else checkpoint_config.savepoint_dir
         target = resolve_target_directory(target_dir, job_default, self.default_savepoint_dir)
         return self.rpc.connect(job_master.address, JobMasterGateway), storage_path(target)
 
@@ -241,14 +246,9 @@ class Dispatcher(RpcEndpoint):
         await self.rpc.loop.run_in_executor(None, dispose_savepoint, storage_path(path))
 
     async def trigger_checkpoint(self, job_id: JobID, full: bool) -> int:
-        gateway = self._job_master(job_id)
-        if gateway is None:
-            if job_id in self.results:
-                raise JobEndedError(f"Job {job_id} has ended "
-                                    f"({self.results[job_id].status.value}); it takes no "
-                                    "more checkpoints.")
-            raise UnknownJobError(job_id)
-        return await gateway.trigger_checkpoint(full)
+        job_master = self._running_job_master(job_id, "a checkpoint")
+        return await self.rpc.connect(job_master.address, JobMasterGateway) \
+            .trigger_checkpoint(full)
 
     async def start_savepoint_operation(
         self, job_id: JobID, trigger_id: str, target_dir: str | None, format_type: str,
@@ -272,8 +272,7 @@ class Dispatcher(RpcEndpoint):
 
     async def start_checkpoint_operation(self, job_id: JobID, trigger_id: str,
                                          full: bool) -> None:
-        if self._job_master(job_id) is None:
-            await self.trigger_checkpoint(job_id, full)  # raises why there is none
+        self._running_job_master(job_id, "a checkpoint")
         self.operations.start(f"checkpoint:{job_id}:{trigger_id}",
                               self.trigger_checkpoint(job_id, full),
                               lambda checkpoint_id: OperationResult(
