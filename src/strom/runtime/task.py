@@ -523,9 +523,6 @@ class Task:
     def _notify(self, checkpoint_id: int, complete: bool) -> None:
         if self.state.is_terminal:
             return
-        stopping = self.stopping
-        if stopping is not None and stopping.checkpoint_id == checkpoint_id:
-            self._stop_decided(complete)
         for op in self.operators:
             try:
                 if complete:
@@ -535,6 +532,10 @@ class Task:
             except BaseException as e:
                 attribute_failure(e, op.name)
                 raise
+        stopping = self.stopping
+        if stopping is not None and stopping.checkpoint_id == checkpoint_id:
+            # after the operators heard of it: a sink commits the savepoint's data first
+            self._stop_decided(complete)
 
     def _perform_checkpoint(self, barrier: CheckpointBarrier) -> None:
         """Snapshot the chain (synchronous part), then forward the barrier; the TaskExecutor
