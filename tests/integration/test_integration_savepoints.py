@@ -14,6 +14,7 @@ from strom.common import WatermarkStrategy
 from strom.common.job import JobStatus
 from strom.datastream import StreamExecutionEnvironment
 from strom.minicluster import MiniCluster
+from strom.state import savepoint as savepoint_reader
 from strom.testing import CollectSink, Latch, TestingSource
 from strom.testing.sync import wait_until
 
@@ -91,6 +92,12 @@ def test_stop_with_savepoint_and_resume_at_another_parallelism(cluster: MiniClus
     assert stopped != savepoint
     assert job.get_job_status().result(timeout=10) is JobStatus.FINISHED
     assert len(first.results) == N // 2
+    # the savepoint holds each key's sum of the first half, as a user can read it
+    reader = savepoint_reader.read(stopped)
+    assert [op.state_id for op in reader.operators()] == ["numbers", "pairs", "sums", "sink"]
+    [sums] = [op for op in reader.operators() if op.state_id == "sums"]
+    assert dict(reader.keyed_state("sums", sums.state_names[0])) == {
+        key: (key, sum(range(key, N // 2, KEYS))) for key in range(KEYS)}
 
     latch.trigger()  # the resumed jobs read on past the pause
     for parallelism in (1, 4):
