@@ -480,7 +480,7 @@ class JobMaster(RpcEndpoint):
             data = restore.coordinator_states.get(vertex.head.state_id)
             coordinator = self.coordinators[f"{vertex.id}:{vertex.head.node_id}"]
             if data is not None and isinstance(coordinator, SourceCoordinator):
-                coordinator.reset_to_checkpoint(restore.checkpoint_id, data)  # type: ignore[attr-defined,unused-ignore]
+                coordinator.reset_to_checkpoint(restore.checkpoint_id, data)
         log.info("job %s starts from savepoint %s (checkpoint %d)", self.job_id,
                  restore.path, restore.checkpoint_id)
 
