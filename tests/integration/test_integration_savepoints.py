@@ -212,3 +212,45 @@ def test_stop_with_savepoint_from_execute_async(tmp_path: Path) -> None:
     client.get_job_execution_result().result(timeout=60)
     assert client.get_job_status().result(timeout=10) is JobStatus.FINISHED
     latch.trigger()
+
+
+def test_a_restart_before_the_first_checkpoint_starts_from_the_savepoint_again(
+        cluster: MiniCluster, tmp_path: Path) -> None:
+    latch = Latch()
+    first = CollectSink()
+    job = cluster.submit(keyed_job(latch, 2, first))
+    wait_until(lambda: len(first.results) == N // 2, what="the first half to be processed")
+    stopped = job.stop_with_savepoint(False, str(tmp_path)).result(timeout=60)
+    latch.trigger()
+
+    failed_once = Latch()
+
+    def fail_once(pair: tuple[int, int]) -> tuple[int, int]:
+        # once a key is three quarters through: the first attempt fails
+        if pair[1] > sum(range(pair[0], 3 * N // 4, KEYS)) and not failed_once.is_triggered():
+            failed_once.trigger()
+            raise RuntimeError("the first attempt fails")
+        return pair
+
+    resumed = CollectSink()
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(2)
+    for key, value in {"execution.state-recovery.path": stopped,
+                       "restart-strategy.type": "fixed-delay",
+                       "restart-strategy.fixed-delay.attempts": "1",
+                       "restart-strategy.fixed-delay.delay": "10 ms"}.items():
+        env._configuration.set_string(key, value)
+    (env.from_source(TestingSource(elements(latch), splits=2, batch_size=16),
+                     WatermarkStrategy.no_watermarks(), "numbers").uid("numbers")
+        .map(lambda x: (x % KEYS, x)).uid("pairs")
+        .key_by(lambda pair: pair[0])
+        .reduce(lambda a, b: (a[0], a[1] + b[1])).uid("sums")
+        .map(fail_once)
+        .sink_to(resumed).uid("sink"))
+    cluster.submit(env._job_graph("restarts")).get_job_execution_result().result(timeout=60)
+    assert failed_once.is_triggered()
+    # both attempts went on from the savepoint's sums, never from scratch
+    for key, total in resumed.results:
+        assert total > sum(range(key, N // 2, KEYS)), (key, total)
+    assert {key: max(t for k, t in resumed.results if k == key) for key in range(KEYS)} == {
+        key: sum(range(key, N, KEYS)) for key in range(KEYS)}

@@ -21,6 +21,8 @@ from strom.common.config_options import (
     JOBMANAGER_BIND_HOST,
     JOBMANAGER_RPC_ADDRESS,
     JOBMANAGER_RPC_PORT,
+    RESTART_OPTIONS,
+    option_for_key,
 )
 from strom.common.configuration import Configuration
 from strom.entrypoint import EXIT_RUNTIME_FAILURE, EXIT_STARTUP_FAILURE, serve_until_stopped
@@ -70,14 +72,24 @@ class JobManagerProcess:
 
 
 def create_jobmanager_components(rpc: RpcService, heartbeat: HeartbeatSettings,
-                                 default_savepoint_dir: str | None = None,
+                                 configuration: Configuration | None = None,
                                  ) -> tuple[ResourceManager, Dispatcher]:
     """The JobManager's components on ``rpc`` (not started); the MiniCluster builds its
-    JobManager with this too. ``default_savepoint_dir``: the cluster's
-    ``execution.checkpointing.savepoint-dir``, for savepoints that name no directory."""
+    JobManager with this too. The ``restart-strategy.*`` and failover keys of
+    ``configuration`` apply to jobs that do not set them, and its
+    ``execution.checkpointing.savepoint-dir`` is the default for savepoints that name no
+    directory."""
     resource_manager = ResourceManager(rpc, heartbeat=heartbeat)
+    restart_defaults = {}
+    savepoint_dir = None
+    if configuration is not None:
+        restart_defaults = {key: configuration.get_string(key, "")
+                            for key in configuration.key_set()
+                            if option_for_key(key) in RESTART_OPTIONS}
+        savepoint_dir = default_savepoint_dir(configuration)
     return resource_manager, Dispatcher(rpc, resource_manager.address, heartbeat=heartbeat,
-                                        default_savepoint_dir=default_savepoint_dir)
+                                        restart_defaults=restart_defaults,
+                                        default_savepoint_dir=savepoint_dir)
 
 
 def default_savepoint_dir(configuration: Configuration) -> str | None:
@@ -101,8 +113,8 @@ def start_jobmanager(configuration: Configuration) -> JobManagerProcess:
                          if bind_host in _WILDCARD_HOSTS else None),
     )
     try:
-        resource_manager, dispatcher = create_jobmanager_components(
-            rpc, heartbeat, default_savepoint_dir(configuration))
+        resource_manager, dispatcher = create_jobmanager_components(rpc, heartbeat,
+                                                                    configuration)
 
         async def start_all() -> None:
             await resource_manager.start()
