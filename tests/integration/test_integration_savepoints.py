@@ -32,9 +32,10 @@ def elements(latch: Latch) -> list[Any]:
 
 
 def keyed_job(latch: Latch, parallelism: int, sink: CollectSink,
-              restore_from: str | None = None) -> Any:
+              restore_from: str | None = None, backend: str = "hashmap") -> Any:
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(parallelism)
+    env._configuration.set_string("state.backend.type", backend)
     if restore_from is not None:
         env._configuration.set_string("execution.state-recovery.path", restore_from)
     (env.from_source(TestingSource(elements(latch), splits=2, batch_size=16),
@@ -254,3 +255,18 @@ def test_a_restart_before_the_first_checkpoint_starts_from_the_savepoint_again(
         assert total > sum(range(key, N // 2, KEYS)), (key, total)
     assert {key: max(t for k, t in resumed.results if k == key) for key in range(KEYS)} == {
         key: sum(range(key, N, KEYS)) for key in range(KEYS)}
+
+
+@pytest.mark.parametrize(("before", "after"), [("hashmap", "rocksdb"), ("rocksdb", "hashmap")])
+def test_a_savepoint_moves_between_state_backends(cluster: MiniCluster, tmp_path: Path,
+                                                  before: str, after: str) -> None:
+    latch = Latch()
+    first = CollectSink()
+    job = cluster.submit(keyed_job(latch, 2, first, backend=before))
+    wait_until(lambda: len(first.results) == N // 2, what="the first half to be processed")
+    stopped = job.stop_with_savepoint(False, str(tmp_path)).result(timeout=60)
+    latch.trigger()
+    resumed = CollectSink()
+    cluster.submit(keyed_job(latch, 3, resumed, restore_from=stopped, backend=after)) \
+        .get_job_execution_result().result(timeout=60)
+    assert Counter(first.results) + Counter(resumed.results) == reference()
