@@ -109,6 +109,8 @@ __all__ = [
     "JOBMANAGER_BIND_HOST",
     "TASKMANAGER_HOST",
     "TASKMANAGER_RPC_PORT",
+    "STATE_RECOVERY_PATH",
+    "STATE_RECOVERY_IGNORE_UNCLAIMED_STATE",
     "HEARTBEAT_INTERVAL",
     "HEARTBEAT_TIMEOUT",
     "HEARTBEAT_RPC_FAILURE_THRESHOLD",
@@ -746,6 +748,23 @@ RESTART_OPTIONS: tuple[ConfigOption[Any], ...] = (
     FAILOVER_STRATEGY,
 )
 
+STATE_RECOVERY_PATH: ConfigOption[str] = ConfigOption(
+    "execution.state-recovery.path",
+    STRING,
+    None,
+    "Path or URL of a savepoint (or retained checkpoint) to start the job from; what "
+    "'strom run -s' sets.",
+    ("execution.savepoint.path",),
+)
+STATE_RECOVERY_IGNORE_UNCLAIMED_STATE: ConfigOption[bool] = ConfigOption(
+    "execution.state-recovery.ignore-unclaimed-state",
+    BOOL,
+    False,
+    "Start even when the savepoint holds state of an operator the job no longer has (that "
+    "state is dropped); what 'strom run -n' sets.",
+    ("execution.savepoint.ignore-unclaimed-state",),
+)
+
 _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
     PARALLELISM_DEFAULT,
     MAX_PARALLELISM,
@@ -804,6 +823,8 @@ _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
     INCREMENTAL_CHECKPOINTS,
     CHECKPOINTS_AFTER_TASKS_FINISH,
     *RESTART_OPTIONS,
+    STATE_RECOVERY_PATH,
+    STATE_RECOVERY_IGNORE_UNCLAIMED_STATE,
 )
 
 # Flink keys strom does not model (yet) that must never be mistaken for typos of the ones

@@ -7,7 +7,7 @@ import asyncio
 from strom.common.job import JobID, JobStatus
 from strom.graph.job_graph import JobGraph
 from strom.heartbeat import HeartbeatSettings
-from strom.jobmanager.checkpoint.stats import CheckpointStatsSnapshot, CheckpointTriggerResult
+from strom.jobmanager.checkpoint.stats import CheckpointStatsSnapshot
 from strom.jobmanager.cluster_info import (
     ClusterOverview,
     JobDetails,
@@ -18,14 +18,20 @@ from strom.jobmanager.cluster_info import (
 from strom.jobmanager.job_files import JobFileStore
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.jobmaster import JobMaster
-from strom.rpc.errors import SerializedError
+from strom.jobmanager.savepoints import (
+    OperationCache,
+    OperationResult,
+    check_format,
+    display_path,
+    resolve_target_directory,
+    storage_path,
+)
 from strom.rpc.gateways import DispatcherGateway, JobMasterGateway, ResourceManagerGateway
 from strom.rpc.messages import JobOverview, SerializedValue
 from strom.rpc.service import RpcEndpoint, RpcService
 from strom.runtime.python_path import acquire_python_path, release_python_path
 
-__all__ = ["Dispatcher", "DuplicateJobSubmissionError", "JobEndedError", "UnknownJobError",
-           "UnknownTriggerError"]
+__all__ = ["Dispatcher", "DuplicateJobSubmissionError", "JobEndedError", "UnknownJobError"]
 
 
 class UnknownJobError(KeyError):
@@ -43,13 +49,6 @@ class JobEndedError(RuntimeError):
     """The job has ended: its coordinators are gone."""
 
 
-class UnknownTriggerError(KeyError):
-    """No operation (a manual checkpoint) was triggered under that id."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
 class Dispatcher(RpcEndpoint):
     gateway = DispatcherGateway
 
@@ -57,12 +56,17 @@ class Dispatcher(RpcEndpoint):
                  name: str = "dispatcher", heartbeat: HeartbeatSettings | None = None,
                  job_files: JobFileStore | None = None,
                  restart_defaults: dict[str, str] | None = None,
+                 default_savepoint_dir: str | None = None,
                  checkpoint_history: int = 10) -> None:
         super().__init__(rpc, name)
         #: web.checkpoints.history: how many recent checkpoints REST lists per job
         self.checkpoint_history = checkpoint_history
         #: the cluster's restart-strategy.* and failover keys, for jobs that set none
         self.restart_defaults = dict(restart_defaults or {})
+        #: the cluster-wide ``execution.checkpointing.savepoint-dir``
+        self.default_savepoint_dir = default_savepoint_dir
+        #: savepoints, checkpoints and disposals REST clients poll by trigger id
+        self.operations = OperationCache(self.spawn)
         self.rm_address = resource_manager_address
         self.heartbeat = heartbeat
         self.job_masters: dict[JobID, JobMaster] = {}
@@ -72,8 +76,6 @@ class Dispatcher(RpcEndpoint):
         self.archived: dict[JobID, JobDetails] = {}
         self.archived_exceptions: dict[JobID, JobExceptions] = {}
         self.archived_checkpoint_stats: dict[JobID, CheckpointStatsSnapshot] = {}
-        #: manual checkpoints asked for through REST, by (job, trigger id)
-        self.checkpoint_triggers: dict[tuple[JobID, str], CheckpointTriggerResult] = {}
         self.job_files = job_files or JobFileStore()
         self._result_futures: dict[JobID, asyncio.Future[JobResult]] = {}
 
@@ -220,43 +222,6 @@ class Dispatcher(RpcEndpoint):
             raise UnknownJobError(job_id)
         return await gateway.request_checkpoint_stats()
 
-    async def trigger_checkpoint(self, job_id: JobID, trigger_id: str, full: bool) -> None:
-        gateway = self._job_master(job_id)
-        if gateway is None:
-            if job_id in self.results:
-                raise JobEndedError(
-                    f"Job {job_id} has ended ({self.results[job_id].status.value}); only a "
-                    "running job takes checkpoints.")
-            raise UnknownJobError(job_id)
-        key = (job_id, trigger_id)
-        if key in self.checkpoint_triggers:
-            raise DuplicateJobSubmissionError(
-                f"A checkpoint of job {job_id} was already triggered under triggerId "
-                f"{trigger_id}; leave triggerId out (or pick a new one).")
-        self.checkpoint_triggers[key] = CheckpointTriggerResult()
-
-        async def take() -> None:
-            try:
-                checkpoint_id = await gateway.trigger_checkpoint(full)
-            except Exception as e:
-                self.checkpoint_triggers[key] = CheckpointTriggerResult(
-                    False, failure=SerializedError.from_exception(e))
-            else:
-                self.checkpoint_triggers[key] = CheckpointTriggerResult(False, checkpoint_id)
-
-        self.spawn(take(), name=f"checkpoint-{job_id}-{trigger_id}")
-
-    async def request_checkpoint_trigger_status(self, job_id: JobID, trigger_id: str
-                                                ) -> CheckpointTriggerResult:
-        result = self.checkpoint_triggers.get((job_id, trigger_id))
-        if result is None:
-            if job_id not in self.job_names:
-                raise UnknownJobError(job_id)
-            raise UnknownTriggerError(
-                f"No checkpoint of job {job_id} was triggered under id {trigger_id}; the id is "
-                "the request-id that POST /jobs/:jobid/checkpoints answered.")
-        return result
-
     async def list_task_managers(self) -> list[TaskManagerDetails]:
         registered = await self.rpc.connect(self.rm_address, ResourceManagerGateway) \
             .list_task_managers()
@@ -276,6 +241,89 @@ class Dispatcher(RpcEndpoint):
             jobs_failed=statuses.count(JobStatus.FAILED),
         )
 
+    # ------------------------------------------------------------------ savepoints
+    def _running_job_master(self, job_id: JobID, doing: str) -> JobMaster:
+        job_master = self.job_masters.get(job_id)
+        if job_master is not None:
+            return job_master
+        if job_id in self.results:
+            status = self.results[job_id].status.value
+            raise JobEndedError(
+                f"Job {job_id} has ended ({status}); {doing} needs a running job. Resume it "
+                "from its last savepoint with strom run -s <path>.")
+        raise UnknownJobError(job_id)
+
+    def _savepoint_target(self, job_id: JobID, target_dir: str | None) -> tuple[
+            JobMasterGateway, str]:
+        """The running job's JobMaster and the directory its savepoint goes to: the one
+        asked for, the job's ``execution.checkpointing.savepoint-dir``, or the cluster's."""
+        job_master = self._running_job_master(job_id, "a savepoint")
+        checkpoint_config = job_master.job_graph.checkpoint_config
+        job_default = None if checkpoint_config is None else checkpoint_config.savepoint_dir
+        target = resolve_target_directory(target_dir, job_default, self.default_savepoint_dir)
+        return self.rpc.connect(job_master.address, JobMasterGateway), storage_path(target)
+
+    async def trigger_savepoint(self, job_id: JobID, target_dir: str | None,
+                                format_type: str) -> str:
+        format_type = check_format(format_type)
+        gateway, target = self._savepoint_target(job_id, target_dir)
+        return await gateway.trigger_savepoint(target, format_type, False)
+
+    async def stop_with_savepoint(self, job_id: JobID, target_dir: str | None, drain: bool,
+                                  format_type: str) -> str:
+        format_type = check_format(format_type)
+        gateway, target = self._savepoint_target(job_id, target_dir)
+        return await gateway.stop_with_savepoint(target, drain, format_type)
+
+    async def dispose_savepoint(self, path: str) -> None:
+        from strom.state.checkpoint_storage import dispose_savepoint
+
+        await self.rpc.loop.run_in_executor(None, dispose_savepoint, storage_path(path))
+
+    async def trigger_checkpoint(self, job_id: JobID, full: bool) -> int:
+        job_master = self._running_job_master(job_id, "a checkpoint")
+        return await self.rpc.connect(job_master.address, JobMasterGateway) \
+            .trigger_checkpoint(full)
+
+    async def start_savepoint_operation(
+        self, job_id: JobID, trigger_id: str, target_dir: str | None, format_type: str,
+        cancel_job: bool,
+    ) -> None:
+        format_type = check_format(format_type)
+        gateway, target = self._savepoint_target(job_id, target_dir)
+        self.operations.start(f"savepoint:{job_id}:{trigger_id}",
+                              gateway.trigger_savepoint(target, format_type, cancel_job),
+                              _savepoint_completed)
+
+    async def start_stop_with_savepoint_operation(
+        self, job_id: JobID, trigger_id: str, target_dir: str | None, drain: bool,
+        format_type: str,
+    ) -> None:
+        format_type = check_format(format_type)
+        gateway, target = self._savepoint_target(job_id, target_dir)
+        self.operations.start(f"savepoint:{job_id}:{trigger_id}",
+                              gateway.stop_with_savepoint(target, drain, format_type),
+                              _savepoint_completed)
+
+    async def start_checkpoint_operation(self, job_id: JobID, trigger_id: str,
+                                         full: bool) -> None:
+        self._running_job_master(job_id, "a checkpoint")
+        self.operations.start(f"checkpoint:{job_id}:{trigger_id}",
+                              self.trigger_checkpoint(job_id, full),
+                              lambda checkpoint_id: OperationResult(
+                                  "COMPLETED", checkpoint_id=checkpoint_id))
+
+    async def start_dispose_savepoint_operation(self, trigger_id: str, path: str) -> None:
+        self.operations.start(f"disposal:{trigger_id}", self.dispose_savepoint(path),
+                              lambda _: OperationResult("COMPLETED"))
+
+    async def get_operation_result(self, kind: str, job_id: JobID | None,
+                                   trigger_id: str) -> OperationResult:
+        key = f"{kind}:{trigger_id}" if job_id is None else f"{kind}:{job_id}:{trigger_id}"
+        what = (f"{kind} operation with trigger id {trigger_id}"
+                + (f" for job {job_id}" if job_id is not None else ""))
+        return self.operations.get(key, what)
+
     def leftovers(self) -> list[str]:
         running = [f"{self.address}: job {job_id} ({self.job_names.get(job_id)}) still runs"
                    for job_id in self.job_masters]
@@ -287,3 +335,7 @@ class Dispatcher(RpcEndpoint):
         for job_master in list(self.job_masters.values()):
             await job_master.stop()
         self.job_files.close()
+
+
+def _savepoint_completed(path: str) -> OperationResult:
+    return OperationResult("COMPLETED", location=display_path(path))

@@ -150,6 +150,13 @@ class Task:
         #: where snapshots go (the TaskExecutor uploads and acknowledges them)
         self.checkpoints = checkpoints
         self.barriers: BarrierHandler | None = None
+        #: stop-with-savepoint: the synchronous savepoint's barrier this task passed on; until
+        #: it completes, sources emit nothing and no timers fire
+        self.stopping: CheckpointBarrier | None = None
+        #: the synchronous savepoint completed: the task finishes once its input has ended
+        self.stop_complete = False
+        #: the input ended while the synchronous savepoint was still pending
+        self.stop_input_ended = False
         #: the chain's state ids, in chain order
         self.state_ids: list[str] = []
         #: checkpoints this task's sources trigger are unaligned (savepoints never are)
@@ -373,6 +380,16 @@ class Task:
 
     def _end_of_input(self) -> None:
         """All input arrived; operators still holding a backlog finish it first."""
+        if self.stopping is not None:
+            # stop-with-savepoint: finish once the savepoint is complete (its notification
+            # commits what the operators staged for it)
+            self.stop_input_ended = True
+            if self.stop_complete:
+                self._finish_stopped()
+            return
+        self._finish_input()
+
+    def _finish_input(self) -> None:
         if any(op.has_backlog() for _, op in self.bounded):
             self.input_ended = True
         else:
@@ -400,7 +417,7 @@ class Task:
             mail()
             if self.state.is_terminal:
                 return StepResult.DONE
-        if self.timed:
+        if self.timed and self.stopping is None:
             now = self.clock()
             if self.deadline is not None and now >= self.deadline:
                 for op in self.timed:
@@ -430,6 +447,8 @@ class Task:
             self._flush_on_timeout()
             return StepResult.PROGRESS
         if self.source is not None:
+            if self.stopping is not None:
+                return StepResult.IDLE  # stopped: waits for the savepoint to complete
             status = self.source.emit_next()
             if status is InputStatus.END_OF_INPUT:
                 self._end_of_input()
@@ -493,7 +512,8 @@ class Task:
                 head.process_watermark_status(status)
         elif kind is EndOfPartition:
             watermark, _ = gate.on_end(channel)
-            if watermark is not None:
+            # a stop without --drain ends the inputs without advancing event time
+            if watermark is not None and not self._suspended():
                 head.process_watermark(watermark)
             assert self.barriers is not None
             aligned = self.barriers.on_end_of_partition(channel)
@@ -540,6 +560,9 @@ class Task:
                     f"Task {self.name} cannot take checkpoint {checkpoint_id}: it is "
                     f"{'finishing' if self.state is ExecutionState.RUNNING else self.state.value}."))
                 return
+            if kind is CheckpointType.SAVEPOINT_TERMINATE and self.source is not None:
+                # --drain: every event-time window and timer fires before the savepoint
+                self.source.emit_max_watermark()
             self._perform_checkpoint(barrier)
 
         self.post(trigger)
@@ -568,6 +591,10 @@ class Task:
             except BaseException as e:
                 attribute_failure(e, op.name)
                 raise
+        stopping = self.stopping
+        if stopping is not None and stopping.checkpoint_id == checkpoint_id:
+            # after the operators heard of it: a sink commits the savepoint's data first
+            self._stop_decided(complete)
 
     def _perform_checkpoint(self, barrier: CheckpointBarrier) -> None:
         """Snapshot the chain (synchronous part), then forward the barrier; the TaskExecutor
@@ -597,10 +624,53 @@ class Task:
             return
         for writer in self.writers:
             writer.broadcast_event(barrier)
+        if barrier.kind.is_synchronous:
+            self._stop_after(barrier)
         if self.checkpoints is not None:
             self.checkpoints.snapshot_taken(self.tdd, barrier, states,
                                             measured=_sync_part(barrier, started,
                                                                 self.barriers))
+
+    # ------------------------------------------------------------------ stop-with-savepoint
+    def _stop_after(self, barrier: CheckpointBarrier) -> None:
+        """This task passed on the barrier of a synchronous savepoint: nothing more is read
+        from the source and no timers fire until it completes (then the task finishes) or
+        is aborted (then the task goes on)."""
+        self.stopping = barrier
+        self.deadline = None
+        self.wait_hint_ms = None
+        self._flush()
+
+    def _stop_decided(self, complete: bool) -> None:
+        if not complete:  # the savepoint failed: the job goes on
+            self.stopping = None
+            self._update_deadline()
+            self.waker()
+            if self.stop_input_ended:  # (upstream ended by itself meanwhile)
+                self.stop_input_ended = False
+                self._finish_input()
+            return
+        self.stop_complete = True
+        if self.source is not None or self.stop_input_ended:
+            self._finish_stopped()
+
+    def _suspended(self) -> bool:
+        stopping = self.stopping
+        return stopping is not None and stopping.kind is CheckpointType.SAVEPOINT_SUSPEND
+
+    def _finish_stopped(self) -> None:
+        """End after a completed stop-with-savepoint. ``--drain`` (SAVEPOINT_TERMINATE)
+        ends the input as a bounded input ends; otherwise (SAVEPOINT_SUSPEND) the operators
+        get no ``end_input``, so nothing more fires: what they hold is in the savepoint."""
+        assert self.stopping is not None
+        if self.stopping.kind is CheckpointType.SAVEPOINT_TERMINATE:
+            self._finish_input()
+            return
+        for writer in self.writers:
+            writer.broadcast_event(END_OF_PARTITION)
+        self.finishing = True
+        self.timed = []
+        self.deadline = None
 
     # ------------------------------------------------------------------ unaligned checkpoints
     def _priority_input(self) -> None:

@@ -1,12 +1,11 @@
-"""The checkpoint endpoints against a MiniCluster serving REST: statistics with sizes and
-durations in Flink's shapes, config, details per checkpoint and per subtask, the manual
-trigger and its status, the checkpoint metrics, a restored job's ``restored``, the stats of
-an ended job, and precise 400/404 bodies."""
+"""The checkpoint statistics endpoints against a MiniCluster serving REST: statistics with
+sizes and durations in Flink's shapes, config, details per checkpoint and per subtask, a
+manual checkpoint in the statistics, the checkpoint metrics, a restored job's
+``restored``, the stats of an ended job, and precise 400/404 bodies."""
 
 from __future__ import annotations
 
 import json
-import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -210,13 +209,11 @@ def test_a_manual_checkpoint_through_rest(cluster: MiniCluster) -> None:
 
         wait_until(triggered, DEADLINE_S, "a manual checkpoint")
         checkpoint_id = results[-1]["operation"]["checkpointId"]
+        # the manual checkpoint is in the statistics, and the config path is not a trigger id
         stats = get(cluster, f"/jobs/{job_id}/checkpoints")
         assert stats["latest"]["completed"]["id"] == checkpoint_id
-        status, body = http(cluster, "POST", f"/jobs/{job_id}/checkpoints",
-                            {"checkpointType": "SOMETIMES"})
-        assert status == 400 and "Unknown checkpointType 'SOMETIMES'" in body["errors"][0]
-        status, body = http(cluster, "GET", f"/jobs/{job_id}/checkpoints/nosuchtrigger")
-        assert status == 404 and "under id nosuchtrigger" in body["errors"][0]
+        assert stats["counts"]["completed"] == 1
+        assert get(cluster, f"/jobs/{job_id}/checkpoints/config")["mode"] == "exactly_once"
     finally:
         latch.trigger()
     job.get_job_execution_result().result(timeout=60)
@@ -293,41 +290,6 @@ def test_unknown_checkpoints_and_vertices_are_404_and_batch_jobs_take_none(
     assert status == 404 and "Checkpointing has not been enabled" in body["errors"][0]
 
 
-def test_strom_checkpoint_takes_one_and_says_so_as_flink_does(cluster: MiniCluster) -> None:
-    from click.testing import CliRunner
-
-    from strom.cli.main import main
-
-    latch = Latch()
-    job, job_id = _submit(cluster, _graph(latch, interval_ms=None))
-    address = cluster.rest_url.removeprefix("http://")
-    runner = CliRunner()
-    outputs: list[str] = []
-    try:
-        def taken() -> bool:
-            result = runner.invoke(main, ["checkpoint", "-m", address, "--full", job_id])
-            outputs.append(result.output)
-            return result.exit_code == 0  # tried again while the tasks are starting
-
-        wait_until(taken, DEADLINE_S, "strom checkpoint to succeed")
-        lines = outputs[-1].splitlines()
-        assert lines[0] == f"Triggering checkpoint for job {job_id}."
-        match = re.fullmatch(rf"Checkpoint\(FULL\) (\d+) for job {job_id} completed\.",
-                             lines[1])
-        assert match is not None, lines
-        stats = get(cluster, f"/jobs/{job_id}/checkpoints")
-        assert stats["latest"]["completed"]["id"] == int(match.group(1))
-    finally:
-        latch.trigger()
-    job.get_job_execution_result().result(timeout=60)
-    ended = runner.invoke(main, ["checkpoint", "-m", address, job_id])
-    assert ended.exit_code == 1 and "has ended (FINISHED)" in ended.output
-    unknown = runner.invoke(main, ["checkpoint", "-m", address, NO_JOB])
-    assert unknown.exit_code == 1 and f"No job with id {NO_JOB}" in unknown.output
-    malformed = runner.invoke(main, ["checkpoint", "-m", address, "nojob"])
-    assert malformed.exit_code == 2 and "Invalid value for JOBID" in malformed.output
-
-
 def test_web_checkpoints_history_bounds_the_listed_checkpoints(cluster: MiniCluster) -> None:
     from strom.common import Configuration as Config
     from strom.heartbeat import HeartbeatSettings
@@ -351,3 +313,22 @@ def test_web_checkpoints_history_bounds_the_listed_checkpoints(cluster: MiniClus
     finally:
         latch.trigger()
     job.get_job_execution_result().result(timeout=60)
+
+
+def test_a_job_started_from_a_savepoint_shows_it_restored(cluster: MiniCluster,
+                                                          tmp_path: Any) -> None:
+    latch = Latch()
+    first, first_id = _submit(cluster, _graph(latch))
+    _wait_for_completed(cluster, first_id, 1)
+    savepoint = first.stop_with_savepoint(False, str(tmp_path)).result(timeout=60)
+    stats = get(cluster, f"/jobs/{first_id}/checkpoints")
+    assert stats["latest"]["savepoint"]["is_savepoint"] is True
+    assert stats["latest"]["savepoint"]["checkpoint_type"] == "SYNC_SAVEPOINT"
+    assert stats["latest"]["savepoint"]["external_path"]
+    latch.trigger()
+    resumed, resumed_id = _submit(cluster, _graph(
+        latch, settings={"execution.state-recovery.path": savepoint}))
+    resumed.get_job_execution_result().result(timeout=60)
+    restored = get(cluster, f"/jobs/{resumed_id}/checkpoints")["latest"]["restored"]
+    assert restored["is_savepoint"] is True and restored["external_path"] == savepoint
+    assert restored["id"] == stats["latest"]["savepoint"]["id"]

@@ -17,10 +17,8 @@ from collections import deque
 
 import msgspec
 
-from strom.rpc.errors import SerializedError
-
 __all__ = ["COMPLETED", "FAILED", "IN_PROGRESS", "CheckpointAckStats", "CheckpointConfigInfo", "CheckpointStats", "CheckpointStatsSnapshot",
-           "CheckpointStatsTracker", "CheckpointTriggerResult", "DEFAULT_HISTORY_SIZE", "RestoredCheckpointStats",
+           "CheckpointStatsTracker", "DEFAULT_HISTORY_SIZE", "RestoredCheckpointStats",
            "StatsSummary", "SubtaskStats", "SUMMARY_METRICS", "checkpoint_type_name"]
 
 #: ``web.checkpoints.history``'s default: how many recent checkpoints REST lists
@@ -326,12 +324,3 @@ class CheckpointStatsTracker:
             latest_savepoint=copy(self.latest_savepoint),
             latest_failed=copy(self.latest_failed),
             latest_restored=self.latest_restored, config=self.config)
-
-
-class CheckpointTriggerResult(msgspec.Struct, frozen=True):
-    """A manual checkpoint asked for through REST: in progress, or completed with its id or
-    failed with its cause."""
-
-    in_progress: bool = True
-    checkpoint_id: int | None = None
-    failure: SerializedError | None = None

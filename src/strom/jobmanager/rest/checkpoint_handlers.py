@@ -1,10 +1,9 @@
-"""The checkpoint endpoints' handlers: statistics, config, details per checkpoint and per
-subtask, the manual trigger and its status, and the job's checkpoint metrics. Each turns
+"""The checkpoint statistics endpoints' handlers: statistics, config, details per checkpoint
+and per subtask, and the job's checkpoint metrics. Each turns
 the Dispatcher's :class:`CheckpointStatsSnapshot` into Flink's shapes."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import msgspec
@@ -216,38 +215,6 @@ async def get_subtask_details(gateway: DispatcherGateway, request: base.RestRequ
                   for i in range(stats.parallelism[vertex_id])])
 
 
-_CHECKPOINT_TYPES = ("CONFIGURED", "FULL", "INCREMENTAL")
-
-
-async def trigger_checkpoint(gateway: DispatcherGateway, request: base.RestRequest
-                             ) -> cm.TriggerResponse:
-    job_id = base.parse_job_id(request.path_parameters["jobid"])
-    body: cm.CheckpointTriggerRequest = request.body
-    if body.checkpoint_type not in _CHECKPOINT_TYPES:
-        raise base.RestHandlerError(
-            400, f"Unknown checkpointType {body.checkpoint_type!r}; use one of "
-                 f"{', '.join(_CHECKPOINT_TYPES)}.")
-    trigger_id = body.trigger_id or uuid.uuid4().hex
-    await gateway.trigger_checkpoint(job_id, trigger_id, body.checkpoint_type == "FULL")
-    return cm.TriggerResponse(trigger_id)
-
-
-async def checkpoint_trigger_status(gateway: DispatcherGateway, request: base.RestRequest
-                                    ) -> cm.CheckpointTriggerStatus:
-    job_id = base.parse_job_id(request.path_parameters["jobid"])
-    result = await gateway.request_checkpoint_trigger_status(
-        job_id, request.path_parameters["triggerid"])
-    if result.in_progress:
-        return cm.CheckpointTriggerStatus(cm.OperationStatus("IN_PROGRESS"))
-    if result.failure is not None:
-        cause = {"class": result.failure.type_name, "stack-trace": result.failure.traceback,
-                 "serialized-throwable": None}
-        return cm.CheckpointTriggerStatus(cm.OperationStatus("COMPLETED"),
-                                          cm.CheckpointInfo(failure_cause=cause))
-    return cm.CheckpointTriggerStatus(cm.OperationStatus("COMPLETED"),
-                                      cm.CheckpointInfo(checkpoint_id=result.checkpoint_id))
-
-
 def checkpoint_metrics(s: CheckpointStatsSnapshot) -> dict[str, int]:
     """The job's checkpoint metrics (Flink's names; -1 where there is nothing yet)."""
     last = s.latest_completed
@@ -284,8 +251,6 @@ CHECKPOINT_HANDLERS: dict[EndpointSpec[Any], Any] = {
     specs.CHECKPOINT_CONFIG: get_checkpoint_config,
     specs.CHECKPOINT_DETAILS: get_checkpoint_details,
     specs.CHECKPOINT_SUBTASK_DETAILS: get_subtask_details,
-    specs.TRIGGER_CHECKPOINT: trigger_checkpoint,
-    specs.CHECKPOINT_TRIGGER_STATUS: checkpoint_trigger_status,
     specs.JOB_METRICS: job_metrics,
 }
 

@@ -1,6 +1,6 @@
 """The checkpoint endpoints' bodies in Flink's JSON shapes and field names
 (``CheckpointingStatistics``, ``CheckpointStatistics``, ``TaskCheckpointStatistics...``,
-``CheckpointConfigInfo``, ``CheckpointTriggerRequestBody``), plus ``/jobs/:jobid/metrics``'
+``CheckpointConfigInfo``), plus ``/jobs/:jobid/metrics``'
 ``[{"id", "value"}]``."""
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ import msgspec
 
 __all__ = [
     "AlignmentSummary", "CheckpointConfigInfo", "CheckpointCounts", "CheckpointDurations",
-    "CheckpointDurationsSummary", "CheckpointInfo", "CheckpointStatistics",
-    "CheckpointTriggerRequest", "CheckpointTriggerStatus", "CheckpointingStatistics",
-    "ExternalizedCheckpointInfo", "JobMetric", "LatestCheckpoints", "OperationStatus",
+    "CheckpointDurationsSummary", "CheckpointStatistics", "CheckpointingStatistics",
+    "ExternalizedCheckpointInfo", "JobMetric", "LatestCheckpoints",
     "RestoredCheckpointStatistics", "StatsSummaryDto", "SubtaskAlignment",
     "SubtaskCheckpointStatistics", "SubtaskDetailsSummary", "TaskCheckpointStatistics",
-    "TaskCheckpointStatisticsWithSubtaskDetails", "TriggerResponse",
+    "TaskCheckpointStatisticsWithSubtaskDetails",
 ]
 
 
@@ -207,35 +206,6 @@ class TaskCheckpointStatisticsWithSubtaskDetails(msgspec.Struct):
     num_acknowledged_subtasks: int
     summary: SubtaskDetailsSummary
     subtasks: list[SubtaskCheckpointStatistics]
-
-
-class CheckpointTriggerRequest(msgspec.Struct, omit_defaults=True):
-    """``POST /jobs/:jobid/checkpoints``: ``checkpointType`` CONFIGURED (the default), FULL
-    or INCREMENTAL; ``triggerId`` to name the request yourself."""
-
-    checkpoint_type: str = _field("checkpointType", "CONFIGURED")
-    trigger_id: str | None = _field("triggerId", None)
-
-
-class TriggerResponse(msgspec.Struct):
-    request_id: str = _field("request-id")
-
-
-class OperationStatus(msgspec.Struct):
-    id: str
-
-
-class CheckpointInfo(msgspec.Struct, omit_defaults=True):
-    checkpoint_id: int | None = _field("checkpointId", None)
-    failure_cause: dict[str, Any] | None = _field("failure-cause", None)
-
-
-class CheckpointTriggerStatus(msgspec.Struct):
-    """``GET /jobs/:jobid/checkpoints/:triggerid``: ``status.id`` IN_PROGRESS or COMPLETED;
-    ``operation`` has ``checkpointId`` or ``failure-cause`` once completed."""
-
-    status: OperationStatus
-    operation: CheckpointInfo | None = None
 
 
 class JobMetric(msgspec.Struct, omit_defaults=True):
