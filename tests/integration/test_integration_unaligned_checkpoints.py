@@ -155,9 +155,12 @@ def test_a_back_pressured_job_completes_an_unaligned_checkpoint_and_restores_fro
     with MiniClusterFixture(parallelism=2, network=network) as cluster:
         env = StreamExecutionEnvironment.get_execution_environment()
         _enable_unaligned(env, tmp_path)
-        _job(env, elements, counter, sink, slow_s=0.02)
+        _job(env, elements, counter, sink, slow_s=0.05)
         client = env.execute_async("unaligned")
-        wait_until(lambda: sink.results, DEADLINE_S)
+        # back-pressure has set in: the sources are well ahead of the slow stage (which
+        # then needs about a second and a half to catch up, far more than the checkpoint)
+        wait_until(lambda: sink.results and counter.value >= len(sink.results) + 64,
+                   DEADLINE_S, what="the sources well ahead of the slow stage")
         coordinator = _coordinator(cluster, client.get_job_id())
         # the sources emitted at least this many records before their barriers
         emitted = counter.value
