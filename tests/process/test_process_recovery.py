@@ -1,0 +1,221 @@
+"""Exactly-once recovery with real processes: a keyed event-time window job writing with the
+FileSink, checkpointing every 250 ms, whose TaskManagers are killed with ``kill -9`` (once
+while a checkpoint is in flight), or whose user function fails on its first attempt only.
+The finished part files must hold exactly the lines the plain-Python oracle computes: no
+line missing, none twice. In-progress and pending files (hidden ``.part-*``) do not count.
+
+The job is ``examples/exactly_once_windows.py`` (also the README's walkthrough). The source
+is slowed down (``rate``) so that the failures land while the job runs; the job and its
+restarts are still short, since these tests are about correctness, not load.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+
+import cloudpickle
+import pytest
+
+from strom.client.job_client import ClusterJobClient
+from strom.common.job import JobStatus
+from strom.datastream import StreamExecutionEnvironment
+from strom.rpc.gateways import TaskExecutorGateway
+from strom.rpc.messages import ExecutionState
+from strom.testing import wait_until
+from strom.testing.process_cluster import ProcessCluster
+
+pytestmark = pytest.mark.slow
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+#: fast failure detection (Flink's defaults are 10 s / 50 s)
+FAST_HEARTBEATS = {"heartbeat.interval": "500 ms", "heartbeat.timeout": "3 s",
+                   "cluster.registration.error-delay": "200 ms"}
+CHECKPOINT_INTERVAL_MS = 250
+RESULT_TIMEOUT_S = 120
+
+
+def _job_module() -> ModuleType:
+    """The example job, shipped by value: the TaskManagers cannot import it from examples/."""
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import exactly_once_windows  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    cloudpickle.register_pickle_by_value(exactly_once_windows)
+    return exactly_once_windows
+
+
+job = _job_module()
+
+
+def finished_lines(output: Path) -> list[str]:
+    """The lines of the finished part files (``part-*``; in-progress and pending files are
+    hidden ``.part-*`` files), sorted."""
+    return sorted(line for part in output.glob(f"{job.PART_PREFIX}-*")
+                  for line in part.read_text().splitlines())
+
+
+def assert_exactly_once(output: Path, records: int) -> None:
+    got, expected = Counter(finished_lines(output)), Counter(job.expected_lines(records))
+    duplicated = sorted(line for line, n in got.items() if n > 1)
+    missing = sorted((expected - got).elements())
+    unexpected = sorted((got - expected).elements())
+    assert not (duplicated or missing or unexpected), (
+        f"finished output differs from the oracle ({sum(expected.values())} lines): "
+        f"{len(duplicated)} duplicated, e.g. {duplicated[:3]}; {len(missing)} missing, e.g. "
+        f"{missing[:3]}; {len(unexpected)} unexpected, e.g. {unexpected[:3]}")
+
+
+def completed_checkpoints(checkpoints: Path) -> list[int]:
+    """The ids of the checkpoints whose ``_metadata`` is written (``<dir>/<job>/chk-<n>``)."""
+    return sorted(int(chk.parent.name[4:]) for chk in checkpoints.glob("*/chk-*/_metadata"))
+
+
+def latest_checkpoint(checkpoints: Path) -> int:
+    return max(completed_checkpoints(checkpoints), default=0)
+
+
+def checkpoint_in_flight(checkpoints: Path) -> bool:
+    """A ``chk-<n>`` directory without ``_metadata``: triggered, not yet complete."""
+    return any(not (chk / "_metadata").exists() for chk in checkpoints.glob("*/chk-*"))
+
+
+@contextmanager
+def cluster_of(tmp_path: Path, task_managers: int) -> Iterator[ProcessCluster]:
+    with ProcessCluster(task_managers=task_managers, slots=1, config=FAST_HEARTBEATS,
+                        log_dir=tmp_path / "log") as cluster:
+        yield cluster
+
+
+def submit(tmp_path: Path, records: int, rate: float, fail_after: int = 0,
+           checkpoint_interval_ms: int = CHECKPOINT_INTERVAL_MS) -> ClusterJobClient:
+    config = job.configuration(str(tmp_path / "checkpoints"), checkpoint_interval_ms,
+                               restart_delay_ms=100)
+    env = StreamExecutionEnvironment.get_execution_environment(config)
+    job.build(env, str(tmp_path / "out"), records, rate=rate, fail_after=fail_after,
+              parallelism=2)
+    client: ClusterJobClient = env.execute_async("exactly-once windows")
+    return client
+
+
+def job_status(client: ClusterJobClient) -> JobStatus:
+    return client.get_job_status().result(timeout=30)
+
+
+def finish(client: ClusterJobClient, cluster: ProcessCluster) -> None:
+    result = client.get_job_result().result(timeout=RESULT_TIMEOUT_S)
+    assert result.status is JobStatus.FINISHED, (result.status, result.error, cluster.logs())
+
+
+def wait_for_checkpoint(client: ClusterJobClient, checkpoints: Path, checkpoint_id: int
+                        ) -> None:
+    """Wait until checkpoint ``checkpoint_id`` (or a later one) completed, or the job ended."""
+    wait_until(lambda: latest_checkpoint(checkpoints) >= checkpoint_id
+               or job_status(client).is_globally_terminal_state(),
+               60, f"checkpoint {checkpoint_id} to complete")
+
+
+def busy_task_managers(cluster: ProcessCluster) -> list[int]:
+    """Indexes of the live TaskManagers running a task."""
+    busy = []
+    for index, tm in enumerate(cluster.task_managers):
+        if not tm.running():
+            continue
+        gateway: TaskExecutorGateway = cluster.rpc.connect(tm.address, TaskExecutorGateway)
+        try:
+            statuses = cluster.rpc.run_sync(gateway.request_task_status(), timeout=10)
+        except Exception:
+            continue
+        if any(s.state is ExecutionState.RUNNING for s in statuses):
+            busy.append(index)
+    return busy
+
+
+def test_killing_task_managers_at_random_moments_keeps_the_output_exactly_once(
+        tmp_path: Path) -> None:
+    rng = random.Random(20_261_125)
+    records, checkpoints = 150_000, tmp_path / "checkpoints"
+    # two TaskManagers run the job (one slot each, p=2); a spare takes over a killed one's
+    # place, and a new spare is started after each kill
+    with cluster_of(tmp_path, task_managers=3) as cluster:
+        client = submit(tmp_path, records, rate=10_000)
+        kills = 0
+        for during_checkpoint in rng.sample([True, False, False], 3):
+            # a random number of completed checkpoints of this attempt first
+            wait_for_checkpoint(client, checkpoints,
+                                latest_checkpoint(checkpoints) + rng.randint(1, 3))
+            if during_checkpoint:
+                wait_until(lambda: checkpoint_in_flight(checkpoints)
+                           or job_status(client).is_globally_terminal_state(),
+                           30, "a checkpoint in flight", interval_s=0.001)
+            if job_status(client).is_globally_terminal_state():
+                break
+            victims = busy_task_managers(cluster)
+            assert victims, f"no TaskManager runs a task of the running job\n{cluster.logs()}"
+            cluster.kill_task_manager(rng.choice(victims))
+            kills += 1
+            cluster.start_task_manager()
+        finish(client, cluster)
+    assert kills >= 2, f"the job finished after {kills} kills; slow it down (rate)"
+    assert_exactly_once(tmp_path / "out", records)
+
+
+def finished_files(output: Path) -> dict[str, str]:
+    return {part.name: part.read_text() for part in output.glob(f"{job.PART_PREFIX}-*")}
+
+
+def files_finished_before_the_restart(client: ClusterJobClient, output: Path
+                                      ) -> dict[str, str]:
+    """The finished part files as they were last seen while the first attempt ran."""
+    seen: dict[str, str] = {}
+
+    def restarting() -> bool:
+        status = job_status(client)
+        if status is JobStatus.RUNNING:
+            seen.update(finished_files(output))
+            return False
+        return status is not JobStatus.CREATED and status is not JobStatus.INITIALIZING
+
+    wait_until(restarting, 60, "the first attempt to fail", interval_s=0.01)
+    return seen
+
+
+def test_a_function_failing_on_its_first_attempt_only_gives_exactly_once_output(
+        tmp_path: Path) -> None:
+    records = 60_000
+    with cluster_of(tmp_path, task_managers=2) as cluster:
+        client = submit(tmp_path, records, rate=20_000, fail_after=records // 2)
+        # the first attempt fails half-way, after several checkpoints committed part files
+        before = files_finished_before_the_restart(client, tmp_path / "out")
+        finish(client, cluster)
+        assert "failing on purpose after" in cluster.logs()
+    # the restart went on from the latest checkpoint: what the first attempt committed stays
+    # as it was, and (exactly once) the restart did not write those windows again
+    assert before, "no part file was finished by a checkpoint before the failure"
+    after = finished_files(tmp_path / "out")
+    assert {name: after.get(name) for name in before} == before
+    assert_exactly_once(tmp_path / "out", records)
+
+
+def test_without_checkpoints_a_restart_replays_from_scratch_and_finishes_only_once(
+        tmp_path: Path) -> None:
+    """No checkpoint ever completes, so the restarted job starts from the first record; the
+    first attempt's part files stay in progress (hidden) and only the second attempt's are
+    finished, at the end of the input."""
+    records = 40_000
+    with cluster_of(tmp_path, task_managers=2) as cluster:
+        client = submit(tmp_path, records, rate=20_000, fail_after=records // 2,
+                        checkpoint_interval_ms=0)
+        finish(client, cluster)
+        assert "failing on purpose after" in cluster.logs()
+    leftovers = [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+    assert leftovers, "the failed attempt left no in-progress file; did it write anything?"
+    assert_exactly_once(tmp_path / "out", records)
+    assert completed_checkpoints(tmp_path / "checkpoints") == []
