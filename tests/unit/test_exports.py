@@ -22,8 +22,9 @@ PUBLIC = {
     "strom.datastream": [
         "AggregateFunction", "AllWindowFunction", "AllWindowedStream",
         "BroadcastConnectedStream", "BroadcastProcessFunction", "BroadcastStream",
-        "CloseableIterator", "CoFlatMapFunction", "CoMapFunction", "CoProcessFunction",
-        "ConnectedStreams", "CountWindow", "DataStream", "DataStreamSink", "FilterFunction",
+        "CheckpointConfig", "CheckpointingMode", "CloseableIterator", "CoFlatMapFunction", "CoMapFunction", "CoProcessFunction",
+        "ConnectedStreams", "CountWindow", "DataStream", "DataStreamSink",
+        "ExternalizedCheckpointRetention", "FilterFunction",
         "FlatMapFunction", "GlobalWindow", "KeySelector", "KeyedBroadcastProcessFunction",
         "KeyedCoProcessFunction", "KeyedProcessFunction", "KeyedStream", "MapFunction",
         "MemorySize", "MergingWindowAssigner", "OutputTag", "Partitioner",

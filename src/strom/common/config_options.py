@@ -116,6 +116,21 @@ __all__ = [
     "REGISTRATION_ERROR_DELAY",
     "TASKMANAGER_REGISTRATION_TIMEOUT",
     "CHECKPOINTING_INTERVAL",
+    "CHECKPOINTING_MODE",
+    "CHECKPOINTING_TIMEOUT",
+    "CHECKPOINTING_MIN_PAUSE",
+    "CHECKPOINTING_MAX_CONCURRENT",
+    "CHECKPOINTING_TOLERABLE_FAILURES",
+    "CHECKPOINTING_NUM_RETAINED",
+    "CHECKPOINTING_UNALIGNED",
+    "CHECKPOINTING_ALIGNED_TIMEOUT",
+    "CHECKPOINTING_FORCE_UNALIGNED",
+    "CHECKPOINTING_EXTERNALIZED_RETENTION",
+    "CHECKPOINTING_STORAGE",
+    "CHECKPOINTS_DIRECTORY",
+    "SAVEPOINT_DIRECTORY",
+    "INCREMENTAL_CHECKPOINTS",
+    "CHECKPOINTS_AFTER_TASKS_FINISH",
     "RESTART_STRATEGY_TYPE",
     "all_options",
     "option_for_key",
@@ -209,14 +224,6 @@ class ConfigOption(Generic[T]):
 
 # Flink's KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM.
 _UPPER_BOUND_MAX_PARALLELISM = 1 << 15
-
-_CHECKPOINTING_PLANNED = Constraint(
-    lambda _value: False,
-    lambda _value: (
-        "checkpointing is planned but not available in strom yet; remove the key for now "
-        "(jobs run without checkpoints, and a failure fails the job)."
-    ),
-)
 
 PARALLELISM_DEFAULT: ConfigOption[int] = ConfigOption(
     "parallelism.default",
@@ -453,8 +460,107 @@ CHECKPOINTING_INTERVAL: ConfigOption[int] = ConfigOption(
     "execution.checkpointing.interval",
     DURATION,
     None,
-    "Checkpoint interval in milliseconds; unset disables checkpointing (planned).",
-    constraint=_CHECKPOINTING_PLANNED,
+    "Checkpoint interval in milliseconds; unset (or 0) disables checkpointing.",
+)
+CHECKPOINTING_MODE: ConfigOption[str] = ConfigOption(
+    "execution.checkpointing.mode",
+    enum_type(["EXACTLY_ONCE", "AT_LEAST_ONCE"]),
+    "EXACTLY_ONCE",
+    "Checkpointing guarantee: EXACTLY_ONCE (aligned barriers) or AT_LEAST_ONCE.",
+)
+CHECKPOINTING_TIMEOUT: ConfigOption[int] = ConfigOption(
+    "execution.checkpointing.timeout",
+    DURATION,
+    600_000,
+    "A checkpoint not complete after this long (milliseconds) is aborted.",
+    constraint=at_least(1),
+)
+CHECKPOINTING_MIN_PAUSE: ConfigOption[int] = ConfigOption(
+    "execution.checkpointing.min-pause",
+    DURATION,
+    0,
+    "Least time (milliseconds) between the end of one checkpoint and the next trigger.",
+)
+CHECKPOINTING_MAX_CONCURRENT: ConfigOption[int] = ConfigOption(
+    "execution.checkpointing.max-concurrent-checkpoints",
+    INT,
+    1,
+    "Most checkpoints in flight at once.",
+    constraint=at_least(1),
+)
+CHECKPOINTING_TOLERABLE_FAILURES: ConfigOption[int] = ConfigOption(
+    "execution.checkpointing.tolerable-failed-checkpoints",
+    INT,
+    None,
+    "Consecutive checkpoint failures tolerated before the job fails; unset: 0.",
+    constraint=at_least(0),
+)
+CHECKPOINTING_NUM_RETAINED: ConfigOption[int] = ConfigOption(
+    "execution.checkpointing.num-retained",
+    INT,
+    1,
+    "Completed checkpoints kept; older ones are deleted.",
+    ("state.checkpoints.num-retained",),
+    constraint=at_least(1),
+)
+CHECKPOINTING_UNALIGNED: ConfigOption[bool] = ConfigOption(
+    "execution.checkpointing.unaligned.enabled",
+    BOOL,
+    False,
+    "Unaligned checkpoints (EXACTLY_ONCE only).",
+    ("execution.checkpointing.unaligned",),
+)
+CHECKPOINTING_ALIGNED_TIMEOUT: ConfigOption[int] = ConfigOption(
+    "execution.checkpointing.aligned-checkpoint-timeout",
+    DURATION,
+    0,
+    "With unaligned checkpoints: start aligned and switch after this long (0: unaligned).",
+    ("execution.checkpointing.alignment-timeout",),
+)
+CHECKPOINTING_FORCE_UNALIGNED: ConfigOption[bool] = ConfigOption(
+    "execution.checkpointing.unaligned.forced", BOOL, False,
+    "Force unaligned checkpoints where they would otherwise be disabled.",
+)
+CHECKPOINTING_EXTERNALIZED_RETENTION: ConfigOption[str] = ConfigOption(
+    "execution.checkpointing.externalized-checkpoint-retention",
+    enum_type(["NO_EXTERNALIZED_CHECKPOINTS", "DELETE_ON_CANCELLATION",
+               "RETAIN_ON_CANCELLATION"]),
+    "NO_EXTERNALIZED_CHECKPOINTS",
+    "Whether the retained checkpoints outlive a cancelled job.",
+)
+CHECKPOINTING_STORAGE: ConfigOption[str] = ConfigOption(
+    "execution.checkpointing.storage",
+    enum_type(["jobmanager", "filesystem"]),
+    None,
+    "Checkpoint storage; unset: 'filesystem' when a checkpoint dir is set, else 'jobmanager'.",
+    ("state.checkpoint-storage",),
+)
+CHECKPOINTS_DIRECTORY: ConfigOption[str] = ConfigOption(
+    "execution.checkpointing.dir",
+    STRING,
+    None,
+    "Where checkpoints are written (an fsspec URL or a path): <dir>/<job-id>/chk-<n>.",
+    ("state.checkpoints.dir",),
+)
+SAVEPOINT_DIRECTORY: ConfigOption[str] = ConfigOption(
+    "execution.checkpointing.savepoint-dir",
+    STRING,
+    None,
+    "Default directory of savepoints (an fsspec URL or a path).",
+    ("state.savepoints.dir",),
+)
+INCREMENTAL_CHECKPOINTS: ConfigOption[bool] = ConfigOption(
+    "execution.checkpointing.incremental",
+    BOOL,
+    False,
+    "Incremental checkpoints (state backends that support them).",
+    ("state.backend.incremental",),
+)
+CHECKPOINTS_AFTER_TASKS_FINISH: ConfigOption[bool] = ConfigOption(
+    "execution.checkpointing.checkpoints-after-tasks-finish.enabled",
+    BOOL,
+    True,
+    "Go on checkpointing after some tasks finished.",
 )
 RESTART_STRATEGY_TYPE: ConfigOption[str] = ConfigOption(
     "restart-strategy.type",
@@ -528,6 +634,21 @@ _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
     REGISTRATION_ERROR_DELAY,
     TASKMANAGER_REGISTRATION_TIMEOUT,
     CHECKPOINTING_INTERVAL,
+    CHECKPOINTING_MODE,
+    CHECKPOINTING_TIMEOUT,
+    CHECKPOINTING_MIN_PAUSE,
+    CHECKPOINTING_MAX_CONCURRENT,
+    CHECKPOINTING_TOLERABLE_FAILURES,
+    CHECKPOINTING_NUM_RETAINED,
+    CHECKPOINTING_UNALIGNED,
+    CHECKPOINTING_ALIGNED_TIMEOUT,
+    CHECKPOINTING_FORCE_UNALIGNED,
+    CHECKPOINTING_EXTERNALIZED_RETENTION,
+    CHECKPOINTING_STORAGE,
+    CHECKPOINTS_DIRECTORY,
+    SAVEPOINT_DIRECTORY,
+    INCREMENTAL_CHECKPOINTS,
+    CHECKPOINTS_AFTER_TASKS_FINISH,
     RESTART_STRATEGY_TYPE,
 )
 
@@ -540,23 +661,9 @@ _OTHER_FLINK_KEYS = frozenset(
         "jobmanager.memory.process.size",
         "taskmanager.memory.process.size",
         "jobmanager.execution.failover-strategy",
-        "execution.checkpointing.mode",
-        "execution.checkpointing.timeout",
-        "execution.checkpointing.min-pause",
-        "execution.checkpointing.max-concurrent-checkpoints",
-        "execution.checkpointing.tolerable-failed-checkpoints",
-        "execution.checkpointing.num-retained",
-        "execution.checkpointing.storage",
-        "execution.checkpointing.dir",
-        "execution.checkpointing.savepoint-dir",
-        "execution.checkpointing.incremental",
         "high-availability.type",
         "high-availability.storageDir",
         "high-availability.cluster-id",
-        "state.checkpoints.dir",
-        "state.savepoints.dir",
-        "state.checkpoint-storage",
-        "state.backend.incremental",
         "pipeline.jars",
         "pipeline.classpaths",
     }

@@ -2,6 +2,11 @@
 
 from strom.common.execution_mode import RuntimeExecutionMode
 from strom.datastream.broadcast import BroadcastConnectedStream, BroadcastStream
+from strom.datastream.checkpoint_config import (
+    CheckpointConfig,
+    CheckpointingMode,
+    ExternalizedCheckpointRetention,
+)
 from strom.datastream.data_stream import (
     CloseableIterator,
     ConnectedStreams,
@@ -56,6 +61,8 @@ __all__ = [
     "BroadcastConnectedStream",
     "BroadcastProcessFunction",
     "BroadcastStream",
+    "CheckpointConfig",
+    "CheckpointingMode",
     "CloseableIterator",
     "CoFlatMapFunction",
     "CoMapFunction",
@@ -64,6 +71,7 @@ __all__ = [
     "CountWindow",
     "DataStream",
     "DataStreamSink",
+    "ExternalizedCheckpointRetention",
     "FilterFunction",
     "FlatMapFunction",
     "GlobalWindow",

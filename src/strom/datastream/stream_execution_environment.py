@@ -15,11 +15,13 @@ import warnings
 from typing import Any
 
 from strom.common import config_options as opts
+from strom.common.checkpointing import CheckpointCoordinatorConfiguration
 from strom.common.configuration import Configuration
 from strom.common.execution_config import ExecutionConfig
 from strom.common.execution_mode import RuntimeExecutionMode
 from strom.common.job import JobClient, JobExecutionResult
 from strom.datastream._validation import check_parallelism, check_parallelism_or_default
+from strom.datastream.checkpoint_config import CheckpointConfig, CheckpointingMode
 from strom.datastream.data_stream import CloseableIterator, DataStream
 from strom.datastream.slot_sharing_group import SlotSharingGroup
 from strom.graph import operator_specs as specs
@@ -199,11 +201,28 @@ class StreamExecutionEnvironment:
             self._slot_sharing_groups.pop(slot_sharing_group.get_name(), None)
         return self
 
-    def enable_checkpointing(self, interval: int, mode: Any = None) -> StreamExecutionEnvironment:
-        raise RuntimeError(
-            "Checkpointing is not available in this version of strom yet: jobs run without "
-            "checkpoints and a failure fails the job. Remove enable_checkpointing() for now."
-        )
+    def enable_checkpointing(self, interval: int,
+                             mode: CheckpointingMode | None = None) -> StreamExecutionEnvironment:
+        """Checkpoint the job's state every ``interval`` milliseconds, exactly-once unless
+        ``mode`` is ``CheckpointingMode.AT_LEAST_ONCE``."""
+        config = self.get_checkpoint_config()
+        config.set_checkpoint_interval(interval)
+        if mode is not None:
+            config.set_checkpointing_mode(mode)
+        return self
+
+    def get_checkpoint_config(self) -> CheckpointConfig:
+        return CheckpointConfig(self._configuration)
+
+    def get_checkpoint_interval(self) -> int:
+        """The checkpoint interval in milliseconds, or -1 when checkpointing is disabled."""
+        return self.get_checkpoint_config().get_checkpoint_interval()
+
+    def get_checkpointing_mode(self) -> CheckpointingMode:
+        return self.get_checkpoint_config().get_checkpointing_mode()
+
+    def get_checkpointing_consistency_mode(self) -> CheckpointingMode:
+        return self.get_checkpointing_mode()
 
     # ------------------------------------------------------------ dependencies
     def add_python_file(self, file_path: str) -> None:
@@ -380,6 +399,10 @@ class StreamExecutionEnvironment:
             # TaskManager will rewrite them to where it received the files)
             "python_path": python_dependencies.python_path(),
         }
+        checkpointing = CheckpointCoordinatorConfiguration.from_configuration(config)
+        job_graph.checkpoint_config = checkpointing
+        # tasks with several input channels align barriers only for exactly-once
+        job_graph.config["exactly_once"] = checkpointing.exactly_once
         self._transformations = []
         return job_graph
 

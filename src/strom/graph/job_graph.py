@@ -88,6 +88,9 @@ class JobGraph:
     config: dict[str, Any] = field(default_factory=dict)
     #: files, archives, requirements and interpreter to ship with the job (``python.*``)
     python_dependencies: PythonDependencies = field(default_factory=PythonDependencies)
+    #: the job's checkpoint settings (a ``CheckpointCoordinatorConfiguration``); None or
+    #: without an interval: no periodic checkpoints
+    checkpoint_config: Any = None
 
     @property
     def slot_sharing_groups(self) -> dict[str, Any]:

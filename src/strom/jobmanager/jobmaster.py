@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from strom.common import _pickling
+from strom.common.checkpointing import CheckpointCoordinatorConfiguration
 from strom.common.job import JobID, JobStatus
 from strom.datastream.connectors._reader_pickling import pickling_for_readers
 from strom.graph.execution_graph import Execution, ExecutionGraph, consumers_of, producers_of
@@ -27,6 +28,7 @@ from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
 from strom.graph.job_graph import JobGraph, JobVertex
 from strom.graph.operator_specs import CollectSinkSpec
 from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost
+from strom.jobmanager.checkpoint import CheckpointCoordinator
 from strom.jobmanager.cluster_info import (
     JobDetails,
     JobSubmission,
@@ -138,6 +140,8 @@ class JobMaster(RpcEndpoint):
         self.heartbeats: HeartbeatLoop[str] = HeartbeatLoop(
             f"jobmaster-{job_id} to TaskExecutors", heartbeat or HeartbeatSettings(),
             on_lost=self._task_manager_lost, request=self._request_heartbeat)
+        #: the job's CheckpointCoordinator (None: a batch job, or not started yet)
+        self.checkpoint_coordinator: CheckpointCoordinator | None = None
 
     @property
     def status(self) -> JobStatus:
@@ -199,6 +203,7 @@ class JobMaster(RpcEndpoint):
                 )
             assert self._slots_ready is not None
             await asyncio.wait_for(self._slots_ready, SLOT_REQUEST_TIMEOUT_S)
+            self._start_checkpointing()
             await self._deploy()
         except BaseException as e:
             if isinstance(e, asyncio.CancelledError):
@@ -352,6 +357,8 @@ class JobMaster(RpcEndpoint):
         if execution is None:
             return
         self._set_execution_state(execution, state.state)
+        if self.checkpoint_coordinator is not None:
+            self.checkpoint_coordinator.task_state_changed(execution, state.state)
         if state.state is ExecutionState.FAILED:
             execution.failure = state.error
             self._fail_job(state.error or RuntimeError(f"task {execution.name} failed"))
@@ -388,9 +395,69 @@ class JobMaster(RpcEndpoint):
     async def cancel(self) -> None:
         if self.status.is_globally_terminal_state() or self.status in _ENDING:
             return
+        self._stop_checkpointing("the job is cancelled")
         self.status = JobStatus.CANCELLING
         self._cancel_executions()
         self._check_termination()
+
+    async def acknowledge_checkpoint(
+        self, execution_id: ExecutionAttemptID, checkpoint_id: int, state: SerializedValue
+    ) -> None:
+        if self.checkpoint_coordinator is not None:
+            self.checkpoint_coordinator.acknowledge(str(execution_id), checkpoint_id,
+                                                    state.value())
+
+    async def decline_checkpoint(
+        self, execution_id: ExecutionAttemptID, checkpoint_id: int, reason: SerializedError
+    ) -> None:
+        if self.checkpoint_coordinator is not None:
+            self.checkpoint_coordinator.decline(str(execution_id), checkpoint_id, reason)
+
+    # ------------------------------------------------------------------ checkpoints
+    def _start_checkpointing(self) -> None:
+        """Create the CheckpointCoordinator (streaming jobs) and start periodic checkpoints
+        when an interval is set; they begin once the tasks run."""
+        if self.job_graph.runtime_mode == "BATCH" or self.checkpoint_coordinator is not None:
+            return
+        # without settings (a graph built elsewhere): no periodic checkpoints, savepoints only
+        config = self.job_graph.checkpoint_config or CheckpointCoordinatorConfiguration()
+        self.checkpoint_coordinator = CheckpointCoordinator(
+            str(self.job_id), self.job_graph, lambda: self.graph, config,
+            self._send_checkpoint_trigger, self._send_checkpoint_notification,
+            self._fail_job, lambda coro: self.spawn(coro),
+            self._coordinators_by_state_id)
+        self.checkpoint_coordinator.start_periodic()
+
+    def _stop_checkpointing(self, reason: str) -> None:
+        if self.checkpoint_coordinator is not None:
+            self.checkpoint_coordinator.stop_periodic()
+            self.checkpoint_coordinator.abort_pending(reason)
+
+    def _coordinators_by_state_id(self) -> dict[str, Any]:
+        found = {}
+        for vertex in self.job_graph.vertices:
+            for chained in vertex.operators:
+                coordinator = self.coordinators.get(f"{vertex.id}:{chained.node_id}")
+                if coordinator is not None:
+                    found[chained.state_id] = coordinator
+        return found
+
+    async def _send_checkpoint_trigger(self, execution: Execution, checkpoint_id: int,
+                                       timestamp: int, kind: str, location: str) -> None:
+        assert execution.task_executor is not None
+        te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
+        await te.trigger_checkpoint(execution.execution_id, checkpoint_id, timestamp, kind,
+                                    location)
+
+    async def _send_checkpoint_notification(self, execution: Execution, checkpoint_id: int,
+                                            complete: bool) -> None:
+        if execution.task_executor is None:
+            return
+        te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
+        if complete:
+            await te.notify_checkpoint_complete(execution.execution_id, checkpoint_id)
+        else:
+            await te.notify_checkpoint_aborted(execution.execution_id, checkpoint_id)
 
     # ------------------------------------------------------------------ heartbeats
     async def _request_heartbeat(self, address: str) -> list[ExecutionAttemptID]:
@@ -433,6 +500,7 @@ class JobMaster(RpcEndpoint):
         if self.status.is_globally_terminal_state() or self.status in _ENDING:
             return
         self.failure = error
+        self._stop_checkpointing("the job is failing")
         self.status = JobStatus.FAILING
         self._cancel_executions()
         self._check_termination()
@@ -482,6 +550,11 @@ class JobMaster(RpcEndpoint):
     async def _finish(self, final: JobStatus) -> None:
         for address in list(self.task_managers):
             self.heartbeats.unmonitor_target(address)
+        if self.checkpoint_coordinator is not None:
+            try:
+                await self.checkpoint_coordinator.shutdown(final)
+            except Exception:
+                log.exception("shutting down the checkpoints of job %s failed", self.job_id)
         for coordinator in self.coordinators.values():
             try:
                 coordinator.close()

@@ -82,18 +82,23 @@ class CheckpointType(enum.Enum):
 class CheckpointBarrier:
     """Barrier ``checkpoint_id``: everything before it on a channel belongs to the
     checkpoint, everything after it does not. ``unaligned`` barriers overtake buffered
-    records (which then become channel state). Savepoints are never unaligned."""
+    records (which then become channel state). Savepoints are never unaligned.
+    ``location`` is the URL of the directory the tasks write their state files to (the
+    checkpoint's ``chk-<n>`` or the savepoint's directory; empty: job-manager storage, state
+    travels inline with the acknowledgement), as Flink's ``CheckpointOptions`` carry it."""
 
-    __slots__ = ("checkpoint_id", "kind", "timestamp", "unaligned")
+    __slots__ = ("checkpoint_id", "kind", "location", "timestamp", "unaligned")
 
     def __init__(
         self, checkpoint_id: int, timestamp: int,
         kind: CheckpointType = CheckpointType.CHECKPOINT, unaligned: bool = False,
+        location: str = "",
     ) -> None:
         self.checkpoint_id = checkpoint_id
         self.timestamp = timestamp
         self.kind = kind
         self.unaligned = unaligned
+        self.location = location
 
     def __repr__(self) -> str:
         extra = ", unaligned" if self.unaligned else ""

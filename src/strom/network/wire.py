@@ -9,7 +9,9 @@ Consumer → producer: :data:`HELLO` (who is calling), :data:`PARTITION_REQUEST`
 channel, with the consumer's initial credit), :data:`ADD_CREDIT` (the consumer freed buffers;
 always > 0), :data:`CLOSE_REQUEST` (the consumer is gone). Producer → consumer:
 :data:`BUFFER` (one record batch), :data:`WATERMARK`, :data:`WATERMARK_STATUS`,
-:data:`END_OF_PARTITION` (events travel in order with the batches, and need no credit) and
+:data:`END_OF_PARTITION`, :data:`BARRIER` (a checkpoint barrier: ``[id, timestamp, kind,
+unaligned, location]`` in msgpack), :data:`CANCEL_CHECKPOINT` (u64 checkpoint id) (events travel in
+order with the batches, and need no credit) and
 :data:`ERROR_RESPONSE` (the channel failed: producer failure, unknown partition).
 
 A record batch is pickled once per buffer (protocol 5) as ``(values, timestamps, keys)``:
@@ -28,13 +30,16 @@ import msgspec
 from strom.common import _pickling
 from strom.network.elements import (
     END_OF_PARTITION,
+    CancelCheckpointMarker,
+    CheckpointBarrier,
+    CheckpointType,
     EndOfPartition,
     RecordBatch,
     WatermarkEvent,
     WatermarkStatusEvent,
 )
 
-__all__ = ["ADD_CREDIT", "BUFFER", "CLOSE_REQUEST", "END_OF_PARTITION_KIND", "ERROR_RESPONSE",
+__all__ = ["ADD_CREDIT", "BARRIER", "BUFFER", "CANCEL_CHECKPOINT", "CLOSE_REQUEST", "END_OF_PARTITION_KIND", "ERROR_RESPONSE",
            "HEADER", "HELLO", "PARTITION_REQUEST", "WATERMARK", "WATERMARK_STATUS",
            "ErrorResponse", "FrameParser", "Hello", "PartitionRequest", "decode_add_credit",
            "decode_element", "encode_add_credit", "encode_element", "frame"]
@@ -48,7 +53,9 @@ WATERMARK = 5
 WATERMARK_STATUS = 6
 END_OF_PARTITION_KIND = 7
 ERROR_RESPONSE = 8
-_KINDS = 9
+BARRIER = 9
+CANCEL_CHECKPOINT = 10
+_KINDS = 11
 
 #: u32 length · u8 kind · u32 channel
 HEADER = struct.Struct(">IBI")
@@ -92,6 +99,8 @@ _decoders: dict[int, msgspec.msgpack.Decoder[Any]] = {
     PARTITION_REQUEST: msgspec.msgpack.Decoder(PartitionRequest),
     ERROR_RESPONSE: msgspec.msgpack.Decoder(ErrorResponse),
 }
+
+_barrier_decoder = msgspec.msgpack.Decoder(tuple[int, int, str, bool, str])
 
 
 def frame(kind: int, channel: int, payload: bytes = b"") -> bytes:
@@ -144,6 +153,12 @@ def encode_element(channel: int, element: Any) -> bytes:
         return frame(WATERMARK_STATUS, channel, b"\x01" if element.idle else b"\x00")
     if kind is EndOfPartition:
         return frame(END_OF_PARTITION_KIND, channel)
+    if kind is CheckpointBarrier:
+        return frame(BARRIER, channel, _encoder.encode(
+            (element.checkpoint_id, element.timestamp, element.kind.value, element.unaligned,
+             element.location)))
+    if kind is CancelCheckpointMarker:
+        return frame(CANCEL_CHECKPOINT, channel, _I64.pack(element.checkpoint_id))
     raise TypeError(f"cannot send {element!r} over the network: not a batch or an event")
 
 
@@ -158,6 +173,13 @@ def decode_element(kind: int, payload: bytes | memoryview) -> Any:
         return WatermarkStatusEvent(payload[0] == 1)
     if kind == END_OF_PARTITION_KIND:
         return END_OF_PARTITION
+    if kind == BARRIER:
+        checkpoint_id, timestamp, checkpoint_type, unaligned, location = (
+            _barrier_decoder.decode(payload))
+        return CheckpointBarrier(checkpoint_id, timestamp, CheckpointType(checkpoint_type),
+                                 unaligned, location)
+    if kind == CANCEL_CHECKPOINT:
+        return CancelCheckpointMarker(_I64.unpack(payload)[0])
     raise ValueError(f"frame kind {kind} is not a channel element")
 
 

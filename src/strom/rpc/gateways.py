@@ -21,6 +21,7 @@ from strom.jobmanager.cluster_info import (
     TaskManagerDetails,
 )
 from strom.jobmanager.job_result import JobResult
+from strom.rpc.errors import SerializedError
 from strom.rpc.messages import (
     JobOverview,
     SerializedValue,
@@ -128,6 +129,19 @@ class JobMasterGateway(Protocol):
 
     async def cancel(self) -> None: ...
 
+    async def acknowledge_checkpoint(
+        self, execution_id: ExecutionAttemptID, checkpoint_id: int, state: SerializedValue
+    ) -> None:
+        """A task took checkpoint ``checkpoint_id``; ``state`` holds its
+        ``dict[state_id, SubtaskStateEntry]`` (handles to what it wrote)."""
+        ...
+
+    async def decline_checkpoint(
+        self, execution_id: ExecutionAttemptID, checkpoint_id: int, reason: SerializedError
+    ) -> None:
+        """A task could not take checkpoint ``checkpoint_id``: the checkpoint is aborted."""
+        ...
+
 
 class TaskExecutorGateway(Protocol):
     async def request_slot(
@@ -158,3 +172,18 @@ class TaskExecutorGateway(Protocol):
     async def heartbeat_from_job_manager(self, job_id: JobID) -> list[ExecutionAttemptID]:
         """A heartbeat of the job's JobMaster; the answer names the job's tasks here."""
         ...
+
+    async def trigger_checkpoint(
+        self, execution_id: ExecutionAttemptID, checkpoint_id: int, timestamp: int, kind: str,
+        location: str = "",
+    ) -> None:
+        """Start checkpoint ``checkpoint_id`` at a source task: ``kind`` is a
+        ``CheckpointType`` value, ``location`` the URL of the directory its state files go
+        to (empty: job-manager storage, state inline)."""
+        ...
+
+    async def notify_checkpoint_complete(
+        self, execution_id: ExecutionAttemptID, checkpoint_id: int) -> None: ...
+
+    async def notify_checkpoint_aborted(
+        self, execution_id: ExecutionAttemptID, checkpoint_id: int) -> None: ...

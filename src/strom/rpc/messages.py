@@ -128,6 +128,9 @@ class TaskDeploymentDescriptor(msgspec.Struct):
     outputs: list[OutputSpec]
     #: the job's settings: primitives only (msgpack), user objects travel pickled
     config: dict[str, Any]
+    #: the state this subtask starts from (a restore from a checkpoint or savepoint): a
+    #: ``dict[state_id, RestoredOperatorState]``; None on a fresh start
+    restored: SerializedValue | None = None
 
 
 class TaskExecutionState(msgspec.Struct):

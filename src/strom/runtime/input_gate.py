@@ -68,6 +68,8 @@ class InputGate:
         #: most once while ``_queued`` says so (and rarely twice after a race, harmlessly)
         self._available: deque[int] = deque()
         self._queued = [False] * n
+        #: channels not to poll while a checkpoint aligns (see ``block``)
+        self._blocked = [False] * n
         for i, channel in enumerate(self.channels):
             channel.receiver_waker = partial(self._data_available, i)
         for i, channel in enumerate(self.channels):  # events sent before the gate existed
@@ -85,8 +87,12 @@ class InputGate:
         """The next element from a channel with data (round-robin over those channels), or
         None when all are empty."""
         available, queued, channels = self._available, self._queued, self.channels
+        blocked = self._blocked
         while available:
             i = available.popleft()
+            if blocked[i]:  # aligning: it is queued again when unblocked
+                queued[i] = False
+                continue
             channel = channels[i]
             element = channel.poll()
             if not channel.is_empty():
@@ -100,6 +106,17 @@ class InputGate:
             if element is not None:
                 return i, element
         return None
+
+    def block(self, channel: int) -> None:
+        """Stop polling ``channel`` (its checkpoint barrier arrived; the others' are awaited)."""
+        self._blocked[channel] = True
+
+    def unblock(self, channel: int) -> None:
+        """Poll ``channel`` again, first in line if it holds data."""
+        self._blocked[channel] = False
+        if not self._queued[channel] and not self.channels[channel].is_empty():
+            self._queued[channel] = True
+            self._available.appendleft(channel)
 
     def has_data(self) -> bool:
         return any(not c.is_empty() for c in self.channels)

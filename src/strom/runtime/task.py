@@ -23,6 +23,9 @@ from strom.graph.job_graph import ChainedOperator
 from strom.graph.partitioning import CustomPartitioning, HashPartitioning
 from strom.network.elements import (
     END_OF_PARTITION,
+    CancelCheckpointMarker,
+    CheckpointBarrier,
+    CheckpointType,
     EndOfPartition,
     RecordBatch,
     WatermarkEvent,
@@ -32,6 +35,13 @@ from strom.network.environment import InputChannel, NetworkEnvironment
 from strom.network.partitioners import create_channel_selector
 from strom.network.record_writer import RecordWriter
 from strom.rpc.messages import ExecutionState, ProducerLocation, TaskDeploymentDescriptor
+from strom.runtime.checkpoint_barriers import BarrierHandler
+from strom.runtime.checkpoint_snapshots import (
+    CheckpointListener,
+    CheckpointSkippedError,
+    restored_states,
+    subtask_state,
+)
 from strom.runtime.input_gate import InputGate
 from strom.runtime.operators.base import (
     ChainOutput,
@@ -45,6 +55,7 @@ from strom.runtime.operators.source import SourceOperator
 from strom.runtime.output_types import checked_emit
 from strom.runtime.python_path import acquire_python_path, release_python_path
 from strom.state.key_groups import compute_key_group_range_for_operator_index
+from strom.state.snapshots import RestoredOperatorState
 
 __all__ = ["StepResult", "Task", "attribute_failure"]
 
@@ -91,6 +102,7 @@ class Task:
         report_state: Callable[[ExecutionAttemptID, ExecutionState, BaseException | None], None],
         send_operator_event: Callable[[ExecutionAttemptID, str, int, Any], None],
         create_keyed_backend: Callable[[str, int, Any, Callable[[], int]], Any],
+        checkpoints: CheckpointListener | None = None,
     ) -> None:
         self.tdd = tdd
         self.network = network
@@ -128,6 +140,11 @@ class Task:
         self._output_keys: list[Any] = []
         #: operators that take coordinator events on the TaskExecutor's loop, by operator id
         self._event_handlers: dict[str, Callable[[Any], None]] = {}
+        #: where snapshots go (the TaskExecutor uploads and acknowledges them)
+        self.checkpoints = checkpoints
+        self.barriers: BarrierHandler | None = None
+        #: the chain's state ids, in chain order
+        self.state_ids: list[str] = []
 
     def _set_flush_interval(self, timeout_ms: int) -> None:
         self.flush_interval_s = None if timeout_ms < 0 else timeout_ms / 1000.0
@@ -176,11 +193,13 @@ class Task:
         credit_base = int(cfg.get("buffers_per_channel", 2))
         floating = int(cfg.get("floating_buffers_per_gate", 8))
 
+        restored = restored_states(tdd.restored.value()) if tdd.restored is not None else {}
         ops: dict[int, StreamOperator] = {}
         for chained in chain:
             operator_id = f"{tdd.vertex_id}:{chained.node_id}"
             ops[chained.node_id] = create_operator(chained.name, chained.spec, operator_id)
         self.operators = [ops[c.node_id] for c in chain]
+        self.state_ids = [c.state_id or f"{tdd.vertex_id}:{c.node_id}" for c in chain]
         self.head = self.operators[0]
 
         # network outputs: this task's result partition, one channel per consumer subtask
@@ -212,7 +231,7 @@ class Task:
                                   edge.output_tag)
             if chained.output_type is not None:
                 output.emit = checked_emit(output.emit, chained.output_type, chained.name)
-            ctx = self._operator_context(chained)
+            ctx = self._operator_context(chained, restored.get(self.state_ids[position]))
             ctx.output_blocked = self._output_blocked_after(position)
             ops[chained.node_id].setup(ctx, output)
 
@@ -231,7 +250,9 @@ class Task:
                     for producer in spec.producer_subtasks
                 ], locations, credit)
                 pairs.extend((reader, spec.input_index) for reader in readers)
-            self.gate = InputGate(pairs, per_input, self._wake)
+            gate = self.gate = InputGate(pairs, per_input, self._wake)
+            self.barriers = BarrierHandler(len(pairs), bool(cfg.get("exactly_once", True)),
+                                           gate.block, gate.unblock)
             # once the gate listens: credit lets the senders send
             self.network.announce_credit([reader for reader, _ in pairs], credit)
         if isinstance(self.head, SourceOperator):
@@ -251,7 +272,8 @@ class Task:
         self._set_state(ExecutionState.RUNNING)
         self._update_deadline()
 
-    def _operator_context(self, chained: ChainedOperator) -> OperatorContext:
+    def _operator_context(self, chained: ChainedOperator,
+                          restored: RestoredOperatorState | None = None) -> OperatorContext:
         tdd, cfg = self.tdd, self.tdd.config
         ctx = OperatorContext(
             task_name=tdd.task_name, operator_name=chained.name,
@@ -262,8 +284,10 @@ class Task:
             auto_watermark_interval=int(cfg.get("auto_watermark_interval", 200)),
             request_wakeup=self._wake, batch_size=self.batch_size,
         )
+        ctx.restored = restored
         if getattr(chained.spec, "keyed", False):
-            ctx.keyed_backend_factory = self._keyed_backend_factory
+            keyed = restored.keyed if restored is not None else ()
+            ctx.keyed_backend_factory = lambda: self._keyed_backend_factory(keyed)
         operator_id = f"{tdd.vertex_id}:{chained.node_id}"
         ctx.extra["send_operator_event"] = (
             lambda op_id, event: self._send_operator_event(
@@ -273,14 +297,18 @@ class Task:
             lambda handler: self._event_handlers.__setitem__(operator_id, handler))
         return ctx
 
-    def _keyed_backend_factory(self) -> Any:
+    def _keyed_backend_factory(self, restored: tuple[Any, ...] = ()) -> Any:
+        """A new keyed backend for one operator, with the keyed snapshots it restores."""
         tdd = self.tdd
         key_groups = compute_key_group_range_for_operator_index(
             tdd.max_parallelism, tdd.parallelism, tdd.subtask_index
         )
         backend_type = str(tdd.config.get("state_backend", "hashmap"))
-        return self._create_keyed_backend(backend_type, tdd.max_parallelism, key_groups,
-                                          self.clock)
+        backend = self._create_keyed_backend(backend_type, tdd.max_parallelism, key_groups,
+                                             self.clock)
+        if restored:
+            backend.restore(restored)
+        return backend
 
     def _wake(self) -> None:
         self.waker()
@@ -424,10 +452,96 @@ class Task:
             watermark, _ = gate.on_end(channel)
             if watermark is not None:
                 head.process_watermark(watermark)
+            assert self.barriers is not None
+            aligned = self.barriers.on_end_of_partition(channel)
+            if aligned is not None:
+                self._perform_checkpoint(aligned)
             if gate.finished():
                 self._end_of_input()
+        elif kind is CheckpointBarrier:
+            assert self.barriers is not None
+            aligned, aborted = self.barriers.on_barrier(channel, element)
+            if aborted is not None:
+                self._abort_checkpoint(aborted, "a barrier of a newer checkpoint overtook it")
+            if aligned is not None:
+                self._perform_checkpoint(aligned)
+        elif kind is CancelCheckpointMarker:
+            assert self.barriers is not None
+            cancelled = self.barriers.on_cancel(element.checkpoint_id)
+            if cancelled is not None:
+                self._abort_checkpoint(cancelled, "it was cancelled upstream")
         else:
             raise TypeError(f"unexpected element on channel {channel}: {element!r}")
+
+    # ------------------------------------------------------------------ checkpoints
+    def trigger_checkpoint(self, checkpoint_id: int, timestamp: int, kind: CheckpointType,
+                           location: str = "") -> None:
+        """A source task starts checkpoint ``checkpoint_id`` (thread-safe): at its next step
+        it snapshots its chain and sends the barrier after everything emitted before."""
+        barrier = CheckpointBarrier(checkpoint_id, timestamp, kind, location=location)
+
+        def trigger() -> None:
+            if self.state is not ExecutionState.RUNNING or self.finishing or self.input_ended:
+                self._decline(checkpoint_id, CheckpointSkippedError(
+                    f"Task {self.name} cannot take checkpoint {checkpoint_id}: it is "
+                    f"{'finishing' if self.state is ExecutionState.RUNNING else self.state.value}."))
+                return
+            self._perform_checkpoint(barrier)
+
+        self.post(trigger)
+
+    def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """Checkpoint ``checkpoint_id`` completed: the operators may commit (thread-safe)."""
+        self.post(lambda: self._notify(checkpoint_id, complete=True))
+
+    def notify_checkpoint_aborted(self, checkpoint_id: int) -> None:
+        self.post(lambda: self._notify(checkpoint_id, complete=False))
+
+    def _notify(self, checkpoint_id: int, complete: bool) -> None:
+        if self.state.is_terminal:
+            return
+        for op in self.operators:
+            try:
+                if complete:
+                    op.notify_checkpoint_complete(checkpoint_id)
+                else:
+                    op.notify_checkpoint_aborted(checkpoint_id)
+            except BaseException as e:
+                attribute_failure(e, op.name)
+                raise
+
+    def _perform_checkpoint(self, barrier: CheckpointBarrier) -> None:
+        """Snapshot the chain (synchronous part), then forward the barrier; the TaskExecutor
+        uploads the rest in the background and acknowledges."""
+        checkpoint_id = barrier.checkpoint_id
+        try:
+            for op in self.operators:
+                op.prepare_snapshot_pre_barrier(checkpoint_id)
+            states = {}
+            for state_id, op in zip(self.state_ids, self.operators, strict=True):
+                state = subtask_state(op.snapshot_state(checkpoint_id))
+                if state is not None:
+                    states[state_id] = state
+        except Exception as e:
+            attribute_failure(e, self.name)
+            self._decline(checkpoint_id, e)
+            for writer in self.writers:
+                writer.broadcast_event(CancelCheckpointMarker(checkpoint_id))
+            return
+        for writer in self.writers:
+            writer.broadcast_event(barrier)
+        if self.checkpoints is not None:
+            self.checkpoints.snapshot_taken(self.tdd, barrier, states)
+
+    def _abort_checkpoint(self, checkpoint_id: int, why: str) -> None:
+        self._decline(checkpoint_id, CheckpointSkippedError(
+            f"Task {self.name} gave up checkpoint {checkpoint_id}: {why}."))
+        for writer in self.writers:
+            writer.broadcast_event(CancelCheckpointMarker(checkpoint_id))
+
+    def _decline(self, checkpoint_id: int, error: BaseException) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.declined(self.tdd, checkpoint_id, error)
 
     def _flush(self) -> None:
         for writer in self.writers:

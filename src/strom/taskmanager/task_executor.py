@@ -27,6 +27,7 @@ from strom.common.job import JobID
 from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
 from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost, monotonic_ms
 from strom.jobmanager.job_files import JobFileStore
+from strom.network.elements import CheckpointType
 from strom.network.environment import NetworkEnvironment
 from strom.rpc.errors import RpcError, SerializedError
 from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway, TaskExecutorGateway
@@ -44,6 +45,7 @@ from strom.rpc.messages import (
 from strom.rpc.service import RpcEndpoint, RpcService
 from strom.runtime.task import Task
 from strom.state.backends import create_keyed_state_backend
+from strom.taskmanager.checkpoint_uploads import CheckpointUploads, Entries
 from strom.taskmanager.registration import RegistrationSettings, register_until_accepted
 from strom.taskmanager.slot_thread import SlotThread, stop_all
 
@@ -117,6 +119,9 @@ class TaskExecutor(RpcEndpoint):
         self.fetch_job_files = False
         self.job_files = JobFileStore()
         self._job_python_paths: dict[JobID, asyncio.Future[list[str]]] = {}
+        #: uploads the asynchronous part of task snapshots and acknowledges them
+        self.checkpoint_uploads = CheckpointUploads(
+            self.name, self._on_loop, self._acknowledge_checkpoint, self._decline_checkpoint)
 
     async def on_start(self) -> None:
         self.network.start()  # binds the data port (TCP data plane only)
@@ -137,6 +142,7 @@ class TaskExecutor(RpcEndpoint):
         for task in self.tasks.values():
             task.cancel()
         stop_all(self.slot_threads, self.stop_grace_s)
+        self.checkpoint_uploads.close()
         self.network.close()
         self.job_files.close()
 
@@ -277,6 +283,7 @@ class TaskExecutor(RpcEndpoint):
             send_operator_event=lambda eid, op, subtask, event: self._from_task_thread(
                 self._forward_event, jm_address, eid, op, subtask, _pickling.dumps(event)),
             create_keyed_backend=self.keyed_backend_factory,
+            checkpoints=self.checkpoint_uploads,
         )
         self.tasks[tdd.execution_id] = task
         self.slot_threads[slot_index].add_task(task)
@@ -339,6 +346,29 @@ class TaskExecutor(RpcEndpoint):
         self.jm_heartbeats.heartbeat_received(job_id)
         return [eid for eid, task in self.tasks.items() if task.tdd.job_id == job_id]
 
+    async def trigger_checkpoint(
+        self, execution_id: ExecutionAttemptID, checkpoint_id: int, timestamp: int, kind: str,
+        location: str = "",
+    ) -> None:
+        task = self.tasks.get(execution_id)
+        if task is None:
+            raise RuntimeError(
+                f"Cannot trigger checkpoint {checkpoint_id} of task {execution_id}: it does "
+                f"not run on TaskManager {self.resource_id} (it ended or was never deployed).")
+        task.trigger_checkpoint(checkpoint_id, timestamp, CheckpointType(kind), location)
+
+    async def notify_checkpoint_complete(
+            self, execution_id: ExecutionAttemptID, checkpoint_id: int) -> None:
+        task = self.tasks.get(execution_id)
+        if task is not None:
+            task.notify_checkpoint_complete(checkpoint_id)
+
+    async def notify_checkpoint_aborted(
+            self, execution_id: ExecutionAttemptID, checkpoint_id: int) -> None:
+        task = self.tasks.get(execution_id)
+        if task is not None:
+            task.notify_checkpoint_aborted(checkpoint_id)
+
     def slot_report(self) -> SlotReport:
         allocated = {index: (job, allocation_id)
                      for allocation_id, (index, job, _) in self.allocations.items()}
@@ -371,6 +401,37 @@ class TaskExecutor(RpcEndpoint):
         while calls:
             fn, args = calls.popleft()
             fn(*args)
+
+    def _on_loop(self, fn: Callable[[], None]) -> None:
+        try:
+            self.rpc.call_soon(fn)
+        except RuntimeError:  # the loop is closed: the TaskExecutor stopped
+            pass
+
+    def _job_master_of(self, tdd: TaskDeploymentDescriptor) -> JobMasterGateway | None:
+        """The JobMaster of a task still deployed here, or None (it was released)."""
+        allocation = self.allocations.get(tdd.allocation_id)
+        if allocation is None or tdd.execution_id not in self.tasks:
+            return None
+        return self.rpc.connect(allocation[2], JobMasterGateway)
+
+    def _acknowledge_checkpoint(self, tdd: TaskDeploymentDescriptor, checkpoint_id: int,
+                                entries: Entries) -> None:
+        jm = self._job_master_of(tdd)
+        if jm is not None:
+            self.spawn(_to_job_master(
+                jm.acknowledge_checkpoint(tdd.execution_id, checkpoint_id,
+                                          SerializedValue(entries)),
+                f"acknowledge checkpoint {checkpoint_id} of {tdd.execution_id}"))
+
+    def _decline_checkpoint(self, tdd: TaskDeploymentDescriptor, checkpoint_id: int,
+                            error: BaseException) -> None:
+        jm = self._job_master_of(tdd)
+        if jm is not None:
+            self.spawn(_to_job_master(
+                jm.decline_checkpoint(tdd.execution_id, checkpoint_id,
+                                      SerializedError.from_exception(error)),
+                f"decline checkpoint {checkpoint_id} of {tdd.execution_id}"))
 
     def _report(self, jm_address: str, job_id: JobID, execution_id: ExecutionAttemptID,
                 state: ExecutionState, error: BaseException | None) -> None:

@@ -60,12 +60,10 @@ CONSTRAINED: dict[ConfigOption[Any], tuple[list[str], list[str], str]] = {
         "the RocksDB state backend is planned but not available in strom yet; use 'hashmap' "
         "(state kept as Python objects on the heap, the default).",
     ),
-    co.CHECKPOINTING_INTERVAL: (
-        [],
-        ["5 s", "0"],
-        "checkpointing is planned but not available in strom yet; remove the key for now "
-        "(jobs run without checkpoints, and a failure fails the job).",
-    ),
+    co.CHECKPOINTING_TOLERABLE_FAILURES: (["0", "3"], ["-1"], "expected an integer >= 0."),
+    co.CHECKPOINTING_MAX_CONCURRENT: (["1", "3"], ["0"], "expected an integer >= 1."),
+    co.CHECKPOINTING_NUM_RETAINED: (["1", "5"], ["0"], "expected an integer >= 1."),
+    co.CHECKPOINTING_TIMEOUT: (["10 min"], ["0"], "expected an integer >= 1."),
     co.RESTART_STRATEGY_TYPE: (
         ["none", "off", "disable", "NONE"],
         ["fixed-delay", "failurerate", "exponential-delay"],

@@ -10,6 +10,9 @@ import pytest
 from strom.network import wire
 from strom.network.elements import (
     END_OF_PARTITION,
+    CancelCheckpointMarker,
+    CheckpointBarrier,
+    CheckpointType,
     EndOfPartition,
     RecordBatch,
     WatermarkEvent,
@@ -51,6 +54,18 @@ def test_events_round_trip() -> None:
     assert _round_trip(WatermarkStatusEvent(True)).idle is True
     assert _round_trip(WatermarkStatusEvent(False)).idle is False
     assert _round_trip(END_OF_PARTITION) is END_OF_PARTITION
+
+
+def test_checkpoint_events_round_trip() -> None:
+    barrier = _round_trip(CheckpointBarrier(7, 1_700_000_000_000, CheckpointType.SAVEPOINT_SUSPEND,
+                                            unaligned=False, location="file:///c/chk-7"))
+    assert type(barrier) is CheckpointBarrier
+    assert (barrier.checkpoint_id, barrier.timestamp, barrier.kind, barrier.unaligned,
+            barrier.location) == (7, 1_700_000_000_000, CheckpointType.SAVEPOINT_SUSPEND, False,
+                                  "file:///c/chk-7")
+    assert _round_trip(CheckpointBarrier(8, 1, unaligned=True)).unaligned is True
+    marker = _round_trip(CancelCheckpointMarker(2**40))
+    assert type(marker) is CancelCheckpointMarker and marker.checkpoint_id == 2**40
 
 
 def test_messages_round_trip() -> None:

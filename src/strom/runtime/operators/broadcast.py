@@ -14,12 +14,14 @@ from strom.datastream.functions import (
     TimeDomain,
     TimerService,
 )
+from strom.runtime.checkpoint_snapshots import keyed_backend_state
 from strom.runtime.functions import call_close, call_open, user_callable
 from strom.runtime.operators.base import StreamRuntimeContext, TwoInputOperator
 from strom.runtime.operators.bounded_output import BoundedOutputOperator
 from strom.runtime.operators.keyed import _TimerMixin
 from strom.runtime.operators.stateless import _NonKeyedTimerService, collect_results
 from strom.state.canonical_keys import user_key
+from strom.state.snapshots import OperatorSubtaskState
 
 __all__ = ["BroadcastProcessOperator"]
 
@@ -157,8 +159,8 @@ class BroadcastProcessOperator(_TimerMixin, BoundedOutputOperator, TwoInputOpera
             super().end_input()
 
     def snapshot_state(self, checkpoint_id: int) -> Any:
-        keyed = self.backend.snapshot() if self.keyed else None
-        return {"keyed": keyed, "operator": self.operator_state.snapshot()}
+        keyed = keyed_backend_state(self.backend).keyed if self.keyed else None
+        return OperatorSubtaskState(keyed, self.operator_state.snapshot())
 
     def close(self) -> None:
         call_close(self.function)

@@ -31,6 +31,7 @@ from strom.datastream.window import (
     TumblingEventTimeWindows,
 )
 from strom.network.partitioners import key_selector_function
+from strom.runtime.checkpoint_snapshots import keyed_backend_state
 from strom.runtime.functions import may_use_keyed_state
 from strom.runtime.operators.base import LONG_MAX, LONG_MIN, StreamRuntimeContext
 from strom.runtime.operators.bounded_output import BoundedOutputOperator
@@ -326,4 +327,4 @@ class EventTimeWindowAggregator(BoundedOutputOperator):
         self.spec.window_function.close()
 
     def snapshot_state(self, checkpoint_id: int) -> Any:
-        return self.backend.snapshot()
+        return keyed_backend_state(self.backend)

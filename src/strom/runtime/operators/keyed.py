@@ -14,6 +14,7 @@ from typing import Any
 from strom.datastream.functions import KeyedProcessFunction, TimeDomain, TimerService
 from strom.datastream.output_tag import OutputTag
 from strom.network.partitioners import key_selector_function
+from strom.runtime.checkpoint_snapshots import keyed_backend_state
 from strom.runtime.functions import call_close, call_open, may_use_keyed_state, user_callable
 from strom.runtime.operators.base import (
     LONG_MAX,
@@ -152,7 +153,7 @@ class KeyedReduceOperator(_KeyedOperatorMixin, StreamOperator):
         call_close(self.function)
 
     def snapshot_state(self, checkpoint_id: int) -> Any:
-        return self.backend.snapshot()
+        return keyed_backend_state(self.backend)
 
 
 class _KeyedFunctionOperator(_KeyedOperatorMixin, StreamOperator):
@@ -172,7 +173,7 @@ class _KeyedFunctionOperator(_KeyedOperatorMixin, StreamOperator):
         call_close(self.function)
 
     def snapshot_state(self, checkpoint_id: int) -> Any:
-        return self.backend.snapshot()
+        return keyed_backend_state(self.backend)
 
 
 class KeyedMapOperator(_KeyedFunctionOperator):
@@ -402,7 +403,7 @@ class _TimerMixin(_KeyedOperatorMixin):
             self.submit(self._end_work())
 
     def snapshot_state(self, checkpoint_id: int) -> Any:
-        return self.backend.snapshot()
+        return keyed_backend_state(self.backend)
 
 
 class KeyedProcessOperator(_TimerMixin, BoundedOutputOperator):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from strom.runtime.checkpoint_snapshots import keyed_backend_state
 from strom.runtime.operators.base import LONG_MAX, StreamRuntimeContext
 from strom.runtime.operators.bounded_output import BoundedOutputOperator
 from strom.runtime.window_logic import WindowOperatorLogic
@@ -120,4 +121,4 @@ class WindowOperator(BoundedOutputOperator):
         self.logic.close()
 
     def snapshot_state(self, checkpoint_id: int) -> Any:
-        return self.backend.snapshot()
+        return keyed_backend_state(self.backend)

@@ -1,0 +1,435 @@
+"""The CheckpointCoordinator of one job: the async shell around :class:`CheckpointTracker`.
+
+It runs on the JobMaster's loop. It triggers checkpoints (periodically, and when asked for a
+checkpoint or savepoint) at the running source tasks, after taking the operator
+coordinators' (source enumerators') state; collects the tasks' acknowledgements; writes
+``_metadata`` through :class:`~strom.state.checkpoint_storage.CheckpointStorage` when all
+are in; tells every task the checkpoint completed (or was aborted); discards checkpoints no
+longer retained; and fails the job when consecutive failures exceed
+``execution.checkpointing.tolerable-failed-checkpoints``.
+
+Tasks that finished are not triggered and not waited for (Flink's checkpoints after tasks
+finish); a task that finishes while a checkpoint is pending counts as having acknowledged
+it without state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from strom.common.checkpointing import CheckpointCoordinatorConfiguration
+from strom.common.job import JobStatus
+from strom.graph.execution_graph import Execution, ExecutionGraph
+from strom.graph.job_graph import JobGraph
+from strom.jobmanager.checkpoint.tracker import (
+    TOLERABLE_FAILURES_EXCEEDED,
+    CheckpointTracker,
+    PendingCheckpoint,
+)
+from strom.network.elements import CheckpointType
+from strom.rpc.errors import SerializedError
+from strom.rpc.messages import ExecutionState
+from strom.state.checkpoint_metadata import (
+    CheckpointMetadata,
+    OperatorStateEntry,
+    SubtaskStateEntry,
+)
+from strom.state.checkpoint_storage import (
+    CheckpointLocation,
+    CheckpointStorage,
+    InMemoryCheckpointLocation,
+)
+from strom.state.snapshots import RestoredOperatorState
+
+__all__ = ["CheckpointAbortedError", "CheckpointCoordinator", "CompletedCheckpoint",
+           "TolerableCheckpointFailuresExceededError"]
+
+log = logging.getLogger(__name__)
+
+_SKIPPED = "CheckpointSkippedError"
+
+
+class CheckpointAbortedError(RuntimeError):
+    """A checkpoint or savepoint did not complete (declined, timed out, subsumed, or the job
+    ended)."""
+
+
+class TolerableCheckpointFailuresExceededError(RuntimeError):
+    """More consecutive checkpoints failed than ``tolerable-failed-checkpoints`` allows."""
+
+
+@dataclass(frozen=True)
+class CompletedCheckpoint:
+    checkpoint_id: int
+    timestamp_ms: int
+    kind: CheckpointType
+    #: the URL of its directory (``<jobmanager>/chk-<n>`` for job-manager storage)
+    external_pointer: str
+    metadata: CheckpointMetadata
+    size_bytes: int
+    duration_ms: int
+    location: CheckpointLocation | None = None
+
+
+SendTrigger = Callable[[Execution, int, int, str, str], Coroutine[Any, Any, None]]
+SendNotify = Callable[[Execution, int, bool], Coroutine[Any, Any, None]]
+
+
+class CheckpointCoordinator:
+    """Checkpoints of the job ``job_graph`` running as ``graph()``. ``send_trigger(execution,
+    checkpoint_id, timestamp, kind, location)`` and ``send_notify(execution, checkpoint_id,
+    complete)`` reach the tasks; ``fail_job`` fails the job; ``spawn`` runs a coroutine owned
+    by the JobMaster; ``operator_coordinators`` maps state ids to coordinators with a
+    ``checkpoint(checkpoint_id) -> bytes`` method."""
+
+    def __init__(
+        self, job_id: str, job_graph: JobGraph, graph: Callable[[], ExecutionGraph],
+        config: CheckpointCoordinatorConfiguration,
+        send_trigger: SendTrigger, send_notify: SendNotify,
+        fail_job: Callable[[BaseException], None],
+        spawn: Callable[[Coroutine[Any, Any, Any]], Any],
+        operator_coordinators: Callable[[], dict[str, Any]] = dict,
+        clock: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self.job_id = job_id
+        self.job_graph = job_graph
+        #: the job's current ExecutionGraph (a restart may build a new one)
+        self.graph = graph
+        self.config = config
+        self.storage = CheckpointStorage(config.checkpoint_dir, job_id)
+        self.tracker: CheckpointTracker[str, CompletedCheckpoint] = CheckpointTracker(config)
+        self._send_trigger = send_trigger
+        self._send_notify = send_notify
+        self._fail_job = fail_job
+        self._spawn = spawn
+        self._operator_coordinators = operator_coordinators
+        self.clock = clock
+        self._periodic: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._timeouts: dict[int, asyncio.TimerHandle] = {}
+
+    # ------------------------------------------------------------------ the contract
+    def latest_completed(self) -> CompletedCheckpoint | None:
+        return self.tracker.latest_completed()
+
+    def trigger_checkpoint(self, kind: CheckpointType = CheckpointType.CHECKPOINT,
+                           target_dir: str | None = None
+                           ) -> asyncio.Future[CompletedCheckpoint]:
+        """Trigger a checkpoint (or a savepoint into ``target_dir``, default
+        ``execution.checkpointing.savepoint-dir``); the future completes with it, or fails
+        with :class:`CheckpointAbortedError`."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[CompletedCheckpoint] = loop.create_future()
+        try:
+            self._trigger(kind, target_dir, future)
+        except Exception as e:
+            if not future.done():
+                future.set_exception(e)
+        return future
+
+    def start_periodic(self) -> None:
+        if self.config.periodic and self._periodic is None and not self.tracker.shut_down:
+            self._wakeup = asyncio.Event()
+            self._periodic = asyncio.get_running_loop().create_task(
+                self._run_periodic(), name=f"periodic-checkpoints-{self.job_id}")
+
+    def stop_periodic(self) -> None:
+        if self._periodic is not None:
+            self._periodic.cancel()
+            self._periodic = None
+
+    def abort_pending(self, reason: str) -> None:
+        """Abort every pending checkpoint (a task failed, the job is cancelled); this does
+        not count toward the tolerable failures."""
+        for checkpoint_id in list(self.tracker.pending):
+            self._abort(checkpoint_id, reason, counts_as_failure=False)
+
+    async def shutdown(self, job_status: JobStatus) -> None:
+        """The job reached ``job_status``: stop, abort what is pending and discard the
+        completed checkpoints unless the externalized-checkpoint retention keeps them."""
+        self.stop_periodic()
+        self.abort_pending(f"the job is {job_status.value}")
+        self.tracker.shutdown()
+        retention = self.config.externalized_retention
+        keep = (job_status is JobStatus.FAILED and retention != "NO_EXTERNALIZED_CHECKPOINTS"
+                ) or (job_status is JobStatus.CANCELED and retention == "RETAIN_ON_CANCELLATION")
+        if keep:
+            return
+        completed = [c for _, c in self.tracker.completed]
+        self.tracker.completed.clear()
+        await asyncio.get_running_loop().run_in_executor(None, self._discard_all, completed)
+
+    def _discard_all(self, completed: list[CompletedCheckpoint]) -> None:
+        for checkpoint in completed:
+            _discard(checkpoint)
+        try:
+            self.storage.discard_job_dir()
+        except Exception as e:
+            log.warning("could not remove the checkpoint directory of job %s: %s",
+                        self.job_id, e)
+
+    def restore_assignment(self, checkpoint: CompletedCheckpoint | CheckpointMetadata,
+                           job_graph: JobGraph, allow_non_restored_state: bool = False
+                           ) -> dict[tuple[Any, int], dict[str, RestoredOperatorState]]:
+        """Which state each subtask of ``job_graph`` starts from, by (vertex id, subtask)."""
+        from strom.state.assignment import assign_state
+
+        metadata = (checkpoint.metadata if isinstance(checkpoint, CompletedCheckpoint)
+                    else checkpoint)
+        operators = [(v.id, v.parallelism, v.max_parallelism, [c.state_id for c in v.operators])
+                     for v in job_graph.vertices]
+        return assign_state(metadata, operators, allow_non_restored_state)
+
+    # ------------------------------------------------------------------ triggering
+    async def _run_periodic(self) -> None:
+        assert self._wakeup is not None
+        while True:
+            now = self.clock()
+            due = self.tracker.next_periodic_trigger(now)
+            if due is not None and due <= now:
+                future = self.trigger_checkpoint()
+                future.add_done_callback(_consume)
+                # a trigger refused at once (tasks not running yet) is retried an interval on
+                self.tracker.last_trigger_ms = now
+                continue
+            self._wakeup.clear()
+            delay = None if due is None else (due - now) / 1000.0
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), delay)
+            except TimeoutError:
+                pass
+
+    def _poke(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def _trigger(self, kind: CheckpointType, target_dir: str | None,
+                 future: asyncio.Future[CompletedCheckpoint]) -> None:
+        if self.tracker.shut_down:
+            raise CheckpointAbortedError(
+                f"Cannot take a {kind.value} of job {self.job_id}: its checkpointing was shut "
+                "down (the job ended).")
+        executions = self.graph().all()
+        states = [ExecutionState(e.state) for e in executions]
+        not_running = [e.name for e, s in zip(executions, states, strict=True)
+                       if s is not ExecutionState.RUNNING and s is not ExecutionState.FINISHED]
+        sources = [e for e, s in zip(executions, states, strict=True)
+                   if e.vertex.is_source and s is ExecutionState.RUNNING]
+        if (not self.config.checkpoints_after_tasks_finish and not kind.is_savepoint
+                and any(s is ExecutionState.FINISHED for s in states)):
+            raise CheckpointAbortedError(
+                f"Cannot take a checkpoint of job {self.job_id}: some of its tasks finished and "
+                "execution.checkpointing.checkpoints-after-tasks-finish.enabled is false.")
+        if not_running or not sources:
+            why = (f"not all tasks are running ({', '.join(not_running[:3])} ...)"
+                   if not_running else "no source task is running any more")
+            raise CheckpointAbortedError(f"Cannot take a {kind.value} of job {self.job_id}: "
+                                         f"{why}. Try again once the job runs.")
+        directory = ""
+        if kind.is_savepoint:
+            directory = target_dir or self.config.savepoint_dir or ""
+            if not directory:
+                raise ValueError(
+                    "No savepoint directory: give a target directory, or set "
+                    "execution.checkpointing.savepoint-dir (state.savepoints.dir).")
+        waiting = {str(e.execution_id) for e, s in zip(executions, states, strict=True)
+                   if s is ExecutionState.RUNNING}
+        now = self.clock()
+        pending = self.tracker.begin(now, kind, waiting)
+        checkpoint_id = pending.checkpoint_id
+        location = (self.storage.savepoint_location(directory) if kind.is_savepoint
+                    else self.storage.checkpoint_location(checkpoint_id))
+        # job-manager storage: the tasks send their state inline
+        pending.location = "" if isinstance(location, InMemoryCheckpointLocation) else location.url
+        pending.extra.update(future=future, location=location, started=time.monotonic())
+        try:
+            pending.extra["coordinator_state"] = {
+                state_id: coordinator.checkpoint(checkpoint_id)
+                for state_id, coordinator in self._operator_coordinators().items()
+                if hasattr(coordinator, "checkpoint")}
+        except Exception as e:
+            self._abort(checkpoint_id, f"an operator coordinator failed to checkpoint: {e!r}",
+                        counts_as_failure=True, cause=e)
+            return
+        loop = asyncio.get_running_loop()
+        self._timeouts[checkpoint_id] = loop.call_later(
+            self.config.timeout_ms / 1000.0, self._expire, checkpoint_id)
+        for execution in sources:
+            self._spawn(self._trigger_task(execution, pending))
+
+    async def _trigger_task(self, execution: Execution, pending: PendingCheckpoint[str]) -> None:
+        try:
+            await self._send_trigger(execution, pending.checkpoint_id, pending.timestamp_ms,
+                                     pending.kind.value, pending.location)
+        except Exception as e:
+            self._abort(pending.checkpoint_id,
+                        f"triggering it at {execution.name} failed: {e}", counts_as_failure=False)
+
+    # ------------------------------------------------------------------ task events
+    def acknowledge(self, execution_id: str, checkpoint_id: int,
+                    state: dict[str, SubtaskStateEntry]) -> None:
+        ready = self.tracker.acknowledge(checkpoint_id, execution_id, state)
+        if ready is not None:
+            self._start_completion(ready)
+
+    def decline(self, execution_id: str, checkpoint_id: int, reason: SerializedError) -> None:
+        if checkpoint_id not in self.tracker.pending:
+            return
+        counts = not reason.type_name.endswith(_SKIPPED)
+        self._abort(checkpoint_id, f"a task declined it: {reason.message}", counts, reason)
+
+    def task_state_changed(self, execution: Execution, state: ExecutionState) -> None:
+        if state is ExecutionState.FINISHED:
+            for ready in self.tracker.task_finished(str(execution.execution_id)):
+                self._start_completion(ready)
+        elif state in (ExecutionState.FAILED, ExecutionState.CANCELED):
+            self.abort_pending(f"task {execution.name} is {state.value}")
+
+    def _expire(self, checkpoint_id: int) -> None:
+        self._timeouts.pop(checkpoint_id, None)
+        pending = self.tracker.pending.get(checkpoint_id)
+        if pending is not None and not pending.extra.get("completing"):
+            self._abort(checkpoint_id, f"it expired before completing (timeout "
+                                       f"{self.config.timeout_ms} ms)", counts_as_failure=True)
+
+    # ------------------------------------------------------------------ outcomes
+    def _start_completion(self, pending: PendingCheckpoint[str]) -> None:
+        pending.extra["completing"] = True
+        self._spawn(self._complete(pending))
+
+    async def _complete(self, pending: PendingCheckpoint[str]) -> None:
+        checkpoint_id = pending.checkpoint_id
+        location: CheckpointLocation = pending.extra["location"]
+        try:
+            metadata = self._metadata(pending)
+            loop = asyncio.get_running_loop()
+            pointer = await loop.run_in_executor(None, location.write_metadata, metadata)
+        except Exception as e:
+            log.warning("checkpoint %d of job %s could not be finalized: %s", checkpoint_id,
+                        self.job_id, e)
+            self._abort(checkpoint_id, f"writing its metadata failed: {e!r}",
+                        counts_as_failure=True, cause=e)
+            return
+        if checkpoint_id not in self.tracker.pending:  # aborted meanwhile (the job ended)
+            self._spawn(_in_thread(_discard_location, location))  # after its _metadata
+            return
+        duration = int((time.monotonic() - pending.extra["started"]) * 1000)
+        completed = CompletedCheckpoint(
+            checkpoint_id, pending.timestamp_ms, pending.kind, pointer, metadata,
+            metadata.size_bytes(), duration, location)
+        handle = self._timeouts.pop(checkpoint_id, None)
+        if handle is not None:
+            handle.cancel()
+        dropped, subsumed = self.tracker.complete(pending, self.clock(), completed)
+        log.info("completed %s %d of job %s (%d bytes in %d ms)", pending.kind.value,
+                 checkpoint_id, self.job_id, completed.size_bytes, duration)
+        for older in subsumed:
+            self._aborted(older, "a later checkpoint completed and subsumed it")
+        if dropped:
+            self._spawn(_in_thread(_discard_list, dropped))
+        for execution in self.graph().all():
+            if str(execution.execution_id) in pending.acks:
+                self._spawn(self._notify(execution, checkpoint_id, True))
+        future: asyncio.Future[CompletedCheckpoint] = pending.extra["future"]
+        if not future.done():
+            future.set_result(completed)
+        self._poke()
+
+    def _metadata(self, pending: PendingCheckpoint[str]) -> CheckpointMetadata:
+        by_state_id: dict[str, dict[int, SubtaskStateEntry]] = {}
+        for execution_id, entries in pending.acks.items():
+            execution = self.graph().executions.get(execution_id)
+            if execution is None:
+                continue
+            for state_id, entry in entries.items():
+                by_state_id.setdefault(state_id, {})[execution.subtask] = entry
+        coordinator_states: dict[str, bytes] = pending.extra.get("coordinator_state", {})
+        location: CheckpointLocation = pending.extra["location"]
+        operators = []
+        for vertex in self.job_graph.vertices:
+            for chained in vertex.operators:
+                coordinator_bytes = coordinator_states.get(chained.state_id)
+                operators.append(OperatorStateEntry(
+                    chained.state_id, chained.name, vertex.parallelism, vertex.max_parallelism,
+                    by_state_id.get(chained.state_id, {}),
+                    None if coordinator_bytes is None else location.write_state(
+                        f"{chained.state_id}-coordinator", coordinator_bytes)))
+        return CheckpointMetadata(
+            checkpoint_id=pending.checkpoint_id, job_id=self.job_id,
+            timestamp_ms=pending.timestamp_ms,
+            kind="savepoint" if pending.kind.is_savepoint else "checkpoint",
+            operators=operators)
+
+    def _abort(self, checkpoint_id: int, reason: str, counts_as_failure: bool,
+               cause: BaseException | SerializedError | None = None) -> None:
+        pending = self.tracker.pending.get(checkpoint_id)
+        if pending is None:
+            return
+        exceeded = self.tracker.abort(checkpoint_id, self.clock(), counts_as_failure)
+        self._aborted(pending, reason)
+        if exceeded:
+            error = TolerableCheckpointFailuresExceededError(TOLERABLE_FAILURES_EXCEEDED)
+            error.add_note(f"strom: the last failure: {pending.kind.value} {checkpoint_id} "
+                           f"of job {self.job_id} was aborted because {reason} (tolerable "
+                           f"consecutive failures: {self.config.tolerable_failures}).")
+            self.stop_periodic()
+            self._fail_job(error)
+
+    def _aborted(self, pending: PendingCheckpoint[str], reason: str) -> None:
+        checkpoint_id = pending.checkpoint_id
+        log.info("%s %d of job %s aborted: %s", pending.kind.value, checkpoint_id,
+                 self.job_id, reason)
+        handle = self._timeouts.pop(checkpoint_id, None)
+        if handle is not None:
+            handle.cancel()
+        location: CheckpointLocation | None = pending.extra.get("location")
+        if location is not None:
+            self._spawn(_in_thread(_discard_location, location))
+        for execution in self.graph().all():
+            if (execution.task_executor is not None
+                    and not ExecutionState(execution.state).is_terminal):
+                self._spawn(self._notify(execution, checkpoint_id, False))
+        future: asyncio.Future[CompletedCheckpoint] | None = pending.extra.get("future")
+        if future is not None and not future.done():
+            future.set_exception(CheckpointAbortedError(
+                f"{pending.kind.value.capitalize()} {checkpoint_id} of job {self.job_id} was "
+                f"aborted: {reason}."))
+        self._poke()
+
+    async def _notify(self, execution: Execution, checkpoint_id: int, complete: bool) -> None:
+        try:
+            await self._send_notify(execution, checkpoint_id, complete)
+        except Exception as e:  # the task ended meanwhile; nothing to tell it
+            log.debug("could not notify %s of checkpoint %d: %s", execution.name,
+                      checkpoint_id, e)
+
+
+async def _in_thread(fn: Callable[..., None], *args: Any) -> None:
+    await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # periodic checkpoints report their failures through the log
+
+
+def _discard_location(location: CheckpointLocation) -> None:
+    try:
+        location.discard()
+    except Exception as e:
+        log.warning("could not discard %s: %s", location.url, e)
+
+
+def _discard(checkpoint: CompletedCheckpoint) -> None:
+    if checkpoint.location is not None:
+        _discard_location(checkpoint.location)
+
+
+def _discard_list(checkpoints: list[CompletedCheckpoint]) -> None:
+    for checkpoint in checkpoints:
+        _discard(checkpoint)
