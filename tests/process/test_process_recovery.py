@@ -12,6 +12,7 @@ restarts are still short, since these tests are about correctness, not load.
 from __future__ import annotations
 
 import random
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -82,9 +83,17 @@ def latest_checkpoint(checkpoints: Path) -> int:
     return max(completed_checkpoints(checkpoints), default=0)
 
 
-def checkpoint_in_flight(checkpoints: Path) -> bool:
-    """A ``chk-<n>`` directory without ``_metadata``: triggered, not yet complete."""
-    return any(not (chk / "_metadata").exists() for chk in checkpoints.glob("*/chk-*"))
+_TRIGGERED = re.compile(r"triggering checkpoint (\d+) of job")
+_ENDED = re.compile(r"(?:completed checkpoint (\d+) of job|checkpoint (\d+) of job \w+ aborted)")
+
+
+def checkpoint_in_flight(cluster: ProcessCluster) -> bool:
+    """The JobManager logged that it triggered a checkpoint, and not yet that it completed
+    or aborted it."""
+    assert cluster.jobmanager is not None
+    log = cluster.jobmanager.log()
+    ended = {int(a or b) for a, b in _ENDED.findall(log)}
+    return any(int(n) not in ended for n in _TRIGGERED.findall(log))
 
 
 @contextmanager
@@ -152,7 +161,7 @@ def test_killing_task_managers_at_random_moments_keeps_the_output_exactly_once(
             wait_for_checkpoint(client, checkpoints,
                                 latest_checkpoint(checkpoints) + rng.randint(1, 3))
             if during_checkpoint:
-                wait_until(lambda: checkpoint_in_flight(checkpoints)
+                wait_until(lambda: checkpoint_in_flight(cluster)
                            or job_status(client).is_globally_terminal_state(),
                            30, "a checkpoint in flight", interval_s=0.001)
             if job_status(client).is_globally_terminal_state():
