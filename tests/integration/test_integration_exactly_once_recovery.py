@@ -3,6 +3,8 @@ parallel source over several input channels per task, checkpointed every few ten
 milliseconds, whose user function fails at seeded random moments on its first attempts.
 Every restart goes back to the latest completed checkpoint (barriers aligned across the
 channels), and the FileSink's finished part files hold each running count exactly once.
+Each failure comes after a checkpoint finished part files, which a restart from scratch
+would write again.
 
 The running count of a key emits ``(key, 1), (key, 2), ... (key, m)`` whatever the order its
 records arrive in, so the expected output does not depend on how the channels interleave.
@@ -26,14 +28,23 @@ KEYS = 37
 FAIL_CHECK_EVERY = 250
 
 
-class FailingPaced(MapFunction):
-    """Passes numbers through at a bounded pace; on attempt ``a`` < len(fail_at), subtask
-    ``fail_subtask`` raises after ``fail_at[a]`` numbers."""
+#: (test id, attempt) of every failure raised; the TaskManagers run in this process
+RAISED: list[tuple[str, int]] = []
 
-    def __init__(self, fail_at: list[int], fail_subtask: int, pause_s: float) -> None:
+
+class FailingPaced(MapFunction):
+    """Passes numbers through at a bounded pace. On attempt ``a`` < len(fail_at), subtask
+    ``fail_subtask`` raises once it has seen ``fail_at[a]`` numbers and a checkpoint has
+    finished a part file in ``output`` (so the restart has a checkpoint to go back to, and
+    output that a restart from scratch would duplicate)."""
+
+    def __init__(self, test_id: str, fail_at: list[int], fail_subtask: int, pause_s: float,
+                 output: str) -> None:
+        self.test_id = test_id
         self.fail_at = fail_at
         self.fail_subtask = fail_subtask
         self.pause_s = pause_s
+        self.output = output
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.attempt = runtime_context.get_attempt_number()
@@ -44,7 +55,9 @@ class FailingPaced(MapFunction):
     def map(self, value: int) -> int:
         self.seen += 1
         if self.seen % FAIL_CHECK_EVERY == 0:
-            if self.fails and self.seen >= self.fail_at[self.attempt]:
+            if (self.fails and self.seen >= self.fail_at[self.attempt]
+                    and any(Path(self.output).rglob("part-*"))):
+                RAISED.append((self.test_id, self.attempt))
                 raise RuntimeError(f"failing on purpose on attempt {self.attempt}")
             time.sleep(self.pause_s)
         return value
@@ -56,7 +69,7 @@ def expected(records: int) -> list[str]:
 
 
 def finished_lines(output: Path) -> list[str]:
-    return sorted(line for part in output.glob("part-*")
+    return sorted(line for part in output.rglob("part-*")  # a bucket directory per hour
                   for line in part.read_text().splitlines())
 
 
@@ -67,8 +80,10 @@ def test_random_failures_restore_the_latest_checkpoint_and_write_exactly_once(
     records = 24_000
     sources = rng.choice([2, 3])  # input channels of each counting task
     per_source = records // sources
-    fail_at = sorted(rng.sample(range(FAIL_CHECK_EVERY, per_source, FAIL_CHECK_EVERY),
+    # the failures come in the first half, so a restored attempt has input left to fail on
+    fail_at = sorted(rng.sample(range(FAIL_CHECK_EVERY, per_source // 2, FAIL_CHECK_EVERY),
                                 rng.randint(1, 2)))
+    test_id = f"seed-{seed}-{random.random()}"
     config = Configuration()
     config.set_string("execution.checkpointing.interval", "30 ms")
     config.set_string("execution.checkpointing.dir", (tmp_path / "checkpoints").as_uri())
@@ -81,7 +96,8 @@ def test_random_failures_restore_the_latest_checkpoint_and_write_exactly_once(
             .with_rolling_policy(RollingPolicy.on_checkpoint_rolling_policy()).build())
     (env.from_source(NumberSequenceSource(0, records - 1), WatermarkStrategy.no_watermarks(),
                      "numbers").set_parallelism(sources)
-        .map(FailingPaced(fail_at, rng.randrange(sources), 0.004)).set_parallelism(sources)
+        .map(FailingPaced(test_id, fail_at, rng.randrange(sources), 0.005,
+                          str(tmp_path / "out"))).set_parallelism(sources)
         .map(lambda i: (i % KEYS, 1), Types.TUPLE([Types.INT(), Types.INT()]))
         .set_parallelism(sources)
         .key_by(lambda pair: pair[0])
@@ -90,6 +106,8 @@ def test_random_failures_restore_the_latest_checkpoint_and_write_exactly_once(
         .sink_to(sink))
     env.execute(f"randomized recovery, seed {seed}")
 
+    failures = [attempt for tid, attempt in RAISED if tid == test_id]
+    assert failures and failures == list(range(len(failures))), failures
     got = finished_lines(tmp_path / "out")
     want = expected(records)
     assert len(got) == len(want) and got == want, (

@@ -131,6 +131,13 @@ def wait_for_checkpoint(client: ClusterJobClient, checkpoints: Path, checkpoint_
                60, f"checkpoint {checkpoint_id} to complete")
 
 
+def failures(cluster: ProcessCluster, client: ClusterJobClient) -> list[str]:
+    """The job's exception history (newest first), as ``name: message`` lines."""
+    history = cluster.rpc.run_sync(
+        cluster.dispatcher_gateway.request_exception_history(client.get_job_id()), timeout=30)
+    return [f"{entry.exception_name}: {entry.message}" for entry in history.history]
+
+
 def busy_task_managers(cluster: ProcessCluster) -> list[int]:
     """Indexes of the live TaskManagers running a task."""
     busy = []
@@ -172,7 +179,9 @@ def test_killing_task_managers_at_random_moments_keeps_the_output_exactly_once(
             kills += 1
             cluster.start_task_manager()
         finish(client, cluster)
+        history = failures(cluster, client)
     assert kills >= 2, f"the job finished after {kills} kills; slow it down (rate)"
+    assert len(history) == kills, history
     assert_exactly_once(tmp_path / "out", records)
 
 
@@ -204,7 +213,8 @@ def test_a_function_failing_on_its_first_attempt_only_gives_exactly_once_output(
         # the first attempt fails half-way, after several checkpoints committed part files
         before = files_finished_before_the_restart(client, tmp_path / "out")
         finish(client, cluster)
-        assert "failing on purpose after" in cluster.logs()
+        [failure] = failures(cluster, client)
+        assert "failing on purpose after" in failure
     # the restart went on from the latest checkpoint: what the first attempt committed stays
     # as it was, and (exactly once) the restart did not write those windows again
     assert before, "no part file was finished by a checkpoint before the failure"
@@ -223,7 +233,8 @@ def test_without_checkpoints_a_restart_replays_from_scratch_and_finishes_only_on
         client = submit(tmp_path, records, rate=20_000, fail_after=records // 2,
                         checkpoint_interval_ms=0)
         finish(client, cluster)
-        assert "failing on purpose after" in cluster.logs()
+        [failure] = failures(cluster, client)
+        assert "failing on purpose after" in failure
     leftovers = [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
     assert leftovers, "the failed attempt left no in-progress file; did it write anything?"
     assert_exactly_once(tmp_path / "out", records)
