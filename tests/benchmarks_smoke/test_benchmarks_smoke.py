@@ -13,6 +13,7 @@ if str(Path(__file__).resolve().parents[2]) not in sys.path:  # benchmarks/ is a
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks import (
+    checkpoint_pause,
     collect,
     keyed_process,
     local_processes,
@@ -105,12 +106,13 @@ def test_word_count_emits_every_rolling_update_like_the_baseline() -> None:
 
 def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_all.benchmark_modules() == [
-        "collect", "keyed_process", "local_processes", "memory", "network_channel", "stateless",
+        "checkpoint_pause", "collect", "keyed_process", "local_processes", "memory", "network_channel", "stateless",
         "windows", "word_count"]
     code = run_all.main(["--json", "--scale", "0.002", "--repeat", "1", "--warmup", "0"])
     assert code == 0
     rows = {r["name"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
     assert list(rows) == [
+        "checkpoint_pause.max_pause", "checkpoint_pause.max_pause_copying",
         "collect.vs_sink", "collect.vs_keeping_sink",
         "keyed_process.value_state_timers",
         "local_processes.scaling_p2_over_p1", "local_processes.cpu_keyed_p2",
@@ -129,6 +131,7 @@ def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture
     assert rows["word_count.streaming"]["records"] == (
         word_count.baseline_word_count(word_count.make_lines(400))[0])
     assert {name: r["target"] for name, r in rows.items() if r["target"] is not None} == {
+        "checkpoint_pause.max_pause": 1.0, "checkpoint_pause.max_pause_copying": 1.0,
         "collect.vs_sink": 0.9, "local_processes.scaling_p2_over_p1": 1.7,
         "memory.from_collection_peak": 1.3, "network.tcp_channel": 0.7,
         "stateless.map_filter": 0.5, "windows.tumbling_sum": 0.25,
@@ -215,6 +218,23 @@ def test_keyed_process_emits_one_record_per_timer() -> None:
         sink.release()
     assert len(records) == len(timers) == keyed_process.baseline_same_logic(n)
     assert sum(count for _, count in records) == n
+
+
+def test_checkpoint_pause_snapshots_hold_every_key_as_of_the_synchronous_part() -> None:
+    backend, size = checkpoint_pause.build_state(2_000)
+    assert size > 2_000 * checkpoint_pause.VALUE_BYTES
+    for fork_min_entries in (0, None):
+        backend.fork_min_entries = fork_min_entries
+        longest, sync_s, upload_s, snapshot = checkpoint_pause.measure_pause(
+            backend, 2_000, True, settle_s=0.01)
+        assert snapshot is not None and 0 < sync_s <= longest and upload_s > 0
+        entries = dict(checkpoint_pause._entries(snapshot))
+        assert sorted(entries) == list(range(2_000))
+        assert all(len(v) == checkpoint_pause.VALUE_BYTES for v in entries.values())
+    result = checkpoint_pause.PauseResult("p", 10, 2**30, 0.3, 0.25, 1.0, 5, 0.001)
+    assert result.ratio == 1.5 and "ABOVE" in result.line()
+    assert json.loads(result.as_json())["max_pause_ms"] == 300.0
+    backend.dispose()
 
 
 def test_run_all_rejects_bad_options() -> None:

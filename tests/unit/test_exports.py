@@ -85,6 +85,9 @@ PUBLIC = {
     "strom.metrics": [
         "Counter", "Distribution", "Meter", "MetricGroup",
     ],
+    "strom.state.savepoint": [
+        "OperatorInfo", "SavepointReader", "read",
+    ],
 }
 
 

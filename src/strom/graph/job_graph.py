@@ -15,7 +15,7 @@ from typing import Any
 from strom.graph.ids import IntermediateDataSetID, JobVertexID
 from strom.graph.partitioning import ForwardPartitioning
 from strom.graph.python_dependencies import PythonDependencies
-from strom.graph.stream_graph import StreamEdge, StreamGraph, StreamNode
+from strom.graph.stream_graph import GraphBuildError, StreamEdge, StreamGraph, StreamNode
 from strom.graph.transformations import ChainingStrategy
 
 __all__ = ["ChainedOperator", "JobEdge", "JobGraph", "JobVertex", "build_job_graph", "is_chainable"]
@@ -172,8 +172,18 @@ def _state_ids(graph: StreamGraph) -> dict[int, str]:
     inputs' ids and its rank among nodes with the same name and inputs."""
     ids: dict[int, str] = {}
     seen: dict[str, int] = {}
+    uid_owners: dict[str, StreamNode] = {}
     for node in graph.topological_order():
         if node.uid:
+            other = uid_owners.setdefault(node.uid, node)
+            if other is not node:
+                # Flink's StreamGraphHasherV2 message, and which operators share the uid
+                raise GraphBuildError(
+                    f'Hash collision on user-specified ID "{node.uid}". Most likely cause is '
+                    "a non-unique ID. Please check that all IDs specified via `uid(String)` "
+                    f"are unique. (Operators {other.name!r} and {node.name!r} both have uid "
+                    f"{node.uid!r}; checkpoints and savepoints store state by uid.)"
+                )
             ids[node.id] = node.uid
             continue
         inputs = ",".join(ids[e.source_id] for e in node.in_edges)

@@ -7,6 +7,14 @@ leave nothing behind. A state object remembers the map of its current namespace,
 makes an access one attribute load and one dict operation. Only the state object itself
 (and the backend, on restore) may change its storage.
 
+Snapshots copy on write. The synchronous part of a snapshot
+(:meth:`~strom.state.heap_backend.HeapKeyedStateBackend.snapshot_deferred`) takes shallow
+copies of the namespace maps and hands them to the state as ``_frozen``; until the
+asynchronous part has encoded them, an access to an entry whose stored object a pending
+snapshot still holds first replaces it by a copy (:func:`copy_stored`), so neither the
+state's own in-place changes (list ``append``, map ``put``) nor the user's changes of a value
+it was handed reach the snapshot. With no snapshot pending the check is one attribute test.
+
 Stored values: the value (value and reducing state), the accumulator (aggregating state),
 a non-empty ``list`` (list state) or a non-empty ``dict`` (map state). ``None`` is never
 stored: it means "absent".
@@ -14,6 +22,7 @@ stored: it means "absent".
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, Protocol
 
@@ -38,10 +47,47 @@ __all__ = [
     "HeapValueState",
     "KeyContext",
     "NamespaceMap",
+    "copy_stored",
+    "is_immutable",
 ]
 
 NamespaceMap = dict[Any, dict[Any, Any]]
 """Storage of one state: namespace -> key -> stored value."""
+
+
+_ATOMIC: frozenset[type] = frozenset(
+    {int, float, complex, bool, str, bytes, type(None), range, frozenset}
+)
+"""Types whose objects cannot change: never copied for a pending snapshot."""
+
+
+def is_immutable(value: Any) -> bool:
+    """Whether ``value`` cannot change: an atomic value or a tuple of them."""
+    kind = type(value)
+    return kind in _ATOMIC or (kind is tuple and _ATOMIC.issuperset(map(type, value)))
+
+
+def copy_stored(stored: Any) -> Any:
+    """A copy of a stored value that shares nothing mutable with it: lists and dicts of
+    immutable elements are copied shallowly (fast), anything else deeply. An object
+    ``copy.deepcopy`` cannot copy is returned as is (its in-place changes would then reach a
+    pending snapshot: such values should be replaced, not changed, while checkpointing)."""
+    kind = type(stored)
+    if kind in _ATOMIC:
+        return stored
+    atomic = _ATOMIC
+    if kind is list:
+        if all(type(e) in atomic for e in stored):
+            return stored.copy()
+    elif kind is dict:
+        if all(type(v) in atomic for v in stored.values()):
+            return stored.copy()
+    elif kind is tuple and all(type(e) in atomic for e in stored):
+        return stored
+    try:
+        return copy.deepcopy(stored)
+    except Exception:  # an uncopyable user object: keep it (documented above)
+        return stored
 
 
 class KeyContext(Protocol):
@@ -63,6 +109,8 @@ class HeapState:
         "_cursor_ns",
         "_cursor_pos",
         "_descriptor",
+        "_direct",
+        "_frozen",
         "_namespaces",
         "_ns",
         "_ns_map",
@@ -88,6 +136,10 @@ class HeapState:
         self._namespaces: NamespaceMap = {} if namespaces is None else namespaces
         self._ns: Any = VOID_NAMESPACE
         self._ns_map: dict[Any, Any] | None = self._namespaces.setdefault(VOID_NAMESPACE, {})
+        #: the namespace maps captured by pending snapshots (None when none is pending)
+        self._frozen: tuple[NamespaceMap, ...] | None = None
+        #: whether the storage was handed out (see ``namespaces``)
+        self._direct = False
 
     # ------------------------------------------------------------------ namespaces
 
@@ -122,13 +174,37 @@ class HeapState:
                 self._ns_map = None
 
     def _pop_stored(self, namespace: Any, key: Any) -> Any:
-        """Remove and return what ``key`` stores in ``namespace`` (``None`` if nothing)."""
+        """Remove and return what ``key`` stores in ``namespace`` (``None`` if nothing; a
+        copy if a pending snapshot holds it, as the caller may change it)."""
         m = self._namespaces.get(namespace)
         if m is None:
             return None
+        if self._frozen is not None:
+            self._thaw(m, namespace, key)
         stored = m.pop(key, None)
         self._discard_if_empty(namespace, m)
         return stored
+
+    def _thaw(self, m: dict[Any, Any], namespace: Any, key: Any) -> Any:
+        """What ``key`` stores in the map ``m`` of ``namespace``, first replaced by a copy if a
+        pending snapshot holds the same object (copy on write)."""
+        stored = m.get(key)
+        frozen = self._frozen
+        if stored is None or frozen is None or type(stored) in _ATOMIC:
+            return stored
+        for captured in frozen:
+            held = captured.get(namespace)
+            if held is not None and held.get(key) is stored:
+                stored = m[key] = copy_stored(stored)
+                break
+        return stored
+
+    def _stored(self, m: dict[Any, Any], key: Any) -> Any:
+        """What ``key`` stores in the current namespace's map ``m``, safe to change or hand
+        out (see :meth:`_thaw`)."""
+        if self._frozen is None:
+            return m.get(key)
+        return self._thaw(m, self._ns, key)
 
     def _reset_namespace_cache(self) -> None:
         self._namespaces.setdefault(VOID_NAMESPACE, {})
@@ -145,7 +221,11 @@ class HeapState:
 
     @property
     def namespaces(self) -> NamespaceMap:
-        """The storage (read by snapshots and ``keys()``; do not modify)."""
+        """The storage, for operators that read and write it directly (the window fast
+        paths), keeping this module's conventions. Changes made so bypass copy on write, so
+        handing it out marks the state: the backend's snapshots then make sure no stored
+        object that could be changed in place is shared with a pending snapshot."""
+        self._direct = True
         return self._namespaces
 
     def iter_snapshot_entries(self, now: int) -> Iterator[tuple[Any, Any, Any]]:
@@ -156,6 +236,12 @@ class HeapState:
 
     def per_record_cleanup(self) -> Callable[[], None] | None:
         """A hook the backend runs on every ``set_current_key``, or ``None``."""
+        return None
+
+    def snapshot_filter(self) -> Callable[[Any, int], Any] | None:
+        """``(stored, now) -> stored or None``: what a snapshot keeps of an entry (TTL states
+        with ``cleanup_full_snapshot`` drop expired parts), or ``None`` to keep all. It reads
+        nothing but its arguments, so it may run off the task thread."""
         return None
 
     def __repr__(self) -> str:
@@ -172,7 +258,9 @@ class HeapValueState(HeapState, ValueState[Any]):
         m = self._ns_map
         if m is None:
             return None
-        return m.get(self._backend._current_key)
+        if self._frozen is None:
+            return m.get(self._backend._current_key)
+        return self._thaw(m, self._ns, self._backend._current_key)
 
     def update(self, value: Any) -> None:
         if value is None:
@@ -209,7 +297,7 @@ class HeapListState(HeapState, ListState[Any]):
         m = self._ns_map
         if m is None:
             return []
-        stored = m.get(self._backend._current_key)
+        stored = self._stored(m, self._backend._current_key)
         return [] if stored is None else stored.copy()
 
     def add(self, value: Any) -> None:
@@ -219,7 +307,7 @@ class HeapListState(HeapState, ListState[Any]):
         if m is None:
             m = self._write_map()
         key = self._backend._current_key
-        stored = m.get(key)
+        stored = m.get(key) if self._frozen is None else self._thaw(m, self._ns, key)
         if stored is None:
             m[key] = [value]
         else:
@@ -231,7 +319,7 @@ class HeapListState(HeapState, ListState[Any]):
             return
         m = self._write_map()
         key = self._backend._current_key
-        stored = m.get(key)
+        stored = self._stored(m, key)
         if stored is None:
             m[key] = items
         else:
@@ -270,7 +358,7 @@ class HeapMapState(HeapState, MapState[Any, Any]):
         m = self._ns_map
         if m is None:
             return None
-        stored: dict[Any, Any] | None = m.get(self._backend._current_key)
+        stored: dict[Any, Any] | None = self._stored(m, self._backend._current_key)
         return stored
 
     def get(self, key: Any) -> Any:
@@ -282,7 +370,7 @@ class HeapMapState(HeapState, MapState[Any, Any]):
         if m is None:
             m = self._write_map()
         current = self._backend._current_key
-        d = m.get(current)
+        d = m.get(current) if self._frozen is None else self._thaw(m, self._ns, current)
         if d is None:
             m[current] = {key: value}
         else:
@@ -293,7 +381,7 @@ class HeapMapState(HeapState, MapState[Any, Any]):
             return
         m = self._write_map()
         current = self._backend._current_key
-        d = m.get(current)
+        d = self._stored(m, current)
         if d is None:
             m[current] = dict(dict_value)
         else:
@@ -304,7 +392,7 @@ class HeapMapState(HeapState, MapState[Any, Any]):
         if m is None:
             return
         current = self._backend._current_key
-        d = m.get(current)
+        d = self._stored(m, current)
         if d is None:
             return
         d.pop(key, None)
@@ -353,7 +441,7 @@ class HeapReducingState(HeapState, ReducingState[Any]):
         m = self._ns_map
         if m is None:
             return None
-        return m.get(self._backend._current_key)
+        return self._stored(m, self._backend._current_key)
 
     def add(self, value: Any) -> None:
         if value is None:
@@ -363,7 +451,7 @@ class HeapReducingState(HeapState, ReducingState[Any]):
         if m is None:
             m = self._write_map()
         key = self._backend._current_key
-        old = m.get(key)
+        old = m.get(key) if self._frozen is None else self._thaw(m, self._ns, key)
         m[key] = value if old is None else self._reduce(old, value)
 
     def merge_namespaces(self, target_namespace: Any, source_namespaces: Iterable[Any]) -> None:
@@ -378,7 +466,7 @@ class HeapReducingState(HeapState, ReducingState[Any]):
         if merged is None:
             return
         m = self._map_for(target_namespace)
-        old = m.get(key)
+        old = self._thaw(m, target_namespace, key)
         m[key] = merged if old is None else self._reduce(old, merged)
 
 
@@ -403,7 +491,7 @@ class HeapAggregatingState(HeapState, AggregatingState[Any, Any]):
         m = self._ns_map
         if m is None:
             return None
-        acc = m.get(self._backend._current_key)
+        acc = self._stored(m, self._backend._current_key)
         return None if acc is None else self._agg.get_result(acc)
 
     def add(self, value: Any) -> None:
@@ -414,7 +502,7 @@ class HeapAggregatingState(HeapState, AggregatingState[Any, Any]):
         if m is None:
             m = self._write_map()
         key = self._backend._current_key
-        acc = m.get(key)
+        acc = m.get(key) if self._frozen is None else self._thaw(m, self._ns, key)
         agg = self._agg
         if acc is None:
             acc = agg.create_accumulator()
@@ -433,5 +521,5 @@ class HeapAggregatingState(HeapState, AggregatingState[Any, Any]):
         if merged is None:
             return
         m = self._map_for(target_namespace)
-        old = m.get(key)
+        old = self._thaw(m, target_namespace, key)
         m[key] = merged if old is None else agg.merge(old, merged)

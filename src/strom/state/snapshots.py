@@ -79,6 +79,31 @@ class KeyedStateSnapshot:
     def is_empty(self) -> bool:
         return not self.key_groups
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The key groups go through a generator, one at a time: pickling a GB of state in
+        # one C call would hold the GIL (and stop the task thread) for the whole copy; the
+        # generator gives the interpreter a point between key groups to switch threads.
+        return (_rebuild_keyed_snapshot, (
+            self.backend_type, self.max_parallelism, self.key_group_range, self.states,
+            _KeyGroupItems(self.key_groups.items()), self.timer_services))
+
+
+class _KeyGroupItems(list[tuple[int, bytes]]):
+    """``(key group, payload)`` pairs that pickle one by one (see
+    ``KeyedStateSnapshot.__reduce__``)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_KeyGroupItems, (), None, (pair for pair in self))
+
+
+def _rebuild_keyed_snapshot(
+    backend_type: str, max_parallelism: int, key_group_range: KeyGroupRange,
+    states: dict[str, StateMeta], key_groups: list[tuple[int, bytes]],
+    timer_services: tuple[str, ...],
+) -> KeyedStateSnapshot:
+    return KeyedStateSnapshot(backend_type, max_parallelism, key_group_range, states,
+                              dict(key_groups), timer_services)
+
 
 @dataclass(frozen=True)
 class OperatorStateSnapshot:

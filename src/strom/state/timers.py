@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from strom.state.heap_states import KeyContext
 
-__all__ = ["LONG_MIN", "InternalTimerService", "Timer", "TimerQueue"]
+__all__ = ["LONG_MIN", "InternalTimerService", "Timer", "TimerQueue", "timers_in_order"]
 
 LONG_MIN = -(2**63)
 """The watermark before any watermark arrived (Java's ``Long.MIN_VALUE``)."""
@@ -37,6 +37,14 @@ class Timer(NamedTuple):
     timestamp: int
     key: Any
     namespace: Any
+
+
+def timers_in_order(buckets: dict[int, Bucket]) -> list[Timer]:
+    """The timers of :meth:`TimerQueue.capture` in firing order."""
+    out: list[Timer] = []
+    for ts in sorted(buckets):
+        out.extend(Timer(ts, key, namespace) for key, namespace in buckets[ts])
+    return out
 
 
 class TimerQueue:
@@ -188,15 +196,18 @@ class TimerQueue:
 
     def timers(self) -> list[Timer]:
         """All registered timers in firing order (a copy)."""
-        out: list[Timer] = []
-        pending = dict(self._buckets)
+        return timers_in_order(self.capture())
+
+    def capture(self) -> dict[int, Bucket]:
+        """A copy of the registered timers, bucket by bucket, that later registrations and
+        deletions do not change: the synchronous part of a snapshot (one ``dict.copy`` per
+        timestamp). :func:`timers_in_order` lists them."""
+        pending = {ts: bucket.copy() for ts, bucket in self._buckets.items()}
         if self._firing:
             ts = self._firing_ts
             assert ts is not None
             pending[ts] = {**self._firing, **pending.get(ts, {})}
-        for ts in sorted(pending):
-            out.extend(Timer(ts, key, namespace) for key, namespace in pending[ts])
-        return out
+        return pending
 
     def __len__(self) -> int:
         return sum(map(len, self._buckets.values())) + len(self._firing or ())

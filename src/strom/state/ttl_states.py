@@ -155,6 +155,9 @@ class _TtlState(HeapState):
     def per_record_cleanup(self) -> Callable[[], None] | None:
         return self._cleanup_step if self._policy.cleanup_every_record else None
 
+    def snapshot_filter(self) -> Callable[[Any, int], Any] | None:
+        return self._purge if self._policy.cleanup_in_snapshot else None
+
     def iter_snapshot_entries(self, now: int) -> Iterator[tuple[Any, Any, Any]]:
         if not self._policy.cleanup_in_snapshot:
             yield from super().iter_snapshot_entries(now)
@@ -172,7 +175,7 @@ class _TtlState(HeapState):
         if m is None:
             return None
         key = self._backend._current_key
-        stored = m.get(key)
+        stored = self._stored(m, key)
         if stored is None:
             return None
         value, ts = stored
@@ -224,7 +227,7 @@ class TtlReducingState(_TtlState, HeapReducingState):
         m = self._write_map()
         key = self._backend._current_key
         now = self._policy.clock()
-        old = self._usable(m.get(key), now)
+        old = self._usable(self._stored(m, key), now)
         m[key] = (value if old is None else self._reduce(old, value), now)
 
     def merge_namespaces(self, target_namespace: Any, source_namespaces: Iterable[Any]) -> None:
@@ -238,7 +241,7 @@ class TtlReducingState(_TtlState, HeapReducingState):
         if merged is None:
             return
         m = self._map_for(target_namespace)
-        old = self._usable(m.get(key), now)
+        old = self._usable(self._thaw(m, target_namespace, key), now)
         m[key] = (merged if old is None else self._reduce(old, merged), now)
 
 
@@ -257,7 +260,7 @@ class TtlAggregatingState(_TtlState, HeapAggregatingState):
         m = self._write_map()
         key = self._backend._current_key
         now = self._policy.clock()
-        acc = self._usable(m.get(key), now)
+        acc = self._usable(self._stored(m, key), now)
         if acc is None:
             acc = self._agg.create_accumulator()
         m[key] = (self._agg.add(value, acc), now)
@@ -274,7 +277,7 @@ class TtlAggregatingState(_TtlState, HeapAggregatingState):
         if merged is None:
             return
         m = self._map_for(target_namespace)
-        old = self._usable(m.get(key), now)
+        old = self._usable(self._thaw(m, target_namespace, key), now)
         m[key] = (merged if old is None else agg.merge(old, merged), now)
 
 
@@ -297,7 +300,7 @@ class TtlListState(_TtlState, HeapListState):
         if m is None:
             return []
         key = self._backend._current_key
-        stored = m.get(key)
+        stored = self._stored(m, key)
         if stored is None:
             return []
         policy = self._policy
@@ -320,7 +323,7 @@ class TtlListState(_TtlState, HeapListState):
         m = self._write_map()
         key = self._backend._current_key
         entry = (value, self._policy.clock())
-        stored = m.get(key)
+        stored = self._stored(m, key)
         if stored is None:
             m[key] = [entry]
         else:
@@ -335,7 +338,7 @@ class TtlListState(_TtlState, HeapListState):
         m = self._write_map()
         key = self._backend._current_key
         entries = [(v, now) for v in items]
-        stored = m.get(key)
+        stored = self._stored(m, key)
         if stored is None:
             m[key] = entries
         else:
@@ -369,7 +372,7 @@ class TtlMapState(_TtlState, HeapMapState):
         m = self._ns_map
         if m is None:
             return None
-        d: dict[Any, Any] | None = m.get(self._backend._current_key)
+        d: dict[Any, Any] | None = self._stored(m, self._backend._current_key)
         return d
 
     def _drop_if_empty(self, d: dict[Any, Any]) -> None:
@@ -411,7 +414,7 @@ class TtlMapState(_TtlState, HeapMapState):
         m = self._write_map()
         current = self._backend._current_key
         entry = (value, self._policy.clock())
-        d = m.get(current)
+        d = self._stored(m, current)
         if d is None:
             m[current] = {key: entry}
         else:
@@ -425,7 +428,7 @@ class TtlMapState(_TtlState, HeapMapState):
         m = self._write_map()
         current = self._backend._current_key
         entries = {k: (v, now) for k, v in dict_value.items()}
-        d = m.get(current)
+        d = self._stored(m, current)
         if d is None:
             m[current] = entries
         else:

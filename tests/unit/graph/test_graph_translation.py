@@ -356,3 +356,25 @@ def test_a_stream_unioned_with_itself_gets_two_distinct_edges() -> None:
     assert {e.target_name for e in m.in_edges} == {"m"}
     [vertex] = [v for v in job_graph(env).vertices if v.name.startswith("m")]
     assert len({e.stream_edge.edge_id for e in vertex.inputs}) == 2
+
+
+def test_two_operators_with_the_same_uid_fail_the_build() -> None:
+    env = make_env(1)
+    stream = source(env).uid("numbers").map(lambda x: x).name("first").uid("same")
+    stream.map(lambda x: x).name("second").uid("same").sink_to(CollectSink())
+    with pytest.raises(GraphBuildError, match=(
+        r'^Hash collision on user-specified ID "same"\. Most likely cause is a non-unique ID\. '
+        r"Please check that all IDs specified via `uid\(String\)` are unique\. \(Operators "
+        r"'first' and 'second' both have uid 'same'")):
+        job_graph(env)
+
+
+def test_state_ids_are_uids_or_stable_generated_ids() -> None:
+    def ids() -> list[str]:
+        env = make_env(2)
+        source(env).uid("numbers").map(lambda x: x).name("m").sink_to(CollectSink())
+        return [op.state_id for v in job_graph(env).vertices for op in v.operators]
+
+    first = ids()
+    assert first[0] == "numbers" and len(set(first)) == len(first)
+    assert ids() == first  # generated ids survive a rebuild of the same program
