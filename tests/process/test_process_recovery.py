@@ -11,9 +11,14 @@ restarts are still short, since these tests are about correctness, not load.
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import re
+import signal
+import subprocess
 import sys
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -239,3 +244,59 @@ def test_without_checkpoints_a_restart_replays_from_scratch_and_finishes_only_on
     assert leftovers, "the failed attempt left no in-progress file; did it write anything?"
     assert_exactly_once(tmp_path / "out", records)
     assert completed_checkpoints(tmp_path / "checkpoints") == []
+
+
+def strom(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "strom.cli.main", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_the_readme_fault_tolerance_walkthrough(tmp_path: Path) -> None:
+    """README's Fault tolerance section as a user runs it: a cluster of two one-slot
+    TaskManagers, the example submitted detached at parallelism 1, the TaskManager that
+    runs it killed by the pid `strom cluster status` shows, the job finished on the other
+    one with exactly the expected lines (smaller than the README's run: 20,000 readings)."""
+    records, output, checkpoints = 20_000, tmp_path / "windows", tmp_path / "checkpoints"
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "config.yaml").write_text(
+        "jobmanager.rpc.port: 0\nrest.port: 0\ntaskmanager.numberOfTaskSlots: 1\n")
+    (tmp_path / "conf" / "workers").write_text("localhost\nlocalhost\n")
+    started = strom("cluster", "start", "-D", "heartbeat.interval=1s",
+                    "-D", "heartbeat.timeout=5s", cwd=tmp_path)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        rest = re.search(r"REST http://(\S+?)\)",
+                         (tmp_path / "log" / "jobmanager.log").read_text())
+        assert rest is not None
+        run = strom("run", "-m", rest.group(1), "-d", "-p", "1",
+                    str(EXAMPLES / "exactly_once_windows.py"), "--output", str(output),
+                    "--checkpoint-dir", str(checkpoints), "--rate", "4000",
+                    "--records", str(records), cwd=tmp_path)
+        assert run.returncode == 0, run.stdout + run.stderr
+        job_id = re.search(r"submitted with JobID ([0-9a-f]{32})", run.stdout)
+        assert job_id is not None, run.stdout
+        wait_until(lambda: latest_checkpoint(checkpoints) >= 1, 60, "a first checkpoint")
+
+        status = strom("cluster", "status", cwd=tmp_path).stdout
+        busy = re.search(r"(tcp://\S+)\s+0/1 slots free", status)
+        assert busy is not None, status
+        pid = re.search(rf"taskmanager-\d+\s+pid (\d+)\s+{re.escape(busy.group(1))}", status)
+        assert pid is not None, status
+        os.kill(int(pid.group(1)), signal.SIGKILL)
+
+        def listed_finished() -> bool:
+            listed = strom("list", "-a", "-m", rest.group(1), cwd=tmp_path).stdout
+            assert "(FAILED)" not in listed, listed
+            return f"{job_id.group(1)} : exactly-once windows (FINISHED)" in listed
+
+        wait_until(listed_finished, 90, "the job to finish", interval_s=0.5)
+        with urllib.request.urlopen(
+                f"http://{rest.group(1)}/jobs/{job_id.group(1)}/exceptions", timeout=30) as r:
+            history = json.load(r)["exceptionHistory"]["entries"]
+        assert len(history) == 1, history  # the lost TaskManager
+    finally:
+        stopped = strom("cluster", "stop", "--timeout", "10", cwd=tmp_path)
+        print(stopped.stdout, file=sys.stderr)
+    expected = strom("run", str(EXAMPLES / "exactly_once_windows.py"), "--print-expected",
+                     "--records", str(records), cwd=tmp_path)
+    assert finished_lines(output) == sorted(expected.stdout.splitlines())
