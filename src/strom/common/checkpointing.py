@@ -62,6 +62,14 @@ class CheckpointCoordinatorConfiguration:
                 "execution.checkpointing.max-concurrent-checkpoints 1; got mode "
                 f"{mode} and {max_concurrent} concurrent checkpoints. Disable unaligned "
                 "checkpoints or change those settings.")
+        aligned_timeout = get_int(config, opts.CHECKPOINTING_ALIGNED_TIMEOUT)
+        if unaligned and aligned_timeout > 0:
+            raise opts.ConfigError(
+                "execution.checkpointing.aligned-checkpoint-timeout is "
+                f"{aligned_timeout} ms, but strom does not switch a checkpoint from aligned "
+                "to unaligned after a timeout yet: with unaligned checkpoints enabled every "
+                "checkpoint is unaligned from its start. Set the timeout to 0 (the default), "
+                "or disable unaligned checkpoints to keep them aligned.")
         storage = config.get(opts.CHECKPOINTING_STORAGE)
         checkpoint_dir = config.get(opts.CHECKPOINTS_DIRECTORY)
         if storage == "filesystem" and not checkpoint_dir:

@@ -14,6 +14,7 @@ from strom.connectors.file_sink import (
     FileSinkCommittable,
     FileWriter,
     FileWriterBucketState,
+    FileWriterIdentity,
     InProgressFileState,
 )
 from strom.connectors.file_source import (
@@ -38,6 +39,7 @@ __all__ = [
     "FileSourceSplit",
     "FileWriter",
     "FileWriterBucketState",
+    "FileWriterIdentity",
     "InProgressFileState",
     "NumberSequenceSource",
     "NumberSequenceSplit",

@@ -10,14 +10,25 @@ A part file goes through three states, as in Flink:
 * **finished**: renamed to ``<name>`` by :class:`FileCommitter` once the checkpoint
   completes (or at the end of a bounded input).
 
-A checkpoint also records each in-progress file's path and length (``snapshot_state``);
-a writer restored from it truncates the file back to that length and keeps appending, so
-what was written after the checkpoint disappears.
+A checkpoint also records each bucket's uuid and part counter and its in-progress file's
+path and length (``snapshot_state``); a writer restored from it truncates the file back to
+that length and keeps appending, removes the in-progress files the failed attempt started
+after the checkpoint, and continues the part counter, so the finished files of a restored
+job are those of an uninterrupted run, names included.
+
+The end of a bounded input finishes every file at once (no checkpoint follows it). A writer
+that took part in checkpoints first leaves ``.strom-filesink-<writer id>.ended`` in the
+base path, holding what it finished then: a writer restored from an earlier checkpoint of
+that writer finds it, finishes those files again if needed and drops the replayed records,
+which were all written and finished before.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import pickle
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,9 +43,12 @@ __all__ = [
     "FileSinkCommittable",
     "FileWriter",
     "FileWriterBucketState",
+    "FileWriterIdentity",
     "InProgressFileState",
     "RowEncoder",
 ]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BUCKET_CHECK_INTERVAL_MS = 60_000
 """How often time-based rolling is checked unless configured (Flink's default, 1 min)."""
@@ -71,11 +85,47 @@ class InProgressFileState:
 
 @dataclass(frozen=True)
 class FileWriterBucketState:
-    """A bucket's part of a writer snapshot: where it is and its in-progress file."""
+    """A bucket's part of a writer snapshot: where it is, its in-progress file, and the
+    uuid and counter its part files are named with (``""``: a new uuid on restore)."""
 
     bucket_id: str
     bucket_path: str
     in_progress: InProgressFileState | None
+    unique_id: str = ""
+    part_counter: int = 0
+
+
+@dataclass(frozen=True)
+class FileWriterIdentity:
+    """The first entry of a writer snapshot: which writer it comes from (see the module
+    docstring on the end of input)."""
+
+    writer_id: str
+
+
+def _end_marker(base_path: str, writer_id: str) -> str:
+    return os.path.join(base_path, f".strom-filesink-{writer_id}.ended")
+
+
+def _write_end_marker(base_path: str, writer_id: str,
+                      committables: list[FileSinkCommittable]) -> None:
+    os.makedirs(base_path, exist_ok=True)
+    path = _end_marker(base_path, writer_id)
+    temporary = f"{path}.{uuid.uuid4()}.tmp"
+    with open(temporary, "wb") as file:
+        pickle.dump(committables, file, protocol=5)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+
+
+def _read_end_marker(base_path: str, writer_id: str) -> list[FileSinkCommittable] | None:
+    try:
+        with open(_end_marker(base_path, writer_id), "rb") as file:
+            committables: list[FileSinkCommittable] = pickle.load(file)
+    except FileNotFoundError:
+        return None
+    return committables
 
 
 class _InProgressFile:
@@ -145,26 +195,49 @@ class _Bucket:
 
     __slots__ = ("bucket_id", "in_progress", "part_counter", "path", "pending", "unique_id")
 
-    def __init__(self, bucket_id: str, path: str) -> None:
+    def __init__(self, bucket_id: str, path: str, unique_id: str = "",
+                 part_counter: int = 0) -> None:
         self.bucket_id = bucket_id
         self.path = path
-        # Fresh per bucket object (and so per attempt): names never collide across
-        # subtasks or restarts.
-        self.unique_id = str(uuid.uuid4())
-        self.part_counter = 0
+        # Fresh per new bucket, kept by a restored one (whose counter continues): names
+        # never collide across subtasks or restarts.
+        self.unique_id = unique_id or str(uuid.uuid4())
+        self.part_counter = part_counter
         self.in_progress: _InProgressFile | None = None
         self.pending: list[FileSinkCommittable] = []
+
+    def part_name(self, config: OutputFileConfig, counter: int) -> str:
+        return f"{config.get_part_prefix()}-{self.unique_id}-{counter}{config.get_part_suffix()}"
 
     def roll(self, config: OutputFileConfig, now: int) -> _InProgressFile:
         self.close_part()
         os.makedirs(self.path, exist_ok=True)
-        name = (
-            f"{config.get_part_prefix()}-{self.unique_id}-{self.part_counter}"
-            f"{config.get_part_suffix()}"
-        )
+        final_path = os.path.join(self.path, self.part_name(config, self.part_counter))
         self.part_counter += 1
-        part = self.in_progress = _InProgressFile.create(os.path.join(self.path, name), now)
+        # Only a restore from an older checkpoint than the latest committed one can find
+        # the name taken: never overwrite a finished file.
+        while os.path.exists(final_path):
+            final_path = os.path.join(self.path, self.part_name(config, self.part_counter))
+            self.part_counter += 1
+        part = self.in_progress = _InProgressFile.create(final_path, now)
         return part
+
+    def discard_later_parts(self, config: OutputFileConfig) -> None:
+        """Remove the in-progress files of this bucket's uuid numbered from the part
+        counter on: a failed attempt started them after the checkpoint being restored, and
+        nothing will commit them."""
+        if not os.path.isdir(self.path):
+            return
+        pattern = re.compile(
+            re.escape(f".{config.get_part_prefix()}-{self.unique_id}-") + r"(\d+)"
+            + re.escape(f"{config.get_part_suffix()}.inprogress.") + r".+")
+        for name in os.listdir(self.path):
+            match = pattern.fullmatch(name)
+            if match is not None and int(match.group(1)) >= self.part_counter:
+                try:
+                    os.remove(os.path.join(self.path, name))
+                except FileNotFoundError:
+                    pass
 
     def close_part(self) -> None:
         if self.in_progress is not None:
@@ -173,7 +246,8 @@ class _Bucket:
 
     def snapshot(self) -> FileWriterBucketState:
         state = self.in_progress.persist() if self.in_progress is not None else None
-        return FileWriterBucketState(self.bucket_id, self.path, state)
+        return FileWriterBucketState(self.bucket_id, self.path, state, self.unique_id,
+                                     self.part_counter)
 
 
 class FileWriter(SinkWriter[FileSinkCommittable]):
@@ -206,31 +280,68 @@ class FileWriter(SinkWriter[FileSinkCommittable]):
         self._next_check = context.current_processing_time() + bucket_check_interval_ms
         self._buckets: dict[str, _Bucket] = {}
         self._end_of_input = False
+        self._writer_id = uuid.uuid4().hex
+        # whether a checkpoint may refer to this writer (then its end of input is marked)
+        self._checkpointed = False
+        # restored from a writer that had reached its end of input: records are dropped,
+        # and what it finished then is handed out (again) by the next prepare_commit
+        self._input_done = False
+        self._finished_before: list[FileSinkCommittable] = []
 
     # -- restore --------------------------------------------------------------------
 
     def restore(self, states: Sequence[FileWriterBucketState]) -> None:
-        """Take over the in-progress files of ``states`` (from ``snapshot_state``).
+        """Take over the buckets and in-progress files of ``states`` (from
+        ``snapshot_state``).
 
-        Each file is truncated to its checkpointed length and written on. When two states
-        name the same bucket (state of several subtasks after rescaling), the extra
-        in-progress files are closed and become pending.
+        Each file is truncated to its checkpointed length and written on; the bucket keeps
+        its uuid and part counter, and in-progress files it started after the checkpoint
+        are removed. When two states name the same bucket (state of several subtasks after
+        rescaling), the first keeps the bucket and the others' in-progress files are closed
+        and become pending.
         """
         now = self._context.current_processing_time()
+        self._checkpointed = True
+        identities = [state for state in states if isinstance(state, FileWriterIdentity)]
+        ended = []
+        for identity in identities:
+            finished = _read_end_marker(self._base_path, identity.writer_id)
+            if finished is not None:
+                ended.append(identity.writer_id)
+                self._finished_before.extend(finished)
+        if identities:
+            self._writer_id = identities[0].writer_id
+        if ended and len(ended) == len(identities):
+            self._input_done = True
+            return
+        if ended:
+            log.warning(
+                "FileSink at %s: restoring the state of several writers of which %d had "
+                "reached the end of their input; records replayed to this writer are "
+                "written again", self._base_path, len(ended))
         for state in states:
+            if isinstance(state, FileWriterIdentity):
+                continue
             if not isinstance(state, FileWriterBucketState):
                 raise TypeError(
                     "FileSink writer state must be a list of FileWriterBucketState, got an "
                     f"element {state!r}; was the checkpoint written by another sink?"
                 )
+            progress = state.in_progress
+            if (ended and progress is not None and not os.path.exists(progress.pending_path)
+                    and os.path.exists(progress.final_path)):
+                progress = None  # finished by an ended writer
+            if state.unique_id:
+                _Bucket(state.bucket_id, state.bucket_path, state.unique_id,
+                        state.part_counter).discard_later_parts(self._config)
             bucket = self._buckets.get(state.bucket_id)
             if bucket is None:
                 bucket = self._buckets[state.bucket_id] = _Bucket(
-                    state.bucket_id, state.bucket_path
+                    state.bucket_id, state.bucket_path, state.unique_id, state.part_counter
                 )
-            if state.in_progress is None:
+            if progress is None:
                 continue
-            part = _InProgressFile.resume(state.in_progress, now)
+            part = _InProgressFile.resume(progress, now)
             if bucket.in_progress is None:
                 bucket.in_progress = part
             else:
@@ -239,7 +350,7 @@ class FileWriter(SinkWriter[FileSinkCommittable]):
     # -- SinkWriter -------------------------------------------------------------------
 
     def write(self, values: Sequence[Any], timestamps: Sequence[int] | None) -> None:
-        if not values:
+        if not values or self._input_done:
             return
         now = self._context.current_processing_time()
         bucket_id = self._assigner.get_bucket_id(now)
@@ -291,7 +402,13 @@ class FileWriter(SinkWriter[FileSinkCommittable]):
         As in Flink, buckets that had neither an open nor a pending file since the last
         call are forgotten first (a later record there starts a bucket with a new uuid);
         checking before rolling keeps an on-checkpoint-rolled bucket and its part counter.
+
+        At the end of input, a writer a checkpoint may refer to first records what it
+        finishes in its end marker (see the module docstring).
         """
+        if self._input_done:
+            finished, self._finished_before = self._finished_before, []
+            return finished
         committables: list[FileSinkCommittable] = []
         for bucket_id, bucket in list(self._buckets.items()):
             part = bucket.in_progress
@@ -304,13 +421,16 @@ class FileWriter(SinkWriter[FileSinkCommittable]):
                 bucket.close_part()
             committables.extend(bucket.pending)
             bucket.pending.clear()
+        if self._end_of_input and self._checkpointed:
+            _write_end_marker(self._base_path, self._writer_id, committables)
         return committables
 
     def snapshot_state(self, checkpoint_id: int) -> list[Any]:
-        """The in-progress files (path, length), made durable; pass to ``restore``."""
-        return [
-            bucket.snapshot() for bucket in self._buckets.values() if bucket.in_progress is not None
-        ]
+        """The writer's identity, then every bucket with its uuid, part counter and
+        in-progress file (path, length), made durable; pass to ``restore``."""
+        self._checkpointed = True
+        return [FileWriterIdentity(self._writer_id),
+                *(bucket.snapshot() for bucket in self._buckets.values())]
 
     def on_processing_time(self, now_ms: int) -> None:
         """Roll files the policy rolls by time; checks at most once per bucket check interval."""

@@ -403,6 +403,8 @@ class StreamExecutionEnvironment:
         job_graph.checkpoint_config = checkpointing
         # tasks with several input channels align barriers only for exactly-once
         job_graph.config["exactly_once"] = checkpointing.exactly_once
+        # the sources' checkpoint barriers are unaligned (savepoints never are)
+        job_graph.config["unaligned"] = checkpointing.unaligned
         self._transformations = []
         return job_graph
 
@@ -425,8 +427,8 @@ class StreamExecutionEnvironment:
                     f"'{unbounded[0].name}' and checkpointing is off, so it will never finish "
                     "a part file: they stay in-progress or pending (hidden '.part-*' files) "
                     "because part files are committed on checkpoints or at the end of a "
-                    "bounded input. Use a bounded source, or enable checkpointing once strom "
-                    "supports it.",
+                    "bounded input. Use a bounded source, or enable checkpointing "
+                    "(env.enable_checkpointing(interval_ms)).",
                     UserWarning,
                 )
 

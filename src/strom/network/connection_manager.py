@@ -22,7 +22,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from strom.network import wire
-from strom.network.elements import EndOfPartition
+from strom.network.elements import EndOfPartition, PriorityBarrier
 from strom.network.errors import ERRORS, RemoteTransportError
 from strom.network.local_channel import LocalChannel
 from strom.network.remote_input_channel import RemoteInputChannel
@@ -36,7 +36,8 @@ class SubpartitionView:
     """Forwards one producer channel to its remote consumer: the producer's task thread puts
     elements into the :class:`LocalChannel` against the consumer's credit and, in the same
     call, encodes them into frames (so encoding costs the producer's core, and a batch that
-    cannot be pickled fails the producer task); the network thread writes the frames."""
+    cannot be pickled fails the producer task); the network thread writes the frames. An
+    unaligned checkpoint's priority barrier goes before the frames not written yet."""
 
     __slots__ = ("_ended", "_frames", "_lock", "_scheduled", "channel", "channel_id",
                  "connection", "key")
@@ -59,8 +60,12 @@ class SubpartitionView:
             frames = self._frames
             take, channel_id = self.channel.take, self.channel_id
             while (element := take()) is not None:
+                kind = type(element)
+                if kind is PriorityBarrier:  # overtakes the frames not written yet
+                    frames.insert(0, wire.encode_element(channel_id, element))
+                    continue
                 frames.append(wire.encode_element(channel_id, element))
-                if type(element) is EndOfPartition:
+                if kind is EndOfPartition:
                     self._ended = True
             if not frames or self._scheduled:
                 return

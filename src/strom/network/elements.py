@@ -15,6 +15,7 @@ __all__ = [
     "CheckpointBarrier",
     "CheckpointType",
     "EndOfPartition",
+    "PriorityBarrier",
     "RecordBatch",
     "WatermarkEvent",
     "WatermarkStatusEvent",
@@ -103,6 +104,24 @@ class CheckpointBarrier:
     def __repr__(self) -> str:
         extra = ", unaligned" if self.unaligned else ""
         return f"CheckpointBarrier({self.checkpoint_id}, {self.kind.value}{extra})"
+
+
+class PriorityBarrier:
+    """The copy of an unaligned ``barrier`` that overtook the data queued in a channel: it
+    is put at the head of the channel (and sent before the sender's unsent frames), so the
+    receiver starts the checkpoint at once. The barrier itself follows in order, after the
+    data it overtook: what a receiver reads from that channel between the two is the
+    channel's in-flight data, which it persists as input channel state (Flink's priority
+    events, with the barrier's position kept by the in-order copy instead of a sequence
+    number)."""
+
+    __slots__ = ("barrier",)
+
+    def __init__(self, barrier: CheckpointBarrier) -> None:
+        self.barrier = barrier
+
+    def __repr__(self) -> str:
+        return f"PriorityBarrier({self.barrier.checkpoint_id})"
 
 
 class CancelCheckpointMarker:

@@ -48,8 +48,13 @@ class InputChannel(Protocol):
     """What an input gate reads: a local or a remote channel."""
 
     receiver_waker: Any
+    priority_waker: Any
 
     def poll(self) -> Any: ...
+
+    def poll_priority(self) -> Any: ...
+
+    def inflight_before(self, checkpoint_id: int) -> list[Any] | None: ...
 
     def is_empty(self) -> bool: ...
 

@@ -7,6 +7,11 @@ consuming a batch returns its credit. A channel the sender reaches first has no 
 the receiver announces it, so the window is always the receiver's to decide. Events
 (watermarks, end of partition) need no credit: they are small and must never be stuck
 behind a full channel's data forever. Batches are handed over by reference.
+
+An unaligned checkpoint's barrier overtakes the channel's queue
+(:meth:`LocalChannel.send_priority_event`): its :class:`~strom.network.elements.PriorityBarrier`
+goes to the head, the barrier itself to the tail, and the receiver is told through
+``priority_waker``. Neither takes credit.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from strom.network.elements import RecordBatch
+from strom.network.elements import CheckpointBarrier, PriorityBarrier, RecordBatch
 
 __all__ = ["LocalChannel"]
 
@@ -38,7 +43,8 @@ class LocalChannel:
     that one writer too; the sender reads it and raises it on its next send.
     """
 
-    __slots__ = ("_failure", "_granted", "_queue", "_used", "receiver_waker", "sender_waker")
+    __slots__ = ("_failure", "_granted", "_queue", "_used", "priority_waker", "receiver_waker",
+                 "sender_waker")
 
     def __init__(self, credit: int = 0) -> None:
         if credit < 0:
@@ -49,6 +55,8 @@ class LocalChannel:
         #: set when the channel's remote reader is gone: the next send raises it
         self._failure: BaseException | None = None
         self.receiver_waker: Callable[[], None] = _noop
+        #: called (after ``receiver_waker``) when a priority event went to the head
+        self.priority_waker: Callable[[], None] = _noop
         self.sender_waker: Callable[[], None] = _noop
 
     # receiver side: initial credit
@@ -85,7 +93,35 @@ class LocalChannel:
         self._queue.append(event)
         self.receiver_waker()
 
+    def send_priority_event(self, barrier: CheckpointBarrier) -> None:
+        """An unaligned ``barrier``: its :class:`PriorityBarrier` jumps to the head of the
+        queue, ahead of the batches the receiver has not read yet, and the barrier itself
+        goes to the tail, marking where those batches end. One sender thread appends, so
+        nothing can come between the two."""
+        if self._failure is not None:
+            raise self._failure
+        self._queue.appendleft(PriorityBarrier(barrier))
+        self._queue.append(barrier)
+        self.receiver_waker()
+        self.priority_waker()
+
     # receiver side
+    def poll_priority(self) -> PriorityBarrier | None:
+        """The priority barrier at the head of the queue (taken), or None."""
+        queue = self._queue
+        if queue and type(queue[0]) is PriorityBarrier:
+            # only the sender adds at the head, and only priority barriers
+            element: PriorityBarrier = queue.popleft()
+            return element
+        return None
+
+    def inflight_before(self, checkpoint_id: int) -> list[Any] | None:
+        """A copy of what is queued before the in-order barrier of ``checkpoint_id`` (priority
+        barriers left out), or None while that barrier has not been sent yet. The elements
+        stay queued: the receiver still processes them."""
+        items = list(self._queue)  # one C call: the sender cannot change it meanwhile
+        return _before_barrier(items, checkpoint_id)
+
     def poll(self) -> Any:
         """The next element, or None when the channel is empty right now."""
         queue = self._queue
@@ -117,3 +153,10 @@ class LocalChannel:
 
     def queued(self) -> int:
         return len(self._queue)
+
+
+def _before_barrier(items: list[Any], checkpoint_id: int) -> list[Any] | None:
+    for i, element in enumerate(items):
+        if type(element) is CheckpointBarrier and element.checkpoint_id == checkpoint_id:
+            return [e for e in items[:i] if type(e) is not PriorityBarrier]
+    return None

@@ -96,6 +96,28 @@ class RecordWriter:
         self.unsent.update(range(self.n))
         self.send()
 
+    def broadcast_priority(self, barrier: Any) -> list[list[Any]]:
+        """Send an unaligned ``barrier`` to every channel ahead of what waits there (partial
+        buffers are cut first). Returns, per channel, what it overtook: the buffers and
+        events still waiting for credit, which stay queued and are sent after it (the
+        task persists them as output channel state)."""
+        overtaken = []
+        for i in range(self.n):
+            self._cut(i)
+            overtaken.append(list(self.outbox[i]))
+            self.channels[i].send_priority_event(barrier)
+        self.partial.clear()
+        return overtaken
+
+    def restore_output(self, i: int, elements: list[Any]) -> None:
+        """Queue restored output channel state for channel ``i``, to go before anything
+        emitted from now on."""
+        if not elements:
+            return
+        self.outbox[i].extend(elements)
+        self.waiting += sum(1 for e in elements if type(e) is RecordBatch)
+        self.unsent.add(i)
+
     def flush(self) -> None:
         """Cut partial buffers and send what credit allows."""
         for i in self.partial:

@@ -7,6 +7,9 @@ decodes each one as it polls it, so decoding costs the consumer's core, once per
 Every batch polled returns one credit to the producer; the credit goes back in groups of
 half the channel's credit (at least 1), so a steady stream costs the producer one wake-up
 per few buffers rather than one per buffer, while it always keeps the other half to send.
+
+A priority barrier (an unaligned checkpoint's) goes to the head of the queue when it
+arrives, and ``priority_waker`` tells the consumer; it takes no credit.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ def _noop() -> None:
 
 class RemoteInputChannel:
     __slots__ = ("_announce_at", "_ended", "_error", "_queue", "_unannounced", "channel_id",
-                 "connection", "description", "job_id", "receiver_waker", "released")
+                 "connection", "description", "job_id", "priority_waker", "receiver_waker",
+                 "released")
 
     def __init__(self, description: str, job_id: str, credit: int = 1) -> None:
         if credit < 1:
@@ -40,6 +44,7 @@ class RemoteInputChannel:
         self._unannounced = 0
         self._announce_at = max(1, credit // 2)
         self.receiver_waker: Callable[[], None] = _noop
+        self.priority_waker: Callable[[], None] = _noop
         #: set by the network thread once the partition request is on its way
         self.connection: Any = None
         self.channel_id = -1
@@ -50,6 +55,10 @@ class RemoteInputChannel:
     def on_frame(self, kind: int, payload: bytes) -> None:
         if kind == wire.END_OF_PARTITION_KIND:
             self._ended = True
+        elif kind == wire.PRIORITY_BARRIER:
+            self._queue.appendleft((kind, payload))
+            self.priority_waker()
+            return
         self._queue.append((kind, payload))  # the connection wakes the consumer after a burst
 
     def on_failure(self, error: BaseException) -> None:
@@ -80,6 +89,26 @@ class RemoteInputChannel:
                 self.connection.add_credit(self.channel_id, self._unannounced)
                 self._unannounced = 0
         return element
+
+    def poll_priority(self) -> Any:
+        """The priority barrier at the head of the queue (taken), or None."""
+        queue = self._queue
+        if queue and queue[0][0] == wire.PRIORITY_BARRIER:
+            # only the network thread adds at the head, and only priority barriers
+            _, payload = queue.popleft()
+            return wire.decode_element(wire.PRIORITY_BARRIER, payload)
+        return None
+
+    def inflight_before(self, checkpoint_id: int) -> list[Any] | None:
+        """The elements queued before the in-order barrier of ``checkpoint_id`` (decoded
+        copies; priority barriers left out), or None while that barrier has not arrived."""
+        frames = list(self._queue)  # one C call: the network thread cannot change it meanwhile
+        for i, (kind, payload) in enumerate(frames):
+            if kind == wire.BARRIER and wire.decode_barrier(payload).checkpoint_id == \
+                    checkpoint_id:
+                return [wire.decode_element(k, p) for k, p in frames[:i]
+                        if k != wire.PRIORITY_BARRIER]
+        return None
 
     def is_empty(self) -> bool:
         return not self._queue and self._error is None

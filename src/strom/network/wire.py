@@ -11,7 +11,9 @@ always > 0), :data:`CLOSE_REQUEST` (the consumer is gone). Producer → consumer
 :data:`BUFFER` (one record batch), :data:`WATERMARK`, :data:`WATERMARK_STATUS`,
 :data:`END_OF_PARTITION`, :data:`BARRIER` (a checkpoint barrier: ``[id, timestamp, kind,
 unaligned, location]`` in msgpack), :data:`CANCEL_CHECKPOINT` (u64 checkpoint id) (events travel in
-order with the batches, and need no credit) and
+order with the batches, and need no credit), :data:`PRIORITY_BARRIER` (an unaligned barrier's
+:class:`~strom.network.elements.PriorityBarrier`, same payload as :data:`BARRIER`: the sender
+writes it before its unsent frames and the receiver puts it at the head of its queue) and
 :data:`ERROR_RESPONSE` (the channel failed: producer failure, unknown partition).
 
 A record batch is pickled once per buffer (protocol 5) as ``(values, timestamps, keys)``:
@@ -34,15 +36,16 @@ from strom.network.elements import (
     CheckpointBarrier,
     CheckpointType,
     EndOfPartition,
+    PriorityBarrier,
     RecordBatch,
     WatermarkEvent,
     WatermarkStatusEvent,
 )
 
 __all__ = ["ADD_CREDIT", "BARRIER", "BUFFER", "CANCEL_CHECKPOINT", "CLOSE_REQUEST", "END_OF_PARTITION_KIND", "ERROR_RESPONSE",
-           "HEADER", "HELLO", "PARTITION_REQUEST", "WATERMARK", "WATERMARK_STATUS",
+           "HEADER", "HELLO", "PARTITION_REQUEST", "PRIORITY_BARRIER", "WATERMARK", "WATERMARK_STATUS",
            "ErrorResponse", "FrameParser", "Hello", "PartitionRequest", "decode_add_credit",
-           "decode_element", "encode_add_credit", "encode_element", "frame"]
+           "decode_barrier", "decode_element", "encode_add_credit", "encode_element", "frame"]
 
 HELLO = 0
 PARTITION_REQUEST = 1
@@ -55,7 +58,8 @@ END_OF_PARTITION_KIND = 7
 ERROR_RESPONSE = 8
 BARRIER = 9
 CANCEL_CHECKPOINT = 10
-_KINDS = 11
+PRIORITY_BARRIER = 11
+_KINDS = 12
 
 #: u32 length · u8 kind · u32 channel
 HEADER = struct.Struct(">IBI")
@@ -154,12 +158,25 @@ def encode_element(channel: int, element: Any) -> bytes:
     if kind is EndOfPartition:
         return frame(END_OF_PARTITION_KIND, channel)
     if kind is CheckpointBarrier:
-        return frame(BARRIER, channel, _encoder.encode(
-            (element.checkpoint_id, element.timestamp, element.kind.value, element.unaligned,
-             element.location)))
+        return frame(BARRIER, channel, _encode_barrier(element))
+    if kind is PriorityBarrier:
+        return frame(PRIORITY_BARRIER, channel, _encode_barrier(element.barrier))
     if kind is CancelCheckpointMarker:
         return frame(CANCEL_CHECKPOINT, channel, _I64.pack(element.checkpoint_id))
     raise TypeError(f"cannot send {element!r} over the network: not a batch or an event")
+
+
+def _encode_barrier(barrier: CheckpointBarrier) -> bytes:
+    return _encoder.encode((barrier.checkpoint_id, barrier.timestamp, barrier.kind.value,
+                            barrier.unaligned, barrier.location))
+
+
+def decode_barrier(payload: bytes | memoryview) -> CheckpointBarrier:
+    """The barrier of a :data:`BARRIER` or :data:`PRIORITY_BARRIER` frame's payload."""
+    checkpoint_id, timestamp, checkpoint_type, unaligned, location = (
+        _barrier_decoder.decode(payload))
+    return CheckpointBarrier(checkpoint_id, timestamp, CheckpointType(checkpoint_type),
+                             unaligned, location)
 
 
 def decode_element(kind: int, payload: bytes | memoryview) -> Any:
@@ -174,10 +191,9 @@ def decode_element(kind: int, payload: bytes | memoryview) -> Any:
     if kind == END_OF_PARTITION_KIND:
         return END_OF_PARTITION
     if kind == BARRIER:
-        checkpoint_id, timestamp, checkpoint_type, unaligned, location = (
-            _barrier_decoder.decode(payload))
-        return CheckpointBarrier(checkpoint_id, timestamp, CheckpointType(checkpoint_type),
-                                 unaligned, location)
+        return decode_barrier(payload)
+    if kind == PRIORITY_BARRIER:
+        return PriorityBarrier(decode_barrier(payload))
     if kind == CANCEL_CHECKPOINT:
         return CancelCheckpointMarker(_I64.unpack(payload)[0])
     raise ValueError(f"frame kind {kind} is not a channel element")

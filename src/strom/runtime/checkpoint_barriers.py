@@ -13,6 +13,13 @@ the barrier never reach the operators before the snapshot. AT_LEAST_ONCE blocks 
 is taken when its last barrier arrives (records after its early barriers are in it), and the
 older ones still incomplete then are aborted.
 
+Unaligned barriers (EXACTLY_ONCE only, Flink's unaligned mode of
+``SingleCheckpointBarrierHandler``) block nothing: the first one of checkpoint *n* on any
+channel, usually its :class:`~strom.network.elements.PriorityBarrier` that overtook the
+channel's data, starts the checkpoint at once (``on_priority_barrier``); the task snapshots and
+then records each channel's data until that channel's in-order barrier (``finish_channel``)
+or end. ``recording`` holds the channels still to finish. Savepoints are always aligned.
+
 A barrier of a newer checkpoint, or a cancel marker, aborts the alignment of an older one. A
 channel that ended counts as having delivered every later barrier (Flink keeps checkpointing
 after tasks finish), so a finished producer never holds an alignment up.
@@ -52,6 +59,10 @@ class BarrierHandler:
         self.latest_decided = -1
         #: AT_LEAST_ONCE: checkpoints in flight, oldest first, with the channels counted
         self._tracked: dict[int, tuple[CheckpointBarrier, set[int]]] = {}
+        #: the unaligned checkpoint whose channel state is being recorded, and the channels
+        #: whose in-order barrier is still to come
+        self.unaligned: CheckpointBarrier | None = None
+        self.recording: set[int] = set()
 
     @property
     def pending_id(self) -> int | None:
@@ -69,7 +80,7 @@ class BarrierHandler:
             return None, None  # a checkpoint taken or aborted already
         if not self.exactly_once:
             return self._track(channel, barrier)
-        aborted = None
+        aborted = self._abort_unaligned_before(checkpoint_id)
         pending = self.pending
         if pending is not None and checkpoint_id > pending.checkpoint_id:
             aborted = pending.checkpoint_id  # a newer checkpoint overtook it: give it up
@@ -82,6 +93,47 @@ class BarrierHandler:
         if self.exactly_once:
             self._block(channel)
         return self._complete_if_aligned(), aborted
+
+    def on_priority_barrier(self, channel: int, barrier: CheckpointBarrier
+                            ) -> tuple[CheckpointBarrier | None, int | None]:
+        """The first barrier of an unaligned checkpoint on ``channel`` (its priority copy,
+        or the barrier itself): returns (the barrier to snapshot for now, or None when the
+        checkpoint started already or is over; the id of an older checkpoint it aborted,
+        or None). Then :attr:`recording` holds every channel that has not ended."""
+        checkpoint_id = barrier.checkpoint_id
+        if checkpoint_id <= self.latest_decided:
+            return None, None
+        aborted = self._abort_unaligned_before(checkpoint_id)
+        pending = self.pending
+        if pending is not None:  # an older aligned checkpoint: the newer one wins
+            aborted = pending.checkpoint_id
+            self._release()
+        self.latest_decided = checkpoint_id
+        self.unaligned = barrier
+        self.recording = set(range(self.num_channels)) - self.ended
+        return barrier, aborted
+
+    def finish_channel(self, channel: int, checkpoint_id: int) -> bool:
+        """The in-order barrier of unaligned checkpoint ``checkpoint_id`` came on
+        ``channel`` (or everything before it was captured): True when that completed the
+        checkpoint's channel state (the checkpoint is then no longer tracked here)."""
+        unaligned = self.unaligned
+        if unaligned is None or unaligned.checkpoint_id != checkpoint_id:
+            return False
+        self.recording.discard(channel)
+        if self.recording:
+            return False
+        self.unaligned = None
+        return True
+
+    def _abort_unaligned_before(self, checkpoint_id: int) -> int | None:
+        """A newer checkpoint's barrier: an unaligned one still recording is given up."""
+        unaligned = self.unaligned
+        if unaligned is None or unaligned.checkpoint_id >= checkpoint_id:
+            return None
+        self.unaligned = None
+        self.recording = set()
+        return unaligned.checkpoint_id
 
     def _track(self, channel: int, barrier: CheckpointBarrier
                ) -> tuple[CheckpointBarrier | None, int | None]:
@@ -105,6 +157,12 @@ class BarrierHandler:
 
     def on_cancel(self, checkpoint_id: int) -> int | None:
         """A cancel marker: returns the id to abort (once per checkpoint), or None."""
+        unaligned = self.unaligned
+        if unaligned is not None and unaligned.checkpoint_id <= checkpoint_id:
+            self.unaligned = None  # taken, but its channel state will never complete
+            self.recording = set()
+            self.latest_decided = max(self.latest_decided, checkpoint_id)
+            return checkpoint_id
         if checkpoint_id <= self.latest_decided:
             return None
         if not self.exactly_once:
@@ -115,7 +173,7 @@ class BarrierHandler:
         pending = self.pending
         if pending is not None and pending.checkpoint_id <= checkpoint_id:
             self._release()
-        self.latest_decided = checkpoint_id
+        self.latest_decided = max(self.latest_decided, checkpoint_id)
         return checkpoint_id
 
     def on_end_of_partition(self, channel: int) -> CheckpointBarrier | None:

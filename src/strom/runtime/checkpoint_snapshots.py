@@ -38,10 +38,14 @@ class CheckpointSkippedError(RuntimeError):
 
 class CheckpointListener(Protocol):
     """The task's TaskExecutor: uploads snapshots and acknowledges or declines them (both
-    called in the task's thread; they must not block it)."""
+    called in the task's thread; they must not block it). An unaligned checkpoint's snapshot
+    is handed on once its channel state is complete."""
 
     def snapshot_taken(self, tdd: TaskDeploymentDescriptor, barrier: CheckpointBarrier,
-                       states: dict[str, OperatorSubtaskState]) -> None: ...
+                       states: dict[str, OperatorSubtaskState],
+                       channel_state: tuple[str, bytes] | None = None) -> None:
+        """``channel_state``: an unaligned checkpoint's (head state id, pickled
+        ``ChannelState``)."""
 
     def declined(self, tdd: TaskDeploymentDescriptor, checkpoint_id: int,
                  error: BaseException) -> None: ...
@@ -81,5 +85,5 @@ def restored_states(assigned: dict[str, RestoredOperatorState]
     a backend restores, the operator state an operator reads from ``ctx.restored``)."""
     return {state_id: RestoredOperatorState(
                 state.checkpoint_id, tuple(_resolve(k) for k in state.keyed),
-                _resolve(state.operator))
+                _resolve(state.operator), _resolve(state.channel_state))
             for state_id, state in assigned.items()}

@@ -70,8 +70,11 @@ class InputGate:
         self._queued = [False] * n
         #: channels not to poll while a checkpoint aligns (see ``block``)
         self._blocked = [False] * n
+        #: channels that received a priority barrier (an unaligned checkpoint's), in order
+        self._priority: deque[int] = deque()
         for i, channel in enumerate(self.channels):
             channel.receiver_waker = partial(self._data_available, i)
+            channel.priority_waker = partial(self._priority_available, i)
         for i, channel in enumerate(self.channels):  # events sent before the gate existed
             if not channel.is_empty():
                 self._data_available(i)
@@ -82,6 +85,32 @@ class InputGate:
             self._queued[i] = True
             self._available.append(i)
         self.waker()
+
+    def _priority_available(self, i: int) -> None:
+        """A priority barrier went to the head of channel ``i`` (any thread)."""
+        self._priority.append(i)
+        self.waker()
+
+    def has_priority(self) -> bool:
+        return bool(self._priority)
+
+    def poll_priority(self) -> tuple[int, Any] | None:
+        """The next priority barrier, ahead of all other input (also of blocked channels and
+        while the task's output is back-pressured), or None. One the round-robin ``poll``
+        already returned is not returned again."""
+        priority, channels = self._priority, self.channels
+        while priority:
+            i = priority.popleft()
+            element = channels[i].poll_priority()
+            if element is not None:
+                return i, element
+        return None
+
+    def inflight_before(self, channel: int, checkpoint_id: int) -> list[Any] | None:
+        """What channel ``channel`` holds before its in-order barrier of ``checkpoint_id``
+        (copies; still to be polled), or None while that barrier is not in it."""
+        found: list[Any] | None = self.channels[channel].inflight_before(checkpoint_id)
+        return found
 
     def poll(self) -> tuple[int, Any] | None:
         """The next element from a channel with data (round-robin over those channels), or

@@ -9,6 +9,7 @@ operators happens in that thread: input, timers and control actions all go throu
 from __future__ import annotations
 
 import enum
+import pickle
 import threading
 import time
 import traceback
@@ -27,6 +28,7 @@ from strom.network.elements import (
     CheckpointBarrier,
     CheckpointType,
     EndOfPartition,
+    PriorityBarrier,
     RecordBatch,
     WatermarkEvent,
     WatermarkStatusEvent,
@@ -35,6 +37,7 @@ from strom.network.environment import InputChannel, NetworkEnvironment
 from strom.network.partitioners import create_channel_selector
 from strom.network.record_writer import RecordWriter
 from strom.rpc.messages import ExecutionState, ProducerLocation, TaskDeploymentDescriptor
+from strom.runtime.channel_state import ChannelState, ChannelStateWriter
 from strom.runtime.checkpoint_barriers import BarrierHandler
 from strom.runtime.checkpoint_snapshots import (
     CheckpointListener,
@@ -145,6 +148,15 @@ class Task:
         self.barriers: BarrierHandler | None = None
         #: the chain's state ids, in chain order
         self.state_ids: list[str] = []
+        #: checkpoints this task's sources trigger are unaligned (savepoints never are)
+        self.unaligned_checkpoints = bool(tdd.config.get("unaligned", False))
+        #: whether this task takes unaligned checkpoints (one logical input); a two-input
+        #: task aligns at the in-order barriers instead
+        self._unaligned_capable = False
+        #: the unaligned checkpoint whose channel state is being recorded
+        self._channel_state: ChannelStateWriter | None = None
+        #: restored input channel state still to feed to the operators, before any input
+        self._replay: deque[tuple[int, Any]] = deque()
 
     def _set_flush_interval(self, timeout_ms: int) -> None:
         self.flush_interval_s = None if timeout_ms < 0 else timeout_ms / 1000.0
@@ -217,6 +229,9 @@ class Task:
             selector = create_channel_selector(edge.partitioning, len(channels))
             writers[out.edge_id] = RecordWriter(channels, selector, batch_size)
         self.writers = list(writers.values())
+        head_restored = restored.get(self.state_ids[0])
+        if head_restored is not None and head_restored.channel_state is not None:
+            self._restore_channel_state(head_restored.channel_state)
 
         # chain wiring
         for position, chained in enumerate(chain):
@@ -253,6 +268,8 @@ class Task:
             gate = self.gate = InputGate(pairs, per_input, self._wake)
             self.barriers = BarrierHandler(len(pairs), bool(cfg.get("exactly_once", True)),
                                            gate.block, gate.unblock)
+            self._unaligned_capable = (per_input == 1
+                                       and not isinstance(self.head, TwoInputOperator))
             # once the gate listens: credit lets the senders send
             self.network.announce_credit([reader for reader, _ in pairs], credit)
         if isinstance(self.head, SourceOperator):
@@ -381,10 +398,21 @@ class Task:
                 self._update_deadline()
         if self.finishing:
             return self._finish_step()
+        gate = self.gate
+        if gate is not None and not self._replay and (
+                self._channel_state is not None or gate.has_priority()):
+            self._priority_input()
         for writer in self.writers:
             if writer.waiting and writer.is_blocked():
+                if self._channel_state is not None:
+                    self._capture_inflight()  # back-pressured: the checkpoint need not wait
                 return StepResult.IDLE
         self.wait_hint_ms = None
+        if self._replay:
+            self._dispatch(*self._replay.popleft())
+            self._update_deadline()
+            self._flush_on_timeout()
+            return StepResult.PROGRESS
         if self.bounded and self._resume_backlog():
             self._update_deadline()
             self._flush_on_timeout()
@@ -426,6 +454,9 @@ class Task:
         gate, head = self.gate, self.head
         assert gate is not None and head is not None
         kind = type(element)
+        recording = self._channel_state
+        if recording is not None and channel in recording.recording:
+            recording.record(channel, element)
         if kind is RecordBatch:
             try:
                 if gate.input_of[channel] == 0 or not isinstance(head, TwoInputOperator):
@@ -456,15 +487,25 @@ class Task:
             aligned = self.barriers.on_end_of_partition(channel)
             if aligned is not None:
                 self._perform_checkpoint(aligned)
+            unaligned = self.barriers.unaligned
+            if unaligned is not None:
+                self._finish_channel(channel, unaligned.checkpoint_id)
             if gate.finished():
                 self._end_of_input()
         elif kind is CheckpointBarrier:
             assert self.barriers is not None
+            if element.unaligned:
+                if self._unaligned_capable:
+                    self._on_unaligned_barrier(channel, element)
+                    return
+                element = _aligned(element)  # this task aligns at the in-order barriers
             aligned, aborted = self.barriers.on_barrier(channel, element)
             if aborted is not None:
                 self._abort_checkpoint(aborted, "a barrier of a newer checkpoint overtook it")
             if aligned is not None:
                 self._perform_checkpoint(aligned)
+        elif kind is PriorityBarrier:
+            self._on_priority_barrier(channel, element.barrier)
         elif kind is CancelCheckpointMarker:
             assert self.barriers is not None
             cancelled = self.barriers.on_cancel(element.checkpoint_id)
@@ -478,7 +519,8 @@ class Task:
                            location: str = "") -> None:
         """A source task starts checkpoint ``checkpoint_id`` (thread-safe): at its next step
         it snapshots its chain and sends the barrier after everything emitted before."""
-        barrier = CheckpointBarrier(checkpoint_id, timestamp, kind, location=location)
+        unaligned = self.unaligned_checkpoints and kind is CheckpointType.CHECKPOINT
+        barrier = CheckpointBarrier(checkpoint_id, timestamp, kind, unaligned, location)
 
         def trigger() -> None:
             if self.state is not ExecutionState.RUNNING or self.finishing or self.input_ended:
@@ -528,12 +570,94 @@ class Task:
             for writer in self.writers:
                 writer.broadcast_event(CancelCheckpointMarker(checkpoint_id))
             return
+        if barrier.unaligned:
+            self._start_channel_state(barrier, states)
+            return
         for writer in self.writers:
             writer.broadcast_event(barrier)
         if self.checkpoints is not None:
             self.checkpoints.snapshot_taken(self.tdd, barrier, states)
 
+    # ------------------------------------------------------------------ unaligned checkpoints
+    def _priority_input(self) -> None:
+        """Priority barriers first, even while the output is back-pressured."""
+        gate = self.gate
+        assert gate is not None
+        while (polled := gate.poll_priority()) is not None:
+            channel, priority = polled
+            self._on_priority_barrier(channel, priority.barrier)
+
+    def _on_priority_barrier(self, channel: int, barrier: CheckpointBarrier) -> None:
+        if not self._unaligned_capable:
+            return  # it aligns at the in-order barrier
+        assert self.barriers is not None
+        start, aborted = self.barriers.on_priority_barrier(channel, barrier)
+        if aborted is not None:
+            self._abort_checkpoint(aborted, "a barrier of a newer checkpoint overtook it")
+        if start is not None:
+            self._perform_checkpoint(start)
+
+    def _on_unaligned_barrier(self, channel: int, barrier: CheckpointBarrier) -> None:
+        """The in-order barrier: everything before it on ``channel`` is recorded."""
+        assert self.barriers is not None
+        unaligned = self.barriers.unaligned
+        if unaligned is None or unaligned.checkpoint_id != barrier.checkpoint_id:
+            self._on_priority_barrier(channel, barrier)  # started here, if not over yet
+        self._finish_channel(channel, barrier.checkpoint_id)
+
+    def _start_channel_state(self, barrier: CheckpointBarrier, states: dict[str, Any]) -> None:
+        """The operators are snapshotted: the barrier overtakes the output buffers (they
+        become output channel state), and the inputs are recorded up to their barriers."""
+        handler = self.barriers
+        recording = handler.recording if handler is not None and \
+            handler.unaligned is barrier else set()
+        writer = self._channel_state = ChannelStateWriter(barrier, states, recording)
+        for index, record_writer in enumerate(self.writers):
+            writer.add_outputs(index, record_writer.broadcast_priority(barrier))
+        if writer.recording:
+            self._capture_inflight()
+        if self._channel_state is writer and writer.complete:
+            self._complete_channel_state()
+
+    def _capture_inflight(self) -> None:
+        """Take what waits in the channels before their barriers into the channel state,
+        without processing it, for every channel whose barrier is in already."""
+        writer, gate = self._channel_state, self.gate
+        assert writer is not None and gate is not None
+        checkpoint_id = writer.checkpoint_id
+        for channel in list(writer.recording):
+            queued = gate.inflight_before(channel, checkpoint_id)
+            if queued is not None:
+                writer.capture(channel, queued)
+                self._finish_channel(channel, checkpoint_id)
+                if self._channel_state is not writer:
+                    return
+
+    def _finish_channel(self, channel: int, checkpoint_id: int) -> None:
+        assert self.barriers is not None
+        if self.barriers.finish_channel(channel, checkpoint_id):
+            self._complete_channel_state()
+
+    def _complete_channel_state(self) -> None:
+        writer, self._channel_state = self._channel_state, None
+        if writer is None or self.checkpoints is None:
+            return
+        data = pickle.dumps(writer.state, protocol=5)
+        self.checkpoints.snapshot_taken(self.tdd, writer.barrier, writer.states,
+                                        (self.state_ids[0], data))
+
+    def _restore_channel_state(self, state: ChannelState) -> None:
+        """Output channel state goes first on its channels; input channel state is fed to
+        the operators before the first input is read."""
+        for index, writer in enumerate(self.writers):
+            for subchannel in range(writer.n):
+                writer.restore_output(subchannel, state.output_elements(index, subchannel))
+        self._replay.extend(state.input_elements())
+
     def _abort_checkpoint(self, checkpoint_id: int, why: str) -> None:
+        recording = self._channel_state
+        if recording is not None and recording.checkpoint_id <= checkpoint_id:
+            self._channel_state = None  # its channel state will not complete
         self._decline(checkpoint_id, CheckpointSkippedError(
             f"Task {self.name} gave up checkpoint {checkpoint_id}: {why}."))
         for writer in self.writers:
@@ -634,6 +758,11 @@ class Task:
     def _set_state(self, state: ExecutionState) -> None:
         self.state = state
         self.report_state(self.tdd.execution_id, state, None)
+
+
+def _aligned(barrier: CheckpointBarrier) -> CheckpointBarrier:
+    return CheckpointBarrier(barrier.checkpoint_id, barrier.timestamp, barrier.kind,
+                             location=barrier.location)
 
 
 def _writer_emit(

@@ -33,6 +33,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any, BinaryIO, NamedTuple
 
+import cloudpickle
+
 from strom.state.heap_states import _ATOMIC as _ATOMIC_TYPES
 from strom.state.heap_states import NamespaceMap, copy_stored, is_immutable
 from strom.state.key_groups import KeyGroupRange, assign_to_key_group
@@ -55,6 +57,9 @@ __all__ = [
     "file_entries",
     "holds_mutable",
 ]
+
+_FORK_SENSITIVE_LOCK = getattr(
+    cloudpickle.cloudpickle, "_DYNAMIC_CLASS_TRACKER_LOCK", threading.Lock())
 
 FORK_AVAILABLE = sys.platform.startswith("linux") and hasattr(os, "fork")
 """Whether forked snapshots can be used here (Linux only: fork is unsafe on macOS)."""
@@ -236,7 +241,11 @@ class ForkedSnapshot(_OnceSnapshot):
         """Fork; the child calls ``capture()`` (on its frozen copy of the live state), encodes
         and streams what it returns, and exits."""
         read_fd, write_fd = os.pipe()
-        pid = os.fork()
+        # only the forking thread lives on in the child: a lock another thread holds at the
+        # fork would stay locked there for ever. The child pickles with cloudpickle, so its
+        # class-tracking lock is taken across the fork (the import lock CPython handles).
+        with _FORK_SENSITIVE_LOCK:
+            pid = os.fork()
         if pid == 0:  # the child: never returns
             os.close(read_fd)
             _child(layout, capture, now, write_fd)

@@ -168,3 +168,6 @@ class RestoredOperatorState:
     checkpoint_id: int
     keyed: tuple[Any, ...] = ()
     operator: OperatorStateSnapshot | None = None
+    #: an unaligned checkpoint's in-flight data of the subtask, on its head operator's state
+    #: (a state handle; a ``strom.runtime.channel_state.ChannelState`` once read)
+    channel_state: Any = None

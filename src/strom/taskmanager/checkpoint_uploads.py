@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import msgspec
+
 from strom.common import _pickling
 from strom.network.elements import CheckpointBarrier
 from strom.rpc.messages import TaskDeploymentDescriptor
@@ -39,11 +41,12 @@ def freeze_operator_state(states: dict[str, OperatorSubtaskState]
 
 
 def upload_subtask_states(tdd: TaskDeploymentDescriptor, barrier: CheckpointBarrier,
-                          states: dict[str, tuple[OperatorSubtaskState, bytes | None]]
-                          ) -> Entries:
+                          states: dict[str, tuple[OperatorSubtaskState, bytes | None]],
+                          channel_state: tuple[str, bytes] | None = None) -> Entries:
     """Materialize, pickle and write one subtask's states (call off the task's thread; the
     operator states come pickled by :func:`freeze_operator_state`). Small state is inlined
-    in its handle, larger state becomes a file in ``barrier.location``."""
+    in its handle, larger state becomes a file in ``barrier.location``. An unaligned
+    checkpoint's ``channel_state`` (head state id, pickled) goes on the head's entry."""
     location = (CheckpointLocation(barrier.location) if barrier.location
                 else InMemoryCheckpointLocation(f"chk-{barrier.checkpoint_id}"))
     key_groups = compute_key_group_range_for_operator_index(
@@ -57,6 +60,13 @@ def upload_subtask_states(tdd: TaskDeploymentDescriptor, barrier: CheckpointBarr
         operator = None if operator_bytes is None else location.write_state(
             f"{name}-operator", operator_bytes)
         entries[state_id] = SubtaskStateEntry(keyed, operator, key_groups.start, key_groups.end)
+    if channel_state is not None:
+        head, data = channel_state
+        handle = location.write_state(
+            f"{head}-{tdd.subtask_index}-{tdd.attempt_number}-channel", data)
+        entry = entries.get(head) or SubtaskStateEntry(
+            key_group_start=key_groups.start, key_group_end=key_groups.end)
+        entries[head] = msgspec.structs.replace(entry, channel_state=handle)
     return entries
 
 
@@ -79,7 +89,8 @@ class CheckpointUploads:
 
     # CheckpointListener, called in task threads
     def snapshot_taken(self, tdd: TaskDeploymentDescriptor, barrier: CheckpointBarrier,
-                       states: dict[str, OperatorSubtaskState]) -> None:
+                       states: dict[str, OperatorSubtaskState],
+                       channel_state: tuple[str, bytes] | None = None) -> None:
         try:
             frozen = freeze_operator_state(states)
         except Exception as e:
@@ -88,17 +99,18 @@ class CheckpointUploads:
         with self._lock:
             if self._closed:
                 return
-            self._executor.submit(self._upload, tdd, barrier, frozen)
+            self._executor.submit(self._upload, tdd, barrier, frozen, channel_state)
 
     def declined(self, tdd: TaskDeploymentDescriptor, checkpoint_id: int,
                  error: BaseException) -> None:
         self._on_loop(lambda: self._decline(tdd, checkpoint_id, error))
 
     def _upload(self, tdd: TaskDeploymentDescriptor, barrier: CheckpointBarrier,
-                states: dict[str, tuple[OperatorSubtaskState, bytes | None]]) -> None:
+                states: dict[str, tuple[OperatorSubtaskState, bytes | None]],
+                channel_state: tuple[str, bytes] | None = None) -> None:
         checkpoint_id = barrier.checkpoint_id
         try:
-            entries = upload_subtask_states(tdd, barrier, states)
+            entries = upload_subtask_states(tdd, barrier, states, channel_state)
         except Exception as e:
             log.warning("checkpoint %d of %s failed to upload: %s", checkpoint_id,
                         tdd.task_name, e)

@@ -137,7 +137,8 @@ class _Reader(SourceReader[_TestingSplit]):
         self.no_more = True
 
     def snapshot_state(self, checkpoint_id: int) -> list[_TestingSplit]:
-        return list(self.splits)
+        # copies: reading on moves the live splits' positions
+        return [_TestingSplit(s.index, s.elements, s.position) for s in self.splits]
 
 
 class TestingSource(Source[_TestingSplit]):
@@ -153,6 +154,8 @@ class TestingSource(Source[_TestingSplit]):
       at the new time run before the next record is read.
 
     A split that is read to its end is released, so it no longer holds the watermark back.
+    Checkpoints record each split's position, so a job restored from one reads on after
+    the last element read before it (a ``FAIL`` marker after that point fails again).
 
     ``splits`` > 1 deals the elements round-robin into that many splits, spread over the
     source's parallel instances. With ``timestamped=True`` each element is a

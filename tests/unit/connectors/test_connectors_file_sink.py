@@ -12,7 +12,7 @@ import pytest
 from connector_fakes import FakeWriterContext
 
 from strom.common.serialization import Encoder
-from strom.connectors import FileSinkCommittable, FileWriterBucketState
+from strom.connectors import FileSinkCommittable, FileWriterBucketState, FileWriterIdentity
 from strom.connectors.file_sink_config import compile_date_time_pattern
 from strom.datastream.connectors import DeliveryGuarantee, SinkWriter
 from strom.datastream.connectors.file_system import (
@@ -45,12 +45,18 @@ def _sink(
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    """Every file under root (relative path -> content)."""
+    """Every file under root (relative path -> content), end-of-input markers aside."""
     return {
         str(path.relative_to(root)): path.read_bytes()
         for path in sorted(root.rglob("*"))
-        if path.is_file()
+        if path.is_file() and not path.name.startswith(".strom-filesink-")
     }
+
+
+def _buckets(states: list[Any]) -> list[FileWriterBucketState]:
+    """The bucket entries of a writer snapshot (after its FileWriterIdentity)."""
+    assert isinstance(states[0], FileWriterIdentity)
+    return states[1:]
 
 
 def _finish(sink: FileSink, writer: SinkWriter[FileSinkCommittable]) -> None:
@@ -123,7 +129,8 @@ def test_on_checkpoint_policy_rolls_every_checkpoint(tmp_path: Path) -> None:
     writer.write(["x"], None)
     writer.flush(False)
     first = writer.prepare_commit()
-    assert writer.snapshot_state(1) == []
+    # the bucket is kept (uuid and counter), without an in-progress file
+    assert [state.in_progress for state in _buckets(writer.snapshot_state(1))] == [None]
     writer.write(["y"], None)
     writer.flush(False)
     second = writer.prepare_commit()
@@ -146,7 +153,7 @@ def test_default_policy_keeps_small_files_open_across_checkpoints(tmp_path: Path
     writer.flush(False)
 
     assert writer.prepare_commit() == []
-    (state,) = writer.snapshot_state(1)
+    (state,) = _buckets(writer.snapshot_state(1))
     assert isinstance(state, FileWriterBucketState)
     assert state.in_progress is not None and state.in_progress.size == 2
     assert state.bucket_id == "" and state.bucket_path == str(tmp_path)
@@ -287,7 +294,7 @@ def test_restore_rolls_the_in_progress_file_back_to_the_checkpoint(tmp_path: Pat
     _finish(sink, restored)
 
     ((name, content),) = _files(tmp_path).items()
-    assert name == os.path.basename(state[0].in_progress.final_path)
+    assert name == os.path.basename(_buckets(state)[0].in_progress.final_path)
     assert content == b"a\nb\nc\n"
 
 
@@ -316,12 +323,47 @@ def test_restore_fails_clearly_when_the_in_progress_file_is_gone(tmp_path: Path)
     writer = sink.create_writer(FakeWriterContext())
     writer.write(["a"], None)
     state = writer.snapshot_state(1)
-    _finish(sink, writer)  # a later "checkpoint" committed the file
+    writer.close()
+    for path in tmp_path.iterdir():
+        path.unlink()  # removed outside the sink
 
     with pytest.raises(
         FileNotFoundError, match=r"the in-progress file .* recorded in the checkpoint is gone"
     ):
         sink.restore_writer(FakeWriterContext(), state)
+
+
+def test_a_writer_restored_after_its_end_of_input_writes_nothing_again(tmp_path: Path) -> None:
+    """Without a checkpoint after the end of input, a restart restores an earlier one:
+    the end marker says the input after it was written and finished, so the replayed
+    records are dropped and the files finished then are committed again (idempotently)."""
+    sink = _sink(tmp_path, RollingPolicy.default_rolling_policy(part_size=4))
+    writer = sink.create_writer(FakeWriterContext())
+    writer.write(["a"], None)
+    state = pickle.loads(pickle.dumps(writer.snapshot_state(1)))
+    writer.write(["bbbb", "c"], None)
+    writer.flush(True)
+    finished = writer.prepare_commit()
+    writer.close()
+    committer = sink.create_committer()
+    assert committer is not None
+    committer.commit(finished[:1])  # the attempt fails while committing
+    before = _files(tmp_path)
+
+    restored = sink.restore_writer(FakeWriterContext(), state)
+    restored.write(["bbbb", "c"], None)  # the replay
+    assert restored.snapshot_state(2) == [state[0]]  # still that writer, nothing open
+    _finish(sink, restored)
+    assert sorted(_files(tmp_path).values()) == [b"a\nbbbb\n", b"c\n"]
+    assert [name.startswith(".") for name in before] == [True, False]  # "c" was pending
+
+
+def test_a_writer_without_checkpoints_leaves_no_end_marker(tmp_path: Path) -> None:
+    sink = _sink(tmp_path)
+    writer = sink.create_writer(FakeWriterContext())
+    writer.write(["a"], None)
+    _finish(sink, writer)
+    assert [p.name for p in tmp_path.iterdir()] == [next(iter(_files(tmp_path)))]
 
 
 def test_restore_merges_states_of_the_same_bucket(tmp_path: Path) -> None:

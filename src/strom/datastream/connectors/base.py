@@ -185,7 +185,9 @@ class SourceReader(ABC, Generic[SplitT]):
 
     @abstractmethod
     def snapshot_state(self, checkpoint_id: int) -> list[SplitT]:
-        """The unfinished splits with their current positions."""
+        """The unfinished splits with their current positions (splits given but not yet
+        started included), as objects that later reading does not change: the checkpoint
+        keeps them as they are, and a restored reader gets them through ``add_splits``."""
 
     def handle_source_event(self, event: Any) -> None:
         """A custom event from the enumerator."""

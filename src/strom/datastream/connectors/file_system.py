@@ -223,8 +223,10 @@ class FileSink(Sink[FileSinkCommittable]):
     Part files are in-progress while written (``.part-<uuid>-<n>.inprogress.<uuid>``),
     pending once the rolling policy closes them, and finished (``part-<uuid>-<n>``) when
     the checkpoint after that completes, or at the end of a bounded input. On restore,
-    in-progress files are rolled back to their checkpointed length. Without checkpoints
-    in an unbounded job, files stay in-progress or pending: enable checkpointing.
+    the checkpoint's pending files are committed, in-progress files are rolled back to
+    their checkpointed length and each bucket's part counter continues, so the finished
+    files are those of a run without failures. Without checkpoints in an unbounded job,
+    files stay in-progress or pending: enable checkpointing.
 
     Defaults as in Flink: hourly ``yyyy-MM-dd--HH`` buckets in the local time zone,
     ``RollingPolicy.default_rolling_policy()``, prefix ``part``, no suffix, and a bucket

@@ -176,14 +176,22 @@ class CheckpointCoordinator:
     def restore_assignment(self, checkpoint: CompletedCheckpoint | CheckpointMetadata,
                            job_graph: JobGraph, allow_non_restored_state: bool = False
                            ) -> dict[tuple[Any, int], dict[str, RestoredOperatorState]]:
-        """Which state each subtask of ``job_graph`` starts from, by (vertex id, subtask)."""
+        """Which state each subtask of ``job_graph`` starts from, by (vertex id, subtask);
+        an unaligned checkpoint's channel state is restored at the same parallelism only."""
+        from strom.runtime.channel_state import (
+            assign_channel_state,
+            check_channel_state_parallelism,
+        )
         from strom.state.assignment import assign_state
 
         metadata = (checkpoint.metadata if isinstance(checkpoint, CompletedCheckpoint)
                     else checkpoint)
         operators = [(v.id, v.parallelism, v.max_parallelism, [c.state_id for c in v.operators])
                      for v in job_graph.vertices]
-        return assign_state(metadata, operators, allow_non_restored_state)
+        vertices = [(v, p, ids) for v, p, _, ids in operators]
+        check_channel_state_parallelism(metadata, vertices)  # its own message first
+        return assign_channel_state(
+            metadata, vertices, assign_state(metadata, operators, allow_non_restored_state))
 
     # ------------------------------------------------------------------ triggering
     async def _run_periodic(self) -> None:

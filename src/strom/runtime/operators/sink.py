@@ -1,4 +1,11 @@
-"""Sink operators: Sink V2 writers, SinkFunctions, print and collect."""
+"""Sink operators: Sink V2 writers, SinkFunctions, print and collect.
+
+Delivery guarantees: a Sink V2 sink with a committer (``FileSink``) is exactly-once with
+checkpoints: what its writer pre-commits before a checkpoint's barrier is committed only
+when that checkpoint completes, and the pending committables and the writer's own state are
+part of the checkpoint. ``SinkFunction`` sinks and ``print()`` write as records arrive and
+are at-least-once: records after the restored checkpoint are written again.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +17,17 @@ from typing import Any
 from strom.runtime.collect import CollectBuffer, lookup_collect_buffer
 from strom.runtime.functions import call_close, call_open, user_callable
 from strom.runtime.operators.base import StreamOperator, StreamRuntimeContext
+from strom.state.snapshots import OperatorStateSnapshot, OperatorSubtaskState
 
 __all__ = ["CollectSinkOperator", "PrintSinkOperator", "SinkFunctionOperator",
            "SinkWriterOperator"]
 
 _SINK_TIMER_INTERVAL_MS = 1000
+
+WRITER_STATE = "writer_raw_states"
+"""The operator list state holding the writer's ``snapshot_state`` (Flink's name)."""
+COMMITTER_STATE = "streaming_committer_raw_states"
+"""The operator list state holding ``(checkpoint id, committable)`` pairs not committed yet."""
 
 
 class _WriterContext:
@@ -39,7 +52,15 @@ class _WriterContext:
 
 
 class SinkWriterOperator(StreamOperator):
-    """``sink_to(Sink)``: writes batches; at the end of input pre-commits and commits."""
+    """``sink_to(Sink)``: Flink's Sink V2 writer and committer in one operator.
+
+    Before a checkpoint's barrier the writer flushes and pre-commits
+    (:meth:`prepare_snapshot_pre_barrier`); the checkpoint holds the writer's state and
+    every committable not committed yet; when checkpoint ``n`` completes, the committables
+    of checkpoints up to ``n`` are committed (an aborted checkpoint's wait for the next).
+    A restored operator first commits the committables it restores (commits are
+    idempotent), then restores the writer. At the end of input everything is committed.
+    """
 
     uses_processing_time = True
 
@@ -49,14 +70,28 @@ class SinkWriterOperator(StreamOperator):
         self.input_type = input_type
         self.writer: Any = None
         self.committer: Any = None
+        #: ``(checkpoint id, committable)`` pre-committed and not committed yet
+        self.pending: list[tuple[int, Any]] = []
+        self._prepared: int | None = None
 
     def open(self) -> None:
         assert self.ctx is not None
         set_input_type = getattr(self.sink, "set_input_type", None)
         if set_input_type is not None:
             set_input_type(self.input_type)
-        self.writer = self.sink.create_writer(_WriterContext(self))
         self.committer = self.sink.create_committer()
+        restored = self.ctx.restored
+        if restored is None:
+            self.writer = self.sink.create_writer(_WriterContext(self))
+        else:
+            state = restored.operator
+            writer_state: list[Any] = []
+            if state is not None:
+                writer_state = list(state.list_states.get(WRITER_STATE, ()))
+                self.pending = list(state.list_states.get(COMMITTER_STATE, ()))
+            # re-commit what the checkpoint had pre-committed, as soon as possible (Flink)
+            self._commit_up_to(restored.checkpoint_id)
+            self.writer = self.sink.restore_writer(_WriterContext(self), writer_state)
         interval = getattr(self.sink, "bucket_check_interval", None) or _SINK_TIMER_INTERVAL_MS
         self.interval = min(int(interval), _SINK_TIMER_INTERVAL_MS)
         self.next_timer = self.ctx.clock() + self.interval
@@ -74,10 +109,50 @@ class SinkWriterOperator(StreamOperator):
         self.next_timer = now + self.interval
 
     def end_input(self) -> None:
+        """Commit everything: first what earlier checkpoints pre-committed, then what the
+        writer finishes now (a writer may record the latter before handing it out)."""
         self.writer.flush(True)
+        earlier = [c for _, c in self.pending]
+        self.pending = []
+        if self.committer is not None and earlier:
+            self.committer.commit(earlier)
         committables = self.writer.prepare_commit()
         if self.committer is not None and committables:
             self.committer.commit(committables)
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def prepare_snapshot_pre_barrier(self, checkpoint_id: int) -> None:
+        """Flush and pre-commit: the committables belong to ``checkpoint_id``."""
+        self._prepared = checkpoint_id
+        self.writer.flush(False)
+        committables = self.writer.prepare_commit()
+        if self.committer is not None:
+            self.pending.extend((checkpoint_id, c) for c in committables)
+
+    def snapshot_state(self, checkpoint_id: int) -> OperatorSubtaskState:
+        if self._prepared != checkpoint_id:
+            self.prepare_snapshot_pre_barrier(checkpoint_id)
+        return OperatorSubtaskState(operator=OperatorStateSnapshot(list_states={
+            WRITER_STATE: list(self.writer.snapshot_state(checkpoint_id)),
+            COMMITTER_STATE: list(self.pending),
+        }))
+
+    def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        super().notify_checkpoint_complete(checkpoint_id)
+        self._commit_up_to(checkpoint_id)
+
+    def notify_checkpoint_aborted(self, checkpoint_id: int) -> None:
+        """The committables stay pending: the next completed checkpoint commits them."""
+        super().notify_checkpoint_aborted(checkpoint_id)
+
+    def _commit_up_to(self, checkpoint_id: int) -> None:
+        due = [c for cid, c in self.pending if cid <= checkpoint_id]
+        if not due:
+            return
+        self.pending = [(cid, c) for cid, c in self.pending if cid > checkpoint_id]
+        if self.committer is not None:
+            self.committer.commit(due)
 
     def close(self) -> None:
         try:
