@@ -1,10 +1,10 @@
 """Exactly-once recovery in one process, randomized: a keyed running count fed by a
 parallel source over several input channels per task, checkpointed every few tens of
-milliseconds, whose user function fails at seeded random moments on its first attempts.
-Every restart goes back to the latest completed checkpoint (barriers aligned across the
-channels), and the FileSink's finished part files hold each running count exactly once.
-Each failure comes after a checkpoint finished part files, which a restart from scratch
-would write again.
+milliseconds (aligned, or unaligned with in-flight data in the snapshot), whose user
+function fails at seeded random moments on its first attempts. Every restart goes back to
+the latest completed checkpoint, and the FileSink's finished part files hold each running
+count exactly once. Each failure comes after a checkpoint finished part files, which a
+restart from scratch would write again.
 
 The running count of a key emits ``(key, 1), (key, 2), ... (key, m)`` whatever the order its
 records arrive in, so the expected output does not depend on how the channels interleave.
@@ -73,9 +73,10 @@ def finished_lines(output: Path) -> list[str]:
                   for line in part.read_text().splitlines())
 
 
+@pytest.mark.parametrize("unaligned", [False, True], ids=["aligned", "unaligned"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_failures_restore_the_latest_checkpoint_and_write_exactly_once(
-        tmp_path: Path, seed: int) -> None:
+        tmp_path: Path, seed: int, unaligned: bool) -> None:
     rng = random.Random(seed)
     records = 24_000
     sources = rng.choice([2, 3])  # input channels of each counting task
@@ -87,6 +88,7 @@ def test_random_failures_restore_the_latest_checkpoint_and_write_exactly_once(
     config = Configuration()
     config.set_string("execution.checkpointing.interval", "30 ms")
     config.set_string("execution.checkpointing.dir", (tmp_path / "checkpoints").as_uri())
+    config.set_string("execution.checkpointing.unaligned.enabled", str(unaligned).lower())
     config.set_string("restart-strategy.type", "fixed-delay")
     config.set_string("restart-strategy.fixed-delay.attempts", "10")
     config.set_string("restart-strategy.fixed-delay.delay", "10 ms")
