@@ -133,7 +133,7 @@ def wait_for_checkpoint(client: ClusterJobClient, checkpoints: Path, checkpoint_
     """Wait until checkpoint ``checkpoint_id`` (or a later one) completed, or the job ended."""
     wait_until(lambda: latest_checkpoint(checkpoints) >= checkpoint_id
                or job_status(client).is_globally_terminal_state(),
-               60, f"checkpoint {checkpoint_id} to complete")
+               60, f"checkpoint {checkpoint_id} to complete", interval_s=0.02)
 
 
 def failures(cluster: ProcessCluster, client: ClusterJobClient) -> list[str]:
@@ -175,7 +175,7 @@ def test_killing_task_managers_at_random_moments_keeps_the_output_exactly_once(
             if during_checkpoint:
                 wait_until(lambda: checkpoint_in_flight(cluster)
                            or job_status(client).is_globally_terminal_state(),
-                           30, "a checkpoint in flight", interval_s=0.001)
+                           30, "a checkpoint in flight", interval_s=0.005)
             if job_status(client).is_globally_terminal_state():
                 break
             victims = busy_task_managers(cluster)
