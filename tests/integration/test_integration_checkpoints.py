@@ -182,6 +182,32 @@ def test_notifications_reach_every_operator(monkeypatch: pytest.MonkeyPatch) -> 
         client.get_job_execution_result().result(DEADLINE_S)
 
 
+def test_completion_reaches_the_split_enumerators(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Operator coordinators hear of completed checkpoints, as Flink's do: the source
+    coordinator stops tracking the split assignments the checkpoint covers."""
+    from strom.jobmanager.source_coordinator import SourceCoordinator
+
+    heard: list[int] = []
+    original = SourceCoordinator.notify_checkpoint_complete
+
+    def notify(self: SourceCoordinator, checkpoint_id: int) -> None:
+        heard.append(checkpoint_id)
+        original(self, checkpoint_id)
+
+    monkeypatch.setattr(SourceCoordinator, "notify_checkpoint_complete", notify)
+    latch, sink = Latch(), CollectSink()
+    with MiniClusterFixture(parallelism=1) as cluster:
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.enable_checkpointing(10_000)
+        _keyed_job(env, latch, sink)
+        client = env.execute_async("enumerators notified")
+        completed = _trigger(cluster, _coordinator(cluster, client))
+        wait_until(lambda: completed.checkpoint_id in heard, DEADLINE_S,
+                   what=f"the source coordinator notified (heard {heard})")
+        latch.trigger()
+        client.get_job_execution_result().result(DEADLINE_S)
+
+
 class _SnapshotFailure(RuntimeError):
     pass
 
@@ -240,11 +266,16 @@ def test_a_declined_checkpoint_is_aborted_and_the_next_one_completes() -> None:
         client.get_job_execution_result().result(DEADLINE_S)
 
 
+#: the failure ends the job instead of restarting it
+NO_RESTARTS = Configuration.from_dict({"restart-strategy.type": "none"})
+
+
 def test_failures_beyond_the_tolerable_number_fail_the_job() -> None:
     latch = Latch()
     source = _failing_snapshots(10**6)([*range(10), TestingSource.AWAIT(latch)])
     with MiniClusterFixture(parallelism=1):
-        env = StreamExecutionEnvironment.get_execution_environment()
+        # with checkpointing the default restart strategy (exponential-delay) restarts forever
+        env = StreamExecutionEnvironment.get_execution_environment(NO_RESTARTS)
         env.enable_checkpointing(20)
         env.from_source(source, _no_watermarks(), "numbers").sink_to(CollectSink())
         client = env.execute_async("intolerable")
@@ -262,7 +293,7 @@ def test_a_checkpoint_that_times_out_is_aborted_and_counts_as_a_failure() -> Non
         return x
 
     with MiniClusterFixture(parallelism=1) as cluster:
-        env = StreamExecutionEnvironment.get_execution_environment()
+        env = StreamExecutionEnvironment.get_execution_environment(NO_RESTARTS)
         env.enable_checkpointing(50)
         env.get_checkpoint_config().set_checkpoint_timeout(100)
         (env.from_source(TestingSource(list(range(10)), batch_size=1), _no_watermarks(), "n")

@@ -261,7 +261,8 @@ IN_STROM: dict[str, list[str]] = {
 
 CHECKPOINTING = "checkpoints, savepoints and state-backend objects come with checkpointing"
 ASYNC_IO = "async I/O is not implemented yet"
-RESTARTS = "restart strategies come with failure recovery (a failure fails the job)"
+RESTARTS = ("PyFlink 2.x has no method that takes a restart strategy configuration; set the "
+            "restart-strategy.* keys")
 JAVA_ONLY = "wraps a Java object or JVM feature; strom runs no JVM"
 JAVA_SERIALIZERS = "Java serializers (Kryo, Avro, POJO); strom pickles Python values"
 LEGACY = "legacy or deprecated in Flink"

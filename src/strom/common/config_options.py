@@ -132,6 +132,19 @@ __all__ = [
     "INCREMENTAL_CHECKPOINTS",
     "CHECKPOINTS_AFTER_TASKS_FINISH",
     "RESTART_STRATEGY_TYPE",
+    "RESTART_FIXED_DELAY_ATTEMPTS",
+    "RESTART_FIXED_DELAY_DELAY",
+    "RESTART_FAILURE_RATE_MAX_FAILURES",
+    "RESTART_FAILURE_RATE_INTERVAL",
+    "RESTART_FAILURE_RATE_DELAY",
+    "RESTART_EXPONENTIAL_INITIAL_BACKOFF",
+    "RESTART_EXPONENTIAL_MAX_BACKOFF",
+    "RESTART_EXPONENTIAL_BACKOFF_MULTIPLIER",
+    "RESTART_EXPONENTIAL_RESET_BACKOFF_THRESHOLD",
+    "RESTART_EXPONENTIAL_JITTER_FACTOR",
+    "RESTART_EXPONENTIAL_ATTEMPTS",
+    "FAILOVER_STRATEGY",
+    "RESTART_OPTIONS",
     "all_options",
     "option_for_key",
     "validate",
@@ -578,23 +591,125 @@ RESTART_STRATEGY_TYPE: ConfigOption[str] = ConfigOption(
         ]
     ),
     None,
-    "none/off/disable (restarts of fixed-delay, failure-rate and exponential-delay are "
-    "planned); unset: none without checkpointing.",
+    "How a failed job restarts: none/off/disable, fixed-delay, failure-rate or "
+    "exponential-delay; unset: exponential-delay with checkpointing, else none.",
     ("restart-strategy",),
-    constraint=not_available_yet(
-        {
-            name: f"the '{name}' restart strategy"
-            for name in (
-                "fixed-delay",
-                "fixeddelay",
-                "failure-rate",
-                "failurerate",
-                "exponential-delay",
-                "exponentialdelay",
-            )
-        },
-        "use 'none' for now (a failure fails the job)",
-    ),
+)
+
+
+def _float_above(low: float, high: float | None = None) -> Constraint:
+    def accepts(value: Any) -> bool:
+        return bool(value > low and (high is None or value <= high))
+
+    words = f"a number > {low}" + (f" and <= {high}" if high is not None else "")
+    return Constraint(accepts, lambda _value: f"expected {words}.")
+
+
+def _float_between(low: float, high: float) -> Constraint:
+    return Constraint(lambda value: bool(low <= value <= high),
+                      lambda _value: f"expected a number from {low} to {high}.")
+
+
+RESTART_FIXED_DELAY_ATTEMPTS: ConfigOption[int] = ConfigOption(
+    "restart-strategy.fixed-delay.attempts",
+    INT,
+    1,
+    "How many restarts the fixed-delay strategy allows before the job fails.",
+    constraint=at_least(0),
+)
+RESTART_FIXED_DELAY_DELAY: ConfigOption[int] = ConfigOption(
+    "restart-strategy.fixed-delay.delay",
+    DURATION,
+    1_000,
+    "Pause between two restarts of the fixed-delay strategy, in milliseconds.",
+)
+RESTART_FAILURE_RATE_MAX_FAILURES: ConfigOption[int] = ConfigOption(
+    "restart-strategy.failure-rate.max-failures-per-interval",
+    INT,
+    1,
+    "How many restarts the failure-rate strategy allows within one failure-rate interval.",
+    constraint=at_least(1),
+)
+RESTART_FAILURE_RATE_INTERVAL: ConfigOption[int] = ConfigOption(
+    "restart-strategy.failure-rate.failure-rate-interval",
+    DURATION,
+    60_000,
+    "The interval the failure-rate strategy counts failures in, in milliseconds.",
+    constraint=at_least(1),
+)
+RESTART_FAILURE_RATE_DELAY: ConfigOption[int] = ConfigOption(
+    "restart-strategy.failure-rate.delay",
+    DURATION,
+    1_000,
+    "Pause between two restarts of the failure-rate strategy, in milliseconds.",
+)
+RESTART_EXPONENTIAL_INITIAL_BACKOFF: ConfigOption[int] = ConfigOption(
+    "restart-strategy.exponential-delay.initial-backoff",
+    DURATION,
+    1_000,
+    "First pause of the exponential-delay strategy, in milliseconds.",
+    constraint=at_least(1),
+)
+RESTART_EXPONENTIAL_MAX_BACKOFF: ConfigOption[int] = ConfigOption(
+    "restart-strategy.exponential-delay.max-backoff",
+    DURATION,
+    300_000,
+    "Longest pause of the exponential-delay strategy, in milliseconds.",
+    constraint=at_least(1),
+)
+RESTART_EXPONENTIAL_BACKOFF_MULTIPLIER: ConfigOption[float] = ConfigOption(
+    "restart-strategy.exponential-delay.backoff-multiplier",
+    FLOAT,
+    2.0,
+    "Factor the exponential-delay pause grows by after each failure.",
+    constraint=_float_above(1.0),
+)
+RESTART_EXPONENTIAL_RESET_BACKOFF_THRESHOLD: ConfigOption[int] = ConfigOption(
+    "restart-strategy.exponential-delay.reset-backoff-threshold",
+    DURATION,
+    3_600_000,
+    "A job that runs this long without failing starts again from the initial backoff, in "
+    "milliseconds.",
+    constraint=at_least(1),
+)
+RESTART_EXPONENTIAL_JITTER_FACTOR: ConfigOption[float] = ConfigOption(
+    "restart-strategy.exponential-delay.jitter-factor",
+    FLOAT,
+    0.1,
+    "Share of the pause added or taken away at random (0 to 1).",
+    constraint=_float_between(0.0, 1.0),
+)
+RESTART_EXPONENTIAL_ATTEMPTS: ConfigOption[int] = ConfigOption(
+    "restart-strategy.exponential-delay.attempts-before-reset-backoff",
+    INT,
+    2**31 - 1,
+    "How many restarts the exponential-delay strategy allows before its backoff is reset "
+    "(a job failing more often fails).",
+    constraint=at_least(1),
+)
+FAILOVER_STRATEGY: ConfigOption[str] = ConfigOption(
+    "jobmanager.execution.failover-strategy",
+    enum_type(["full", "region"]),
+    "region",
+    "Which tasks restart after a failure: 'full' (all) or 'region' (the failed task's "
+    "pipelined region).",
+)
+
+#: the options the JobMaster reads to restart a job
+RESTART_OPTIONS: tuple[ConfigOption[Any], ...] = (
+    RESTART_STRATEGY_TYPE,
+    RESTART_FIXED_DELAY_ATTEMPTS,
+    RESTART_FIXED_DELAY_DELAY,
+    RESTART_FAILURE_RATE_MAX_FAILURES,
+    RESTART_FAILURE_RATE_INTERVAL,
+    RESTART_FAILURE_RATE_DELAY,
+    RESTART_EXPONENTIAL_INITIAL_BACKOFF,
+    RESTART_EXPONENTIAL_MAX_BACKOFF,
+    RESTART_EXPONENTIAL_BACKOFF_MULTIPLIER,
+    RESTART_EXPONENTIAL_RESET_BACKOFF_THRESHOLD,
+    RESTART_EXPONENTIAL_JITTER_FACTOR,
+    RESTART_EXPONENTIAL_ATTEMPTS,
+    FAILOVER_STRATEGY,
 )
 
 _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
@@ -649,7 +764,7 @@ _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
     SAVEPOINT_DIRECTORY,
     INCREMENTAL_CHECKPOINTS,
     CHECKPOINTS_AFTER_TASKS_FINISH,
-    RESTART_STRATEGY_TYPE,
+    *RESTART_OPTIONS,
 )
 
 # Flink keys strom does not model (yet) that must never be mistaken for typos of the ones
@@ -660,7 +775,6 @@ _OTHER_FLINK_KEYS = frozenset(
         "rest.bind-address",
         "jobmanager.memory.process.size",
         "taskmanager.memory.process.size",
-        "jobmanager.execution.failover-strategy",
         "high-availability.type",
         "high-availability.storageDir",
         "high-availability.cluster-id",

@@ -398,6 +398,12 @@ class StreamExecutionEnvironment:
             # sys.path entries for the job's python files (this machine's paths: a remote
             # TaskManager will rewrite them to where it received the files)
             "python_path": python_dependencies.python_path(),
+            # restart-strategy.* and jobmanager.execution.failover-strategy as set for the
+            # job: the JobMaster's restart settings
+            "restart": {
+                key: config.get_string(key, "") for key in sorted(config.key_set())
+                if opts.option_for_key(key) in opts.RESTART_OPTIONS
+            },
         }
         checkpointing = CheckpointCoordinatorConfiguration.from_configuration(config)
         job_graph.checkpoint_config = checkpointing

@@ -75,3 +75,13 @@ class ExecutionGraph:
 
     def execution_of(self, vertex: JobVertex, subtask: int) -> Execution:
         return self.by_vertex[str(vertex.id)][subtask]
+
+    def new_attempt(self, execution: Execution) -> Execution:
+        """Replace ``execution`` (ended) with the next attempt of its subtask: a new
+        execution id, ``attempt + 1``, not deployed yet. Updates for the old id are no longer
+        found in :attr:`executions`."""
+        fresh = Execution(execution.vertex, execution.subtask, execution.attempt + 1)
+        self.executions.pop(str(execution.execution_id), None)
+        self.executions[str(fresh.execution_id)] = fresh
+        self.by_vertex[str(execution.vertex.id)][execution.subtask] = fresh
+        return fresh

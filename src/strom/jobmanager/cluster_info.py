@@ -10,9 +10,10 @@ from __future__ import annotations
 import msgspec
 
 from strom.common.job import JobID, JobStatus
+from strom.rpc.errors import SerializedError
 
-__all__ = ["ClusterOverview", "JobDetails", "JobFile", "JobSubmission", "TaskManagerDetails",
-           "VertexDetails", "aggregate_execution_state"]
+__all__ = ["ClusterOverview", "ExceptionHistoryEntry", "JobDetails", "JobExceptions", "JobFile",
+           "JobSubmission", "TaskManagerDetails", "VertexDetails", "aggregate_execution_state"]
 
 
 class VertexDetails(msgspec.Struct, frozen=True):
@@ -48,6 +49,33 @@ class JobDetails(msgspec.Struct, frozen=True):
     @property
     def last_modification(self) -> int:
         return max(self.timestamps.values(), default=self.start_time)
+
+
+class ExceptionHistoryEntry(msgspec.Struct, frozen=True):
+    """One failure the job saw (Flink's ``/jobs/:jobid/exceptions`` history entry)."""
+
+    exception_name: str
+    stacktrace: str
+    #: when it was handled, epoch ms
+    timestamp: int
+    #: the failed subtask (``name (i/n)``), None for a failure of the job as a whole
+    task_name: str | None = None
+    #: the TaskManager it ran on: its host and data address or RPC address
+    location: str | None = None
+    task_manager_id: str | None = None
+    failure_labels: dict[str, str] = {}
+    #: failures that came with it (other tasks failing while the job restarted or failed)
+    concurrent_exceptions: list[ExceptionHistoryEntry] = []
+    #: the message of the exception (its first line in the stacktrace)
+    message: str = ""
+
+
+class JobExceptions(msgspec.Struct, frozen=True):
+    """A job's failures: the exception history, newest first, and the root cause of a
+    FAILED job."""
+
+    history: list[ExceptionHistoryEntry]
+    root_cause: SerializedError | None = None
 
 
 class TaskManagerDetails(msgspec.Struct, frozen=True):

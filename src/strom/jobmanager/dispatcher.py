@@ -10,6 +10,7 @@ from strom.heartbeat import HeartbeatSettings
 from strom.jobmanager.cluster_info import (
     ClusterOverview,
     JobDetails,
+    JobExceptions,
     JobSubmission,
     TaskManagerDetails,
 )
@@ -44,8 +45,11 @@ class Dispatcher(RpcEndpoint):
 
     def __init__(self, rpc: RpcService, resource_manager_address: str,
                  name: str = "dispatcher", heartbeat: HeartbeatSettings | None = None,
-                 job_files: JobFileStore | None = None) -> None:
+                 job_files: JobFileStore | None = None,
+                 restart_defaults: dict[str, str] | None = None) -> None:
         super().__init__(rpc, name)
+        #: the cluster's restart-strategy.* and failover keys, for jobs that set none
+        self.restart_defaults = dict(restart_defaults or {})
         self.rm_address = resource_manager_address
         self.heartbeat = heartbeat
         self.job_masters: dict[JobID, JobMaster] = {}
@@ -53,6 +57,7 @@ class Dispatcher(RpcEndpoint):
         self.results: dict[JobID, JobResult] = {}
         #: what REST shows of ended jobs (Flink's ArchivedExecutionGraph)
         self.archived: dict[JobID, JobDetails] = {}
+        self.archived_exceptions: dict[JobID, JobExceptions] = {}
         self.job_files = job_files or JobFileStore()
         self._result_futures: dict[JobID, asyncio.Future[JobResult]] = {}
 
@@ -84,6 +89,10 @@ class Dispatcher(RpcEndpoint):
         if python_path:
             # this machine's copies of the files replace the client's paths
             graph.config = {**graph.config, "python_path": python_path}
+        if self.restart_defaults:
+            # the job's own restart settings win over the cluster's
+            restart = {**self.restart_defaults, **(graph.config.get("restart") or {})}
+            graph.config = {**graph.config, "restart": restart}
         self.job_names[job_id] = graph.name
         self._result_futures[job_id] = self.rpc.loop.create_future()
         job_master = JobMaster(
@@ -100,6 +109,7 @@ class Dispatcher(RpcEndpoint):
         job_master = self.job_masters.pop(result.job_id, None)
         if job_master is not None:
             self.archived[result.job_id] = job_master.details()
+            self.archived_exceptions[result.job_id] = job_master.exception_history()
         self.job_files.remove(result.job_id)
         future = self._result_futures.get(result.job_id)
         if future is not None and not future.done():
@@ -152,6 +162,15 @@ class Dispatcher(RpcEndpoint):
         if gateway is None:
             raise UnknownJobError(job_id)
         return await gateway.request_job_details()
+
+    async def request_exception_history(self, job_id: JobID) -> JobExceptions:
+        archived = self.archived_exceptions.get(job_id)
+        if archived is not None:
+            return archived
+        gateway = self._job_master(job_id)
+        if gateway is None:
+            raise UnknownJobError(job_id)
+        return await gateway.request_exception_history()
 
     async def list_job_details(self) -> list[JobDetails]:
         details = []

@@ -21,6 +21,8 @@ from strom.common.config_options import (
     JOBMANAGER_BIND_HOST,
     JOBMANAGER_RPC_ADDRESS,
     JOBMANAGER_RPC_PORT,
+    RESTART_OPTIONS,
+    option_for_key,
 )
 from strom.common.configuration import Configuration
 from strom.entrypoint import EXIT_RUNTIME_FAILURE, EXIT_STARTUP_FAILURE, serve_until_stopped
@@ -69,12 +71,20 @@ class JobManagerProcess:
             self.rpc.stop()
 
 
-def create_jobmanager_components(rpc: RpcService, heartbeat: HeartbeatSettings
+def create_jobmanager_components(rpc: RpcService, heartbeat: HeartbeatSettings,
+                                 configuration: Configuration | None = None,
                                  ) -> tuple[ResourceManager, Dispatcher]:
     """The JobManager's components on ``rpc`` (not started); the MiniCluster builds its
-    JobManager with this too."""
+    JobManager with this too. The ``restart-strategy.*`` and failover keys of
+    ``configuration`` apply to jobs that do not set them."""
     resource_manager = ResourceManager(rpc, heartbeat=heartbeat)
-    return resource_manager, Dispatcher(rpc, resource_manager.address, heartbeat=heartbeat)
+    restart_defaults = {}
+    if configuration is not None:
+        restart_defaults = {key: configuration.get_string(key, "")
+                            for key in configuration.key_set()
+                            if option_for_key(key) in RESTART_OPTIONS}
+    return resource_manager, Dispatcher(rpc, resource_manager.address, heartbeat=heartbeat,
+                                        restart_defaults=restart_defaults)
 
 
 def start_jobmanager(configuration: Configuration) -> JobManagerProcess:
@@ -92,7 +102,8 @@ def start_jobmanager(configuration: Configuration) -> JobManagerProcess:
                          if bind_host in _WILDCARD_HOSTS else None),
     )
     try:
-        resource_manager, dispatcher = create_jobmanager_components(rpc, heartbeat)
+        resource_manager, dispatcher = create_jobmanager_components(rpc, heartbeat,
+                                                                    configuration)
 
         async def start_all() -> None:
             await resource_manager.start()

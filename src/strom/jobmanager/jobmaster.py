@@ -1,14 +1,20 @@
-"""The JobMaster: runs one job — slots, deployment, task status, source coordinators.
+"""The JobMaster: runs one job — slots, deployment, task status, source coordinators,
+failure recovery.
 
-Job status follows Flink: CREATED → RUNNING → FINISHED, or → FAILING → FAILED when a task
-fails (the other tasks are cancelled first), or → CANCELLING → CANCELED. Without
-checkpointing the restart strategy is ``none`` (Flink's default), so a task failure fails
-the job with the task's exception as root cause.
+Its decisions are the :class:`~strom.jobmanager.scheduler.core.SchedulerCore`'s (no I/O);
+the JobMaster feeds it events and carries out its commands. Job status follows Flink:
+CREATED → RUNNING → FINISHED; a failure goes through the restart strategy
+(``restart-strategy.type``: ``none`` by default without checkpointing, so a task failure
+fails the job with the task's exception as root cause): RUNNING → RESTARTING → RUNNING with
+new attempts of the tasks (``get_attempt_number()`` counts them), or → FAILING → FAILED
+(the other tasks are cancelled first). A failure whose pipelined region is not the whole job
+restarts only that region (``jobmanager.execution.failover-strategy: region``) and the job
+stays RUNNING. Cancelling goes → CANCELLING → CANCELED.
 
 The JobMaster asks every TaskExecutor that offered it a slot for a heartbeat each
 ``heartbeat.interval``. One that stops answering is lost: its tasks fail with a
-:class:`TaskManagerLostError` that names the TaskManager and the tasks it ran, which fails the
-job (there are no checkpoints to restart from yet).
+:class:`TaskManagerLostError` that names the TaskManager and the tasks it ran, and the
+restart strategy decides (slots come from surviving TaskManagers or ones that register).
 """
 
 from __future__ import annotations
@@ -20,23 +26,33 @@ from collections.abc import Callable
 from typing import Any
 
 from strom.common import _pickling
+from strom.common import config_options as opts
 from strom.common.checkpointing import CheckpointCoordinatorConfiguration
+from strom.common.configuration import Configuration
 from strom.common.job import JobID, JobStatus
 from strom.datastream.connectors._reader_pickling import pickling_for_readers
-from strom.graph.execution_graph import Execution, ExecutionGraph, consumers_of, producers_of
+from strom.graph.execution_graph import Execution, consumers_of, producers_of
 from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
 from strom.graph.job_graph import JobGraph, JobVertex
 from strom.graph.operator_specs import CollectSinkSpec
 from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost
-from strom.jobmanager.checkpoint import CheckpointCoordinator
+from strom.jobmanager.checkpoint import CheckpointCoordinator, CompletedCheckpoint
 from strom.jobmanager.cluster_info import (
     JobDetails,
+    JobExceptions,
     JobSubmission,
     VertexDetails,
     aggregate_execution_state,
 )
 from strom.jobmanager.collect_coordinator import CollectCoordinator
 from strom.jobmanager.job_result import JobResult
+from strom.jobmanager.scheduler import messages as m
+from strom.jobmanager.scheduler.core import NoResourceAvailableError, SchedulerCore
+from strom.jobmanager.scheduler.failover import FailoverStrategy
+from strom.jobmanager.scheduler.restart_strategies import (
+    RestartStrategy,
+    restart_strategy_from_config,
+)
 from strom.jobmanager.source_coordinator import SourceCoordinator
 from strom.rpc.errors import RpcError, SerializedError
 from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway, TaskExecutorGateway
@@ -51,19 +67,14 @@ from strom.rpc.messages import (
     TaskExecutionState,
 )
 from strom.rpc.service import RpcEndpoint, RpcService
+from strom.state.checkpoint_storage import read_state
 
 __all__ = ["JobMaster", "NoResourceAvailableError", "TaskManagerLostError",
-           "UnknownOperatorError",
-           "serialize_operators"]
+           "UnknownOperatorError", "restart_settings", "serialize_operators"]
 
 log = logging.getLogger(__name__)
 
 SLOT_REQUEST_TIMEOUT_S = 30.0
-
-#: a job on its way to FAILED or CANCELED: nothing more to fail or cancel
-_ENDING = frozenset({JobStatus.FAILING, JobStatus.CANCELLING})
-#: a task failure that only reports another task's failure (its remote producer's)
-_CONSEQUENCE = "strom.network.errors.ProducerFailedError"
 
 
 def serialize_operators(vertex: JobVertex) -> bytes:
@@ -88,16 +99,15 @@ class UnknownOperatorError(KeyError):
         return str(self.args[0])
 
 
-class NoResourceAvailableError(RuntimeError):
-    """The cluster has too few free slots for the job."""
-
-
 class TaskManagerLostError(RuntimeError):
     """A TaskManager that ran tasks of the job stopped answering heartbeats (its process
     died, its host or network failed, or it hung)."""
 
 
 class JobMaster(RpcEndpoint):
+    """The asynchronous shell around the :class:`SchedulerCore`: it turns RPCs, heartbeat
+    losses and timers into the core's events and carries out the commands it returns."""
+
     gateway = JobMasterGateway
 
     def __init__(
@@ -119,24 +129,23 @@ class JobMaster(RpcEndpoint):
         self.on_done = on_done
         self.job_files = job_files or JobSubmission()
         self.start_time = int(time.time() * 1000)
-        #: JobStatus name → when the job entered it (epoch ms), for REST's job details
+        #: JobStatus name → when the job last entered it (epoch ms), for REST's job details
         self.timestamps: dict[str, int] = {}
         self._status = JobStatus.CREATED
         self.status = JobStatus.CREATED
-        self.graph = ExecutionGraph(job_graph)
-        self.offers: list[SlotOffer] = []
-        #: (vertex id, subtask) -> where it runs, from the slot offers
-        self.locations: dict[tuple[str, int], ProducerLocation] = {}
-        self.slots_needed = sum(job_graph.max_parallelism_needed().values())
-        self._slots_ready: asyncio.Future[None] | None = None
-        self.failure: SerializedError | None = None
+        self.scheduler = SchedulerCore(
+            job_graph, *restart_settings(job_graph),
+            resource_timeout_ms=int(SLOT_REQUEST_TIMEOUT_S * 1000))
+        self.graph = self.scheduler.graph
         self.coordinators: dict[str, SourceCoordinator | CollectCoordinator] = {}
         self._serialized: dict[str, bytes] = {}
         self._done = False
-        #: executions in a terminal state, so a status update need not scan all of them
-        self._terminal = 0
         #: the TaskExecutors holding slots of this job, by address
         self.task_managers: dict[str, ResourceID | None] = {}
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        #: the checkpointed state each new attempt starts from, by execution id
+        self._restored: dict[str, dict[str, Any]] = {}
+        self._release_slots = False
         self.heartbeats: HeartbeatLoop[str] = HeartbeatLoop(
             f"jobmaster-{job_id} to TaskExecutors", heartbeat or HeartbeatSettings(),
             on_lost=self._task_manager_lost, request=self._request_heartbeat)
@@ -150,7 +159,15 @@ class JobMaster(RpcEndpoint):
     @status.setter
     def status(self, status: JobStatus) -> None:
         self._status = status
-        self.timestamps.setdefault(status.value, int(time.time() * 1000))
+        if status.is_globally_terminal_state():
+            self.timestamps.setdefault(status.value, int(time.time() * 1000))
+        else:  # RUNNING again after a restart: the latest time counts
+            self.timestamps[status.value] = int(time.time() * 1000)
+
+    @property
+    def failure(self) -> SerializedError | None:
+        """Why the job fails or failed (set once it is FAILING)."""
+        return self.scheduler.failure
 
     def details(self) -> JobDetails:
         """The job as REST shows it: status, timestamps, subtask states per vertex."""
@@ -169,11 +186,15 @@ class JobMaster(RpcEndpoint):
                           self.job_graph.runtime_mode, self.start_time, end_time,
                           dict(self.timestamps), vertices)
 
+    def exception_history(self) -> JobExceptions:
+        """The job's failures, newest first (REST's ``/jobs/:jobid/exceptions``)."""
+        return JobExceptions(list(reversed(self.scheduler.exception_history)),
+                             self.scheduler.failure)
+
     # ------------------------------------------------------------------ lifecycle
     async def on_start(self) -> None:
         self.heartbeats.start()
         self.rpc.add_connection_listener(self.heartbeats.probe_peer)
-        self._slots_ready = self.rpc.loop.create_future()
         # Pickle the operators before submission returns: a local submission hands the graph
         # over by reference, and the running job must not see later changes to the caller's
         # objects. Each task then unpickles its own copy of the user's functions.
@@ -185,34 +206,123 @@ class JobMaster(RpcEndpoint):
         self.spawn(self._run_scheduling(serialize_error), name=f"schedule-{self.job_id}")
 
     async def on_stop(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
         self.rpc.remove_connection_listener(self.heartbeats.probe_peer)
         await self.heartbeats.stop()
 
     async def _run_scheduling(self, serialize_error: BaseException | None) -> None:
+        if serialize_error is not None:
+            self._handle(m.GlobalFailure(SerializedError.from_exception(serialize_error),
+                                         recoverable=False))
+            return
         try:
-            if serialize_error is not None:
-                raise serialize_error
             self._start_coordinators()
-            self.status = JobStatus.RUNNING
-            granted = await self.rm.request_slots(self.job_id, self.address, self.slots_needed)
-            if granted < self.slots_needed:
-                raise NoResourceAvailableError(
-                    f"Could not acquire the minimum required resources: the job needs "
-                    f"{self.slots_needed} slots but only {granted} are free. Start more "
-                    "TaskManagers, raise taskmanager.numberOfTaskSlots, or lower the parallelism."
-                )
-            assert self._slots_ready is not None
-            await asyncio.wait_for(self._slots_ready, SLOT_REQUEST_TIMEOUT_S)
-            self._start_checkpointing()
-            await self._deploy()
-        except BaseException as e:
-            if isinstance(e, asyncio.CancelledError):
-                raise
-            self._fail_job(e)
+        except Exception as e:
+            # the source's own code failed before anything ran: a restart would only
+            # repeat it
+            self._handle(m.GlobalFailure(SerializedError.from_exception(e), recoverable=False))
+            return
+        self._start_checkpointing()
+        self._handle(m.Start())
 
     def _serialize_vertices(self) -> None:
         for vertex in self.job_graph.vertices:
             self._serialized[str(vertex.id)] = serialize_operators(vertex)
+
+    # ------------------------------------------------------------------ the core's commands
+    def _handle(self, event: m.Event) -> list[m.Command]:
+        """Feed ``event`` to the scheduler core and carry out its commands."""
+        commands = self.scheduler.handle(event)
+        for command in commands:
+            self._execute(command)
+        return commands
+
+    def _execute(self, command: m.Command) -> None:
+        if isinstance(command, m.JobStatusChanged):
+            self.status = command.status
+            log.debug("Job %s (%s) switched to %s", self.job_graph.name, self.job_id,
+                     command.status.value)
+            if command.status in (JobStatus.CANCELLING, JobStatus.FAILING):
+                self._stop_checkpointing(f"the job is {command.status.value}")
+        elif isinstance(command, m.DeployExecutions):
+            # the descriptors now, while the core's job attempt is the command's
+            assert command.job_attempt == self.scheduler.job_attempt
+            deployments = [(e, self._deployment_descriptor(e)) for e in command.executions]
+            if command.job_attempt > 0 and self.checkpoint_coordinator is not None:
+                self.checkpoint_coordinator.start_periodic()  # stopped when the failover began
+            self.spawn(self._deploy(deployments), name=f"deploy-{self.job_id}")
+        elif isinstance(command, m.CancelExecutions):
+            self._cancel_executions(command.executions)
+        elif isinstance(command, m.RequestSlots):
+            self.spawn(self._request_slots(command.count), name=f"slots-{self.job_id}")
+        elif isinstance(command, m.ScheduleTimer):
+            self._timers[command.token] = self.rpc.loop.call_later(
+                command.delay_ms / 1000.0, self._timer_fired, command.token)
+        elif isinstance(command, m.RestoreState):
+            self._restore(command)
+        elif isinstance(command, m.AbortCheckpoints):
+            log.debug("Job %s: %s", self.job_id, command.reason)
+            self._stop_checkpointing(command.reason)
+        elif isinstance(command, m.ReleaseSlots):
+            self._release_slots = True
+        elif isinstance(command, m.FinishJob):
+            self._done = True
+            self.spawn(self._finish(command.status, command.error),
+                       name=f"finish-{self.job_id}")
+        # AcceptSlots is the answer of offer_slots
+
+    def _timer_fired(self, token: int) -> None:
+        if self._timers.pop(token, None) is not None and not self._done:
+            self._handle(m.TimerFired(token))
+
+    async def _request_slots(self, count: int) -> None:
+        try:
+            granted = await self.rm.request_slots(self.job_id, self.address, count)
+        except Exception as e:
+            self._handle(m.GlobalFailure(SerializedError.from_exception(e)))
+            return
+        self._handle(m.SlotRequestAnswered(count, granted))
+
+    def _restore(self, command: m.RestoreState) -> None:
+        """New attempts restart from the latest completed checkpoint, if there is one: each
+        gets its subtask's state, and the source coordinators go back to the checkpoint's
+        enumerator state. Without a checkpoint a global restart starts the enumerators from
+        scratch, and a region restart gives its subtasks' splits back to the enumerator."""
+        checkpoints = self.checkpoint_coordinator
+        checkpoint = checkpoints.latest_completed() if checkpoints is not None else None
+        try:
+            if checkpoint is not None:
+                assert checkpoints is not None
+                assignment = checkpoints.restore_assignment(checkpoint, self.job_graph)
+                for execution in command.executions:
+                    state = assignment.get((execution.vertex.id, execution.subtask))
+                    if state:
+                        self._restored[str(execution.execution_id)] = state
+            self._reset_source_coordinators(command, checkpoint)
+        except Exception as e:
+            self._handle(m.GlobalFailure(SerializedError.from_exception(e)))
+
+    def _reset_source_coordinators(self, command: m.RestoreState,
+                                   checkpoint: CompletedCheckpoint | None) -> None:
+        sources: dict[JobVertex, list[int]] = {}
+        for execution in command.executions:
+            if execution.vertex.is_source:
+                sources.setdefault(execution.vertex, []).append(execution.subtask)
+        for vertex, subtasks in sources.items():
+            operator_id = f"{vertex.id}:{vertex.head.node_id}"
+            coordinator = self.coordinators.get(operator_id)
+            if not isinstance(coordinator, SourceCoordinator):
+                continue
+            checkpoint_id = checkpoint.checkpoint_id if checkpoint is not None else None
+            if command.is_global:
+                data = (_coordinator_state(checkpoint, vertex.head.state_id)
+                        if checkpoint is not None else None)
+                coordinator.reset_to_checkpoint(checkpoint_id or 0, data)
+            else:
+                for subtask in subtasks:
+                    coordinator.subtask_reset(subtask, checkpoint_id)
 
     def _event_sender(self, vertex: JobVertex, operator_id: str
                       ) -> Callable[[int, Any], None]:
@@ -235,18 +345,18 @@ class JobMaster(RpcEndpoint):
                     operator_id = f"{vertex.id}:{chained.node_id}"
                     self.coordinators[operator_id] = CollectCoordinator(
                         self._event_sender(vertex, operator_id))
-            if not vertex.is_source:
-                continue
-            head = vertex.head
-            operator_id = f"{vertex.id}:{head.node_id}"
-            send = self._event_sender(vertex, operator_id)
+            if vertex.is_source:
+                self._start_source_coordinator(vertex)
 
-            coordinator = SourceCoordinator(
-                head.spec.source, vertex.parallelism, send, self._schedule_async,
-                source_name=head.name, job_name=self.job_graph.name,
-            )
-            self.coordinators[operator_id] = coordinator
-            coordinator.start()
+    def _start_source_coordinator(self, vertex: JobVertex) -> None:
+        head = vertex.head
+        operator_id = f"{vertex.id}:{head.node_id}"
+        coordinator = SourceCoordinator(
+            head.spec.source, vertex.parallelism, self._event_sender(vertex, operator_id),
+            self._schedule_async, source_name=head.name, job_name=self.job_graph.name,
+        )
+        self.coordinators[operator_id] = coordinator
+        coordinator.start()
 
     def _schedule_async(
         self, callable: Callable[[], Any], handler: Callable[[Any, BaseException | None], None],
@@ -263,58 +373,54 @@ class JobMaster(RpcEndpoint):
                 try:
                     handler(result, error)
                 except Exception as e:
-                    self._fail_job(e)
+                    self._handle(m.GlobalFailure(SerializedError.from_exception(e)))
                     return
-                if period_ms <= 0:
+                if period_ms <= 0 or self._done:
                     return
                 await asyncio.sleep(period_ms / 1000.0)
 
         self.spawn(run(), name=f"enumerator-call-{self.job_id}")
 
-    async def _deploy(self) -> None:
-        groups = sorted(self.job_graph.max_parallelism_needed().items())
-        offers = list(self.offers)
-        slots: dict[str, list[SlotOffer]] = {}
-        for group, count in groups:
-            slots[group], offers = offers[:count], offers[count:]
-        for vertex in self.job_graph.vertices:
-            for execution in self.graph.by_vertex[str(vertex.id)]:
-                offer = slots[vertex.slot_sharing_group][execution.subtask]
-                execution.task_executor = offer.task_executor_address
-                execution.allocation_id = offer.allocation_id
-                if offer.location is not None:
-                    self.locations[(str(vertex.id), execution.subtask)] = offer.location
-        if self.status is not JobStatus.RUNNING:
-            return
-        deployments = []
-        for vertex in self.job_graph.vertices:
-            for execution in self.graph.by_vertex[str(vertex.id)]:
-                assert execution.task_executor is not None
-                deployments.append((execution.task_executor,
-                                    self._deployment_descriptor(execution)))
-        for execution in self.graph.all():
-            self._set_execution_state(execution, ExecutionState.DEPLOYING)
+    async def _deploy(self, deployments: list[tuple[Execution, TaskDeploymentDescriptor]]
+                      ) -> None:
         # All submissions at once, not one round trip after the other: with hundreds of task
         # threads competing for the GIL, every round trip through the loop waited its turn.
-        await asyncio.gather(*(
-            self.rpc.connect(address, TaskExecutorGateway).submit_task(tdd)
-            for address, tdd in deployments
-        ))
-        if self.status is not JobStatus.RUNNING:
-            # cancelled or failed while deploying: a cancel may have overtaken its task's
-            # submission, so cancel again what is deployed now
-            self._cancel_executions()
+        results = await asyncio.gather(*(
+            self.rpc.connect(execution.task_executor, TaskExecutorGateway).submit_task(tdd)
+            for execution, tdd in deployments if execution.task_executor is not None
+        ), return_exceptions=True)
+        for (execution, _), result in zip(deployments, results):
+            if isinstance(result, BaseException):
+                if isinstance(result, asyncio.CancelledError):
+                    raise result
+                self._handle(m.TaskStateChanged(
+                    str(execution.execution_id), ExecutionState.FAILED,
+                    SerializedError.from_exception(result)))
+            elif execution.state == ExecutionState.CANCELING.value:
+                # cancelled while deploying: the cancel may have overtaken the submission
+                assert execution.task_executor is not None
+                self.spawn(self._cancel_on(execution.task_executor, execution.execution_id))
+
+    def _location_of(self, vertex_id: str, subtask: int) -> ProducerLocation | None:
+        execution = self.graph.by_vertex[vertex_id][subtask]
+        for offer in self.scheduler.slots.values():
+            if offer.allocation_id == execution.allocation_id:
+                return offer.location
+        return None
 
     def _deployment_descriptor(self, execution: Execution) -> TaskDeploymentDescriptor:
+        """What ``execution`` needs to run, in the core's current job attempt (its channel
+        keys), with the checkpointed state it starts from."""
         vertex = execution.vertex
         allocation_id = execution.allocation_id
         assert allocation_id is not None, f"{execution.name} is deployed without a slot"
+        restored = self._restored.pop(str(execution.execution_id), None)
         inputs = []
         for edge in vertex.inputs:
             producer = self.job_graph.vertex(edge.source_vertex)
             subtasks = producers_of(edge, execution.subtask, producer.parallelism,
                                     vertex.parallelism)
-            where = [self.locations.get((str(producer.id), s)) for s in subtasks]
+            where = [self._location_of(str(producer.id), s) for s in subtasks]
             inputs.append(InputChannelSpec(
                 edge.stream_edge.edge_id, max(0, edge.type_number - 1), subtasks,
                 [w for w in where if w is not None] if all(where) else [],
@@ -327,42 +433,36 @@ class JobMaster(RpcEndpoint):
                 consumers_of(edge, execution.subtask, vertex.parallelism, consumer.parallelism),
             ))
         return TaskDeploymentDescriptor(
-            job_id=self.job_id, job_name=self.job_graph.name, job_attempt=0,
+            job_id=self.job_id, job_name=self.job_graph.name,
+            job_attempt=self.scheduler.job_attempt,
             vertex_id=str(vertex.id), task_name=vertex.name, subtask_index=execution.subtask,
             parallelism=vertex.parallelism, max_parallelism=vertex.max_parallelism,
             attempt_number=execution.attempt, execution_id=execution.execution_id,
             allocation_id=allocation_id,
             serialized_operators=self._serialized[str(vertex.id)],
             inputs=inputs, outputs=outputs, config=dict(self.job_graph.config),
+            restored=SerializedValue(restored) if restored else None,
         )
 
     # ------------------------------------------------------------------ gateway
     async def offer_slots(self, offers: list[SlotOffer]) -> list[AllocationID]:
-        accepted = []
+        accepted: list[AllocationID] = []
+        for command in self._handle(m.SlotsOffered(list(offers))):
+            if isinstance(command, m.AcceptSlots):
+                accepted = command.allocation_ids
+        kept = set(accepted)
         for offer in offers:
-            if len(self.offers) < self.slots_needed and not self._done:
-                self.offers.append(offer)
-                accepted.append(offer.allocation_id)
-                if offer.task_executor_address not in self.task_managers:
-                    self.task_managers[offer.task_executor_address] = (
-                        offer.location.resource_id if offer.location is not None else None)
-                    self.heartbeats.monitor_target(offer.task_executor_address)
-        if (len(self.offers) >= self.slots_needed and self._slots_ready is not None
-                and not self._slots_ready.done()):
-            self._slots_ready.set_result(None)
+            if offer.allocation_id in kept and offer.task_executor_address not in self.task_managers:
+                self.task_managers[offer.task_executor_address] = (
+                    offer.location.resource_id if offer.location is not None else None)
+                self.heartbeats.monitor_target(offer.task_executor_address)
         return accepted
 
     async def update_task_execution_state(self, state: TaskExecutionState) -> None:
         execution = self.graph.executions.get(str(state.execution_id))
-        if execution is None:
-            return
-        self._set_execution_state(execution, state.state)
-        if self.checkpoint_coordinator is not None:
+        if execution is not None and self.checkpoint_coordinator is not None:
             self.checkpoint_coordinator.task_state_changed(execution, state.state)
-        if state.state is ExecutionState.FAILED:
-            execution.failure = state.error
-            self._fail_job(state.error or RuntimeError(f"task {execution.name} failed"))
-        self._check_termination()
+        self._handle(m.TaskStateChanged(str(state.execution_id), state.state, state.error))
 
     async def send_operator_event(
         self, execution_id: ExecutionAttemptID, operator_id: str, subtask: int, event: bytes
@@ -370,16 +470,21 @@ class JobMaster(RpcEndpoint):
         coordinator = self.coordinators.get(operator_id)
         if coordinator is None:
             raise KeyError(f"no coordinator for operator {operator_id}")
+        if str(execution_id) not in self.graph.executions:
+            return  # from an attempt that was replaced: its reader is gone
         try:
             coordinator.handle_event(subtask, _pickling.loads(event))
         except Exception as e:
-            self._fail_job(e)
+            self._handle(m.GlobalFailure(SerializedError.from_exception(e)))
 
     async def request_job_status(self) -> JobStatus:
         return self.status
 
     async def request_job_details(self) -> JobDetails:
         return self.details()
+
+    async def request_exception_history(self) -> JobExceptions:
+        return self.exception_history()
 
     async def request_job_files(self) -> JobSubmission:
         return self.job_files
@@ -393,12 +498,7 @@ class JobMaster(RpcEndpoint):
         return coordinator.handle_request(request)
 
     async def cancel(self) -> None:
-        if self.status.is_globally_terminal_state() or self.status in _ENDING:
-            return
-        self._stop_checkpointing("the job is cancelled")
-        self.status = JobStatus.CANCELLING
-        self._cancel_executions()
-        self._check_termination()
+        self._handle(m.CancelRequested())
 
     async def acknowledge_checkpoint(
         self, execution_id: ExecutionAttemptID, checkpoint_id: int, state: SerializedValue
@@ -467,55 +567,37 @@ class JobMaster(RpcEndpoint):
     def _task_manager_lost(self, lost: TargetLost[str]) -> None:
         address = lost.target
         resource_id = self.task_managers.pop(address, None)
-        if self.status.is_globally_terminal_state() or self._done:
+        self.heartbeats.unmonitor_target(address)
+        if self._done:
             return
-        ran = [e for e in self.graph.all() if e.task_executor == address]
-        names = ", ".join(e.name for e in ran) or "no tasks yet (it held slots of the job)"
+        ran = [e for e in self.graph.all() if e.task_executor == address
+               and not ExecutionState(e.state).is_terminal]
+        names = ", ".join(e.name for e in ran) or "no tasks (it held slots of the job)"
         error = TaskManagerLostError(
             f"TaskManager {resource_id or '(unknown id)'} at {_host_of(address)} ({address}) "
-            f"is lost: {lost.reason}. It ran {names}. Without checkpoints the job cannot "
-            "restart its tasks elsewhere, so it fails; check that TaskManager's log for why it "
-            "stopped, and submit the job again."
+            f"is lost: {lost.reason}. It ran {names}. Its tasks failed; the job's restart "
+            "strategy (restart-strategy.type) decides whether they run again elsewhere. Check "
+            "that TaskManager's log for why it stopped."
         )
-        failure = SerializedError.from_exception(error)
-        for execution in ran:
-            if not ExecutionState(execution.state).is_terminal:
-                self._set_execution_state(execution, ExecutionState.FAILED)
-                execution.failure = failure
-        self._fail_job(failure)
-        # the job may be failing already, waiting for the tasks of this TaskManager to end
-        self._check_termination()
+        self._handle(m.TaskManagerLost(address, SerializedError.from_exception(error)))
 
     # ------------------------------------------------------------------ transitions
     def _fail_job(self, error: BaseException | SerializedError) -> None:
+        """A failure of the job as a whole (e.g. too many failed checkpoints): the restart
+        strategy decides."""
         if isinstance(error, BaseException):
             error = SerializedError.from_exception(error)
-        if (self.status is JobStatus.FAILING and self.failure is not None
-                and self.failure.type_name == _CONSEQUENCE
-                and error.type_name != _CONSEQUENCE):
-            # a consumer reported that its remote producer failed before the producer
-            # reported why: the job fails with the producer's own error
-            self.failure = error
-            return
-        if self.status.is_globally_terminal_state() or self.status in _ENDING:
-            return
-        self.failure = error
-        self._stop_checkpointing("the job is failing")
-        self.status = JobStatus.FAILING
-        self._cancel_executions()
-        self._check_termination()
+        if not self._done:
+            self._handle(m.GlobalFailure(error))
 
-    def _cancel_executions(self) -> None:
-        for coordinator in self.coordinators.values():
-            if isinstance(coordinator, CollectCoordinator):
-                coordinator.release()  # a collect sink waiting for its client finishes
-        for execution in self.graph.all():
-            if ExecutionState(execution.state).is_terminal:
-                continue
-            if execution.task_executor is None or execution.state == "CREATED":
-                self._set_execution_state(execution, ExecutionState.CANCELED)
-                continue
-            self.spawn(self._cancel_on(execution.task_executor, execution.execution_id))
+    def _cancel_executions(self, executions: list[Execution]) -> None:
+        if self.status in (JobStatus.CANCELLING, JobStatus.FAILING):
+            for coordinator in self.coordinators.values():
+                if isinstance(coordinator, CollectCoordinator):
+                    coordinator.release()  # a collect sink waiting for its client finishes
+        for execution in executions:
+            if execution.task_executor is not None:
+                self.spawn(self._cancel_on(execution.task_executor, execution.execution_id))
 
     async def _cancel_on(self, address: str, execution_id: ExecutionAttemptID) -> None:
         try:
@@ -525,29 +607,10 @@ class JobMaster(RpcEndpoint):
             log.warning("could not cancel task %s at %s (%s); it ends when that TaskManager "
                         "is declared lost", execution_id, address, e)
 
-    def _set_execution_state(self, execution: Execution, state: ExecutionState) -> None:
-        self._terminal += state.is_terminal - ExecutionState(execution.state).is_terminal
-        execution.state = state.value
-
-    def _check_termination(self) -> None:
-        if self._done or self._terminal < len(self.graph.executions):
-            return
-        states = [ExecutionState(e.state) for e in self.graph.all()]
-        if not all(s.is_terminal for s in states):
-            return
-        if self.status is JobStatus.FAILING:
-            final = JobStatus.FAILED
-        elif self.status is JobStatus.CANCELLING:
-            final = JobStatus.CANCELED
-        elif all(s is ExecutionState.FINISHED for s in states):
-            final = JobStatus.FINISHED
-        else:
-            return
-        self._done = True
-        self.status = final
-        self.spawn(self._finish(final), name=f"finish-{self.job_id}")
-
-    async def _finish(self, final: JobStatus) -> None:
+    async def _finish(self, final: JobStatus, error: SerializedError | None) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
         for address in list(self.task_managers):
             self.heartbeats.unmonitor_target(address)
         if self.checkpoint_coordinator is not None:
@@ -556,22 +619,45 @@ class JobMaster(RpcEndpoint):
             except Exception:
                 log.exception("shutting down the checkpoints of job %s failed", self.job_id)
         for coordinator in self.coordinators.values():
+            if isinstance(coordinator, CollectCoordinator):
+                coordinator.release()
             try:
                 coordinator.close()
             except Exception:
                 log.exception("closing a source coordinator failed")
-        try:
-            await self.rm.release_slots(self.job_id)
-        except Exception:
-            # the job's result must still be delivered
-            log.exception("releasing the slots of job %s failed", self.job_id)
+        if self._release_slots:
+            try:
+                await self.rm.release_slots(self.job_id)
+            except Exception:
+                # the job's result must still be delivered
+                log.exception("releasing the slots of job %s failed", self.job_id)
         result = JobResult(
             job_id=self.job_id, job_name=self.job_graph.name, status=final,
             start_time=self.start_time, end_time=int(time.time() * 1000),
-            error=self.failure if final is JobStatus.FAILED else None,
+            error=error if final is JobStatus.FAILED else None,
         )
         self.on_done(result)
 
+
+def restart_settings(job_graph: JobGraph) -> tuple[RestartStrategy, FailoverStrategy]:
+    """The job's restart strategy and failover strategy, from the ``restart-strategy.*`` and
+    ``jobmanager.execution.failover-strategy`` keys it was submitted with."""
+    settings: dict[str, str] = dict(job_graph.config.get("restart") or {})
+    config = Configuration.from_dict(settings)
+    checkpoint_config = getattr(job_graph, "checkpoint_config", None)
+    checkpointing = bool(checkpoint_config is not None and checkpoint_config.periodic)
+    strategy = restart_strategy_from_config(config, checkpointing_enabled=checkpointing)
+    kind = config.get(opts.FAILOVER_STRATEGY) or "region"
+    failover = FailoverStrategy(job_graph, kind)
+    return strategy, failover
+
+
+def _coordinator_state(checkpoint: CompletedCheckpoint, state_id: str) -> bytes | None:
+    """The operator coordinator's state (a source's enumerator) in ``checkpoint``."""
+    for entry in checkpoint.metadata.operators:
+        if entry.state_id == state_id and entry.coordinator_state is not None:
+            return read_state(entry.coordinator_state)
+    return None
 
 
 def _host_of(address: str) -> str:

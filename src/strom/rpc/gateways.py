@@ -17,6 +17,7 @@ from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
 from strom.jobmanager.cluster_info import (
     ClusterOverview,
     JobDetails,
+    JobExceptions,
     JobSubmission,
     TaskManagerDetails,
 )
@@ -74,6 +75,10 @@ class DispatcherGateway(Protocol):
 
     async def request_job_details(self, job_id: JobID) -> JobDetails: ...
 
+    async def request_exception_history(self, job_id: JobID) -> JobExceptions:
+        """The job's failures (running or ended), newest first."""
+        ...
+
     async def list_job_details(self) -> list[JobDetails]: ...
 
     async def request_cluster_overview(self) -> ClusterOverview: ...
@@ -116,6 +121,8 @@ class JobMasterGateway(Protocol):
     async def request_job_status(self) -> JobStatus: ...
 
     async def request_job_details(self) -> JobDetails: ...
+
+    async def request_exception_history(self) -> JobExceptions: ...
 
     async def request_job_files(self) -> JobSubmission:
         """The job's shipped files and ``sys.path`` entries (relative to a job directory),

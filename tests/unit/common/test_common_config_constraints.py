@@ -64,12 +64,19 @@ CONSTRAINED: dict[ConfigOption[Any], tuple[list[str], list[str], str]] = {
     co.CHECKPOINTING_MAX_CONCURRENT: (["1", "3"], ["0"], "expected an integer >= 1."),
     co.CHECKPOINTING_NUM_RETAINED: (["1", "5"], ["0"], "expected an integer >= 1."),
     co.CHECKPOINTING_TIMEOUT: (["10 min"], ["0"], "expected an integer >= 1."),
-    co.RESTART_STRATEGY_TYPE: (
-        ["none", "off", "disable", "NONE"],
-        ["fixed-delay", "failurerate", "exponential-delay"],
-        "restart strategy is planned but not available in strom yet; use 'none' for now (a "
-        "failure fails the job).",
-    ),
+    co.RESTART_FIXED_DELAY_ATTEMPTS: (["0", "3"], ["-1"], "expected an integer >= 0."),
+    co.RESTART_FAILURE_RATE_MAX_FAILURES: (["1", "5"], ["0"], "expected an integer >= 1."),
+    co.RESTART_FAILURE_RATE_INTERVAL: (["1 min"], ["0 ms"], "expected an integer >= 1."),
+    co.RESTART_EXPONENTIAL_INITIAL_BACKOFF: (["1 ms", "1 s"], ["0 ms"],
+                                             "expected an integer >= 1."),
+    co.RESTART_EXPONENTIAL_MAX_BACKOFF: (["5 min"], ["0 ms"], "expected an integer >= 1."),
+    co.RESTART_EXPONENTIAL_BACKOFF_MULTIPLIER: (["1.5", "2"], ["1.0", "0.5"],
+                                                "expected a number > 1.0."),
+    co.RESTART_EXPONENTIAL_RESET_BACKOFF_THRESHOLD: (["1 h"], ["0 ms"],
+                                                     "expected an integer >= 1."),
+    co.RESTART_EXPONENTIAL_JITTER_FACTOR: (["0", "0.1", "1"], ["1.5", "-0.1"],
+                                           "expected a number from 0.0 to 1.0."),
+    co.RESTART_EXPONENTIAL_ATTEMPTS: (["1", "10"], ["0"], "expected an integer >= 1."),
 }
 
 # enumerated options: an unknown name is an error listing the names
@@ -77,6 +84,7 @@ ENUMERATED: dict[ConfigOption[Any], tuple[str, str]] = {
     co.RUNTIME_MODE: ("realtime", "expected one of STREAMING, BATCH, AUTOMATIC."),
     co.STATE_BACKEND_TYPE: ("memory", "expected one of hashmap, rocksdb."),
     co.RESTART_STRATEGY_TYPE: ("sometimes", "expected one of none, off, disable, fixed-delay"),
+    co.FAILOVER_STRATEGY: ("partial", "expected one of full, region."),
 }
 
 

@@ -341,3 +341,23 @@ def test_serve_rest_starts_the_api_for_a_dispatcher_and_stops_it() -> None:
             running.stop()
         with pytest.raises(urllib.error.URLError):
             urllib.request.urlopen(running.url + "/overview", timeout=5)
+
+
+def test_the_exceptions_of_a_failed_job_in_flinks_history_shape(cluster: MiniCluster) -> None:
+    client = RestClusterClient(cluster.rest_url)
+    job = client.submit(job_graph([1, 2, 3], fail_on=2, name="fails"))
+    with pytest.raises(ValueError):
+        job.get_job_execution_result().result(timeout=30)
+    status, body = http(cluster, "GET", f"/jobs/{job.get_job_id()}/exceptions")
+    assert status == 200, body
+    [entry] = body["exceptionHistory"]["entries"]
+    assert entry["exceptionName"] == "builtins.ValueError"
+    assert "record 2 is bad" in entry["stacktrace"]
+    assert "Map" in entry["taskName"] and entry["taskManagerId"]
+    assert entry["timestamp"] > 0 and entry["concurrentExceptions"] == []
+    assert body["exceptionHistory"]["truncated"] is False
+    assert body["root-exception"] == entry["stacktrace"]
+    status, body = http(cluster, "GET", f"/jobs/{job.get_job_id()}/exceptions?maxExceptions=0")
+    assert body["exceptionHistory"] == {"entries": [], "truncated": True}
+    status, body = http(cluster, "GET", f"/jobs/{job.get_job_id()}/exceptions?maxExceptions=x")
+    assert status == 400 and "maxExceptions must be a number" in body["errors"][0]

@@ -346,6 +346,7 @@ class CheckpointCoordinator:
         for execution in self.graph().all():
             if str(execution.execution_id) in pending.acks:
                 self._spawn(self._notify(execution, checkpoint_id, True))
+        self._notify_coordinators(checkpoint_id)
         future: asyncio.Future[CompletedCheckpoint] = pending.extra["future"]
         if not future.done():
             future.set_result(completed)
@@ -411,6 +412,19 @@ class CheckpointCoordinator:
                 f"{pending.kind.value.capitalize()} {checkpoint_id} of job {self.job_id} was "
                 f"aborted: {reason}."))
         self._poke()
+
+    def _notify_coordinators(self, checkpoint_id: int) -> None:
+        """Operator coordinators (split enumerators) hear of completion too, as in Flink;
+        one that fails then fails the job."""
+        for coordinator in self._operator_coordinators().values():
+            notify = getattr(coordinator, "notify_checkpoint_complete", None)
+            if notify is None:
+                continue
+            try:
+                notify(checkpoint_id)
+            except Exception as e:
+                self._fail_job(e)
+                return
 
     async def _notify(self, execution: Execution, checkpoint_id: int, complete: bool) -> None:
         try:

@@ -15,7 +15,12 @@ from typing import Any
 import msgspec
 
 from strom.common.job import JobID, JobStatus
-from strom.jobmanager.cluster_info import JobDetails, JobFile, JobSubmission
+from strom.jobmanager.cluster_info import (
+    ExceptionHistoryEntry,
+    JobDetails,
+    JobFile,
+    JobSubmission,
+)
 from strom.jobmanager.job_files import InvalidJobFileError, check_relative_path
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.rest import messages as m
@@ -156,6 +161,44 @@ async def job_execution_result(gateway: DispatcherGateway, request: RestRequest
                                         execution_result_info(result))
 
 
+def _exception_info(entry: ExceptionHistoryEntry) -> m.RootExceptionInfo:
+    return m.RootExceptionInfo(
+        exception_name=entry.exception_name, stacktrace=entry.stacktrace,
+        timestamp=entry.timestamp, task_name=entry.task_name, location=entry.location,
+        endpoint=entry.location, task_manager_id=entry.task_manager_id,
+        failure_labels=dict(entry.failure_labels))
+
+
+async def job_exceptions(gateway: DispatcherGateway, request: RestRequest
+                         ) -> m.JobExceptionsInfo:
+    job_id = parse_job_id(request.path_parameters["jobid"])
+    limit_text = request.query.get("maxExceptions")
+    limit = None
+    if limit_text is not None:
+        try:
+            limit = int(limit_text)
+            if limit < 0:
+                raise ValueError
+        except ValueError:
+            raise RestHandlerError(
+                400, f"maxExceptions must be a number >= 0, got {limit_text!r}.") from None
+    history = (await gateway.request_exception_history(job_id)).history
+    shown = history if limit is None else history[:limit]
+    entries = [
+        m.ExceptionInfo(**msgspec.structs.asdict(_exception_info(entry)),
+                        concurrent_exceptions=[_exception_info(c)
+                                               for c in entry.concurrent_exceptions])
+        for entry in shown
+    ]
+    newest = history[0] if history else None
+    return m.JobExceptionsInfo(
+        exception_history=m.ExceptionHistory(entries, truncated=len(shown) < len(history)),
+        root_exception=newest.stacktrace if newest else None,
+        timestamp=newest.timestamp if newest else None,
+        truncated=len(shown) < len(history),
+    )
+
+
 async def cancel_job(gateway: DispatcherGateway, request: RestRequest) -> m.EmptyResponse:
     job_id = parse_job_id(request.path_parameters["jobid"])
     mode = request.query.get("mode", "cancel")
@@ -215,5 +258,6 @@ HANDLERS: dict[EndpointSpec[Any], Handler] = {
     specs.JOB_DETAILS: job_details,
     specs.JOB_EXECUTION_RESULT: job_execution_result,
     specs.CANCEL_JOB: cancel_job,
+    specs.JOB_EXCEPTIONS: job_exceptions,
     specs.COORDINATION_REQUEST: coordination_request,
 }

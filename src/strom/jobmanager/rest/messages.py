@@ -15,7 +15,8 @@ from strom import __version__
 
 __all__ = [
     "ArtifactEntry", "ClusterOverviewInfo", "CoordinationRequest", "CoordinationResponse", "EmptyResponse", "ErrorResponse",
-    "ExecutionResultInfo", "FailureCause", "JobDetailsInfo", "JobExecutionResultResponse",
+    "ExceptionInfo", "ExecutionResultInfo", "ExceptionHistory", "FailureCause",
+    "JobExceptionsInfo", "RootExceptionInfo", "JobDetailsInfo", "JobExecutionResultResponse",
     "JobIdWithStatus", "JobIdsWithStatusOverview", "JobOverviewInfo", "JobSubmitRequest",
     "JobSubmitResponse", "JobVertexDetailsInfo", "MultipleJobsDetails", "QueueStatus",
     "TaskManagerInfo", "TaskManagersInfo", "STROM_VERSION",
@@ -105,6 +106,41 @@ class FailureCause(msgspec.Struct):
     class_name: str = _field("class")
     stack_trace: str = _field("stack-trace")
     serialized_throwable: bytes | None = _field("serialized-throwable", None)
+
+
+class RootExceptionInfo(msgspec.Struct):
+    """A concurrent failure of an exception history entry."""
+
+    exception_name: str = _field("exceptionName")
+    stacktrace: str = _field("stacktrace")
+    timestamp: int = _field("timestamp")
+    task_name: str | None = _field("taskName", None)
+    location: str | None = _field("location", None)
+    endpoint: str | None = _field("endpoint", None)
+    task_manager_id: str | None = _field("taskManagerId", None)
+    failure_labels: dict[str, str] = _field("failureLabels", {})
+
+
+class ExceptionInfo(RootExceptionInfo):
+    """One failure of a job (Flink's ``RootExceptionInfo`` in ``exceptionHistory``)."""
+
+    concurrent_exceptions: list[RootExceptionInfo] = _field("concurrentExceptions", [])
+
+
+class ExceptionHistory(msgspec.Struct):
+    entries: list[ExceptionInfo]
+    truncated: bool = False
+
+
+class JobExceptionsInfo(msgspec.Struct):
+    """``/jobs/:jobid/exceptions``: the failures a job saw, newest first (Flink's
+    ``JobExceptionsInfoWithHistory``; ``root-exception`` is the newest one's stack trace)."""
+
+    exception_history: ExceptionHistory = _field("exceptionHistory")
+    root_exception: str | None = _field("root-exception", None)
+    timestamp: int | None = _field("timestamp", None)
+    all_exceptions: list[Any] = _field("all-exceptions", [])
+    truncated: bool = _field("truncated", False)
 
 
 class ExecutionResultInfo(msgspec.Struct):

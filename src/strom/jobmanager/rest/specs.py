@@ -18,7 +18,7 @@ from strom.jobmanager.rest import messages as m
 
 __all__ = [
     "ALL_SPECS", "CANCEL_JOB", "CLUSTER_OVERVIEW", "COORDINATION_REQUEST", "EndpointSpec", "JOB_DETAILS",
-    "JOB_EXECUTION_RESULT", "JOBS_OVERVIEW", "LIST_JOBS", "QueryParameter", "SUBMIT_JOB",
+    "JOB_EXCEPTIONS", "JOB_EXECUTION_RESULT", "JOBS_OVERVIEW", "LIST_JOBS", "QueryParameter", "SUBMIT_JOB",
     "TASK_MANAGERS",
 ]
 
@@ -106,6 +106,13 @@ CANCEL_JOB = EndpointSpec(
                           choices=("cancel",)),),
 )
 
+JOB_EXCEPTIONS = EndpointSpec(
+    "GET", "/jobs/:jobid/exceptions", m.JobExceptionsInfo, 200,
+    "Returns the failures of a job, newest first: each with its exception, stack trace, "
+    "time, task and TaskManager, and the failures that came with it.",
+    query=(QueryParameter("maxExceptions", "At most this many entries (the newest)."),),
+)
+
 COORDINATION_REQUEST = EndpointSpec(
     "POST", "/jobs/:jobid/coordinators/:operatorid", m.CoordinationResponse, 200,
     "Sends a request to an operator coordinator of a running job and returns its answer "
@@ -115,5 +122,5 @@ COORDINATION_REQUEST = EndpointSpec(
 
 ALL_SPECS: tuple[EndpointSpec[Any], ...] = (
     CLUSTER_OVERVIEW, TASK_MANAGERS, LIST_JOBS, SUBMIT_JOB, JOBS_OVERVIEW, JOB_DETAILS,
-    JOB_EXECUTION_RESULT, CANCEL_JOB, COORDINATION_REQUEST,
+    JOB_EXECUTION_RESULT, CANCEL_JOB, JOB_EXCEPTIONS, COORDINATION_REQUEST,
 )
