@@ -12,8 +12,8 @@ with ``execution.checkpointing.interval: 1 s`` and ``execution.checkpointing.dir
 temporary ``file://`` directory on the "strom" side, and no checkpointing on the "baseline"
 side, so ``ratio`` is throughput with checkpoints / throughput without (target >= 0.9, i.e.
 at most 10 % slower). Both sides must emit the same window results. The line also says how
-many checkpoints completed during the last checkpointed run (a thread watches the
-checkpoint directory for ``chk-<n>/_metadata``); a run that completed none fails the
+many checkpoints completed during the last checkpointed run (counted from the
+coordinator's log); a run of more than three intervals that completed none fails the
 benchmark, since it would measure nothing.
 """
 
@@ -26,8 +26,8 @@ if __package__ in (None, ""):  # run as a script: make the ``benchmarks`` packag
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import json
+import logging
 import tempfile
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -54,35 +54,31 @@ CHECKPOINT_INTERVAL_MS = 1_000
 EVENTS = 8_000_000
 
 
-class CheckpointWatch:
-    """Counts the checkpoints completed under ``directory`` while the block runs: the
-    highest ``chk-<n>`` with a ``_metadata`` seen (ids count from 1; completed ones may be
-    deleted again as newer ones subsume them)."""
+class CheckpointWatch(logging.Handler):
+    """Counts the checkpoints the JobManager in this process completes while the block runs,
+    from its coordinator's log (``completed checkpoint <n> of job ...``)."""
 
-    def __init__(self, directory: Path, interval_s: float = 0.05) -> None:
-        self.directory = directory
-        self.interval_s = interval_s
+    LOGGER = "strom.jobmanager.checkpoint.coordinator"
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
         self.completed = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="checkpoint-watch",
-                                        daemon=True)
+        self._logger = logging.getLogger(self.LOGGER)
+        self._level = self._logger.level
 
-    def _look(self) -> None:
-        for metadata in self.directory.glob("*/chk-*/_metadata"):
-            self.completed = max(self.completed, int(metadata.parent.name[4:]))
-
-    def _watch(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self._look()
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("completed checkpoint "):
+            self.completed += 1
 
     def __enter__(self) -> CheckpointWatch:
-        self._thread.start()
+        if not self._logger.isEnabledFor(logging.INFO):
+            self._logger.setLevel(logging.INFO)
+        self._logger.addHandler(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._look()
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._level)
 
 
 def window_job(n: int, sink: CountingSink, checkpoint_dir: Path | None,
@@ -113,7 +109,7 @@ def emitted(n: int, checkpointed: bool, interval_ms: int = CHECKPOINT_INTERVAL_M
     sink = CountingSink()
     try:
         with tempfile.TemporaryDirectory(prefix="strom-bench-chk-") as directory:
-            with CheckpointWatch(Path(directory)) as watch:
+            with CheckpointWatch() as watch:
                 window_job(n, sink, Path(directory) if checkpointed else None, interval_ms)
             return sink.count, watch.completed
     finally:
