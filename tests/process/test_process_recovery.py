@@ -296,7 +296,9 @@ def test_the_readme_fault_tolerance_walkthrough(tmp_path: Path) -> None:
         assert len(history) == 1, history  # the lost TaskManager
     finally:
         stopped = strom("cluster", "stop", "--timeout", "10", cwd=tmp_path)
-        print(stopped.stdout, file=sys.stderr)
+        print(stopped.stdout, stopped.stderr, file=sys.stderr)  # pytest shows it on failure
+        for log in sorted((tmp_path / "log").glob("*.log")):
+            print(f"----- {log.name}\n{log.read_text(errors='replace')}", file=sys.stderr)
     expected = strom("run", str(EXAMPLES / "exactly_once_windows.py"), "--print-expected",
                      "--records", str(records), cwd=tmp_path)
     assert finished_lines(output) == sorted(expected.stdout.splitlines())
