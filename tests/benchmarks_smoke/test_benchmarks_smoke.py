@@ -18,6 +18,7 @@ from benchmarks import (
     keyed_process,
     local_processes,
     memory,
+    rocksdb_state,
     run_all,
     stateless,
     windows,
@@ -107,8 +108,8 @@ def test_word_count_emits_every_rolling_update_like_the_baseline() -> None:
 def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_all.benchmark_modules() == [
         "checkpoint_overhead", "checkpoint_pause", "collect", "keyed_process",
-        "local_processes", "memory", "network_channel", "recovery_time", "stateless", "windows",
-        "word_count"]
+        "local_processes", "memory", "network_channel", "recovery_time", "rocksdb_state",
+        "stateless", "windows", "word_count"]
     code = run_all.main(["--json", "--scale", "0.002", "--repeat", "1", "--warmup", "0"])
     assert code == 0
     rows = {r["name"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
@@ -123,6 +124,7 @@ def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture
         *(["memory.from_collection_rss"] if Path("/proc/self/statm").exists() else []),
         "network.tcp_channel", "network.tcp_channel_wall",
         "recovery_time.kill_task_manager", "recovery_time.kill_task_manager_p1",
+        "rocksdb_state.keyed_process_rocksdb", "rocksdb_state.keyed_process_hashmap",
         "stateless.map_filter", "stateless.map_filter_vs_inlined",
         "stateless.map_filter_generated",
         "windows.tumbling_sum", "windows.tumbling_sum_vs_inlined",
@@ -225,6 +227,19 @@ def test_keyed_process_emits_one_record_per_timer() -> None:
     finally:
         sink.release()
     assert len(records) == len(timers) == keyed_process.baseline_same_logic(n)
+    assert sum(count for _, count in records) == n
+
+
+@pytest.mark.parametrize("backend", rocksdb_state.BACKENDS)
+def test_keyed_process_on_each_backend_emits_what_the_baseline_emits(backend: str) -> None:
+    n = 3_000
+    sink = CountingSink(keep=True)
+    try:
+        rocksdb_state.strom_keyed_process_on(backend, n, sink)
+        records = sink.records
+    finally:
+        sink.release()
+    assert len(records) == keyed_process.baseline_same_logic(n)
     assert sum(count for _, count in records) == n
 
 

@@ -369,12 +369,38 @@ STATE_BACKEND_TYPE: ConfigOption[str] = ConfigOption(
     "state.backend.type",
     enum_type(["hashmap", "rocksdb"]),
     "hashmap",
-    "State backend: 'hashmap' ('rocksdb' is planned).",
+    "State backend: 'hashmap' (Python objects on the heap) or 'rocksdb' (an embedded "
+    "RocksDB on local disk, for state larger than memory).",
     ("state.backend",),
-    constraint=not_available_yet(
-        {"rocksdb": "the RocksDB state backend"},
-        "use 'hashmap' (state kept as Python objects on the heap, the default)",
-    ),
+)
+ROCKSDB_LOCALDIR: ConfigOption[str] = ConfigOption(
+    "state.backend.rocksdb.localdir",
+    STRING,
+    None,
+    "Directory the rocksdb backend keeps its DBs in (one fresh directory per keyed operator "
+    "instance, removed when it ends); unset: the first of io.tmp.dirs, else the system's "
+    "temp directory.",
+)
+ROCKSDB_MEMORY_MANAGED: ConfigOption[bool] = ConfigOption(
+    "state.backend.rocksdb.memory.managed",
+    BOOL,
+    True,
+    "Whether each rocksdb backend's block cache and write buffers share one bounded "
+    "budget (fixed-per-slot, else 64 mb); false without fixed-per-slot uses RocksDB's own "
+    "defaults.",
+)
+ROCKSDB_MEMORY_FIXED_PER_SLOT: ConfigOption[int] = ConfigOption(
+    "state.backend.rocksdb.memory.fixed-per-slot",
+    MEMORY_SIZE,
+    None,
+    "Memory budget of one rocksdb backend (block cache plus write buffers), e.g. '128 mb'.",
+    constraint=at_least(1024 * 1024),
+)
+ROCKSDB_WRITE_BUFFER_RATIO: ConfigOption[float] = ConfigOption(
+    "state.backend.rocksdb.memory.write-buffer-ratio",
+    FLOAT,
+    0.5,
+    "Share of the rocksdb memory budget given to write buffers (memtables).",
 )
 REST_PORT: ConfigOption[int] = ConfigOption(
     "rest.port",
@@ -734,6 +760,10 @@ _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
     TASKMANAGER_DATA_PORT,
     TASKMANAGER_BIND_HOST,
     STATE_BACKEND_TYPE,
+    ROCKSDB_LOCALDIR,
+    ROCKSDB_MEMORY_MANAGED,
+    ROCKSDB_MEMORY_FIXED_PER_SLOT,
+    ROCKSDB_WRITE_BUFFER_RATIO,
     REST_PORT,
     REST_ADDRESS,
     JOBMANAGER_RPC_ADDRESS,

@@ -394,6 +394,7 @@ class StreamExecutionEnvironment:
             "buffers_per_channel": config.get(opts.BUFFERS_PER_CHANNEL),
             "floating_buffers_per_gate": config.get(opts.FLOATING_BUFFERS_PER_GATE),
             "state_backend": config.get(opts.STATE_BACKEND_TYPE),
+            "state_backend_options": _state_backend_options(config),
             "job_parameters": self._execution_config.get_global_job_parameters(),
             # sys.path entries for the job's python files (this machine's paths: a remote
             # TaskManager will rewrite them to where it received the files)
@@ -618,3 +619,14 @@ def _align_to_type(elements: list[Any], type_info: Any) -> list[Any]:
                 "lists or Rows."
             )
     return aligned
+
+
+def _state_backend_options(config: Configuration) -> dict[str, str]:
+    """The configuration entries the keyed state backend reads (``state.backend.rocksdb.*``,
+    ``io.tmp.dirs`` and whether checkpoints are incremental), as strings in the options'
+    syntax."""
+    keys = {"io.tmp.dirs", "execution.checkpointing.incremental", "state.backend.incremental"}
+    return {
+        key: value for key, value in config.to_dict().items()
+        if key.startswith("state.backend.rocksdb.") or key in keys
+    }

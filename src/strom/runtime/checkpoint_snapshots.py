@@ -54,6 +54,9 @@ class CheckpointListener(Protocol):
 def keyed_backend_state(backend: Any) -> OperatorSubtaskState:
     """A keyed operator's snapshot: the backend's deferred snapshot when it has one (the
     synchronous part runs now, the rest on the upload thread), else its full snapshot."""
+    for_checkpoint = getattr(backend, "checkpoint_snapshot", None)
+    if for_checkpoint is not None:  # rocksdb: incremental or canonical, as configured
+        return OperatorSubtaskState(keyed=for_checkpoint())
     deferred = getattr(backend, "snapshot_deferred", None)
     if deferred is not None:
         return OperatorSubtaskState(keyed=deferred())

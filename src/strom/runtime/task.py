@@ -58,6 +58,7 @@ from strom.runtime.operators.source import SourceOperator
 from strom.runtime.output_types import checked_emit
 from strom.runtime.python_path import acquire_python_path, release_python_path
 from strom.state.key_groups import compute_key_group_range_for_operator_index
+from strom.state.rocksdb_incremental import canonical_keyed_state
 from strom.state.snapshots import RestoredOperatorState
 
 __all__ = ["StepResult", "Task", "attribute_failure"]
@@ -104,7 +105,7 @@ class Task:
         clock: Callable[[], int],
         report_state: Callable[[ExecutionAttemptID, ExecutionState, BaseException | None], None],
         send_operator_event: Callable[[ExecutionAttemptID, str, int, Any], None],
-        create_keyed_backend: Callable[[str, int, Any, Callable[[], int]], Any],
+        create_keyed_backend: Callable[..., Any],
         checkpoints: CheckpointListener | None = None,
     ) -> None:
         self.tdd = tdd
@@ -113,6 +114,8 @@ class Task:
         self.report_state = report_state
         self._send_operator_event = send_operator_event
         self._create_keyed_backend = create_keyed_backend
+        #: the keyed state backends of this task's operators, disposed when they close
+        self._keyed_backends: list[Any] = []
         self.state = ExecutionState.DEPLOYING
         self.name = f"{tdd.task_name} ({tdd.subtask_index + 1}/{tdd.parallelism})"
         self.mailbox: deque[Callable[[], None]] = deque()
@@ -209,7 +212,9 @@ class Task:
         ops: dict[int, StreamOperator] = {}
         for chained in chain:
             operator_id = f"{tdd.vertex_id}:{chained.node_id}"
-            ops[chained.node_id] = create_operator(chained.name, chained.spec, operator_id)
+            ops[chained.node_id] = create_operator(
+                chained.name, chained.spec, operator_id,
+                heap_state=tdd.config.get("state_backend", "hashmap") == "hashmap")
         self.operators = [ops[c.node_id] for c in chain]
         self.state_ids = [c.state_id or f"{tdd.vertex_id}:{c.node_id}" for c in chain]
         self.head = self.operators[0]
@@ -321,9 +326,15 @@ class Task:
             tdd.max_parallelism, tdd.parallelism, tdd.subtask_index
         )
         backend_type = str(tdd.config.get("state_backend", "hashmap"))
-        backend = self._create_keyed_backend(backend_type, tdd.max_parallelism, key_groups,
-                                             self.clock)
+        options = tdd.config.get("state_backend_options")
+        args = (backend_type, tdd.max_parallelism, key_groups, self.clock)
+        # the rocksdb backend's keys, if any
+        backend = self._create_keyed_backend(*args, options) if options else \
+            self._create_keyed_backend(*args)
+        self._keyed_backends.append(backend)
         if restored:
+            if getattr(backend, "backend_type", None) != "rocksdb":
+                restored = tuple(map(canonical_keyed_state, restored))
             backend.restore(restored)
         return backend
 
@@ -542,6 +553,11 @@ class Task:
     def _notify(self, checkpoint_id: int, complete: bool) -> None:
         if self.state.is_terminal:
             return
+        for backend in self._keyed_backends:  # rocksdb: the base of incremental checkpoints
+            notify = getattr(backend, "notify_checkpoint_complete" if complete
+                             else "notify_checkpoint_aborted", None)
+            if notify is not None:
+                notify(checkpoint_id)
         for op in self.operators:
             try:
                 if complete:
@@ -557,6 +573,10 @@ class Task:
         uploads the rest in the background and acknowledges."""
         checkpoint_id = barrier.checkpoint_id
         try:
+            for backend in self._keyed_backends:  # which kind of snapshot to take
+                begin = getattr(backend, "begin_checkpoint", None)
+                if begin is not None:
+                    begin(checkpoint_id, barrier.kind.is_savepoint)
             for op in self.operators:
                 op.prepare_snapshot_pre_barrier(checkpoint_id)
             states = {}
@@ -723,6 +743,12 @@ class Task:
                 attribute_failure(e, op.name)
                 first = first or e
         self.operators = []
+        backends, self._keyed_backends = self._keyed_backends, []
+        for backend in backends:  # frees the state (the rocksdb backend removes its DB)
+            try:
+                backend.dispose()
+            except BaseException as e:
+                first = first or e
         if first is not None and self.state is not ExecutionState.FAILED:
             raise first
         return first

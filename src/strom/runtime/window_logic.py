@@ -211,6 +211,8 @@ class WindowOperatorLogic:
         kind = getattr(state, "kind", None)
         if getattr(state, "has_ttl", True) or kind not in ("reducing", "aggregating"):
             return None
+        if not hasattr(state, "namespaces"):  # not the hashmap backend's dicts (rocksdb)
+            return None
         descriptor = self._window_function.state_descriptor
         if kind == "reducing":
             function = descriptor.get_reduce_function()  # type: ignore[attr-defined]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Protocol
 
 from strom.datastream.state import StateDescriptor
@@ -11,9 +11,14 @@ from strom.state.key_groups import KeyGroupRange
 from strom.state.snapshots import KeyedStateSnapshot
 from strom.state.timers import InternalTimerService
 
-__all__ = ["AVAILABLE_BACKENDS", "KeyedStateBackend", "create_keyed_state_backend"]
+__all__ = [
+    "AVAILABLE_BACKENDS",
+    "KeyedStateBackend",
+    "checkpoint_keyed_state",
+    "create_keyed_state_backend",
+]
 
-AVAILABLE_BACKENDS = ("hashmap",)
+AVAILABLE_BACKENDS = ("hashmap", "rocksdb")
 """Values of ``state.backend.type`` this build can create."""
 
 
@@ -30,7 +35,7 @@ class KeyedStateBackend(Protocol):
 
     def get_partitioned_state(self, namespace: Any, descriptor: StateDescriptor) -> Any: ...
 
-    def raw_value_map(self, name: str) -> dict[Any, Any]: ...
+    def raw_value_map(self, name: str) -> MutableMapping[Any, Any]: ...
 
     def keys(self, state_name: str, namespace: Any) -> Iterator[Any]: ...
 
@@ -48,8 +53,11 @@ def create_keyed_state_backend(
     max_parallelism: int,
     key_group_range: KeyGroupRange,
     clock: Callable[[], int] = wall_clock_millis,
+    options: Mapping[str, Any] | None = None,
 ) -> KeyedStateBackend:
-    """The backend named by ``state.backend.type`` (case-insensitive).
+    """The backend named by ``state.backend.type`` (case-insensitive); ``options`` are
+    configuration entries the backend reads (the rocksdb backend's
+    ``state.backend.rocksdb.*`` keys and ``io.tmp.dirs``).
 
     >>> from strom.state.key_groups import KeyGroupRange
     >>> create_keyed_state_backend("hashmap", 128, KeyGroupRange(0, 127)).backend_type
@@ -59,11 +67,36 @@ def create_keyed_state_backend(
     if name == "hashmap":
         return HeapKeyedStateBackend(max_parallelism, key_group_range, clock)
     if name == "rocksdb":
-        raise ValueError(
-            "state.backend.type 'rocksdb' is not available yet in strom; use 'hashmap' "
-            "(state kept as Python objects on the heap)"
+        from strom.state.rocksdb_backend import RocksDBKeyedStateBackend, RocksDBOptions
+
+        return RocksDBKeyedStateBackend(
+            max_parallelism, key_group_range, clock, RocksDBOptions.from_config(options)
         )
     raise ValueError(
         f"unknown state.backend.type {backend_type!r}; available: "
-        f"{', '.join(repr(b) for b in AVAILABLE_BACKENDS)} ('rocksdb' is not available yet)"
+        f"{', '.join(repr(b) for b in AVAILABLE_BACKENDS)}"
     )
+
+
+def checkpoint_keyed_state(
+    backend: Any, checkpoint_id: int, incremental: bool = False, savepoint: bool = False
+) -> Any:
+    """The synchronous part of a keyed backend's snapshot for a checkpoint, run on the task's
+    thread; the result goes into ``OperatorSubtaskState.keyed``:
+
+    * an incremental checkpoint (``execution.checkpointing.incremental``, not a savepoint,
+      a backend that has them: rocksdb): its local checkpoint, which the upload thread
+      hands to :func:`~strom.state.rocksdb_incremental.upload_keyed_state`;
+    * else the deferred canonical snapshot (a callable for the upload thread), when the
+      backend has one;
+    * else a full canonical snapshot, taken now.
+
+    Savepoints are always canonical, so they restore into any backend."""
+    if incremental and not savepoint:
+        take_incremental = getattr(backend, "snapshot_incremental", None)
+        if take_incremental is not None:
+            return take_incremental(checkpoint_id)
+    deferred = getattr(backend, "snapshot_deferred", None)
+    if deferred is not None:
+        return deferred()
+    return backend.snapshot()

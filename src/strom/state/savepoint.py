@@ -185,6 +185,10 @@ class SavepointReader:
         self, entry: OperatorStateEntry, index: int, handle: StateHandle
     ) -> KeyedStateSnapshot:
         snapshot = _pickling.loads(read_state(handle))
+        if getattr(snapshot, "shared_urls", None) is not None:  # an incremental rocksdb one
+            from strom.state.rocksdb_incremental import canonical_snapshot
+
+            snapshot = canonical_snapshot(snapshot)
         if not isinstance(snapshot, KeyedStateSnapshot):
             raise ValueError(
                 f"the keyed state of operator {entry.state_id!r} subtask {index} in "

@@ -21,6 +21,7 @@ from strom.rpc.messages import TaskDeploymentDescriptor
 from strom.state.checkpoint_metadata import SubtaskStateEntry
 from strom.state.checkpoint_storage import CheckpointLocation, InMemoryCheckpointLocation
 from strom.state.key_groups import compute_key_group_range_for_operator_index
+from strom.state.rocksdb_incremental import shared_dir_of, upload_keyed_state
 from strom.state.snapshots import OperatorSubtaskState
 
 __all__ = ["CheckpointUploads", "freeze_operator_state", "upload_subtask_states"]
@@ -55,8 +56,8 @@ def upload_subtask_states(tdd: TaskDeploymentDescriptor, barrier: CheckpointBarr
     for state_id, (state, operator_bytes) in states.items():
         state = state.materialize()
         name = f"{state_id}-{tdd.subtask_index}-{tdd.attempt_number}"
-        keyed = None if state.keyed is None else location.write_state(
-            f"{name}-keyed", _pickling.dumps(state.keyed))
+        keyed = None if state.keyed is None else upload_keyed_state(
+            state.keyed, location, shared_dir_of(barrier.location), f"{name}-keyed")
         operator = None if operator_bytes is None else location.write_state(
             f"{name}-operator", operator_bytes)
         entries[state_id] = SubtaskStateEntry(keyed, operator, key_groups.start, key_groups.end)

@@ -60,8 +60,8 @@ STOP_GRACE_S = 5.0
 
 
 def _default_backend_factory(kind: str, max_parallelism: int, key_groups: Any,
-                             clock: Callable[[], int]) -> Any:
-    return create_keyed_state_backend(kind, max_parallelism, key_groups, clock)
+                             clock: Callable[[], int], options: Any = None) -> Any:
+    return create_keyed_state_backend(kind, max_parallelism, key_groups, clock, options)
 
 
 class TaskExecutor(RpcEndpoint):

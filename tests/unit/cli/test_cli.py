@@ -74,8 +74,8 @@ def test_bad_configuration_is_reported_clearly(tmp_path: Path) -> None:
         ("taskmanager.network.memory.buffers-per-channel=-1", "expected an integer >= 0."),
         ("minicluster.number-of-taskmanagers=0", "expected an integer >= 1."),
         ("execution.runtime-mode=realtime", "expected one of STREAMING, BATCH, AUTOMATIC."),
-        ("state.backend.type=rocksdb", "the RocksDB state backend is planned but not "
-         "available in strom yet; use 'hashmap'"),
+        ("state.backend.type=leveldb", "Invalid value for 'state.backend.type': got "
+         "'leveldb'; expected one of hashmap, rocksdb."),
     ],
 )
 def test_bad_values_fail_before_the_program_runs(setting: str, message: str,
@@ -104,7 +104,7 @@ def test_parallelism_minus_one_is_the_number_of_cores(tmp_path: Path) -> None:
         ("parallelism:\n  default: 0\n",
          "Error: In configuration file 'config.yaml': Invalid value for "
          "'parallelism.default': got '0'; expected an integer >= 1"),
-        ("state.backend.type: rocksdb\n",
+        ("state.backend.type: leveldb\n",
          "Error: In configuration file 'config.yaml': Invalid value for 'state.backend.type'"),
     ],
 )

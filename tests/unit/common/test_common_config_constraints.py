@@ -54,12 +54,8 @@ CONSTRAINED: dict[ConfigOption[Any], tuple[list[str], list[str], str]] = {
     co.TASKMANAGER_REGISTRATION_TIMEOUT: (["5 min", "1 s"], ["0"], "expected an integer >= 1."),
     co.TASKMANAGER_DATA_PORT: (["0", "6121"], ["-1", "65536"],
                                "expected an integer from 0 to 65535."),
-    co.STATE_BACKEND_TYPE: (
-        ["hashmap", "HashMap"],
-        ["rocksdb", "RocksDB"],
-        "the RocksDB state backend is planned but not available in strom yet; use 'hashmap' "
-        "(state kept as Python objects on the heap, the default).",
-    ),
+    co.ROCKSDB_MEMORY_FIXED_PER_SLOT: (
+        ["8 mb", "1 gb"], ["1 kb"], "expected an integer >= 1048576."),
     co.CHECKPOINTING_TOLERABLE_FAILURES: (["0", "3"], ["-1"], "expected an integer >= 0."),
     co.CHECKPOINTING_MAX_CONCURRENT: (["1", "3"], ["0"], "expected an integer >= 1."),
     co.CHECKPOINTING_NUM_RETAINED: (["1", "5"], ["0"], "expected an integer >= 1."),

@@ -112,8 +112,10 @@ def test_fallback_keys() -> None:
     assert config.get(co.RESTART_STRATEGY_TYPE) == "none"
     legacy = Configuration.from_dict({"state.backend": "HashMap"})
     assert legacy.get(co.STATE_BACKEND_TYPE) == "hashmap"
-    with pytest.raises(ConfigError, match=r"^Invalid value for 'state\.backend': got 'rocksdb'"):
-        Configuration().set_string("state.backend", "rocksdb")
+    assert Configuration().set_string("state.backend", "RocksDB").get(
+        co.STATE_BACKEND_TYPE) == "rocksdb"
+    with pytest.raises(ConfigError, match=r"^Invalid value for 'state\.backend': got 'leveldb'"):
+        Configuration().set_string("state.backend", "leveldb")
 
 
 def test_map_option_from_string_and_prefixed_keys() -> None:

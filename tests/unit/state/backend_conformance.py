@@ -14,11 +14,25 @@ from typing import Any
 from strom.datastream.functions import AggregateFunction
 from strom.state.heap_backend import HeapKeyedStateBackend
 from strom.state.key_groups import KeyGroupRange
+from strom.state.rocksdb_backend import RocksDBKeyedStateBackend
 
 BackendFactory = Callable[[int, KeyGroupRange, Callable[[], int]], Any]
 
+#: rocksdb backends created by the current test (conftest disposes them afterwards)
+OPEN_ROCKSDB_BACKENDS: list[RocksDBKeyedStateBackend] = []
+
+
+def rocksdb_backend(
+    max_parallelism: int, key_group_range: KeyGroupRange, clock: Callable[[], int]
+) -> RocksDBKeyedStateBackend:
+    backend = RocksDBKeyedStateBackend(max_parallelism, key_group_range, clock)
+    OPEN_ROCKSDB_BACKENDS.append(backend)
+    return backend
+
+
 BACKEND_FACTORIES: dict[str, BackendFactory] = {
     "hashmap": HeapKeyedStateBackend,
+    "rocksdb": rocksdb_backend,
 }
 
 

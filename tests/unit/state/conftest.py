@@ -6,7 +6,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from backend_conformance import BACKEND_FACTORIES, BackendFactory, FakeClock
+from backend_conformance import (
+    BACKEND_FACTORIES,
+    OPEN_ROCKSDB_BACKENDS,
+    BackendFactory,
+    FakeClock,
+)
 
 from strom.state.key_groups import KeyGroupRange
 
@@ -28,3 +33,11 @@ def backend(backend_factory: BackendFactory, clock: FakeClock) -> Iterator[Any]:
     b = backend_factory(MAX_PARALLELISM, KeyGroupRange(0, MAX_PARALLELISM - 1), clock)
     yield b
     b.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _dispose_rocksdb_backends() -> Iterator[None]:
+    """Close the DBs (and remove the directories) of the rocksdb backends a test made."""
+    yield
+    while OPEN_ROCKSDB_BACKENDS:
+        OPEN_ROCKSDB_BACKENDS.pop().dispose()

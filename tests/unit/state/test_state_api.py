@@ -218,10 +218,13 @@ def test_ttl_builder_errors() -> None:
 def test_backend_factory() -> None:
     backend = create_keyed_state_backend("HashMap", 128, KeyGroupRange(0, 127))
     assert isinstance(backend, HeapKeyedStateBackend)
-    with pytest.raises(ValueError, match="'rocksdb' is not available yet"):
-        create_keyed_state_backend("rocksdb", 128, KeyGroupRange(0, 127))
+    rocks = create_keyed_state_backend(" RocksDB", 128, KeyGroupRange(0, 127))
+    try:
+        assert rocks.backend_type == "rocksdb"
+    finally:
+        rocks.dispose()
     with pytest.raises(
-        ValueError, match=r"unknown state\.backend\.type 'memory'; available: 'hashmap'"
+        ValueError, match=r"unknown state\.backend\.type 'memory'; available: 'hashmap', 'rocksdb'"
     ):
         create_keyed_state_backend("memory", 128, KeyGroupRange(0, 127))
 

@@ -22,6 +22,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from strom.common.checkpointing import CheckpointCoordinatorConfiguration
 from strom.common.job import JobStatus
 from strom.graph.execution_graph import Execution, ExecutionGraph
@@ -43,6 +45,11 @@ from strom.state.checkpoint_storage import (
     CheckpointLocation,
     CheckpointStorage,
     InMemoryCheckpointLocation,
+)
+from strom.state.shared_state import (
+    SharedStateRegistry,
+    discard_shared_state,
+    shared_state_of,
 )
 from strom.state.snapshots import RestoredOperatorState
 
@@ -112,6 +119,8 @@ class CheckpointCoordinator:
         self._periodic: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Event | None = None
         self._timeouts: dict[int, asyncio.TimerHandle] = {}
+        #: shared files (incremental RocksDB SSTs) by the completed checkpoints using them
+        self.shared_state = SharedStateRegistry()
 
     # ------------------------------------------------------------------ the contract
     def latest_completed(self) -> CompletedCheckpoint | None:
@@ -319,6 +328,9 @@ class CheckpointCoordinator:
         try:
             metadata = self._metadata(pending)
             loop = asyncio.get_running_loop()
+            shared = await loop.run_in_executor(None, shared_state_of, metadata)
+            if shared:  # incremental RocksDB state: the backend's native format
+                metadata = msgspec.structs.replace(metadata, format="native")
             pointer = await loop.run_in_executor(None, location.write_metadata, metadata)
         except Exception as e:
             log.warning("checkpoint %d of job %s could not be finalized: %s", checkpoint_id,
@@ -326,8 +338,12 @@ class CheckpointCoordinator:
             self._abort(checkpoint_id, f"writing its metadata failed: {e!r}",
                         counts_as_failure=True, cause=e)
             return
+        # before older checkpoints are dropped: the files they share with this one stay
+        self.shared_state.register_checkpoint(checkpoint_id, shared)
         if checkpoint_id not in self.tracker.pending:  # aborted meanwhile (the job ended)
             self._spawn(_in_thread(_discard_location, location))  # after its _metadata
+            self._spawn(_in_thread(discard_shared_state,
+                                   self.shared_state.release_checkpoint(checkpoint_id)))
             return
         duration = int((time.monotonic() - pending.extra["started"]) * 1000)
         completed = CompletedCheckpoint(
@@ -342,7 +358,10 @@ class CheckpointCoordinator:
         for older in subsumed:
             self._aborted(older, "a later checkpoint completed and subsumed it")
         if dropped:
+            unshared = [url for c in dropped
+                        for url in self.shared_state.release_checkpoint(c.checkpoint_id)]
             self._spawn(_in_thread(_discard_list, dropped))
+            self._spawn(_in_thread(discard_shared_state, unshared))
         for execution in self.graph().all():
             if str(execution.execution_id) in pending.acks:
                 self._spawn(self._notify(execution, checkpoint_id, True))

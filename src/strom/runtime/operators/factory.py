@@ -69,10 +69,18 @@ def register_operator(spec_type: type, builder: Builder) -> None:
     _BUILDERS[spec_type] = builder
 
 
-def create_operator(name: str, spec: Any, operator_id: str) -> StreamOperator:
+def create_operator(
+    name: str, spec: Any, operator_id: str, heap_state: bool = True
+) -> StreamOperator:
+    """The operator of ``spec``; ``heap_state`` False (the rocksdb backend) rules out the
+    operators that work on the hashmap backend's dicts directly."""
     builder = _BUILDERS.get(type(spec))
     if builder is None:
         raise TypeError(f"no operator is registered for {type(spec).__name__}")
+    if not heap_state and type(spec) is specs.WindowSpec:
+        from strom.runtime.operators.window import WindowOperator
+
+        return WindowOperator(name, spec)
     return builder(name, spec, operator_id)
 
 
