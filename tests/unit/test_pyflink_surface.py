@@ -161,10 +161,13 @@ IN_STROM: dict[str, list[str]] = {
         "execute_async", "from_collection", "from_source", "get_buffer_timeout",
         "get_checkpoint_config", "get_checkpoint_interval", "get_checkpointing_consistency_mode",
         "get_checkpointing_mode", "get_config",
-        "get_default_local_parallelism", "get_execution_environment", "get_execution_plan",
+        "get_default_local_parallelism", "get_default_savepoint_directory",
+        "get_execution_environment", "get_execution_plan",
         "get_max_parallelism", "get_parallelism", "is_chaining_enabled",
         "is_chaining_of_operators_with_different_max_parallelism_enabled",
+        "is_force_unaligned_checkpoints", "is_unaligned_checkpoints_enabled",
         "register_slot_sharing_group", "set_buffer_timeout", "set_default_local_parallelism",
+        "set_default_savepoint_directory",
         "set_max_parallelism", "set_parallelism", "set_python_executable",
         "set_python_requirements", "set_runtime_mode"
     ],
@@ -259,7 +262,9 @@ IN_STROM: dict[str, list[str]] = {
     ],
 }
 
-CHECKPOINTING = "checkpoints, savepoints and state-backend objects come with checkpointing"
+STATE_OBJECTS = ("PyFlink 2.x has no method that takes a state backend or checkpoint storage "
+                 "object; set state.backend.type and execution.checkpointing.* keys")
+CHANGELOG = "the changelog state backend is not implemented"
 ASYNC_IO = "async I/O is not implemented yet"
 RESTARTS = ("PyFlink 2.x has no method that takes a restart strategy configuration; set the "
             "restart-strategy.* keys")
@@ -278,7 +283,7 @@ NOT_IN_STROM: dict[str, dict[str, str]] = {
                          "EmbeddedRocksDBStateBackend",
                          "FileSystemCheckpointStorage", "HashMapStateBackend",
                          "JobManagerCheckpointStorage", "PredefinedOptions", "StateBackend"],
-                        CHECKPOINTING),
+                        STATE_OBJECTS),
         "SourceFunction": LEGACY,
     },
     "pyflink.common": {
@@ -305,10 +310,8 @@ NOT_IN_STROM: dict[str, dict[str, str]] = {
     "StreamExecutionEnvironment": {
         "create_input": JAVA_ONLY,
         "register_cached_file": NOT_YET,
-        **dict.fromkeys(["enable_changelog_state_backend", "get_default_savepoint_directory",
-                         "is_changelog_state_backend_enabled", "is_force_unaligned_checkpoints",
-                         "is_unaligned_checkpoints_enabled", "set_default_savepoint_directory"],
-                        CHECKPOINTING),
+        **dict.fromkeys(["enable_changelog_state_backend", "is_changelog_state_backend_enabled"],
+                        CHANGELOG),
     },
     "DataStream": {"cache": NOT_YET},
     "KeyedStream": {"cache": NOT_YET},
@@ -323,7 +326,7 @@ NOT_IN_STROM: dict[str, dict[str, str]] = {
         ], JAVA_SERIALIZERS),
         **dict.fromkeys(["disable_auto_generated_uids", "enable_auto_generated_uids",
                          "has_auto_generated_uids_enabled", "is_use_snapshot_compression",
-                         "set_use_snapshot_compression"], CHECKPOINTING),
+                         "set_use_snapshot_compression"], NOT_YET),
         **dict.fromkeys(["get_task_cancellation_interval", "get_task_cancellation_timeout",
                          "set_task_cancellation_interval", "set_task_cancellation_timeout"],
                         NOT_YET),

@@ -9,6 +9,11 @@ run cluster processes (see :mod:`strom.cli.cluster`).
     strom run-application [-p N] [-D rest.port=8081]... job.py [args...]
     strom list [-m host:port] [-a]
     strom cancel [-m host:port] <jobid>
+    strom savepoint [-m host:port] <jobid> [targetDirectory] | -d <savepointPath>
+    strom stop [-m host:port] [-p/--savepointPath dir] [-d/--drain] <jobid>
+    strom checkpoint [-m host:port] [-full] <jobid>
+
+``strom run -s <savepointPath> [-n]`` starts the program's jobs from a savepoint.
 
 Options go before the program; everything after it is the program's own arguments
 (``sys.argv[1:]``), as with ``python job.py``. A configuration mistake is one ``Error:``
@@ -27,7 +32,7 @@ from pathlib import Path
 import click
 
 from strom import __version__
-from strom.cli import jobs
+from strom.cli import jobs, savepoints
 from strom.cli._tracebacks import user_traceback
 from strom.common.config_options import ConfigError, validate
 from strom.common.configuration import Configuration
@@ -143,8 +148,14 @@ def main() -> None:
 @click.option("-pyfs", "--pyFiles", "py_files", default=None, metavar="file,...",
               help="Python files, packages or directories the job's functions import "
                    "(python.files; shipped with the job to a remote cluster).")
+@click.option("-s", "--fromSavepoint", "from_savepoint", default=None, metavar="savepointPath",
+              help="Start the jobs from this savepoint (execution.state-recovery.path).")
+@click.option("-n", "--allowNonRestoredState", "allow_non_restored_state", is_flag=True,
+              help="With -s: drop the savepoint's state of operators the program no longer "
+                   "has (execution.state-recovery.ignore-unclaimed-state).")
 @_with_common
 def run(jobmanager: str | None, detached: bool, py_files: str | None,
+        from_savepoint: str | None, allow_non_restored_state: bool,
         parallelism: int | None, dynamic: tuple[str, ...], config_file: str | None,
         verbose: bool, script: str, args: tuple[str, ...]) -> None:
     """Run a strom program on the embedded local cluster, or with -m on a remote one.
@@ -156,6 +167,10 @@ def run(jobmanager: str | None, detached: bool, py_files: str | None,
 
     if py_files:
         dynamic = (*dynamic, f"python.files={py_files}")
+    if from_savepoint:
+        dynamic = (*dynamic, f"execution.state-recovery.path={from_savepoint}")
+    if allow_non_restored_state:
+        dynamic = (*dynamic, "execution.state-recovery.ignore-unclaimed-state=true")
     if detached and jobmanager is None:
         raise click.UsageError("-d/--detached needs -m host:port (a remote cluster).")
     configuration = _configuration(parallelism, dynamic, config_file)
@@ -225,6 +240,9 @@ def info(parallelism: int | None, dynamic: tuple[str, ...], config_file: str | N
 
 main.add_command(jobs.list_jobs)
 main.add_command(jobs.cancel)
+main.add_command(savepoints.savepoint)
+main.add_command(savepoints.stop)
+main.add_command(savepoints.checkpoint)
 
 
 def _add_cluster_commands() -> None:

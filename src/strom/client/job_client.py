@@ -75,19 +75,14 @@ class ClusterJobClient(JobClient):
     def stop_with_savepoint(
         self, advance_to_end_of_event_time: bool, savepoint_directory: str | None = None
     ) -> concurrent.futures.Future[str]:
-        return self._unsupported("stop_with_savepoint")
+        return self._rpc.submit(self._dispatcher.stop_with_savepoint(
+            self._job_id, savepoint_directory, advance_to_end_of_event_time, "canonical"))
 
     def trigger_savepoint(
         self, savepoint_directory: str | None = None
     ) -> concurrent.futures.Future[str]:
-        return self._unsupported("trigger_savepoint")
-
-    def _unsupported(self, what: str) -> concurrent.futures.Future[Any]:
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        future.set_exception(RuntimeError(
-            f"{what}: savepoints need checkpointing, which this strom version does not have yet."
-        ))
-        return future
+        return self._rpc.submit(self._dispatcher.trigger_savepoint(
+            self._job_id, savepoint_directory, "canonical"))
 
     def get_accumulators(self) -> concurrent.futures.Future[dict[str, Any]]:
         async def accumulators() -> dict[str, Any]:

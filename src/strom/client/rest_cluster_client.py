@@ -53,6 +53,15 @@ def job_result_from_rest(info: m.ExecutionResultInfo, job_name: str = "") -> Job
                      error, dict(info.accumulator_results))
 
 
+def _raise_failure(cause: m.FailureCause | None) -> None:
+    """Raise the operation's failure as its own exception type, where it can be rebuilt."""
+    if cause is None:
+        return
+    if cause.serialized_throwable is not None:
+        raise msgspec.msgpack.decode(cause.serialized_throwable, type=SerializedError).rebuild()
+    raise RuntimeError(f"{cause.class_name}: {cause.stack_trace}")
+
+
 def _in_thread(name: str, work: Callable[[], T]) -> concurrent.futures.Future[T]:
     future: concurrent.futures.Future[T] = concurrent.futures.Future()
 
@@ -173,6 +182,59 @@ class RestClusterClient:
             return None
         return job_result_from_rest(answer.job_execution_result, job_name)
 
+    # -------------------------------------------------------------- savepoints
+    def trigger_savepoint(self, job_id: JobID, target_directory: str | None = None,
+                          format_type: str = "CANONICAL", cancel_job: bool = False) -> str:
+        """Take a savepoint and wait for it; its path (``file:/...``)."""
+        request = m.SavepointTriggerRequest(target_directory, cancel_job, format_type)
+        trigger = self.rest.send(specs.SAVEPOINT_TRIGGER, body=request, jobid=job_id)
+        return self._savepoint_location(job_id, trigger.request_id)
+
+    def stop_with_savepoint(self, job_id: JobID, target_directory: str | None = None,
+                            drain: bool = False, format_type: str = "CANONICAL") -> str:
+        """Stop the job with a savepoint and wait until it has; the savepoint's path."""
+        request = m.StopWithSavepointRequest(target_directory, drain, format_type)
+        trigger = self.rest.send(specs.STOP_WITH_SAVEPOINT, body=request, jobid=job_id)
+        return self._savepoint_location(job_id, trigger.request_id)
+
+    def trigger_checkpoint(self, job_id: JobID, full: bool = False) -> int:
+        """Take a checkpoint and wait for it; its id."""
+        request = m.CheckpointTriggerRequest("FULL" if full else "CONFIGURED")
+        trigger = self.rest.send(specs.CHECKPOINT_TRIGGER, body=request, jobid=job_id)
+        answer = self._poll(lambda: self.rest.send(
+            specs.CHECKPOINT_STATUS, jobid=job_id, triggerid=trigger.request_id))
+        assert answer.operation is not None
+        _raise_failure(answer.operation.failure_cause)
+        assert answer.operation.checkpoint_id is not None
+        return answer.operation.checkpoint_id
+
+    def dispose_savepoint(self, path: str) -> None:
+        """Delete the savepoint at ``path`` and wait until it is gone."""
+        trigger = self.rest.send(specs.SAVEPOINT_DISPOSAL,
+                                 body=m.SavepointDisposalRequest(path))
+        answer = self._poll(lambda: self.rest.send(specs.SAVEPOINT_DISPOSAL_STATUS,
+                                                   triggerid=trigger.request_id))
+        if answer.operation is not None:
+            _raise_failure(answer.operation.failure_cause)
+
+    def _savepoint_location(self, job_id: JobID, trigger_id: str) -> str:
+        answer = self._poll(lambda: self.rest.send(specs.SAVEPOINT_STATUS, jobid=job_id,
+                                                   triggerid=trigger_id))
+        assert answer.operation is not None
+        _raise_failure(answer.operation.failure_cause)
+        assert answer.operation.location is not None
+        return answer.operation.location
+
+    def _poll(self, ask: Callable[[], Any]) -> Any:
+        """Ask until the operation is COMPLETED (backing off to 1 s between asks)."""
+        interval = self.poll_interval_s
+        while True:
+            answer = ask()
+            if answer.status.id == "COMPLETED":
+                return answer
+            time.sleep(interval)
+            interval = min(interval * 1.5, 1.0)
+
     def wait_for_result(self, job_id: JobID, job_name: str = "") -> JobResult:
         """Poll until the job has ended (backing off to 1 s between polls)."""
         interval = self.poll_interval_s
@@ -221,18 +283,13 @@ class RestJobClient(JobClient):
     def stop_with_savepoint(self, advance_to_end_of_event_time: bool,
                             savepoint_directory: str | None = None
                             ) -> concurrent.futures.Future[str]:
-        return self._unsupported("stop_with_savepoint")
+        return _in_thread("strom-stop-with-savepoint", lambda: self._cluster.stop_with_savepoint(
+            self._job_id, savepoint_directory, advance_to_end_of_event_time))
 
     def trigger_savepoint(self, savepoint_directory: str | None = None
                           ) -> concurrent.futures.Future[str]:
-        return self._unsupported("trigger_savepoint")
-
-    def _unsupported(self, what: str) -> concurrent.futures.Future[Any]:
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        future.set_exception(RuntimeError(
-            f"{what}: savepoints need checkpointing, which this strom version does not have yet."
-        ))
-        return future
+        return _in_thread("strom-savepoint", lambda: self._cluster.trigger_savepoint(
+            self._job_id, savepoint_directory))
 
     def get_job_result(self) -> concurrent.futures.Future[JobResult]:
         return _in_thread("strom-job-result", self._wait)

@@ -13,10 +13,11 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from concurrent.futures import Future
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-__all__ = ["JobClient", "JobExecutionResult", "JobID", "JobStatus"]
+__all__ = ["JobClient", "JobExecutionResult", "JobID", "JobStatus", "SavepointRestoreSettings"]
 
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 
@@ -107,6 +108,48 @@ class JobStatus(Enum):
 
 
 _GLOBALLY_TERMINAL = frozenset({JobStatus.FINISHED, JobStatus.CANCELED, JobStatus.FAILED})
+
+
+@dataclass(frozen=True)
+class SavepointRestoreSettings:
+    """Where a job's state starts from (Flink's ``SavepointRestoreSettings``): the path of a
+    savepoint or retained checkpoint, and whether state of operators the job no longer has
+    may be dropped. The JobGraph carries them; the JobMaster restores from them when it
+    first deploys the job. strom never deletes the savepoint it restores from (Flink's
+    default NO_CLAIM mode).
+
+    >>> SavepointRestoreSettings.none().restore_savepoint()
+    False
+    >>> SavepointRestoreSettings("file:/tmp/savepoint-1a2b3c-0123456789ab", True)
+    SavepointRestoreSettings(restore_path='file:/tmp/savepoint-1a2b3c-0123456789ab', \
+allow_non_restored_state=True)
+    """
+
+    restore_path: str | None = None
+    allow_non_restored_state: bool = False
+
+    @staticmethod
+    def none() -> SavepointRestoreSettings:
+        """Start from empty state."""
+        return SavepointRestoreSettings()
+
+    def restore_savepoint(self) -> bool:
+        return bool(self.restore_path)
+
+    @staticmethod
+    def from_configuration(configuration: Any) -> SavepointRestoreSettings:
+        """From ``execution.state-recovery.path`` (1.x ``execution.savepoint.path``) and
+        ``execution.state-recovery.ignore-unclaimed-state``."""
+        from strom.common.config_options import (
+            STATE_RECOVERY_IGNORE_UNCLAIMED_STATE,
+            STATE_RECOVERY_PATH,
+        )
+
+        path = configuration.get(STATE_RECOVERY_PATH)
+        if not path:
+            return SavepointRestoreSettings.none()
+        return SavepointRestoreSettings(
+            str(path), bool(configuration.get(STATE_RECOVERY_IGNORE_UNCLAIMED_STATE)))
 
 
 class JobExecutionResult:

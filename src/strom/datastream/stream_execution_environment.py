@@ -19,7 +19,7 @@ from strom.common.checkpointing import CheckpointCoordinatorConfiguration
 from strom.common.configuration import Configuration
 from strom.common.execution_config import ExecutionConfig
 from strom.common.execution_mode import RuntimeExecutionMode
-from strom.common.job import JobClient, JobExecutionResult
+from strom.common.job import JobClient, JobExecutionResult, SavepointRestoreSettings
 from strom.datastream._validation import check_parallelism, check_parallelism_or_default
 from strom.datastream.checkpoint_config import CheckpointConfig, CheckpointingMode
 from strom.datastream.data_stream import CloseableIterator, DataStream
@@ -224,6 +224,23 @@ class StreamExecutionEnvironment:
     def get_checkpointing_consistency_mode(self) -> CheckpointingMode:
         return self.get_checkpointing_mode()
 
+    def is_unaligned_checkpoints_enabled(self) -> bool:
+        """Whether checkpoints are unaligned (``execution.checkpointing.unaligned.enabled``)."""
+        return self.get_checkpoint_config().is_unaligned_checkpoints_enabled()
+
+    def is_force_unaligned_checkpoints(self) -> bool:
+        return self.get_checkpoint_config().is_force_unaligned_checkpoints()
+
+    def set_default_savepoint_directory(self, directory: str) -> StreamExecutionEnvironment:
+        """Where savepoints go when they are triggered without a directory (sets
+        ``execution.checkpointing.savepoint-dir``; any path or fsspec URL)."""
+        self._configuration.set(opts.SAVEPOINT_DIRECTORY, directory)
+        return self
+
+    def get_default_savepoint_directory(self) -> str | None:
+        """The job's default savepoint directory, or None."""
+        return self._configuration.get(opts.SAVEPOINT_DIRECTORY)
+
     # ------------------------------------------------------------ dependencies
     def add_python_file(self, file_path: str) -> None:
         """Add a Python file, package directory, or zip/wheel/egg the job's functions import.
@@ -384,6 +401,7 @@ class StreamExecutionEnvironment:
         python_dependencies = PythonDependencies.from_configuration(config)
         job_graph = build_job_graph(self._stream_graph(job_name))
         job_graph.python_dependencies = python_dependencies
+        job_graph.savepoint_restore_settings = SavepointRestoreSettings.from_configuration(config)
         if job_graph.runtime_mode != "BATCH":
             self._warn_about_unfinishable_file_sinks()
         job_graph.config = {

@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from strom.common.job import SavepointRestoreSettings
 from strom.graph.ids import IntermediateDataSetID, JobVertexID
 from strom.graph.partitioning import ForwardPartitioning
 from strom.graph.python_dependencies import PythonDependencies
@@ -91,6 +92,9 @@ class JobGraph:
     #: the job's checkpoint settings (a ``CheckpointCoordinatorConfiguration``); None or
     #: without an interval: no periodic checkpoints
     checkpoint_config: Any = None
+    #: the savepoint the job starts from (``strom run -s``, ``execution.state-recovery.path``)
+    savepoint_restore_settings: SavepointRestoreSettings = field(
+        default_factory=SavepointRestoreSettings.none)
 
     @property
     def slot_sharing_groups(self) -> dict[str, Any]:

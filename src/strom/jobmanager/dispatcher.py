@@ -17,6 +17,14 @@ from strom.jobmanager.cluster_info import (
 from strom.jobmanager.job_files import JobFileStore
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.jobmaster import JobMaster
+from strom.jobmanager.savepoints import (
+    OperationCache,
+    OperationResult,
+    check_format,
+    display_path,
+    resolve_target_directory,
+    storage_path,
+)
 from strom.rpc.gateways import DispatcherGateway, JobMasterGateway, ResourceManagerGateway
 from strom.rpc.messages import JobOverview, SerializedValue
 from strom.rpc.service import RpcEndpoint, RpcService
@@ -46,10 +54,15 @@ class Dispatcher(RpcEndpoint):
     def __init__(self, rpc: RpcService, resource_manager_address: str,
                  name: str = "dispatcher", heartbeat: HeartbeatSettings | None = None,
                  job_files: JobFileStore | None = None,
-                 restart_defaults: dict[str, str] | None = None) -> None:
+                 restart_defaults: dict[str, str] | None = None,
+                 default_savepoint_dir: str | None = None) -> None:
         super().__init__(rpc, name)
         #: the cluster's restart-strategy.* and failover keys, for jobs that set none
         self.restart_defaults = dict(restart_defaults or {})
+        #: the cluster-wide ``execution.checkpointing.savepoint-dir``
+        self.default_savepoint_dir = default_savepoint_dir
+        #: savepoints, checkpoints and disposals REST clients poll by trigger id
+        self.operations = OperationCache(self.spawn)
         self.rm_address = resource_manager_address
         self.heartbeat = heartbeat
         self.job_masters: dict[JobID, JobMaster] = {}
@@ -212,6 +225,89 @@ class Dispatcher(RpcEndpoint):
             jobs_failed=statuses.count(JobStatus.FAILED),
         )
 
+    # ------------------------------------------------------------------ savepoints
+    def _running_job_master(self, job_id: JobID, doing: str) -> JobMaster:
+        job_master = self.job_masters.get(job_id)
+        if job_master is not None:
+            return job_master
+        if job_id in self.results:
+            status = self.results[job_id].status.value
+            raise JobEndedError(
+                f"Job {job_id} has ended ({status}); {doing} needs a running job. Resume it "
+                "from its last savepoint with strom run -s <path>.")
+        raise UnknownJobError(job_id)
+
+    def _savepoint_target(self, job_id: JobID, target_dir: str | None) -> tuple[
+            JobMasterGateway, str]:
+        """The running job's JobMaster and the directory its savepoint goes to: the one
+        asked for, the job's ``execution.checkpointing.savepoint-dir``, or the cluster's."""
+        job_master = self._running_job_master(job_id, "a savepoint")
+        checkpoint_config = job_master.job_graph.checkpoint_config
+        job_default = None if checkpoint_config is None else checkpoint_config.savepoint_dir
+        target = resolve_target_directory(target_dir, job_default, self.default_savepoint_dir)
+        return self.rpc.connect(job_master.address, JobMasterGateway), storage_path(target)
+
+    async def trigger_savepoint(self, job_id: JobID, target_dir: str | None,
+                                format_type: str) -> str:
+        format_type = check_format(format_type)
+        gateway, target = self._savepoint_target(job_id, target_dir)
+        return await gateway.trigger_savepoint(target, format_type, False)
+
+    async def stop_with_savepoint(self, job_id: JobID, target_dir: str | None, drain: bool,
+                                  format_type: str) -> str:
+        format_type = check_format(format_type)
+        gateway, target = self._savepoint_target(job_id, target_dir)
+        return await gateway.stop_with_savepoint(target, drain, format_type)
+
+    async def dispose_savepoint(self, path: str) -> None:
+        from strom.state.checkpoint_storage import dispose_savepoint
+
+        await self.rpc.loop.run_in_executor(None, dispose_savepoint, storage_path(path))
+
+    async def trigger_checkpoint(self, job_id: JobID, full: bool) -> int:
+        job_master = self._running_job_master(job_id, "a checkpoint")
+        return await self.rpc.connect(job_master.address, JobMasterGateway) \
+            .trigger_checkpoint(full)
+
+    async def start_savepoint_operation(
+        self, job_id: JobID, trigger_id: str, target_dir: str | None, format_type: str,
+        cancel_job: bool,
+    ) -> None:
+        format_type = check_format(format_type)
+        gateway, target = self._savepoint_target(job_id, target_dir)
+        self.operations.start(f"savepoint:{job_id}:{trigger_id}",
+                              gateway.trigger_savepoint(target, format_type, cancel_job),
+                              _savepoint_completed)
+
+    async def start_stop_with_savepoint_operation(
+        self, job_id: JobID, trigger_id: str, target_dir: str | None, drain: bool,
+        format_type: str,
+    ) -> None:
+        format_type = check_format(format_type)
+        gateway, target = self._savepoint_target(job_id, target_dir)
+        self.operations.start(f"savepoint:{job_id}:{trigger_id}",
+                              gateway.stop_with_savepoint(target, drain, format_type),
+                              _savepoint_completed)
+
+    async def start_checkpoint_operation(self, job_id: JobID, trigger_id: str,
+                                         full: bool) -> None:
+        self._running_job_master(job_id, "a checkpoint")
+        self.operations.start(f"checkpoint:{job_id}:{trigger_id}",
+                              self.trigger_checkpoint(job_id, full),
+                              lambda checkpoint_id: OperationResult(
+                                  "COMPLETED", checkpoint_id=checkpoint_id))
+
+    async def start_dispose_savepoint_operation(self, trigger_id: str, path: str) -> None:
+        self.operations.start(f"disposal:{trigger_id}", self.dispose_savepoint(path),
+                              lambda _: OperationResult("COMPLETED"))
+
+    async def get_operation_result(self, kind: str, job_id: JobID | None,
+                                   trigger_id: str) -> OperationResult:
+        key = f"{kind}:{trigger_id}" if job_id is None else f"{kind}:{job_id}:{trigger_id}"
+        what = (f"{kind} operation with trigger id {trigger_id}"
+                + (f" for job {job_id}" if job_id is not None else ""))
+        return self.operations.get(key, what)
+
     def leftovers(self) -> list[str]:
         running = [f"{self.address}: job {job_id} ({self.job_names.get(job_id)}) still runs"
                    for job_id in self.job_masters]
@@ -223,3 +319,7 @@ class Dispatcher(RpcEndpoint):
         for job_master in list(self.job_masters.values()):
             await job_master.stop()
         self.job_files.close()
+
+
+def _savepoint_completed(path: str) -> OperationResult:
+    return OperationResult("COMPLETED", location=display_path(path))

@@ -76,15 +76,26 @@ def create_jobmanager_components(rpc: RpcService, heartbeat: HeartbeatSettings,
                                  ) -> tuple[ResourceManager, Dispatcher]:
     """The JobManager's components on ``rpc`` (not started); the MiniCluster builds its
     JobManager with this too. The ``restart-strategy.*`` and failover keys of
-    ``configuration`` apply to jobs that do not set them."""
+    ``configuration`` apply to jobs that do not set them, and its
+    ``execution.checkpointing.savepoint-dir`` is the default for savepoints that name no
+    directory."""
     resource_manager = ResourceManager(rpc, heartbeat=heartbeat)
     restart_defaults = {}
+    savepoint_dir = None
     if configuration is not None:
         restart_defaults = {key: configuration.get_string(key, "")
                             for key in configuration.key_set()
                             if option_for_key(key) in RESTART_OPTIONS}
+        savepoint_dir = default_savepoint_dir(configuration)
     return resource_manager, Dispatcher(rpc, resource_manager.address, heartbeat=heartbeat,
-                                        restart_defaults=restart_defaults)
+                                        restart_defaults=restart_defaults,
+                                        default_savepoint_dir=savepoint_dir)
+
+
+def default_savepoint_dir(configuration: Configuration) -> str | None:
+    """``execution.checkpointing.savepoint-dir`` (1.x ``state.savepoints.dir``), if set."""
+    return (configuration.get_string("execution.checkpointing.savepoint-dir", "")
+            or configuration.get_string("state.savepoints.dir", "") or None)
 
 
 def start_jobmanager(configuration: Configuration) -> JobManagerProcess:

@@ -20,6 +20,7 @@ restart strategy decides (slots come from surviving TaskManagers or ones that re
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -46,6 +47,8 @@ from strom.jobmanager.cluster_info import (
 )
 from strom.jobmanager.collect_coordinator import CollectCoordinator
 from strom.jobmanager.job_result import JobResult
+from strom.jobmanager.savepoint_restore import SavepointRestore, load_savepoint_restore
+from strom.jobmanager.savepoints import display_path
 from strom.jobmanager.scheduler import messages as m
 from strom.jobmanager.scheduler.core import NoResourceAvailableError, SchedulerCore
 from strom.jobmanager.scheduler.failover import FailoverStrategy
@@ -54,6 +57,7 @@ from strom.jobmanager.scheduler.restart_strategies import (
     restart_strategy_from_config,
 )
 from strom.jobmanager.source_coordinator import SourceCoordinator
+from strom.network.elements import CheckpointType
 from strom.rpc.errors import RpcError, SerializedError
 from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway, TaskExecutorGateway
 from strom.rpc.messages import (
@@ -75,6 +79,8 @@ __all__ = ["JobMaster", "NoResourceAvailableError", "TaskManagerLostError",
 log = logging.getLogger(__name__)
 
 SLOT_REQUEST_TIMEOUT_S = 30.0
+#: how often stop-with-savepoint looks whether the job has finished after its savepoint
+_STOP_POLL_S = 0.02
 
 
 def serialize_operators(vertex: JobVertex) -> bytes:
@@ -145,6 +151,8 @@ class JobMaster(RpcEndpoint):
         self._timers: dict[int, asyncio.TimerHandle] = {}
         #: the checkpointed state each new attempt starts from, by execution id
         self._restored: dict[str, dict[str, Any]] = {}
+        #: the savepoint the job started from (``strom run -s``), if any
+        self._savepoint_restore: SavepointRestore | None = None
         self._release_slots = False
         self.heartbeats: HeartbeatLoop[str] = HeartbeatLoop(
             f"jobmaster-{job_id} to TaskExecutors", heartbeat or HeartbeatSettings(),
@@ -224,6 +232,12 @@ class JobMaster(RpcEndpoint):
             # repeat it
             self._handle(m.GlobalFailure(SerializedError.from_exception(e), recoverable=False))
             return
+        try:
+            await self._restore_from_savepoint()
+        except Exception as e:
+            # the savepoint cannot be read or does not fit the job: a restart would not help
+            self._handle(m.GlobalFailure(SerializedError.from_exception(e), recoverable=False))
+            return
         self._start_checkpointing()
         self._handle(m.Start())
 
@@ -300,6 +314,9 @@ class JobMaster(RpcEndpoint):
                     state = assignment.get((execution.vertex.id, execution.subtask))
                     if state:
                         self._restored[str(execution.execution_id)] = state
+            elif self._savepoint_restore is not None:
+                # no checkpoint yet: the job restarts from the savepoint it started from
+                self._assign_savepoint_state(command.executions)
             self._reset_source_coordinators(command, checkpoint)
         except Exception as e:
             self._handle(m.GlobalFailure(SerializedError.from_exception(e)))
@@ -316,9 +333,14 @@ class JobMaster(RpcEndpoint):
             if not isinstance(coordinator, SourceCoordinator):
                 continue
             checkpoint_id = checkpoint.checkpoint_id if checkpoint is not None else None
+            savepoint = self._savepoint_restore if checkpoint is None else None
+            if savepoint is not None:
+                checkpoint_id = savepoint.checkpoint_id
             if command.is_global:
                 data = (_coordinator_state(checkpoint, vertex.head.state_id)
                         if checkpoint is not None else None)
+                if savepoint is not None:
+                    data = savepoint.coordinator_states.get(vertex.head.state_id)
                 coordinator.reset_to_checkpoint(checkpoint_id or 0, data)
             else:
                 for subtask in subtasks:
@@ -559,6 +581,93 @@ class JobMaster(RpcEndpoint):
         else:
             await te.notify_checkpoint_aborted(execution.execution_id, checkpoint_id)
 
+    # ------------------------------------------------------------------ savepoints
+    async def _restore_from_savepoint(self) -> None:
+        """At the first deployment: the savepoint the job starts from (if any) is read and
+        assigned to the subtasks, and the source enumerators are reset to its state."""
+        restore = await self.rpc.loop.run_in_executor(
+            None, load_savepoint_restore, self.job_graph)
+        if restore is None:
+            return
+        self._savepoint_restore = restore
+        self._assign_savepoint_state(self.graph.all())
+        for vertex in self.job_graph.vertices:
+            if not vertex.is_source:
+                continue
+            data = restore.coordinator_states.get(vertex.head.state_id)
+            coordinator = self.coordinators[f"{vertex.id}:{vertex.head.node_id}"]
+            if data is not None and isinstance(coordinator, SourceCoordinator):
+                coordinator.reset_to_checkpoint(restore.checkpoint_id, data)
+        log.info("job %s starts from savepoint %s (checkpoint %d)", self.job_id,
+                 restore.path, restore.checkpoint_id)
+
+    def _assign_savepoint_state(self, executions: list[Execution]) -> None:
+        """The savepoint's state for these executions, as copies: where no serialization
+        stands between the JobMaster and the tasks (one process), a task changes what it got
+        in place (a reader's splits advance as it reads), and a restart needs it as saved."""
+        restore = self._savepoint_restore
+        assert restore is not None
+        for execution in executions:
+            states = restore.subtask_states.get((str(execution.vertex.id), execution.subtask))
+            if states:
+                self._restored[str(execution.execution_id)] = copy.deepcopy(states)
+
+    def _coordinator_for(self, doing: str) -> Any:
+        """The job's CheckpointCoordinator, or why ``doing`` is not possible now."""
+        if self.job_graph.runtime_mode == "BATCH":
+            raise ValueError(
+                f"Cannot {doing}: job {self.job_id} runs in BATCH mode, which takes no "
+                "checkpoints or savepoints (Flink: 'is not a streaming job').")
+        if self.status is not JobStatus.RUNNING:
+            raise RuntimeError(
+                f"Cannot {doing}: job {self.job_id} is {self.status.value}, not RUNNING.")
+        coordinator = self.checkpoint_coordinator
+        if coordinator is None:
+            raise RuntimeError(f"Cannot {doing}: job {self.job_id} has no checkpoint "
+                               "coordinator yet (it is still being scheduled); try again.")
+        return coordinator
+
+    async def trigger_savepoint(self, target_dir: str, format_type: str,
+                                cancel_job: bool) -> str:
+        coordinator = self._coordinator_for("trigger a savepoint")
+        _check_canonical(format_type)
+        completed = await coordinator.trigger_checkpoint(
+            kind=CheckpointType.SAVEPOINT, target_dir=target_dir)
+        if cancel_job:
+            await self.cancel()
+        return display_path(completed.external_pointer)
+
+    async def stop_with_savepoint(self, target_dir: str, drain: bool,
+                                  format_type: str) -> str:
+        """Flink's stop-with-savepoint: no periodic checkpoints meanwhile; a synchronous
+        savepoint (SAVEPOINT_TERMINATE with ``drain``: MAX_WATERMARK first) after which the
+        sources stop and the tasks finish. A failed savepoint leaves the job running."""
+        coordinator = self._coordinator_for("stop with a savepoint")
+        _check_canonical(format_type)
+        kind = CheckpointType.SAVEPOINT_TERMINATE if drain else CheckpointType.SAVEPOINT_SUSPEND
+        coordinator.stop_periodic()
+        try:
+            completed = await coordinator.trigger_checkpoint(kind=kind, target_dir=target_dir)
+        except BaseException:
+            if self.status is JobStatus.RUNNING:
+                coordinator.start_periodic()
+            raise
+        path = display_path(completed.external_pointer)
+        while not self.status.is_globally_terminal_state():
+            await asyncio.sleep(_STOP_POLL_S)
+        if self.status is not JobStatus.FINISHED:
+            raise RuntimeError(
+                f"The savepoint {path} of job {self.job_id} completed, but the job then ended "
+                f"{self.status.value} instead of FINISHED (its exceptions are at "
+                "/jobs/:jobid/exceptions). The savepoint is complete; resume from it with "
+                "strom run -s.")
+        return path
+
+    async def trigger_checkpoint(self, full: bool) -> int:
+        coordinator = self._coordinator_for("trigger a checkpoint")
+        completed = await coordinator.trigger_checkpoint(kind=CheckpointType.CHECKPOINT)
+        return int(completed.checkpoint_id)
+
     # ------------------------------------------------------------------ heartbeats
     async def _request_heartbeat(self, address: str) -> list[ExecutionAttemptID]:
         te = self.rpc.connect(address, TaskExecutorGateway)
@@ -658,6 +767,13 @@ def _coordinator_state(checkpoint: CompletedCheckpoint, state_id: str) -> bytes 
         if entry.state_id == state_id and entry.coordinator_state is not None:
             return read_state(entry.coordinator_state)
     return None
+
+
+def _check_canonical(format_type: str) -> None:
+    if format_type != "canonical":
+        raise ValueError(
+            f"strom writes savepoints in the CANONICAL format only (any state backend restores "
+            f"it), got {format_type.upper()}; take the savepoint without a format type.")
 
 
 def _host_of(address: str) -> str:

@@ -22,6 +22,7 @@ from strom.jobmanager.cluster_info import (
     TaskManagerDetails,
 )
 from strom.jobmanager.job_result import JobResult
+from strom.jobmanager.savepoints import OperationResult
 from strom.rpc.errors import SerializedError
 from strom.rpc.messages import (
     JobOverview,
@@ -89,6 +90,50 @@ class DispatcherGateway(Protocol):
         self, job_id: JobID, operator_id: str, request: bytes
     ) -> bytes: ...
 
+    # savepoints: the calls a JobClient waits on, and the ones REST polls by trigger id
+    @no_timeout
+    async def trigger_savepoint(self, job_id: JobID, target_dir: str | None,
+                                format_type: str) -> str:
+        """Take a savepoint (in ``target_dir`` or the configured default); its path."""
+        ...
+
+    @no_timeout
+    async def stop_with_savepoint(self, job_id: JobID, target_dir: str | None, drain: bool,
+                                  format_type: str) -> str:
+        """Stop the job with a final savepoint; its path once the job has FINISHED."""
+        ...
+
+    @no_timeout
+    async def dispose_savepoint(self, path: str) -> None: ...
+
+    @no_timeout
+    async def trigger_checkpoint(self, job_id: JobID, full: bool) -> int:
+        """A manual checkpoint; its id once it completed."""
+        ...
+
+    async def start_savepoint_operation(
+        self, job_id: JobID, trigger_id: str, target_dir: str | None, format_type: str,
+        cancel_job: bool,
+    ) -> None:
+        """Start a savepoint (then cancel the job when ``cancel_job``) in the background;
+        fails at once on an unknown job or a missing directory."""
+        ...
+
+    async def start_stop_with_savepoint_operation(
+        self, job_id: JobID, trigger_id: str, target_dir: str | None, drain: bool,
+        format_type: str,
+    ) -> None: ...
+
+    async def start_checkpoint_operation(self, job_id: JobID, trigger_id: str,
+                                         full: bool) -> None: ...
+
+    async def start_dispose_savepoint_operation(self, trigger_id: str, path: str) -> None: ...
+
+    async def get_operation_result(self, kind: str, job_id: JobID | None,
+                                   trigger_id: str) -> OperationResult:
+        """``kind``: savepoint (also stop-with-savepoint), checkpoint or disposal."""
+        ...
+
 
 class ResourceManagerGateway(Protocol):
     async def register_task_executor(
@@ -148,6 +193,17 @@ class JobMasterGateway(Protocol):
     ) -> None:
         """A task could not take checkpoint ``checkpoint_id``: the checkpoint is aborted."""
         ...
+
+    @no_timeout
+    async def trigger_savepoint(self, target_dir: str, format_type: str,
+                                cancel_job: bool) -> str: ...
+
+    @no_timeout
+    async def stop_with_savepoint(self, target_dir: str, drain: bool,
+                                  format_type: str) -> str: ...
+
+    @no_timeout
+    async def trigger_checkpoint(self, full: bool) -> int: ...
 
 
 class TaskExecutorGateway(Protocol):

@@ -9,7 +9,6 @@ operators happens in that thread: input, timers and control actions all go throu
 from __future__ import annotations
 
 import enum
-import pickle
 import threading
 import time
 import traceback
@@ -26,7 +25,6 @@ from strom.network.elements import (
     END_OF_PARTITION,
     CancelCheckpointMarker,
     CheckpointBarrier,
-    CheckpointType,
     EndOfPartition,
     PriorityBarrier,
     RecordBatch,
@@ -37,14 +35,10 @@ from strom.network.environment import InputChannel, NetworkEnvironment
 from strom.network.partitioners import create_channel_selector
 from strom.network.record_writer import RecordWriter
 from strom.rpc.messages import ExecutionState, ProducerLocation, TaskDeploymentDescriptor
-from strom.runtime.channel_state import ChannelState, ChannelStateWriter
+from strom.runtime.channel_state import ChannelStateWriter
 from strom.runtime.checkpoint_barriers import BarrierHandler
-from strom.runtime.checkpoint_snapshots import (
-    CheckpointListener,
-    CheckpointSkippedError,
-    restored_states,
-    subtask_state,
-)
+from strom.runtime.checkpoint_snapshots import CheckpointListener, restored_states
+from strom.runtime.failure_attribution import attribute_failure
 from strom.runtime.input_gate import InputGate
 from strom.runtime.operators.base import (
     ChainOutput,
@@ -57,6 +51,7 @@ from strom.runtime.operators.factory import create_operator
 from strom.runtime.operators.source import SourceOperator
 from strom.runtime.output_types import checked_emit
 from strom.runtime.python_path import acquire_python_path, release_python_path
+from strom.runtime.task_checkpoints import TaskCheckpointing
 from strom.state.key_groups import compute_key_group_range_for_operator_index
 from strom.state.rocksdb_incremental import canonical_keyed_state
 from strom.state.snapshots import RestoredOperatorState
@@ -74,15 +69,6 @@ class StepResult(enum.Enum):
 SOURCE_IDLE_POLL_MS = 5
 
 
-def attribute_failure(error: BaseException, operator_name: str) -> None:
-    """Remember the innermost operator a user exception passed through."""
-    if getattr(error, "__strom_operator__", None) is None:
-        try:
-            error.__strom_operator__ = operator_name  # type: ignore[attr-defined]
-        except AttributeError:
-            pass
-
-
 def _guard_batch(operator: StreamOperator) -> Callable[[list[Any], list[int] | None], None]:
     process = operator.process_batch
     name = operator.name
@@ -97,7 +83,7 @@ def _guard_batch(operator: StreamOperator) -> Callable[[list[Any], list[int] | N
     return emit
 
 
-class Task:
+class Task(TaskCheckpointing):
     def __init__(
         self,
         tdd: TaskDeploymentDescriptor,
@@ -149,6 +135,13 @@ class Task:
         #: where snapshots go (the TaskExecutor uploads and acknowledges them)
         self.checkpoints = checkpoints
         self.barriers: BarrierHandler | None = None
+        #: stop-with-savepoint: the synchronous savepoint's barrier this task passed on; until
+        #: it completes, sources emit nothing and no timers fire
+        self.stopping: CheckpointBarrier | None = None
+        #: the synchronous savepoint completed: the task finishes once its input has ended
+        self.stop_complete = False
+        #: the input ended while the synchronous savepoint was still pending
+        self.stop_input_ended = False
         #: the chain's state ids, in chain order
         self.state_ids: list[str] = []
         #: checkpoints this task's sources trigger are unaligned (savepoints never are)
@@ -372,6 +365,16 @@ class Task:
 
     def _end_of_input(self) -> None:
         """All input arrived; operators still holding a backlog finish it first."""
+        if self.stopping is not None:
+            # stop-with-savepoint: finish once the savepoint is complete (its notification
+            # commits what the operators staged for it)
+            self.stop_input_ended = True
+            if self.stop_complete:
+                self._finish_stopped()
+            return
+        self._finish_input()
+
+    def _finish_input(self) -> None:
         if any(op.has_backlog() for _, op in self.bounded):
             self.input_ended = True
         else:
@@ -399,7 +402,7 @@ class Task:
             mail()
             if self.state.is_terminal:
                 return StepResult.DONE
-        if self.timed:
+        if self.timed and self.stopping is None:
             now = self.clock()
             if self.deadline is not None and now >= self.deadline:
                 for op in self.timed:
@@ -429,6 +432,8 @@ class Task:
             self._flush_on_timeout()
             return StepResult.PROGRESS
         if self.source is not None:
+            if self.stopping is not None:
+                return StepResult.IDLE  # stopped: waits for the savepoint to complete
             status = self.source.emit_next()
             if status is InputStatus.END_OF_INPUT:
                 self._end_of_input()
@@ -492,7 +497,8 @@ class Task:
                 head.process_watermark_status(status)
         elif kind is EndOfPartition:
             watermark, _ = gate.on_end(channel)
-            if watermark is not None:
+            # a stop without --drain ends the inputs without advancing event time
+            if watermark is not None and not self._suspended():
                 head.process_watermark(watermark)
             assert self.barriers is not None
             aligned = self.barriers.on_end_of_partition(channel)
@@ -524,168 +530,6 @@ class Task:
                 self._abort_checkpoint(cancelled, "it was cancelled upstream")
         else:
             raise TypeError(f"unexpected element on channel {channel}: {element!r}")
-
-    # ------------------------------------------------------------------ checkpoints
-    def trigger_checkpoint(self, checkpoint_id: int, timestamp: int, kind: CheckpointType,
-                           location: str = "") -> None:
-        """A source task starts checkpoint ``checkpoint_id`` (thread-safe): at its next step
-        it snapshots its chain and sends the barrier after everything emitted before."""
-        unaligned = self.unaligned_checkpoints and kind is CheckpointType.CHECKPOINT
-        barrier = CheckpointBarrier(checkpoint_id, timestamp, kind, unaligned, location)
-
-        def trigger() -> None:
-            if self.state is not ExecutionState.RUNNING or self.finishing or self.input_ended:
-                self._decline(checkpoint_id, CheckpointSkippedError(
-                    f"Task {self.name} cannot take checkpoint {checkpoint_id}: it is "
-                    f"{'finishing' if self.state is ExecutionState.RUNNING else self.state.value}."))
-                return
-            self._perform_checkpoint(barrier)
-
-        self.post(trigger)
-
-    def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
-        """Checkpoint ``checkpoint_id`` completed: the operators may commit (thread-safe)."""
-        self.post(lambda: self._notify(checkpoint_id, complete=True))
-
-    def notify_checkpoint_aborted(self, checkpoint_id: int) -> None:
-        self.post(lambda: self._notify(checkpoint_id, complete=False))
-
-    def _notify(self, checkpoint_id: int, complete: bool) -> None:
-        if self.state.is_terminal:
-            return
-        for backend in self._keyed_backends:  # rocksdb: the base of incremental checkpoints
-            notify = getattr(backend, "notify_checkpoint_complete" if complete
-                             else "notify_checkpoint_aborted", None)
-            if notify is not None:
-                notify(checkpoint_id)
-        for op in self.operators:
-            try:
-                if complete:
-                    op.notify_checkpoint_complete(checkpoint_id)
-                else:
-                    op.notify_checkpoint_aborted(checkpoint_id)
-            except BaseException as e:
-                attribute_failure(e, op.name)
-                raise
-
-    def _perform_checkpoint(self, barrier: CheckpointBarrier) -> None:
-        """Snapshot the chain (synchronous part), then forward the barrier; the TaskExecutor
-        uploads the rest in the background and acknowledges."""
-        checkpoint_id = barrier.checkpoint_id
-        try:
-            for backend in self._keyed_backends:  # which kind of snapshot to take
-                begin = getattr(backend, "begin_checkpoint", None)
-                if begin is not None:
-                    begin(checkpoint_id, barrier.kind.is_savepoint)
-            for op in self.operators:
-                op.prepare_snapshot_pre_barrier(checkpoint_id)
-            states = {}
-            for state_id, op in zip(self.state_ids, self.operators, strict=True):
-                state = subtask_state(op.snapshot_state(checkpoint_id))
-                if state is not None:
-                    states[state_id] = state
-        except Exception as e:
-            attribute_failure(e, self.name)
-            self._decline(checkpoint_id, e)
-            for writer in self.writers:
-                writer.broadcast_event(CancelCheckpointMarker(checkpoint_id))
-            return
-        if barrier.unaligned:
-            self._start_channel_state(barrier, states)
-            return
-        for writer in self.writers:
-            writer.broadcast_event(barrier)
-        if self.checkpoints is not None:
-            self.checkpoints.snapshot_taken(self.tdd, barrier, states)
-
-    # ------------------------------------------------------------------ unaligned checkpoints
-    def _priority_input(self) -> None:
-        """Priority barriers first, even while the output is back-pressured."""
-        gate = self.gate
-        assert gate is not None
-        while (polled := gate.poll_priority()) is not None:
-            channel, priority = polled
-            self._on_priority_barrier(channel, priority.barrier)
-
-    def _on_priority_barrier(self, channel: int, barrier: CheckpointBarrier) -> None:
-        if not self._unaligned_capable:
-            return  # it aligns at the in-order barrier
-        assert self.barriers is not None
-        start, aborted = self.barriers.on_priority_barrier(channel, barrier)
-        if aborted is not None:
-            self._abort_checkpoint(aborted, "a barrier of a newer checkpoint overtook it")
-        if start is not None:
-            self._perform_checkpoint(start)
-
-    def _on_unaligned_barrier(self, channel: int, barrier: CheckpointBarrier) -> None:
-        """The in-order barrier: everything before it on ``channel`` is recorded."""
-        assert self.barriers is not None
-        unaligned = self.barriers.unaligned
-        if unaligned is None or unaligned.checkpoint_id != barrier.checkpoint_id:
-            self._on_priority_barrier(channel, barrier)  # started here, if not over yet
-        self._finish_channel(channel, barrier.checkpoint_id)
-
-    def _start_channel_state(self, barrier: CheckpointBarrier, states: dict[str, Any]) -> None:
-        """The operators are snapshotted: the barrier overtakes the output buffers (they
-        become output channel state), and the inputs are recorded up to their barriers."""
-        handler = self.barriers
-        recording = handler.recording if handler is not None and \
-            handler.unaligned is barrier else set()
-        writer = self._channel_state = ChannelStateWriter(barrier, states, recording)
-        for index, record_writer in enumerate(self.writers):
-            writer.add_outputs(index, record_writer.broadcast_priority(barrier))
-        if writer.recording:
-            self._capture_inflight()
-        if self._channel_state is writer and writer.complete:
-            self._complete_channel_state()
-
-    def _capture_inflight(self) -> None:
-        """Take what waits in the channels before their barriers into the channel state,
-        without processing it, for every channel whose barrier is in already."""
-        writer, gate = self._channel_state, self.gate
-        assert writer is not None and gate is not None
-        checkpoint_id = writer.checkpoint_id
-        for channel in list(writer.recording):
-            queued = gate.inflight_before(channel, checkpoint_id)
-            if queued is not None:
-                writer.capture(channel, queued)
-                self._finish_channel(channel, checkpoint_id)
-                if self._channel_state is not writer:
-                    return
-
-    def _finish_channel(self, channel: int, checkpoint_id: int) -> None:
-        assert self.barriers is not None
-        if self.barriers.finish_channel(channel, checkpoint_id):
-            self._complete_channel_state()
-
-    def _complete_channel_state(self) -> None:
-        writer, self._channel_state = self._channel_state, None
-        if writer is None or self.checkpoints is None:
-            return
-        data = pickle.dumps(writer.state, protocol=5)
-        self.checkpoints.snapshot_taken(self.tdd, writer.barrier, writer.states,
-                                        (self.state_ids[0], data))
-
-    def _restore_channel_state(self, state: ChannelState) -> None:
-        """Output channel state goes first on its channels; input channel state is fed to
-        the operators before the first input is read."""
-        for index, writer in enumerate(self.writers):
-            for subchannel in range(writer.n):
-                writer.restore_output(subchannel, state.output_elements(index, subchannel))
-        self._replay.extend(state.input_elements())
-
-    def _abort_checkpoint(self, checkpoint_id: int, why: str) -> None:
-        recording = self._channel_state
-        if recording is not None and recording.checkpoint_id <= checkpoint_id:
-            self._channel_state = None  # its channel state will not complete
-        self._decline(checkpoint_id, CheckpointSkippedError(
-            f"Task {self.name} gave up checkpoint {checkpoint_id}: {why}."))
-        for writer in self.writers:
-            writer.broadcast_event(CancelCheckpointMarker(checkpoint_id))
-
-    def _decline(self, checkpoint_id: int, error: BaseException) -> None:
-        if self.checkpoints is not None:
-            self.checkpoints.declined(self.tdd, checkpoint_id, error)
 
     def _flush(self) -> None:
         for writer in self.writers:

@@ -22,6 +22,7 @@ __all__ = [
     "UPPER_BOUND_MAX_PARALLELISM",
     "KeyGroupRange",
     "assign_to_key_group",
+    "check_backend_range",
     "compute_default_max_parallelism",
     "compute_key_group_range_for_operator_index",
     "compute_operator_index_for_key_group",
@@ -177,3 +178,24 @@ def compute_key_group_range_for_operator_index(
     start = (operator_index * max_parallelism + parallelism - 1) // parallelism
     end = ((operator_index + 1) * max_parallelism - 1) // parallelism
     return KeyGroupRange(start, end)
+
+
+def check_backend_range(max_parallelism: Any, key_group_range: Any) -> None:
+    """Raise a clear error unless a keyed state backend may own ``key_group_range`` of
+    ``max_parallelism`` key groups."""
+    if isinstance(max_parallelism, bool) or not isinstance(max_parallelism, int):
+        raise TypeError(f"max_parallelism must be an int, got {max_parallelism!r}")
+    if not 0 < max_parallelism <= UPPER_BOUND_MAX_PARALLELISM:
+        raise ValueError(
+            f"max_parallelism must be in 1..{UPPER_BOUND_MAX_PARALLELISM}, "
+            f"got {max_parallelism}"
+        )
+    if not isinstance(key_group_range, KeyGroupRange):
+        raise TypeError(f"key_group_range must be a KeyGroupRange, got {key_group_range!r}")
+    if len(key_group_range) and not (
+        0 <= key_group_range.start and key_group_range.end < max_parallelism
+    ):
+        raise ValueError(
+            f"key_group_range {key_group_range} lies outside the key groups "
+            f"0..{max_parallelism - 1} of max_parallelism {max_parallelism}"
+        )

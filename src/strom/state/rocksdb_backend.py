@@ -33,7 +33,12 @@ from typing import Any
 
 from strom.datastream.state import StateDescriptor, ValueStateDescriptor
 from strom.state.heap_backend import _describe, _kind_of, wall_clock_millis
-from strom.state.key_groups import UPPER_BOUND_MAX_PARALLELISM, KeyGroupRange, assign_to_key_group
+from strom.state.key_groups import (
+    UPPER_BOUND_MAX_PARALLELISM,
+    KeyGroupRange,
+    assign_to_key_group,
+    check_backend_range,
+)
 from strom.state.rocksdb_keys import (
     META_PREFIX,
     decode_object,
@@ -241,22 +246,7 @@ class RocksDBKeyedStateBackend:
         clock: Callable[[], int] = wall_clock_millis,
         options: RocksDBOptions | None = None,
     ) -> None:
-        if isinstance(max_parallelism, bool) or not isinstance(max_parallelism, int):
-            raise TypeError(f"max_parallelism must be an int, got {max_parallelism!r}")
-        if not 0 < max_parallelism <= UPPER_BOUND_MAX_PARALLELISM:
-            raise ValueError(
-                f"max_parallelism must be in 1..{UPPER_BOUND_MAX_PARALLELISM}, "
-                f"got {max_parallelism}"
-            )
-        if not isinstance(key_group_range, KeyGroupRange):
-            raise TypeError(f"key_group_range must be a KeyGroupRange, got {key_group_range!r}")
-        if len(key_group_range) and not (
-            0 <= key_group_range.start and key_group_range.end < max_parallelism
-        ):
-            raise ValueError(
-                f"key_group_range {key_group_range} lies outside the key groups "
-                f"0..{max_parallelism - 1} of max_parallelism {max_parallelism}"
-            )
+        check_backend_range(max_parallelism, key_group_range)
         self.max_parallelism = max_parallelism
         self.key_group_range = key_group_range
         self.options = options or RocksDBOptions()

@@ -78,3 +78,17 @@ def test_bad_values_fail_early_with_what_to_do() -> None:
     with pytest.raises(ConfigError, match=r"no execution.checkpointing.dir is set"):
         CheckpointCoordinatorConfiguration.from_configuration(Configuration.from_dict({
             "execution.checkpointing.storage": "filesystem"}))
+
+
+def test_default_savepoint_directory_and_unaligned_getters_on_the_environment() -> None:
+    from strom.common import config_options as opts
+
+    env = StreamExecutionEnvironment.get_execution_environment()
+    assert env.get_default_savepoint_directory() is None
+    assert env.set_default_savepoint_directory("/tmp/savepoints") is env
+    assert env.get_default_savepoint_directory() == "/tmp/savepoints"
+    assert env.get_config().configuration.get(opts.SAVEPOINT_DIRECTORY) == "/tmp/savepoints"
+    assert not env.is_unaligned_checkpoints_enabled()
+    env.get_checkpoint_config().enable_unaligned_checkpoints()
+    assert env.is_unaligned_checkpoints_enabled()
+    assert not env.is_force_unaligned_checkpoints()

@@ -335,8 +335,9 @@ class CheckpointCoordinator:
         except Exception as e:
             log.warning("checkpoint %d of job %s could not be finalized: %s", checkpoint_id,
                         self.job_id, e)
+            # Flink: a savepoint that fails on the JobManager never fails the job
             self._abort(checkpoint_id, f"writing its metadata failed: {e!r}",
-                        counts_as_failure=True, cause=e)
+                        counts_as_failure=not pending.kind.is_savepoint, cause=e)
             return
         # before older checkpoints are dropped: the files they share with this one stay
         self.shared_state.register_checkpoint(checkpoint_id, shared)

@@ -26,6 +26,13 @@ from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.rest import messages as m
 from strom.jobmanager.rest import specs
 from strom.jobmanager.rest.specs import EndpointSpec
+from strom.jobmanager.savepoints import (
+    NoSavepointDirectoryError,
+    OperationResult,
+    check_format,
+    new_trigger_id,
+)
+from strom.rpc.errors import SerializedError
 from strom.rpc.gateways import DispatcherGateway
 from strom.rpc.messages import SerializedValue
 
@@ -248,6 +255,125 @@ async def coordination_request(gateway: DispatcherGateway, request: RestRequest
     return m.CoordinationResponse(serialized_coordination_response=answer)
 
 
+# -- asynchronous operations ------------------------------------------------------------
+
+
+def _trigger_id(given: str | None) -> str:
+    if given is None:
+        return new_trigger_id()
+    if len(given) != 32 or any(c not in "0123456789abcdefABCDEF" for c in given):
+        raise RestHandlerError(
+            400, f"A triggerId is 32 hexadecimal digits, got {given!r}; leave it out and the "
+                 "JobManager picks one.")
+    return given.lower()
+
+
+def _format_type(given: str) -> str:
+    try:
+        return check_format(given)
+    except ValueError as e:
+        raise RestHandlerError(400, f"Bad formatType: {e}") from None
+
+
+async def _start(start: Awaitable[None]) -> None:
+    """Start an operation; a request it cannot serve is a 400 with the reason."""
+    try:
+        await start
+    except NoSavepointDirectoryError as e:
+        raise RestHandlerError(400, str(e)) from None
+
+
+def _failure_cause(error: SerializedError | None) -> m.FailureCause | None:
+    if error is None:
+        return None
+    return m.FailureCause(class_name=error.type_name, stack_trace=error.traceback,
+                          serialized_throwable=msgspec.msgpack.encode(error))
+
+
+async def trigger_savepoint(gateway: DispatcherGateway, request: RestRequest
+                            ) -> m.TriggerResponse:
+    job_id = parse_job_id(request.path_parameters["jobid"])
+    body: m.SavepointTriggerRequest = request.body
+    trigger_id = _trigger_id(body.trigger_id)
+    await _start(gateway.start_savepoint_operation(
+        job_id, trigger_id, body.target_directory, _format_type(body.format_type),
+        body.cancel_job))
+    return m.TriggerResponse(trigger_id)
+
+
+async def stop_with_savepoint(gateway: DispatcherGateway, request: RestRequest
+                              ) -> m.TriggerResponse:
+    job_id = parse_job_id(request.path_parameters["jobid"])
+    body: m.StopWithSavepointRequest = request.body
+    trigger_id = _trigger_id(body.trigger_id)
+    await _start(gateway.start_stop_with_savepoint_operation(
+        job_id, trigger_id, body.target_directory, body.drain, _format_type(body.format_type)))
+    return m.TriggerResponse(trigger_id)
+
+
+async def _operation(gateway: DispatcherGateway, kind: str, request: RestRequest,
+                     with_job: bool = True) -> OperationResult:
+    job_id = parse_job_id(request.path_parameters["jobid"]) if with_job else None
+    return await gateway.get_operation_result(kind, job_id,
+                                              request.path_parameters["triggerid"].lower())
+
+
+async def savepoint_status(gateway: DispatcherGateway, request: RestRequest
+                           ) -> m.SavepointStatusResponse:
+    result = await _operation(gateway, "savepoint", request)
+    if result.status != "COMPLETED":
+        return m.SavepointStatusResponse(m.QueueStatus(result.status))
+    return m.SavepointStatusResponse(m.QueueStatus("COMPLETED"), m.SavepointInfo(
+        location=result.location, failure_cause=_failure_cause(result.failure)))
+
+
+_CHECKPOINT_TYPES = ("CONFIGURED", "FULL", "INCREMENTAL")
+
+
+async def trigger_checkpoint(gateway: DispatcherGateway, request: RestRequest
+                             ) -> m.TriggerResponse:
+    job_id = parse_job_id(request.path_parameters["jobid"])
+    body: m.CheckpointTriggerRequest = request.body
+    checkpoint_type = body.checkpoint_type.upper()
+    if checkpoint_type not in _CHECKPOINT_TYPES:
+        raise RestHandlerError(
+            400, f"Bad checkpointType {body.checkpoint_type!r}; use one of "
+                 f"{', '.join(_CHECKPOINT_TYPES)}.")
+    trigger_id = _trigger_id(body.trigger_id)
+    await _start(gateway.start_checkpoint_operation(job_id, trigger_id,
+                                                    checkpoint_type == "FULL"))
+    return m.TriggerResponse(trigger_id)
+
+
+async def checkpoint_status(gateway: DispatcherGateway, request: RestRequest
+                            ) -> m.CheckpointStatusResponse:
+    result = await _operation(gateway, "checkpoint", request)
+    if result.status != "COMPLETED":
+        return m.CheckpointStatusResponse(m.QueueStatus(result.status))
+    return m.CheckpointStatusResponse(m.QueueStatus("COMPLETED"), m.CheckpointInfo(
+        checkpoint_id=result.checkpoint_id, failure_cause=_failure_cause(result.failure)))
+
+
+async def dispose_savepoint(gateway: DispatcherGateway, request: RestRequest
+                            ) -> m.TriggerResponse:
+    body: m.SavepointDisposalRequest = request.body
+    if not body.savepoint_path.strip():
+        raise RestHandlerError(400, "The savepoint-path is empty; give the path "
+                                    "'strom savepoint' printed.")
+    trigger_id = new_trigger_id()
+    await gateway.start_dispose_savepoint_operation(trigger_id, body.savepoint_path)
+    return m.TriggerResponse(trigger_id)
+
+
+async def disposal_status(gateway: DispatcherGateway, request: RestRequest
+                          ) -> m.OperationStatusResponse:
+    result = await _operation(gateway, "disposal", request, with_job=False)
+    if result.status != "COMPLETED":
+        return m.OperationStatusResponse(m.QueueStatus(result.status))
+    return m.OperationStatusResponse(m.QueueStatus("COMPLETED"), m.OperationInfo(
+        failure_cause=_failure_cause(result.failure)))
+
+
 #: which handler answers which spec; every spec has one
 HANDLERS: dict[EndpointSpec[Any], Handler] = {
     specs.CLUSTER_OVERVIEW: cluster_overview,
@@ -260,4 +386,11 @@ HANDLERS: dict[EndpointSpec[Any], Handler] = {
     specs.CANCEL_JOB: cancel_job,
     specs.JOB_EXCEPTIONS: job_exceptions,
     specs.COORDINATION_REQUEST: coordination_request,
+    specs.SAVEPOINT_TRIGGER: trigger_savepoint,
+    specs.SAVEPOINT_STATUS: savepoint_status,
+    specs.STOP_WITH_SAVEPOINT: stop_with_savepoint,
+    specs.CHECKPOINT_TRIGGER: trigger_checkpoint,
+    specs.CHECKPOINT_STATUS: checkpoint_status,
+    specs.SAVEPOINT_DISPOSAL: dispose_savepoint,
+    specs.SAVEPOINT_DISPOSAL_STATUS: disposal_status,
 }

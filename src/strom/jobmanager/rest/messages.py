@@ -20,6 +20,10 @@ __all__ = [
     "JobIdWithStatus", "JobIdsWithStatusOverview", "JobOverviewInfo", "JobSubmitRequest",
     "JobSubmitResponse", "JobVertexDetailsInfo", "MultipleJobsDetails", "QueueStatus",
     "TaskManagerInfo", "TaskManagersInfo", "STROM_VERSION",
+    "CheckpointInfo", "CheckpointStatusResponse", "CheckpointTriggerRequest",
+    "OperationInfo", "OperationStatusResponse", "SavepointDisposalRequest", "SavepointInfo",
+    "SavepointStatusResponse", "SavepointTriggerRequest", "StopWithSavepointRequest",
+    "TriggerResponse",
 ]
 
 STROM_VERSION = __version__
@@ -221,3 +225,82 @@ class TaskManagerInfo(msgspec.Struct):
 
 class TaskManagersInfo(msgspec.Struct):
     taskmanagers: list[TaskManagerInfo]
+
+
+# -- asynchronous operations: savepoints, stop-with-savepoint, checkpoints, disposal --------
+
+
+class SavepointTriggerRequest(msgspec.Struct):
+    """``POST /jobs/:jobid/savepoints`` (Flink's SavepointTriggerRequestBody)."""
+
+    target_directory: str | None = _field("target-directory", None)
+    #: cancel the job once the savepoint is complete (deprecated in Flink: use /stop)
+    cancel_job: bool = _field("cancel-job", False)
+    #: CANONICAL (the default) or NATIVE
+    format_type: str = _field("formatType", "CANONICAL")
+    #: a trigger id of the client's choosing, so that a retried request is not run twice
+    trigger_id: str | None = _field("triggerId", None)
+
+
+class StopWithSavepointRequest(msgspec.Struct):
+    """``POST /jobs/:jobid/stop`` (Flink's StopWithSavepointRequestBody); ``drain`` emits
+    MAX_WATERMARK before the savepoint so that all event-time timers and windows fire."""
+
+    target_directory: str | None = _field("targetDirectory", None)
+    drain: bool = _field("drain", False)
+    format_type: str = _field("formatType", "CANONICAL")
+    trigger_id: str | None = _field("triggerId", None)
+
+
+class CheckpointTriggerRequest(msgspec.Struct):
+    """``POST /jobs/:jobid/checkpoints`` (Flink 1.19's CheckpointTriggerRequestBody):
+    CONFIGURED, FULL or INCREMENTAL."""
+
+    checkpoint_type: str = _field("checkpointType", "CONFIGURED")
+    trigger_id: str | None = _field("triggerId", None)
+
+
+class SavepointDisposalRequest(msgspec.Struct):
+    """``POST /savepoint-disposal``."""
+
+    savepoint_path: str = _field("savepoint-path")
+
+
+class TriggerResponse(msgspec.Struct):
+    """202: the operation runs; poll its status with the ``request-id`` (a trigger id)."""
+
+    request_id: str = _field("request-id")
+
+
+class SavepointInfo(msgspec.Struct, omit_defaults=True):
+    location: str | None = _field("location", None)
+    failure_cause: FailureCause | None = _field("failure-cause", None)
+
+
+class CheckpointInfo(msgspec.Struct, omit_defaults=True):
+    checkpoint_id: int | None = _field("checkpointId", None)
+    failure_cause: FailureCause | None = _field("failure-cause", None)
+
+
+class OperationInfo(msgspec.Struct, omit_defaults=True):
+    failure_cause: FailureCause | None = _field("failure-cause", None)
+
+
+class SavepointStatusResponse(msgspec.Struct, omit_defaults=True):
+    """``GET /jobs/:jobid/savepoints/:triggerid``: IN_PROGRESS, then COMPLETED with the
+    savepoint's ``location`` or its ``failure-cause``."""
+
+    status: QueueStatus
+    operation: SavepointInfo | None = None
+
+
+class CheckpointStatusResponse(msgspec.Struct, omit_defaults=True):
+    status: QueueStatus
+    operation: CheckpointInfo | None = None
+
+
+class OperationStatusResponse(msgspec.Struct, omit_defaults=True):
+    """``GET /savepoint-disposal/:triggerid``."""
+
+    status: QueueStatus
+    operation: OperationInfo | None = None

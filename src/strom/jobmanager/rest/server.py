@@ -35,8 +35,17 @@ log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 256 * 1024 * 1024
 
 
+#: path parameters that only match their id's form, so that a fixed path beside them
+#: (``/jobs/:jobid/checkpoints/config``) is not taken for one
+_PARAMETER_PATTERNS = {"triggerid": "[0-9a-fA-F]{32}"}
+
+
 def _aiohttp_path(path: str) -> str:
-    return "/".join(f"{{{p[1:]}}}" if p.startswith(":") else p for p in path.split("/"))
+    def parameter(name: str) -> str:
+        pattern = _PARAMETER_PATTERNS.get(name)
+        return f"{{{name}:{pattern}}}" if pattern else f"{{{name}}}"
+
+    return "/".join(parameter(p[1:]) if p.startswith(":") else p for p in path.split("/"))
 
 
 def _error(status: int, *errors: str) -> web.Response:
@@ -48,8 +57,10 @@ def _is_not_found(error: BaseException) -> bool:
     """An unknown job, a job that has ended, an unknown operator coordinator."""
     from strom.jobmanager.dispatcher import JobEndedError, UnknownJobError
     from strom.jobmanager.jobmaster import UnknownOperatorError
+    from strom.jobmanager.savepoints import UnknownOperationError
 
-    return isinstance(error, UnknownJobError | JobEndedError | UnknownOperatorError)
+    return isinstance(error, UnknownJobError | JobEndedError | UnknownOperatorError
+                      | UnknownOperationError)
 
 
 def _is_duplicate(error: BaseException) -> bool:

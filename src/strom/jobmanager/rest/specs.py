@@ -18,8 +18,9 @@ from strom.jobmanager.rest import messages as m
 
 __all__ = [
     "ALL_SPECS", "CANCEL_JOB", "CLUSTER_OVERVIEW", "COORDINATION_REQUEST", "EndpointSpec", "JOB_DETAILS",
-    "JOB_EXCEPTIONS", "JOB_EXECUTION_RESULT", "JOBS_OVERVIEW", "LIST_JOBS", "QueryParameter", "SUBMIT_JOB",
-    "TASK_MANAGERS",
+    "JOB_EXCEPTIONS", "JOB_EXECUTION_RESULT", "JOBS_OVERVIEW", "LIST_JOBS", "QueryParameter",
+    "SUBMIT_JOB", "TASK_MANAGERS", "CHECKPOINT_STATUS", "CHECKPOINT_TRIGGER", "SAVEPOINT_DISPOSAL",
+    "SAVEPOINT_DISPOSAL_STATUS", "SAVEPOINT_STATUS", "SAVEPOINT_TRIGGER", "STOP_WITH_SAVEPOINT",
 ]
 
 R = TypeVar("R")
@@ -120,7 +121,49 @@ COORDINATION_REQUEST = EndpointSpec(
     request=m.CoordinationRequest,
 )
 
+SAVEPOINT_TRIGGER = EndpointSpec(
+    "POST", "/jobs/:jobid/savepoints", m.TriggerResponse, 202,
+    "Triggers a savepoint, and optionally cancels the job afterwards. This async operation "
+    "returns a 'request-id' to poll at /jobs/:jobid/savepoints/:triggerid.",
+    request=m.SavepointTriggerRequest,
+)
+SAVEPOINT_STATUS = EndpointSpec(
+    "GET", "/jobs/:jobid/savepoints/:triggerid", m.SavepointStatusResponse, 200,
+    "Returns the status of a savepoint operation (also of a stop-with-savepoint): "
+    "IN_PROGRESS, or COMPLETED with the savepoint's location or the failure cause.",
+)
+STOP_WITH_SAVEPOINT = EndpointSpec(
+    "POST", "/jobs/:jobid/stop", m.TriggerResponse, 202,
+    "Stops a job with a savepoint; with drain, MAX_WATERMARK is emitted before the last "
+    "checkpoint barrier so that all event-time timers fire. Poll the returned 'request-id' "
+    "at /jobs/:jobid/savepoints/:triggerid.",
+    request=m.StopWithSavepointRequest,
+)
+CHECKPOINT_TRIGGER = EndpointSpec(
+    "POST", "/jobs/:jobid/checkpoints", m.TriggerResponse, 202,
+    "Triggers a checkpoint. This async operation returns a 'request-id' to poll at "
+    "/jobs/:jobid/checkpoints/:triggerid.",
+    request=m.CheckpointTriggerRequest,
+)
+CHECKPOINT_STATUS = EndpointSpec(
+    "GET", "/jobs/:jobid/checkpoints/:triggerid", m.CheckpointStatusResponse, 200,
+    "Returns the status of a checkpoint trigger operation: IN_PROGRESS, or COMPLETED with "
+    "the checkpoint's id or the failure cause.",
+)
+SAVEPOINT_DISPOSAL = EndpointSpec(
+    "POST", "/savepoint-disposal", m.TriggerResponse, 202,
+    "Triggers the disposal of a savepoint (its directory is deleted). Poll the returned "
+    "'request-id' at /savepoint-disposal/:triggerid.",
+    request=m.SavepointDisposalRequest,
+)
+SAVEPOINT_DISPOSAL_STATUS = EndpointSpec(
+    "GET", "/savepoint-disposal/:triggerid", m.OperationStatusResponse, 200,
+    "Returns the status of a savepoint disposal operation.",
+)
+
 ALL_SPECS: tuple[EndpointSpec[Any], ...] = (
     CLUSTER_OVERVIEW, TASK_MANAGERS, LIST_JOBS, SUBMIT_JOB, JOBS_OVERVIEW, JOB_DETAILS,
-    JOB_EXECUTION_RESULT, CANCEL_JOB, JOB_EXCEPTIONS, COORDINATION_REQUEST,
+    JOB_EXECUTION_RESULT, CANCEL_JOB, JOB_EXCEPTIONS, COORDINATION_REQUEST, SAVEPOINT_TRIGGER,
+    SAVEPOINT_STATUS, STOP_WITH_SAVEPOINT, CHECKPOINT_TRIGGER, CHECKPOINT_STATUS,
+    SAVEPOINT_DISPOSAL, SAVEPOINT_DISPOSAL_STATUS,
 )

@@ -217,6 +217,10 @@ class SourceOperator(StreamOperator):
             )
         return status
 
+    def emit_max_watermark(self) -> None:
+        """Stop-with-savepoint ``--drain``: the end of event time, before the savepoint."""
+        self._emit_watermark(LONG_MAX)
+
     def next_processing_time(self) -> int | None:
         return None if self.finished else self.watermarks.next_periodic
 
