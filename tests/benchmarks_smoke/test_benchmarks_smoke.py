@@ -107,12 +107,14 @@ def test_word_count_emits_every_rolling_update_like_the_baseline() -> None:
 
 def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_all.benchmark_modules() == [
-        "checkpoint_pause", "collect", "keyed_process", "local_processes", "memory",
-        "network_channel", "rocksdb_state", "stateless", "windows", "word_count"]
+        "checkpoint_overhead", "checkpoint_pause", "collect", "keyed_process",
+        "local_processes", "memory", "network_channel", "recovery_time", "rocksdb_state",
+        "stateless", "windows", "word_count"]
     code = run_all.main(["--json", "--scale", "0.002", "--repeat", "1", "--warmup", "0"])
     assert code == 0
     rows = {r["name"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
     assert list(rows) == [
+        "checkpoint_overhead.window_1s",
         "checkpoint_pause.max_pause", "checkpoint_pause.max_pause_copying",
         "collect.vs_sink", "collect.vs_keeping_sink",
         "keyed_process.value_state_timers",
@@ -121,6 +123,7 @@ def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture
         "memory.from_collection_peak",
         *(["memory.from_collection_rss"] if Path("/proc/self/statm").exists() else []),
         "network.tcp_channel", "network.tcp_channel_wall",
+        "recovery_time.kill_task_manager", "recovery_time.kill_task_manager_p1",
         "rocksdb_state.keyed_process_rocksdb", "rocksdb_state.keyed_process_hashmap",
         "stateless.map_filter", "stateless.map_filter_vs_inlined",
         "stateless.map_filter_generated",
@@ -133,6 +136,7 @@ def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture
     assert rows["word_count.streaming"]["records"] == (
         word_count.baseline_word_count(word_count.make_lines(400))[0])
     assert {name: r["target"] for name, r in rows.items() if r["target"] is not None} == {
+        "checkpoint_overhead.window_1s": 0.9,
         "checkpoint_pause.max_pause": 1.0, "checkpoint_pause.max_pause_copying": 1.0,
         "collect.vs_sink": 0.9, "local_processes.scaling_p2_over_p1": 1.7,
         "memory.from_collection_peak": 1.3, "network.tcp_channel": 0.7,
@@ -143,6 +147,10 @@ def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture
     startup, latency = rows.pop("local_processes.startup_p2"), rows.pop("local_processes.latency")
     assert len(startup["thread_s"]) == len(startup["process_s"]) == 1
     assert 0 <= latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+    for name in ("recovery_time.kill_task_manager", "recovery_time.kill_task_manager_p1"):
+        recovery = rows.pop(name)
+        assert recovery["kills"] == 1
+        assert 0 < recovery["detected_s"][0] <= recovery["running_s"][0] <= recovery["tasks_s"][0]
     for name, r in rows.items():
         unit = "bytes" if name.startswith("memory.") else "s"
         assert r["ratio"] > 0

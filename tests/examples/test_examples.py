@@ -7,6 +7,9 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,3 +94,32 @@ def test_window_kinds() -> None:
         "count    home  views=2", "count    home  views=2", "count    docs  views=2",
         "global   home  latest of 3 views at 1200", "global   docs  latest of 3 views at 4100",
     ])
+
+
+def _exactly_once_windows() -> Any:
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        import exactly_once_windows  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    return exactly_once_windows
+
+
+def test_exactly_once_windows_prints_its_expected_lines() -> None:
+    example = _exactly_once_windows()
+    expected = example.expected_lines(3_000)
+    assert run("exactly_once_windows.py", "--print-expected", "--records", "3000") == expected
+    assert "sensor-000,0,4,0" in expected  # readings 0, 300, 600 and 900, each of value 0
+    assert sum(int(line.split(",")[2]) for line in expected) == 3_000
+
+
+@pytest.mark.parametrize("fail_after", [0, 10_000], ids=["no-failure", "first-attempt-fails"])
+def test_exactly_once_windows_finishes_exactly_the_expected_lines(
+        tmp_path: Path, fail_after: int) -> None:
+    records = 30_000
+    run("exactly_once_windows.py", "--output", str(tmp_path / "out"), "--records", str(records),
+        "--checkpoint-dir", str(tmp_path / "checkpoints"), "--checkpoint-interval", "100",
+        "--rate", "40000", "--fail-after", str(fail_after), "--parallelism", "2")
+    written = sorted(line for part in (tmp_path / "out").glob("part-*")
+                     for line in part.read_text().splitlines())
+    assert written == _exactly_once_windows().expected_lines(records)

@@ -297,6 +297,9 @@ class CheckpointCoordinator:
         loop = asyncio.get_running_loop()
         self._timeouts[checkpoint_id] = loop.call_later(
             self.config.timeout_ms / 1000.0, self._expire, checkpoint_id)
+        # as Flink's "Triggering checkpoint n ... for job": with "completed ..." it shows
+        # which checkpoint is in flight (the recovery tests kill a TaskManager then)
+        log.info("triggering %s %d of job %s", kind.value, checkpoint_id, self.job_id)
         for execution in sources:
             self._spawn(self._trigger_task(execution, pending))
 
