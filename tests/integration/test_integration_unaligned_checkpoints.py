@@ -157,25 +157,21 @@ def test_a_back_pressured_job_completes_an_unaligned_checkpoint_and_restores_fro
         _enable_unaligned(env, tmp_path)
         _job(env, elements, counter, sink, slow_s=0.05)
         client = env.execute_async("unaligned")
-        # back-pressure has set in: the sources are well ahead of the slow stage (which
-        # then needs about a second and a half to catch up, far more than the checkpoint)
+        # back-pressure has set in: the sources are well ahead of the slow stage
         wait_until(lambda: sink.results and counter.value >= len(sink.results) + 64,
                    DEADLINE_S, what="the sources well ahead of the slow stage")
         coordinator = _coordinator(cluster, client.get_job_id())
-        # the sources emitted at least this many records before their barriers
-        emitted = counter.value
         completed = _trigger(cluster, coordinator)
-        seen_at_completion = len(sink.results)
         client.cancel().result(DEADLINE_S)
         latch.trigger()
         try:
             client.get_job_execution_result().result(DEADLINE_S)
         except Exception:
             pass  # cancelled
-    # an aligned checkpoint completes only after the slow stage processed every record
-    # emitted before the barriers
-    assert seen_at_completion < emitted
-    # the records it had not processed were persisted as channel state
+    # the slow stage had not processed every record emitted before the barriers when the
+    # checkpoint was taken: they were persisted as channel state, which an aligned checkpoint
+    # never has (it waits until they are processed). Counts, not times: how long the
+    # checkpoint took on a loaded machine does not matter.
     persisted = _channel_records(completed.metadata)
     assert persisted > 0
     metadata = completed.metadata
