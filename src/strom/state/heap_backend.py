@@ -102,6 +102,24 @@ def _kind_of(descriptor: Any) -> str:
     )
 
 
+def requested_meta(descriptor: StateDescriptor, states: dict[str, Any]) -> tuple[StateMeta, Any]:
+    """The kind and TTL flag ``descriptor`` asks for, and the state ``states`` already holds
+    under its name (None if none); raises when that state is of another kind."""
+    kind = _kind_of(descriptor)
+    ttl_config = descriptor.get_ttl_config()
+    wanted = StateMeta(kind, ttl_config is not None and ttl_config.is_enabled())
+    existing = states.get(descriptor.name)
+    if existing is not None:
+        have = StateMeta(existing.kind, existing.has_ttl)
+        if have != wanted:
+            raise ValueError(
+                f"state {descriptor.name!r} is already registered as {_describe(have)}; it "
+                f"cannot also be used as {_describe(wanted)} ({descriptor!r}). Give each "
+                "state its own name."
+            )
+    return wanted, existing
+
+
 def _describe(meta: StateMeta) -> str:
     return f"{meta.kind} state {'with' if meta.has_ttl else 'without'} TTL"
 
@@ -175,21 +193,12 @@ class HeapKeyedStateBackend:
         return state
 
     def _register(self, descriptor: StateDescriptor) -> HeapState:
-        kind = _kind_of(descriptor)
-        ttl_config = descriptor.get_ttl_config()
-        with_ttl = ttl_config is not None and ttl_config.is_enabled()
-        wanted = StateMeta(kind, with_ttl)
-        name = descriptor.name
-        existing = self._states.get(name)
+        wanted, existing = requested_meta(descriptor, self._states)
         if existing is not None:
-            have = StateMeta(existing.kind, existing.has_ttl)
-            if have != wanted:
-                raise ValueError(
-                    f"state {name!r} is already registered as {_describe(have)}; it cannot "
-                    f"also be used as {_describe(wanted)} ({descriptor!r}). Give each state "
-                    "its own name."
-                )
             return existing
+        name = descriptor.name
+        kind, with_ttl = wanted
+        ttl_config = descriptor.get_ttl_config()
         namespaces: NamespaceMap | None = None
         restored = self._restored.get(name)
         if restored is not None:

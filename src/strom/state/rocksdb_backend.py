@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from strom.datastream.state import StateDescriptor, ValueStateDescriptor
-from strom.state.heap_backend import _describe, _kind_of, wall_clock_millis
+from strom.state.heap_backend import _describe, requested_meta, wall_clock_millis
 from strom.state.key_groups import (
     UPPER_BOUND_MAX_PARALLELISM,
     KeyGroupRange,
@@ -335,21 +335,12 @@ class RocksDBKeyedStateBackend:
         return sid
 
     def _register(self, descriptor: StateDescriptor) -> RocksState:
-        kind = _kind_of(descriptor)
-        ttl_config = descriptor.get_ttl_config()
-        with_ttl = ttl_config is not None and ttl_config.is_enabled()
-        wanted = StateMeta(kind, with_ttl)
-        name = descriptor.name
-        existing = self._states.get(name)
+        wanted, existing = requested_meta(descriptor, self._states)
         if existing is not None:
-            have = StateMeta(existing.kind, existing.has_ttl)
-            if have != wanted:
-                raise ValueError(
-                    f"state {name!r} is already registered as {_describe(have)}; it cannot "
-                    f"also be used as {_describe(wanted)} ({descriptor!r}). Give each state "
-                    "its own name."
-                )
             return existing
+        name = descriptor.name
+        kind, with_ttl = wanted
+        ttl_config = descriptor.get_ttl_config()
         known = self._metas.get(name)
         if known is not None and known[1] != wanted:
             if name in self._restored_names:
