@@ -15,6 +15,13 @@ $(VENV)/.test-deps: $(BIN)/activate
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(VENV)/.test-deps
 
+# The web UI tests drive Debian's Chromium with Playwright (its own browser download does
+# not work here). Installed once, as root or through sudo.
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium
+
 # PyFlink's own example programs, run by tests/acceptance with only their imports renamed.
 # Only the wheel's examples are unpacked; PyFlink itself is never installed or imported.
 PYFLINK_VERSION := 2.3.0
@@ -38,9 +45,9 @@ lint: $(VENV)/.test-deps
 # Flink's CI forces RPC serialization: what cannot cross a process boundary fails here.
 # The dataflow tests then run again with every channel between two TaskManagers over
 # loopback TCP (STROM_NETWORK=tcp: p=2 jobs on two TaskExecutors).
-test: $(VENV)/.test-deps $(PYFLINK_DIR)/.done lint
+test: $(VENV)/.test-deps $(PYFLINK_DIR)/.done $(CHROMIUM) lint
 	STROM_RPC=codec STROM_PYFLINK_EXAMPLES=$(PYFLINK_DIR)/wheel/pyflink/examples \
-		$(BIN)/python -m pytest -q
+		STROM_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q
 	STROM_RPC=codec STROM_NETWORK=tcp $(BIN)/python -m pytest -q tests/integration
 
 bench: $(BIN)/activate

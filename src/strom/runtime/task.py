@@ -21,6 +21,7 @@ from strom.datastream.connectors.base import InputStatus
 from strom.graph.ids import ExecutionAttemptID
 from strom.graph.job_graph import ChainedOperator
 from strom.graph.partitioning import CustomPartitioning, HashPartitioning
+from strom.metrics.groups import MetricGroup, unregistered_group
 from strom.network.elements import (
     END_OF_PARTITION,
     CancelCheckpointMarker,
@@ -93,8 +94,13 @@ class Task(TaskCheckpointing):
         send_operator_event: Callable[[ExecutionAttemptID, str, int, Any], None],
         create_keyed_backend: Callable[..., Any],
         checkpoints: CheckpointListener | None = None,
+        metric_group: MetricGroup | None = None,
     ) -> None:
         self.tdd = tdd
+        #: this subtask attempt's metric group (category "task"); unregistered when none is
+        #: given (tests that build a Task directly)
+        self.metric_group = metric_group if metric_group is not None \
+            else unregistered_group(f"{tdd.task_name}.{tdd.subtask_index}")
         self.network = network
         self.clock = clock
         self.report_state = report_state

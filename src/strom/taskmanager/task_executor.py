@@ -18,6 +18,7 @@ import asyncio
 import functools
 import itertools
 import logging
+import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,6 +29,8 @@ from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
 from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost, monotonic_ms
 from strom.jobmanager.checkpoint.stats import CheckpointAckStats
 from strom.jobmanager.job_files import JobFileStore
+from strom.metrics.groups import MetricGroup
+from strom.metrics.registry import MetricRegistry, add_job_group, add_task_group
 from strom.network.elements import CheckpointType
 from strom.network.environment import NetworkEnvironment
 from strom.rpc.errors import RpcError, SerializedError
@@ -78,6 +81,7 @@ class TaskExecutor(RpcEndpoint):
         name: str | None = None,
         heartbeat: HeartbeatSettings | None = None,
         registration: RegistrationSettings | None = None,
+        metric_registry: MetricRegistry | None = None,
     ) -> None:
         number = next(_numbers)
         super().__init__(rpc, name or f"taskexecutor-{number}")
@@ -123,6 +127,13 @@ class TaskExecutor(RpcEndpoint):
         #: uploads the asynchronous part of task snapshots and acknowledges them
         self.checkpoint_uploads = CheckpointUploads(
             self.name, self._on_loop, self._acknowledge_checkpoint, self._decline_checkpoint)
+        #: the process's metric registry (shared by the TaskExecutors of one process) and
+        #: this TaskExecutor's group in it; each job gets a group below it while it has tasks
+        self.metric_registry = metric_registry if metric_registry is not None \
+            else MetricRegistry()
+        self.metric_group = self.metric_registry.taskmanager_group(
+            socket.gethostname(), str(self.resource_id))
+        self.job_metric_groups: dict[JobID, MetricGroup] = {}
 
     async def on_start(self) -> None:
         self.network.start()  # binds the data port (TCP data plane only)
@@ -229,6 +240,12 @@ class TaskExecutor(RpcEndpoint):
                 task.cancel()
                 del self.tasks[execution_id]
         self.network.release_job(job_id)
+        self._close_job_metrics(job_id)
+
+    def _close_job_metrics(self, job_id: JobID) -> None:
+        group = self.job_metric_groups.pop(job_id, None)
+        if group is not None:
+            group.close()
 
     def wake_all(self) -> None:
         """Wake every slot (used by manual clocks when time moves)."""
@@ -285,9 +302,18 @@ class TaskExecutor(RpcEndpoint):
                 self._forward_event, jm_address, eid, op, subtask, _pickling.dumps(event)),
             create_keyed_backend=self.keyed_backend_factory,
             checkpoints=self.checkpoint_uploads,
+            metric_group=self._task_metric_group(tdd),
         )
         self.tasks[tdd.execution_id] = task
         self.slot_threads[slot_index].add_task(task)
+
+    def _task_metric_group(self, tdd: TaskDeploymentDescriptor) -> MetricGroup:
+        job_group = self.job_metric_groups.get(tdd.job_id)
+        if job_group is None or job_group.closed:
+            job_group = self.job_metric_groups[tdd.job_id] = add_job_group(
+                self.metric_group, str(tdd.job_id), tdd.job_name)
+        return add_task_group(job_group, tdd.vertex_id, tdd.task_name, tdd.subtask_index,
+                              tdd.attempt_number, str(tdd.execution_id))
 
     async def _job_python_path(self, job_id: JobID, jm_address: str) -> list[str]:
         """The job's files, fetched from its JobMaster once per job into this TaskExecutor's
@@ -332,6 +358,7 @@ class TaskExecutor(RpcEndpoint):
         await asyncio.wrap_future(self.network.release_job(job_id))
         self._job_python_paths.pop(job_id, None)
         self.job_files.remove(job_id)
+        self._close_job_metrics(job_id)
 
     async def request_task_status(self) -> list[TaskStatus]:
         return [TaskStatus(execution_id, task.name, task.state, task.deadline)

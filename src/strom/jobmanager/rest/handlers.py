@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from strom.common.configuration import Configuration
 from strom.common.job import JobID, JobStatus
 from strom.jobmanager.cluster_info import (
     ExceptionHistoryEntry,
@@ -36,7 +37,8 @@ from strom.rpc.errors import SerializedError
 from strom.rpc.gateways import DispatcherGateway
 from strom.rpc.messages import SerializedValue
 
-__all__ = ["HANDLERS", "Handler", "RestHandlerError", "RestRequest", "parse_job_id"]
+__all__ = ["HANDLERS", "Handler", "RestContext", "RestHandlerError", "RestRequest",
+           "parse_job_id"]
 
 
 class RestHandlerError(Exception):
@@ -56,6 +58,17 @@ class RestRequest:
     body: Any = None
     #: multipart file parts by file name
     files: dict[str, bytes] = field(default_factory=dict)
+    #: what the server holds beside the Dispatcher's gateway
+    context: RestContext | None = None
+
+
+@dataclass
+class RestContext:
+    """The REST server's state a handler may read: the JobManager's configuration and the
+    metric fetcher (None when the server runs without metrics)."""
+
+    configuration: Configuration
+    metric_fetcher: Any = None
 
 
 #: answers the spec's response type (a Struct, or a list of them)

@@ -21,9 +21,16 @@ from aiohttp.web_request import FileField
 from strom.common.config_options import REST_PORT
 from strom.common.configuration import Configuration
 from strom.jobmanager.rest import messages as m
-from strom.jobmanager.rest.handlers import HANDLERS, Handler, RestHandlerError, RestRequest
+from strom.jobmanager.rest.handlers import (
+    HANDLERS,
+    Handler,
+    RestContext,
+    RestHandlerError,
+    RestRequest,
+)
 from strom.jobmanager.rest.openapi import openapi_document
 from strom.jobmanager.rest.specs import EndpointSpec
+from strom.jobmanager.rest.webui import add_webui_routes
 from strom.rpc.gateways import DispatcherGateway
 from strom.rpc.service import RpcService
 
@@ -77,10 +84,17 @@ class RestServer:
     """
 
     def __init__(self, dispatcher: DispatcherGateway, host: str = "127.0.0.1",
-                 port: int = 8081) -> None:
+                 port: int = 8081, configuration: Configuration | None = None,
+                 metric_fetcher: Any = None) -> None:
         self.dispatcher = dispatcher
         self.host = host
         self.requested_port = port
+        #: the JobManager's configuration (web.*, security.*, rest.* keys)
+        self.configuration = configuration if configuration is not None else Configuration()
+        #: fills the metric store the metric handlers read
+        #: (:class:`strom.jobmanager.metrics.fetcher.MetricFetcher`); None: no metrics
+        self.metric_fetcher = metric_fetcher
+        self._context = RestContext(self.configuration, metric_fetcher)
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
 
@@ -101,7 +115,7 @@ class RestServer:
         else:
             configured = configuration.get(REST_PORT)
             port = 8081 if configured is None else configured
-        return RestServer(dispatcher, host, port)
+        return RestServer(dispatcher, host, port, configuration)
 
     @property
     def url(self) -> str:
@@ -121,6 +135,7 @@ class RestServer:
             for spec, handler in HANDLERS.items():
                 app.router.add_route(spec.method, prefix + _aiohttp_path(spec.path),
                                      self._route(spec, handler))
+        add_webui_routes(app, self.configuration)
         return app
 
     @web.middleware
@@ -152,7 +167,7 @@ class RestServer:
     def _route(self, spec: EndpointSpec[Any], handler: Handler) -> Any:
         async def serve(request: web.Request) -> web.Response:
             parsed = RestRequest(path_parameters=dict(request.match_info),
-                                 query=dict(request.query))
+                                 query=dict(request.query), context=self._context)
             if spec.multipart:
                 await self._read_multipart(request, spec, parsed)
             elif spec.request is not None:

@@ -233,9 +233,9 @@ class StreamRuntimeContext(RuntimeContext):
 
     def get_metrics_group(self) -> Any:
         if self._metrics is None:
-            from strom.metrics import MetricGroup
+            from strom.metrics.groups import unregistered_group
 
-            self._metrics = MetricGroup(self.get_task_name_with_subtasks())
+            self._metrics = unregistered_group(self.get_task_name_with_subtasks())
         return self._metrics
 
     def _keyed(self, what: str) -> Any:
