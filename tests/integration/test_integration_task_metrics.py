@@ -16,6 +16,7 @@ from strom.datastream.functions import MapFunction, RuntimeContext
 from strom.datastream.stream_execution_environment import StreamExecutionEnvironment
 from strom.metrics.dump import MetricDump, dump_metrics
 from strom.minicluster import MiniCluster
+from strom.runtime import task_metrics
 from strom.testing import CollectSink, Latch, MiniClusterFixture, TestingSource, wait_until
 
 DEADLINE_S = 60.0
@@ -196,3 +197,26 @@ def test_a_slow_consumer_shows_as_back_pressure_at_its_producer(strom_parallelis
                      "idleTimeMsPerSecond"):
             assert 0 <= float(found[name]) <= 1000
         client.cancel().result(timeout=DEADLINE_S)
+
+
+def test_the_benchmarks_switch_turns_counting_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``benchmarks/metrics_overhead.py`` compares against tasks that count nothing: the
+    switch must really skip the counting (the metrics stay registered, at 0)."""
+    monkeypatch.setattr(task_metrics, "ENABLED", False)
+    latch = Latch()
+    with MiniClusterFixture(parallelism=1) as cluster:
+        env = StreamExecutionEnvironment.get_execution_environment()
+        sink = CollectSink()
+        env.from_source(TestingSource([*range(100), TestingSource.AWAIT(latch)]),
+                        WatermarkStrategy.no_watermarks(), "numbers") \
+            .rebalance().map(lambda x: x).name("identity").sink_to(sink).name("collect")
+        client = env.execute_async()
+        wait_until(lambda: len(sink.results) == 100, timeout_s=DEADLINE_S,
+                   what="every record at the sink")
+        ops = _operator_totals(_dumps(cluster))
+        assert ops["identity", "numRecordsIn"] == 0
+        assert ops["Sink: collect", "numRecordsIn"] == 0
+        assert sum(v for (_, name), v in _task_totals(_dumps(cluster)).items()
+                   if name == "accumulatedBusyTime") == 0
+        latch.trigger()
+        client.get_job_execution_result().result(timeout=DEADLINE_S)

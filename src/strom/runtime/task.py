@@ -37,6 +37,7 @@ from strom.network.environment import InputChannel, NetworkEnvironment
 from strom.network.partitioners import create_channel_selector
 from strom.network.record_writer import RecordWriter
 from strom.rpc.messages import ExecutionState, ProducerLocation, TaskDeploymentDescriptor
+from strom.runtime import task_metrics
 from strom.runtime.channel_state import ChannelStateWriter
 from strom.runtime.checkpoint_barriers import BarrierHandler
 from strom.runtime.checkpoint_snapshots import CheckpointListener, restored_states
@@ -74,12 +75,22 @@ SOURCE_IDLE_POLL_MS = 5
 
 
 def _guard_batch(operator: StreamOperator,
-                 records_in: Counter) -> Callable[[list[Any], list[int] | None], None]:
+                 records_in: Counter | None) -> Callable[[list[Any], list[int] | None], None]:
     process = operator.process_batch
     name = operator.name
-    count = records_in.inc
 
     def emit(values: list[Any], timestamps: list[int] | None) -> None:
+        try:
+            process(values, timestamps, None)
+        except BaseException as e:
+            attribute_failure(e, name)
+            raise
+
+    if records_in is None:
+        return emit
+    count = records_in.inc
+
+    def emit_counted(values: list[Any], timestamps: list[int] | None) -> None:
         count(len(values))
         try:
             process(values, timestamps, None)
@@ -87,7 +98,11 @@ def _guard_batch(operator: StreamOperator,
             attribute_failure(e, name)
             raise
 
-    return emit
+    return emit_counted
+
+
+def _ignore(n: int) -> None:
+    return None
 
 
 class Task(TaskCheckpointing):
@@ -109,8 +124,10 @@ class Task(TaskCheckpointing):
             else unregistered_group(f"{tdd.task_name}.{tdd.subtask_index}")
         #: records in/out, busy/back-pressured/idle time, buffers (``task_metrics``)
         self.metrics = TaskMetrics(self.metric_group)
-        self._io_times = self.metrics.times
-        self._records_in = self.metrics.records_in.inc
+        #: False only in the benchmark that measures what counting costs
+        self._counting = task_metrics.ENABLED
+        self._io_times = self.metrics.times if self._counting else None
+        self._records_in = self.metrics.records_in.inc if self._counting else _ignore
         self.network = network
         self.clock = clock
         self.report_state = report_state
@@ -231,7 +248,9 @@ class Task(TaskCheckpointing):
                                                 isinstance(ops[c.node_id], SourceOperator))
                       for position, (state_id, c) in enumerate(zip(self.state_ids, chain))]
         metrics_of = {c.node_id: m for c, m in zip(chain, op_metrics)}
-        self._head_watermark = op_metrics[0].watermark_input(self.head.process_watermark)
+        counting = self._counting
+        self._head_watermark = op_metrics[0].watermark_input(self.head.process_watermark) \
+            if counting else self.head.process_watermark
 
         # network outputs: this task's result partition, one channel per consumer subtask
         job = str(tdd.job_id)
@@ -257,8 +276,9 @@ class Task(TaskCheckpointing):
             output = ChainOutput()
             for edge in chained.chained_outputs:
                 target, counts = ops[edge.target_id], metrics_of[edge.target_id]
-                output.add_target(_guard_batch(target, counts.records_in),
-                                  counts.watermark_input(target.process_watermark),
+                output.add_target(_guard_batch(target, counts.records_in if counting else None),
+                                  counts.watermark_input(target.process_watermark)
+                                  if counting else target.process_watermark,
                                   target.process_watermark_status, edge.output_tag)
             for edge in chained.network_outputs:
                 writer = writers[edge.edge_id]
@@ -266,7 +286,8 @@ class Task(TaskCheckpointing):
                                   edge.output_tag)
             if chained.output_type is not None:
                 output.emit = checked_emit(output.emit, chained.output_type, chained.name)
-            op_metrics[position].count_output(output)
+            if counting:
+                op_metrics[position].count_output(output)
             ctx = self._operator_context(chained, restored.get(self.state_ids[position]))
             ctx.metric_group = op_metrics[position].group
             ctx.output_blocked = self._output_blocked_after(position)
@@ -409,7 +430,7 @@ class Task(TaskCheckpointing):
     # ------------------------------------------------------------------ the loop
     def step(self) -> StepResult:
         times = self._io_times
-        if times.state != BUSY:
+        if times is not None:
             times.enter(BUSY)
         try:
             result = self._step()
@@ -417,10 +438,12 @@ class Task(TaskCheckpointing):
             self._fail(e)
             result = StepResult.DONE
         if result is StepResult.PROGRESS:
-            # the other tasks of the slot run now: is what this one produced waiting for them?
-            times.enter(BACKPRESSURED if self._output_pending() else IDLE)
+            if times is not None:
+                # the other tasks of the slot run now: does its output wait for them?
+                times.enter(BACKPRESSURED if self._output_pending() else IDLE)
         else:
-            times.enter(BACKPRESSURED if result is StepResult.BACKPRESSURED else IDLE)
+            if times is not None:
+                times.enter(BACKPRESSURED if result is StepResult.BACKPRESSURED else IDLE)
             if result is StepResult.DONE:
                 self.metrics.close()
                 if self._python_path:

@@ -34,10 +34,15 @@ if TYPE_CHECKING:
     from strom.runtime.input_gate import InputGate
     from strom.runtime.operators.base import ChainOutput
 
-__all__ = ["BACKPRESSURED", "BUSY", "IDLE", "LONG_MIN", "CallbackCounter", "OperatorMetrics",
+__all__ = ["BACKPRESSURED", "BUSY", "ENABLED", "IDLE", "LONG_MIN", "CallbackCounter", "OperatorMetrics",
            "TaskIOTimes", "TaskMetrics", "TimeShareGauge"]
 
 BUSY, BACKPRESSURED, IDLE = 0, 1, 2
+
+#: whether tasks count records per operator and account their time. Only the benchmark
+#: that measures what counting costs (``benchmarks/metrics_overhead.py``) turns it off; the
+#: metrics are still registered then, but stay at 0.
+ENABLED = True
 LONG_MIN = -(2**63)
 
 BatchFn = Callable[[list[Any], "list[int] | None"], None]
@@ -88,7 +93,7 @@ class TaskIOTimes:
         return total
 
     def accumulated_ms(self, state: int) -> int:
-        return int(self.accumulated(state) * 1000)
+        return round(self.accumulated(state) * 1000)
 
 
 class TimeShareGauge(Gauge):
@@ -115,7 +120,7 @@ class TimeShareGauge(Gauge):
         then, before = self._last
         if now > then:
             share = (spent - before) / (now - then) * 1000
-            self._value = int(min(1000.0, max(0.0, share)))
+            self._value = round(min(1000.0, max(0.0, share)))
             self._last = (now, spent)
 
 
