@@ -247,10 +247,13 @@ class Task(TaskCheckpointing):
         op_metrics = [self.metrics.add_operator(state_id, c.name, position,
                                                 isinstance(ops[c.node_id], SourceOperator))
                       for position, (state_id, c) in enumerate(zip(self.state_ids, chain))]
-        metrics_of = {c.node_id: m for c, m in zip(chain, op_metrics)}
         counting = self._counting
-        self._head_watermark = op_metrics[0].watermark_input(self.head.process_watermark) \
-            if counting else self.head.process_watermark
+        metrics_of = {c.node_id: m for c, m in zip(chain, op_metrics)}
+        # one per operator: a target reached by two edges is still told of a watermark once
+        watermark_in = {c.node_id: m.watermark_input(ops[c.node_id].process_watermark)
+                        if counting else ops[c.node_id].process_watermark
+                        for c, m in zip(chain, op_metrics)}
+        self._head_watermark = watermark_in[chain[0].node_id]
 
         # network outputs: this task's result partition, one channel per consumer subtask
         job = str(tdd.job_id)
@@ -277,8 +280,7 @@ class Task(TaskCheckpointing):
             for edge in chained.chained_outputs:
                 target, counts = ops[edge.target_id], metrics_of[edge.target_id]
                 output.add_target(_guard_batch(target, counts.records_in if counting else None),
-                                  counts.watermark_input(target.process_watermark)
-                                  if counting else target.process_watermark,
+                                  watermark_in[edge.target_id],
                                   target.process_watermark_status, edge.output_tag)
             for edge in chained.network_outputs:
                 writer = writers[edge.edge_id]
