@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
 
+from strom.common import Watermark, WatermarkGenerator
+from strom.common.time import Time
 from strom.common.watermark_strategy import WatermarkStrategy
+from strom.datastream import ProcessWindowFunction
 from strom.datastream.functions import MapFunction, RuntimeContext
 from strom.datastream.stream_execution_environment import StreamExecutionEnvironment
+from strom.datastream.window import TumblingEventTimeWindows
 from strom.metrics.dump import MetricDump, dump_metrics
 from strom.minicluster import MiniCluster
 from strom.runtime import task_metrics
@@ -218,5 +223,48 @@ def test_the_benchmarks_switch_turns_counting_off(monkeypatch: pytest.MonkeyPatc
         assert ops["Sink: collect", "numRecordsIn"] == 0
         assert sum(v for (_, name), v in _task_totals(_dumps(cluster)).items()
                    if name == "accumulatedBusyTime") == 0
+        latch.trigger()
+        client.get_job_execution_result().result(timeout=DEADLINE_S)
+
+
+class _EveryEventWatermarks(WatermarkGenerator):
+    def on_event(self, event: Any, event_timestamp: int, output: Any) -> None:
+        output.emit_watermark(Watermark(event_timestamp))
+
+    def on_periodic_emit(self, output: Any) -> None:
+        pass
+
+
+class _Values(ProcessWindowFunction):
+    def process(self, key: Any, context: Any, elements: Iterable[Any]) -> Iterable[Any]:
+        yield key, sorted(v for _, v in elements)
+
+
+@pytest.mark.parametrize("kind", ["reduce", "process"])
+def test_windows_count_the_late_records_they_drop_and_watermarks_show(kind: str) -> None:
+    """Both window operators (the fast aggregating one and the general one) report
+    ``numLateRecordsDropped``; the window's operator group shows its input watermark."""
+    latch = Latch()
+    elements: list[Any] = [(("a", 1), 100), (("a", 2), 1200), (("a", 3), 300),
+                           TestingSource.AWAIT(latch)]
+    with MiniClusterFixture(parallelism=1) as cluster:
+        env = StreamExecutionEnvironment.get_execution_environment()
+        sink = CollectSink()
+        windowed = env.from_source(TestingSource(elements, timestamped=True),
+                                   WatermarkStrategy.for_generator(_EveryEventWatermarks),
+                                   "src") \
+            .key_by(lambda v: v[0]).window(TumblingEventTimeWindows.of(Time.seconds(1)))
+        result = windowed.reduce(lambda a, b: (a[0], a[1] + b[1])) if kind == "reduce" \
+            else windowed.process(_Values())
+        result.name("window").sink_to(sink)
+        client = env.execute_async()
+
+        def dropped() -> bool:
+            return _operator_totals(_dumps(cluster))["window", "numLateRecordsDropped"] == 1
+
+        wait_until(dropped, timeout_s=DEADLINE_S, what="the late record counted")
+        ops = _operator_totals(_dumps(cluster))
+        assert ops["window", "currentInputWatermark"] == 1200
+        assert ops["window", "numRecordsIn"] == 3
         latch.trigger()
         client.get_job_execution_result().result(timeout=DEADLINE_S)

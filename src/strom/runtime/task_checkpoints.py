@@ -153,6 +153,8 @@ class TaskCheckpointing:
                 writer.broadcast_event(CancelCheckpointMarker(checkpoint_id))
             return
         if barrier.unaligned:
+            self.metrics.checkpoint_start_delay_nanos = \
+                _sync_part(barrier, started, self.barriers).start_delay_ms * 1_000_000
             self._start_channel_state(barrier, states)
             return
         for writer in self.writers:
