@@ -34,6 +34,7 @@ from strom.rpc.messages import (
     TaskExecutionState,
     TaskManagerInfo,
     TaskStatus,
+    ThreadInfoSample,
 )
 
 __all__ = ["DispatcherGateway", "JobMasterGateway", "ResourceManagerGateway",
@@ -260,3 +261,14 @@ class TaskExecutorGateway(Protocol):
 
     async def notify_checkpoint_aborted(
         self, execution_id: ExecutionAttemptID, checkpoint_id: int) -> None: ...
+
+    # ---- flame graphs
+    @no_timeout
+    async def request_thread_info_samples(
+        self, execution_ids: list[ExecutionAttemptID], num_samples: int, delay_ms: int,
+        max_depth: int,
+    ) -> list[ThreadInfoSample]:
+        """Stack samples of the slot threads running these tasks, ``delay_ms`` apart (see
+        :mod:`strom.taskmanager.stack_sampler`); answers after about ``num_samples *
+        delay_ms``, so the caller bounds the wait itself."""
+        ...
