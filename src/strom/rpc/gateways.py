@@ -22,6 +22,7 @@ from strom.jobmanager.cluster_info import (
     JobSubmission,
     TaskManagerDetails,
 )
+from strom.jobmanager.flame_graph import FlameGraphType, VertexFlameGraph
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.savepoints import OperationResult
 from strom.rpc.errors import SerializedError
@@ -141,6 +142,16 @@ class DispatcherGateway(Protocol):
         """``kind``: savepoint (also stop-with-savepoint), checkpoint or disposal."""
         ...
 
+    # ---- flame graphs
+    async def request_vertex_flame_graph(
+        self, job_id: JobID, vertex_id: str, graph_type: FlameGraphType,
+        subtask_index: int | None,
+    ) -> VertexFlameGraph:
+        """The flame graph of a vertex (or one subtask of it) from its latest stack
+        samples; "not ready" while the first are taken, "ended" for an ended job or vertex
+        (see :mod:`strom.jobmanager.vertex_flame_graphs`)."""
+        ...
+
 
 class ResourceManagerGateway(Protocol):
     async def register_task_executor(
@@ -215,6 +226,10 @@ class JobMasterGateway(Protocol):
 
     @no_timeout
     async def trigger_checkpoint(self, full: bool) -> int: ...
+
+    # ---- flame graphs
+    async def request_vertex_flame_graph(self, vertex_id: str, graph_type: FlameGraphType,
+                                         subtask_index: int | None) -> VertexFlameGraph: ...
 
 
 class TaskExecutorGateway(Protocol):
