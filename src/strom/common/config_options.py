@@ -533,7 +533,6 @@ FLAMEGRAPH_DELAY_BETWEEN_SAMPLES: ConfigOption[int] = ConfigOption(
     DURATION,
     50,
     "Delay between the stack samples of one flame graph, in milliseconds.",
-    constraint=at_least(0),
 )
 FLAMEGRAPH_STACK_DEPTH: ConfigOption[int] = ConfigOption(
     "rest.flamegraph.stack-depth",
