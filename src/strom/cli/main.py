@@ -23,6 +23,7 @@ line (exit code 2). A program that fails prints its own frames, the exception an
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import runpy
 import sys
@@ -214,11 +215,16 @@ def run_application(parallelism: int | None, dynamic: tuple[str, ...],
         raise SystemExit(130) from None
 
 
+_PLAN_TITLE = "----------------------- Execution Plan -----------------------"
+
+
 @main.command(context_settings=_PROGRAM_COMMAND)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print only the plan's JSON (the program's own prints go to stderr).")
 @_with_common
-def info(parallelism: int | None, dynamic: tuple[str, ...], config_file: str | None,
-         verbose: bool, script: str, args: tuple[str, ...]) -> None:
-    """Print the program's dataflow plan (JSON) without running it.
+def info(as_json: bool, parallelism: int | None, dynamic: tuple[str, ...],
+         config_file: str | None, verbose: bool, script: str, args: tuple[str, ...]) -> None:
+    """Print the program's execution plan (JSON) without running it, as Flink's info does.
 
     SCRIPT is the program; ARGS after it are the program's own (sys.argv[1:]).
     """
@@ -228,13 +234,24 @@ def info(parallelism: int | None, dynamic: tuple[str, ...], config_file: str | N
     path = _program_path(script)
     see._context.configuration = configuration
     see._context.plan_only = True
+    see._context.plan = None
     try:
-        _run_program(script, path, args, verbose)
+        # with --json, stdout is the plan alone: the program's own prints go to stderr
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+            _run_program(script, path, args, verbose)
     except see.PlanPrinted:
+        plan = see._context.plan
+        if as_json:
+            click.echo(plan)
+        else:
+            click.echo(_PLAN_TITLE)
+            click.echo(plan)
+            click.echo("-" * len(_PLAN_TITLE))
         return
     finally:
         see._context.configuration = None
         see._context.plan_only = False
+        see._context.plan = None
     raise click.ClickException(f"{script} never called execute(): there is no plan to print.")
 
 

@@ -55,7 +55,7 @@ _context = threading.local()
 
 
 class PlanPrinted(Exception):
-    """``strom info`` printed the plan instead of running the job."""
+    """``strom info`` took the plan (``_context.plan``) instead of running the job."""
 
 _local_parallelism: int | None = None
 
@@ -491,7 +491,7 @@ class StreamExecutionEnvironment:
     def execute_async(self, job_name: str | None = None) -> JobClient:
         """Submit the job and return at once with a JobClient that follows it."""
         if getattr(_context, "plan_only", False):
-            print(self.get_execution_plan())
+            _context.plan = self.get_execution_plan()  # strom info prints it
             raise PlanPrinted()
         job_graph = self._job_graph(job_name)
         if self._cluster is not None:

@@ -48,10 +48,19 @@ def test_info_prints_the_plan_without_running(tmp_path: Path) -> None:
     (tmp_path / "job.py").write_text(PROGRAM)
     done = strom("info", "-p", "2", "job.py", "1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    plan_text = done.stdout[done.stdout.index("{"):]
-    nodes = json.loads(plan_text)["nodes"]
+    # Flink's frame around the plan; the program's own print comes before it
+    lines = done.stdout.splitlines()
+    assert lines[:2] == ["parallelism 2",
+                         "----------------------- Execution Plan -----------------------"]
+    assert lines[-1] == "-" * 62
+    nodes = json.loads("\n".join(lines[2:-1]))["nodes"]
     assert [n["pact"] for n in nodes] == ["Data Source", "Operator", "Data Sink"]
     assert nodes[1]["predecessors"][0]["ship_strategy"] == "REBALANCE"
+    # --json: stdout is the plan alone, the program's prints go to stderr
+    done = strom("info", "--json", "-p", "2", "job.py", "1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["nodes"] == nodes
+    assert done.stderr.startswith("parallelism 2\n")
 
 
 def test_bad_configuration_is_reported_clearly(tmp_path: Path) -> None:
