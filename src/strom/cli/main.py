@@ -28,6 +28,7 @@ import logging
 import runpy
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -78,10 +79,12 @@ def _program_path(script: str) -> Path:
     return path.resolve()
 
 
-def _run_program(script: str, path: Path, args: tuple[str, ...], verbose: bool) -> None:
+def _run_program(script: str, path: Path, args: tuple[str, ...], verbose: bool,
+                 before_report: Callable[[], None] | None = None) -> None:
     """Run ``path`` as ``__main__`` with ``sys.argv`` as ``python script args...`` sets it.
     Its code is compiled from the absolute path (as Python does since 3.9), so its frames
-    name the file wherever its functions run."""
+    name the file wherever its functions run. ``before_report`` runs before a failure is
+    printed (progress ends first, so the failure is the last thing printed)."""
     sys.argv = [script, *args]
     sys.path.insert(0, str(path.parent))
     try:
@@ -89,6 +92,8 @@ def _run_program(script: str, path: Path, args: tuple[str, ...], verbose: bool) 
     except Exception as error:
         if _is_plan_printed(error):
             raise
+        if before_report is not None:
+            before_report()
         _report_failure(error, str(path), verbose)
 
 
@@ -154,9 +159,11 @@ def main() -> None:
 @click.option("-n", "--allowNonRestoredState", "allow_non_restored_state", is_flag=True,
               help="With -s: drop the savepoint's state of operators the program no longer "
                    "has (execution.state-recovery.ignore-unclaimed-state).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Show no progress of the jobs on stderr (status, records, checkpoints).")
 @_with_common
 def run(jobmanager: str | None, detached: bool, py_files: str | None,
-        from_savepoint: str | None, allow_non_restored_state: bool,
+        from_savepoint: str | None, allow_non_restored_state: bool, quiet: bool,
         parallelism: int | None, dynamic: tuple[str, ...], config_file: str | None,
         verbose: bool, script: str, args: tuple[str, ...]) -> None:
     """Run a strom program on the embedded local cluster, or with -m on a remote one.
@@ -164,6 +171,8 @@ def run(jobmanager: str | None, detached: bool, py_files: str | None,
     SCRIPT is the program; ARGS after it are the program's own (sys.argv[1:]).
     """
     from strom.cli.remote import client_python_path, remote_cluster, report_finished_jobs
+    from strom.cli.run_progress import RunProgress
+    from strom.client.rest import RestClient
     from strom.datastream import stream_execution_environment as see
 
     if py_files:
@@ -176,20 +185,27 @@ def run(jobmanager: str | None, detached: bool, py_files: str | None,
         raise click.UsageError("-d/--detached needs -m host:port (a remote cluster).")
     configuration = _configuration(parallelism, dynamic, config_file)
     path = _program_path(script)
-    cluster = remote_cluster(jobmanager, path, detached) if jobmanager else None
+    progress = RunProgress(quiet, detached, remote=jobmanager is not None)
+    cluster = (remote_cluster(jobmanager, path, detached, progress, configuration)
+               if jobmanager else None)
     previous_cluster = getattr(see._context, "cluster", None)
     see._context.configuration = configuration
     if cluster is not None:
         see._context.cluster = cluster
+    elif progress.mode is not None:
+        see._context.on_local_submit = lambda job_id, rest_url: progress.follow(
+            RestClient(rest_url), job_id)
     try:
         with client_python_path(configuration):
-            _run_program(script, path, args, verbose)
+            _run_program(script, path, args, verbose, before_report=progress.stop)
     except KeyboardInterrupt:
         # execute() has cancelled the job and said so; exit as an interrupted program does
         raise SystemExit(130) from None
     finally:
+        progress.stop()
         see._context.configuration = None
         see._context.cluster = previous_cluster
+        see._context.on_local_submit = None
     if cluster is not None:
         report_finished_jobs(cluster)
 

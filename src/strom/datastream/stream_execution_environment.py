@@ -485,8 +485,10 @@ class StreamExecutionEnvironment:
         else:
             slots = max(1, math.ceil(slots_needed / task_managers))
         ask_timeout_s = (self._configuration.get(opts.ASK_TIMEOUT) or 10_000) / 1000.0
+        # strom run shows a local job's progress through the REST API, as for a remote one
+        rest_port = 0 if getattr(_context, "on_local_submit", None) is not None else None
         return MiniCluster(task_managers, slots, ask_timeout_s=ask_timeout_s,
-                           taskmanagers=mode).start()
+                           taskmanagers=mode, rest_port=rest_port).start()
 
     def execute_async(self, job_name: str | None = None) -> JobClient:
         """Submit the job and return at once with a JobClient that follows it."""
@@ -502,6 +504,9 @@ class StreamExecutionEnvironment:
         except BaseException:
             cluster.stop()
             raise
+        on_local_submit = getattr(_context, "on_local_submit", None)
+        if on_local_submit is not None and cluster.rest_server is not None:
+            on_local_submit(client.get_job_id(), cluster.rest_url)
         from strom.client.local_job_client import LocalJobClient
 
         return LocalJobClient(client, cluster)

@@ -156,7 +156,7 @@ env.execute("failing job")
 def test_a_failed_program_shows_its_own_frames_first(tmp_path: Path) -> None:
     (tmp_path / "job.py").write_text(FAILING_PROGRAM)
     script = tmp_path.resolve() / "job.py"
-    done = strom("run", "-p", "2", "job.py", cwd=tmp_path)
+    done = strom("run", "-q", "-p", "2", "job.py", cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.startswith(
         "Traceback (most recent call last):\n"
