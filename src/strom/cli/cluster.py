@@ -330,9 +330,9 @@ def status(connection: Connection, conf_dir: str, log_dir: str, as_json: bool) -
     live = [m for m in members if m.alive()]
     jm = next((m for m in live if m.name == "jobmanager"), None)
     if connection.jobmanager is None:
-        if members and jm is None:
+        if jm is None and (members or connection.address.endswith(":0")):
             click.echo(f"No strom cluster is running here (no live JobManager pid file in "
-                       f"{log_dir}/).")
+                       f"{log_dir}/); -m host:port asks another one.")
             sys.exit(1)
         if jm is not None and jm.rest_url:
             connection.address = jm.rest_url

@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -43,7 +44,8 @@ def status_tables(overview: m.ClusterOverviewInfo, taskmanagers: list[m.TaskMana
         f"{len(taskmanagers)} TaskManager(s) registered, {overview.slots_available} of "
         f"{overview.slots_total} slots free:"]
     if taskmanagers:
-        table = Table("TaskManager", "Address", "Slots", "Free", "Last heartbeat")
+        table = Table("TaskManager", "Address", "Slots", "Free", "Last heartbeat",
+                      box=box.SIMPLE_HEAD)
         for tm in sorted(taskmanagers, key=lambda t: t.id):
             table.add_row(tm.id, tm.path, str(tm.slots_number), str(tm.free_slots),
                           heartbeat_text(tm.time_since_last_heartbeat, now_ms))
@@ -53,7 +55,8 @@ def status_tables(overview: m.ClusterOverviewInfo, taskmanagers: list[m.TaskMana
         out.append("No running jobs.")
         return out
     out.append(f"{len(running)} job(s) not yet ended:")
-    table = Table("Job ID", "Name", "State", "Started", "Duration", "Tasks running")
+    table = Table("Job ID", "Name", "State", "Started", "Duration", "Tasks running",
+                  box=box.SIMPLE_HEAD)
     for job in running:
         started = time.strftime("%d.%m.%Y %H:%M:%S", time.localtime(job.start_time / 1000))
         tasks = f"{job.tasks.get('running', 0)}/{job.tasks.get('total', 0)}"
