@@ -61,6 +61,8 @@ class JobProgress:
     status: str
     vertices: tuple[VertexProgress, ...] = ()
     checkpoint: CheckpointSummary | None = None
+    #: False when the job takes no checkpoints (BATCH mode, or checkpointing not enabled)
+    checkpointing: bool = True
 
     @property
     def records_in(self) -> int | None:
@@ -111,8 +113,10 @@ def fetch_progress(rest: RestClient, job_id: str,
         VertexProgress(v.name, v.parallelism, v.status, _metric(v.metrics, "read-records"),
                        _metric(v.metrics, "write-records"))
         for v in details.vertices)
-    checkpoint = (checkpoints or CheckpointSource()).last(rest, job_id)
-    return JobProgress(details.jid, details.name, details.state, vertices, checkpoint)
+    checkpoints = checkpoints or CheckpointSource()
+    checkpoint = checkpoints.last(rest, job_id)
+    return JobProgress(details.jid, details.name, details.state, vertices, checkpoint,
+                       checkpoints.enabled)
 
 
 def format_bytes(size: int) -> str:
@@ -128,9 +132,10 @@ def _count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def _checkpoint_text(checkpoint: CheckpointSummary | None, now_ms: int) -> str:
+def _checkpoint_text(progress: JobProgress, now_ms: int) -> str:
+    checkpoint = progress.checkpoint
     if checkpoint is None:
-        return "none yet"
+        return "none yet" if progress.checkpointing else "none (checkpointing is off)"
     age = max(0, now_ms - checkpoint.completed_ms) / 1000
     return (f"#{checkpoint.id}, {age:.0f} s ago, {format_bytes(checkpoint.size_bytes)}, "
             f"took {checkpoint.duration_ms} ms")
@@ -163,7 +168,7 @@ class LiveView:
         for v in progress.vertices:
             table.add_row(v.name, str(v.parallelism), v.status, _count(v.records_in),
                           _count(v.records_out))
-        checkpoint = Text("Last checkpoint: " + _checkpoint_text(progress.checkpoint, now_ms))
+        checkpoint = Text("Last checkpoint: " + _checkpoint_text(progress, now_ms))
         return Group(title, table, checkpoint)
 
     def show(self, progress: JobProgress) -> None:

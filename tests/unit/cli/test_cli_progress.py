@@ -10,16 +10,20 @@ import pytest
 from rich.console import Console
 
 from strom.cli.progress import (
+    CheckpointSource,
     CheckpointSummary,
     JobProgress,
     LineView,
     LiveView,
     ProgressMonitor,
     VertexProgress,
+    fetch_progress,
     format_bytes,
 )
 from strom.cli.run_progress import progress_mode
 from strom.client.rest import RestClientError
+from strom.jobmanager.rest import checkpoint_messages as cm
+from strom.jobmanager.rest import messages as m
 from strom.testing.sync import wait_until
 
 JOB = "0123456789abcdef0123456789abcdef"
@@ -167,3 +171,44 @@ def test_monitor_stop_shows_the_state_once_more() -> None:
                                         (5 * 1024 ** 2, "5.0 MB"), (3 * 1024 ** 4, "3072.0 GB")])
 def test_format_bytes(size: int, text: str) -> None:
     assert format_bytes(size) == text
+
+
+class FakeRest:
+    """Answers job_details and checkpoints as the REST API does; counts the asks."""
+
+    def __init__(self, checkpoint_error: int | None = None) -> None:
+        self.checkpoint_error = checkpoint_error
+        self.checkpoint_asks = 0
+
+    def job_details(self, job_id: str) -> m.JobDetailsInfo:
+        vertex = m.JobVertexDetailsInfo(
+            "v1", "Source: numbers -> Map", 2, 128, "RUNNING", 0, -1, 5, {"RUNNING": 2},
+            {"read-records": 0, "write-records": 42, "read-records-complete": True})
+        return m.JobDetailsInfo(job_id, "numbers", True, "RUNNING", "STREAMING", 0, -1, 5,
+                                128, 5, {}, [vertex], {"RUNNING": 1})
+
+    def checkpoints(self, job_id: str) -> cm.CheckpointingStatistics:
+        self.checkpoint_asks += 1
+        raise RestClientError(self.checkpoint_error, ["no checkpoints"])
+
+
+def test_fetch_progress_reads_vertex_records_and_stops_asking_a_job_without_checkpoints(
+) -> None:
+    rest = FakeRest(checkpoint_error=404)
+    source = CheckpointSource()
+    for _ in range(3):
+        progress = fetch_progress(rest, JOB, source)  # type: ignore[arg-type]
+    assert rest.checkpoint_asks == 1  # a 404 says the job takes none: asked once
+    assert (progress.status, progress.records_in, progress.records_out) == ("RUNNING", 0, 42)
+    assert progress.vertices[0].name == "Source: numbers -> Map"
+    assert not progress.checkpointing
+    out = io.StringIO()
+    Console(file=out, width=120, color_system=None).print(
+        LiveView(Console(file=io.StringIO()), FakeClock()).render(progress))
+    assert "Last checkpoint: none (checkpointing is off)" in out.getvalue()
+    # any other failure is asked again next time
+    flaky = FakeRest(checkpoint_error=None)
+    source = CheckpointSource()
+    for _ in range(2):
+        assert fetch_progress(flaky, JOB, source).checkpointing  # type: ignore[arg-type]
+    assert flaky.checkpoint_asks == 2
