@@ -1,17 +1,21 @@
 """``strom``: run a program on the embedded local cluster, or print its dataflow plan;
 run cluster processes (see :mod:`strom.cli.cluster`).
 
-    strom run [-m host:port [-d]] [-pyfs files] [-p N] [-D key=value]... [--config FILE] [-v]
-              job.py [args...]
-    strom info [-p N] [-D key=value]... [--config FILE] [-v] job.py [args...]
+    strom run [-m host:port [-d]] [-q] [-pyfs files] [-p N] [-D key=value]... [--config FILE]
+              [-v] job.py [args...]
+    strom info [--json] [-p N] [-D key=value]... [--config FILE] [-v] job.py [args...]
     strom jobmanager | taskmanager [-D key=value]... [--config FILE]
-    strom cluster start | stop | status
+    strom cluster start | stop | status [-m host:port] [--json]
     strom run-application [-p N] [-D rest.port=8081]... job.py [args...]
-    strom list [-m host:port] [-a]
+    strom list [-m host:port] [-r] [-s] [-a] [--json]
     strom cancel [-m host:port] <jobid>
     strom savepoint [-m host:port] <jobid> [targetDirectory] | -d <savepointPath>
     strom stop [-m host:port] [-p/--savepointPath dir] [-d/--drain] <jobid>
-    strom checkpoint [-m host:port] [-full] <jobid>
+    strom checkpoint [-m host:port] [--full] <jobid>
+
+The actions on a running cluster find its REST API at -m, else at rest.address:rest.port
+(see :mod:`strom.cli.connection`); ``strom run`` shows its jobs' progress on stderr (see
+:mod:`strom.cli.run_progress`).
 
 ``strom run -s <savepointPath> [-n]`` starts the program's jobs from a savepoint.
 
