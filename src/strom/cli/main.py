@@ -174,6 +174,7 @@ def run(jobmanager: str | None, detached: bool, py_files: str | None,
 
     SCRIPT is the program; ARGS after it are the program's own (sys.argv[1:]).
     """
+    from strom.cli.progress import JobProgress
     from strom.cli.remote import client_python_path, remote_cluster, report_finished_jobs
     from strom.cli.run_progress import RunProgress
     from strom.client.rest import RestClient
@@ -197,8 +198,12 @@ def run(jobmanager: str | None, detached: bool, py_files: str | None,
     if cluster is not None:
         see._context.cluster = cluster
     elif progress.mode is not None:
-        see._context.on_local_submit = lambda job_id, rest_url: progress.follow(
-            RestClient(rest_url), job_id)
+        # a local job's cluster (and its REST API) stops with the job: its last status
+        # comes from the job's client then
+        see._context.on_local_submit = lambda client, name, rest_url: progress.follow(
+            RestClient(rest_url), client.get_job_id(),
+            lambda: JobProgress(str(client.get_job_id()), name,
+                                client.get_job_status().result(timeout=5).name))
     try:
         with client_python_path(configuration):
             _run_program(script, path, args, verbose, before_report=progress.stop)

@@ -16,6 +16,7 @@ A :class:`ProgressMonitor` thread asks the REST API about one job every second
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +32,8 @@ from strom.client.rest import RestClient, RestClientError
 
 __all__ = ["CheckpointSource", "CheckpointSummary", "JobProgress", "LineView", "LiveView", "ProgressMonitor",
            "VertexProgress", "fetch_progress", "format_bytes"]
+
+log = logging.getLogger(__name__)
 
 TERMINAL_STATES = frozenset({"FINISHED", "CANCELED", "FAILED", "SUSPENDED"})
 
@@ -240,7 +243,8 @@ class ProgressMonitor:
         """Ask once and show the answer; whether the job has ended."""
         try:
             progress = self._fetch()
-        except (RestClientError, OSError):
+        except Exception as e:  # progress is a display: it never ends the program
+            log.debug("Could not ask for the job's progress", exc_info=e)
             return False
         with self._lock:
             if self._stopped.is_set() and self.last is not None:

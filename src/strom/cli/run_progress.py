@@ -10,7 +10,9 @@ none.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
+from collections.abc import Callable
 from typing import IO
 
 import click
@@ -18,13 +20,14 @@ from rich.console import Console
 
 from strom.cli.progress import (
     CheckpointSource,
+    JobProgress,
     LineView,
     LiveView,
     ProgressMonitor,
     ProgressView,
     fetch_progress,
 )
-from strom.client.rest import RestClient
+from strom.client.rest import RestClient, RestClientError
 from strom.common.job import JobID
 
 __all__ = ["RunProgress", "progress_mode"]
@@ -64,14 +67,29 @@ class RunProgress:
             return LiveView(Console(stderr=True), redirect_stdout=self.stdout_tty)
         return LineView(lambda line: click.echo(line, err=True))
 
-    def follow(self, rest: RestClient, job_id: JobID | str) -> None:
-        """Show the progress of the job ``job_id`` (the ones before have ended or are left)."""
+    def follow(self, rest: RestClient, job_id: JobID | str,
+               fallback: Callable[[], JobProgress] | None = None) -> None:
+        """Show the progress of the job ``job_id`` (the ones before have ended or are left).
+        When the REST API no longer answers, ``fallback`` (if given) tells the job's
+        status."""
         if self.mode is None:
             return
         self.stop()
         checkpoints = CheckpointSource()
-        monitor = ProgressMonitor(lambda: fetch_progress(rest, str(job_id), checkpoints),
-                                  self._view(), self.interval_s)
+        monitor: ProgressMonitor
+
+        def fetch() -> JobProgress:
+            try:
+                return fetch_progress(rest, str(job_id), checkpoints)
+            except RestClientError:
+                if fallback is None:
+                    raise
+                now = fallback()
+                if monitor.last is None:
+                    return now
+                return dataclasses.replace(monitor.last, status=now.status)
+
+        monitor = ProgressMonitor(fetch, self._view(), self.interval_s)
         self.monitors.append(monitor.start())
 
     def stop(self) -> None:

@@ -504,12 +504,13 @@ class StreamExecutionEnvironment:
         except BaseException:
             cluster.stop()
             raise
-        on_local_submit = getattr(_context, "on_local_submit", None)
-        if on_local_submit is not None and cluster.rest_server is not None:
-            on_local_submit(client.get_job_id(), cluster.rest_url)
         from strom.client.local_job_client import LocalJobClient
 
-        return LocalJobClient(client, cluster)
+        local_client = LocalJobClient(client, cluster)
+        on_local_submit = getattr(_context, "on_local_submit", None)
+        if on_local_submit is not None and cluster.rest_server is not None:
+            on_local_submit(local_client, job_graph.name, cluster.rest_url)
+        return local_client
 
     def execute(self, job_name: str | None = None) -> JobExecutionResult:
         """Run the job to its end. A failing user function re-raises here with its own type

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,14 @@ def test_run_passes_arguments_and_parallelism(tmp_path: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0] == "parallelism 2"
     assert sorted(line.split("> ")[1] for line in lines[1:]) == ["10", "20", "30"]
+    # progress on stderr (not a terminal: lines), ending with the job's last status, which
+    # the local cluster's REST API, stopped with the job, no longer tells
+    progress = [line for line in done.stderr.splitlines() if line.startswith("Job ")]
+    assert progress, done.stderr
+    assert re.fullmatch(r"Job [0-9a-f]{32} \(Flink Streaming Job\) is FINISHED"
+                        r"( \(records received .*\))?\.", progress[-1]), progress
+    quiet = strom("run", "-q", "-p", "2", "job.py", "10", cwd=tmp_path)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
 
 
 def test_run_reads_a_config_file(tmp_path: Path) -> None:
