@@ -175,7 +175,7 @@ def run(jobmanager: str | None, detached: bool, py_files: str | None,
         raise click.UsageError("-d/--detached needs -m host:port (a remote cluster).")
     configuration = _configuration(parallelism, dynamic, config_file)
     path = _program_path(script)
-    cluster = remote_cluster(jobmanager, path, detached) if jobmanager else None
+    cluster = remote_cluster(jobmanager, path, detached, configuration) if jobmanager else None
     previous_cluster = getattr(see._context, "cluster", None)
     see._context.configuration = configuration
     if cluster is not None:

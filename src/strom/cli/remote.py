@@ -38,13 +38,14 @@ def client_python_path(configuration: Configuration) -> Iterator[None]:
         release_python_path(acquired)
 
 
-def remote_cluster(jobmanager: str, program: Path, detached: bool) -> RestClusterClient:
+def remote_cluster(jobmanager: str, program: Path, detached: bool,
+                   configuration: Configuration | None = None) -> RestClusterClient:
     def submitted(job_id: JobID) -> None:
         click.echo(f"Job has been submitted with JobID {job_id}")
 
     try:
         return RestClusterClient(jobmanager, program=str(program), detached=detached,
-                                 on_submitted=submitted)
+                                 on_submitted=submitted, configuration=configuration)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="-m/--jobmanager") from None
 

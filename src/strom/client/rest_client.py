@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from strom.common.configuration import Configuration
+from strom.common.security import auth_headers, client_ssl_context, rest_scheme
 from strom.jobmanager.rest.messages import ErrorResponse
 from strom.jobmanager.rest.specs import EndpointSpec
 
@@ -55,11 +57,19 @@ def _multipart(request: msgspec.Struct, files: dict[str, bytes]) -> tuple[bytes,
 
 
 class RestClient:
-    """Talks to the REST API at ``address`` (``host:port`` or ``http://host:port``)."""
+    """Talks to the REST API at ``address`` (``host:port`` or ``http(s)://host:port``).
 
-    def __init__(self, address: str, timeout_s: float = 60.0) -> None:
+    ``configuration`` holds the client's security settings: HTTPS with
+    ``security.ssl.rest.*`` (a bare ``host:port`` then means ``https://``) and the bearer
+    token ``security.rest.token`` (else the ``STROM_REST_TOKEN`` environment variable)."""
+
+    def __init__(self, address: str, timeout_s: float = 60.0,
+                 configuration: Configuration | None = None) -> None:
+        # ---- security: TLS and the token (strom.common.security)
+        self._ssl = client_ssl_context(configuration)
+        self._auth = auth_headers(configuration)
         if "://" not in address:
-            address = "http://" + address
+            address = f"{rest_scheme(configuration)}://{address}"
         parsed = urllib.parse.urlsplit(address)
         if parsed.scheme not in ("http", "https") or not parsed.hostname or not parsed.port:
             raise ValueError(
@@ -74,7 +84,7 @@ class RestClient:
         if query:
             url += "?" + urllib.parse.urlencode(query)
         data: bytes | None = None
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **self._auth}
         if spec.multipart:
             assert body is not None, f"{spec.method} {spec.path} needs a request body"
             data, headers["Content-Type"] = _multipart(body, files or {})
@@ -82,7 +92,8 @@ class RestClient:
             data, headers["Content-Type"] = msgspec.json.encode(body), "application/json"
         request = urllib.request.Request(url, data=data, method=spec.method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as answer:
+            with urllib.request.urlopen(request, timeout=self.timeout_s,
+                                        context=self._ssl) as answer:
                 payload = answer.read()
         except urllib.error.HTTPError as e:
             text = e.read()
@@ -97,7 +108,9 @@ class RestClient:
             reason = getattr(e, "reason", e)
             raise RestClientError(
                 f"Could not reach the JobManager's REST API at {self.base_url}: {reason}. "
-                "Check that the cluster runs and -m names its rest.port (8081 by default)."
+                "Check that the cluster runs and -m names its rest.port (8081 by default); "
+                "if it serves HTTPS (security.ssl.rest.enabled), give the client "
+                "security.ssl.rest.enabled and security.ssl.rest.truststore too."
             ) from None
         try:
             return msgspec.json.decode(payload, type=spec.response)

@@ -21,6 +21,7 @@ from strom.client.job_artifacts import job_submission
 from strom.client.job_client import raise_for_result
 from strom.client.rest_client import RestClient, RestClientError
 from strom.common import _pickling
+from strom.common.configuration import Configuration
 from strom.common.job import JobClient, JobExecutionResult, JobID, JobStatus
 from strom.graph.job_graph import JobGraph
 from strom.graph.operator_specs import CollectSinkSpec
@@ -116,8 +117,10 @@ class RestClusterClient:
 
     def __init__(self, address: str, program: str | None = None, detached: bool = False,
                  poll_interval_s: float = 0.05,
-                 on_submitted: Callable[[JobID], None] | None = None) -> None:
-        self.rest = RestClient(address)
+                 on_submitted: Callable[[JobID], None] | None = None,
+                 configuration: Configuration | None = None) -> None:
+        #: ``configuration``: the client's security.ssl.rest.* and security.rest.token
+        self.rest = RestClient(address, configuration=configuration)
         self.program = program
         self.detached = detached
         self.poll_interval_s = poll_interval_s
