@@ -218,7 +218,7 @@ def start(dynamic: tuple[str, ...], config_file: str | None, conf_dir: str,
     for stale in _members(logs):
         stale.pid_file.unlink(missing_ok=True)
     args, config = _config_args(conf, dynamic, config_file)
-    _load(dynamic, config)  # a configuration mistake fails here, before any process starts
+    configuration = _load(dynamic, config)  # a mistake fails here, before any process starts
     workers = _workers(conf)
     logs.mkdir(parents=True, exist_ok=True)
     started: list[_Member] = []
@@ -229,7 +229,7 @@ def start(dynamic: tuple[str, ...], config_file: str | None, conf_dir: str,
         for index in range(len(workers)):
             started.append(_start_member(f"taskmanager-{index}",
                                          ["taskmanager", *args, *jm_args], logs))
-        _wait_registered(started[0].address, len(workers))
+        _wait_registered(started[0].address, len(workers), configuration)
     except BaseException:
         _stop_members(started, timeout_s=10.0)
         raise
@@ -319,14 +319,20 @@ def status(conf_dir: str, log_dir: str) -> None:
     click.echo(_describe("strom cluster", members))
     jm = next((m for m in members if m.name == "jobmanager" and m.alive()), None)
     if jm is not None:
-        click.echo(_registered_task_managers(jm.address))
+        config = Path(conf_dir) / "config.yaml"
+        configuration = _load((), str(config) if config.is_file() else None)
+        click.echo(_registered_task_managers(jm.address, configuration))
 
 
-def _list_task_managers(jm_address: str) -> list[TaskManagerInfo]:
+def _list_task_managers(jm_address: str, configuration: Configuration | None = None
+                        ) -> list[TaskManagerInfo]:
+    """Asks the ResourceManager over RPC (with the cluster's internal TLS, if on)."""
+    from strom.common.security import internal_tls
     from strom.rpc.gateways import ResourceManagerGateway
     from strom.rpc.service import RpcService
 
-    rpc = RpcService("strom-cli-rpc", mode="tcp", ask_timeout_s=5.0)
+    rpc = RpcService("strom-cli-rpc", mode="tcp", ask_timeout_s=5.0,
+                     tls=internal_tls(configuration))
     try:
         rm = rpc.connect(f"{jm_address}/resourcemanager", ResourceManagerGateway)
         return rpc.run_sync(rm.list_task_managers(), timeout=10)
@@ -334,11 +340,12 @@ def _list_task_managers(jm_address: str) -> list[TaskManagerInfo]:
         rpc.stop()
 
 
-def _wait_registered(jm_address: str, count: int) -> None:
+def _wait_registered(jm_address: str, count: int,
+                     configuration: Configuration | None = None) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     registered = 0
     while time.monotonic() < deadline:
-        registered = len(_list_task_managers(jm_address))
+        registered = len(_list_task_managers(jm_address, configuration))
         if registered >= count:
             return
         time.sleep(0.1)
@@ -347,11 +354,12 @@ def _wait_registered(jm_address: str, count: int) -> None:
         f"{jm_address} within {READY_TIMEOUT_S:.0f} s; see their logs.")
 
 
-def _registered_task_managers(jm_address: str) -> str:
+def _registered_task_managers(jm_address: str,
+                              configuration: Configuration | None = None) -> str:
     from strom.rpc.errors import RpcError
 
     try:
-        infos = _list_task_managers(jm_address)
+        infos = _list_task_managers(jm_address, configuration)
     except (RpcError, TimeoutError) as e:
         return f"The JobManager at {jm_address} did not answer: {e}"
     lines = [f"{len(infos)} TaskManager(s) registered, "
