@@ -10,6 +10,7 @@ if str(Path(__file__).resolve().parents[2]) not in sys.path:  # benchmarks/ is a
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks import network_channel
+
 from strom.testing.tls import make_certificates
 
 

@@ -176,3 +176,24 @@ def test_the_client_sends_the_token_from_config_or_environment(
     assert configured.send(specs.CLUSTER_OVERVIEW).taskmanagers == 1
     monkeypatch.setenv("STROM_REST_TOKEN", TOKEN)
     assert RestClient(server.url, timeout_s=10).send(specs.CLUSTER_OVERVIEW).taskmanagers == 1
+
+
+def test_application_mode_serves_rest_with_the_programs_security_keys(
+    certs: CertificateFiles, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from strom.cli.application import _application_cluster
+
+    monkeypatch.delenv("STROM_REST_TOKEN", raising=False)
+    keys = {"rest.port": "0", "execution.local.taskmanagers": "thread",
+            "parallelism.default": "1", **certs.rest_config(), "security.rest.token": TOKEN}
+    cluster = _application_cluster(Configuration.from_dict(keys))
+    try:
+        assert cluster.rest_url.startswith("https://127.0.0.1:")
+        with pytest.raises(RestClientError) as e:
+            client(cluster.rest_url, **certs.rest_config()).send(specs.CLUSTER_OVERVIEW)
+        assert e.value.status == 401
+        answer = client(cluster.rest_url, **certs.rest_config(),
+                        **{"security.rest.token": TOKEN}).send(specs.CLUSTER_OVERVIEW)
+        assert answer.taskmanagers >= 1
+    finally:
+        cluster.stop()
