@@ -250,6 +250,9 @@ class _TlsHandshake(asyncio.Protocol):
             secure = await manager.loop.start_tls(
                 transport, connection, manager.tls.server, server_side=True,
                 ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S)
+        except asyncio.CancelledError:  # the manager closes
+            transport.abort()
+            raise
         except (OSError, EOFError, TimeoutError) as e:
             peer = transport.get_extra_info("peername")
             log.warning("Rejected a data connection from %s on %s: the TLS handshake failed "
