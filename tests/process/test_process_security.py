@@ -17,7 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from strom.common import Encoder
+from strom.datastream import StreamExecutionEnvironment
+from strom.datastream.connectors.file_system import FileSink
 from strom.testing import wait_until
+from strom.testing.process_cluster import ProcessCluster
 from strom.testing.tls import make_certificates
 
 pytestmark = pytest.mark.slow
@@ -134,3 +138,23 @@ def test_a_secured_cluster_runs_jobs_for_clients_with_the_truststore_and_token(
     stopped = strom("cluster", "stop", cwd=cluster_dir)
     assert stopped.returncode == 0, stopped.stderr
     assert not any(alive(pid) for pid in running.values())
+
+
+def test_the_test_process_cluster_submits_over_internal_tls(tmp_path: Path) -> None:
+    """ProcessCluster's own RPC client presents the cluster's certificate: without it the
+    JobManager would turn the test away."""
+    certs = make_certificates(tmp_path / "certs")
+    with ProcessCluster(task_managers=2, slots=1, config=certs.internal_config(),
+                        log_dir=tmp_path / "log") as cluster:
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.set_parallelism(2)
+        output = tmp_path / "out"
+        env.from_collection(list(range(500))).key_by(lambda x: x % 5) \
+            .map(lambda x: str(x + 1)) \
+            .sink_to(FileSink.for_row_format(str(output),
+                                             Encoder.simple_string_encoder()).build())
+        assert env.execute("over tls").get_job_id() is not None
+        lines = [line for f in output.rglob("*") if f.is_file()
+                 for line in f.read_text().splitlines()]
+        assert sorted(map(int, lines)) == list(range(1, 501))
+        assert "Rejected" not in cluster.logs()
