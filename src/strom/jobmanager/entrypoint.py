@@ -26,6 +26,7 @@ from strom.common.config_options import (
     option_for_key,
 )
 from strom.common.configuration import Configuration
+from strom.common.security import internal_tls
 from strom.entrypoint import EXIT_RUNTIME_FAILURE, EXIT_STARTUP_FAILURE, serve_until_stopped
 from strom.heartbeat import HeartbeatSettings
 from strom.jobmanager.dispatcher import Dispatcher
@@ -118,6 +119,7 @@ def start_jobmanager(configuration: Configuration) -> JobManagerProcess:
         # the JobMasters' addresses it hands out must name a host others can dial
         advertised_host=(configuration.get(JOBMANAGER_RPC_ADDRESS)
                          if bind_host in _WILDCARD_HOSTS else None),
+        tls=internal_tls(configuration),
     )
     try:
         resource_manager, dispatcher = create_jobmanager_components(rpc, heartbeat,

@@ -36,6 +36,7 @@ from strom.common.config_options import (
     TASKMANAGER_RPC_PORT,
 )
 from strom.common.configuration import Configuration
+from strom.common.security import internal_tls
 from strom.entrypoint import EXIT_STARTUP_FAILURE, serve_until_stopped
 from strom.graph.ids import ResourceID
 from strom.heartbeat import HeartbeatSettings, monotonic_ms
@@ -84,6 +85,7 @@ def start_taskmanager(configuration: Configuration, resource_id: ResourceID | No
         port=configuration.get(TASKMANAGER_RPC_PORT) or 0,
         ask_timeout_s=(configuration.get(ASK_TIMEOUT) or 10_000) / 1000.0,
         advertised_host=configuration.get(TASKMANAGER_HOST),
+        tls=internal_tls(configuration),
     )
     try:
         task_executor = TaskExecutor(

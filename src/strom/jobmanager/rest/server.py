@@ -6,6 +6,11 @@ its handler (:mod:`strom.jobmanager.rest.handlers`) calls only the ``DispatcherG
 ``{"errors": [...]}`` with 400 (a bad request, with what was wrong), 404 (unknown job or
 path), 405 (a method the path does not take), 409 (a job id submitted twice) or 500 (with
 the cause); a bad request never stops the server.
+
+Security (:mod:`strom.common.security`): with ``security.ssl.rest.enabled`` the server
+speaks HTTPS only; with ``security.rest.token`` every request but the web UI's own pages
+and assets must carry ``Authorization: Bearer <token>``, else it gets 401 with Flink's
+error body and a ``WWW-Authenticate`` header.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from aiohttp import web
 from aiohttp.web_request import FileField
 
 from strom.common.config_options import REST_PORT
+from strom.common.config_options_security import REST_TOKEN
 from strom.common.configuration import Configuration
+from strom.common.security import rest_server_ssl_context, token_accepted
 from strom.jobmanager.rest import messages as m
 from strom.jobmanager.rest.handlers import (
     HANDLERS,
@@ -97,6 +104,11 @@ class RestServer:
         self._context = RestContext(self.configuration, metric_fetcher)
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
+        # ---- security
+        self.scheme = "http"
+        self._token = self.configuration.get(REST_TOKEN) or None
+        #: the web UI's routes: its pages and assets load without the token
+        self._webui_routes: set[Any] = set()
 
     @staticmethod
     def from_configuration(dispatcher: DispatcherGateway, configuration: Configuration
@@ -119,12 +131,14 @@ class RestServer:
 
     @property
     def url(self) -> str:
-        """``http://host:port`` (after ``start()``)."""
+        """``http(s)://host:port`` (after ``start()``)."""
         assert self.port is not None, "start() the REST server first"
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def _application(self) -> web.Application:
-        app = web.Application(middlewares=[self._errors], client_max_size=MAX_REQUEST_BYTES)
+        middlewares = [self._authenticate] if self._token else []
+        app = web.Application(middlewares=[*middlewares, self._errors],
+                              client_max_size=MAX_REQUEST_BYTES)
         document = msgspec.json.encode(openapi_document())
 
         async def openapi(request: web.Request) -> web.Response:
@@ -135,8 +149,28 @@ class RestServer:
             for spec, handler in HANDLERS.items():
                 app.router.add_route(spec.method, prefix + _aiohttp_path(spec.path),
                                      self._route(spec, handler))
+        before = set(app.router.routes())
         add_webui_routes(app, self.configuration)
+        self._webui_routes = set(app.router.routes()) - before
         return app
+
+    @web.middleware
+    async def _authenticate(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """``security.rest.token``: 401 for a request without the right bearer token."""
+        assert self._token is not None
+        route = request.match_info.route
+        if (request.method in ("GET", "HEAD") and route in self._webui_routes
+                and not request.path.startswith("/jars")):
+            return await handler(request)  # the UI's page asks for the token itself
+        if token_accepted(self._token, request.headers.get("Authorization")):
+            return await handler(request)
+        given = "a wrong token" if request.headers.get("Authorization") else "none"
+        response = _error(401, f"{request.method} {request.path} needs the REST token "
+                               f"(security.rest.token) as 'Authorization: Bearer <token>'; got "
+                               f"{given}. Clients read it from security.rest.token or the "
+                               "STROM_REST_TOKEN environment variable.")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="strom"'
+        return response
 
     @web.middleware
     async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -214,10 +248,13 @@ class RestServer:
                      f"{sorted(form) or 'none'}.")
 
     async def start(self) -> None:
+        ssl_context = rest_server_ssl_context(self.configuration)  # bad files fail here
+        self.scheme = "https" if ssl_context is not None else "http"
         self._runner = web.AppRunner(self._application(), access_log=None,
                                      handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.requested_port)
+        site = web.TCPSite(self._runner, self.host, self.requested_port,
+                           ssl_context=ssl_context)
         try:
             await site.start()
         except OSError as e:
