@@ -151,6 +151,14 @@ __all__ = [
     "all_options",
     "option_for_key",
     "validate",
+    # ---- metrics
+    "METRICS_FETCHER_UPDATE_INTERVAL",
+    "METRICS_REPORTERS",
+    "METRICS_OPTIONS",
+    "PROMETHEUS_FACTORY_CLASS",
+    "PROMETHEUS_FILTER_LABEL_VALUE_CHARACTERS",
+    "PROMETHEUS_HOST",
+    "PROMETHEUS_PORT",
 ]
 
 T = TypeVar("T")
@@ -277,6 +285,17 @@ from strom.common.config_options_checkpointing import (  # noqa: E402  (needs Co
     STATE_BACKEND_TYPE,
     STATE_RECOVERY_IGNORE_UNCLAIMED_STATE,
     STATE_RECOVERY_PATH,
+)
+
+# ---- metrics: the fetcher and the Prometheus reporter, in their own module too
+from strom.common.config_options_metrics import (  # noqa: E402  (needs ConfigOption)
+    METRICS_FETCHER_UPDATE_INTERVAL,
+    METRICS_OPTIONS,
+    METRICS_REPORTERS,
+    PROMETHEUS_FACTORY_CLASS,
+    PROMETHEUS_FILTER_LABEL_VALUE_CHARACTERS,
+    PROMETHEUS_HOST,
+    PROMETHEUS_PORT,
 )
 
 # -- the options strom understands (Flink's keys and defaults) --------------------------
@@ -572,6 +591,7 @@ _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
     *RESTART_OPTIONS,
     STATE_RECOVERY_PATH,
     STATE_RECOVERY_IGNORE_UNCLAIMED_STATE,
+    *METRICS_OPTIONS,
 )
 
 # Flink keys strom does not model (yet) that must never be mistaken for typos of the ones

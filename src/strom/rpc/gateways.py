@@ -24,6 +24,7 @@ from strom.jobmanager.cluster_info import (
 )
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.savepoints import OperationResult
+from strom.metrics.dump import MetricDump
 from strom.rpc.errors import SerializedError
 from strom.rpc.messages import (
     JobOverview,
@@ -260,3 +261,9 @@ class TaskExecutorGateway(Protocol):
 
     async def notify_checkpoint_aborted(
         self, execution_id: ExecutionAttemptID, checkpoint_id: int) -> None: ...
+
+    # ---- metrics
+    async def request_metric_dump(self) -> list[MetricDump]:
+        """This TaskExecutor's metrics (its own, its jobs', tasks' and operators'), for the
+        JobManager's metric fetcher."""
+        ...
