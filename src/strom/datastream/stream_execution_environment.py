@@ -486,7 +486,7 @@ class StreamExecutionEnvironment:
             slots = max(1, math.ceil(slots_needed / task_managers))
         ask_timeout_s = (self._configuration.get(opts.ASK_TIMEOUT) or 10_000) / 1000.0
         return MiniCluster(task_managers, slots, ask_timeout_s=ask_timeout_s,
-                           taskmanagers=mode).start()
+                           taskmanagers=mode, configuration=self._configuration).start()
 
     def execute_async(self, job_name: str | None = None) -> JobClient:
         """Submit the job and return at once with a JobClient that follows it."""

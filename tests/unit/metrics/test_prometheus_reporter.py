@@ -25,6 +25,8 @@ from strom.metrics.registry import (
     add_operator_group,
     add_task_group,
 )
+from strom.minicluster import MiniCluster
+from strom.testing.sync import wait_until
 
 
 def _scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -238,3 +240,24 @@ def test_close_stops_the_server_and_frees_the_port() -> None:
     assert {t.name for t in threading.enumerate()} <= threads
     with socket.socket() as again:  # the port is free again
         again.bind(("127.0.0.1", port))
+
+
+def test_a_minicluster_serves_its_registry_and_stops_the_reporter_with_it() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    threads = set(threading.enumerate())
+    configuration = Configuration.from_dict({"metrics.reporters": "prom",
+                                             "metrics.reporter.prom.port": str(port)})
+    with MiniCluster(num_task_managers=2, configuration=configuration) as cluster:
+        samples = _scrape(f"http://127.0.0.1:{port}/metrics")
+        assert samples["flink_jobmanager_numRegisteredTaskManagers"][0][1] == 2
+        tm_ids = {labels["tm_id"]
+                  for labels, _ in samples["flink_taskmanager_Status_Process_Memory_RSS"]}
+        assert tm_ids == {str(te.resource_id) for te in cluster.task_executors}
+    wait_until(lambda: set(threading.enumerate()) <= threads, timeout_s=10,
+               what="the reporter's thread to end")
+    with socket.socket() as again:
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", port))
+        again.listen()

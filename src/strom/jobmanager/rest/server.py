@@ -99,8 +99,8 @@ class RestServer:
         self._runner: web.AppRunner | None = None
 
     @staticmethod
-    def from_configuration(dispatcher: DispatcherGateway, configuration: Configuration
-                           ) -> RestServer:
+    def from_configuration(dispatcher: DispatcherGateway, configuration: Configuration,
+                           metric_fetcher: Any = None) -> RestServer:
         """Bound as Flink binds it: ``rest.bind-address`` (default 127.0.0.1) and
         ``rest.bind-port``, else ``rest.port`` (8081; 0 picks a free port)."""
         host = configuration.get_string("rest.bind-address", "") or "127.0.0.1"
@@ -115,7 +115,7 @@ class RestServer:
         else:
             configured = configuration.get(REST_PORT)
             port = 8081 if configured is None else configured
-        return RestServer(dispatcher, host, port, configuration)
+        return RestServer(dispatcher, host, port, configuration, metric_fetcher)
 
     @property
     def url(self) -> str:
@@ -251,11 +251,12 @@ class RunningRestServer:
 
 
 def serve_rest(rpc: RpcService, dispatcher_address: str,
-               configuration: Configuration) -> RunningRestServer:
+               configuration: Configuration, metric_fetcher: Any = None) -> RunningRestServer:
     """Start the REST API of the Dispatcher at ``dispatcher_address`` on ``rpc``'s loop,
-    bound as ``configuration`` says (:meth:`RestServer.from_configuration`); what a
-    JobManager process calls once its Dispatcher runs."""
+    bound as ``configuration`` says (:meth:`RestServer.from_configuration`), its metric
+    handlers reading ``metric_fetcher``'s store; what a JobManager process calls once its
+    Dispatcher runs."""
     server = RestServer.from_configuration(rpc.connect(dispatcher_address, DispatcherGateway),
-                                           configuration)
+                                           configuration, metric_fetcher)
     rpc.run_sync(server.start(), timeout=30)
     return RunningRestServer(rpc, server)
