@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from strom.common import WatermarkStrategy
 from strom.common.job import JobStatus
 from strom.datastream import StreamExecutionEnvironment
@@ -85,3 +87,28 @@ def test_cluster_and_job_groups_in_a_minicluster() -> None:
         # the job's group is closed when it ends
         wait_until(lambda: not _values(cluster, "jm_job"), what="the job's group to close",
                    timeout_s=30, interval_s=0.05)
+
+
+def test_restarts_are_counted_and_the_time_gauges_end_at_minus_one() -> None:
+    with MiniCluster(num_task_managers=1, slots_per_task_manager=1) as cluster:
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.set_parallelism(1)
+        for key, value in (("restart-strategy.type", "fixed-delay"),
+                           ("restart-strategy.fixed-delay.attempts", "2"),
+                           ("restart-strategy.fixed-delay.delay", "10 ms")):
+            env._configuration.set_string(key, value)
+        (env.from_source(TestingSource([1, TestingSource.FAIL(ValueError("boom"))]),
+                         WatermarkStrategy.no_watermarks(), "failing")
+            .sink_to(CollectSink()))
+        client = cluster.submit(env._job_graph("restarting job"))
+        assert cluster.dispatcher is not None
+        # the job's gauges stay readable after its group closed
+        gauges = cluster.dispatcher.job_metric_groups[client.get_job_id()].metrics
+        with pytest.raises(ValueError, match="boom"):
+            client.get_job_execution_result().result()
+        assert client.get_job_id() not in cluster.dispatcher.job_metric_groups
+        values = {name: gauges[name].get_value()  # type: ignore[attr-defined]
+                  for name in ("numRestarts", "uptime", "downtime", "restartingTime")}
+        assert values["numRestarts"] == 2
+        assert values["uptime"] == -1 and values["downtime"] == -1
+        assert values["restartingTime"] >= 0
