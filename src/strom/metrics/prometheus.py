@@ -52,7 +52,9 @@ log = logging.getLogger(__name__)
 
 #: the factory class Flink's configuration names for this reporter (strom's own name too)
 FLINK_FACTORY_CLASS = "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
-_FACTORY_CLASSES = (FLINK_FACTORY_CLASS, "strom.metrics.prometheus.PrometheusReporterFactory")
+#: what ``metrics.reporter.<name>.factory.class`` (or Flink 1.x's ``.class``) may name
+_FACTORY_CLASSES = (FLINK_FACTORY_CLASS, "org.apache.flink.metrics.prometheus.PrometheusReporter",
+                    "strom.metrics.prometheus.PrometheusReporterFactory")
 _DEFAULT_PORT = "9249"
 _DEFAULT_HOST = "127.0.0.1"
 _INVALID = re.compile(r"[^a-zA-Z0-9:_]")

@@ -219,6 +219,10 @@ def test_which_reporters_start(registry: MetricRegistry,
         "metrics.reporter.prom.factory.class": FLINK_FACTORY_CLASS,
         "metrics.reporter.prom.port": "0"}), registry)
     assert [r.name for r in by_factory] == ["prom"]
+    flink_1 = start_reporters(Configuration.from_dict({
+        "metrics.reporter.p1.class": "org.apache.flink.metrics.prometheus.PrometheusReporter",
+        "metrics.reporter.p1.port": "0"}), registry)
+    assert [r.name for r in flink_1] == ["p1"]
     with caplog.at_level(logging.ERROR):
         other = start_reporters(Configuration.from_dict({
             "metrics.reporters": "jmx",
