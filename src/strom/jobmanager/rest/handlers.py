@@ -415,3 +415,8 @@ from strom.jobmanager.rest.checkpoint_handlers import CHECKPOINT_HANDLERS  # noq
 # first: the server routes in this order, and /jobs/:jobid/checkpoints/config must come
 # before /jobs/:jobid/checkpoints/:triggerid, which would match it too
 HANDLERS = {**CHECKPOINT_HANDLERS, **HANDLERS}
+
+# ---- flame graphs (/jobs/:jobid/vertices/:vertexid/flamegraph)
+from strom.jobmanager.rest.flamegraph_handlers import FLAME_GRAPH_HANDLERS  # noqa: E402
+
+HANDLERS = {**HANDLERS, **FLAME_GRAPH_HANDLERS}
