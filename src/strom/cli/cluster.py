@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from strom.cli.connection import Connection, cluster_command, json_option
 from strom.common.configuration import Configuration
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ __all__ = ["cluster", "jobmanager", "taskmanager"]
 
 #: how long ``cluster start`` waits for a process's "ready at" line
 READY_TIMEOUT_S = 60.0
-_READY = re.compile(r"(JobManager|TaskManager \S+) ready at (tcp://\S+)")
+_READY = re.compile(r"(JobManager|TaskManager \S+) ready at (tcp://\S+)(?:.*REST (http\S+?)\))?")
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -91,12 +92,15 @@ class _Member:
     pid_file: Path
     pid: int
     address: str
+    #: the JobManager's REST API (``http://host:port``)
+    rest_url: str | None = None
 
     @classmethod
     def read(cls, pid_file: Path) -> _Member | None:
         try:
             lines = pid_file.read_text().split("\n")
-            return cls(pid_file.stem, pid_file, int(lines[0]), lines[1].strip())
+            rest_url = lines[2].strip() if len(lines) > 2 and lines[2].strip() else None
+            return cls(pid_file.stem, pid_file, int(lines[0]), lines[1].strip(), rest_url)
         except (OSError, ValueError, IndexError):
             return None
 
@@ -157,15 +161,16 @@ def _spawn(name: str, command: list[str], log_dir: Path) -> tuple[subprocess.Pop
 
 
 def _wait_ready(name: str, process: subprocess.Popen[bytes], log_file: Path,
-                offset: int) -> str:
-    """The address in the ``ready at`` line ``process`` writes to ``log_file``."""
+                offset: int) -> tuple[str, str | None]:
+    """The address in the ``ready at`` line ``process`` writes to ``log_file``, and the
+    REST API's URL that a JobManager's line names."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     while True:
         with open(log_file, "rb") as log:
             log.seek(offset)
             match = _READY.search(log.read().decode(errors="replace"))
         if match:
-            return match.group(2)
+            return match.group(2), match.group(3)
         code = process.poll()
         if code is not None or time.monotonic() > deadline:
             if code is None:
@@ -244,14 +249,14 @@ def _start_member(name: str, command: list[str], logs: Path) -> _Member:
     pid_file = logs / f"{name}.pid"
     pid_file.write_text(f"{process.pid}\n")
     try:
-        address = _wait_ready(name, process, log_file, offset)
+        address, rest_url = _wait_ready(name, process, log_file, offset)
     except BaseException:
         if process.poll() is None:
             process.kill()
         pid_file.unlink(missing_ok=True)
         raise
-    pid_file.write_text(f"{process.pid}\n{address}\n")
-    return _Member(name, pid_file, process.pid, address)
+    pid_file.write_text(f"{process.pid}\n{address}\n{rest_url or ''}\n")
+    return _Member(name, pid_file, process.pid, address, rest_url)
 
 
 def _describe(title: str, members: list[_Member]) -> str:
@@ -310,16 +315,30 @@ def _signal(pid: int, sig: signal.Signals) -> None:
 
 @cluster.command()
 @_with_dirs
-def status(conf_dir: str, log_dir: str) -> None:
-    """Show the cluster's processes and the TaskManagers registered with its JobManager."""
+@cluster_command
+@json_option
+def status(connection: Connection, conf_dir: str, log_dir: str, as_json: bool) -> None:
+    """Show the cluster: its processes started here (from their pid files), and through
+    the REST API its TaskManagers (slots, heartbeats) and running jobs.
+
+    The REST API is at -m, else where `strom cluster start` found it, else at
+    rest.address:rest.port. With --json: the answers of GET /overview, /taskmanagers and
+    /jobs/overview."""
+    from strom.cli.cluster_status import print_status
+
     members = _members(Path(log_dir))
-    if not members or not any(m.alive() for m in members):
-        click.echo(f"No strom cluster is running here (no live pid files in {log_dir}/).")
-        sys.exit(1)
-    click.echo(_describe("strom cluster", members))
-    jm = next((m for m in members if m.name == "jobmanager" and m.alive()), None)
-    if jm is not None:
-        click.echo(_registered_task_managers(jm.address))
+    live = [m for m in members if m.alive()]
+    jm = next((m for m in live if m.name == "jobmanager"), None)
+    if connection.jobmanager is None:
+        if jm is None and (members or connection.address.endswith(":0")):
+            click.echo(f"No strom cluster is running here (no live JobManager pid file in "
+                       f"{log_dir}/); -m host:port asks another one.")
+            sys.exit(1)
+        if jm is not None and jm.rest_url:
+            connection.address = jm.rest_url
+    if live and not as_json:
+        click.echo(_describe("strom cluster", members))
+    print_status(connection.rest(), as_json)
 
 
 def _list_task_managers(jm_address: str) -> list[TaskManagerInfo]:
@@ -345,18 +364,3 @@ def _wait_registered(jm_address: str, count: int) -> None:
     raise click.ClickException(
         f"Only {registered} of {count} TaskManagers registered with the JobManager at "
         f"{jm_address} within {READY_TIMEOUT_S:.0f} s; see their logs.")
-
-
-def _registered_task_managers(jm_address: str) -> str:
-    from strom.rpc.errors import RpcError
-
-    try:
-        infos = _list_task_managers(jm_address)
-    except (RpcError, TimeoutError) as e:
-        return f"The JobManager at {jm_address} did not answer: {e}"
-    lines = [f"{len(infos)} TaskManager(s) registered, "
-             f"{sum(i.free_slots for i in infos)} of {sum(i.num_slots for i in infos)} "
-             "slots free:"]
-    lines += [f"  {i.resource_id}  {i.address}  {i.free_slots}/{i.num_slots} slots free"
-              for i in infos]
-    return "\n".join(lines)

@@ -15,7 +15,7 @@ import msgspec
 import pytest
 
 from strom.client.job_client import JobExecutionError
-from strom.client.rest_client import RestClient, RestClientError
+from strom.client.rest import RestClient, RestClientError
 from strom.client.rest_cluster_client import RestClusterClient
 from strom.common import _pickling
 from strom.common.job import JobStatus

@@ -1,7 +1,7 @@
 """One spec per REST endpoint, declared once (Flink's ``*Headers`` classes, e.g.
 ``JobDetailsHeaders``): method, path, request and response types, status code, description.
 
-The server routes by them, the client (:mod:`strom.client.rest_client`) builds requests
+The server routes by them, the client (:mod:`strom.client.rest`) builds requests
 from them, and the OpenAPI document (:mod:`strom.jobmanager.rest.openapi`) is generated
 from them. A new endpoint is a spec here plus a handler in
 :mod:`strom.jobmanager.rest.handlers`.
