@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import click
 
 from strom.common.configuration import Configuration
+from strom.common.process_files import LOG_FILE_ENV
 
 if TYPE_CHECKING:
     from strom.rpc.messages import TaskManagerInfo
@@ -152,7 +153,9 @@ def _spawn(name: str, command: list[str], log_dir: Path) -> tuple[subprocess.Pop
     with open(log_file, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "strom.cli.main", *command], stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            # the process serves its log over REST (/jobmanager/log, /taskmanagers/:id/log)
+            env={**os.environ, LOG_FILE_ENV: str(log_file.resolve())})
     return process, log_file
 
 

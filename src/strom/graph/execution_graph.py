@@ -7,6 +7,7 @@ All-to-all edges connect every producer subtask to every consumer subtask; point
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,16 @@ class Execution:
     task_executor: str | None = None
     allocation_id: AllocationID | None = None
     failure: Any = None
+    #: ExecutionState name → when this attempt entered it (epoch ms; REST's subtask times)
+    timestamps: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.timestamps.setdefault(self.state, time.time_ns() // 1_000_000)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "state" and "timestamps" in self.__dict__ and self.state != value:
+            self.timestamps[value] = time.time_ns() // 1_000_000
+        object.__setattr__(self, name, value)
 
     @property
     def name(self) -> str:
