@@ -240,5 +240,5 @@ def test_bad_job_and_vertex_requests_get_precise_errors(cluster: MiniCluster,
         got, body = get(cluster, path)
         assert got == status and message in body["errors"][0], (path, body)
     got, body = get(cluster, f"/jobs/{jid}/rescaling?parallelism=4", method="PATCH")
-    assert got == 503 and "strom stop" in body["errors"][0] and "-p N" in body["errors"][0]
+    assert got == 400 and "strom stop" in body["errors"][0] and "-p N" in body["errors"][0]
     assert running.job.get_job_status().result(timeout=10) is JobStatus.RUNNING

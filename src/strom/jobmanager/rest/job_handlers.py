@@ -98,7 +98,7 @@ async def job_rescaling(gateway: DispatcherGateway, request: base.RestRequest
                         ) -> m.TriggerResponse:
     job_id = base.parse_job_id(request.path_parameters["jobid"])
     raise base.RestHandlerError(
-        503, f"Rescaling a running job is not supported (as in Flink since 1.9). Stop job "
+        400, f"Rescaling a running job is not supported (as in Flink since 1.9). Stop job "
              f"{job_id} with a savepoint (`strom stop -p <dir> {job_id}`) and run it again "
              "from that savepoint with the new parallelism (`strom run -s <savepoint> -p N "
              "...`).")

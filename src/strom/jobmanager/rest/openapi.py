@@ -15,8 +15,7 @@ _ERROR_STATUSES = {"400": "Bad request: the message says what was wrong",
                    "404": "Unknown job or path", "500": "Internal error, with its cause"}
 
 
-_EXTRA_ERRORS = {409: "The request conflicts with the cluster's state",
-                 503: "Not supported by strom; the message says what to do instead"}
+_EXTRA_ERRORS = {409: "The request conflicts with the cluster's state"}
 
 _HEX_ID = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
 #: every path parameter's form: ids are 32 lowercase hex characters, indexes are numbers

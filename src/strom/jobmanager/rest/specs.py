@@ -334,12 +334,10 @@ JOB_RESCALING = EndpointSpec(
     "savepoint and run it again from there with a new parallelism.",
     query=(QueryParameter("parallelism", "The new parallelism.", required=True,
                           kind="integer"),),
-    errors=(503,),
 )
 JOB_RESCALING_STATUS = EndpointSpec(
     "GET", "/jobs/:jobid/rescaling/:triggerid", m.OperationStatusResponse, 200,
     "The status of a rescaling operation (there are none: see PATCH /jobs/:jobid/rescaling).",
-    errors=(503,),
 )
 
 _VERTEX = "/jobs/:jobid/vertices/:vertexid"
