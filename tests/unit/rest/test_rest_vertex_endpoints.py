@@ -242,3 +242,32 @@ def test_bad_job_and_vertex_requests_get_precise_errors(cluster: MiniCluster,
     got, body = get(cluster, f"/jobs/{jid}/rescaling?parallelism=4", method="PATCH")
     assert got == 400 and "strom stop" in body["errors"][0] and "-p N" in body["errors"][0]
     assert running.job.get_job_status().result(timeout=10) is JobStatus.RUNNING
+
+
+def test_job_metrics_add_the_jobmanagers_job_metrics_to_the_checkpoint_metrics(
+        cluster: MiniCluster, running: RunningJob, fetcher: StoreFetcher) -> None:
+    jid = running.jid
+    fetcher.store.add(MetricDump("jm_job", "numRestarts", "2", job_id=jid))
+    # the statistics win for the checkpoint metrics
+    fetcher.store.add(MetricDump("jm_job", "numberOfCompletedCheckpoints", "99", job_id=jid))
+    _, available = get(cluster, f"/jobs/{jid}/metrics")
+    ids = [m["id"] for m in available]
+    assert ids[0] == "lastCheckpointDuration" and ids[-1] == "numRestarts"
+    assert get(cluster, f"/jobs/{jid}/metrics?get=")[1] == available
+    _, values = get(cluster, f"/jobs/{jid}/metrics?get=numRestarts,numberOfCompletedCheckpoints")
+    assert values == [{"id": "numRestarts", "value": "2"},
+                      {"id": "numberOfCompletedCheckpoints", "value": "0"}]
+
+
+def test_vertex_times_in_job_details_span_its_subtasks(cluster: MiniCluster) -> None:
+    job = RunningJob(cluster)
+    _, details = get(cluster, f"/jobs/{job.jid}")
+    for v in details["vertices"]:
+        # running: started when its first subtask deployed, no end yet
+        assert v["start-time"] >= details["start-time"] and v["end-time"] == -1
+        assert v["duration"] >= 0
+    job.end()
+    _, details = get(cluster, f"/jobs/{job.jid}")
+    for v in details["vertices"]:
+        assert details["end-time"] >= v["end-time"] >= v["start-time"] > 0
+        assert v["duration"] == v["end-time"] - v["start-time"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from strom.jobmanager.cluster_info import JobDetails
+from strom.jobmanager.cluster_info import JobDetails, VertexDetails
 from strom.jobmanager.rest import job_messages as jm
 from strom.jobmanager.rest import messages as m
 from strom.jobmanager.rest import specs
@@ -15,7 +15,9 @@ from strom.jobmanager.rest.specs import EndpointSpec
 from strom.rpc.gateways import DispatcherGateway
 from strom.rpc.messages import ExecutionState
 
-__all__ = ["JOB_HANDLERS", "plan_info"]
+__all__ = ["JOB_HANDLERS", "plan_info", "vertex_times"]
+
+_TERMINAL = ("FINISHED", "CANCELED", "FAILED")
 
 
 def _now() -> int:
@@ -34,6 +36,19 @@ def plan_info(details: JobDetails) -> m.PlanInfo:
         for n in details.plan])
 
 
+def vertex_times(vertex: VertexDetails) -> tuple[int, int, int]:
+    """(start-time, end-time, duration) of a vertex as Flink's: from its first subtask's
+    deployment to its last subtask's end (-1 while one still runs or none deployed)."""
+    if not vertex.subtasks:
+        return vertex.start_time, vertex.end_time, _duration(vertex.start_time, vertex.end_time)
+    starts = [s.timestamps["DEPLOYING"] for s in vertex.subtasks if "DEPLOYING" in s.timestamps]
+    ends = [s.timestamps.get(s.status, -1) if s.status in _TERMINAL else -1
+            for s in vertex.subtasks]
+    start = min(starts, default=-1)
+    end = max(ends) if all(e >= 0 for e in ends) else -1
+    return start, end, -1 if start < 0 else _duration(start, end)
+
+
 async def _details(gateway: DispatcherGateway, request: base.RestRequest) -> JobDetails:
     return await gateway.request_job_details(
         base.parse_job_id(request.path_parameters["jobid"]))
@@ -48,10 +63,11 @@ async def job_details(gateway: DispatcherGateway, request: base.RestRequest
     vertices = []
     for v in details.vertices:
         status_counts[v.status] = status_counts.get(v.status, 0) + 1
+        start, end, duration = vertex_times(v)
         vertices.append(m.JobVertexDetailsInfo(
             id=v.vertex_id, name=v.name, parallelism=v.parallelism,
-            max_parallelism=v.max_parallelism, status=v.status, start_time=v.start_time,
-            end_time=v.end_time, duration=_duration(v.start_time, v.end_time), tasks=v.tasks,
+            max_parallelism=v.max_parallelism, status=v.status, start_time=start,
+            end_time=end, duration=duration, tasks=v.tasks,
             metrics=io_metrics(store.subtask(job, v.vertex_id, i)
                                for i in range(v.parallelism)),
         ))

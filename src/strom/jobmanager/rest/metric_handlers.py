@@ -2,7 +2,7 @@
 ``AbstractAggregatingMetricsHandler``) and what other handlers derive from the metric store:
 a subtask's or vertex's I/O metrics and back pressure.
 
-- Without ``get``: the ids of the available metrics, ``[{"id"}]``.
+- Without ``get`` (or with an empty one): the ids of the available metrics, ``[{"id"}]``.
 - With ``get=a,b``: ``[{"id", "value"}]`` for those that exist; unknown ids are left out.
 - Aggregating endpoints take ``agg=min,max,avg,sum,skew`` (all when left out) and answer
   ``[{"id", "min", ...}]`` over the selected components; values that are not numbers are
@@ -50,7 +50,7 @@ def _names(text: str | None) -> list[str]:
 def query_metrics(metrics: Mapping[str, str], request: base.RestRequest) -> list[clm.Metric]:
     """``get`` answered from one component's metrics."""
     wanted = _names(request.query.get("get"))
-    if "get" not in request.query:
+    if not wanted:
         return [clm.Metric(name) for name in sorted(metrics)]
     return [clm.Metric(name, metrics[name]) for name in wanted if name in metrics]
 
@@ -89,7 +89,7 @@ def aggregate_metrics(components: Iterable[Mapping[str, str]],
     """``get`` and ``agg`` answered over several components' metrics."""
     components = list(components)
     aggregations = parse_aggregations(request.query.get("agg"))
-    if "get" not in request.query:
+    if not _names(request.query.get("get")):
         available = sorted({name for c in components for name in c})
         return [clm.AggregatedMetric(name) for name in available]
     answer = []
