@@ -242,3 +242,12 @@ def test_jobmanager_and_jobs_metrics(cluster: MiniCluster, fetcher: StoreFetcher
     _, aggregated = get(cluster, f"/jobs/metrics?get=numRestarts&agg=sum&jobs={a}")
     assert aggregated == [{"id": "numRestarts", "sum": 1.0}]
     assert fetcher.updates >= 5
+
+
+def test_a_malformed_web_setting_falls_back_to_its_default(cluster: MiniCluster) -> None:
+    assert cluster.rest_server is not None
+    cluster.rest_server.context.configuration.set_string("web.refresh-interval", "soon")
+    cluster.rest_server.context.configuration.set_string("web.submit.enable", "maybe")
+    status, config = get(cluster, "/config")
+    assert status == 200 and config["refresh-interval"] == 3000
+    assert config["features"]["web-submit"] is True

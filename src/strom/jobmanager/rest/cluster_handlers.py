@@ -7,10 +7,13 @@ this process's own.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from strom.common.configuration import ConfigError
 from strom.common.process_files import (
     list_log_files,
     python_environment,
@@ -25,6 +28,9 @@ from strom.rpc.gateways import DispatcherGateway
 
 __all__ = ["CLUSTER_HANDLERS", "SECRET_KEY_PARTS", "hide_secret", "log_list", "thread_dump_info"]
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 #: Flink's web.refresh-interval default (ms)
 DEFAULT_REFRESH_INTERVAL_MS = 3000
 #: configuration keys whose values REST shows as ****** (as Flink's GlobalConfiguration)
@@ -38,19 +44,29 @@ def hide_secret(key: str, value: str) -> str:
     return _HIDDEN if any(part in lowered for part in SECRET_KEY_PARTS) else value
 
 
+def _setting(read: Callable[[str, T], T], key: str, default: T) -> T:
+    """A web.* setting; a malformed one is logged and its default used (the web UI must
+    load to show anything)."""
+    try:
+        return read(key, default)
+    except ConfigError as e:
+        log.warning("%s; using %r", e, default)
+        return default
+
+
 async def dashboard_config(gateway: DispatcherGateway, request: base.RestRequest
                            ) -> clm.DashboardConfiguration:
     configuration = base.context(request).configuration
     offset_s = -(time.altzone if time.daylight and time.localtime().tm_isdst else time.timezone)
     return clm.DashboardConfiguration(
-        refresh_interval=configuration.get_integer("web.refresh-interval",
-                                                   DEFAULT_REFRESH_INTERVAL_MS),
+        refresh_interval=_setting(configuration.get_integer, "web.refresh-interval",
+                                  DEFAULT_REFRESH_INTERVAL_MS),
         timezone_name=time.tzname[time.localtime().tm_isdst > 0],
         timezone_offset=offset_s * 1000,
         flink_version=m.STROM_VERSION, flink_revision="",
         features=clm.DashboardFeatures(
-            web_submit=configuration.get_boolean("web.submit.enable", True),
-            web_cancel=configuration.get_boolean("web.cancel.enable", True),
+            web_submit=_setting(configuration.get_boolean, "web.submit.enable", True),
+            web_cancel=_setting(configuration.get_boolean, "web.cancel.enable", True),
             web_rescale=False, web_history=False),
     )
 
