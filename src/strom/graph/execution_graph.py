@@ -14,7 +14,12 @@ from typing import Any
 from strom.graph.ids import AllocationID, ExecutionAttemptID
 from strom.graph.job_graph import JobEdge, JobGraph, JobVertex
 
-__all__ = ["Execution", "ExecutionGraph", "consumers_of", "producers_of"]
+__all__ = ["ATTEMPTS_HISTORY_SIZE", "Execution", "ExecutionGraph", "consumers_of",
+           "producers_of"]
+
+#: how many replaced attempts of each subtask are kept (Flink's
+#: ``jobmanager.execution.attempts-history-size`` default)
+ATTEMPTS_HISTORY_SIZE = 16
 
 
 def consumers_of(edge: JobEdge, producer: int, up: int, down: int) -> list[int]:
@@ -75,6 +80,9 @@ class ExecutionGraph:
         self.job_graph = job_graph
         self.executions: dict[str, Execution] = {}
         self.by_vertex: dict[str, list[Execution]] = {}
+        #: (vertex id, subtask) → its replaced attempts, oldest first (the last
+        #: ATTEMPTS_HISTORY_SIZE; REST's ``/subtasks/:i/attempts/:n``)
+        self.prior_attempts: dict[tuple[str, int], list[Execution]] = {}
         for vertex in job_graph.vertices:
             executions = [Execution(vertex, i) for i in range(vertex.parallelism)]
             self.by_vertex[str(vertex.id)] = executions
@@ -92,6 +100,9 @@ class ExecutionGraph:
         execution id, ``attempt + 1``, not deployed yet. Updates for the old id are no longer
         found in :attr:`executions`."""
         fresh = Execution(execution.vertex, execution.subtask, execution.attempt + 1)
+        prior = self.prior_attempts.setdefault((str(execution.vertex.id), execution.subtask), [])
+        prior.append(execution)
+        del prior[:-ATTEMPTS_HISTORY_SIZE]
         self.executions.pop(str(execution.execution_id), None)
         self.executions[str(fresh.execution_id)] = fresh
         self.by_vertex[str(execution.vertex.id)][execution.subtask] = fresh

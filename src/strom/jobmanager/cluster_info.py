@@ -66,6 +66,8 @@ class VertexDetails(msgspec.Struct, frozen=True):
     start_time: int
     end_time: int
     subtasks: list[SubtaskDetails] = []
+    #: the subtasks' replaced attempts (after restarts), oldest first
+    prior_attempts: list[SubtaskDetails] = []
 
 
 class JobDetails(msgspec.Struct, frozen=True):

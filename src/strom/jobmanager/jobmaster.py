@@ -196,6 +196,8 @@ class JobMaster(RpcEndpoint):
                 str(vertex.id), vertex.name, vertex.parallelism, vertex.max_parallelism,
                 aggregate_execution_state(counts), counts, self.start_time, end_time,
                 [self._subtask_details(e) for e in self.graph.by_vertex[str(vertex.id)]],
+                [self._subtask_details(e) for i in range(vertex.parallelism)
+                 for e in self.graph.prior_attempts.get((str(vertex.id), i), [])],
             ))
         parameters = self.job_graph.config.get("job_parameters") or {}
         return JobDetails(self.job_id, self.job_graph.name, self.status,
@@ -211,6 +213,9 @@ class JobMaster(RpcEndpoint):
         offer = next((o for o in self.scheduler.slots.values()
                       if o.allocation_id == execution.allocation_id), None) \
             if execution.allocation_id is not None else None
+        if offer is None and execution.task_executor is not None:
+            # a replaced attempt whose slot is gone: its TaskExecutor's address
+            host = endpoint = _rest_host(execution.task_executor)
         if offer is not None:
             location = offer.location
             tm_id = str(location.resource_id) if location is not None else ""

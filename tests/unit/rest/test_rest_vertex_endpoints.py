@@ -11,9 +11,9 @@ import pytest
 from test_rest_cluster_endpoints import StoreFetcher, get
 
 from strom.client.rest_cluster_client import RestClusterClient
-from strom.common import WatermarkStrategy
+from strom.common import Configuration, WatermarkStrategy
 from strom.common.job import JobStatus
-from strom.datastream import StreamExecutionEnvironment
+from strom.datastream import MapFunction, RuntimeContext, StreamExecutionEnvironment
 from strom.jobmanager.cluster_info import SubtaskDetails, VertexDetails
 from strom.jobmanager.rest.metric_handlers import backpressure_level
 from strom.jobmanager.rest.vertex_handlers import back_pressure_info
@@ -229,7 +229,8 @@ def test_bad_job_and_vertex_requests_get_precise_errors(cluster: MiniCluster,
         (f"/jobs/{unknown}/vertices/{vid}/watermarks", 404, "No job with id"),
         (f"/jobs/{jid}/vertices/{vid}/subtasks/2", 404, "has no subtask 2"),
         (f"/jobs/{jid}/vertices/{vid}/subtasks/-1", 400, "Bad subtask index"),
-        (f"/jobs/{jid}/vertices/{vid}/subtasks/0/attempts/1", 404, "keeps only the current"),
+        (f"/jobs/{jid}/vertices/{vid}/subtasks/0/attempts/1", 404,
+         "has no attempt 1; its attempts: 0"),
         (f"/jobs/{jid}/vertices/{vid}/subtasks/0/attempts/x", 400, "Bad attempt number"),
         (f"/jobs/{jid}/vertices/{vid}/subtasks/metrics?subtasks=3-1", 400, "Bad subtasks"),
         (f"/jobs/{jid}/vertices/{vid}/subtasks/metrics?get=a&agg=p99", 400, "Bad agg"),
@@ -271,3 +272,46 @@ def test_vertex_times_in_job_details_span_its_subtasks(cluster: MiniCluster) -> 
     for v in details["vertices"]:
         assert details["end-time"] >= v["end-time"] >= v["start-time"] > 0
         assert v["duration"] == v["end-time"] - v["start-time"]
+
+
+class _FailsFirst(MapFunction):
+    def open(self, runtime_context: RuntimeContext) -> None:
+        if runtime_context.get_attempt_number() == 0:
+            raise ValueError("the first attempt fails")
+
+    def map(self, value: Any) -> Any:
+        return value
+
+
+def test_a_restarted_subtask_keeps_its_earlier_attempt(cluster: MiniCluster) -> None:
+    latch = Latch()
+    env = StreamExecutionEnvironment.get_execution_environment(Configuration.from_dict({
+        "restart-strategy.type": "fixed-delay", "restart-strategy.fixed-delay.attempts": "2",
+        "restart-strategy.fixed-delay.delay": "0 ms"}))
+    env.set_parallelism(1)
+    env.from_source(TestingSource([1, TestingSource.AWAIT(latch), 2]),
+                    WatermarkStrategy.no_watermarks(), "numbers").map(_FailsFirst()) \
+        .sink_to(CollectSink())
+    job = RestClusterClient(cluster.rest_url).submit(env._job_graph("restarts once"))
+    jid = str(job.get_job_id())
+    try:
+        def restarted_and_running() -> bool:
+            _, vertex = get(cluster, f"/jobs/{jid}/vertices/{vid}")
+            return vertex["subtasks"][0]["attempt"] == 1 and \
+                vertex["subtasks"][0]["status"] == "RUNNING"
+
+        _, details = get(cluster, f"/jobs/{jid}")
+        vid = details["vertices"][0]["id"]
+        wait_until(restarted_and_running, what="the restarted attempt to run")
+        base = f"/jobs/{jid}/vertices/{vid}/subtasks/0"
+        _, first = get(cluster, base + "/attempts/0")
+        assert (first["attempt"], first["status"]) == (0, "FAILED")
+        assert first["end-time"] >= first["start-time"] > 0
+        _, current = get(cluster, base + "/attempts/1")
+        assert (current["attempt"], current["status"]) == (1, "RUNNING")
+        assert current["start-time"] >= first["end-time"]
+        status, body = get(cluster, base + "/attempts/2")
+        assert status == 404 and "its attempts: 0, 1" in body["errors"][0]
+    finally:
+        latch.trigger()
+    job.get_job_execution_result().result(timeout=30)

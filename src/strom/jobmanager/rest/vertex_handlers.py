@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from strom.graph.execution_graph import ATTEMPTS_HISTORY_SIZE
 from strom.jobmanager.cluster_info import (
     JobDetails,
     SubtaskDetails,
@@ -202,12 +203,19 @@ async def subtask_attempt(gateway: DispatcherGateway, request: base.RestRequest
     subtask = vertex.subtasks[index]
     if not text.isdigit():
         raise base.RestHandlerError(400, f"Bad attempt number {text!r}: a number from 0.")
-    if int(text) != subtask.attempt:
-        raise base.RestHandlerError(
-            404, f"Subtask {index} of {vertex.name} is at attempt {subtask.attempt}; strom "
-                 f"keeps only the current attempt, not attempt {int(text)}.")
-    store = await metric_store(request)
-    return subtask_attempt_info(subtask, _subtask_store(store, details, vertex, index))
+    attempt = int(text)
+    if attempt == subtask.attempt:
+        store = await metric_store(request)
+        return subtask_attempt_info(subtask, _subtask_store(store, details, vertex, index))
+    for prior in vertex.prior_attempts:
+        if (prior.subtask, prior.attempt) == (index, attempt):
+            # its metrics went with it: the metric store holds the current attempt's
+            return subtask_attempt_info(prior, None)
+    kept = sorted(p.attempt for p in vertex.prior_attempts if p.subtask == index)
+    raise base.RestHandlerError(
+        404, f"Subtask {index} of {vertex.name} has no attempt {attempt}; its attempts: "
+             f"{', '.join(map(str, [*kept, subtask.attempt]))} (the last "
+             f"{ATTEMPTS_HISTORY_SIZE} replaced ones are kept).")
 
 
 async def subtask_metrics(gateway: DispatcherGateway, request: base.RestRequest
