@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,11 @@ def test_logs_data_ports_and_shutdown_of_a_process_cluster(cluster_dir: Path) ->
     assert f"TaskManager {tm['id']} ready at" in tm_log.decode()
     tm_logs = fetch_json(f"{url}/taskmanagers/{tm['id']}/logs")["logs"]
     assert "taskmanager-0.log" in {f["name"] for f in tm_logs}
+    # the TaskManager's "no such file" comes back through its RPC as a 404
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        fetch(f"{url}/taskmanagers/{tm['id']}/logs/jobmanager.pid")
+    assert missing.value.code == 404
+    assert "no log file 'jobmanager.pid'" in json.loads(missing.value.read())["errors"][0]
     dump = fetch_json(f"{url}/taskmanagers/{tm['id']}/thread-dump")["threadInfos"]
     assert any(t["threadName"] == "MainThread" for t in dump)
 

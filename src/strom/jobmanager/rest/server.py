@@ -114,9 +114,14 @@ class RestServer:
         #: fills the metric store the metric handlers read
         #: (:class:`strom.jobmanager.metrics.fetcher.MetricFetcher`); None: no metrics
         self.metric_fetcher = metric_fetcher
-        self.context = RestContext(self.configuration, metric_fetcher)
+        self._context = RestContext(self.configuration, metric_fetcher)
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
+
+    @property
+    def context(self) -> RestContext:
+        """What every handler's request carries: configuration, metric fetcher, log file."""
+        return self._context
 
     @staticmethod
     def from_configuration(dispatcher: DispatcherGateway, configuration: Configuration
@@ -189,7 +194,7 @@ class RestServer:
     def _route(self, spec: EndpointSpec[Any], handler: Handler) -> Any:
         async def serve(request: web.Request) -> web.Response:
             parsed = RestRequest(path_parameters=dict(request.match_info),
-                                 query=dict(request.query), context=self.context)
+                                 query=dict(request.query), context=self._context)
             if spec.multipart:
                 await self._read_multipart(request, spec, parsed)
             elif spec.request is not None:
