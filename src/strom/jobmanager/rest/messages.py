@@ -293,7 +293,8 @@ class TaskManagerMemoryConfiguration(msgspec.Struct):
 
 class TaskManagerInfo(msgspec.Struct):
     """One TaskManager of ``/taskmanagers`` (Flink's ``TaskManagerInfo``): ``path`` is its
-    RPC address, ``dataPort`` its data server's port (-1: none), ``jmxPort`` always -1."""
+    RPC address, ``dataPort`` its data server's port (-1: none), ``jmxPort`` always -1,
+    ``timeSinceLastHeartbeat`` the time of its last heartbeat (epoch ms, as Flink's)."""
 
     id: str
     path: str

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 from strom.common.process_files import DEFAULT_MAX_LOG_BYTES
@@ -55,12 +54,14 @@ async def _describe(gateway: DispatcherGateway, tm_id: str) -> TaskManagerDescri
         return None
 
 
-def _info(tm: TaskManagerDetails, description: TaskManagerDescription | None,
-          now_ms: int) -> dict[str, Any]:
+def _info(tm: TaskManagerDetails, description: TaskManagerDescription | None
+          ) -> dict[str, Any]:
+    # as Flink's, timeSinceLastHeartbeat holds the time of the last heartbeat (epoch ms),
+    # which its web UI shows as a date
     fields: dict[str, Any] = dict(
         id=tm.resource_id, path=tm.address, data_port=-1, jmx_port=-1,
-        time_since_last_heartbeat=max(0, now_ms - tm.last_heartbeat) if tm.last_heartbeat
-        else 0, slots_number=tm.slots_number, free_slots=tm.free_slots)
+        time_since_last_heartbeat=tm.last_heartbeat, slots_number=tm.slots_number,
+        free_slots=tm.free_slots)
     if description is not None:
         hw = description.hardware
         fields["data_port"] = description.data_port
@@ -73,8 +74,7 @@ async def task_managers(gateway: DispatcherGateway, request: base.RestRequest
                         ) -> m.TaskManagersInfo:
     listed = await gateway.list_task_managers()
     descriptions = await asyncio.gather(*(_describe(gateway, tm.resource_id) for tm in listed))
-    now_ms = int(time.time() * 1000)
-    return m.TaskManagersInfo([m.TaskManagerInfo(**_info(tm, d, now_ms))
+    return m.TaskManagersInfo([m.TaskManagerInfo(**_info(tm, d))
                                for tm, d in zip(listed, descriptions)])
 
 
@@ -113,7 +113,7 @@ async def task_manager_details(gateway: DispatcherGateway, request: base.RestReq
     store = await metric_store(request)
     tm_metrics = store.taskmanagers.get(tm_id)
     return clm.TaskManagerDetailsInfo(
-        **_info(listed[tm_id], description, int(time.time() * 1000)),
+        **_info(listed[tm_id], description),
         allocated_slots=[clm.SlotInfo(s.index, s.job_id, m.ResourceProfileInfo())
                          for s in description.allocated_slots],
         metrics=task_manager_metrics_info(tm_metrics.metrics if tm_metrics else {}))
