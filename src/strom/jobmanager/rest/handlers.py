@@ -408,3 +408,8 @@ from strom.jobmanager.rest.vertex_handlers import VERTEX_HANDLERS  # noqa: E402
 # here does not matter
 HANDLERS = {**CHECKPOINT_HANDLERS, **HANDLERS, **CLUSTER_HANDLERS, **JOB_HANDLERS,
             **METRIC_HANDLERS, **TASK_MANAGER_HANDLERS, **VERTEX_HANDLERS}
+
+# ---- flame graphs (/jobs/:jobid/vertices/:vertexid/flamegraph)
+from strom.jobmanager.rest.flamegraph_handlers import FLAME_GRAPH_HANDLERS  # noqa: E402
+
+HANDLERS = {**HANDLERS, **FLAME_GRAPH_HANDLERS}
