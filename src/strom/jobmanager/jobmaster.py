@@ -39,17 +39,9 @@ from strom.graph.operator_specs import CollectSinkSpec
 from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost
 from strom.jobmanager.checkpoint import CheckpointCoordinator, CompletedCheckpoint
 from strom.jobmanager.checkpoint.stats import CheckpointAckStats, CheckpointStatsSnapshot
-from strom.jobmanager.cluster_info import (
-    JobDetails,
-    JobExceptions,
-    JobSubmission,
-    PlanInput,
-    PlanNode,
-    SubtaskDetails,
-    VertexDetails,
-    aggregate_execution_state,
-)
+from strom.jobmanager.cluster_info import JobDetails, JobExceptions, JobSubmission
 from strom.jobmanager.collect_coordinator import CollectCoordinator
+from strom.jobmanager.job_details import job_details
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.savepoint_restore import SavepointRestore, load_savepoint_restore
 from strom.jobmanager.savepoints import display_path
@@ -185,47 +177,9 @@ class JobMaster(VertexFlameGraphs, RpcEndpoint):
         return self.scheduler.failure
 
     def details(self) -> JobDetails:
-        """The job as REST shows it: status, timestamps, subtask states per vertex."""
-        end_time = (self.timestamps.get(self.status.value, -1)
-                    if self.status.is_globally_terminal_state() else -1)
-        vertices = []
-        for vertex in self.job_graph.vertices:
-            counts = dict.fromkeys((s.value for s in ExecutionState), 0)
-            for execution in self.graph.by_vertex[str(vertex.id)]:
-                counts[execution.state] = counts.get(execution.state, 0) + 1
-            vertices.append(VertexDetails(
-                str(vertex.id), vertex.name, vertex.parallelism, vertex.max_parallelism,
-                aggregate_execution_state(counts), counts, self.start_time, end_time,
-                [self._subtask_details(e) for e in self.graph.by_vertex[str(vertex.id)]],
-                [self._subtask_details(e) for i in range(vertex.parallelism)
-                 for e in self.graph.prior_attempts.get((str(vertex.id), i), [])],
-            ))
-        parameters = self.job_graph.config.get("job_parameters") or {}
-        return JobDetails(self.job_id, self.job_graph.name, self.status,
-                          self.job_graph.runtime_mode, self.start_time, end_time,
-                          dict(self.timestamps), vertices, job_plan(self.job_graph),
-                          str(self.scheduler.restart_strategy),
-                          {str(k): str(v) for k, v in dict(parameters).items()})
-
-    def _subtask_details(self, execution: Execution) -> SubtaskDetails:
-        """Where ``execution`` runs (its TaskManager's id, host and data endpoint) and when
-        it entered each state."""
-        tm_id = host = endpoint = ""
-        offer = next((o for o in self.scheduler.slots.values()
-                      if o.allocation_id == execution.allocation_id), None) \
-            if execution.allocation_id is not None else None
-        if offer is None and execution.task_executor is not None:
-            # a replaced attempt whose slot is gone: its TaskExecutor's address
-            host = endpoint = _rest_host(execution.task_executor)
-        if offer is not None:
-            location = offer.location
-            tm_id = str(location.resource_id) if location is not None else ""
-            data_address = location.data_address if location is not None else ""
-            host = (data_address.rpartition(":")[0] if data_address
-                    else _rest_host(offer.task_executor_address))
-            endpoint = data_address or host
-        return SubtaskDetails(execution.subtask, execution.state, execution.attempt, tm_id,
-                              host, endpoint, dict(execution.timestamps))
+        """The job as REST shows it: status, timestamps, subtask states and locations per
+        vertex, plan and config (:mod:`strom.jobmanager.job_details`)."""
+        return job_details(self)
 
     def exception_history(self) -> JobExceptions:
         """The job's failures, newest first (REST's ``/jobs/:jobid/exceptions``)."""
@@ -839,20 +793,3 @@ def _host_of(address: str) -> str:
         return "this process"
     return rest.partition("/")[0].rpartition(":")[0]
 
-
-def _rest_host(address: str) -> str:
-    """The host REST shows for a TaskExecutor at ``address`` (``localhost`` in-process)."""
-    host = _host_of(address)
-    return "localhost" if host == "this process" else host
-
-
-def job_plan(job_graph: JobGraph) -> list[PlanNode]:
-    """The JobGraph as REST's ``plan``: a node per vertex, with its input edges."""
-    nodes = []
-    for vertex in job_graph.vertices:
-        inputs = [PlanInput(i, str(edge.source_vertex), edge.partitioning.ship_strategy,
-                            "pipelined_bounded")
-                  for i, edge in enumerate(vertex.inputs)]
-        description = " -> ".join(op.name for op in vertex.operators)
-        nodes.append(PlanNode(str(vertex.id), vertex.parallelism, "", "", description, inputs))
-    return nodes
