@@ -12,6 +12,8 @@ port is taken, the configuration is wrong), 2 when it failed while running.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -132,10 +134,16 @@ def start_jobmanager(configuration: Configuration) -> JobManagerProcess:
         rpc.run_sync(start_all(), timeout=30)
         process = JobManagerProcess(rpc, resource_manager, dispatcher)
         process.rest = _start_rest(configuration, process)
+        # DELETE /cluster stops this process as SIGTERM does (serve_until_stopped)
+        dispatcher.on_shutdown_requested = _request_process_stop
     except BaseException:
         rpc.stop()
         raise
     return process
+
+
+def _request_process_stop() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _start_rest(configuration: Configuration, process: JobManagerProcess) -> Any:

@@ -36,6 +36,7 @@ from strom.common.config_options import (
     TASKMANAGER_RPC_PORT,
 )
 from strom.common.configuration import Configuration
+from strom.common.process_files import process_log_file
 from strom.common.security import internal_tls
 from strom.entrypoint import EXIT_STARTUP_FAILURE, serve_until_stopped
 from strom.graph.ids import ResourceID
@@ -95,6 +96,7 @@ def start_taskmanager(configuration: Configuration, resource_id: ResourceID | No
             name="taskexecutor", heartbeat=HeartbeatSettings.from_configuration(configuration),
             registration=RegistrationSettings.from_configuration(configuration),
         )
+        task_executor.log_file = process_log_file()
         if on_ready is not None:
             on_ready(task_executor)
         rpc.run_sync(task_executor.start(), timeout=30)
