@@ -98,6 +98,7 @@ class MiniCluster:
         taskmanagers: str = "thread",
         rest_port: int | None = None,
         configuration: Configuration | None = None,
+        rest_configuration: Configuration | None = None,
     ) -> None:
         if num_task_managers < 1 or slots_per_task_manager < 1:
             raise ValueError(
@@ -132,8 +133,10 @@ class MiniCluster:
         #: how long stop() waits for running tasks to end (in all, not per slot)
         self.stop_grace_s = STOP_GRACE_S
         self.rest_port = rest_port
+        #: the REST server's keys (rest.*, web.*, security.ssl.rest.*, security.rest.token)
+        self.rest_configuration = rest_configuration
         self.rest_server: Any = None
-        #: the cluster's configuration (metrics.*, and the REST server's keys)
+        #: the cluster's configuration (its metrics.* keys)
         self.configuration = configuration if configuration is not None else Configuration()
         #: the metrics of this process (JobManager and in-process TaskExecutors)
         self.metric_registry: MetricRegistry | None = None
@@ -181,7 +184,7 @@ class MiniCluster:
                 from strom.jobmanager.rest.server import RestServer
 
                 self.rest_server = RestServer(self.dispatcher_gateway, port=self.rest_port,
-                                              configuration=self.configuration,
+                                              configuration=self.rest_configuration,
                                               metric_fetcher=self.metric_fetcher)
                 await self.rest_server.start()
 
@@ -208,7 +211,7 @@ class MiniCluster:
                     from strom.jobmanager.rest.server import RestServer
 
                     self.rest_server = RestServer(self.dispatcher_gateway, port=self.rest_port,
-                                                  configuration=self.configuration,
+                                                  configuration=self.rest_configuration,
                                                   metric_fetcher=self.metric_fetcher)
                     await self.rest_server.start()
 

@@ -46,6 +46,13 @@ def waiting_job(cluster: MiniCluster, latch: Latch, name: str) -> RestJobClient:
     job = RestClusterClient(address(cluster)).submit(env._job_graph(name))
     wait_until(lambda: job.get_job_status().result(timeout=10) is JobStatus.RUNNING,
                what="the job to run")
+    rest = RestClient(address(cluster))
+
+    def tasks_running() -> bool:
+        [info] = [j for j in rest.jobs_overview() if j.jid == str(job.get_job_id())]
+        return bool(info.tasks.get("running") == info.tasks.get("total", 1) == 1)
+
+    wait_until(tasks_running, what="the job's task to run")
     return job
 
 

@@ -4,6 +4,7 @@ reads TaskManager processes over TCP."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import urllib.request
@@ -121,6 +122,16 @@ def test_jobmanager_and_taskmanager_processes_serve_prometheus(tmp_path: Path) -
             tm = scrape(tm_port)
             [(labels, rss)] = tm["flink_taskmanager_Status_Process_Memory_RSS"]
             assert rss > 0 and labels["tm_id"] == cluster.task_managers[0].extra["resource_id"]
+
+            # the JobManager's REST API reads the TaskManager through its metric fetcher
+            rest = re.search(r"REST (http://\S+?)\)", cluster.jobmanager.log())
+            assert rest is not None
+            tm_id = cluster.task_managers[0].extra["resource_id"]
+            answer = json.loads(urllib.request.urlopen(
+                f"{rest.group(1)}/taskmanagers/{tm_id}/metrics"
+                "?get=Status.Process.Memory.RSS", timeout=30).read())
+            assert [m["id"] for m in answer] == ["Status.Process.Memory.RSS"]
+            assert int(answer[0]["value"]) > 0
 
             jm = scrape(jm_port)
             assert jm["flink_jobmanager_numRegisteredTaskManagers"][0][1] == 1

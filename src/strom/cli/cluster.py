@@ -24,6 +24,7 @@ import click
 
 from strom.cli.connection import Connection, cluster_command, json_option
 from strom.common.configuration import Configuration
+from strom.common.process_files import LOG_FILE_ENV
 
 if TYPE_CHECKING:
     from strom.rpc.messages import TaskManagerInfo
@@ -156,7 +157,9 @@ def _spawn(name: str, command: list[str], log_dir: Path) -> tuple[subprocess.Pop
     with open(log_file, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "strom.cli.main", *command], stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            # the process serves its log over REST (/jobmanager/log, /taskmanagers/:id/log)
+            env={**os.environ, LOG_FILE_ENV: str(log_file.resolve())})
     return process, log_file
 
 
@@ -223,7 +226,7 @@ def start(dynamic: tuple[str, ...], config_file: str | None, conf_dir: str,
     for stale in _members(logs):
         stale.pid_file.unlink(missing_ok=True)
     args, config = _config_args(conf, dynamic, config_file)
-    _load(dynamic, config)  # a configuration mistake fails here, before any process starts
+    configuration = _load(dynamic, config)  # a mistake fails here, before any process starts
     workers = _workers(conf)
     logs.mkdir(parents=True, exist_ok=True)
     started: list[_Member] = []
@@ -234,7 +237,7 @@ def start(dynamic: tuple[str, ...], config_file: str | None, conf_dir: str,
         for index in range(len(workers)):
             started.append(_start_member(f"taskmanager-{index}",
                                          ["taskmanager", *args, *jm_args], logs))
-        _wait_registered(started[0].address, len(workers))
+        _wait_registered(started[0].address, len(workers), configuration)
     except BaseException:
         _stop_members(started, timeout_s=10.0)
         raise
@@ -341,11 +344,15 @@ def status(connection: Connection, conf_dir: str, log_dir: str, as_json: bool) -
     print_status(connection.rest(), as_json)
 
 
-def _list_task_managers(jm_address: str) -> list[TaskManagerInfo]:
+def _list_task_managers(jm_address: str, configuration: Configuration | None = None
+                        ) -> list[TaskManagerInfo]:
+    """Asks the ResourceManager over RPC (with the cluster's internal TLS, if on)."""
+    from strom.common.security import internal_tls
     from strom.rpc.gateways import ResourceManagerGateway
     from strom.rpc.service import RpcService
 
-    rpc = RpcService("strom-cli-rpc", mode="tcp", ask_timeout_s=5.0)
+    rpc = RpcService("strom-cli-rpc", mode="tcp", ask_timeout_s=5.0,
+                     tls=internal_tls(configuration))
     try:
         rm = rpc.connect(f"{jm_address}/resourcemanager", ResourceManagerGateway)
         return rpc.run_sync(rm.list_task_managers(), timeout=10)
@@ -353,11 +360,12 @@ def _list_task_managers(jm_address: str) -> list[TaskManagerInfo]:
         rpc.stop()
 
 
-def _wait_registered(jm_address: str, count: int) -> None:
+def _wait_registered(jm_address: str, count: int,
+                     configuration: Configuration | None = None) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     registered = 0
     while time.monotonic() < deadline:
-        registered = len(_list_task_managers(jm_address))
+        registered = len(_list_task_managers(jm_address, configuration))
         if registered >= count:
             return
         time.sleep(0.1)

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from strom.common.configuration import Configuration
+from strom.common.security import auth_headers, client_ssl_context, rest_scheme
 from strom.jobmanager.rest import checkpoint_messages as cm
 from strom.jobmanager.rest import messages as m
 from strom.jobmanager.rest import specs
@@ -62,13 +63,16 @@ def _multipart(request: msgspec.Struct, files: dict[str, bytes]) -> tuple[bytes,
 
 
 class RestClient:
-    """Talks to the REST API at ``url`` (``host:port`` or ``http(s)://host:port``);
-    ``configuration`` is the client's (it will carry the security settings)."""
+    """Talks to the REST API at ``url`` (``host:port`` or ``http(s)://host:port``).
+
+    ``configuration`` holds the client's security settings: HTTPS with
+    ``security.ssl.rest.*`` (a bare ``host:port`` then means ``https://``) and the bearer
+    token ``security.rest.token`` (else the ``STROM_REST_TOKEN`` environment variable)."""
 
     def __init__(self, url: str, configuration: Configuration | None = None,
                  timeout_s: float = 60.0) -> None:
         if "://" not in url:
-            url = "http://" + url
+            url = f"{rest_scheme(configuration)}://{url}"
         parsed = urllib.parse.urlsplit(url)
         try:
             port = parsed.port
@@ -88,8 +92,12 @@ class RestClient:
         made once from :attr:`configuration`: TLS (an ``ssl`` context for the
         HTTPSHandler) and authentication headers are set up here and nowhere else."""
         if self._opener is None:
-            self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler())
-            self._headers = {"Accept": "application/json"}
+            # ---- security: TLS and the token (strom.common.security)
+            context = client_ssl_context(self.configuration)
+            self._opener = urllib.request.build_opener(
+                urllib.request.HTTPSHandler(context=context))
+            self._headers = {"Accept": "application/json",
+                             **auth_headers(self.configuration)}
         return self._opener, self._headers
 
     # ------------------------------------------------------------------ transport
@@ -120,7 +128,9 @@ class RestClient:
             reason = getattr(e, "reason", e)
             message = (f"Could not reach the JobManager's REST API at {self.base_url}: "
                        f"{reason}. Check that the cluster runs and -m names its rest.port "
-                       "(8081 by default).")
+                       "(8081 by default); if it serves HTTPS (security.ssl.rest.enabled), "
+                       "give the client security.ssl.rest.enabled and "
+                       "security.ssl.rest.truststore too.")
             raise RestClientError(None, [message], message) from None
 
     def send(self, spec: EndpointSpec[R], *, query: dict[str, str] | None = None,
@@ -136,6 +146,8 @@ class RestClient:
             data, content_type = msgspec.json.encode(body), "application/json"
         path = spec.url(**path_parameters)
         payload = self._request(spec.method, path, query, data, content_type)
+        if spec.content_type.startswith("text/"):  # logs and stdout
+            return payload.decode(errors="replace")  # type: ignore[return-value]
         try:
             return msgspec.json.decode(payload, type=spec.response)
         except msgspec.DecodeError as e:
