@@ -24,6 +24,7 @@ import click
 
 from strom.cli.connection import Connection, cluster_command, json_option
 from strom.common.configuration import Configuration
+from strom.common.process_files import LOG_FILE_ENV
 
 if TYPE_CHECKING:
     from strom.rpc.messages import TaskManagerInfo
@@ -156,7 +157,9 @@ def _spawn(name: str, command: list[str], log_dir: Path) -> tuple[subprocess.Pop
     with open(log_file, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "strom.cli.main", *command], stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            # the process serves its log over REST (/jobmanager/log, /taskmanagers/:id/log)
+            env={**os.environ, LOG_FILE_ENV: str(log_file.resolve())})
     return process, log_file
 
 

@@ -29,6 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from strom.client.rest import RestClient, RestClientError
+from strom.jobmanager.rest.messages import IOMetricsInfo
 
 __all__ = ["CheckpointSource", "CheckpointSummary", "JobProgress", "LineView", "LiveView", "ProgressMonitor",
            "VertexProgress", "fetch_progress", "format_bytes"]
@@ -81,9 +82,11 @@ def _total(values: Any) -> int | None:
     return sum(known) if known else None
 
 
-def _metric(metrics: dict[str, Any], name: str) -> int | None:
-    value = metrics.get(name)
-    return int(value) if isinstance(value, (int, float)) else None
+def _records(metrics: IOMetricsInfo, which: str) -> int | None:
+    """``read``/``write`` records of a vertex; None while no subtask has reported them."""
+    count: int = getattr(metrics, f"{which}_records")
+    complete: bool = getattr(metrics, f"{which}_records_complete")
+    return count if complete or count else None
 
 
 class CheckpointSource:
@@ -113,8 +116,8 @@ def fetch_progress(rest: RestClient, job_id: str,
     """The job's progress now (raises :class:`RestClientError` when the API is not there)."""
     details = rest.job_details(job_id)
     vertices = tuple(
-        VertexProgress(v.name, v.parallelism, v.status, _metric(v.metrics, "read-records"),
-                       _metric(v.metrics, "write-records"))
+        VertexProgress(v.name, v.parallelism, v.status, _records(v.metrics, "read"),
+                       _records(v.metrics, "write"))
         for v in details.vertices)
     checkpoints = checkpoints or CheckpointSource()
     checkpoint = checkpoints.last(rest, job_id)

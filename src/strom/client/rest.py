@@ -146,6 +146,8 @@ class RestClient:
             data, content_type = msgspec.json.encode(body), "application/json"
         path = spec.url(**path_parameters)
         payload = self._request(spec.method, path, query, data, content_type)
+        if spec.content_type.startswith("text/"):  # logs and stdout
+            return payload.decode(errors="replace")  # type: ignore[return-value]
         try:
             return msgspec.json.decode(payload, type=spec.response)
         except msgspec.DecodeError as e:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from strom.common.job import JobID, JobStatus
+from strom.common.process_files import LogFileInfo, ThreadInfo
 from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
 from strom.jobmanager.checkpoint.stats import CheckpointAckStats, CheckpointStatsSnapshot
 from strom.jobmanager.cluster_info import (
@@ -25,6 +26,7 @@ from strom.jobmanager.cluster_info import (
 from strom.jobmanager.flame_graph import FlameGraphType, VertexFlameGraph
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.savepoints import OperationResult
+from strom.metrics.dump import MetricDump
 from strom.rpc.errors import SerializedError
 from strom.rpc.messages import (
     JobOverview,
@@ -37,6 +39,7 @@ from strom.rpc.messages import (
     TaskStatus,
     ThreadInfoSample,
 )
+from strom.taskmanager.file_service import TaskManagerDescription
 
 __all__ = ["DispatcherGateway", "JobMasterGateway", "ResourceManagerGateway",
            "TaskExecutorGateway", "no_timeout"]
@@ -151,6 +154,22 @@ class DispatcherGateway(Protocol):
         samples; "not ready" while the first are taken, "ended" for an ended job or vertex
         (see :mod:`strom.jobmanager.vertex_flame_graphs`)."""
         ...
+
+
+    # ---- REST: TaskManagers' descriptions, logs and thread dumps; cluster shutdown
+    async def request_task_manager_description(self, task_manager_id: str
+                                               ) -> TaskManagerDescription: ...
+
+    async def request_task_manager_log_list(self, task_manager_id: str
+                                            ) -> list[LogFileInfo]: ...
+
+    async def request_task_manager_log(self, task_manager_id: str, name: str,
+                                       max_bytes: int) -> str: ...
+
+    async def request_task_manager_thread_dump(self, task_manager_id: str
+                                               ) -> list[ThreadInfo]: ...
+
+    async def shutdown_cluster(self) -> None: ...
 
 
 class ResourceManagerGateway(Protocol):
@@ -277,6 +296,15 @@ class TaskExecutorGateway(Protocol):
     async def notify_checkpoint_aborted(
         self, execution_id: ExecutionAttemptID, checkpoint_id: int) -> None: ...
 
+    # ---- REST: the TaskManager's description, logs and thread dump (file_service)
+    async def request_task_manager_description(self) -> TaskManagerDescription: ...
+
+    async def request_log_list(self) -> list[LogFileInfo]: ...
+
+    async def request_log(self, name: str, max_bytes: int) -> str: ...
+
+    async def request_thread_dump(self) -> list[ThreadInfo]: ...
+
     # ---- flame graphs
     @no_timeout
     async def request_thread_info_samples(
@@ -286,4 +314,10 @@ class TaskExecutorGateway(Protocol):
         """Stack samples of the slot threads running these tasks, ``delay_ms`` apart (see
         :mod:`strom.taskmanager.stack_sampler`); answers after about ``num_samples *
         delay_ms``, so the caller bounds the wait itself."""
+        ...
+
+    # ---- metrics
+    async def request_metric_dump(self) -> list[MetricDump]:
+        """This TaskExecutor's metrics (its own, its jobs', tasks' and operators'), for the
+        JobManager's metric fetcher."""
         ...

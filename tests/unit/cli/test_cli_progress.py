@@ -183,7 +183,8 @@ class FakeRest:
     def job_details(self, job_id: str) -> m.JobDetailsInfo:
         vertex = m.JobVertexDetailsInfo(
             "v1", "Source: numbers -> Map", 2, 128, "RUNNING", 0, -1, 5, {"RUNNING": 2},
-            {"read-records": 0, "write-records": 42, "read-records-complete": True})
+            m.IOMetricsInfo(write_records=42, read_records_complete=True,
+                            write_records_complete=True))
         return m.JobDetailsInfo(job_id, "numbers", True, "RUNNING", "STREAMING", 0, -1, 5,
                                 128, 5, {}, [vertex], {"RUNNING": 1})
 

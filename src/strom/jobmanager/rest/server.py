@@ -26,6 +26,7 @@ from aiohttp.web_request import FileField
 from strom.common.config_options import REST_PORT
 from strom.common.config_options_security import REST_TOKEN
 from strom.common.configuration import Configuration
+from strom.common.process_files import process_log_file
 from strom.common.security import rest_server_ssl_context, token_accepted
 from strom.jobmanager.rest import messages as m
 from strom.jobmanager.rest.handlers import (
@@ -41,7 +42,7 @@ from strom.jobmanager.rest.webui import add_webui_routes
 from strom.rpc.gateways import DispatcherGateway
 from strom.rpc.service import RpcService
 
-__all__ = ["RestServer", "RunningRestServer", "serve_rest"]
+__all__ = ["RestServer", "RunningRestServer", "routing_order", "serve_rest"]
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +69,32 @@ def _error(status: int, *errors: str) -> web.Response:
 
 
 def _is_not_found(error: BaseException) -> bool:
-    """An unknown job, a job that has ended, an unknown operator coordinator."""
-    from strom.jobmanager.dispatcher import JobEndedError, UnknownJobError
+    """An unknown job, a job that has ended, an unknown operator coordinator, TaskManager
+    or log file, a process without a log file."""
+    from strom.common.process_files import LogFileError, NoLogFileError
+    from strom.jobmanager.dispatcher import (
+        JobEndedError,
+        UnknownJobError,
+        UnknownTaskManagerError,
+    )
     from strom.jobmanager.jobmaster import UnknownOperatorError
     from strom.jobmanager.savepoints import UnknownOperationError
 
     return isinstance(error, UnknownJobError | JobEndedError | UnknownOperatorError
-                      | UnknownOperationError)
+                      | UnknownOperationError | UnknownTaskManagerError | LogFileError
+                      | NoLogFileError)
+
+
+def _is_conflict(error: BaseException) -> bool:
+    from strom.jobmanager.dispatcher import ClusterShutdownUnsupportedError
+
+    return isinstance(error, ClusterShutdownUnsupportedError)
+
+
+def routing_order(path: str) -> list[int]:
+    """Sorts fixed path segments before parameters at the same place (``/jobs/metrics``
+    before ``/jobs/:jobid``), so that a fixed path is not taken for a parameter."""
+    return [1 if part.startswith(":") else 0 for part in path.split("/")]
 
 
 def _is_duplicate(error: BaseException) -> bool:
@@ -110,9 +130,14 @@ class RestServer:
         #: the web UI's routes: its pages and assets load without the token
         self._webui_routes: set[Any] = set()
 
+    @property
+    def context(self) -> RestContext:
+        """What every handler's request carries: configuration, metric fetcher, log file."""
+        return self._context
+
     @staticmethod
-    def from_configuration(dispatcher: DispatcherGateway, configuration: Configuration
-                           ) -> RestServer:
+    def from_configuration(dispatcher: DispatcherGateway, configuration: Configuration,
+                           metric_fetcher: Any = None) -> RestServer:
         """Bound as Flink binds it: ``rest.bind-address`` (default 127.0.0.1) and
         ``rest.bind-port``, else ``rest.port`` (8081; 0 picks a free port)."""
         host = configuration.get_string("rest.bind-address", "") or "127.0.0.1"
@@ -127,7 +152,7 @@ class RestServer:
         else:
             configured = configuration.get(REST_PORT)
             port = 8081 if configured is None else configured
-        return RestServer(dispatcher, host, port, configuration)
+        return RestServer(dispatcher, host, port, configuration, metric_fetcher)
 
     @property
     def url(self) -> str:
@@ -146,7 +171,9 @@ class RestServer:
 
         for prefix in ("", "/v1"):
             app.router.add_get(prefix + "/openapi.json", openapi)
-            for spec, handler in HANDLERS.items():
+            for spec, handler in sorted(HANDLERS.items(),
+                                        key=lambda item: (routing_order(item[0].path),
+                                                         item[0].path)):
                 app.router.add_route(spec.method, prefix + _aiohttp_path(spec.path),
                                      self._route(spec, handler))
         before = set(app.router.routes())
@@ -193,7 +220,7 @@ class RestServer:
         except Exception as e:
             if _is_not_found(e):
                 return _error(404, str(e))
-            if _is_duplicate(e):
+            if _is_duplicate(e) or _is_conflict(e):
                 return _error(409, str(e))
             log.exception("REST handler for %s %s failed", request.method, request.path)
             return _error(500, f"Internal server error: {type(e).__name__}: {e}")
@@ -207,6 +234,9 @@ class RestServer:
             elif spec.request is not None:
                 parsed.body = self._decode(await request.read(), spec.request, "body")
             response = await handler(self.dispatcher, parsed)
+            if spec.content_type == "text/plain":
+                return web.Response(status=spec.status, text=response, charset="utf-8",
+                                    content_type="text/plain")
             return web.Response(status=spec.status, body=msgspec.json.encode(response),
                                 content_type="application/json")
 
@@ -288,11 +318,14 @@ class RunningRestServer:
 
 
 def serve_rest(rpc: RpcService, dispatcher_address: str,
-               configuration: Configuration) -> RunningRestServer:
+               configuration: Configuration, metric_fetcher: Any = None) -> RunningRestServer:
     """Start the REST API of the Dispatcher at ``dispatcher_address`` on ``rpc``'s loop,
-    bound as ``configuration`` says (:meth:`RestServer.from_configuration`); what a
-    JobManager process calls once its Dispatcher runs."""
+    bound as ``configuration`` says (:meth:`RestServer.from_configuration`), its metric
+    handlers reading ``metric_fetcher``'s store; what a JobManager process calls once its
+    Dispatcher runs."""
     server = RestServer.from_configuration(rpc.connect(dispatcher_address, DispatcherGateway),
-                                           configuration)
+                                           configuration, metric_fetcher)
+    # the JobManager process serves its own log (/jobmanager/log)
+    server.context.log_file = process_log_file()
     rpc.run_sync(server.start(), timeout=30)
     return RunningRestServer(rpc, server)
