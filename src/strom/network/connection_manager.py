@@ -126,6 +126,10 @@ class _Connection(asyncio.Protocol):
         self._credit: dict[int, int] = {}
         self._credit_lock = threading.Lock()
         self._credit_scheduled = False
+        #: data the TLS layer delivered before ``start_tls`` handed over the transport
+        #: (asyncio's SSL protocol passes on what arrived with the end of the handshake at
+        #: once): fed to the parser once the connection has its transport
+        self._early: list[bytes] = []
 
     def describe(self) -> str:
         who = f"TaskManager {self.peer_id} at {self.peer}" if self.peer_id else \
@@ -136,8 +140,14 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        early, self._early = self._early, []
+        for data in early:
+            self.data_received(data)
 
     def data_received(self, data: bytes) -> None:
+        if self.transport is None:  # a TLS connection whose transport is not handed over yet
+            self._early.append(data)
+            return
         received: set[RemoteInputChannel] = set()
         try:
             for kind, channel_id, payload in self.parser.feed(data):

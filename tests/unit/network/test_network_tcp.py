@@ -239,3 +239,31 @@ def test_a_task_managers_environment_from_its_configuration() -> None:
         assert env.tcp and host == "127.0.0.1" and int(port) > 0
     finally:
         env.close()
+
+
+def test_data_the_tls_layer_delivers_before_the_transport_is_handed_over_is_kept() -> None:
+    """asyncio's SSL protocol passes on the data that came with the end of the handshake
+    before ``start_tls`` returns the transport; a connection must not lose it (a peer's
+    partition request answered to nobody hung TLS jobs)."""
+    import asyncio
+
+    from strom.network import connection_manager as cm
+    from strom.network import wire
+
+    class Manager:
+        loop = asyncio.new_event_loop()
+
+    class Transport(asyncio.Transport):
+        pass
+
+    connection = cm._Connection(Manager(), "")  # type: ignore[arg-type]
+    seen: list[tuple[int, int, bytes, bool]] = []
+    connection._on_frame = lambda kind, channel, payload, received: seen.append(  # type: ignore[method-assign]
+        (kind, channel, bytes(payload), connection.transport is not None))
+    data = wire.encode_add_credit(7, 2)
+    connection.data_received(data[:3])
+    connection.data_received(data[3:])
+    assert seen == []  # nothing handled without a transport to answer on
+    connection.connection_made(Transport())
+    assert [(channel, has_transport) for _, channel, _, has_transport in seen] == [(7, True)]
+    Manager.loop.close()
