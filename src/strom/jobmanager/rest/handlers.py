@@ -69,6 +69,8 @@ class RestContext:
 
     configuration: Configuration
     metric_fetcher: Any = None
+    # ---- web submit: the uploaded job files (a jar_handlers.JarStore; None: no web submit)
+    jars: Any = None
 
 
 #: answers the spec's response type (a Struct, or a list of them)
@@ -415,3 +417,8 @@ from strom.jobmanager.rest.checkpoint_handlers import CHECKPOINT_HANDLERS  # noq
 # first: the server routes in this order, and /jobs/:jobid/checkpoints/config must come
 # before /jobs/:jobid/checkpoints/:triggerid, which would match it too
 HANDLERS = {**CHECKPOINT_HANDLERS, **HANDLERS}
+
+# web submit (/jars), guarded by web.submit.enable
+from strom.jobmanager.rest.jar_handlers import JAR_HANDLERS  # noqa: E402
+
+HANDLERS = {**HANDLERS, **JAR_HANDLERS}
