@@ -155,3 +155,25 @@ def test_upload_dir_is_kept_when_configured_and_removed_when_temporary(
     cluster.rpc.run_sync(temporary.stop(), timeout=30)
     assert kept.is_file()
     assert not removed.parent.exists()
+
+
+def test_the_run_command_is_strom_run_detached_against_this_server() -> None:
+    from strom.jobmanager.rest.jar_handlers import JarStore
+    from strom.jobmanager.rest.jar_messages import JarRunRequest
+
+    store = JarStore(Configuration.from_dict({
+        "security.ssl.rest.enabled": "true", "security.ssl.rest.truststore": "/certs/ca.pem",
+        "security.rest.token": "s3cret"}))
+    store.rest_url = "https://0.0.0.0:8443"
+    command = store.command(Path("/up/job.py"), JarRunRequest(
+        program_args_list=["--in", "a b"], parallelism=3, savepoint_path="/sp/1",
+        allow_non_restored_state=True))
+    assert command[1:] == [
+        "-m", "strom.cli.main", "run", "-m", "127.0.0.1:8443", "-d",
+        "-D", "security.ssl.rest.enabled=true", "-D", "security.ssl.rest.truststore=/certs/ca.pem",
+        "-p", "3", "-s", "/sp/1", "-n", "/up/job.py", "--in", "a b"]
+    # the token travels in the environment, never on the command line
+    assert "s3cret" not in " ".join(command)
+    assert store.environment()["STROM_REST_TOKEN"] == "s3cret"
+    older = store.command(Path("/up/job.py"), JarRunRequest(program_args="x 'y z'"))
+    assert older[-3:] == ["/up/job.py", "x", "y z"]

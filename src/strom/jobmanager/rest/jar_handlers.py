@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import shlex
 import shutil
@@ -50,6 +51,11 @@ RUN_TIMEOUT_S = 300.0
 MAX_ERROR_OUTPUT = 8000
 
 _SUBMITTED = re.compile(rb"Job has been submitted with JobID ([0-9a-f]{32})")
+#: configuration keys the program's REST client needs to reach this server
+_CLIENT_KEY_PREFIXES = ("security.ssl.rest.",)
+#: the REST token's key and the environment variable clients read it from
+_REST_TOKEN_KEY = "security.rest.token"
+_REST_TOKEN_ENV = "STROM_REST_TOKEN"
 _JAR_ID = re.compile(r"[0-9a-f]{32}_[^/\\]+\.py")
 
 
@@ -61,6 +67,7 @@ class JarStore:
     """
 
     def __init__(self, configuration: Configuration) -> None:
+        self.configuration = configuration
         configured = configuration.get(WEB_UPLOAD_DIR)
         self._configured = Path(configured) if configured else None
         self._directory: Path | None = None
@@ -118,6 +125,10 @@ class JarStore:
         if host in ("0.0.0.0", "::", "[::]", ""):
             address = f"127.0.0.1:{port}"
         command = [sys.executable, "-m", "strom.cli.main", "run", "-m", address, "-d"]
+        # the program reaches this REST server as its clients do: REST TLS as configured here
+        for key in sorted(self.configuration.key_set()):
+            if key.startswith(_CLIENT_KEY_PREFIXES):
+                command += ["-D", f"{key}={self.configuration.get_string(key, '')}"]
         if body.parallelism is not None and body.parallelism > 0:
             command += ["-p", str(body.parallelism)]
         if body.savepoint_path:
@@ -130,6 +141,15 @@ class JarStore:
             args = shlex.split(body.program_args or "")
         return [*command, str(path), *args]
 
+    def environment(self) -> dict[str, str]:
+        """This process's environment, plus the REST token (security.rest.token) in the
+        variable REST clients read it from, so that it never shows in a process list."""
+        environment = dict(os.environ)
+        token = self.configuration.get_string(_REST_TOKEN_KEY, "")
+        if token:
+            environment[_REST_TOKEN_ENV] = token
+        return environment
+
     async def run(self, jar_id: str, body: jm.JarRunRequest) -> str:
         """Run the program; answer the first job id it submits, or raise a 400 with its
         output when it ends (or times out) without submitting one."""
@@ -138,7 +158,7 @@ class JarStore:
             raise RestError(400, f"parallelism must be a positive number, got "
                                  f"{body.parallelism}; leave it out for the program's own.")
         process = await asyncio.create_subprocess_exec(
-            *self.command(path, body), cwd=str(self.directory),
+            *self.command(path, body), cwd=str(self.directory), env=self.environment(),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE)
         assert process.stdout is not None and process.stderr is not None
