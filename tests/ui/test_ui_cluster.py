@@ -108,14 +108,53 @@ def test_the_job_graph_renders_its_vertices_and_edges(
 
 
 def test_records_in_move_between_refreshes(cluster: MiniCluster, job: str, page: Any) -> None:
-    vertex = rest(cluster, f"/jobs/{job}")["vertices"][1]
-    if "read-records" not in vertex.get("metrics", {}):
-        pytest.skip("this REST server reports no vertex metrics (read-records) in /jobs/:jobid "
-                    "yet; they come with the rest and taskmetrics work")
+    vertex_id = rest(cluster, f"/jobs/{job}")["vertices"][1]["id"]
+
+    def read_records() -> Any:
+        vertex = next(v for v in rest(cluster, f"/jobs/{job}")["vertices"]
+                      if v["id"] == vertex_id)
+        return vertex.get("metrics", {}).get("read-records")
+
+    first = read_records()
+    try:
+        wait_for(lambda: read_records() not in (None, first), "REST's read-records to move",
+                 timeout_s=30)
+    except AssertionError:
+        pytest.skip("this REST server's read-records do not move (it reports no task "
+                    "metrics yet), so the page has nothing to show moving")
     page.goto(f"{cluster.rest_url}/#/jobs/{job}")
-    records = page.locator(f'g.vertex[data-vertex-id="{vertex["id"]}"] .vertex-records')
-    first = wait_for(lambda: records.text_content() if records.count() else None, "the graph")
-    wait_for(lambda: records.text_content() != first, "records-in to change after a refresh")
+    records = page.locator(f'g.vertex[data-vertex-id="{vertex_id}"] .vertex-records')
+    page.wait_for_selector(f'g.vertex[data-vertex-id="{vertex_id}"]')
+    shown = records.text_content()
+    assert re.fullmatch(r"Records in: [0-9.]+[kMG]?  out: [0-9.]+[kMG]?", shown), shown
+    for _ in range(600):  # the page refreshes by itself (web.refresh-interval)
+        if records.text_content() != shown:
+            break
+        page.wait_for_timeout(100)
+    assert records.text_content() != shown, "records-in did not change between refreshes"
+    screenshot(page, "job-graph-metrics")
+
+
+def test_exceptions_show_the_users_traceback(cluster: MiniCluster, page: Any) -> None:
+    from strom.datastream import StreamExecutionEnvironment
+
+    def boom(x: int) -> int:
+        if x == 3:
+            raise ValueError(f"bad record {x}")
+        return x
+
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(1)
+    env.from_collection([1, 2, 3]).map(boom).print()
+    client = RestClusterClient(cluster.rest_url.removeprefix("http://"))
+    job_id = str(client.submit(env._job_graph("failing job")).get_job_id())
+    wait_for(lambda: rest(cluster, f"/jobs/{job_id}")["state"] == "FAILED", "the job to fail")
+    page.goto(f"{cluster.rest_url}/#/jobs/{job_id}/exceptions")
+    trace = page.wait_for_selector("#root-exception").inner_text()
+    assert "ValueError: bad record 3" in trace
+    assert "in boom" in trace and "test_ui_cluster.py" in trace
+    assert page.is_disabled("#cancel-job")
+    screenshot(page, "exceptions")
 
 
 def test_cancel_from_the_page_ends_the_job_canceled(

@@ -4,9 +4,9 @@
 // back-pressured share).
 
 const SVG = "http://www.w3.org/2000/svg";
-const BOX_W = 260;
+const BOX_W = 240;
 const BOX_H = 104;
-const GAP_X = 90;
+const GAP_X = 70;
 const GAP_Y = 36;
 const PAD = 20;
 
@@ -173,7 +173,7 @@ export function renderGraph(container, vertices, onClick) {
       "stroke-width": 2,
     }, g);
     element("title", {}, g).textContent = v.name;
-    text(g, 10, 20, shorten(v.name, 32), "vertex-name");
+    text(g, 10, 20, shorten(v.name, 30), "vertex-name");
     text(g, 10, 38, `Parallelism: ${v.parallelism}`, "vertex-line");
     text(g, 10, 54, `Records in: ${formatCount(v.readRecords)}  out: ${formatCount(v.writeRecords)}`,
       "vertex-line vertex-records");

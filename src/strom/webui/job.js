@@ -148,6 +148,8 @@ function vertexPanel(jid, vid, tab) {
         class: id === tab ? "active" : undefined }, label)));
   const el = h("div", { class: "card panel", id: "vertex-panel" }, title, tabs, body);
   let flameType = "FULL";
+  let shownFlame = null;
+  let flameTarget = null;
   async function refresh() {
     try {
       await fill();
@@ -157,6 +159,8 @@ function vertexPanel(jid, vid, tab) {
     }
   }
   async function fill() {
+    const vertex = await maybe(`/jobs/${jid}/vertices/${vid}`);
+    if (vertex) title.textContent = `${vertex.name} (parallelism ${vertex.parallelism})`;
     if (tab === "flamegraph") {
       const graph = window.stromFlameGraph;
       if (!graph) {
@@ -165,24 +169,25 @@ function vertexPanel(jid, vid, tab) {
         return;
       }
       const answer = await maybe(`/jobs/${jid}/vertices/${vid}/flamegraph?type=${flameType}`);
+      // drawn again only when new samples are in: a zoomed-in graph stays as it is
+      const key = `${flameType}:${answer ? answer.endTimestamp : "none"}`;
+      if (key === shownFlame && body.contains(flameTarget)) return;
+      shownFlame = key;
       const types = h("div", { class: "actions" }, ["FULL", "ON_CPU", "OFF_CPU"].map((t) =>
         h("button", { class: t === flameType ? "primary" : undefined,
           onclick: () => { flameType = t; refresh(); } }, t)));
-      const target = h("div", { class: "flamegraph", id: "flamegraph" });
-      body.replaceChildren(types, target);
+      flameTarget = h("div", { class: "flamegraph", id: "flamegraph" });
+      body.replaceChildren(types, flameTarget);
       if (!answer) {
-        target.replaceChildren(h("p", { class: "message" }, "flame graphs unavailable"));
-      } else if (!answer.data) {
-        target.replaceChildren(h("p", { class: "message" },
-          "Sampling the subtasks' stacks… the flame graph appears in a moment."));
+        flameTarget.replaceChildren(h("p", { class: "message" }, "flame graphs unavailable"));
       } else {
-        graph.render(target, answer);
+        // flamegraph.js also says why there is no graph yet (sampling, disabled, ended)
+        graph.render(flameTarget, answer);
       }
       return;
     }
-    const [vertex, backpressure] = await Promise.all([
-      get(`/jobs/${jid}/vertices/${vid}`), maybe(`/jobs/${jid}/vertices/${vid}/backpressure`)]);
-    title.textContent = `${vertex.name} (parallelism ${vertex.parallelism})`;
+    if (!vertex) await get(`/jobs/${jid}/vertices/${vid}`); // raises with the server's reason
+    const backpressure = await maybe(`/jobs/${jid}/vertices/${vid}/backpressure`);
     body.replaceChildren(subtasksTable(vertex.subtasks || [], backpressure));
   }
   return { el, refresh };
@@ -287,6 +292,14 @@ export function jobPage(jid, rest) {
     note.replaceChildren(id ? h("span", { id }, text) : text);
   }
   let shownState = null;
+  // a tab is drawn again only when its data changed: opened details stay open
+  let shownData = null;
+  function show(data, build) {
+    const key = JSON.stringify(data);
+    if (key === shownData) return;
+    shownData = key;
+    content.replaceChildren(build());
+  }
   const graphBox = h("div", { class: "graph-box", id: "job-graph" });
   const graphNote = h("p", { class: "message", id: "no-plan", hidden: true },
     "This server does not report the job's plan, so the edges between the vertices are " +
@@ -309,13 +322,15 @@ export function jobPage(jid, rest) {
         renderGraph(graphBox, vertices, (vid) => go(`#/jobs/${jid}/vertices/${vid}`));
         if (panel) await panel.refresh();
       } else if (tab === "exceptions") {
-        content.replaceChildren(exceptionsView(await maybe(`/jobs/${jid}/exceptions`)));
+        const exceptions = await maybe(`/jobs/${jid}/exceptions`);
+        show([exceptions], () => exceptionsView(exceptions));
       } else if (tab === "checkpoints") {
         const [stats, config] = await Promise.all([maybe(`/jobs/${jid}/checkpoints`),
           maybe(`/jobs/${jid}/checkpoints/config`)]);
-        content.replaceChildren(checkpointsView(stats, config));
+        show([stats, config], () => checkpointsView(stats, config));
       } else if (tab === "configuration") {
-        content.replaceChildren(configurationView(await maybe(`/jobs/${jid}/config`)));
+        const config = await maybe(`/jobs/${jid}/config`);
+        show([config], () => configurationView(config));
       }
     },
   };
