@@ -168,7 +168,10 @@ class JarStore:
         try:
             async with asyncio.timeout(RUN_TIMEOUT_S):
                 while job_id is None:
-                    line = await process.stdout.readline()
+                    try:
+                        line = await process.stdout.readline()
+                    except ValueError:  # a line past the reader's limit: take a piece
+                        line = await process.stdout.read(65536)
                     if not line:
                         break
                     stdout += line
@@ -177,6 +180,12 @@ class JarStore:
                         job_id = found.group(1).decode()
         except TimeoutError:
             process.kill()
+        except BaseException:
+            # the request was cancelled (the client went away): the program goes too
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            stderr_reader.cancel()
+            raise
         if job_id is not None:
             self._keep(process, stderr_reader)
             return job_id
