@@ -209,16 +209,16 @@ ALL_SPECS = ALL_SPECS + CHECKPOINT_SPECS
 
 # ---------------------------------------------------------------- web submit: Flink's /jars
 # API for Python job files; handlers in jar_handlers (guarded by web.submit.enable)
-from strom.jobmanager.rest import jar_messages as jm  # noqa: E402
+from strom.jobmanager.rest import jar_messages as jar_m  # noqa: E402
 
 JAR_UPLOAD = EndpointSpec(
-    "POST", "/jars/upload", jm.JarUploadResponse, 200,
+    "POST", "/jars/upload", jar_m.JarUploadResponse, 200,
     "Uploads a Python job file for web submit: multipart/form-data with the file in a part "
     "named 'jarfile' (a .py file). Answers the stored path; its file name is the jar id.",
     multipart=True,
 )
 JAR_LIST = EndpointSpec(
-    "GET", "/jars", jm.JarListInfo, 200,
+    "GET", "/jars", jar_m.JarListInfo, 200,
     "Returns the uploaded Python job files.",
 )
 JAR_DELETE = EndpointSpec(
@@ -226,11 +226,11 @@ JAR_DELETE = EndpointSpec(
     "Deletes an uploaded Python job file.",
 )
 JAR_RUN = EndpointSpec(
-    "POST", "/jars/:jarid/run", jm.JarRunResponse, 200,
+    "POST", "/jars/:jarid/run", jar_m.JarRunResponse, 200,
     "Runs an uploaded Python job file as 'strom run -d' does, against this JobManager, and "
     "answers the id of the job it submitted (400 with the program's output when it fails "
     "before submitting one).",
-    request=jm.JarRunRequest,
+    request=jar_m.JarRunRequest,
 )
 JAR_SPECS: tuple[EndpointSpec[Any], ...] = (JAR_UPLOAD, JAR_LIST, JAR_DELETE, JAR_RUN)
 ALL_SPECS = ALL_SPECS + JAR_SPECS
