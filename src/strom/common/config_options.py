@@ -512,6 +512,58 @@ TASKMANAGER_REGISTRATION_TIMEOUT: ConfigOption[int] = ConfigOption(
     constraint=at_least(1),
 )
 
+# ---- flame graphs (Flink's rest.flamegraph.* keys; read by the Dispatcher, the JobMasters
+# and the REST handler of /jobs/:jobid/vertices/:vertexid/flamegraph)
+FLAMEGRAPH_ENABLED: ConfigOption[bool] = ConfigOption(
+    "rest.flamegraph.enabled",
+    BOOL,
+    True,
+    "Serve flame graphs of the job vertices' Python stacks (Flink's default is false; strom "
+    "samples only while a flame graph is asked for).",
+)
+FLAMEGRAPH_NUM_SAMPLES: ConfigOption[int] = ConfigOption(
+    "rest.flamegraph.num-samples",
+    INT,
+    100,
+    "Number of stack samples one flame graph takes per subtask.",
+    constraint=at_least(1),
+)
+FLAMEGRAPH_DELAY_BETWEEN_SAMPLES: ConfigOption[int] = ConfigOption(
+    "rest.flamegraph.delay-between-samples",
+    DURATION,
+    50,
+    "Delay between the stack samples of one flame graph, in milliseconds.",
+)
+FLAMEGRAPH_STACK_DEPTH: ConfigOption[int] = ConfigOption(
+    "rest.flamegraph.stack-depth",
+    INT,
+    100,
+    "The innermost frames kept per stack sample.",
+    constraint=at_least(1),
+)
+FLAMEGRAPH_REFRESH_INTERVAL: ConfigOption[int] = ConfigOption(
+    "rest.flamegraph.refresh-interval",
+    DURATION,
+    60_000,
+    "How long a flame graph's samples answer requests before a request takes new ones, in "
+    "milliseconds.",
+    constraint=at_least(1),
+)
+FLAMEGRAPH_CLEANUP_INTERVAL: ConfigOption[int] = ConfigOption(
+    "rest.flamegraph.cleanup-interval",
+    DURATION,
+    600_000,
+    "Samples not asked for this long are dropped, in milliseconds.",
+    constraint=at_least(1),
+)
+FLAMEGRAPH_OPTIONS: tuple[ConfigOption[Any], ...] = (
+    FLAMEGRAPH_ENABLED, FLAMEGRAPH_NUM_SAMPLES, FLAMEGRAPH_DELAY_BETWEEN_SAMPLES,
+    FLAMEGRAPH_STACK_DEPTH, FLAMEGRAPH_REFRESH_INTERVAL, FLAMEGRAPH_CLEANUP_INTERVAL,
+)
+__all__ += ["FLAMEGRAPH_CLEANUP_INTERVAL", "FLAMEGRAPH_DELAY_BETWEEN_SAMPLES",
+            "FLAMEGRAPH_ENABLED", "FLAMEGRAPH_NUM_SAMPLES", "FLAMEGRAPH_OPTIONS",
+            "FLAMEGRAPH_REFRESH_INTERVAL", "FLAMEGRAPH_STACK_DEPTH"]
+
 _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
     PARALLELISM_DEFAULT,
     MAX_PARALLELISM,
@@ -572,6 +624,7 @@ _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
     *RESTART_OPTIONS,
     STATE_RECOVERY_PATH,
     STATE_RECOVERY_IGNORE_UNCLAIMED_STATE,
+    *FLAMEGRAPH_OPTIONS,
 )
 
 # Flink keys strom does not model (yet) that must never be mistaken for typos of the ones

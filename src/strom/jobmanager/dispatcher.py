@@ -15,6 +15,7 @@ from strom.jobmanager.cluster_info import (
     JobSubmission,
     TaskManagerDetails,
 )
+from strom.jobmanager.flame_graph import FlameGraphSettings, FlameGraphType, VertexFlameGraph
 from strom.jobmanager.job_files import JobFileStore
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.jobmaster import JobMaster
@@ -26,6 +27,7 @@ from strom.jobmanager.savepoints import (
     resolve_target_directory,
     storage_path,
 )
+from strom.jobmanager.vertex_flame_graphs import UnknownJobVertexError
 from strom.rpc.gateways import DispatcherGateway, JobMasterGateway, ResourceManagerGateway
 from strom.rpc.messages import JobOverview, SerializedValue
 from strom.rpc.service import RpcEndpoint, RpcService
@@ -118,6 +120,7 @@ class Dispatcher(RpcEndpoint):
             on_done=lambda result: self._job_done(result), heartbeat=self.heartbeat,
             job_files=submission, checkpoint_history=self.checkpoint_history,
         )
+        job_master.flame_graph_settings = self.flame_graph_settings
         self.job_masters[job_id] = job_master
         await job_master.start()
         return job_id
@@ -323,6 +326,25 @@ class Dispatcher(RpcEndpoint):
         what = (f"{kind} operation with trigger id {trigger_id}"
                 + (f" for job {job_id}" if job_id is not None else ""))
         return self.operations.get(key, what)
+
+    # ---- flame graphs
+    #: the cluster's ``rest.flamegraph.*`` settings, handed to each JobMaster
+    flame_graph_settings = FlameGraphSettings()
+
+    async def request_vertex_flame_graph(
+        self, job_id: JobID, vertex_id: str, graph_type: FlameGraphType,
+        subtask_index: int | None,
+    ) -> VertexFlameGraph:
+        archived = self.archived.get(job_id)
+        if archived is not None:
+            known = [v.vertex_id for v in archived.vertices]
+            if vertex_id not in known:
+                raise UnknownJobVertexError(vertex_id, job_id, known)
+            return VertexFlameGraph.terminated()
+        gateway = self._job_master(job_id)
+        if gateway is None:
+            raise UnknownJobError(job_id)
+        return await gateway.request_vertex_flame_graph(vertex_id, graph_type, subtask_index)
 
     def leftovers(self) -> list[str]:
         running = [f"{self.address}: job {job_id} ({self.job_names.get(job_id)}) still runs"

@@ -29,6 +29,7 @@ from strom.common.configuration import Configuration
 from strom.entrypoint import EXIT_RUNTIME_FAILURE, EXIT_STARTUP_FAILURE, serve_until_stopped
 from strom.heartbeat import HeartbeatSettings
 from strom.jobmanager.dispatcher import Dispatcher
+from strom.jobmanager.flame_graph import FlameGraphSettings
 from strom.jobmanager.resourcemanager import ResourceManager
 from strom.rpc.service import RpcService
 
@@ -89,10 +90,13 @@ def create_jobmanager_components(rpc: RpcService, heartbeat: HeartbeatSettings,
                             if option_for_key(key) in RESTART_OPTIONS}
         savepoint_dir = default_savepoint_dir(configuration)
     history = configuration.get(WEB_CHECKPOINTS_HISTORY) if configuration is not None else None
-    return resource_manager, Dispatcher(rpc, resource_manager.address, heartbeat=heartbeat,
-                                        restart_defaults=restart_defaults,
-                                        default_savepoint_dir=savepoint_dir,
-                                        checkpoint_history=10 if history is None else history)
+    dispatcher = Dispatcher(rpc, resource_manager.address, heartbeat=heartbeat,
+                            restart_defaults=restart_defaults,
+                            default_savepoint_dir=savepoint_dir,
+                            checkpoint_history=10 if history is None else history)
+    # ---- flame graphs
+    dispatcher.flame_graph_settings = FlameGraphSettings.from_configuration(configuration)
+    return resource_manager, dispatcher
 
 
 def default_savepoint_dir(configuration: Configuration) -> str | None:

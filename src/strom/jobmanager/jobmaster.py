@@ -58,6 +58,7 @@ from strom.jobmanager.scheduler.restart_strategies import (
     restart_strategy_from_config,
 )
 from strom.jobmanager.source_coordinator import SourceCoordinator
+from strom.jobmanager.vertex_flame_graphs import VertexFlameGraphs
 from strom.network.elements import CheckpointType
 from strom.rpc.errors import RpcError, SerializedError
 from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway, TaskExecutorGateway
@@ -111,7 +112,7 @@ class TaskManagerLostError(RuntimeError):
     died, its host or network failed, or it hung)."""
 
 
-class JobMaster(RpcEndpoint):
+class JobMaster(VertexFlameGraphs, RpcEndpoint):
     """The asynchronous shell around the :class:`SchedulerCore`: it turns RPCs, heartbeat
     losses and timers into the core's events and carries out the commands it returns."""
 

@@ -22,6 +22,7 @@ from strom.jobmanager.cluster_info import (
     JobSubmission,
     TaskManagerDetails,
 )
+from strom.jobmanager.flame_graph import FlameGraphType, VertexFlameGraph
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.savepoints import OperationResult
 from strom.rpc.errors import SerializedError
@@ -34,6 +35,7 @@ from strom.rpc.messages import (
     TaskExecutionState,
     TaskManagerInfo,
     TaskStatus,
+    ThreadInfoSample,
 )
 
 __all__ = ["DispatcherGateway", "JobMasterGateway", "ResourceManagerGateway",
@@ -140,6 +142,16 @@ class DispatcherGateway(Protocol):
         """``kind``: savepoint (also stop-with-savepoint), checkpoint or disposal."""
         ...
 
+    # ---- flame graphs
+    async def request_vertex_flame_graph(
+        self, job_id: JobID, vertex_id: str, graph_type: FlameGraphType,
+        subtask_index: int | None,
+    ) -> VertexFlameGraph:
+        """The flame graph of a vertex (or one subtask of it) from its latest stack
+        samples; "not ready" while the first are taken, "ended" for an ended job or vertex
+        (see :mod:`strom.jobmanager.vertex_flame_graphs`)."""
+        ...
+
 
 class ResourceManagerGateway(Protocol):
     async def register_task_executor(
@@ -215,6 +227,10 @@ class JobMasterGateway(Protocol):
     @no_timeout
     async def trigger_checkpoint(self, full: bool) -> int: ...
 
+    # ---- flame graphs
+    async def request_vertex_flame_graph(self, vertex_id: str, graph_type: FlameGraphType,
+                                         subtask_index: int | None) -> VertexFlameGraph: ...
+
 
 class TaskExecutorGateway(Protocol):
     async def request_slot(
@@ -260,3 +276,14 @@ class TaskExecutorGateway(Protocol):
 
     async def notify_checkpoint_aborted(
         self, execution_id: ExecutionAttemptID, checkpoint_id: int) -> None: ...
+
+    # ---- flame graphs
+    @no_timeout
+    async def request_thread_info_samples(
+        self, execution_ids: list[ExecutionAttemptID], num_samples: int, delay_ms: int,
+        max_depth: int,
+    ) -> list[ThreadInfoSample]:
+        """Stack samples of the slot threads running these tasks, ``delay_ms`` apart (see
+        :mod:`strom.taskmanager.stack_sampler`); answers after about ``num_samples *
+        delay_ms``, so the caller bounds the wait itself."""
+        ...

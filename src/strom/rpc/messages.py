@@ -192,3 +192,23 @@ class TaskStatus(msgspec.Struct, frozen=True):
     state: ExecutionState
     #: when the task next has processing-time work (a timer, a periodic watermark), epoch ms
     next_processing_time: int | None = None
+
+
+# ---- flame graphs
+class ThreadInfoSample(msgspec.Struct, frozen=True):
+    """Identical stack samples of the slot thread running one task (Flink's
+    ``ThreadInfoSample``, counted instead of repeated): what a TaskExecutor answers to
+    ``request_thread_info_samples``.
+
+    ``frames`` run from the outermost frame to the innermost, each ``function (file:line)``;
+    ``on_cpu`` says whether the thread was working or waiting
+    (:mod:`strom.taskmanager.stack_sampler` defines the two)."""
+
+    execution_id: ExecutionAttemptID
+    frames: list[str]
+    on_cpu: bool
+    #: how many samples had this stack and state
+    count: int = 1
+
+
+__all__ += ["ThreadInfoSample"]

@@ -33,6 +33,9 @@ class SlotThread:
         self._permit.acquire()
         self._stopped = False
         self._thread: threading.Thread | None = None
+        #: the task the thread steps now; None while it sleeps (the stack sampler's marker:
+        #: one attribute store per step, read only while someone samples)
+        self.current_task: Task | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
@@ -68,6 +71,18 @@ class SlotThread:
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def ident(self) -> int | None:
+        """The thread's identifier (the key of ``sys._current_frames()``); None before
+        ``start()``."""
+        return None if self._thread is None else self._thread.ident
+
+    @property
+    def native_id(self) -> int | None:
+        """The operating system's id of the thread (Linux: its tid); None before
+        ``start()``."""
+        return None if self._thread is None else self._thread.native_id
+
     def stop(self, timeout_s: float = 5.0) -> None:
         self.request_stop()
         self.join(timeout_s)
@@ -86,6 +101,7 @@ class SlotThread:
                     self._incoming.clear()
             progressed = False
             for task in list(tasks):
+                self.current_task = task
                 result = task.step()
                 if result is StepResult.PROGRESS:
                     progressed = True
@@ -93,7 +109,10 @@ class SlotThread:
                     tasks.remove(task)
             if progressed:
                 continue
-            self._permit.acquire(timeout=self._sleep_seconds(tasks))
+            timeout = self._sleep_seconds(tasks)
+            self.current_task = None
+            self._permit.acquire(timeout=timeout)
+        self.current_task = None
 
     def _sleep_seconds(self, tasks: list[Task]) -> float:
         earliest = None

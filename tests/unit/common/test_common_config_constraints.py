@@ -76,6 +76,14 @@ CONSTRAINED: dict[ConfigOption[Any], tuple[list[str], list[str], str]] = {
     co.RESTART_EXPONENTIAL_ATTEMPTS: (["1", "10"], ["0"], "expected an integer >= 1."),
 }
 
+# ---- flame graphs
+CONSTRAINED.update({
+    co.FLAMEGRAPH_NUM_SAMPLES: (["1", "100"], ["0"], "expected an integer >= 1."),
+    co.FLAMEGRAPH_STACK_DEPTH: (["1", "100"], ["0"], "expected an integer >= 1."),
+    co.FLAMEGRAPH_REFRESH_INTERVAL: (["1 min"], ["0 ms"], "expected an integer >= 1."),
+    co.FLAMEGRAPH_CLEANUP_INTERVAL: (["10 min"], ["0 ms"], "expected an integer >= 1."),
+})
+
 # enumerated options: an unknown name is an error listing the names
 ENUMERATED: dict[ConfigOption[Any], tuple[str, str]] = {
     co.RUNTIME_MODE: ("realtime", "expected one of STREAMING, BATCH, AUTOMATIC."),

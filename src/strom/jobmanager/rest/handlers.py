@@ -422,3 +422,8 @@ HANDLERS = {**CHECKPOINT_HANDLERS, **HANDLERS}
 from strom.jobmanager.rest.jar_handlers import JAR_HANDLERS  # noqa: E402
 
 HANDLERS = {**HANDLERS, **JAR_HANDLERS}
+
+# ---- flame graphs (/jobs/:jobid/vertices/:vertexid/flamegraph)
+from strom.jobmanager.rest.flamegraph_handlers import FLAME_GRAPH_HANDLERS  # noqa: E402
+
+HANDLERS = {**HANDLERS, **FLAME_GRAPH_HANDLERS}

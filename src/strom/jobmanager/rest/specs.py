@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from strom.jobmanager.flame_graph import VertexFlameGraph
 from strom.jobmanager.rest import checkpoint_messages as cm
 from strom.jobmanager.rest import messages as m
 
@@ -234,3 +235,21 @@ JAR_RUN = EndpointSpec(
 )
 JAR_SPECS: tuple[EndpointSpec[Any], ...] = (JAR_UPLOAD, JAR_LIST, JAR_DELETE, JAR_RUN)
 ALL_SPECS = ALL_SPECS + JAR_SPECS
+
+# ---------------------------------------------------------------- flame graphs; handler in
+# flamegraph_handlers
+JOB_VERTEX_FLAME_GRAPH = EndpointSpec(
+    "GET", "/jobs/:jobid/vertices/:vertexid/flamegraph", VertexFlameGraph, 200,
+    "Returns the flame graph of a job vertex (or one of its subtasks) from samples of its "
+    "tasks' Python stacks: 'data' is the tree of frames, each counting the samples it was "
+    "on the stack in. Without data, 'endTimestamp' says why: -3 the first samples are being "
+    "taken (ask again), -2 flame graphs are disabled (rest.flamegraph.enabled), -1 the "
+    "vertex or subtask has ended.",
+    query=(QueryParameter("type", "Which samples: FULL (the default), ON_CPU (working) or "
+                                  "OFF_CPU (waiting).",
+                          choices=("FULL", "ON_CPU", "OFF_CPU")),
+           QueryParameter("subtaskindex", "Only this subtask (0-based) instead of all.")),
+)
+FLAME_GRAPH_SPECS: tuple[EndpointSpec[Any], ...] = (JOB_VERTEX_FLAME_GRAPH,)
+ALL_SPECS = ALL_SPECS + FLAME_GRAPH_SPECS
+__all__ += ["FLAME_GRAPH_SPECS", "JOB_VERTEX_FLAME_GRAPH"]
