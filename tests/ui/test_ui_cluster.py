@@ -105,6 +105,14 @@ def test_the_job_graph_renders_its_vertices_and_edges(
     page.wait_for_selector("#flamegraph-message, #flamegraph")
     if not page.evaluate("Boolean(window.stromFlameGraph)"):
         assert page.inner_text("#flamegraph-message") == "flame graphs unavailable"
+    else:
+        # the first answers say the stacks are being sampled; a refresh draws the samples
+        page.wait_for_selector("#flamegraph")
+        page.wait_for_function(
+            "() => { const f = document.getElementById('flamegraph');"
+            " return f && (f.querySelector('svg') || !f.textContent.includes('Sampling')); }",
+            timeout=60_000)
+    screenshot(page, "flamegraph")
 
 
 def test_records_in_move_between_refreshes(cluster: MiniCluster, job: str, page: Any) -> None:
