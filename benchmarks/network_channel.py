@@ -17,6 +17,11 @@ so the channel's own cost (pickling once per buffer, TCP, credit) weighs as much
 ``network.tcp_channel`` (target 0.7) compares the TCP channel's CPU-bound rate with the
 in-process rate on one core; ``network.tcp_channel_wall`` compares wall times (information).
 
+``--internal-tls`` measures the TCP channel with internal TLS (``security.ssl.internal.*``,
+certificates made with ``openssl`` in a temporary directory) against the same channel over
+plain TCP: ``network.tcp_channel_tls`` is the TLS rate over the plain rate (CPU-bound, as
+above), ``network.tcp_channel_tls_wall`` the same by wall time (information; no target).
+
 ``--latency`` instead sends 1,000 single records per second for ``--seconds`` over TCP, each
 flushed as an idle task flushes its partial buffers, and prints the p50/p99 of the time from
 ``emit`` to the consumer's poll.
@@ -33,12 +38,15 @@ if __package__ in (None, ""):  # run as a script: make the ``benchmarks`` packag
 import argparse
 import resource
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from benchmarks._harness import BenchmarkResult, Timing, scaled, vocabulary
+from strom.common.configuration import Configuration
+from strom.common.security import internal_tls
 from strom.graph.ids import ResourceID
 from strom.graph.partitioning import ForwardPartitioning
 from strom.network.elements import END_OF_PARTITION, RecordBatch
@@ -47,8 +55,9 @@ from strom.network.local_network import LocalNetwork
 from strom.network.partitioners import create_channel_selector
 from strom.network.record_writer import RecordWriter
 from strom.rpc.messages import ProducerLocation
+from strom.testing.tls import CertificateFiles, make_certificates
 
-__all__ = ["consume", "produce", "run"]
+__all__ = ["consume", "produce", "run", "run_tls"]
 
 TARGET = 0.7
 RECORDS = 1_000_000
@@ -120,11 +129,22 @@ def _in_process(n: int) -> tuple[float, float, dict[str, int]]:
     return result
 
 
-def _over_tcp(n: int) -> tuple[float, float, float, dict[str, int]]:
+def _tcp_environment(tls: CertificateFiles | None) -> NetworkEnvironment:
+    """A TCP network environment, with internal TLS from ``tls``' files if given."""
+    contexts = internal_tls(Configuration.from_dict(tls.internal_config())) if tls else None
+    return NetworkEnvironment(tcp=True, tls=contexts)
+
+
+def _tls_args(tls: CertificateFiles | None) -> list[str]:
+    return ["--tls-files", f"{tls.ca},{tls.cert},{tls.key}"] if tls else []
+
+
+def _over_tcp(n: int, tls: CertificateFiles | None = None
+              ) -> tuple[float, float, float, dict[str, int]]:
     """(wall s, producer CPU s, consumer CPU s, counts) over TCP to a producer process."""
-    child = subprocess.Popen([sys.executable, __file__, "--producer", str(n)],
+    child = subprocess.Popen([sys.executable, __file__, "--producer", str(n), *_tls_args(tls)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    env = NetworkEnvironment(tcp=True)
+    env = _tcp_environment(tls)
     try:
         assert child.stdout is not None and child.stdin is not None
         _, resource_id, address = child.stdout.readline().split()
@@ -144,8 +164,8 @@ def _over_tcp(n: int) -> tuple[float, float, float, dict[str, int]]:
             child.wait()
 
 
-def _producer_main(n: int) -> int:
-    env = NetworkEnvironment(tcp=True)
+def _producer_main(n: int, tls: CertificateFiles | None) -> int:
+    env = _tcp_environment(tls)
     env.start()
     print("ready", env.resource_id, env.data_address, flush=True)
     cpu = _cpu_seconds()
@@ -183,6 +203,31 @@ def run(scale: float = 1.0, repeat: int = 3, warmup: int = 1) -> list[BenchmarkR
                         tcp_cpu_t.runs, local_cpu_t.runs),
         BenchmarkResult("network.tcp_channel_wall", n, tcp_wall_t.best, local_wall_t.best,
                         None, tcp_wall_t.runs, local_wall_t.runs),
+    ]
+
+
+def run_tls(scale: float = 1.0, repeat: int = 3, warmup: int = 1) -> list[BenchmarkResult]:
+    """The TCP channel with internal TLS against the same channel over plain TCP."""
+    n = scaled(RECORDS, scale)
+    with tempfile.TemporaryDirectory(prefix="strom-bench-tls-") as directory:
+        tls = make_certificates(directory)
+        plain_runs, tls_runs = [], []
+        for attempt in range(warmup + repeat):
+            plain_wall, plain_producer, plain_consumer, plain_counts = _over_tcp(n)
+            tls_wall, tls_producer, tls_consumer, tls_counts = _over_tcp(n, tls)
+            if plain_counts != tls_counts or sum(tls_counts.values()) != n:
+                raise RuntimeError("network_channel --internal-tls: the consumer did not "
+                                   "count every record exactly once.")
+            if attempt >= warmup:
+                plain_runs.append((plain_wall, max(plain_producer, plain_consumer)))
+                tls_runs.append((tls_wall, max(tls_producer, tls_consumer)))
+    plain_cpu, tls_cpu = _best(plain_runs, 1), _best(tls_runs, 1)
+    plain_wall_t, tls_wall_t = _best(plain_runs, 0), _best(tls_runs, 0)
+    return [
+        BenchmarkResult("network.tcp_channel_tls", n, tls_cpu.best, plain_cpu.best, None,
+                        tls_cpu.runs, plain_cpu.runs),
+        BenchmarkResult("network.tcp_channel_tls_wall", n, tls_wall_t.best, plain_wall_t.best,
+                        None, tls_wall_t.runs, plain_wall_t.runs),
     ]
 
 
@@ -237,9 +282,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--latency", action="store_true",
                         help="measure single-record latency at 1,000 records/s instead")
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--internal-tls", action="store_true",
+                        help="compare the TCP channel with internal TLS to plain TCP instead")
+    parser.add_argument("--tls-files", help=argparse.SUPPRESS)
     known, rest = parser.parse_known_args(argv)
     if known.producer is not None:
-        return _producer_main(known.producer)
+        files = None
+        if known.tls_files:
+            ca, cert, key = known.tls_files.split(",")
+            files = CertificateFiles(Path(ca), Path(cert), Path(key))
+        return _producer_main(known.producer, files)
     if known.latency:
         p50, p99, count = latency(known.seconds)
         print(f"network.tcp_latency: {count} records at 1,000/s, p50 {p50:.3f} ms, "
@@ -247,6 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from benchmarks._harness import main_for
 
+    if known.internal_tls:
+        return main_for(run_tls, rest, "the TCP channel with internal TLS against plain TCP")
     return main_for(run, rest, "one network channel over TCP against the in-process edge")
 
 

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 from strom.client.job_client import ClusterJobClient, job_graph_payload
+from strom.common.configuration import Configuration
 from strom.common.job import JobID
 from strom.graph.job_graph import JobGraph
 from strom.heartbeat import HeartbeatSettings
@@ -85,6 +86,7 @@ class MiniCluster:
         heartbeat: HeartbeatSettings | None = None,
         taskmanagers: str = "thread",
         rest_port: int | None = None,
+        rest_configuration: Configuration | None = None,
     ) -> None:
         if num_task_managers < 1 or slots_per_task_manager < 1:
             raise ValueError(
@@ -119,6 +121,8 @@ class MiniCluster:
         #: how long stop() waits for running tasks to end (in all, not per slot)
         self.stop_grace_s = STOP_GRACE_S
         self.rest_port = rest_port
+        #: the REST server's keys (rest.*, web.*, security.ssl.rest.*, security.rest.token)
+        self.rest_configuration = rest_configuration
         self.rest_server: Any = None
 
     @property
@@ -157,7 +161,8 @@ class MiniCluster:
             if self.rest_port is not None:
                 from strom.jobmanager.rest.server import RestServer
 
-                self.rest_server = RestServer(self.dispatcher_gateway, port=self.rest_port)
+                self.rest_server = RestServer(self.dispatcher_gateway, port=self.rest_port,
+                                             configuration=self.rest_configuration)
                 await self.rest_server.start()
 
         try:
@@ -181,7 +186,8 @@ class MiniCluster:
                 if self.rest_port is not None:
                     from strom.jobmanager.rest.server import RestServer
 
-                    self.rest_server = RestServer(self.dispatcher_gateway, port=self.rest_port)
+                    self.rest_server = RestServer(self.dispatcher_gateway, port=self.rest_port,
+                                             configuration=self.rest_configuration)
                     await self.rest_server.start()
 
             rpc.run_sync(start_jobmanager(), timeout=30)

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from strom.common.process_files import LOG_FILE_ENV
+
 __all__ = ["ClusterProcess", "spawn_process"]
 
 
@@ -103,6 +105,9 @@ def spawn_process(name: str, command: list[str], config: Mapping[str, str], log_
     for key, value in config.items():
         args += ["-D", f"{key}={value}"]
     environment = dict(os.environ if env is None else env, PYTHONUNBUFFERED="1")
+    if stdout_to_log:
+        # the process serves its log over REST (/jobmanager/log, /taskmanagers/:id/log)
+        environment[LOG_FILE_ENV] = str(log_file.resolve())
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "wb") as log:
         popen = subprocess.Popen(args, stdin=subprocess.DEVNULL,

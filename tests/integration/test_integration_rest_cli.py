@@ -173,15 +173,48 @@ def test_list_and_cancel_in_flinks_format(cluster: MiniCluster) -> None:
     latch.trigger()
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:  # a port that was free a moment ago
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def test_cli_errors_say_what_was_wrong(cluster: MiniCluster, tmp_path: Path) -> None:
     runner = CliRunner()
+    # a malformed id, an unknown job, an unreachable JobManager: one Error: line, exit 1
     bad_id = runner.invoke(main, ["cancel", "-m", address(cluster), "1234"])
-    assert bad_id.exit_code == 2 and "A JobID is 32 hexadecimal digits" in bad_id.output
+    assert bad_id.exit_code == 1
+    assert bad_id.output.splitlines() == [
+        "Error: The value for the Job ID is not a valid ID. A JobID is 32 hexadecimal "
+        "digits (16 bytes), got '1234' (4 characters). Copy the id from `strom list` or the "
+        "REST API's /jobs."]
     unknown = runner.invoke(main, ["cancel", "-m", address(cluster), "0" * 32])
     assert unknown.exit_code == 1
-    assert f"No job with id {'0' * 32} is known to this cluster" in unknown.output
+    assert unknown.output.splitlines()[0] == f"Cancelling job {'0' * 32}."
+    [error] = unknown.output.splitlines()[1:]
+    assert error.startswith("Error: ")
+    assert f"No job with id {'0' * 32} is known to this cluster" in error
+    port = _free_port()
+    for args in (["list"], ["cluster", "status"], ["checkpoint", "0" * 32],
+                 ["savepoint", "0" * 32, "/tmp"], ["stop", "0" * 32]):
+        unreachable = runner.invoke(main, [*args, "-m", f"127.0.0.1:{port}"])
+        assert unreachable.exit_code == 1, (args, unreachable.output)
+        errors = [line for line in unreachable.output.splitlines() if "Error" in line]
+        assert len(errors) == 1 and errors[0].startswith("Error: "), unreachable.output
+        assert f"Could not reach the JobManager's REST API at http://127.0.0.1:{port}" in \
+            errors[0]
+        assert "Traceback" not in unreachable.output
+    # -v: the traceback too
+    verbose = runner.invoke(main, ["list", "-v", "-m", f"127.0.0.1:{port}"])
+    assert verbose.exit_code == 1 and type(verbose.exception).__name__ == "RestClientError"
+    # a malformed address is a usage error: one line, exit 2
     bad_address = runner.invoke(main, ["list", "-m", "nowhere"])
-    assert bad_address.exit_code == 2 and "host:port" in bad_address.output
+    assert bad_address.exit_code == 2
+    assert bad_address.output.splitlines() == [
+        "Error: -m/--jobmanager: A JobManager address is host:port (e.g. localhost:8081), "
+        "got 'http://nowhere'."]
     (tmp_path / "job.py").write_text("print('never runs')\n")
     detached = runner.invoke(main, ["run", "-d", str(tmp_path / "job.py")])
     assert detached.exit_code == 2 and "-d/--detached needs -m" in detached.output

@@ -3,6 +3,7 @@ the user runs them. Every process started here is ended by its pid, also when a 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -24,6 +25,12 @@ def strom(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedPr
 
 def pids(log_dir: Path) -> dict[str, int]:
     return {f.stem: int(f.read_text().split()[0]) for f in log_dir.glob("*.pid")}
+
+
+def report_address(cluster_dir: Path) -> str:
+    """host:port of the REST API, from the JobManager's pid file."""
+    rest_url = (cluster_dir / "log" / "jobmanager.pid").read_text().split("\n")[2]
+    return rest_url.removeprefix("http://")
 
 
 def alive(pid: int) -> bool:
@@ -67,7 +74,16 @@ def test_cluster_start_twice_reports_the_running_cluster_and_stop_ends_it(
 
     status = strom("cluster", "status", cwd=cluster_dir)
     assert status.returncode == 0, status.stderr
-    assert "1 TaskManager(s) registered, 2 of 2 slots free" in status.stdout
+    assert "1 TaskManager(s) registered, 2 of 2 slots free:" in status.stdout
+    assert "No running jobs." in status.stdout
+    # through the REST API the JobManager's ready line named (rest.port: 0 in the config)
+    as_json = strom("cluster", "status", "--json", cwd=cluster_dir)
+    assert as_json.returncode == 0, as_json.stderr
+    report = json.loads(as_json.stdout)
+    assert report["overview"]["slots-total"] == 2 and len(report["taskmanagers"]) == 1
+    listed = strom("list", "-m", report_address(cluster_dir), cwd=cluster_dir)
+    assert listed.stdout.splitlines() == ["Waiting for response...", "No running jobs.",
+                                          "No scheduled jobs."], listed.stderr
 
     again = strom("cluster", "start", cwd=cluster_dir)
     assert again.returncode == 0, again.stderr

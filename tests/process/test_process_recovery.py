@@ -278,7 +278,8 @@ def test_the_readme_fault_tolerance_walkthrough(tmp_path: Path) -> None:
         wait_until(lambda: latest_checkpoint(checkpoints) >= 1, 60, "a first checkpoint")
 
         status = strom("cluster", "status", cwd=tmp_path).stdout
-        busy = re.search(r"(tcp://\S+)\s+0/1 slots free", status)
+        # the TaskManagers table: id, address, slots, free slots, last heartbeat
+        busy = re.search(r"(tcp://\S+)\s+1\s+0\s", status)
         assert busy is not None, status
         pid = re.search(rf"taskmanager-\d+\s+pid (\d+)\s+{re.escape(busy.group(1))}", status)
         assert pid is not None, status

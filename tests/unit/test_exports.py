@@ -19,6 +19,11 @@ PUBLIC = {
         "TimestampAssigner", "TypeInformation", "Types", "Watermark", "WatermarkGenerator",
         "WatermarkOutput", "WatermarkStrategy",
     ],
+    "strom.common.security": [
+        "REST_TOKEN_ENV", "InternalTls", "SecurityConfigError", "auth_headers",
+        "client_ssl_context", "internal_tls", "rest_scheme", "rest_server_ssl_context",
+        "rest_token", "token_accepted",
+    ],
     "strom.datastream": [
         "AggregateFunction", "AllWindowFunction", "AllWindowedStream",
         "BroadcastConnectedStream", "BroadcastProcessFunction", "BroadcastStream",
@@ -78,6 +83,9 @@ PUBLIC = {
     ],
     "strom.testing.process_cluster": [
         "ClusterProcess", "ProcessCluster",
+    ],
+    "strom.testing.tls": [
+        "CertificateFiles", "make_certificates",
     ],
     "strom.heartbeat": [
         "HeartbeatLoop", "HeartbeatMonitor", "HeartbeatSettings", "TargetLost", "monotonic_ms",

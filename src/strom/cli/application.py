@@ -42,7 +42,8 @@ def _application_cluster(configuration: Configuration) -> MiniCluster:
     rest_port = configuration.get(opts.REST_PORT)
     try:
         return MiniCluster(task_managers, slots, taskmanagers=mode,
-                           rest_port=8081 if rest_port is None else rest_port).start()
+                           rest_port=8081 if rest_port is None else rest_port,
+                           rest_configuration=configuration).start()
     except OSError as e:
         raise click.ClickException(str(e)) from None
 

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from strom.cli.connection import Connection, cluster_command, json_option
 from strom.common.configuration import Configuration
+from strom.common.process_files import LOG_FILE_ENV
 
 if TYPE_CHECKING:
     from strom.rpc.messages import TaskManagerInfo
@@ -31,7 +33,7 @@ __all__ = ["cluster", "jobmanager", "taskmanager"]
 
 #: how long ``cluster start`` waits for a process's "ready at" line
 READY_TIMEOUT_S = 60.0
-_READY = re.compile(r"(JobManager|TaskManager \S+) ready at (tcp://\S+)")
+_READY = re.compile(r"(JobManager|TaskManager \S+) ready at (tcp://\S+)(?:.*REST (http\S+?)\))?")
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -91,12 +93,15 @@ class _Member:
     pid_file: Path
     pid: int
     address: str
+    #: the JobManager's REST API (``http://host:port``)
+    rest_url: str | None = None
 
     @classmethod
     def read(cls, pid_file: Path) -> _Member | None:
         try:
             lines = pid_file.read_text().split("\n")
-            return cls(pid_file.stem, pid_file, int(lines[0]), lines[1].strip())
+            rest_url = lines[2].strip() if len(lines) > 2 and lines[2].strip() else None
+            return cls(pid_file.stem, pid_file, int(lines[0]), lines[1].strip(), rest_url)
         except (OSError, ValueError, IndexError):
             return None
 
@@ -152,20 +157,23 @@ def _spawn(name: str, command: list[str], log_dir: Path) -> tuple[subprocess.Pop
     with open(log_file, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "strom.cli.main", *command], stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            # the process serves its log over REST (/jobmanager/log, /taskmanagers/:id/log)
+            env={**os.environ, LOG_FILE_ENV: str(log_file.resolve())})
     return process, log_file
 
 
 def _wait_ready(name: str, process: subprocess.Popen[bytes], log_file: Path,
-                offset: int) -> str:
-    """The address in the ``ready at`` line ``process`` writes to ``log_file``."""
+                offset: int) -> tuple[str, str | None]:
+    """The address in the ``ready at`` line ``process`` writes to ``log_file``, and the
+    REST API's URL that a JobManager's line names."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     while True:
         with open(log_file, "rb") as log:
             log.seek(offset)
             match = _READY.search(log.read().decode(errors="replace"))
         if match:
-            return match.group(2)
+            return match.group(2), match.group(3)
         code = process.poll()
         if code is not None or time.monotonic() > deadline:
             if code is None:
@@ -218,7 +226,7 @@ def start(dynamic: tuple[str, ...], config_file: str | None, conf_dir: str,
     for stale in _members(logs):
         stale.pid_file.unlink(missing_ok=True)
     args, config = _config_args(conf, dynamic, config_file)
-    _load(dynamic, config)  # a configuration mistake fails here, before any process starts
+    configuration = _load(dynamic, config)  # a mistake fails here, before any process starts
     workers = _workers(conf)
     logs.mkdir(parents=True, exist_ok=True)
     started: list[_Member] = []
@@ -229,7 +237,7 @@ def start(dynamic: tuple[str, ...], config_file: str | None, conf_dir: str,
         for index in range(len(workers)):
             started.append(_start_member(f"taskmanager-{index}",
                                          ["taskmanager", *args, *jm_args], logs))
-        _wait_registered(started[0].address, len(workers))
+        _wait_registered(started[0].address, len(workers), configuration)
     except BaseException:
         _stop_members(started, timeout_s=10.0)
         raise
@@ -244,14 +252,14 @@ def _start_member(name: str, command: list[str], logs: Path) -> _Member:
     pid_file = logs / f"{name}.pid"
     pid_file.write_text(f"{process.pid}\n")
     try:
-        address = _wait_ready(name, process, log_file, offset)
+        address, rest_url = _wait_ready(name, process, log_file, offset)
     except BaseException:
         if process.poll() is None:
             process.kill()
         pid_file.unlink(missing_ok=True)
         raise
-    pid_file.write_text(f"{process.pid}\n{address}\n")
-    return _Member(name, pid_file, process.pid, address)
+    pid_file.write_text(f"{process.pid}\n{address}\n{rest_url or ''}\n")
+    return _Member(name, pid_file, process.pid, address, rest_url)
 
 
 def _describe(title: str, members: list[_Member]) -> str:
@@ -310,23 +318,41 @@ def _signal(pid: int, sig: signal.Signals) -> None:
 
 @cluster.command()
 @_with_dirs
-def status(conf_dir: str, log_dir: str) -> None:
-    """Show the cluster's processes and the TaskManagers registered with its JobManager."""
+@cluster_command
+@json_option
+def status(connection: Connection, conf_dir: str, log_dir: str, as_json: bool) -> None:
+    """Show the cluster: its processes started here (from their pid files), and through
+    the REST API its TaskManagers (slots, heartbeats) and running jobs.
+
+    The REST API is at -m, else where `strom cluster start` found it, else at
+    rest.address:rest.port. With --json: the answers of GET /overview, /taskmanagers and
+    /jobs/overview."""
+    from strom.cli.cluster_status import print_status
+
     members = _members(Path(log_dir))
-    if not members or not any(m.alive() for m in members):
-        click.echo(f"No strom cluster is running here (no live pid files in {log_dir}/).")
-        sys.exit(1)
-    click.echo(_describe("strom cluster", members))
-    jm = next((m for m in members if m.name == "jobmanager" and m.alive()), None)
-    if jm is not None:
-        click.echo(_registered_task_managers(jm.address))
+    live = [m for m in members if m.alive()]
+    jm = next((m for m in live if m.name == "jobmanager"), None)
+    if connection.jobmanager is None:
+        if jm is None and (members or connection.address.endswith(":0")):
+            click.echo(f"No strom cluster is running here (no live JobManager pid file in "
+                       f"{log_dir}/); -m host:port asks another one.")
+            sys.exit(1)
+        if jm is not None and jm.rest_url:
+            connection.address = jm.rest_url
+    if live and not as_json:
+        click.echo(_describe("strom cluster", members))
+    print_status(connection.rest(), as_json)
 
 
-def _list_task_managers(jm_address: str) -> list[TaskManagerInfo]:
+def _list_task_managers(jm_address: str, configuration: Configuration | None = None
+                        ) -> list[TaskManagerInfo]:
+    """Asks the ResourceManager over RPC (with the cluster's internal TLS, if on)."""
+    from strom.common.security import internal_tls
     from strom.rpc.gateways import ResourceManagerGateway
     from strom.rpc.service import RpcService
 
-    rpc = RpcService("strom-cli-rpc", mode="tcp", ask_timeout_s=5.0)
+    rpc = RpcService("strom-cli-rpc", mode="tcp", ask_timeout_s=5.0,
+                     tls=internal_tls(configuration))
     try:
         rm = rpc.connect(f"{jm_address}/resourcemanager", ResourceManagerGateway)
         return rpc.run_sync(rm.list_task_managers(), timeout=10)
@@ -334,29 +360,15 @@ def _list_task_managers(jm_address: str) -> list[TaskManagerInfo]:
         rpc.stop()
 
 
-def _wait_registered(jm_address: str, count: int) -> None:
+def _wait_registered(jm_address: str, count: int,
+                     configuration: Configuration | None = None) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     registered = 0
     while time.monotonic() < deadline:
-        registered = len(_list_task_managers(jm_address))
+        registered = len(_list_task_managers(jm_address, configuration))
         if registered >= count:
             return
         time.sleep(0.1)
     raise click.ClickException(
         f"Only {registered} of {count} TaskManagers registered with the JobManager at "
         f"{jm_address} within {READY_TIMEOUT_S:.0f} s; see their logs.")
-
-
-def _registered_task_managers(jm_address: str) -> str:
-    from strom.rpc.errors import RpcError
-
-    try:
-        infos = _list_task_managers(jm_address)
-    except (RpcError, TimeoutError) as e:
-        return f"The JobManager at {jm_address} did not answer: {e}"
-    lines = [f"{len(infos)} TaskManager(s) registered, "
-             f"{sum(i.free_slots for i in infos)} of {sum(i.num_slots for i in infos)} "
-             "slots free:"]
-    lines += [f"  {i.resource_id}  {i.address}  {i.free_slots}/{i.num_slots} slots free"
-              for i in infos]
-    return "\n".join(lines)

@@ -1,7 +1,7 @@
 """``strom list`` and ``strom cancel``: jobs of a running cluster, through its REST API, in
-the format of Flink's CLI.
+the format of Flink's CLI (``CliFrontend.list``/``cancel``).
 
-    strom list [-m host:port] [-r] [-s] [-a]
+    strom list [-m host:port] [-r] [-s] [-a] [--json]
     strom cancel [-m host:port] <jobid>
 """
 
@@ -11,26 +11,22 @@ import time
 
 import click
 
-from strom.client.rest_client import RestClientError
-from strom.client.rest_cluster_client import RestClusterClient
-from strom.common.job import JobID
+from strom.cli.connection import (
+    Connection,
+    cluster_command,
+    json_option,
+    parse_job_id,
+    print_json,
+)
 from strom.jobmanager.rest.messages import JobOverviewInfo
 
-__all__ = ["cancel", "jobmanager_option", "list_jobs"]
+__all__ = ["cancel", "format_job_lists", "list_jobs"]
 
-DEFAULT_JOBMANAGER = "localhost:8081"
-_LINE = "--------------------------------------------------------------"
-
-jobmanager_option = click.option(
-    "-m", "--jobmanager", default=DEFAULT_JOBMANAGER, show_default=True,
-    metavar="host:port", help="Address of the JobManager's REST API.")
-
-
-def _cluster(address: str) -> RestClusterClient:
-    try:
-        return RestClusterClient(address)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="-m/--jobmanager") from None
+_LINE = "-" * 62
+_RUNNING = "------------------ Running/Restarting Jobs -------------------"
+_SCHEDULED = "----------------------- Scheduled Jobs -----------------------"
+_TERMINATED = "---------------------- Terminated Jobs -----------------------"
+_TERMINAL = {"FINISHED", "CANCELED", "FAILED"}
 
 
 def _line(job: JobOverviewInfo) -> str:
@@ -38,60 +34,58 @@ def _line(job: JobOverviewInfo) -> str:
     return f"{started} : {job.jid} : {job.name} ({job.state})"
 
 
-def _print_jobs(title: str, jobs: list[JobOverviewInfo], empty: str) -> None:
-    if not jobs:
-        click.echo(empty)
-        return
-    click.echo(f" {title} ".center(len(_LINE), "-"))
-    for job in sorted(jobs, key=lambda j: j.start_time):
-        click.echo(_line(job))
-    click.echo(_LINE)
+def _section(title: str, jobs: list[JobOverviewInfo]) -> list[str]:
+    return [title, *(_line(j) for j in sorted(jobs, key=lambda j: j.start_time)), _LINE]
+
+
+def format_job_lists(jobs: list[JobOverviewInfo], running: bool, scheduled: bool,
+                     show_all: bool) -> list[str]:
+    """Flink's lines: CREATED jobs are scheduled, the others not yet globally terminal are
+    running; terminated jobs only with ``-a`` and only when there are some."""
+    if not running and not scheduled and not show_all:
+        running = scheduled = True
+    lines: list[str] = []
+    if running or show_all:
+        active = [j for j in jobs if j.state not in _TERMINAL and j.state != "CREATED"]
+        lines += _section(_RUNNING, active) if active else ["No running jobs."]
+    if scheduled or show_all:
+        created = [j for j in jobs if j.state == "CREATED"]
+        lines += _section(_SCHEDULED, created) if created else ["No scheduled jobs."]
+    if show_all:
+        ended = [j for j in jobs if j.state in _TERMINAL]
+        if ended:
+            lines += _section(_TERMINATED, ended)
+    return lines
 
 
 @click.command("list")
-@jobmanager_option
+@cluster_command
 @click.option("-r", "--running", is_flag=True, help="Show only running and restarting jobs.")
 @click.option("-s", "--scheduled", is_flag=True, help="Show only scheduled jobs.")
 @click.option("-a", "--all", "show_all", is_flag=True,
               help="Show all jobs, terminated ones too.")
-def list_jobs(jobmanager: str, running: bool, scheduled: bool, show_all: bool) -> None:
-    """List the jobs of the cluster at -m (running and scheduled ones by default)."""
-    cluster = _cluster(jobmanager)
+@json_option
+def list_jobs(connection: Connection, running: bool, scheduled: bool, show_all: bool,
+              as_json: bool) -> None:
+    """List the jobs of the cluster (running and scheduled ones by default).
+
+    With --json: the answer of GET /jobs/overview (every job, whatever the flags)."""
+    rest = connection.rest()
+    if as_json:
+        print_json(rest.get_json("/jobs/overview"))
+        return
     click.echo("Waiting for response...")
-    try:
-        jobs = cluster.list_jobs()
-    except RestClientError as e:
-        raise click.ClickException(str(e)) from None
-    if not running and not scheduled:
-        running = scheduled = True
-    if show_all:
-        running = scheduled = True
-    terminal = {"FINISHED", "CANCELED", "FAILED"}
-    if running:
-        _print_jobs("Running/Restarting Jobs",
-                    [j for j in jobs if j.state not in terminal and j.state != "CREATED"],
-                    "No running jobs.")
-    if scheduled:
-        _print_jobs("Scheduled Jobs", [j for j in jobs if j.state == "CREATED"],
-                    "No scheduled jobs.")
-    if show_all:
-        _print_jobs("Terminated Jobs", [j for j in jobs if j.state in terminal],
-                    "No terminated jobs.")
+    for line in format_job_lists(rest.jobs_overview(), running, scheduled, show_all):
+        click.echo(line)
 
 
 @click.command()
-@jobmanager_option
+@cluster_command
 @click.argument("job_id", metavar="JOBID")
-def cancel(jobmanager: str, job_id: str) -> None:
-    """Cancel the job JOBID on the cluster at -m."""
-    try:
-        parsed = JobID.from_hex_string(job_id)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="JOBID") from None
-    cluster = _cluster(jobmanager)
+def cancel(connection: Connection, job_id: str) -> None:
+    """Cancel the job JOBID."""
+    parsed = parse_job_id(job_id)
+    rest = connection.rest()
     click.echo(f"Cancelling job {parsed}.")
-    try:
-        cluster.cancel(parsed)
-    except RestClientError as e:
-        raise click.ClickException(str(e)) from None
+    rest.cancel_job(parsed)
     click.echo(f"Cancelled job {parsed}.")

@@ -1,17 +1,21 @@
 """``strom``: run a program on the embedded local cluster, or print its dataflow plan;
 run cluster processes (see :mod:`strom.cli.cluster`).
 
-    strom run [-m host:port [-d]] [-pyfs files] [-p N] [-D key=value]... [--config FILE] [-v]
-              job.py [args...]
-    strom info [-p N] [-D key=value]... [--config FILE] [-v] job.py [args...]
+    strom run [-m host:port [-d]] [-q] [-pyfs files] [-p N] [-D key=value]... [--config FILE]
+              [-v] job.py [args...]
+    strom info [--json] [-p N] [-D key=value]... [--config FILE] [-v] job.py [args...]
     strom jobmanager | taskmanager [-D key=value]... [--config FILE]
-    strom cluster start | stop | status
+    strom cluster start | stop | status [-m host:port] [--json]
     strom run-application [-p N] [-D rest.port=8081]... job.py [args...]
-    strom list [-m host:port] [-a]
+    strom list [-m host:port] [-r] [-s] [-a] [--json]
     strom cancel [-m host:port] <jobid>
     strom savepoint [-m host:port] <jobid> [targetDirectory] | -d <savepointPath>
     strom stop [-m host:port] [-p/--savepointPath dir] [-d/--drain] <jobid>
-    strom checkpoint [-m host:port] [-full] <jobid>
+    strom checkpoint [-m host:port] [--full] <jobid>
+
+The actions on a running cluster find its REST API at -m, else at rest.address:rest.port
+(see :mod:`strom.cli.connection`); ``strom run`` shows its jobs' progress on stderr (see
+:mod:`strom.cli.run_progress`).
 
 ``strom run -s <savepointPath> [-n]`` starts the program's jobs from a savepoint.
 
@@ -23,10 +27,12 @@ line (exit code 2). A program that fails prints its own frames, the exception an
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import runpy
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -77,10 +83,12 @@ def _program_path(script: str) -> Path:
     return path.resolve()
 
 
-def _run_program(script: str, path: Path, args: tuple[str, ...], verbose: bool) -> None:
+def _run_program(script: str, path: Path, args: tuple[str, ...], verbose: bool,
+                 before_report: Callable[[], None] | None = None) -> None:
     """Run ``path`` as ``__main__`` with ``sys.argv`` as ``python script args...`` sets it.
     Its code is compiled from the absolute path (as Python does since 3.9), so its frames
-    name the file wherever its functions run."""
+    name the file wherever its functions run. ``before_report`` runs before a failure is
+    printed (progress ends first, so the failure is the last thing printed)."""
     sys.argv = [script, *args]
     sys.path.insert(0, str(path.parent))
     try:
@@ -88,6 +96,8 @@ def _run_program(script: str, path: Path, args: tuple[str, ...], verbose: bool) 
     except Exception as error:
         if _is_plan_printed(error):
             raise
+        if before_report is not None:
+            before_report()
         _report_failure(error, str(path), verbose)
 
 
@@ -153,16 +163,21 @@ def main() -> None:
 @click.option("-n", "--allowNonRestoredState", "allow_non_restored_state", is_flag=True,
               help="With -s: drop the savepoint's state of operators the program no longer "
                    "has (execution.state-recovery.ignore-unclaimed-state).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Show no progress of the jobs on stderr (status, records, checkpoints).")
 @_with_common
 def run(jobmanager: str | None, detached: bool, py_files: str | None,
-        from_savepoint: str | None, allow_non_restored_state: bool,
+        from_savepoint: str | None, allow_non_restored_state: bool, quiet: bool,
         parallelism: int | None, dynamic: tuple[str, ...], config_file: str | None,
         verbose: bool, script: str, args: tuple[str, ...]) -> None:
     """Run a strom program on the embedded local cluster, or with -m on a remote one.
 
     SCRIPT is the program; ARGS after it are the program's own (sys.argv[1:]).
     """
+    from strom.cli.progress import JobProgress
     from strom.cli.remote import client_python_path, remote_cluster, report_finished_jobs
+    from strom.cli.run_progress import RunProgress
+    from strom.client.rest import RestClient
     from strom.datastream import stream_execution_environment as see
 
     if py_files:
@@ -175,20 +190,31 @@ def run(jobmanager: str | None, detached: bool, py_files: str | None,
         raise click.UsageError("-d/--detached needs -m host:port (a remote cluster).")
     configuration = _configuration(parallelism, dynamic, config_file)
     path = _program_path(script)
-    cluster = remote_cluster(jobmanager, path, detached) if jobmanager else None
+    progress = RunProgress(quiet, detached, remote=jobmanager is not None)
+    cluster = (remote_cluster(jobmanager, path, detached, progress, configuration)
+               if jobmanager else None)
     previous_cluster = getattr(see._context, "cluster", None)
     see._context.configuration = configuration
     if cluster is not None:
         see._context.cluster = cluster
+    elif progress.mode is not None:
+        # a local job's cluster (and its REST API) stops with the job: its last status
+        # comes from the job's client then
+        see._context.on_local_submit = lambda client, name, rest_url: progress.follow(
+            RestClient(rest_url), client.get_job_id(),
+            lambda: JobProgress(str(client.get_job_id()), name,
+                                client.get_job_status().result(timeout=5).name))
     try:
         with client_python_path(configuration):
-            _run_program(script, path, args, verbose)
+            _run_program(script, path, args, verbose, before_report=progress.stop)
     except KeyboardInterrupt:
         # execute() has cancelled the job and said so; exit as an interrupted program does
         raise SystemExit(130) from None
     finally:
+        progress.stop()
         see._context.configuration = None
         see._context.cluster = previous_cluster
+        see._context.on_local_submit = None
     if cluster is not None:
         report_finished_jobs(cluster)
 
@@ -214,11 +240,16 @@ def run_application(parallelism: int | None, dynamic: tuple[str, ...],
         raise SystemExit(130) from None
 
 
+_PLAN_TITLE = "----------------------- Execution Plan -----------------------"
+
+
 @main.command(context_settings=_PROGRAM_COMMAND)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print only the plan's JSON (the program's own prints go to stderr).")
 @_with_common
-def info(parallelism: int | None, dynamic: tuple[str, ...], config_file: str | None,
-         verbose: bool, script: str, args: tuple[str, ...]) -> None:
-    """Print the program's dataflow plan (JSON) without running it.
+def info(as_json: bool, parallelism: int | None, dynamic: tuple[str, ...],
+         config_file: str | None, verbose: bool, script: str, args: tuple[str, ...]) -> None:
+    """Print the program's execution plan (JSON) without running it, as Flink's info does.
 
     SCRIPT is the program; ARGS after it are the program's own (sys.argv[1:]).
     """
@@ -228,13 +259,24 @@ def info(parallelism: int | None, dynamic: tuple[str, ...], config_file: str | N
     path = _program_path(script)
     see._context.configuration = configuration
     see._context.plan_only = True
+    see._context.plan = None
     try:
-        _run_program(script, path, args, verbose)
+        # with --json, stdout is the plan alone: the program's own prints go to stderr
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+            _run_program(script, path, args, verbose)
     except see.PlanPrinted:
+        plan = see._context.plan
+        if as_json:
+            click.echo(plan)
+        else:
+            click.echo(_PLAN_TITLE)
+            click.echo(plan)
+            click.echo("-" * len(_PLAN_TITLE))
         return
     finally:
         see._context.configuration = None
         see._context.plan_only = False
+        see._context.plan = None
     raise click.ClickException(f"{script} never called execute(): there is no plan to print.")
 
 

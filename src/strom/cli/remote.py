@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from strom.cli.run_progress import RunProgress
 from strom.client.rest_cluster_client import RestClusterClient
 from strom.common.configuration import Configuration
 from strom.common.job import JobID, JobStatus
@@ -38,15 +39,22 @@ def client_python_path(configuration: Configuration) -> Iterator[None]:
         release_python_path(acquired)
 
 
-def remote_cluster(jobmanager: str, program: Path, detached: bool) -> RestClusterClient:
+def remote_cluster(jobmanager: str, program: Path, detached: bool,
+                   progress: RunProgress | None = None,
+                   configuration: Configuration | None = None) -> RestClusterClient:
+    cluster: RestClusterClient | None = None
+
     def submitted(job_id: JobID) -> None:
         click.echo(f"Job has been submitted with JobID {job_id}")
+        if progress is not None and cluster is not None:
+            progress.follow(cluster.rest, job_id)
 
     try:
-        return RestClusterClient(jobmanager, program=str(program), detached=detached,
-                                 on_submitted=submitted)
+        cluster = RestClusterClient(jobmanager, program=str(program), detached=detached,
+                                    on_submitted=submitted, configuration=configuration)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="-m/--jobmanager") from None
+    return cluster
 
 
 def report_finished_jobs(cluster: RestClusterClient) -> None:

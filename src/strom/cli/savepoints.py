@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import click
 
-from strom.cli.jobs import _cluster, jobmanager_option
-from strom.client.rest_client import RestClientError
+from strom.cli.connection import Connection, cluster_command, parse_job_id
+from strom.client.rest import RestClientError
 from strom.common.job import JobID
 
 __all__ = ["checkpoint", "savepoint", "stop"]
@@ -30,10 +30,7 @@ _format_option = click.option(
 def _job_id(text: str | None) -> JobID:
     if text is None:
         raise click.UsageError("Missing JOBID: the id of the job (see strom list).")
-    try:
-        return JobID.from_hex_string(text)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="JOBID") from None
+    return parse_job_id(text)
 
 
 def _failed(what: str, error: BaseException) -> click.ClickException:
@@ -43,17 +40,17 @@ def _failed(what: str, error: BaseException) -> click.ClickException:
 
 
 @click.command()
-@jobmanager_option
+@cluster_command
 @click.option("-d", "--dispose", "dispose_path", default=None, metavar="savepointPath",
               help="Dispose (delete) the savepoint at savepointPath instead.")
 @_format_option
 @click.argument("job_id", metavar="JOBID", required=False)
 @click.argument("target_directory", metavar="[targetDirectory]", required=False)
-def savepoint(jobmanager: str, dispose_path: str | None, format_type: str,
+def savepoint(connection: Connection, dispose_path: str | None, format_type: str,
               job_id: str | None, target_directory: str | None) -> None:
     """Take a savepoint of the job JOBID into targetDirectory (default:
     execution.checkpointing.savepoint-dir), or dispose of one with -d."""
-    cluster = _cluster(jobmanager)
+    cluster = connection.cluster()
     if dispose_path is not None:
         if job_id is not None:
             raise click.UsageError("-d/--dispose takes the savepoint's path and no JOBID.")
@@ -77,7 +74,7 @@ def savepoint(jobmanager: str, dispose_path: str | None, format_type: str,
 
 
 @click.command()
-@jobmanager_option
+@cluster_command
 @click.option("-p", "--savepointPath", "savepoint_path", default=None, metavar="dir",
               help="Directory for the savepoint (default: "
                    "execution.checkpointing.savepoint-dir).")
@@ -86,11 +83,11 @@ def savepoint(jobmanager: str, dispose_path: str | None, format_type: str,
                    "and timers fire (use when the job will not be resumed).")
 @_format_option
 @click.argument("job_id", metavar="JOBID")
-def stop(jobmanager: str, savepoint_path: str | None, drain: bool, format_type: str,
+def stop(connection: Connection, savepoint_path: str | None, drain: bool, format_type: str,
          job_id: str) -> None:
     """Stop the job JOBID with a savepoint; the job ends FINISHED."""
     parsed = _job_id(job_id)
-    cluster = _cluster(jobmanager)
+    cluster = connection.cluster()
     doing = "Draining" if drain else "Suspending"
     click.echo(f'{doing} job "{parsed}" with a {format_type.upper()} savepoint.')
     try:
@@ -101,14 +98,14 @@ def stop(jobmanager: str, savepoint_path: str | None, drain: bool, format_type: 
 
 
 @click.command()
-@jobmanager_option
+@cluster_command
 @click.option("-full", "--full", is_flag=True,
               help="A full checkpoint, even when incremental checkpoints are configured.")
 @click.argument("job_id", metavar="JOBID")
-def checkpoint(jobmanager: str, full: bool, job_id: str) -> None:
+def checkpoint(connection: Connection, full: bool, job_id: str) -> None:
     """Take a checkpoint of the job JOBID now."""
     parsed = _job_id(job_id)
-    cluster = _cluster(jobmanager)
+    cluster = connection.cluster()
     click.echo(f"Triggering checkpoint for job {parsed}.")
     click.echo("Waiting for response...")
     try:

@@ -19,8 +19,9 @@ import msgspec
 
 from strom.client.job_artifacts import job_submission
 from strom.client.job_client import raise_for_result
-from strom.client.rest_client import RestClient, RestClientError
+from strom.client.rest import RestClient, RestClientError
 from strom.common import _pickling
+from strom.common.configuration import Configuration
 from strom.common.job import JobClient, JobExecutionResult, JobID, JobStatus
 from strom.graph.job_graph import JobGraph
 from strom.graph.operator_specs import CollectSinkSpec
@@ -116,8 +117,9 @@ class RestClusterClient:
 
     def __init__(self, address: str, program: str | None = None, detached: bool = False,
                  poll_interval_s: float = 0.05,
-                 on_submitted: Callable[[JobID], None] | None = None) -> None:
-        self.rest = RestClient(address)
+                 on_submitted: Callable[[JobID], None] | None = None,
+                 configuration: Configuration | None = None) -> None:
+        self.rest = RestClient(address, configuration)
         self.program = program
         self.detached = detached
         self.poll_interval_s = poll_interval_s
@@ -168,16 +170,16 @@ class RestClusterClient:
         return client
 
     def list_jobs(self) -> list[m.JobOverviewInfo]:
-        return self.rest.send(specs.JOBS_OVERVIEW).jobs
+        return self.rest.jobs_overview()
 
     def cancel(self, job_id: JobID) -> None:
-        self.rest.send(specs.CANCEL_JOB, query={"mode": "cancel"}, jobid=job_id)
+        self.rest.cancel_job(job_id)
 
     def job_status(self, job_id: JobID) -> JobStatus:
-        return JobStatus(self.rest.send(specs.JOB_DETAILS, jobid=job_id).state)
+        return JobStatus(self.rest.job_details(job_id).state)
 
     def poll_result(self, job_id: JobID, job_name: str = "") -> JobResult | None:
-        answer = self.rest.send(specs.JOB_EXECUTION_RESULT, jobid=job_id)
+        answer = self.rest.job_result(job_id)
         if answer.job_execution_result is None:
             return None
         return job_result_from_rest(answer.job_execution_result, job_name)
@@ -186,40 +188,34 @@ class RestClusterClient:
     def trigger_savepoint(self, job_id: JobID, target_directory: str | None = None,
                           format_type: str = "CANONICAL", cancel_job: bool = False) -> str:
         """Take a savepoint and wait for it; its path (``file:/...``)."""
-        request = m.SavepointTriggerRequest(target_directory, cancel_job, format_type)
-        trigger = self.rest.send(specs.SAVEPOINT_TRIGGER, body=request, jobid=job_id)
-        return self._savepoint_location(job_id, trigger.request_id)
+        trigger = self.rest.trigger_savepoint(job_id, target_directory, format_type,
+                                              cancel_job)
+        return self._savepoint_location(job_id, trigger)
 
     def stop_with_savepoint(self, job_id: JobID, target_directory: str | None = None,
                             drain: bool = False, format_type: str = "CANONICAL") -> str:
         """Stop the job with a savepoint and wait until it has; the savepoint's path."""
-        request = m.StopWithSavepointRequest(target_directory, drain, format_type)
-        trigger = self.rest.send(specs.STOP_WITH_SAVEPOINT, body=request, jobid=job_id)
-        return self._savepoint_location(job_id, trigger.request_id)
+        trigger = self.rest.stop_with_savepoint(job_id, target_directory, drain, format_type)
+        return self._savepoint_location(job_id, trigger)
 
     def trigger_checkpoint(self, job_id: JobID, full: bool = False) -> int:
         """Take a checkpoint and wait for it; its id."""
-        request = m.CheckpointTriggerRequest("FULL" if full else "CONFIGURED")
-        trigger = self.rest.send(specs.CHECKPOINT_TRIGGER, body=request, jobid=job_id)
-        answer = self._poll(lambda: self.rest.send(
-            specs.CHECKPOINT_STATUS, jobid=job_id, triggerid=trigger.request_id))
+        trigger = self.rest.trigger_checkpoint(job_id, full)
+        answer = self._poll(lambda: self.rest.checkpoint_status(job_id, trigger))
         assert answer.operation is not None
         _raise_failure(answer.operation.failure_cause)
         assert answer.operation.checkpoint_id is not None
-        return answer.operation.checkpoint_id
+        return answer.operation.checkpoint_id  # type: ignore[no-any-return]
 
     def dispose_savepoint(self, path: str) -> None:
         """Delete the savepoint at ``path`` and wait until it is gone."""
-        trigger = self.rest.send(specs.SAVEPOINT_DISPOSAL,
-                                 body=m.SavepointDisposalRequest(path))
-        answer = self._poll(lambda: self.rest.send(specs.SAVEPOINT_DISPOSAL_STATUS,
-                                                   triggerid=trigger.request_id))
+        trigger = self.rest.dispose_savepoint(path)
+        answer = self._poll(lambda: self.rest.savepoint_disposal_status(trigger))
         if answer.operation is not None:
             _raise_failure(answer.operation.failure_cause)
 
     def _savepoint_location(self, job_id: JobID, trigger_id: str) -> str:
-        answer = self._poll(lambda: self.rest.send(specs.SAVEPOINT_STATUS, jobid=job_id,
-                                                   triggerid=trigger_id))
+        answer = self._poll(lambda: self.rest.savepoint_status(job_id, trigger_id))
         assert answer.operation is not None
         _raise_failure(answer.operation.failure_cause)
         assert answer.operation.location is not None

@@ -279,6 +279,9 @@ from strom.common.config_options_checkpointing import (  # noqa: E402  (needs Co
     STATE_RECOVERY_PATH,
 )
 
+# ---- security: TLS and the REST token (strom.common.config_options_security)
+from strom.common.config_options_security import SECURITY_OPTIONS  # noqa: E402
+
 # -- the options strom understands (Flink's keys and defaults) --------------------------
 
 # Flink's KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM.
@@ -625,6 +628,8 @@ _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
     STATE_RECOVERY_PATH,
     STATE_RECOVERY_IGNORE_UNCLAIMED_STATE,
     *FLAMEGRAPH_OPTIONS,
+    # ---- security
+    *SECURITY_OPTIONS,
 )
 
 # Flink keys strom does not model (yet) that must never be mistaken for typos of the ones

@@ -55,7 +55,7 @@ _context = threading.local()
 
 
 class PlanPrinted(Exception):
-    """``strom info`` printed the plan instead of running the job."""
+    """``strom info`` took the plan (``_context.plan``) instead of running the job."""
 
 _local_parallelism: int | None = None
 
@@ -485,13 +485,15 @@ class StreamExecutionEnvironment:
         else:
             slots = max(1, math.ceil(slots_needed / task_managers))
         ask_timeout_s = (self._configuration.get(opts.ASK_TIMEOUT) or 10_000) / 1000.0
+        # strom run shows a local job's progress through the REST API, as for a remote one
+        rest_port = 0 if getattr(_context, "on_local_submit", None) is not None else None
         return MiniCluster(task_managers, slots, ask_timeout_s=ask_timeout_s,
-                           taskmanagers=mode).start()
+                           taskmanagers=mode, rest_port=rest_port).start()
 
     def execute_async(self, job_name: str | None = None) -> JobClient:
         """Submit the job and return at once with a JobClient that follows it."""
         if getattr(_context, "plan_only", False):
-            print(self.get_execution_plan())
+            _context.plan = self.get_execution_plan()  # strom info prints it
             raise PlanPrinted()
         job_graph = self._job_graph(job_name)
         if self._cluster is not None:
@@ -504,7 +506,11 @@ class StreamExecutionEnvironment:
             raise
         from strom.client.local_job_client import LocalJobClient
 
-        return LocalJobClient(client, cluster)
+        local_client = LocalJobClient(client, cluster)
+        on_local_submit = getattr(_context, "on_local_submit", None)
+        if on_local_submit is not None and cluster.rest_server is not None:
+            on_local_submit(local_client, job_graph.name, cluster.rest_url)
+        return local_client
 
     def execute(self, job_name: str | None = None) -> JobExecutionResult:
         """Run the job to its end. A failing user function re-raises here with its own type

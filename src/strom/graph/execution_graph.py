@@ -7,13 +7,19 @@ All-to-all edges connect every producer subtask to every consumer subtask; point
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from strom.graph.ids import AllocationID, ExecutionAttemptID
 from strom.graph.job_graph import JobEdge, JobGraph, JobVertex
 
-__all__ = ["Execution", "ExecutionGraph", "consumers_of", "producers_of"]
+__all__ = ["ATTEMPTS_HISTORY_SIZE", "Execution", "ExecutionGraph", "consumers_of",
+           "producers_of"]
+
+#: how many replaced attempts of each subtask are kept (Flink's
+#: ``jobmanager.execution.attempts-history-size`` default)
+ATTEMPTS_HISTORY_SIZE = 16
 
 
 def consumers_of(edge: JobEdge, producer: int, up: int, down: int) -> list[int]:
@@ -53,6 +59,16 @@ class Execution:
     task_executor: str | None = None
     allocation_id: AllocationID | None = None
     failure: Any = None
+    #: ExecutionState name → when this attempt entered it (epoch ms; REST's subtask times)
+    timestamps: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.timestamps.setdefault(self.state, time.time_ns() // 1_000_000)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "state" and "timestamps" in self.__dict__ and self.state != value:
+            self.timestamps[value] = time.time_ns() // 1_000_000
+        object.__setattr__(self, name, value)
 
     @property
     def name(self) -> str:
@@ -64,6 +80,9 @@ class ExecutionGraph:
         self.job_graph = job_graph
         self.executions: dict[str, Execution] = {}
         self.by_vertex: dict[str, list[Execution]] = {}
+        #: (vertex id, subtask) → its replaced attempts, oldest first (the last
+        #: ATTEMPTS_HISTORY_SIZE; REST's ``/subtasks/:i/attempts/:n``)
+        self.prior_attempts: dict[tuple[str, int], list[Execution]] = {}
         for vertex in job_graph.vertices:
             executions = [Execution(vertex, i) for i in range(vertex.parallelism)]
             self.by_vertex[str(vertex.id)] = executions
@@ -81,6 +100,9 @@ class ExecutionGraph:
         execution id, ``attempt + 1``, not deployed yet. Updates for the old id are no longer
         found in :attr:`executions`."""
         fresh = Execution(execution.vertex, execution.subtask, execution.attempt + 1)
+        prior = self.prior_attempts.setdefault((str(execution.vertex.id), execution.subtask), [])
+        prior.append(execution)
+        del prior[:-ATTEMPTS_HISTORY_SIZE]
         self.executions.pop(str(execution.execution_id), None)
         self.executions[str(fresh.execution_id)] = fresh
         self.by_vertex[str(execution.vertex.id)][execution.subtask] = fresh

@@ -13,7 +13,43 @@ from strom.common.job import JobID, JobStatus
 from strom.rpc.errors import SerializedError
 
 __all__ = ["ClusterOverview", "ExceptionHistoryEntry", "JobDetails", "JobExceptions", "JobFile",
-           "JobSubmission", "TaskManagerDetails", "VertexDetails", "aggregate_execution_state"]
+           "JobSubmission", "PlanInput", "PlanNode", "SubtaskDetails", "TaskManagerDetails",
+           "VertexDetails", "aggregate_execution_state"]
+
+
+class SubtaskDetails(msgspec.Struct, frozen=True):
+    """One subtask's current attempt: its state, where it runs and when it changed state."""
+
+    subtask: int
+    status: str
+    #: 0 for the first attempt, +1 per restart
+    attempt: int
+    #: the TaskManager's resource id ("" before the subtask has a slot)
+    task_manager_id: str = ""
+    #: the TaskManager's host ("" before the subtask has a slot)
+    host: str = ""
+    #: ``host:data port`` of its TaskManager (its host where the channels are in-process)
+    endpoint: str = ""
+    #: ExecutionState name → when this attempt entered it, epoch ms
+    timestamps: dict[str, int] = {}
+
+
+class PlanInput(msgspec.Struct, frozen=True):
+    """One input edge of a plan node (Flink's ``JobPlanInfo`` input)."""
+
+    num: int
+    id: str
+    ship_strategy: str
+    exchange: str
+
+
+class PlanNode(msgspec.Struct, frozen=True):
+    id: str
+    parallelism: int
+    operator: str
+    operator_strategy: str
+    description: str
+    inputs: list[PlanInput] = []
 
 
 class VertexDetails(msgspec.Struct, frozen=True):
@@ -29,6 +65,9 @@ class VertexDetails(msgspec.Struct, frozen=True):
     tasks: dict[str, int]
     start_time: int
     end_time: int
+    subtasks: list[SubtaskDetails] = []
+    #: the subtasks' replaced attempts (after restarts), oldest first
+    prior_attempts: list[SubtaskDetails] = []
 
 
 class JobDetails(msgspec.Struct, frozen=True):
@@ -45,6 +84,12 @@ class JobDetails(msgspec.Struct, frozen=True):
     #: JobStatus name → when the job entered it (epoch ms)
     timestamps: dict[str, int]
     vertices: list[VertexDetails] = []
+    #: the dataflow plan: one node per vertex with its inputs (REST's ``plan``)
+    plan: list[PlanNode] = []
+    #: the restart strategy, described (REST's ``/jobs/:jobid/config``)
+    restart_strategy: str = ""
+    #: the job's global job parameters (``user-config``)
+    user_config: dict[str, str] = {}
 
     @property
     def last_modification(self) -> int:
@@ -85,6 +130,8 @@ class TaskManagerDetails(msgspec.Struct, frozen=True):
     address: str
     slots_number: int
     free_slots: int
+    #: when its last heartbeat arrived at the ResourceManager, epoch ms
+    last_heartbeat: int = 0
 
 
 class ClusterOverview(msgspec.Struct, frozen=True):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
 
 from strom.common.job import JobID, JobStatus
+from strom.common.process_files import LogFileInfo, ThreadInfo
 from strom.graph.job_graph import JobGraph
 from strom.heartbeat import HeartbeatSettings
 from strom.jobmanager.checkpoint.stats import CheckpointStatsSnapshot
@@ -28,12 +31,21 @@ from strom.jobmanager.savepoints import (
     storage_path,
 )
 from strom.jobmanager.vertex_flame_graphs import UnknownJobVertexError
-from strom.rpc.gateways import DispatcherGateway, JobMasterGateway, ResourceManagerGateway
+from strom.rpc.gateways import (
+    DispatcherGateway,
+    JobMasterGateway,
+    ResourceManagerGateway,
+    TaskExecutorGateway,
+)
 from strom.rpc.messages import JobOverview, SerializedValue
 from strom.rpc.service import RpcEndpoint, RpcService
 from strom.runtime.python_path import acquire_python_path, release_python_path
+from strom.taskmanager.file_service import TaskManagerDescription
 
-__all__ = ["Dispatcher", "DuplicateJobSubmissionError", "JobEndedError", "UnknownJobError"]
+__all__ = ["ClusterShutdownUnsupportedError", "Dispatcher", "DuplicateJobSubmissionError",
+           "JobEndedError", "UnknownJobError", "UnknownTaskManagerError"]
+
+log = logging.getLogger(__name__)
 
 
 class UnknownJobError(KeyError):
@@ -49,6 +61,14 @@ class DuplicateJobSubmissionError(ValueError):
 
 class JobEndedError(RuntimeError):
     """The job has ended: its coordinators are gone."""
+
+
+class UnknownTaskManagerError(LookupError):
+    """No TaskManager with that id is registered."""
+
+
+class ClusterShutdownUnsupportedError(RuntimeError):
+    """DELETE /cluster on a cluster that runs inside a program."""
 
 
 class Dispatcher(RpcEndpoint):
@@ -80,6 +100,8 @@ class Dispatcher(RpcEndpoint):
         self.archived_checkpoint_stats: dict[JobID, CheckpointStatsSnapshot] = {}
         self.job_files = job_files or JobFileStore()
         self._result_futures: dict[JobID, asyncio.Future[JobResult]] = {}
+        #: stops the JobManager process (set by its entrypoint; None in a MiniCluster)
+        self.on_shutdown_requested: Callable[[], None] | None = None
 
     async def submit_job(self, job_graph: SerializedValue, job_id: JobID) -> JobID:
         """Start a JobMaster for the job. ``job_graph`` holds the JobGraph: the object itself
@@ -228,7 +250,8 @@ class Dispatcher(RpcEndpoint):
     async def list_task_managers(self) -> list[TaskManagerDetails]:
         registered = await self.rpc.connect(self.rm_address, ResourceManagerGateway) \
             .list_task_managers()
-        return [TaskManagerDetails(str(tm.resource_id), tm.address, tm.num_slots, tm.free_slots)
+        return [TaskManagerDetails(str(tm.resource_id), tm.address, tm.num_slots, tm.free_slots,
+                                   tm.last_heartbeat)
                 for tm in registered]
 
     async def request_cluster_overview(self) -> ClusterOverview:
@@ -326,6 +349,44 @@ class Dispatcher(RpcEndpoint):
         what = (f"{kind} operation with trigger id {trigger_id}"
                 + (f" for job {job_id}" if job_id is not None else ""))
         return self.operations.get(key, what)
+
+    # ---- REST: TaskManagers' descriptions, logs and thread dumps; cluster shutdown
+    async def _task_executor(self, task_manager_id: str) -> TaskExecutorGateway:
+        task_managers = await self.list_task_managers()
+        for tm in task_managers:
+            if tm.resource_id == task_manager_id:
+                return self.rpc.connect(tm.address, TaskExecutorGateway)
+        raise UnknownTaskManagerError(
+            f"No TaskManager with id {task_manager_id} is registered; the registered ones: "
+            f"{', '.join(tm.resource_id for tm in task_managers) or 'none'} (see /taskmanagers).")
+
+    async def request_task_manager_description(self, task_manager_id: str
+                                               ) -> TaskManagerDescription:
+        return await (await self._task_executor(task_manager_id)) \
+            .request_task_manager_description()
+
+    async def request_task_manager_log_list(self, task_manager_id: str) -> list[LogFileInfo]:
+        return await (await self._task_executor(task_manager_id)).request_log_list()
+
+    async def request_task_manager_log(self, task_manager_id: str, name: str,
+                                       max_bytes: int) -> str:
+        return await (await self._task_executor(task_manager_id)).request_log(name, max_bytes)
+
+    async def request_task_manager_thread_dump(self, task_manager_id: str
+                                               ) -> list[ThreadInfo]:
+        return await (await self._task_executor(task_manager_id)).request_thread_dump()
+
+    async def shutdown_cluster(self) -> None:
+        """Shut the cluster down (REST's ``DELETE /cluster``): the JobManager process stops
+        shortly after answering, as on SIGTERM (its running jobs are cancelled)."""
+        if self.on_shutdown_requested is None:
+            raise ClusterShutdownUnsupportedError(
+                "This cluster runs inside a program (a MiniCluster) and stops when the "
+                "program closes it; DELETE /cluster shuts down standalone clusters (`strom "
+                "cluster start`, `strom jobmanager`).")
+        log.info("Shutting the cluster down, as a REST client asked (DELETE /cluster)")
+        # after the answer went out
+        self.rpc.loop.call_later(0.2, self.on_shutdown_requested)
 
     # ---- flame graphs
     #: the cluster's ``rest.flamegraph.*`` settings, handed to each JobMaster

@@ -12,6 +12,8 @@ port is taken, the configuration is wrong), 2 when it failed while running.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -26,6 +28,7 @@ from strom.common.config_options import (
     option_for_key,
 )
 from strom.common.configuration import Configuration
+from strom.common.security import internal_tls
 from strom.entrypoint import EXIT_RUNTIME_FAILURE, EXIT_STARTUP_FAILURE, serve_until_stopped
 from strom.heartbeat import HeartbeatSettings
 from strom.jobmanager.dispatcher import Dispatcher
@@ -118,6 +121,7 @@ def start_jobmanager(configuration: Configuration) -> JobManagerProcess:
         # the JobMasters' addresses it hands out must name a host others can dial
         advertised_host=(configuration.get(JOBMANAGER_RPC_ADDRESS)
                          if bind_host in _WILDCARD_HOSTS else None),
+        tls=internal_tls(configuration),
     )
     try:
         resource_manager, dispatcher = create_jobmanager_components(rpc, heartbeat,
@@ -130,10 +134,16 @@ def start_jobmanager(configuration: Configuration) -> JobManagerProcess:
         rpc.run_sync(start_all(), timeout=30)
         process = JobManagerProcess(rpc, resource_manager, dispatcher)
         process.rest = _start_rest(configuration, process)
+        # DELETE /cluster stops this process as SIGTERM does (serve_until_stopped)
+        dispatcher.on_shutdown_requested = _request_process_stop
     except BaseException:
         rpc.stop()
         raise
     return process
+
+
+def _request_process_stop() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _start_rest(configuration: Configuration, process: JobManagerProcess) -> Any:

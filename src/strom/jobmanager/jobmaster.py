@@ -39,14 +39,9 @@ from strom.graph.operator_specs import CollectSinkSpec
 from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost
 from strom.jobmanager.checkpoint import CheckpointCoordinator, CompletedCheckpoint
 from strom.jobmanager.checkpoint.stats import CheckpointAckStats, CheckpointStatsSnapshot
-from strom.jobmanager.cluster_info import (
-    JobDetails,
-    JobExceptions,
-    JobSubmission,
-    VertexDetails,
-    aggregate_execution_state,
-)
+from strom.jobmanager.cluster_info import JobDetails, JobExceptions, JobSubmission
 from strom.jobmanager.collect_coordinator import CollectCoordinator
+from strom.jobmanager.job_details import job_details
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.savepoint_restore import SavepointRestore, load_savepoint_restore
 from strom.jobmanager.savepoints import display_path
@@ -182,21 +177,9 @@ class JobMaster(VertexFlameGraphs, RpcEndpoint):
         return self.scheduler.failure
 
     def details(self) -> JobDetails:
-        """The job as REST shows it: status, timestamps, subtask states per vertex."""
-        end_time = (self.timestamps.get(self.status.value, -1)
-                    if self.status.is_globally_terminal_state() else -1)
-        vertices = []
-        for vertex in self.job_graph.vertices:
-            counts = dict.fromkeys((s.value for s in ExecutionState), 0)
-            for execution in self.graph.by_vertex[str(vertex.id)]:
-                counts[execution.state] = counts.get(execution.state, 0) + 1
-            vertices.append(VertexDetails(
-                str(vertex.id), vertex.name, vertex.parallelism, vertex.max_parallelism,
-                aggregate_execution_state(counts), counts, self.start_time, end_time,
-            ))
-        return JobDetails(self.job_id, self.job_graph.name, self.status,
-                          self.job_graph.runtime_mode, self.start_time, end_time,
-                          dict(self.timestamps), vertices)
+        """The job as REST shows it: status, timestamps, subtask states and locations per
+        vertex, plan and config (:mod:`strom.jobmanager.job_details`)."""
+        return job_details(self)
 
     def exception_history(self) -> JobExceptions:
         """The job's failures, newest first (REST's ``/jobs/:jobid/exceptions``)."""

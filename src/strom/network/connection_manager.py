@@ -11,15 +11,20 @@ On a connection, the side that asked for a channel (the consumer) gives it an id
 a :class:`~strom.network.wire.PartitionRequest`; the other side (the producer) answers with
 its elements as credit allows. Both TaskManagers of a pair use the same connection in both
 directions: the one that connects first says who it is with a ``Hello``.
+
+With internal TLS (:class:`~strom.common.security.InternalTls`) every connection is mutually
+authenticated: the server upgrades each accepted connection itself, so that a peer that
+fails the handshake is logged with its address and the reason, and dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from strom.network import wire
 from strom.network.elements import EndOfPartition, PriorityBarrier
@@ -27,7 +32,15 @@ from strom.network.errors import ERRORS, RemoteTransportError
 from strom.network.local_channel import LocalChannel
 from strom.network.remote_input_channel import RemoteInputChannel
 
+if TYPE_CHECKING:
+    from strom.common.security import InternalTls
+
 __all__ = ["ConnectionManager", "SubpartitionView"]
+
+log = logging.getLogger(__name__)
+
+#: how long a peer may take for the TLS handshake
+TLS_HANDSHAKE_TIMEOUT_S = 30.0
 
 _threads = itertools.count()
 
@@ -217,6 +230,44 @@ class _Connection(asyncio.Protocol):
                     if c in self.inputs])
 
 
+class _TlsHandshake(asyncio.Protocol):
+    """An accepted connection until its TLS handshake is done: reads nothing itself, then
+    hands the encrypted transport to a new :class:`_Connection` (or logs and drops it)."""
+
+    def __init__(self, manager: ConnectionManager) -> None:
+        self.manager = manager
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.pause_reading()  # the ClientHello is for the TLS layer, not for us
+        self.manager._spawn(self._handshake(transport))
+
+    async def _handshake(self, transport: asyncio.Transport) -> None:
+        manager = self.manager
+        assert manager.tls is not None
+        connection = _Connection(manager, "")
+        try:
+            secure = await manager.loop.start_tls(
+                transport, connection, manager.tls.server, server_side=True,
+                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S)
+        except asyncio.CancelledError:  # the manager closes
+            transport.abort()
+            raise
+        except (OSError, EOFError, TimeoutError) as e:
+            peer = transport.get_extra_info("peername")
+            log.warning("Rejected a data connection from %s on %s: the TLS handshake failed "
+                        "(%s). Internal TLS is on (security.ssl.internal.enabled): the peer "
+                        "needs a certificate signed by a CA in "
+                        "security.ssl.internal.truststore.",
+                        f"{peer[0]}:{peer[1]}" if peer else "an unknown address",
+                        manager.address, e)
+            transport.abort()
+            return
+        if secure is None:  # closed while shaking hands
+            return
+        manager._track(connection).connection_made(secure)
+
+
 class ConnectionManager:
     """Runs the data plane's network thread; ``start`` binds the data port.
 
@@ -228,8 +279,10 @@ class ConnectionManager:
     def __init__(self, resource_id: str, host: str, port: int,
                  on_partition_request: Callable[[Any, int, wire.PartitionRequest], None],
                  on_view_closed: Callable[[Any], None] = lambda key: None,
-                 advertised_host: str | None = None) -> None:
+                 advertised_host: str | None = None, tls: InternalTls | None = None) -> None:
         self.resource_id = resource_id
+        #: internal TLS for every data connection (None: plain TCP)
+        self.tls = tls
         self.host = host
         self.port = port
         #: the host peers reach the data port at, when not the bound one (0.0.0.0)
@@ -256,7 +309,7 @@ class ConnectionManager:
         async def listen() -> str:
             try:
                 self._server = await self.loop.create_server(
-                    lambda: self._track(_Connection(self, "")), self.host, self.port)
+                    self._accept, self.host, self.port)
             except OSError as e:
                 raise OSError(
                     f"The data port {self.host}:{self.port} could not be bound: {e}. Set "
@@ -271,6 +324,11 @@ class ConnectionManager:
             self.close()
             raise
         return self.address
+
+    def _accept(self) -> asyncio.Protocol:
+        if self.tls is not None:
+            return _TlsHandshake(self)
+        return self._track(_Connection(self, ""))
 
     def close(self) -> None:
         thread = self._thread
@@ -367,8 +425,14 @@ class ConnectionManager:
 
     async def _open(self, address: str) -> _Connection:
         host, _, port = address.rpartition(":")
-        _, connection = await self.loop.create_connection(
-            lambda: self._track(_Connection(self, address)), host, int(port))
+        if self.tls is None:
+            _, connection = await self.loop.create_connection(
+                lambda: self._track(_Connection(self, address)), host, int(port))
+        else:
+            _, connection = await self.loop.create_connection(
+                lambda: self._track(_Connection(self, address)), host, int(port),
+                ssl=self.tls.client, server_hostname=host,
+                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S)
         hello = wire.Hello(self.resource_id, self.address)
         connection.write([wire.encode_message(wire.HELLO, 0, hello)])
         self._connections[address] = connection

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from strom.common import config_options as opts
 from strom.common.configuration import Configuration
+from strom.common.security import InternalTls, internal_tls
 from strom.graph.ids import ResourceID
 from strom.network import wire
 from strom.network.connection_manager import ConnectionManager, SubpartitionView
@@ -64,7 +65,7 @@ class NetworkEnvironment:
                  channels: LocalNetwork | None = None, *,
                  tcp: bool = False, bind_host: str = "127.0.0.1", data_port: int = 0,
                  partition_request_timeout_s: float = DEFAULT_PARTITION_REQUEST_TIMEOUT_S,
-                 advertised_host: str | None = None) -> None:
+                 advertised_host: str | None = None, tls: InternalTls | None = None) -> None:
         #: the TaskExecutor this environment belongs to
         self.resource_id = resource_id if resource_id is not None else ResourceID()
         self.channels = channels if channels is not None else LocalNetwork()
@@ -75,6 +76,8 @@ class NetworkEnvironment:
         #: the bound one, which a wildcard bind (0.0.0.0) cannot be
         self.advertised_host = advertised_host
         self.partition_request_timeout_s = partition_request_timeout_s
+        #: internal TLS on the data connections (``security.ssl.internal.*``); None: plain
+        self.tls = tls
         #: ``host:port`` of the data server; empty without TCP
         self.data_address = ""
         self._manager: ConnectionManager | None = None
@@ -92,18 +95,21 @@ class NetworkEnvironment:
     def from_configuration(cls, config: Configuration,
                            resource_id: ResourceID | None = None) -> NetworkEnvironment:
         """The TCP network environment of a TaskManager process: its data server listens on
-        ``taskmanager.bind-host``:``taskmanager.data.port``, reached at ``taskmanager.host``."""
+        ``taskmanager.bind-host``:``taskmanager.data.port``, reached at ``taskmanager.host``,
+        with internal TLS when ``security.ssl.internal.enabled``."""
         return cls(resource_id, tcp=True,
                    bind_host=config.get(opts.TASKMANAGER_BIND_HOST) or "127.0.0.1",
                    data_port=config.get(opts.TASKMANAGER_DATA_PORT) or 0,
-                   advertised_host=config.get(opts.TASKMANAGER_HOST))
+                   advertised_host=config.get(opts.TASKMANAGER_HOST),
+                   tls=internal_tls(config))
 
     def start(self) -> None:
         """Bind the data port and start the network thread (TCP only)."""
         if self.tcp and self._manager is None:
             self._manager = ConnectionManager(str(self.resource_id), self.bind_host,
                                               self.data_port, self._on_partition_request,
-                                              self.channels.remove, self.advertised_host)
+                                              self.channels.remove, self.advertised_host,
+                                              self.tls)
             self.data_address = self._manager.start()
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from strom.common.job import JobID, JobStatus
+from strom.common.process_files import LogFileInfo, ThreadInfo
 from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
 from strom.jobmanager.checkpoint.stats import CheckpointAckStats, CheckpointStatsSnapshot
 from strom.jobmanager.cluster_info import (
@@ -37,6 +38,7 @@ from strom.rpc.messages import (
     TaskStatus,
     ThreadInfoSample,
 )
+from strom.taskmanager.file_service import TaskManagerDescription
 
 __all__ = ["DispatcherGateway", "JobMasterGateway", "ResourceManagerGateway",
            "TaskExecutorGateway", "no_timeout"]
@@ -151,6 +153,22 @@ class DispatcherGateway(Protocol):
         samples; "not ready" while the first are taken, "ended" for an ended job or vertex
         (see :mod:`strom.jobmanager.vertex_flame_graphs`)."""
         ...
+
+
+    # ---- REST: TaskManagers' descriptions, logs and thread dumps; cluster shutdown
+    async def request_task_manager_description(self, task_manager_id: str
+                                               ) -> TaskManagerDescription: ...
+
+    async def request_task_manager_log_list(self, task_manager_id: str
+                                            ) -> list[LogFileInfo]: ...
+
+    async def request_task_manager_log(self, task_manager_id: str, name: str,
+                                       max_bytes: int) -> str: ...
+
+    async def request_task_manager_thread_dump(self, task_manager_id: str
+                                               ) -> list[ThreadInfo]: ...
+
+    async def shutdown_cluster(self) -> None: ...
 
 
 class ResourceManagerGateway(Protocol):
@@ -276,6 +294,15 @@ class TaskExecutorGateway(Protocol):
 
     async def notify_checkpoint_aborted(
         self, execution_id: ExecutionAttemptID, checkpoint_id: int) -> None: ...
+
+    # ---- REST: the TaskManager's description, logs and thread dump (file_service)
+    async def request_task_manager_description(self) -> TaskManagerDescription: ...
+
+    async def request_log_list(self) -> list[LogFileInfo]: ...
+
+    async def request_log(self, name: str, max_bytes: int) -> str: ...
+
+    async def request_thread_dump(self) -> list[ThreadInfo]: ...
 
     # ---- flame graphs
     @no_timeout

@@ -30,10 +30,13 @@ import logging
 import os
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from strom.rpc.codec import Call, GatewayCodec, Reply, decode_frame, encode_error, gateway_codec
 from strom.rpc.errors import RpcError
+
+if TYPE_CHECKING:
+    from strom.common.security import InternalTls
 
 __all__ = ["DEFAULT_ASK_TIMEOUT_S", "RPC_MODE_ENV", "RpcEndpoint", "RpcError", "RpcService",
            "rpc_mode_from_env"]
@@ -116,13 +119,14 @@ class RpcService:
     ``mode``: ``local`` (by reference), ``codec`` (``local://`` through the wire codec) or
     ``tcp`` (listen on ``host``:``port``, 0 = any free port; addresses are ``tcp://``).
     ``advertised_host`` is the host others reach this service at (``taskmanager.host``),
-    when it is not the one it listens on (``0.0.0.0``).
+    when it is not the one it listens on (``0.0.0.0``). ``tls`` (``tcp`` only): internal
+    TLS with mutual authentication (:func:`strom.common.security.internal_tls`).
     """
 
     def __init__(self, name: str = "strom-rpc", *, mode: str = "local",
                  host: str = "127.0.0.1", port: int = 0,
                  ask_timeout_s: float = DEFAULT_ASK_TIMEOUT_S,
-                 advertised_host: str | None = None) -> None:
+                 advertised_host: str | None = None, tls: InternalTls | None = None) -> None:
         if mode not in _MODES:
             raise ValueError(f"RPC mode must be one of {', '.join(_MODES)}, got {mode!r}.")
         if ask_timeout_s <= 0:
@@ -143,7 +147,7 @@ class RpcService:
         if mode == "tcp":
             from strom.rpc.tcp import TcpTransport
 
-            self._tcp = TcpTransport(self)
+            self._tcp = TcpTransport(self, tls)
             try:
                 self.run_sync(self._tcp.listen(host, port), timeout=30)
             except OSError as e:

@@ -10,11 +10,18 @@ when it is done. When a connection breaks, every call waiting on it fails with
 a frame aborts the connection: the stream can no longer be trusted to be at a frame boundary.
 A connection the peer closed or the network broke is reported to the service's
 connection listeners (heartbeats use it to check that peer at once).
+
+With internal TLS (:class:`~strom.common.security.InternalTls`) both ends authenticate: the
+server takes each connection as plain TCP and upgrades it, so that a peer whose handshake
+fails (no certificate, one no trusted CA signed, no TLS at all) is logged with its address
+and the reason, and dropped; the client connects with its certificate.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import ssl
 import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -23,11 +30,16 @@ from strom.rpc.codec import Reply, decode_frame
 from strom.rpc.errors import RpcError
 
 if TYPE_CHECKING:
+    from strom.common.security import InternalTls
     from strom.rpc.service import RpcService
 
 __all__ = ["MAX_FRAME_BYTES", "TcpTransport"]
 
+log = logging.getLogger(__name__)
+
 _HEADER = struct.Struct("!I")
+#: how long a peer may take for the TLS handshake
+TLS_HANDSHAKE_TIMEOUT_S = 30.0
 #: the largest frame either side accepts (a TaskDeploymentDescriptor carries user code)
 MAX_FRAME_BYTES = 1 << 30
 
@@ -46,6 +58,11 @@ def write_frame(writer: asyncio.StreamWriter, frame: bytes) -> None:
             "bytes a frame may carry; send large data through the data path, not RPC."
         )
     writer.write(_HEADER.pack(len(frame)) + frame)
+
+
+def _peer_of(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    return f"{peer[0]}:{peer[1]}" if peer else "an unknown address"
 
 
 class _Connection:
@@ -119,8 +136,9 @@ class _Connection:
 class TcpTransport:
     """The server and the client connections of one :class:`RpcService` in ``tcp`` mode."""
 
-    def __init__(self, service: RpcService) -> None:
+    def __init__(self, service: RpcService, tls: InternalTls | None = None) -> None:
         self.service = service
+        self.tls = tls
         self.peer = ""
         self._server: asyncio.Server | None = None
         self._connections: dict[str, _Connection] = {}
@@ -140,6 +158,8 @@ class TcpTransport:
         assert task is not None
         self._accepted.add(task)
         try:
+            if self.tls is not None and not await self._upgrade(writer):
+                return
             while True:
                 frame = await read_frame(reader)
                 # started in arrival order; each answers when done
@@ -155,6 +175,21 @@ class TcpTransport:
         finally:
             writer.transport.abort()
             self._accepted.discard(task)
+
+    async def _upgrade(self, writer: asyncio.StreamWriter) -> bool:
+        """TLS on an accepted connection; False (logged) when the peer fails the handshake."""
+        assert self.tls is not None
+        try:
+            await writer.start_tls(self.tls.server,
+                                   ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S)
+        except (TimeoutError, OSError, EOFError) as e:
+            log.warning("Rejected an RPC connection from %s on %s: the TLS handshake failed "
+                        "(%s). Internal TLS is on (security.ssl.internal.enabled): the peer "
+                        "needs a certificate signed by a CA in "
+                        "security.ssl.internal.truststore.",
+                        _peer_of(writer), self.peer, e)
+            return False
+        return True
 
     async def _answer(self, frame: bytes, writer: asyncio.StreamWriter) -> None:
         try:
@@ -179,7 +214,17 @@ class TcpTransport:
                 return connection
             host, _, port = peer.rpartition(":")
             try:
-                reader, writer = await asyncio.open_connection(host, int(port))
+                if self.tls is None:
+                    reader, writer = await asyncio.open_connection(host, int(port))
+                else:
+                    reader, writer = await asyncio.open_connection(
+                        host, int(port), ssl=self.tls.client, server_hostname=host,
+                        ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S)
+            except ssl.SSLError as e:
+                raise RpcError(
+                    f"cannot reach tcp://{peer}: the TLS handshake failed ({e}). With "
+                    "security.ssl.internal.enabled every process needs a certificate the "
+                    "others' security.ssl.internal.truststore trusts.") from None
             except (OSError, ValueError) as e:
                 raise RpcError(f"cannot reach tcp://{peer}: {e}") from None
             connection = self._connections[peer] = _Connection(

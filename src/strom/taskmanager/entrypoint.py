@@ -36,6 +36,8 @@ from strom.common.config_options import (
     TASKMANAGER_RPC_PORT,
 )
 from strom.common.configuration import Configuration
+from strom.common.process_files import process_log_file
+from strom.common.security import internal_tls
 from strom.entrypoint import EXIT_STARTUP_FAILURE, serve_until_stopped
 from strom.graph.ids import ResourceID
 from strom.heartbeat import HeartbeatSettings, monotonic_ms
@@ -84,6 +86,7 @@ def start_taskmanager(configuration: Configuration, resource_id: ResourceID | No
         port=configuration.get(TASKMANAGER_RPC_PORT) or 0,
         ask_timeout_s=(configuration.get(ASK_TIMEOUT) or 10_000) / 1000.0,
         advertised_host=configuration.get(TASKMANAGER_HOST),
+        tls=internal_tls(configuration),
     )
     try:
         task_executor = TaskExecutor(
@@ -93,6 +96,7 @@ def start_taskmanager(configuration: Configuration, resource_id: ResourceID | No
             name="taskexecutor", heartbeat=HeartbeatSettings.from_configuration(configuration),
             registration=RegistrationSettings.from_configuration(configuration),
         )
+        task_executor.log_file = process_log_file()
         if on_ready is not None:
             on_ready(task_executor)
         rpc.run_sync(task_executor.start(), timeout=30)

@@ -109,7 +109,12 @@ class ProcessCluster:
     @property
     def rpc(self) -> RpcService:
         if self._rpc is None:
-            self._rpc = RpcService("strom-test-client-rpc", mode="tcp")
+            from strom.common.configuration import Configuration
+            from strom.common.security import internal_tls
+
+            # with security.ssl.internal.* in ``config``, the client presents its certificate
+            self._rpc = RpcService("strom-test-client-rpc", mode="tcp",
+                                   tls=internal_tls(Configuration.from_dict(self.config)))
         return self._rpc
 
     def _gateway(self, endpoint: str, protocol: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,14 @@ def test_run_passes_arguments_and_parallelism(tmp_path: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0] == "parallelism 2"
     assert sorted(line.split("> ")[1] for line in lines[1:]) == ["10", "20", "30"]
+    # progress on stderr (not a terminal: lines), ending with the job's last status, which
+    # the local cluster's REST API, stopped with the job, no longer tells
+    progress = [line for line in done.stderr.splitlines() if line.startswith("Job ")]
+    assert progress, done.stderr
+    assert re.fullmatch(r"Job [0-9a-f]{32} \(Flink Streaming Job\) is FINISHED"
+                        r"( \(records received .*\))?\.", progress[-1]), progress
+    quiet = strom("run", "-q", "-p", "2", "job.py", "10", cwd=tmp_path)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
 
 
 def test_run_reads_a_config_file(tmp_path: Path) -> None:
@@ -48,10 +57,19 @@ def test_info_prints_the_plan_without_running(tmp_path: Path) -> None:
     (tmp_path / "job.py").write_text(PROGRAM)
     done = strom("info", "-p", "2", "job.py", "1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    plan_text = done.stdout[done.stdout.index("{"):]
-    nodes = json.loads(plan_text)["nodes"]
+    # Flink's frame around the plan; the program's own print comes before it
+    lines = done.stdout.splitlines()
+    assert lines[:2] == ["parallelism 2",
+                         "----------------------- Execution Plan -----------------------"]
+    assert lines[-1] == "-" * 62
+    nodes = json.loads("\n".join(lines[2:-1]))["nodes"]
     assert [n["pact"] for n in nodes] == ["Data Source", "Operator", "Data Sink"]
     assert nodes[1]["predecessors"][0]["ship_strategy"] == "REBALANCE"
+    # --json: stdout is the plan alone, the program's prints go to stderr
+    done = strom("info", "--json", "-p", "2", "job.py", "1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["nodes"] == nodes
+    assert done.stderr.startswith("parallelism 2\n")
 
 
 def test_bad_configuration_is_reported_clearly(tmp_path: Path) -> None:
@@ -147,7 +165,7 @@ env.execute("failing job")
 def test_a_failed_program_shows_its_own_frames_first(tmp_path: Path) -> None:
     (tmp_path / "job.py").write_text(FAILING_PROGRAM)
     script = tmp_path.resolve() / "job.py"
-    done = strom("run", "-p", "2", "job.py", cwd=tmp_path)
+    done = strom("run", "-q", "-p", "2", "job.py", cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.startswith(
         "Traceback (most recent call last):\n"

@@ -238,11 +238,18 @@ async def job_metrics(gateway: DispatcherGateway, request: base.RestRequest
     wanted = [name.strip() for name in request.query.get("get", "").split(",")
               if name.strip()]
     snapshot = await gateway.request_checkpoint_stats(job_id)
+    # the JobManager's job metrics (restarts, uptime, ...) where the metric system has them;
+    # the checkpoint metrics from the statistics, which are never older
+    from strom.jobmanager.rest.metric_handlers import metric_store
+
+    job_store = (await metric_store(request)).job(str(job_id))
+    metrics = dict(job_store.metrics) if job_store is not None else {}
+    metrics.update((k, str(v)) for k, v in checkpoint_metrics(snapshot).items())
     if not wanted:
-        return [cm.JobMetric(name) for name in CHECKPOINT_METRICS]
-    metrics = checkpoint_metrics(snapshot)
+        return [cm.JobMetric(name) for name in
+                [*CHECKPOINT_METRICS, *sorted(set(metrics) - set(CHECKPOINT_METRICS))]]
     # as Flink: unknown ids are left out
-    return [cm.JobMetric(name, str(metrics[name])) for name in wanted if name in metrics]
+    return [cm.JobMetric(name, metrics[name]) for name in wanted if name in metrics]
 
 
 #: which handler answers which checkpoint spec

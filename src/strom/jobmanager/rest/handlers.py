@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -37,8 +38,8 @@ from strom.rpc.errors import SerializedError
 from strom.rpc.gateways import DispatcherGateway
 from strom.rpc.messages import SerializedValue
 
-__all__ = ["HANDLERS", "Handler", "RestContext", "RestHandlerError", "RestRequest",
-           "parse_job_id"]
+__all__ = ["HANDLERS", "Handler", "RestContext", "RestHandlerError", "RestRequest", "context",
+           "parse_job_id", "parse_vertex_id"]
 
 
 class RestHandlerError(Exception):
@@ -71,6 +72,13 @@ class RestContext:
     metric_fetcher: Any = None
     # ---- web submit: the uploaded job files (a jar_handlers.JarStore; None: no web submit)
     jars: Any = None
+    #: the JobManager process's log file (None: it writes none, e.g. a MiniCluster)
+    log_file: Path | None = None
+
+
+def context(request: RestRequest) -> RestContext:
+    """The request's server context (a default one for a request built without it)."""
+    return request.context if request.context is not None else RestContext(Configuration())
 
 
 #: answers the spec's response type (a Struct, or a list of them)
@@ -82,6 +90,15 @@ def parse_job_id(text: str) -> JobID:
         return JobID.from_hex_string(text)
     except ValueError as e:
         raise RestHandlerError(400, f"Bad job id in the path: {e}") from None
+
+
+def parse_vertex_id(text: str) -> str:
+    from strom.graph.ids import JobVertexID
+
+    try:
+        return str(JobVertexID(text))
+    except ValueError as e:
+        raise RestHandlerError(400, f"Bad vertex id in the path: {e}.") from None
 
 
 def _now() -> int:
@@ -98,15 +115,6 @@ async def cluster_overview(gateway: DispatcherGateway, request: RestRequest
     return m.ClusterOverviewInfo(o.task_managers, o.slots_total, o.slots_available,
                                  o.jobs_running, o.jobs_finished, o.jobs_cancelled,
                                  o.jobs_failed)
-
-
-async def task_managers(gateway: DispatcherGateway, request: RestRequest) -> m.TaskManagersInfo:
-    return m.TaskManagersInfo([
-        m.TaskManagerInfo(id=tm.resource_id, path=tm.address, data_port=-1, jmx_port=-1,
-                          time_since_last_heartbeat=0, slots_number=tm.slots_number,
-                          free_slots=tm.free_slots)
-        for tm in await gateway.list_task_managers()
-    ])
 
 
 async def list_jobs(gateway: DispatcherGateway, request: RestRequest
@@ -134,27 +142,6 @@ def _job_overview(details: JobDetails) -> m.JobOverviewInfo:
 async def jobs_overview(gateway: DispatcherGateway, request: RestRequest
                         ) -> m.MultipleJobsDetails:
     return m.MultipleJobsDetails([_job_overview(d) for d in await gateway.list_job_details()])
-
-
-async def job_details(gateway: DispatcherGateway, request: RestRequest) -> m.JobDetailsInfo:
-    details = await gateway.request_job_details(parse_job_id(request.path_parameters["jobid"]))
-    status_counts: dict[str, int] = {}
-    vertices = []
-    for v in details.vertices:
-        status_counts[v.status] = status_counts.get(v.status, 0) + 1
-        vertices.append(m.JobVertexDetailsInfo(
-            id=v.vertex_id, name=v.name, parallelism=v.parallelism,
-            max_parallelism=v.max_parallelism, status=v.status, start_time=v.start_time,
-            end_time=v.end_time, duration=_duration(v.start_time, v.end_time), tasks=v.tasks,
-        ))
-    return m.JobDetailsInfo(
-        jid=str(details.job_id), name=details.name,
-        is_stoppable=False, state=details.status.value, job_type=details.job_type,
-        start_time=details.start_time, end_time=details.end_time,
-        duration=_duration(details.start_time, details.end_time),
-        max_parallelism=-1, now=_now(), timestamps=details.timestamps, vertices=vertices,
-        status_counts=status_counts,
-    )
 
 
 _APPLICATION_STATUS = {JobStatus.FINISHED: "SUCCEEDED", JobStatus.FAILED: "FAILED",
@@ -393,11 +380,9 @@ async def disposal_status(gateway: DispatcherGateway, request: RestRequest
 #: which handler answers which spec; every spec has one
 HANDLERS: dict[EndpointSpec[Any], Handler] = {
     specs.CLUSTER_OVERVIEW: cluster_overview,
-    specs.TASK_MANAGERS: task_managers,
     specs.LIST_JOBS: list_jobs,
     specs.SUBMIT_JOB: submit_job,
     specs.JOBS_OVERVIEW: jobs_overview,
-    specs.JOB_DETAILS: job_details,
     specs.JOB_EXECUTION_RESULT: job_execution_result,
     specs.CANCEL_JOB: cancel_job,
     specs.JOB_EXCEPTIONS: job_exceptions,
@@ -414,9 +399,17 @@ HANDLERS: dict[EndpointSpec[Any], Handler] = {
 # the checkpoint endpoints (statistics, config, details, manual trigger, metrics)
 from strom.jobmanager.rest.checkpoint_handlers import CHECKPOINT_HANDLERS  # noqa: E402
 
-# first: the server routes in this order, and /jobs/:jobid/checkpoints/config must come
-# before /jobs/:jobid/checkpoints/:triggerid, which would match it too
-HANDLERS = {**CHECKPOINT_HANDLERS, **HANDLERS}
+# the cluster, JobManager, TaskManager, job, vertex and metric endpoints
+from strom.jobmanager.rest.cluster_handlers import CLUSTER_HANDLERS  # noqa: E402
+from strom.jobmanager.rest.job_handlers import JOB_HANDLERS  # noqa: E402
+from strom.jobmanager.rest.metric_handlers import METRIC_HANDLERS  # noqa: E402
+from strom.jobmanager.rest.taskmanager_handlers import TASK_MANAGER_HANDLERS  # noqa: E402
+from strom.jobmanager.rest.vertex_handlers import VERTEX_HANDLERS  # noqa: E402
+
+# the server routes fixed path segments before parameters (routing_order), so the order
+# here does not matter
+HANDLERS = {**CHECKPOINT_HANDLERS, **HANDLERS, **CLUSTER_HANDLERS, **JOB_HANDLERS,
+            **METRIC_HANDLERS, **TASK_MANAGER_HANDLERS, **VERTEX_HANDLERS}
 
 # web submit (/jars), guarded by web.submit.enable
 from strom.jobmanager.rest.jar_handlers import JAR_HANDLERS  # noqa: E402

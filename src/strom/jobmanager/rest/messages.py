@@ -14,12 +14,13 @@ import msgspec
 from strom import __version__
 
 __all__ = [
-    "ArtifactEntry", "ClusterOverviewInfo", "CoordinationRequest", "CoordinationResponse", "EmptyResponse", "ErrorResponse",
+    "ArtifactEntry", "IOMetricsInfo", "PlanInfo", "PlanInputInfo", "PlanNodeInfo", "ClusterOverviewInfo", "CoordinationRequest", "CoordinationResponse", "EmptyResponse", "ErrorResponse",
     "ExceptionInfo", "ExecutionResultInfo", "ExceptionHistory", "FailureCause",
     "JobExceptionsInfo", "RootExceptionInfo", "JobDetailsInfo", "JobExecutionResultResponse",
     "JobIdWithStatus", "JobIdsWithStatusOverview", "JobOverviewInfo", "JobSubmitRequest",
     "JobSubmitResponse", "JobVertexDetailsInfo", "MultipleJobsDetails", "QueueStatus",
-    "TaskManagerInfo", "TaskManagersInfo", "STROM_VERSION",
+    "Hardware", "ResourceProfileInfo", "TaskManagerInfo", "TaskManagerMemoryConfiguration",
+    "TaskManagersInfo", "STROM_VERSION",
     "CheckpointInfo", "CheckpointStatusResponse", "CheckpointTriggerRequest",
     "OperationInfo", "OperationStatusResponse", "SavepointDisposalRequest", "SavepointInfo",
     "SavepointStatusResponse", "SavepointTriggerRequest", "StopWithSavepointRequest",
@@ -70,6 +71,49 @@ class MultipleJobsDetails(msgspec.Struct):
     jobs: list[JobOverviewInfo]
 
 
+class IOMetricsInfo(msgspec.Struct):
+    """A vertex's or subtask's I/O (Flink's ``IOMetricsInfo``), from the task metrics:
+    ``*-complete`` is false when some subtask's metric was missing."""
+
+    read_bytes: int = _field("read-bytes", 0)
+    read_bytes_complete: bool = _field("read-bytes-complete", False)
+    write_bytes: int = _field("write-bytes", 0)
+    write_bytes_complete: bool = _field("write-bytes-complete", False)
+    read_records: int = _field("read-records", 0)
+    read_records_complete: bool = _field("read-records-complete", False)
+    write_records: int = _field("write-records", 0)
+    write_records_complete: bool = _field("write-records-complete", False)
+    accumulated_backpressured_time: int = _field("accumulated-backpressured-time", 0)
+    accumulated_idle_time: int = _field("accumulated-idle-time", 0)
+    accumulated_busy_time: float = _field("accumulated-busy-time", 0.0)
+
+
+class PlanInputInfo(msgspec.Struct):
+    num: int
+    id: str
+    ship_strategy: str
+    exchange: str
+
+
+class PlanNodeInfo(msgspec.Struct):
+    id: str
+    parallelism: int
+    operator: str
+    operator_strategy: str
+    description: str
+    inputs: list[PlanInputInfo] = []
+    optimizer_properties: dict[str, Any] = {}
+
+
+class PlanInfo(msgspec.Struct):
+    """The dataflow plan (Flink's ``JobPlanInfo`` raw JSON): a node per vertex."""
+
+    jid: str
+    name: str
+    type: str
+    nodes: list[PlanNodeInfo]
+
+
 class JobVertexDetailsInfo(msgspec.Struct):
     id: str
     name: str
@@ -81,7 +125,7 @@ class JobVertexDetailsInfo(msgspec.Struct):
     duration: int = _field("duration")
     #: subtasks by ExecutionState name
     tasks: dict[str, int] = _field("tasks")
-    metrics: dict[str, Any] = _field("metrics", {})
+    metrics: IOMetricsInfo = msgspec.field(name="metrics", default_factory=IOMetricsInfo)
 
 
 class JobDetailsInfo(msgspec.Struct):
@@ -100,6 +144,7 @@ class JobDetailsInfo(msgspec.Struct):
     timestamps: dict[str, int] = _field("timestamps")
     vertices: list[JobVertexDetailsInfo] = _field("vertices")
     status_counts: dict[str, int] = _field("status-counts")
+    plan: PlanInfo | None = _field("plan", None)
 
 
 class FailureCause(msgspec.Struct):
@@ -213,7 +258,44 @@ class ClusterOverviewInfo(msgspec.Struct):
     flink_commit: str = _field("flink-commit", "")
 
 
+class Hardware(msgspec.Struct):
+    cpu_cores: int = _field("cpuCores")
+    physical_memory: int = _field("physicalMemory")
+    free_memory: int = _field("freeMemory")
+    managed_memory: int = _field("managedMemory")
+
+
+class ResourceProfileInfo(msgspec.Struct):
+    """Flink's ``ResourceProfileInfo`` (strom does not size slots: zeros)."""
+
+    cpu_cores: float = _field("cpuCores", 0.0)
+    task_heap_memory: int = _field("taskHeapMemory", 0)
+    task_off_heap_memory: int = _field("taskOffHeapMemory", 0)
+    managed_memory: int = _field("managedMemory", 0)
+    network_memory: int = _field("networkMemory", 0)
+    extended_resources: dict[str, float] = _field("extendedResources", {})
+
+
+class TaskManagerMemoryConfiguration(msgspec.Struct):
+    """Flink's memory model; strom is not a JVM and configures none of it (zeros)."""
+
+    framework_heap: int = _field("frameworkHeap", 0)
+    task_heap: int = _field("taskHeap", 0)
+    framework_off_heap: int = _field("frameworkOffHeap", 0)
+    task_off_heap: int = _field("taskOffHeap", 0)
+    network_memory: int = _field("networkMemory", 0)
+    managed_memory: int = _field("managedMemory", 0)
+    jvm_metaspace: int = _field("jvmMetaspace", 0)
+    jvm_overhead: int = _field("jvmOverhead", 0)
+    total_flink_memory: int = _field("totalFlinkMemory", 0)
+    total_process_memory: int = _field("totalProcessMemory", 0)
+
+
 class TaskManagerInfo(msgspec.Struct):
+    """One TaskManager of ``/taskmanagers`` (Flink's ``TaskManagerInfo``): ``path`` is its
+    RPC address, ``dataPort`` its data server's port (-1: none), ``jmxPort`` always -1,
+    ``timeSinceLastHeartbeat`` the time of its last heartbeat (epoch ms, as Flink's)."""
+
     id: str
     path: str
     data_port: int = _field("dataPort")
@@ -221,6 +303,15 @@ class TaskManagerInfo(msgspec.Struct):
     time_since_last_heartbeat: int = _field("timeSinceLastHeartbeat")
     slots_number: int = _field("slotsNumber")
     free_slots: int = _field("freeSlots")
+    total_resource: ResourceProfileInfo = msgspec.field(
+        name="totalResource", default_factory=lambda: ResourceProfileInfo())
+    free_resource: ResourceProfileInfo = msgspec.field(
+        name="freeResource", default_factory=lambda: ResourceProfileInfo())
+    hardware: Hardware = msgspec.field(name="hardware",
+                                       default_factory=lambda: Hardware(0, 0, 0, 0))
+    memory_configuration: TaskManagerMemoryConfiguration = msgspec.field(
+        name="memoryConfiguration", default_factory=lambda: TaskManagerMemoryConfiguration())
+    blocked: bool = _field("blocked", False)
 
 
 class TaskManagersInfo(msgspec.Struct):

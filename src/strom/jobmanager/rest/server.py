@@ -6,6 +6,11 @@ its handler (:mod:`strom.jobmanager.rest.handlers`) calls only the ``DispatcherG
 ``{"errors": [...]}`` with 400 (a bad request, with what was wrong), 404 (unknown job or
 path), 405 (a method the path does not take), 409 (a job id submitted twice) or 500 (with
 the cause); a bad request never stops the server.
+
+Security (:mod:`strom.common.security`): with ``security.ssl.rest.enabled`` the server
+speaks HTTPS only; with ``security.rest.token`` every request but the web UI's own pages
+and assets must carry ``Authorization: Bearer <token>``, else it gets 401 with Flink's
+error body and a ``WWW-Authenticate`` header.
 """
 
 from __future__ import annotations
@@ -19,7 +24,10 @@ from aiohttp import web
 from aiohttp.web_request import FileField
 
 from strom.common.config_options import REST_PORT
+from strom.common.config_options_security import REST_TOKEN
 from strom.common.configuration import Configuration
+from strom.common.process_files import process_log_file
+from strom.common.security import rest_server_ssl_context, token_accepted
 from strom.jobmanager.rest import messages as m
 from strom.jobmanager.rest.handlers import (
     HANDLERS,
@@ -34,7 +42,7 @@ from strom.jobmanager.rest.webui import add_webui_routes
 from strom.rpc.gateways import DispatcherGateway
 from strom.rpc.service import RpcService
 
-__all__ = ["RestServer", "RunningRestServer", "serve_rest"]
+__all__ = ["RestServer", "RunningRestServer", "routing_order", "serve_rest"]
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +69,32 @@ def _error(status: int, *errors: str) -> web.Response:
 
 
 def _is_not_found(error: BaseException) -> bool:
-    """An unknown job, a job that has ended, an unknown operator coordinator."""
-    from strom.jobmanager.dispatcher import JobEndedError, UnknownJobError
+    """An unknown job, a job that has ended, an unknown operator coordinator, TaskManager
+    or log file, a process without a log file."""
+    from strom.common.process_files import LogFileError, NoLogFileError
+    from strom.jobmanager.dispatcher import (
+        JobEndedError,
+        UnknownJobError,
+        UnknownTaskManagerError,
+    )
     from strom.jobmanager.jobmaster import UnknownOperatorError
     from strom.jobmanager.savepoints import UnknownOperationError
 
     return isinstance(error, UnknownJobError | JobEndedError | UnknownOperatorError
-                      | UnknownOperationError)
+                      | UnknownOperationError | UnknownTaskManagerError | LogFileError
+                      | NoLogFileError)
+
+
+def _is_conflict(error: BaseException) -> bool:
+    from strom.jobmanager.dispatcher import ClusterShutdownUnsupportedError
+
+    return isinstance(error, ClusterShutdownUnsupportedError)
+
+
+def routing_order(path: str) -> list[int]:
+    """Sorts fixed path segments before parameters at the same place (``/jobs/metrics``
+    before ``/jobs/:jobid``), so that a fixed path is not taken for a parameter."""
+    return [1 if part.startswith(":") else 0 for part in path.split("/")]
 
 
 def _is_duplicate(error: BaseException) -> bool:
@@ -97,6 +124,16 @@ class RestServer:
         self._context = RestContext(self.configuration, metric_fetcher)
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
+        # ---- security
+        self.scheme = "http"
+        self._token = self.configuration.get(REST_TOKEN) or None
+        #: the web UI's routes: its pages and assets load without the token
+        self._webui_routes: set[Any] = set()
+
+    @property
+    def context(self) -> RestContext:
+        """What every handler's request carries: configuration, metric fetcher, log file."""
+        return self._context
 
     @staticmethod
     def from_configuration(dispatcher: DispatcherGateway, configuration: Configuration
@@ -119,12 +156,14 @@ class RestServer:
 
     @property
     def url(self) -> str:
-        """``http://host:port`` (after ``start()``)."""
+        """``http(s)://host:port`` (after ``start()``)."""
         assert self.port is not None, "start() the REST server first"
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def _application(self) -> web.Application:
-        app = web.Application(middlewares=[self._errors], client_max_size=MAX_REQUEST_BYTES)
+        middlewares = [self._authenticate] if self._token else []
+        app = web.Application(middlewares=[*middlewares, self._errors],
+                              client_max_size=MAX_REQUEST_BYTES)
         document = msgspec.json.encode(openapi_document())
 
         async def openapi(request: web.Request) -> web.Response:
@@ -132,11 +171,33 @@ class RestServer:
 
         for prefix in ("", "/v1"):
             app.router.add_get(prefix + "/openapi.json", openapi)
-            for spec, handler in HANDLERS.items():
+            for spec, handler in sorted(HANDLERS.items(),
+                                        key=lambda item: (routing_order(item[0].path),
+                                                         item[0].path)):
                 app.router.add_route(spec.method, prefix + _aiohttp_path(spec.path),
                                      self._route(spec, handler))
-        add_webui_routes(app, self.configuration, self._context)
+        before = set(app.router.routes())
+        add_webui_routes(app, self.configuration, self.context)
+        self._webui_routes = set(app.router.routes()) - before
         return app
+
+    @web.middleware
+    async def _authenticate(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """``security.rest.token``: 401 for a request without the right bearer token."""
+        assert self._token is not None
+        route = request.match_info.route
+        if (request.method in ("GET", "HEAD") and route in self._webui_routes
+                and not request.path.startswith("/jars")):
+            return await handler(request)  # the UI's page asks for the token itself
+        if token_accepted(self._token, request.headers.get("Authorization")):
+            return await handler(request)
+        given = "a wrong token" if request.headers.get("Authorization") else "none"
+        response = _error(401, f"{request.method} {request.path} needs the REST token "
+                               f"(security.rest.token) as 'Authorization: Bearer <token>'; got "
+                               f"{given}. Clients read it from security.rest.token or the "
+                               "STROM_REST_TOKEN environment variable.")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="strom"'
+        return response
 
     @web.middleware
     async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -159,7 +220,7 @@ class RestServer:
         except Exception as e:
             if _is_not_found(e):
                 return _error(404, str(e))
-            if _is_duplicate(e):
+            if _is_duplicate(e) or _is_conflict(e):
                 return _error(409, str(e))
             log.exception("REST handler for %s %s failed", request.method, request.path)
             return _error(500, f"Internal server error: {type(e).__name__}: {e}")
@@ -173,6 +234,9 @@ class RestServer:
             elif spec.request is not None:
                 parsed.body = self._decode(await request.read(), spec.request, "body")
             response = await handler(self.dispatcher, parsed)
+            if spec.content_type == "text/plain":
+                return web.Response(status=spec.status, text=response, charset="utf-8",
+                                    content_type="text/plain")
             return web.Response(status=spec.status, body=msgspec.json.encode(response),
                                 content_type="application/json")
 
@@ -214,10 +278,13 @@ class RestServer:
                      f"{sorted(form) or 'none'}.")
 
     async def start(self) -> None:
+        ssl_context = rest_server_ssl_context(self.configuration)  # bad files fail here
+        self.scheme = "https" if ssl_context is not None else "http"
         self._runner = web.AppRunner(self._application(), access_log=None,
                                      handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.requested_port)
+        site = web.TCPSite(self._runner, self.host, self.requested_port,
+                           ssl_context=ssl_context)
         try:
             await site.start()
         except OSError as e:
@@ -259,5 +326,7 @@ def serve_rest(rpc: RpcService, dispatcher_address: str,
     JobManager process calls once its Dispatcher runs."""
     server = RestServer.from_configuration(rpc.connect(dispatcher_address, DispatcherGateway),
                                            configuration)
+    # the JobManager process serves its own log (/jobmanager/log)
+    server.context.log_file = process_log_file()
     rpc.run_sync(server.start(), timeout=30)
     return RunningRestServer(rpc, server)

@@ -1,7 +1,7 @@
 """One spec per REST endpoint, declared once (Flink's ``*Headers`` classes, e.g.
 ``JobDetailsHeaders``): method, path, request and response types, status code, description.
 
-The server routes by them, the client (:mod:`strom.client.rest_client`) builds requests
+The server routes by them, the client (:mod:`strom.client.rest`) builds requests
 from them, and the OpenAPI document (:mod:`strom.jobmanager.rest.openapi`) is generated
 from them. A new endpoint is a spec here plus a handler in
 :mod:`strom.jobmanager.rest.handlers`.
@@ -16,6 +16,8 @@ from typing import Any, Generic, TypeVar
 
 from strom.jobmanager.flame_graph import VertexFlameGraph
 from strom.jobmanager.rest import checkpoint_messages as cm
+from strom.jobmanager.rest import cluster_messages as clm
+from strom.jobmanager.rest import job_messages as jm
 from strom.jobmanager.rest import messages as m
 
 __all__ = [
@@ -40,6 +42,10 @@ class QueryParameter:
     required: bool = False
     #: the accepted values, when only some are
     choices: tuple[str, ...] = ()
+    #: its JSON schema type: "string", "integer", or "boolean"
+    kind: str = "string"
+    #: a regular expression the value matches (OpenAPI ``pattern``)
+    pattern: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,10 @@ class EndpointSpec(Generic[R]):
     query: tuple[QueryParameter, ...] = ()
     #: the body is multipart/form-data (a ``request`` JSON part plus files)
     multipart: bool = False
+    #: what the response is: JSON (a Struct or list), or text (a ``str`` response)
+    content_type: str = "application/json"
+    #: error statuses beyond 400/404/500 it may answer
+    errors: tuple[int, ...] = ()
 
     @property
     def path_parameters(self) -> tuple[str, ...]:
@@ -235,6 +245,202 @@ JAR_RUN = EndpointSpec(
 )
 JAR_SPECS: tuple[EndpointSpec[Any], ...] = (JAR_UPLOAD, JAR_LIST, JAR_DELETE, JAR_RUN)
 ALL_SPECS = ALL_SPECS + JAR_SPECS
+
+# ---------------------------------------------------------------- cluster, JobManager,
+# TaskManagers, jobs and vertices (issue 10); handlers in cluster_handlers,
+# taskmanager_handlers, vertex_handlers and metric_handlers
+_GET = QueryParameter("get", "Comma-separated list of metric ids to return; without it, the "
+                      "ids of the available metrics.")
+_AGG = QueryParameter("agg", "Comma-separated aggregations: min, max, avg, sum, skew (all "
+                      "when left out).", pattern="^(min|max|avg|sum|skew)(,(min|max|avg|sum|skew))*$")
+_TEXT = "text/plain"
+
+DASHBOARD_CONFIG = EndpointSpec(
+    "GET", "/config", clm.DashboardConfiguration, 200,
+    "Returns the configuration of the web UI (refresh interval, time zone, version, "
+    "features).",
+)
+JOBMANAGER_CONFIG = EndpointSpec(
+    "GET", "/jobmanager/config", list[clm.ClusterConfigurationEntry], 200,
+    "Returns the cluster configuration as key/value entries.",
+)
+JOBMANAGER_ENVIRONMENT = EndpointSpec(
+    "GET", "/jobmanager/environment", clm.EnvironmentInfo, 200,
+    "Returns the JobManager's environment: its Python interpreter and sys.path.",
+)
+JOBMANAGER_LOGS = EndpointSpec(
+    "GET", "/jobmanager/logs", clm.LogListInfo, 200,
+    "Returns the list of log files in the JobManager's log directory.",
+)
+JOBMANAGER_LOG_FILE = EndpointSpec(
+    "GET", "/jobmanager/logs/:filename", str, 200,
+    "Returns a log file of the JobManager's log directory (its last 8 MiB).",
+    content_type=_TEXT,
+)
+JOBMANAGER_LOG = EndpointSpec(
+    "GET", "/jobmanager/log", str, 200,
+    "Returns the JobManager's log (its last 8 MiB).", content_type=_TEXT,
+)
+JOBMANAGER_STDOUT = EndpointSpec(
+    "GET", "/jobmanager/stdout", str, 200,
+    "Returns the JobManager's stdout (strom writes stdout and the log to one file).",
+    content_type=_TEXT,
+)
+JOBMANAGER_METRICS = EndpointSpec(
+    "GET", "/jobmanager/metrics", list[clm.Metric], 200,
+    "Provides access to JobManager metrics.", query=(_GET,),
+)
+JOBMANAGER_THREAD_DUMP = EndpointSpec(
+    "GET", "/jobmanager/thread-dump", clm.ThreadDumpInfo, 200,
+    "Returns the stacks of the JobManager's Python threads.",
+)
+SHUTDOWN_CLUSTER = EndpointSpec(
+    "DELETE", "/cluster", m.EmptyResponse, 200,
+    "Shuts the cluster down: the JobManager process stops (its jobs are cancelled).",
+    errors=(409,),
+)
+
+TASK_MANAGERS_METRICS = EndpointSpec(
+    "GET", "/taskmanagers/metrics", list[clm.AggregatedMetric], 200,
+    "Provides access to aggregated TaskManager metrics.",
+    query=(_GET, _AGG, QueryParameter("taskmanagers", "Comma-separated list of TaskManager "
+                                      "ids to aggregate over (all when left out).")),
+)
+TASK_MANAGER_DETAILS = EndpointSpec(
+    "GET", "/taskmanagers/:taskmanagerid", clm.TaskManagerDetailsInfo, 200,
+    "Returns details of a TaskManager: slots, hardware, allocated slots and metrics.",
+)
+TASK_MANAGER_LOGS = EndpointSpec(
+    "GET", "/taskmanagers/:taskmanagerid/logs", clm.LogListInfo, 200,
+    "Returns the list of log files in the TaskManager's log directory.",
+)
+TASK_MANAGER_LOG_FILE = EndpointSpec(
+    "GET", "/taskmanagers/:taskmanagerid/logs/:filename", str, 200,
+    "Returns a log file of the TaskManager's log directory (its last 8 MiB).",
+    content_type=_TEXT,
+)
+TASK_MANAGER_LOG = EndpointSpec(
+    "GET", "/taskmanagers/:taskmanagerid/log", str, 200,
+    "Returns the TaskManager's log (its last 8 MiB).", content_type=_TEXT,
+)
+TASK_MANAGER_STDOUT = EndpointSpec(
+    "GET", "/taskmanagers/:taskmanagerid/stdout", str, 200,
+    "Returns the TaskManager's stdout (strom writes stdout and the log to one file).",
+    content_type=_TEXT,
+)
+TASK_MANAGER_METRICS = EndpointSpec(
+    "GET", "/taskmanagers/:taskmanagerid/metrics", list[clm.Metric], 200,
+    "Provides access to TaskManager metrics.", query=(_GET,),
+)
+TASK_MANAGER_THREAD_DUMP = EndpointSpec(
+    "GET", "/taskmanagers/:taskmanagerid/thread-dump", clm.ThreadDumpInfo, 200,
+    "Returns the stacks of the TaskManager's Python threads.",
+)
+
+JOBS_METRICS = EndpointSpec(
+    "GET", "/jobs/metrics", list[clm.AggregatedMetric], 200,
+    "Provides access to aggregated job metrics.",
+    query=(_GET, _AGG, QueryParameter("jobs", "Comma-separated list of job ids to aggregate "
+                                      "over (all when left out).")),
+)
+JOB_STATUS = EndpointSpec(
+    "GET", "/jobs/:jobid/status", jm.JobStatusInfo, 200, "Returns the current status of a job.",
+)
+JOB_PLAN = EndpointSpec(
+    "GET", "/jobs/:jobid/plan", jm.JobPlanInfo, 200, "Returns the dataflow plan of a job.",
+)
+JOB_CONFIG = EndpointSpec(
+    "GET", "/jobs/:jobid/config", jm.JobConfigInfo, 200,
+    "Returns the configuration of a job.",
+)
+JOB_ACCUMULATORS = EndpointSpec(
+    "GET", "/jobs/:jobid/accumulators", jm.JobAccumulatorsInfo, 200,
+    "Returns the accumulators of a job (strom has no user accumulators: empty lists).",
+    query=(QueryParameter("includeSerializedValue", "Whether to include serialized "
+                          "accumulator values.", kind="boolean"),),
+)
+JOB_RESCALING = EndpointSpec(
+    "PATCH", "/jobs/:jobid/rescaling", m.TriggerResponse, 200,
+    "Rescaling a running job is not supported (as in Flink since 1.9): stop it with a "
+    "savepoint and run it again from there with a new parallelism.",
+    query=(QueryParameter("parallelism", "The new parallelism.", required=True,
+                          kind="integer"),),
+)
+JOB_RESCALING_STATUS = EndpointSpec(
+    "GET", "/jobs/:jobid/rescaling/:triggerid", m.OperationStatusResponse, 200,
+    "The status of a rescaling operation (there are none: see PATCH /jobs/:jobid/rescaling).",
+)
+
+_VERTEX = "/jobs/:jobid/vertices/:vertexid"
+VERTEX_DETAILS = EndpointSpec(
+    "GET", _VERTEX, jm.VertexDetailsInfo, 200,
+    "Returns details of a task, with a summary for each of its subtasks.",
+)
+VERTEX_SUBTASK_TIMES = EndpointSpec(
+    "GET", _VERTEX + "/subtasktimes", jm.SubtasksTimesInfo, 200,
+    "Returns when each subtask of a task entered each state.",
+)
+VERTEX_TASK_MANAGERS = EndpointSpec(
+    "GET", _VERTEX + "/taskmanagers", jm.JobVertexTaskManagersInfo, 200,
+    "Returns the task's subtasks grouped by the TaskManager they run on.",
+)
+VERTEX_WATERMARKS = EndpointSpec(
+    "GET", _VERTEX + "/watermarks", list[clm.Metric], 200,
+    "Returns the current input watermark of each subtask of a task.",
+)
+VERTEX_METRICS = EndpointSpec(
+    "GET", _VERTEX + "/metrics", list[clm.Metric], 200,
+    "Provides access to task metrics ('<subtask>.<name>').", query=(_GET,),
+)
+SUBTASKS_METRICS = EndpointSpec(
+    "GET", _VERTEX + "/subtasks/metrics", list[clm.AggregatedMetric], 200,
+    "Provides access to aggregated subtask metrics.",
+    query=(_GET, _AGG, QueryParameter("subtasks", "Comma-separated subtask indexes or "
+                                      "ranges, e.g. 1,3,5-9 (all when left out).",
+                                      pattern=r"^\d+(-\d+)?(,\d+(-\d+)?)*$")),
+)
+SUBTASKS_ACCUMULATORS = EndpointSpec(
+    "GET", _VERTEX + "/subtasks/accumulators", jm.SubtasksAllAccumulatorsInfo, 200,
+    "Returns the accumulators of every subtask of a task (none in strom).",
+)
+SUBTASK_DETAILS = EndpointSpec(
+    "GET", _VERTEX + "/subtasks/:subtaskindex", jm.SubtaskExecutionAttemptDetailsInfo, 200,
+    "Returns details of the current attempt of a subtask.",
+)
+SUBTASK_ATTEMPT = EndpointSpec(
+    "GET", _VERTEX + "/subtasks/:subtaskindex/attempts/:attempt",
+    jm.SubtaskExecutionAttemptDetailsInfo, 200,
+    "Returns details of an attempt of a subtask (strom keeps the current attempt only).",
+)
+SUBTASK_METRICS = EndpointSpec(
+    "GET", _VERTEX + "/subtasks/:subtaskindex/metrics", list[clm.Metric], 200,
+    "Provides access to subtask metrics.", query=(_GET,),
+)
+VERTEX_ACCUMULATORS = EndpointSpec(
+    "GET", _VERTEX + "/accumulators", jm.JobVertexAccumulatorsInfo, 200,
+    "Returns the accumulators of a task (none in strom).",
+)
+VERTEX_BACKPRESSURE = EndpointSpec(
+    "GET", _VERTEX + "/backpressure", jm.JobVertexBackPressureInfo, 200,
+    "Returns the back pressure of a task and its subtasks: ratio = back-pressured time per "
+    "second / 1000; level ok (<= 0.10), low (<= 0.5) or high.",
+)
+
+#: the order matters: a fixed path (/jobs/metrics) before the one with a parameter there
+#: (/jobs/:jobid) that would match it too
+REST_API_SPECS: tuple[EndpointSpec[Any], ...] = (
+    DASHBOARD_CONFIG, JOBMANAGER_CONFIG, JOBMANAGER_ENVIRONMENT, JOBMANAGER_LOGS,
+    JOBMANAGER_LOG_FILE, JOBMANAGER_LOG, JOBMANAGER_STDOUT, JOBMANAGER_METRICS,
+    JOBMANAGER_THREAD_DUMP, SHUTDOWN_CLUSTER,
+    TASK_MANAGERS_METRICS, TASK_MANAGER_DETAILS, TASK_MANAGER_LOGS, TASK_MANAGER_LOG_FILE,
+    TASK_MANAGER_LOG, TASK_MANAGER_STDOUT, TASK_MANAGER_METRICS, TASK_MANAGER_THREAD_DUMP,
+    JOBS_METRICS, JOB_STATUS, JOB_PLAN, JOB_CONFIG, JOB_ACCUMULATORS, JOB_RESCALING,
+    JOB_RESCALING_STATUS,
+    VERTEX_SUBTASK_TIMES, VERTEX_TASK_MANAGERS, VERTEX_WATERMARKS, VERTEX_METRICS,
+    SUBTASKS_METRICS, SUBTASKS_ACCUMULATORS, SUBTASK_METRICS, SUBTASK_ATTEMPT,
+    SUBTASK_DETAILS, VERTEX_ACCUMULATORS, VERTEX_BACKPRESSURE, VERTEX_DETAILS,
+)
+ALL_SPECS = ALL_SPECS + REST_API_SPECS
 
 # ---------------------------------------------------------------- flame graphs; handler in
 # flamegraph_handlers
