@@ -177,3 +177,30 @@ def test_the_run_command_is_strom_run_detached_against_this_server() -> None:
     assert store.environment()["STROM_REST_TOKEN"] == "s3cret"
     older = store.command(Path("/up/job.py"), JarRunRequest(program_args="x 'y z'"))
     assert older[-3:] == ["/up/job.py", "x", "y z"]
+
+
+def test_a_program_submits_to_a_token_guarded_server(cluster: MiniCluster, tmp_path: Path,
+                                                     ) -> None:
+    server = serve(cluster, **{"security.rest.token": "s3cret"})
+    auth = {"Authorization": "Bearer s3cret"}
+    try:
+        assert requests.get(f"{server.url}/jars", timeout=30).status_code == 401
+        uploaded = requests.post(f"{server.url}/jars/upload", headers=auth, timeout=30,
+                                 files={"jarfile": ("double.py", PROGRAM.encode())})
+        jar_id = Path(uploaded.json()["filename"]).name
+        out = tmp_path / "out.txt"
+        ran = requests.post(f"{server.url}/jars/{jar_id}/run", headers=auth, timeout=120,
+                            json={"programArgsList": [str(out), "2"]})
+        assert ran.status_code == 200, ran.text
+        job_id = ran.json()["jobid"]
+
+        def status() -> str:
+            return str(requests.get(f"{server.url}/jobs/{job_id}", headers=auth,
+                                    timeout=30).json()["state"])
+
+        wait_until(lambda: status() in TERMINAL, timeout_s=60, what="the job to end")
+        assert status() == JobStatus.FINISHED.value
+        assert sorted(out.read_text().split()) == ["2", "4", "6"]
+    finally:
+        assert cluster.rpc is not None
+        cluster.rpc.run_sync(server.stop(), timeout=30)

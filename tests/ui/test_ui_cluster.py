@@ -324,3 +324,30 @@ def test_the_layout_puts_each_vertex_one_layer_after_its_deepest_input(
         return [vertexColours(0, 0), vertexColours(100, 0), vertexColours(0, 100)];
     }""")
     assert [c["background"] for c in colours] == ["#5db1ff", "#ee6464", "#888888"]
+
+
+def test_a_token_guarded_server_asks_for_the_token_once(cluster: MiniCluster, page: Any) -> None:
+    from strom.common.configuration import Configuration
+    from strom.jobmanager.rest.server import RestServer
+
+    assert cluster.rpc is not None
+    server = RestServer(cluster.dispatcher_gateway, port=0,
+                        configuration=Configuration.from_dict({"security.rest.token": "s3cret"}))
+    cluster.rpc.run_sync(server.start(), timeout=30)
+    try:
+        prompts: list[str] = []
+
+        def answer(dialog: Any) -> None:
+            prompts.append(dialog.message)
+            dialog.accept("s3cret")
+
+        page.on("dialog", answer)
+        page.goto(server.url + "/")
+        page.wait_for_selector("#overview-taskmanagers-table")
+        assert page.inner_text("#stat-taskmanagers .value") == "2"
+        assert len(prompts) == 1
+        page.goto(server.url + "/#/jobs")
+        page.wait_for_selector("#job-list-running")
+        assert len(prompts) == 1  # kept in sessionStorage
+    finally:
+        cluster.rpc.run_sync(server.stop(), timeout=30)
