@@ -38,12 +38,15 @@ class LocalTaskManagerProcesses:
     ResourceManager ``rm_address`` (``tcp://127.0.0.1:port/...``)."""
 
     def __init__(self, num: int, slots: int, rm_address: str, ask_timeout_s: float,
-                 heartbeat: HeartbeatSettings) -> None:
+                 heartbeat: HeartbeatSettings,
+                 extra_config: dict[str, str] | None = None) -> None:
         self.num = num
         self.slots = slots
         self.rm_address = rm_address
         self.ask_timeout_s = ask_timeout_s
         self.heartbeat = heartbeat
+        #: more keys for every process (the cluster's metrics.* keys)
+        self.extra_config = dict(extra_config or {})
         self.processes: list[ClusterProcess] = []
         self.log_dir: Path | None = None
 
@@ -51,6 +54,7 @@ class LocalTaskManagerProcesses:
         host_port = self.rm_address.removeprefix("tcp://").partition("/")[0]
         host, _, port = host_port.rpartition(":")
         return {
+            **self.extra_config,
             "jobmanager.rpc.address": host, "jobmanager.rpc.port": port,
             "taskmanager.bind-host": "127.0.0.1", "taskmanager.host": "127.0.0.1",
             "taskmanager.numberOfTaskSlots": str(self.slots),

@@ -26,6 +26,12 @@ job ends. Tests and tools can keep one running for several jobs::
 
 With ``rest_port`` (0 = any free port) it also serves the REST API on 127.0.0.1, as a
 JobManager does, at :attr:`rest_url`.
+
+Its JobManager and in-process TaskExecutors share one metric registry
+(:attr:`metric_registry`); :attr:`metric_fetcher` fills the store REST reads. The
+``metrics.*`` keys of ``configuration`` apply as in a JobManager process: a reporter it
+names (``metrics.reporters: prom``) starts with the cluster and stops with it, and
+TaskManager processes (``taskmanagers="process"``) get the keys too.
 """
 
 from __future__ import annotations
@@ -43,8 +49,13 @@ from strom.graph.job_graph import JobGraph
 from strom.heartbeat import HeartbeatSettings
 from strom.jobmanager.dispatcher import Dispatcher
 from strom.jobmanager.entrypoint import create_jobmanager_components
+from strom.jobmanager.job_metrics import open_jobmanager_metrics
+from strom.jobmanager.metrics.fetcher import MetricFetcher
 from strom.jobmanager.resourcemanager import ResourceManager
 from strom.local_taskmanagers import LocalTaskManagerProcesses
+from strom.metrics.process import ProcessStats, register_process_metrics
+from strom.metrics.prometheus import start_reporters
+from strom.metrics.registry import MetricRegistry
 from strom.network.environment import NetworkEnvironment
 from strom.network.local_network import LocalNetwork
 from strom.rpc.gateways import DispatcherGateway, ResourceManagerGateway, TaskExecutorGateway
@@ -86,6 +97,7 @@ class MiniCluster:
         heartbeat: HeartbeatSettings | None = None,
         taskmanagers: str = "thread",
         rest_port: int | None = None,
+        configuration: Configuration | None = None,
         rest_configuration: Configuration | None = None,
     ) -> None:
         if num_task_managers < 1 or slots_per_task_manager < 1:
@@ -124,6 +136,12 @@ class MiniCluster:
         #: the REST server's keys (rest.*, web.*, security.ssl.rest.*, security.rest.token)
         self.rest_configuration = rest_configuration
         self.rest_server: Any = None
+        #: the cluster's configuration (its metrics.* keys)
+        self.configuration = configuration if configuration is not None else Configuration()
+        #: the metrics of this process (JobManager and in-process TaskExecutors)
+        self.metric_registry: MetricRegistry | None = None
+        #: what the REST API reads the cluster's metrics through
+        self.metric_fetcher: MetricFetcher | None = None
 
     @property
     def rest_url(self) -> str:
@@ -139,12 +157,16 @@ class MiniCluster:
         tcp = self.network_mode == "tcp"
         self.resource_manager, self.dispatcher = create_jobmanager_components(
             rpc, self.heartbeat)
+        registry = self._start_metrics()
         self.task_executors = [
             TaskExecutor(rpc, self.resource_manager.address, self.slots_per_task_manager,
                          NetworkEnvironment(channels=None if tcp else shared, tcp=tcp),
-                         self.clock, heartbeat=self.heartbeat)
+                         self.clock, heartbeat=self.heartbeat, metric_registry=registry)
             for _ in range(self.num_task_managers)
         ]
+        process_stats = ProcessStats()
+        for te in self.task_executors:
+            register_process_metrics(te.metric_group, process_stats)
         listen = getattr(self.clock, "add_listener", None)
         if listen is not None:
             for te in self.task_executors:
@@ -162,7 +184,8 @@ class MiniCluster:
                 from strom.jobmanager.rest.server import RestServer
 
                 self.rest_server = RestServer(self.dispatcher_gateway, port=self.rest_port,
-                                             configuration=self.rest_configuration)
+                                              configuration=self.rest_configuration,
+                                              metric_fetcher=self.metric_fetcher)
                 await self.rest_server.start()
 
         try:
@@ -178,6 +201,7 @@ class MiniCluster:
         try:
             self.resource_manager, self.dispatcher = create_jobmanager_components(
                 rpc, self.heartbeat)
+            self._start_metrics()
 
             async def start_jobmanager() -> None:
                 assert self.resource_manager is not None and self.dispatcher is not None
@@ -187,19 +211,35 @@ class MiniCluster:
                     from strom.jobmanager.rest.server import RestServer
 
                     self.rest_server = RestServer(self.dispatcher_gateway, port=self.rest_port,
-                                             configuration=self.rest_configuration)
+                                                  configuration=self.rest_configuration,
+                                                  metric_fetcher=self.metric_fetcher)
                     await self.rest_server.start()
 
             rpc.run_sync(start_jobmanager(), timeout=30)
             self.processes = LocalTaskManagerProcesses(
                 self.num_task_managers, self.slots_per_task_manager,
-                self.resource_manager.address, self.ask_timeout_s, self.heartbeat)
+                self.resource_manager.address, self.ask_timeout_s, self.heartbeat,
+                extra_config={key: self.configuration.get_string(key, "")
+                              for key in self.configuration.key_set()
+                              if key.startswith("metrics.")})
             self.processes.start()
             self._wait_registered(self.processes)
         except BaseException:
             self.stop(grace_s=0.0)
             raise
         return self
+
+    def _start_metrics(self) -> MetricRegistry:
+        """The registry with the JobManager's groups, the reporters the configuration asks
+        for and the metric fetcher (the components exist, not started yet)."""
+        assert self.rpc is not None and self.resource_manager is not None \
+            and self.dispatcher is not None
+        registry = self.metric_registry = MetricRegistry()
+        open_jobmanager_metrics(registry, self.resource_manager, self.dispatcher)
+        start_reporters(self.configuration, registry)
+        self.metric_fetcher = MetricFetcher(self.rpc, self.dispatcher_gateway, registry,
+                                            self.configuration)
+        return registry
 
     def _wait_registered(self, processes: LocalTaskManagerProcesses) -> None:
         rpc, rm = self.rpc, self.resource_manager
@@ -280,6 +320,8 @@ class MiniCluster:
             if self.rest_server is not None:
                 await self.rest_server.stop()
                 self.rest_server = None
+            if self.metric_fetcher is not None:
+                await self.metric_fetcher.close()
             await self.dispatcher.stop()
             for te in self.task_executors:
                 te.stop_grace_s = grace
@@ -296,7 +338,11 @@ class MiniCluster:
                 if self.processes is not None:
                     self.processes.stop(timeout_s=1.0)  # at once if stop_all() did not get there
             finally:
-                rpc.stop()
+                try:
+                    if self.metric_registry is not None:
+                        self.metric_registry.close()  # stops the reporters' servers
+                finally:
+                    rpc.stop()
 
     def __enter__(self) -> MiniCluster:
         return self.start()

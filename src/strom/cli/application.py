@@ -43,6 +43,7 @@ def _application_cluster(configuration: Configuration) -> MiniCluster:
     try:
         return MiniCluster(task_managers, slots, taskmanagers=mode,
                            rest_port=8081 if rest_port is None else rest_port,
+                           configuration=configuration,
                            rest_configuration=configuration).start()
     except OSError as e:
         raise click.ClickException(str(e)) from None

@@ -151,6 +151,14 @@ __all__ = [
     "all_options",
     "option_for_key",
     "validate",
+    # ---- metrics
+    "METRICS_FETCHER_UPDATE_INTERVAL",
+    "METRICS_REPORTERS",
+    "METRICS_OPTIONS",
+    "PROMETHEUS_FACTORY_CLASS",
+    "PROMETHEUS_FILTER_LABEL_VALUE_CHARACTERS",
+    "PROMETHEUS_HOST",
+    "PROMETHEUS_PORT",
 ]
 
 T = TypeVar("T")
@@ -277,6 +285,17 @@ from strom.common.config_options_checkpointing import (  # noqa: E402  (needs Co
     STATE_BACKEND_TYPE,
     STATE_RECOVERY_IGNORE_UNCLAIMED_STATE,
     STATE_RECOVERY_PATH,
+)
+
+# ---- metrics: the fetcher and the Prometheus reporter, in their own module too
+from strom.common.config_options_metrics import (  # noqa: E402  (needs ConfigOption)
+    METRICS_FETCHER_UPDATE_INTERVAL,
+    METRICS_OPTIONS,
+    METRICS_REPORTERS,
+    PROMETHEUS_FACTORY_CLASS,
+    PROMETHEUS_FILTER_LABEL_VALUE_CHARACTERS,
+    PROMETHEUS_HOST,
+    PROMETHEUS_PORT,
 )
 
 # ---- security: TLS and the REST token (strom.common.config_options_security)
@@ -628,6 +647,7 @@ _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
     STATE_RECOVERY_PATH,
     STATE_RECOVERY_IGNORE_UNCLAIMED_STATE,
     *FLAMEGRAPH_OPTIONS,
+    *METRICS_OPTIONS,
     # ---- security
     *SECURITY_OPTIONS,
 )

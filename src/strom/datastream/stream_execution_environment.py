@@ -488,7 +488,8 @@ class StreamExecutionEnvironment:
         # strom run shows a local job's progress through the REST API, as for a remote one
         rest_port = 0 if getattr(_context, "on_local_submit", None) is not None else None
         return MiniCluster(task_managers, slots, ask_timeout_s=ask_timeout_s,
-                           taskmanagers=mode, rest_port=rest_port).start()
+                           taskmanagers=mode, rest_port=rest_port,
+                           configuration=self._configuration).start()
 
     def execute_async(self, job_name: str | None = None) -> JobClient:
         """Submit the job and return at once with a JobClient that follows it."""

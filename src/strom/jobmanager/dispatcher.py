@@ -20,6 +20,7 @@ from strom.jobmanager.cluster_info import (
 )
 from strom.jobmanager.flame_graph import FlameGraphSettings, FlameGraphType, VertexFlameGraph
 from strom.jobmanager.job_files import JobFileStore
+from strom.jobmanager.job_metrics import register_job_metrics
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.jobmaster import JobMaster
 from strom.jobmanager.savepoints import (
@@ -31,6 +32,7 @@ from strom.jobmanager.savepoints import (
     storage_path,
 )
 from strom.jobmanager.vertex_flame_graphs import UnknownJobVertexError
+from strom.metrics.groups import MetricGroup
 from strom.rpc.gateways import (
     DispatcherGateway,
     JobMasterGateway,
@@ -102,6 +104,10 @@ class Dispatcher(RpcEndpoint):
         self._result_futures: dict[JobID, asyncio.Future[JobResult]] = {}
         #: stops the JobManager process (set by its entrypoint; None in a MiniCluster)
         self.on_shutdown_requested: Callable[[], None] | None = None
+        #: the JobManager's "jm" metric group (set by register_jobmanager_metrics; None: no
+        #: metrics) and the "jm_job" group of each running job below it
+        self.metric_group: MetricGroup | None = None
+        self.job_metric_groups: dict[JobID, MetricGroup] = {}
 
     async def submit_job(self, job_graph: SerializedValue, job_id: JobID) -> JobID:
         """Start a JobMaster for the job. ``job_graph`` holds the JobGraph: the object itself
@@ -144,6 +150,7 @@ class Dispatcher(RpcEndpoint):
         )
         job_master.flame_graph_settings = self.flame_graph_settings
         self.job_masters[job_id] = job_master
+        self._open_job_metrics(job_master)
         await job_master.start()
         return job_id
 
@@ -155,6 +162,7 @@ class Dispatcher(RpcEndpoint):
             self.archived_exceptions[result.job_id] = job_master.exception_history()
             self.archived_checkpoint_stats[result.job_id] = job_master.checkpoint_stats()
         self.job_files.remove(result.job_id)
+        self._close_job_metrics(result.job_id)
         future = self._result_futures.get(result.job_id)
         if future is not None and not future.done():
             future.set_result(result)
@@ -417,7 +425,20 @@ class Dispatcher(RpcEndpoint):
             await job_master.cancel()
         for job_master in list(self.job_masters.values()):
             await job_master.stop()
+        for job_id in list(self.job_metric_groups):
+            self._close_job_metrics(job_id)
         self.job_files.close()
+
+    # ---- metrics
+    def _open_job_metrics(self, job_master: JobMaster) -> None:
+        if self.metric_group is not None:
+            self.job_metric_groups[job_master.job_id] = register_job_metrics(
+                self.metric_group, job_master)
+
+    def _close_job_metrics(self, job_id: JobID) -> None:
+        group = self.job_metric_groups.pop(job_id, None)
+        if group is not None:
+            group.close()
 
 
 def _savepoint_completed(path: str) -> OperationResult:

@@ -33,7 +33,12 @@ from strom.entrypoint import EXIT_RUNTIME_FAILURE, EXIT_STARTUP_FAILURE, serve_u
 from strom.heartbeat import HeartbeatSettings
 from strom.jobmanager.dispatcher import Dispatcher
 from strom.jobmanager.flame_graph import FlameGraphSettings
+from strom.jobmanager.job_metrics import open_jobmanager_metrics
+from strom.jobmanager.metrics.fetcher import MetricFetcher
 from strom.jobmanager.resourcemanager import ResourceManager
+from strom.metrics.prometheus import start_reporters
+from strom.metrics.registry import MetricRegistry
+from strom.rpc.gateways import DispatcherGateway
 from strom.rpc.service import RpcService
 
 __all__ = ["EXIT_RUNTIME_FAILURE", "EXIT_STARTUP_FAILURE", "JobManagerProcess",
@@ -55,6 +60,10 @@ class JobManagerProcess:
     dispatcher: Dispatcher
     #: the REST endpoint (a running REST server with ``url`` and ``stop()``)
     rest: Any = None
+    #: the process's metrics (its reporters stop with it) and what REST reads of the
+    #: cluster's (:class:`~strom.jobmanager.metrics.fetcher.MetricFetcher`)
+    metric_registry: MetricRegistry | None = None
+    metric_fetcher: MetricFetcher | None = None
 
     @property
     def address(self) -> str:
@@ -68,12 +77,18 @@ class JobManagerProcess:
                 self.rest.stop()
 
             async def stop_all() -> None:
+                if self.metric_fetcher is not None:
+                    await self.metric_fetcher.close()
                 await self.dispatcher.stop()
                 await self.resource_manager.stop()
 
             self.rpc.run_sync(stop_all(), timeout=30)
         finally:
-            self.rpc.stop()
+            try:
+                if self.metric_registry is not None:
+                    self.metric_registry.close()  # stops the reporters' servers
+            finally:
+                self.rpc.stop()
 
 
 def create_jobmanager_components(rpc: RpcService, heartbeat: HeartbeatSettings,
@@ -123,6 +138,7 @@ def start_jobmanager(configuration: Configuration) -> JobManagerProcess:
                          if bind_host in _WILDCARD_HOSTS else None),
         tls=internal_tls(configuration),
     )
+    process: JobManagerProcess | None = None
     try:
         resource_manager, dispatcher = create_jobmanager_components(rpc, heartbeat,
                                                                     configuration)
@@ -133,11 +149,16 @@ def start_jobmanager(configuration: Configuration) -> JobManagerProcess:
 
         rpc.run_sync(start_all(), timeout=30)
         process = JobManagerProcess(rpc, resource_manager, dispatcher)
+        _start_metrics(configuration, process)
         process.rest = _start_rest(configuration, process)
         # DELETE /cluster stops this process as SIGTERM does (serve_until_stopped)
         dispatcher.on_shutdown_requested = _request_process_stop
     except BaseException:
-        rpc.stop()
+        try:
+            if process is not None and process.metric_registry is not None:
+                process.metric_registry.close()
+        finally:
+            rpc.stop()
         raise
     return process
 
@@ -146,11 +167,23 @@ def _request_process_stop() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _start_metrics(configuration: Configuration, process: JobManagerProcess) -> None:
+    """The process's metric registry with the JobManager's groups, its reporters
+    (``metrics.reporter.*``) and the fetcher REST reads the cluster's metrics through."""
+    registry = process.metric_registry = MetricRegistry()
+    open_jobmanager_metrics(registry, process.resource_manager, process.dispatcher)
+    start_reporters(configuration, registry)
+    process.metric_fetcher = MetricFetcher(
+        process.rpc, process.rpc.connect(process.dispatcher.address, DispatcherGateway),
+        registry, configuration)
+
+
 def _start_rest(configuration: Configuration, process: JobManagerProcess) -> Any:
     """The REST endpoint of the Dispatcher (``rest.bind-address``, ``rest.port``)."""
     from strom.jobmanager.rest.server import serve_rest
 
-    return serve_rest(process.rpc, process.dispatcher.address, configuration)
+    return serve_rest(process.rpc, process.dispatcher.address, configuration,
+                      process.metric_fetcher)
 
 
 def run_jobmanager(configuration: Configuration, out: TextIO | None = None) -> int:

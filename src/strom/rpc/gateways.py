@@ -26,6 +26,7 @@ from strom.jobmanager.cluster_info import (
 from strom.jobmanager.flame_graph import FlameGraphType, VertexFlameGraph
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.savepoints import OperationResult
+from strom.metrics.dump import MetricDump
 from strom.rpc.errors import SerializedError
 from strom.rpc.messages import (
     JobOverview,
@@ -313,4 +314,10 @@ class TaskExecutorGateway(Protocol):
         """Stack samples of the slot threads running these tasks, ``delay_ms`` apart (see
         :mod:`strom.taskmanager.stack_sampler`); answers after about ``num_samples *
         delay_ms``, so the caller bounds the wait itself."""
+        ...
+
+    # ---- metrics
+    async def request_metric_dump(self) -> list[MetricDump]:
+        """This TaskExecutor's metrics (its own, its jobs', tasks' and operators'), for the
+        JobManager's metric fetcher."""
         ...

@@ -41,6 +41,9 @@ from strom.common.security import internal_tls
 from strom.entrypoint import EXIT_STARTUP_FAILURE, serve_until_stopped
 from strom.graph.ids import ResourceID
 from strom.heartbeat import HeartbeatSettings, monotonic_ms
+from strom.metrics.process import register_process_metrics
+from strom.metrics.prometheus import start_reporters
+from strom.metrics.registry import MetricRegistry
 from strom.network.environment import NetworkEnvironment
 from strom.rpc.service import RpcService
 from strom.taskmanager.registration import RegistrationSettings
@@ -72,7 +75,10 @@ class TaskManagerProcess:
         try:
             self.rpc.run_sync(self.task_executor.stop(), timeout=30)
         finally:
-            self.rpc.stop()
+            try:
+                self.task_executor.metric_registry.close()  # stops the reporters' servers
+            finally:
+                self.rpc.stop()
 
 
 def start_taskmanager(configuration: Configuration, resource_id: ResourceID | None = None,
@@ -88,6 +94,7 @@ def start_taskmanager(configuration: Configuration, resource_id: ResourceID | No
         advertised_host=configuration.get(TASKMANAGER_HOST),
         tls=internal_tls(configuration),
     )
+    registry = MetricRegistry()
     try:
         task_executor = TaskExecutor(
             rpc, resource_manager_address(configuration),
@@ -95,13 +102,19 @@ def start_taskmanager(configuration: Configuration, resource_id: ResourceID | No
             NetworkEnvironment.from_configuration(configuration, resource_id), _wall_clock_ms,
             name="taskexecutor", heartbeat=HeartbeatSettings.from_configuration(configuration),
             registration=RegistrationSettings.from_configuration(configuration),
+            metric_registry=registry,
         )
+        register_process_metrics(task_executor.metric_group)
+        start_reporters(configuration, registry)
         task_executor.log_file = process_log_file()
         if on_ready is not None:
             on_ready(task_executor)
         rpc.run_sync(task_executor.start(), timeout=30)
     except BaseException:
-        rpc.stop()
+        try:
+            registry.close()
+        finally:
+            rpc.stop()
         raise
     return TaskManagerProcess(rpc, task_executor)
 

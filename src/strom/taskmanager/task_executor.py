@@ -51,6 +51,7 @@ from strom.runtime.task import Task
 from strom.state.backends import create_keyed_state_backend
 from strom.taskmanager.checkpoint_uploads import CheckpointUploads, Entries
 from strom.taskmanager.file_service import FileServiceMixin
+from strom.taskmanager.metrics_service import MetricsServiceMixin
 from strom.taskmanager.registration import RegistrationSettings, register_until_accepted
 from strom.taskmanager.slot_thread import SlotThread, stop_all
 from strom.taskmanager.stack_sampler import ThreadInfoSampling
@@ -70,7 +71,7 @@ def _default_backend_factory(kind: str, max_parallelism: int, key_groups: Any,
     return create_keyed_state_backend(kind, max_parallelism, key_groups, clock, options)
 
 
-class TaskExecutor(FileServiceMixin, ThreadInfoSampling, RpcEndpoint):
+class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, RpcEndpoint):
     gateway = TaskExecutorGateway
 
     def __init__(

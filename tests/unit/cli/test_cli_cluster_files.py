@@ -11,6 +11,7 @@ from strom.cli.cluster import _workers
 from strom.common import config_options as co
 from strom.common.configuration import Configuration
 from strom.heartbeat import HeartbeatSettings
+from strom.metrics.prometheus import FLINK_FACTORY_CLASS, parse_ports
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -26,6 +27,11 @@ def test_the_shipped_config_has_flinks_defaults_and_binds_loopback() -> None:
     assert HeartbeatSettings.from_configuration(configuration) == HeartbeatSettings(
         10_000, 50_000, 2)
     assert _workers(ROOT / "conf") == ["localhost", "localhost"]  # two one-slot TaskManagers
+    # Prometheus, on loopback, one port each for the JobManager and TaskManagers of a host
+    assert configuration.get(co.METRICS_REPORTERS) == "prom"
+    assert configuration.get(co.PROMETHEUS_FACTORY_CLASS) == FLINK_FACTORY_CLASS
+    assert configuration.get(co.PROMETHEUS_HOST) == "127.0.0.1"
+    assert parse_ports(configuration.get(co.PROMETHEUS_PORT) or "")[:1] == [9249]
 
 
 def test_workers_lists_one_task_manager_per_line_without_comments(tmp_path: Path) -> None:

@@ -74,6 +74,9 @@ CONSTRAINED: dict[ConfigOption[Any], tuple[list[str], list[str], str]] = {
     co.RESTART_EXPONENTIAL_JITTER_FACTOR: (["0", "0.1", "1"], ["1.5", "-0.1"],
                                            "expected a number from 0.0 to 1.0."),
     co.RESTART_EXPONENTIAL_ATTEMPTS: (["1", "10"], ["0"], "expected an integer >= 1."),
+    # ---- metrics
+    co.METRICS_FETCHER_UPDATE_INTERVAL: (["10 s", "200 ms"], ["0 ms"],
+                                         "expected an integer >= 1."),
 }
 
 # ---- flame graphs

@@ -136,8 +136,8 @@ class RestServer:
         return self._context
 
     @staticmethod
-    def from_configuration(dispatcher: DispatcherGateway, configuration: Configuration
-                           ) -> RestServer:
+    def from_configuration(dispatcher: DispatcherGateway, configuration: Configuration,
+                           metric_fetcher: Any = None) -> RestServer:
         """Bound as Flink binds it: ``rest.bind-address`` (default 127.0.0.1) and
         ``rest.bind-port``, else ``rest.port`` (8081; 0 picks a free port)."""
         host = configuration.get_string("rest.bind-address", "") or "127.0.0.1"
@@ -152,7 +152,7 @@ class RestServer:
         else:
             configured = configuration.get(REST_PORT)
             port = 8081 if configured is None else configured
-        return RestServer(dispatcher, host, port, configuration)
+        return RestServer(dispatcher, host, port, configuration, metric_fetcher)
 
     @property
     def url(self) -> str:
@@ -320,12 +320,13 @@ class RunningRestServer:
 
 
 def serve_rest(rpc: RpcService, dispatcher_address: str,
-               configuration: Configuration) -> RunningRestServer:
+               configuration: Configuration, metric_fetcher: Any = None) -> RunningRestServer:
     """Start the REST API of the Dispatcher at ``dispatcher_address`` on ``rpc``'s loop,
-    bound as ``configuration`` says (:meth:`RestServer.from_configuration`); what a
-    JobManager process calls once its Dispatcher runs."""
+    bound as ``configuration`` says (:meth:`RestServer.from_configuration`), its metric
+    handlers reading ``metric_fetcher``'s store; what a JobManager process calls once its
+    Dispatcher runs."""
     server = RestServer.from_configuration(rpc.connect(dispatcher_address, DispatcherGateway),
-                                           configuration)
+                                           configuration, metric_fetcher)
     # the JobManager process serves its own log (/jobmanager/log)
     server.context.log_file = process_log_file()
     rpc.run_sync(server.start(), timeout=30)
