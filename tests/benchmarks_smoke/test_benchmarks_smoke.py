@@ -108,8 +108,8 @@ def test_word_count_emits_every_rolling_update_like_the_baseline() -> None:
 def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_all.benchmark_modules() == [
         "checkpoint_overhead", "checkpoint_pause", "collect", "keyed_process",
-        "local_processes", "memory", "network_channel", "recovery_time", "rocksdb_state",
-        "stateless", "windows", "word_count"]
+        "local_processes", "memory", "metrics_overhead", "network_channel", "recovery_time",
+        "rocksdb_state", "stateless", "windows", "word_count"]
     code = run_all.main(["--json", "--scale", "0.002", "--repeat", "1", "--warmup", "0"])
     assert code == 0
     rows = {r["name"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
@@ -122,6 +122,9 @@ def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture
         "local_processes.startup_p2", "local_processes.latency",
         "memory.from_collection_peak",
         *(["memory.from_collection_rss"] if Path("/proc/self/statm").exists() else []),
+        "metrics_overhead.map_filter", "metrics_overhead.map_filter_off",
+        "metrics_overhead.map_filter_on_vs_off", "metrics_overhead.word_count",
+        "metrics_overhead.word_count_off", "metrics_overhead.word_count_on_vs_off",
         "network.tcp_channel", "network.tcp_channel_wall",
         "recovery_time.kill_task_manager", "recovery_time.kill_task_manager_p1",
         "rocksdb_state.keyed_process_rocksdb", "rocksdb_state.keyed_process_hashmap",
@@ -140,6 +143,8 @@ def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture
         "checkpoint_pause.max_pause": 1.0, "checkpoint_pause.max_pause_copying": 1.0,
         "collect.vs_sink": 0.9, "local_processes.scaling_p2_over_p1": 1.7,
         "memory.from_collection_peak": 1.3, "network.tcp_channel": 0.7,
+        "metrics_overhead.map_filter_on_vs_off": 0.97,
+        "metrics_overhead.word_count_on_vs_off": 0.97,
         "stateless.map_filter": 0.5, "windows.tumbling_sum": 0.25,
         "windows.tumbling_sum_vs_streaming_loop": 0.3, "windows.process_window": 0.25,
         "windows.process_window_general": 0.2, "word_count.streaming": 0.33,

@@ -95,7 +95,11 @@ class MetricGroup:
     def counter(self, name: str, counter: Counter | None = None) -> Counter:
         return self._register(name, counter if counter is not None else Counter(), Counter)
 
-    def gauge(self, name: str, obj: Callable[[], Any]) -> Gauge:
+    def gauge(self, name: str, obj: Callable[[], Any] | Gauge) -> Gauge:
+        """A gauge reading ``obj()``; a :class:`Gauge` object (a view, say) is registered
+        as it is."""
+        if isinstance(obj, Gauge):
+            return self._register(name, obj, Gauge)
         if not callable(obj):
             raise TypeError(f"gauge {name!r}: expected a callable returning the value, got "
                             f"{type(obj).__name__}")

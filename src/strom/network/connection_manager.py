@@ -72,14 +72,18 @@ class SubpartitionView:
         with self._lock:
             frames = self._frames
             take, channel_id = self.channel.take, self.channel_id
+            size = 0
             while (element := take()) is not None:
                 kind = type(element)
+                frame = wire.encode_element(channel_id, element)
+                size += len(frame)
                 if kind is PriorityBarrier:  # overtakes the frames not written yet
-                    frames.insert(0, wire.encode_element(channel_id, element))
+                    frames.insert(0, frame)
                     continue
-                frames.append(wire.encode_element(channel_id, element))
+                frames.append(frame)
                 if kind is EndOfPartition:
                     self._ended = True
+            self.channel.bytes_sent += size  # the producer's numBytesOut
             if not frames or self._scheduled:
                 return
             self._scheduled = True

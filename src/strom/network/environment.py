@@ -59,6 +59,10 @@ class InputChannel(Protocol):
 
     def is_empty(self) -> bool: ...
 
+    def queued(self) -> int:
+        """Elements waiting to be polled (a task's ``buffers.inputQueueLength``)."""
+        ...
+
 
 class NetworkEnvironment:
     def __init__(self, resource_id: ResourceID | None = None,

@@ -43,8 +43,8 @@ class LocalChannel:
     that one writer too; the sender reads it and raises it on its next send.
     """
 
-    __slots__ = ("_failure", "_granted", "_queue", "_used", "priority_waker", "receiver_waker",
-                 "sender_waker")
+    __slots__ = ("_failure", "_granted", "_queue", "_used", "bytes_sent", "priority_waker",
+                 "receiver_waker", "sender_waker")
 
     def __init__(self, credit: int = 0) -> None:
         if credit < 0:
@@ -58,6 +58,9 @@ class LocalChannel:
         #: called (after ``receiver_waker``) when a priority event went to the head
         self.priority_waker: Callable[[], None] = _noop
         self.sender_waker: Callable[[], None] = _noop
+        #: bytes of the frames sent to a remote reader (its ``SubpartitionView`` counts them;
+        #: 0 while the reader is local: batches handed over in-process have no size)
+        self.bytes_sent = 0
 
     # receiver side: initial credit
     def announce_credit(self, credit: int) -> None:

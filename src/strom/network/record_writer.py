@@ -24,7 +24,8 @@ __all__ = ["RecordWriter"]
 
 class RecordWriter:
     __slots__ = ("batch_size", "channels", "n", "outbox", "partial", "pending_keys",
-                 "pending_ts", "pending_values", "selector", "unsent", "waiting")
+                 "pending_ts", "pending_values", "records_out", "selector", "unsent",
+                 "waiting")
 
     def __init__(
         self, channels: list[LocalChannel], selector: ChannelSelector, batch_size: int
@@ -43,8 +44,11 @@ class RecordWriter:
         self.partial: set[int] = set()
         #: channels whose outbox is not empty
         self.unsent: set[int] = set()
+        #: records emitted (the task's ``numRecordsOut`` sums its writers')
+        self.records_out = 0
 
     def emit(self, values: list[Any], timestamps: list[int] | None) -> None:
+        self.records_out += len(values)
         parts = self.selector.split(values, timestamps)
         batch_size = self.batch_size
         for i, part in enumerate(parts):
@@ -150,6 +154,16 @@ class RecordWriter:
             if not box:
                 unsent.discard(i)
         return not unsent
+
+    def has_unconsumed(self) -> bool:
+        """True while batches wait for credit or sit in a channel not yet read by its
+        consumer (the task's time after a step then counts as back-pressured)."""
+        if self.waiting:
+            return True
+        for channel in self.channels:
+            if not channel.is_empty():
+                return True
+        return False
 
     def is_blocked(self) -> bool:
         """True while full buffers wait for credit (the task is back-pressured)."""

@@ -23,14 +23,18 @@ from strom.network import wire
 __all__ = ["RemoteInputChannel"]
 
 
+#: a frame's header: the frame sizes the producer counts include it
+_HEADER = wire.HEADER.size
+
+
 def _noop() -> None:
     return None
 
 
 class RemoteInputChannel:
-    __slots__ = ("_announce_at", "_ended", "_error", "_queue", "_unannounced", "channel_id",
-                 "connection", "description", "job_id", "priority_waker", "receiver_waker",
-                 "released")
+    __slots__ = ("_announce_at", "_ended", "_error", "_queue", "_unannounced", "bytes_received",
+                 "channel_id", "connection", "description", "job_id", "priority_waker",
+                 "receiver_waker", "released")
 
     def __init__(self, description: str, job_id: str, credit: int = 1) -> None:
         if credit < 1:
@@ -50,6 +54,8 @@ class RemoteInputChannel:
         self.channel_id = -1
         #: the consumer's job was released: do not open the channel any more
         self.released = False
+        #: bytes of the frames the consumer polled (its task's ``numBytesIn``)
+        self.bytes_received = 0
 
     # ------------------------------------------------------------ network thread
     def on_frame(self, kind: int, payload: bytes) -> None:
@@ -82,6 +88,7 @@ class RemoteInputChannel:
                 raise self._error
             return None
         kind, payload = queue.popleft()
+        self.bytes_received += _HEADER + len(payload)
         element = wire.decode_element(kind, payload)
         if kind == wire.BUFFER:
             self._unannounced += 1
@@ -96,6 +103,7 @@ class RemoteInputChannel:
         if queue and queue[0][0] == wire.PRIORITY_BARRIER:
             # only the network thread adds at the head, and only priority barriers
             _, payload = queue.popleft()
+            self.bytes_received += _HEADER + len(payload)
             return wire.decode_element(wire.PRIORITY_BARRIER, payload)
         return None
 

@@ -22,6 +22,7 @@ from strom.graph.ids import ExecutionAttemptID
 from strom.graph.job_graph import ChainedOperator
 from strom.graph.partitioning import CustomPartitioning, HashPartitioning
 from strom.metrics.groups import MetricGroup, unregistered_group
+from strom.metrics.metric_types import Counter
 from strom.network.elements import (
     END_OF_PARTITION,
     CancelCheckpointMarker,
@@ -36,6 +37,7 @@ from strom.network.environment import InputChannel, NetworkEnvironment
 from strom.network.partitioners import create_channel_selector
 from strom.network.record_writer import RecordWriter
 from strom.rpc.messages import ExecutionState, ProducerLocation, TaskDeploymentDescriptor
+from strom.runtime import task_metrics
 from strom.runtime.channel_state import ChannelStateWriter
 from strom.runtime.checkpoint_barriers import BarrierHandler
 from strom.runtime.checkpoint_snapshots import CheckpointListener, restored_states
@@ -53,6 +55,7 @@ from strom.runtime.operators.source import SourceOperator
 from strom.runtime.output_types import checked_emit
 from strom.runtime.python_path import acquire_python_path, release_python_path
 from strom.runtime.task_checkpoints import TaskCheckpointing
+from strom.runtime.task_metrics import BACKPRESSURED, BUSY, IDLE, TaskMetrics
 from strom.state.key_groups import compute_key_group_range_for_operator_index
 from strom.state.rocksdb_incremental import canonical_keyed_state
 from strom.state.snapshots import RestoredOperatorState
@@ -62,15 +65,17 @@ __all__ = ["StepResult", "Task", "attribute_failure"]
 
 class StepResult(enum.Enum):
     PROGRESS = 0  # did work; step again soon
-    IDLE = 1  # waiting for input, credit, time or mail
+    IDLE = 1  # waiting for input, time or mail
     DONE = 2  # terminal: finished, failed or cancelled
+    BACKPRESSURED = 3  # waiting for credit: the output is full (the slot treats it as IDLE)
 
 
 #: how long a source that had nothing to read waits before polling again (ms)
 SOURCE_IDLE_POLL_MS = 5
 
 
-def _guard_batch(operator: StreamOperator) -> Callable[[list[Any], list[int] | None], None]:
+def _guard_batch(operator: StreamOperator,
+                 records_in: Counter | None) -> Callable[[list[Any], list[int] | None], None]:
     process = operator.process_batch
     name = operator.name
 
@@ -81,7 +86,23 @@ def _guard_batch(operator: StreamOperator) -> Callable[[list[Any], list[int] | N
             attribute_failure(e, name)
             raise
 
-    return emit
+    if records_in is None:
+        return emit
+    count = records_in.inc
+
+    def emit_counted(values: list[Any], timestamps: list[int] | None) -> None:
+        count(len(values))
+        try:
+            process(values, timestamps, None)
+        except BaseException as e:
+            attribute_failure(e, name)
+            raise
+
+    return emit_counted
+
+
+def _ignore(n: int) -> None:
+    return None
 
 
 class Task(TaskCheckpointing):
@@ -101,6 +122,12 @@ class Task(TaskCheckpointing):
         #: given (tests that build a Task directly)
         self.metric_group = metric_group if metric_group is not None \
             else unregistered_group(f"{tdd.task_name}.{tdd.subtask_index}")
+        #: records in/out, busy/back-pressured/idle time, buffers (``task_metrics``)
+        self.metrics = TaskMetrics(self.metric_group)
+        #: False only in the benchmark that measures what counting costs
+        self._counting = task_metrics.ENABLED
+        self._io_times = self.metrics.times if self._counting else None
+        self._records_in = self.metrics.records_in.inc if self._counting else _ignore
         self.network = network
         self.clock = clock
         self.report_state = report_state
@@ -217,6 +244,16 @@ class Task(TaskCheckpointing):
         self.operators = [ops[c.node_id] for c in chain]
         self.state_ids = [c.state_id or f"{tdd.vertex_id}:{c.node_id}" for c in chain]
         self.head = self.operators[0]
+        op_metrics = [self.metrics.add_operator(state_id, c.name, position,
+                                                isinstance(ops[c.node_id], SourceOperator))
+                      for position, (state_id, c) in enumerate(zip(self.state_ids, chain))]
+        counting = self._counting
+        metrics_of = {c.node_id: m for c, m in zip(chain, op_metrics)}
+        # one per operator: a target reached by two edges is still told of a watermark once
+        watermark_in = {c.node_id: m.watermark_input(ops[c.node_id].process_watermark)
+                        if counting else ops[c.node_id].process_watermark
+                        for c, m in zip(chain, op_metrics)}
+        self._head_watermark = watermark_in[chain[0].node_id]
 
         # network outputs: this task's result partition, one channel per consumer subtask
         job = str(tdd.job_id)
@@ -241,8 +278,9 @@ class Task(TaskCheckpointing):
         for position, chained in enumerate(chain):
             output = ChainOutput()
             for edge in chained.chained_outputs:
-                target = ops[edge.target_id]
-                output.add_target(_guard_batch(target), target.process_watermark,
+                target, counts = ops[edge.target_id], metrics_of[edge.target_id]
+                output.add_target(_guard_batch(target, counts.records_in if counting else None),
+                                  watermark_in[edge.target_id],
                                   target.process_watermark_status, edge.output_tag)
             for edge in chained.network_outputs:
                 writer = writers[edge.edge_id]
@@ -250,7 +288,10 @@ class Task(TaskCheckpointing):
                                   edge.output_tag)
             if chained.output_type is not None:
                 output.emit = checked_emit(output.emit, chained.output_type, chained.name)
+            if counting:
+                op_metrics[position].count_output(output)
             ctx = self._operator_context(chained, restored.get(self.state_ids[position]))
+            ctx.metric_group = op_metrics[position].group
             ctx.output_blocked = self._output_blocked_after(position)
             ops[chained.node_id].setup(ctx, output)
 
@@ -276,6 +317,8 @@ class Task(TaskCheckpointing):
                                        and not isinstance(self.head, TwoInputOperator))
             # once the gate listens: credit lets the senders send
             self.network.announce_credit([reader for reader, _ in pairs], credit)
+        self.metrics.attach(self.gate, credit if tdd.inputs else 0, self.writers,
+                            remote_capable=self.network.tcp)
         if isinstance(self.head, SourceOperator):
             self.source = self.head
             self.source_id = f"{tdd.vertex_id}:{chain[0].node_id}"
@@ -388,15 +431,33 @@ class Task(TaskCheckpointing):
 
     # ------------------------------------------------------------------ the loop
     def step(self) -> StepResult:
+        times = self._io_times
+        if times is not None:
+            times.enter(BUSY)
         try:
             result = self._step()
         except BaseException as e:
             self._fail(e)
             result = StepResult.DONE
-        if result is StepResult.DONE and self._python_path:
-            release_python_path(self._python_path)
-            self._python_path = ()
+        if result is StepResult.PROGRESS:
+            if times is not None:
+                # the other tasks of the slot run now: does its output wait for them?
+                times.enter(BACKPRESSURED if self._output_pending() else IDLE)
+        else:
+            if times is not None:
+                times.enter(BACKPRESSURED if result is StepResult.BACKPRESSURED else IDLE)
+            if result is StepResult.DONE:
+                self.metrics.close()
+                if self._python_path:
+                    release_python_path(self._python_path)
+                    self._python_path = ()
         return result
+
+    def _output_pending(self) -> bool:
+        for writer in self.writers:
+            if writer.has_unconsumed():
+                return True
+        return False
 
     def _step(self) -> StepResult:
         if self.state is ExecutionState.DEPLOYING:
@@ -426,7 +487,7 @@ class Task(TaskCheckpointing):
             if writer.waiting and writer.is_blocked():
                 if self._channel_state is not None:
                     self._capture_inflight()  # back-pressured: the checkpoint need not wait
-                return StepResult.IDLE
+                return StepResult.BACKPRESSURED
         self.wait_hint_ms = None
         if self._replay:
             self._dispatch(*self._replay.popleft())
@@ -480,6 +541,7 @@ class Task(TaskCheckpointing):
         if recording is not None and channel in recording.recording:
             recording.record(channel, element)
         if kind is RecordBatch:
+            self._records_in(len(element.values))
             try:
                 if gate.input_of[channel] == 0 or not isinstance(head, TwoInputOperator):
                     if isinstance(head, TwoInputOperator):
@@ -494,18 +556,18 @@ class Task(TaskCheckpointing):
         elif kind is WatermarkEvent:
             watermark = gate.on_watermark(channel, element.timestamp)
             if watermark is not None:
-                head.process_watermark(watermark)
+                self._head_watermark(watermark)
         elif kind is WatermarkStatusEvent:
             watermark, status = gate.on_status(channel, element.idle)
             if watermark is not None:
-                head.process_watermark(watermark)
+                self._head_watermark(watermark)
             if status is not None:
                 head.process_watermark_status(status)
         elif kind is EndOfPartition:
             watermark, _ = gate.on_end(channel)
             # a stop without --drain ends the inputs without advancing event time
             if watermark is not None and not self._suspended():
-                head.process_watermark(watermark)
+                self._head_watermark(watermark)
             assert self.barriers is not None
             aligned = self.barriers.on_end_of_partition(channel)
             if aligned is not None:
@@ -579,7 +641,7 @@ class Task(TaskCheckpointing):
 
     def _finish_step(self) -> StepResult:
         if any(not writer.send() for writer in self.writers):
-            return StepResult.IDLE
+            return StepResult.BACKPRESSURED
         self._close_operators()
         self._set_state(ExecutionState.FINISHED)
         return StepResult.DONE

@@ -38,6 +38,7 @@ from strom.runtime.failure_attribution import attribute_failure
 from strom.runtime.input_gate import InputGate
 from strom.runtime.operators.base import StreamOperator
 from strom.runtime.operators.source import SourceOperator
+from strom.runtime.task_metrics import TaskMetrics
 
 __all__ = ["TaskCheckpointing"]
 
@@ -70,6 +71,7 @@ class TaskCheckpointing:
     _unaligned_capable: bool
     _channel_state: ChannelStateWriter | None
     _replay: deque[tuple[int, Any]]
+    metrics: TaskMetrics
 
     if TYPE_CHECKING:  # the Task's own loop, which these methods drive
         def post(self, mail: Callable[[], None]) -> None: ...
@@ -151,16 +153,18 @@ class TaskCheckpointing:
                 writer.broadcast_event(CancelCheckpointMarker(checkpoint_id))
             return
         if barrier.unaligned:
+            self.metrics.checkpoint_start_delay_nanos = \
+                _sync_part(barrier, started, self.barriers).start_delay_ms * 1_000_000
             self._start_channel_state(barrier, states)
             return
         for writer in self.writers:
             writer.broadcast_event(barrier)
         if barrier.kind.is_synchronous:
             self._stop_after(barrier)
+        measured = _sync_part(barrier, started, self.barriers)
+        self.metrics.checkpoint_start_delay_nanos = measured.start_delay_ms * 1_000_000
         if self.checkpoints is not None:
-            self.checkpoints.snapshot_taken(self.tdd, barrier, states,
-                                            measured=_sync_part(barrier, started,
-                                                                self.barriers))
+            self.checkpoints.snapshot_taken(self.tdd, barrier, states, measured=measured)
 
     # ------------------------------------------------------------------ stop-with-savepoint
     def _stop_after(self, barrier: CheckpointBarrier) -> None:

@@ -186,7 +186,9 @@ def test_dumps_cross_the_codec_into_the_store_of_a_minicluster() -> None:
         env = StreamExecutionEnvironment.get_execution_environment()
         env.set_parallelism(2)
         latch = Latch()
-        (env.from_source(TestingSource([1, 2, TestingSource.AWAIT(latch), 3], splits=2),
+        # both splits wait for the latch: a task that finished has closed its metric group
+        (env.from_source(TestingSource([1, 2, TestingSource.AWAIT(latch),
+                                        TestingSource.AWAIT(latch), 3], splits=2),
                          WatermarkStrategy.no_watermarks(), "numbers")
             .map(lambda x: x).sink_to(CollectSink()))
         client = cluster.submit(env._job_graph("fetched"))

@@ -9,6 +9,7 @@ from typing import Any
 
 from strom.datastream.functions import RuntimeContext
 from strom.datastream.output_tag import OutputTag
+from strom.metrics.groups import MetricGroup, unregistered_group
 
 __all__ = ["ChainOutput", "OperatorContext", "StreamOperator", "StreamRuntimeContext",
            "TwoInputOperator", "split_side_outputs"]
@@ -47,6 +48,10 @@ class OperatorContext:
     #: The keyed backend factory restores ``restored.keyed`` itself.
     restored: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the operator's metric group (its system metrics and the user's): what
+    #: ``RuntimeContext.get_metrics_group()`` returns. The task gives each operator its
+    #: group; an operator built without a task reports nowhere.
+    metric_group: MetricGroup = field(default_factory=lambda: unregistered_group("operator"))
 
 
 class ChainOutput:
@@ -207,7 +212,6 @@ class StreamRuntimeContext(RuntimeContext):
     def __init__(self, ctx: OperatorContext, keyed_backend: Any = None) -> None:
         self._ctx = ctx
         self._backend = keyed_backend
-        self._metrics: Any = None
 
     def get_task_name(self) -> str:
         return self._ctx.task_name
@@ -231,12 +235,10 @@ class StreamRuntimeContext(RuntimeContext):
     def get_job_parameter(self, key: str, default_value: str) -> str:
         return self._ctx.job_parameters.get(key, default_value)
 
-    def get_metrics_group(self) -> Any:
-        if self._metrics is None:
-            from strom.metrics.groups import unregistered_group
-
-            self._metrics = unregistered_group(self.get_task_name_with_subtasks())
-        return self._metrics
+    def get_metrics_group(self) -> MetricGroup:
+        """The operator's metric group: user metrics registered here are reported with
+        the operator's system metrics (below the task, named after the operator)."""
+        return self._ctx.metric_group
 
     def _keyed(self, what: str) -> Any:
         if self._backend is None:

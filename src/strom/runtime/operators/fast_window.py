@@ -35,6 +35,7 @@ from strom.runtime.checkpoint_snapshots import keyed_backend_state
 from strom.runtime.functions import may_use_keyed_state
 from strom.runtime.operators.base import LONG_MAX, LONG_MIN, StreamRuntimeContext
 from strom.runtime.operators.bounded_output import BoundedOutputOperator
+from strom.runtime.task_metrics import CallbackCounter
 from strom.runtime.window_contexts import WindowProcessContext
 from strom.runtime.window_functions import InternalWindowFunction, _PassThrough
 from strom.state.canonical_keys import group_keys, user_key
@@ -88,6 +89,8 @@ class EventTimeWindowAggregator(BoundedOutputOperator):
         ctx = self.ctx
         assert ctx is not None and ctx.keyed_backend_factory is not None
         self.is_batch = ctx.is_batch
+        ctx.metric_group.counter("numLateRecordsDropped", CallbackCounter(
+            lambda: self.num_late_records_dropped))
         self.backend = ctx.keyed_backend_factory()
         function = self.spec.window_function
         descriptor = function.state_descriptor

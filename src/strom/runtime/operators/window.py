@@ -12,6 +12,7 @@ from typing import Any
 from strom.runtime.checkpoint_snapshots import keyed_backend_state
 from strom.runtime.operators.base import LONG_MAX, StreamRuntimeContext
 from strom.runtime.operators.bounded_output import BoundedOutputOperator
+from strom.runtime.task_metrics import CallbackCounter
 from strom.runtime.window_logic import WindowOperatorLogic
 from strom.state.canonical_keys import group_keys
 
@@ -46,6 +47,8 @@ class WindowOperator(BoundedOutputOperator):
             is_batch=ctx.is_batch, emit_many=self._emit_many,
         )
         self.logic.open()
+        ctx.metric_group.counter("numLateRecordsDropped", CallbackCounter(
+            lambda: self.logic.num_late_records_dropped))
 
     def _emit(self, value: Any, timestamp: int) -> None:
         self._out.append(value)
