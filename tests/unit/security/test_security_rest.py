@@ -127,7 +127,8 @@ def test_mutual_tls_refuses_a_client_without_a_certificate(
 def with_a_ui_page(monkeypatch: pytest.MonkeyPatch) -> None:
     """A web UI page, as the web UI's routes add one."""
 
-    def add_page(app: web.Application, configuration: Configuration) -> None:
+    def add_page(app: web.Application, configuration: Configuration, context: Any = None
+                 ) -> None:
         async def index(request: web.Request) -> web.Response:
             return web.Response(text="<html>strom</html>", content_type="text/html")
 

@@ -70,6 +70,8 @@ class RestContext:
 
     configuration: Configuration
     metric_fetcher: Any = None
+    # ---- web submit: the uploaded job files (a jar_handlers.JarStore; None: no web submit)
+    jars: Any = None
     #: the JobManager process's log file (None: it writes none, e.g. a MiniCluster)
     log_file: Path | None = None
 
@@ -408,6 +410,11 @@ from strom.jobmanager.rest.vertex_handlers import VERTEX_HANDLERS  # noqa: E402
 # here does not matter
 HANDLERS = {**CHECKPOINT_HANDLERS, **HANDLERS, **CLUSTER_HANDLERS, **JOB_HANDLERS,
             **METRIC_HANDLERS, **TASK_MANAGER_HANDLERS, **VERTEX_HANDLERS}
+
+# web submit (/jars), guarded by web.submit.enable
+from strom.jobmanager.rest.jar_handlers import JAR_HANDLERS  # noqa: E402
+
+HANDLERS = {**HANDLERS, **JAR_HANDLERS}
 
 # ---- flame graphs (/jobs/:jobid/vertices/:vertexid/flamegraph)
 from strom.jobmanager.rest.flamegraph_handlers import FLAME_GRAPH_HANDLERS  # noqa: E402

@@ -177,7 +177,7 @@ class RestServer:
                 app.router.add_route(spec.method, prefix + _aiohttp_path(spec.path),
                                      self._route(spec, handler))
         before = set(app.router.routes())
-        add_webui_routes(app, self.configuration)
+        add_webui_routes(app, self.configuration, self.context)
         self._webui_routes = set(app.router.routes()) - before
         return app
 
@@ -271,7 +271,7 @@ class RestServer:
                 parsed.body = self._decode(text, spec.request, "part 'request'")
             elif isinstance(value, FileField):
                 parsed.files[value.filename or name] = value.file.read()
-        if parsed.body is None:
+        if parsed.body is None and spec.request is not None:
             raise RestHandlerError(
                 400, f"The multipart body has no 'request' part with the "
                      f"{getattr(spec.request, '__name__', 'request')} JSON; parts received: "
@@ -294,6 +294,8 @@ class RestServer:
                 f"The REST server cannot listen on {self.host}:{self.requested_port}: {e}. "
                 "Set rest.port (or rest.bind-port) to a free port, or 0 for any.") from e
         self.port = self._runner.addresses[0][1]
+        if self._context.jars is not None:
+            self._context.jars.rest_url = self.url
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None

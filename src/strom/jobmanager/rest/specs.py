@@ -28,6 +28,8 @@ __all__ = [
     # checkpoint statistics and the job's checkpoint metrics
     "CHECKPOINT_CONFIG", "CHECKPOINT_DETAILS", "CHECKPOINT_SPECS", "CHECKPOINT_STATISTICS",
     "CHECKPOINT_SUBTASK_DETAILS", "JOB_METRICS",
+    # web submit
+    "JAR_DELETE", "JAR_LIST", "JAR_RUN", "JAR_SPECS", "JAR_UPLOAD",
 ]
 
 R = TypeVar("R")
@@ -215,6 +217,34 @@ CHECKPOINT_SPECS: tuple[EndpointSpec[Any], ...] = (
     JOB_METRICS,
 )
 ALL_SPECS = ALL_SPECS + CHECKPOINT_SPECS
+
+# ---------------------------------------------------------------- web submit: Flink's /jars
+# API for Python job files; handlers in jar_handlers (guarded by web.submit.enable)
+from strom.jobmanager.rest import jar_messages as jar_m  # noqa: E402
+
+JAR_UPLOAD = EndpointSpec(
+    "POST", "/jars/upload", jar_m.JarUploadResponse, 200,
+    "Uploads a Python job file for web submit: multipart/form-data with the file in a part "
+    "named 'jarfile' (a .py file). Answers the stored path; its file name is the jar id.",
+    multipart=True,
+)
+JAR_LIST = EndpointSpec(
+    "GET", "/jars", jar_m.JarListInfo, 200,
+    "Returns the uploaded Python job files.",
+)
+JAR_DELETE = EndpointSpec(
+    "DELETE", "/jars/:jarid", m.EmptyResponse, 200,
+    "Deletes an uploaded Python job file.",
+)
+JAR_RUN = EndpointSpec(
+    "POST", "/jars/:jarid/run", jar_m.JarRunResponse, 200,
+    "Runs an uploaded Python job file as 'strom run -d' does, against this JobManager, and "
+    "answers the id of the job it submitted (400 with the program's output when it fails "
+    "before submitting one).",
+    request=jar_m.JarRunRequest,
+)
+JAR_SPECS: tuple[EndpointSpec[Any], ...] = (JAR_UPLOAD, JAR_LIST, JAR_DELETE, JAR_RUN)
+ALL_SPECS = ALL_SPECS + JAR_SPECS
 
 # ---------------------------------------------------------------- cluster, JobManager,
 # TaskManagers, jobs and vertices (issue 10); handlers in cluster_handlers,
