@@ -301,6 +301,9 @@ from strom.common.config_options_metrics import (  # noqa: E402  (needs ConfigOp
 # ---- security: TLS and the REST token (strom.common.config_options_security)
 from strom.common.config_options_security import SECURITY_OPTIONS  # noqa: E402
 
+# ---- web UI (strom.common.config_options_web)
+from strom.common.config_options_web import WEB_OPTIONS  # noqa: E402
+
 # -- the options strom understands (Flink's keys and defaults) --------------------------
 
 # Flink's KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM.
@@ -650,6 +653,8 @@ _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
     *METRICS_OPTIONS,
     # ---- security
     *SECURITY_OPTIONS,
+    # ---- web UI
+    *WEB_OPTIONS,
 )
 
 # Flink keys strom does not model (yet) that must never be mistaken for typos of the ones

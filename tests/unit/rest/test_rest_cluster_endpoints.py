@@ -16,6 +16,8 @@ import pytest
 from test_rest_api import job_graph
 
 from strom.client.rest_cluster_client import RestClusterClient
+from strom.common.config_options import ConfigError, validate
+from strom.common.configuration import Configuration
 from strom.common.job import JobStatus
 from strom.jobmanager.metrics.store import MetricStore
 from strom.metrics.dump import MetricDump
@@ -246,10 +248,19 @@ def test_jobmanager_and_jobs_metrics(cluster: MiniCluster, fetcher: StoreFetcher
     assert fetcher.updates >= 5
 
 
-def test_a_malformed_web_setting_falls_back_to_its_default(cluster: MiniCluster) -> None:
+def test_a_malformed_web_setting_is_refused_with_the_key_and_what_it_takes(
+        cluster: MiniCluster) -> None:
     assert cluster.rest_server is not None
-    cluster.rest_server.context.configuration.set_string("web.refresh-interval", "soon")
-    cluster.rest_server.context.configuration.set_string("web.submit.enable", "maybe")
+    configuration = cluster.rest_server.context.configuration
+    with pytest.raises(ConfigError, match=r"'web.refresh-interval': got 'soon'; expected a "
+                                          "duration"):
+        configuration.set_string("web.refresh-interval", "soon")
+    with pytest.raises(ConfigError, match=r"'web.submit.enable': got 'maybe'"):
+        configuration.set_string("web.submit.enable", "maybe")
+    with pytest.raises(ConfigError, match=r"web\.refresh-interval"):
+        validate(Configuration.from_dict({"web.refresh-interval": "soon"}))
     status, config = get(cluster, "/config")
     assert status == 200 and config["refresh-interval"] == 3000
     assert config["features"]["web-submit"] is True
+    configuration.set_string("web.refresh-interval", "2 s")  # Flink 2.x's duration form
+    assert get(cluster, "/config")[1]["refresh-interval"] == 2000

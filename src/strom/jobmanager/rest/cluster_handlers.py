@@ -10,10 +10,15 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
 from typing import Any, TypeVar
 
-from strom.common.configuration import ConfigError
+from strom.common.config_options import ConfigOption
+from strom.common.config_options_web import (
+    WEB_CANCEL_ENABLE,
+    WEB_REFRESH_INTERVAL,
+    WEB_SUBMIT_ENABLE,
+)
+from strom.common.configuration import ConfigError, Configuration
 from strom.common.process_files import (
     list_log_files,
     python_environment,
@@ -31,8 +36,6 @@ __all__ = ["CLUSTER_HANDLERS", "SECRET_KEY_PARTS", "hide_secret", "log_list", "t
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: Flink's web.refresh-interval default (ms)
-DEFAULT_REFRESH_INTERVAL_MS = 3000
 #: configuration keys whose values REST shows as ****** (as Flink's GlobalConfiguration)
 SECRET_KEY_PARTS = ("password", "secret", "token", "fs.azure.account.key", "apikey",
                     "auth-params")
@@ -44,14 +47,18 @@ def hide_secret(key: str, value: str) -> str:
     return _HIDDEN if any(part in lowered for part in SECRET_KEY_PARTS) else value
 
 
-def _setting(read: Callable[[str, T], T], key: str, default: T) -> T:
+def _setting(configuration: Configuration, option: ConfigOption[T]) -> T:
     """A web.* setting; a malformed one is logged and its default used (the web UI must
     load to show anything)."""
     try:
-        return read(key, default)
+        value = configuration.get(option)
     except ConfigError as e:
-        log.warning("%s; using %r", e, default)
-        return default
+        log.warning("%s; using %r", e, option.default)
+        value = None
+    if value is None:
+        assert option.default is not None
+        return option.default
+    return value
 
 
 async def dashboard_config(gateway: DispatcherGateway, request: base.RestRequest
@@ -59,14 +66,13 @@ async def dashboard_config(gateway: DispatcherGateway, request: base.RestRequest
     configuration = base.context(request).configuration
     offset_s = -(time.altzone if time.daylight and time.localtime().tm_isdst else time.timezone)
     return clm.DashboardConfiguration(
-        refresh_interval=_setting(configuration.get_integer, "web.refresh-interval",
-                                  DEFAULT_REFRESH_INTERVAL_MS),
+        refresh_interval=_setting(configuration, WEB_REFRESH_INTERVAL),
         timezone_name=time.tzname[time.localtime().tm_isdst > 0],
         timezone_offset=offset_s * 1000,
         flink_version=m.STROM_VERSION, flink_revision="",
         features=clm.DashboardFeatures(
-            web_submit=_setting(configuration.get_boolean, "web.submit.enable", True),
-            web_cancel=_setting(configuration.get_boolean, "web.cancel.enable", True),
+            web_submit=_setting(configuration, WEB_SUBMIT_ENABLE),
+            web_cancel=_setting(configuration, WEB_CANCEL_ENABLE),
             web_rescale=False, web_history=False),
     )
 

@@ -22,8 +22,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from strom.common._option_types import BOOL, STRING
-from strom.common.config_options import ConfigOption
+from strom.common.config_options_web import WEB_SUBMIT_ENABLE, WEB_UPLOAD_DIR
 from strom.common.configuration import Configuration
 from strom.jobmanager.rest import jar_messages as jm
 from strom.jobmanager.rest import messages as m
@@ -32,18 +31,6 @@ from strom.jobmanager.rest.specs import EndpointSpec
 from strom.rpc.gateways import DispatcherGateway
 
 __all__ = ["JAR_HANDLERS", "WEB_SUBMIT_ENABLE", "WEB_UPLOAD_DIR", "JarStore"]
-
-WEB_SUBMIT_ENABLE: ConfigOption[bool] = ConfigOption(
-    "web.submit.enable", BOOL, True,
-    "Whether the web UI may upload and run Python job files (the /jars endpoints). True by "
-    "default, as in Flink: anyone who reaches the REST port can then run code on the "
-    "JobManager's host, so turn it off (or set security.rest.token) on a shared network.",
-)
-WEB_UPLOAD_DIR: ConfigOption[str] = ConfigOption(
-    "web.upload.dir", STRING, None,
-    "Directory for uploaded job files (kept across restarts). Unset: a temporary directory "
-    "of the JobManager's own, removed when it stops.",
-)
 
 #: how long a program may take to submit its first job
 RUN_TIMEOUT_S = 300.0

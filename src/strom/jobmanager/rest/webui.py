@@ -13,8 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
+from strom.common.config_options_web import WEB_SUBMIT_ENABLE
 from strom.common.configuration import Configuration
-from strom.jobmanager.rest.jar_handlers import WEB_SUBMIT_ENABLE, JarStore
+from strom.jobmanager.rest.jar_handlers import JarStore
 
 __all__ = ["WEBUI_DIR", "add_webui_routes"]
 
