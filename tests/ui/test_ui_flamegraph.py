@@ -4,7 +4,6 @@ and says why there is no graph (sampling, disabled, ended)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,36 +14,20 @@ import strom
 
 pytestmark = pytest.mark.ui
 
-CHROMIUM = os.environ.get("STROM_CHROMIUM", "/usr/bin/chromium")
 WEBUI = Path(strom.__file__).parent / "webui"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}: make test installs Debian's chromium "
-                    "(or set STROM_CHROMIUM)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    page = browser.new_page(viewport={"width": 1200, "height": 500})
+def page(page: Any) -> Iterator[Any]:
+    """The conftest's page on the flame graph demo, which must load nothing but its files."""
+    page.set_viewport_size({"width": 1200, "height": 500})
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.goto((WEBUI / "flamegraph-demo.html").as_uri())
     yield page
     # no network: the page and its script come from the package's files only
     assert all(url.startswith("file://") for url in requests), requests
-    page.close()
 
 
 def width_of(page: Any, name: str) -> float:

@@ -4,10 +4,12 @@ sends to the JobManager's metric fetcher (Flink's ``MetricDumpSerialization``)."
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
+from strom.metrics.groups import ComponentInfo
 from strom.metrics.metric_types import Counter, Distribution, Gauge, Meter, Metric
 from strom.metrics.registry import MetricRegistry
 
@@ -64,12 +66,16 @@ def metric_values(name: str, metric: Metric) -> list[tuple[str, str]]:
     return []
 
 
-def dump_metrics(registry: MetricRegistry) -> list[MetricDump]:
-    """Every metric of ``registry`` as of now (views refreshed first)."""
+def dump_metrics(registry: MetricRegistry,
+                 include: Callable[[ComponentInfo], bool] | None = None) -> list[MetricDump]:
+    """Every metric of ``registry`` as of now (views refreshed first); with ``include``,
+    those of the groups whose :class:`ComponentInfo` it accepts."""
     registry.refresh_views()
     dumps = []
     for group, name, metric in registry.metrics():
         info = group.info
+        if include is not None and not include(info):
+            continue
         prefix = ".".join(info.user_scope)
         for metric_name, value in metric_values(f"{prefix}.{name}" if prefix else name, metric):
             dumps.append(MetricDump(info.category, metric_name, value, info.tm_id, info.job_id,

@@ -3,7 +3,7 @@ fetcher asks for (Flink's ``MetricQueryService``, answered on the TaskExecutor's
 
 from __future__ import annotations
 
-from strom.metrics.dump import MetricDump, metric_values
+from strom.metrics.dump import MetricDump, dump_metrics
 from strom.metrics.groups import MetricGroup
 from strom.metrics.registry import MetricRegistry
 
@@ -16,18 +16,8 @@ _TASKMANAGER_CATEGORIES = frozenset({"tm", "job", "task", "operator"})
 def dump_taskmanager_metrics(registry: MetricRegistry, tm_id: str) -> list[MetricDump]:
     """The metrics of TaskManager ``tm_id`` in ``registry`` (which the TaskExecutors and the
     JobManager of one process may share), views refreshed first."""
-    registry.refresh_views()
-    dumps = []
-    for group, name, metric in registry.metrics():
-        info = group.info
-        if info.tm_id != tm_id or info.category not in _TASKMANAGER_CATEGORIES:
-            continue
-        prefix = ".".join(info.user_scope)
-        for metric_name, value in metric_values(f"{prefix}.{name}" if prefix else name, metric):
-            dumps.append(MetricDump(info.category, metric_name, value, info.tm_id, info.job_id,
-                                    info.vertex_id, info.subtask_index, info.attempt_number,
-                                    info.operator_name))
-    return dumps
+    return dump_metrics(registry, lambda info: info.tm_id == tm_id
+                        and info.category in _TASKMANAGER_CATEGORIES)
 
 
 class MetricsServiceMixin:
