@@ -204,6 +204,42 @@ def test_a_slow_consumer_shows_as_back_pressure_at_its_producer(strom_parallelis
         client.cancel().result(timeout=DEADLINE_S)
 
 
+def _vertex_of(dumps: list[MetricDump], operator: str) -> dict[str, float]:
+    """The task metrics of the vertex holding ``operator``, summed over its subtasks."""
+    vertices = {d.vertex_id for d in dumps
+                if d.category == "operator" and d.operator_name == operator}
+    totals: dict[str, float] = defaultdict(float)
+    for d in dumps:
+        if d.category == "task" and d.vertex_id in vertices:
+            totals[d.name] += float(d.value)
+    return totals
+
+
+def test_a_task_waiting_for_input_is_idle_though_its_output_still_waits_in_its_slot() -> None:
+    """A slow source chain, a quick middle task and a sink share one slot thread. While the
+    source computes, the middle task's last output still waits for the sink, but it has
+    no input to go on with: on a thread of its own it would wait for input, so it is idle,
+    not back-pressured (the web UI coloured such a vertex as back-pressured)."""
+    with MiniClusterFixture(parallelism=1) as cluster:
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.from_source(TestingSource(list(range(200_000))), WatermarkStrategy.no_watermarks(),
+                        "numbers").map(_Slow()).name("slow") \
+            .rebalance().map(lambda x: x).name("middle") \
+            .rebalance().sink_to(CollectSink()).name("collect")
+        client = env.execute_async()
+        found: dict[str, float] = {}
+
+        def source_busy_a_while() -> bool:
+            dumps = _dumps(cluster)
+            found.update(_vertex_of(dumps, "middle"))
+            return _vertex_of(dumps, "slow").get("accumulatedBusyTime", 0) > 1000
+
+        wait_until(source_busy_a_while, timeout_s=DEADLINE_S,
+                   what="the slow source chain to be busy for a second")
+        assert found["accumulatedIdleTime"] > found["accumulatedBackpressuredTime"], found
+        client.cancel().result(timeout=DEADLINE_S)
+
+
 def test_the_benchmarks_switch_turns_counting_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """``benchmarks/metrics_overhead.py`` compares against tasks that count nothing: the
     switch must really skip the counting (the metrics stay registered, at 0)."""

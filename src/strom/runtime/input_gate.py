@@ -150,6 +150,11 @@ class InputGate:
     def has_data(self) -> bool:
         return any(not c.is_empty() for c in self.channels)
 
+    def may_have_data(self) -> bool:
+        """Whether some channel was signalled to hold data and not polled empty since
+        (O(1); what a task's time accounting asks after every step)."""
+        return bool(self._available)
+
     def on_watermark(self, channel: int, timestamp: int) -> int | None:
         """A channel's watermark; returns the operator's new watermark if it advanced."""
         if timestamp > self.watermarks[channel]:

@@ -441,8 +441,11 @@ class Task(TaskCheckpointing):
             result = StepResult.DONE
         if result is StepResult.PROGRESS:
             if times is not None:
-                # the other tasks of the slot run now: does its output wait for them?
-                times.enter(BACKPRESSURED if self._output_pending() else IDLE)
+                # the other tasks of the slot run now: it is back-pressured if it has input
+                # to go on with but its output still waits for them; without input it
+                # would wait for its input on a thread of its own, which is idle
+                times.enter(BACKPRESSURED if self._output_pending() and self._input_ready()
+                            else IDLE)
         else:
             if times is not None:
                 times.enter(BACKPRESSURED if result is StepResult.BACKPRESSURED else IDLE)
@@ -452,6 +455,12 @@ class Task(TaskCheckpointing):
                     release_python_path(self._python_path)
                     self._python_path = ()
         return result
+
+    def _input_ready(self) -> bool:
+        if self.source is not None:
+            return True
+        gate = self.gate
+        return gate is not None and gate.may_have_data()
 
     def _output_pending(self) -> bool:
         for writer in self.writers:

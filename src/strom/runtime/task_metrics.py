@@ -12,9 +12,9 @@ Everything here is counted per batch or per state change, never per record:
 A slot thread runs several tasks cooperatively, a step at a time, so a task's wall-clock
 time is split at its step boundaries: its own steps are busy; after a step, until its next
 one, it is back-pressured when its output is full (the step stopped for credit) or when
-what it produced still waits in its channels for consumers that run meanwhile, and idle
-otherwise (it found no input, waits for a timer, or waits for its turn with nothing
-queued). A fast source sharing its slot with a slow map thus shows mostly back-pressured
+what it produced still waits in its channels for consumers that run meanwhile while it has
+input to go on with, and idle otherwise (it found no input, waits for a timer, or waits
+for its turn with nothing queued: on a thread of its own it would wait for input). A fast source sharing its slot with a slow map thus shows mostly back-pressured
 and the map mostly busy, as their two threads would in Flink; the three shares of one
 task add up to its wall-clock time.
 """
