@@ -138,6 +138,14 @@ def test_list_json_cancel_and_cluster_status(cluster: MiniCluster, tmp_path: Pat
     assert status.output.splitlines()[-1] == "No running jobs."
     latch.trigger()
 
+    other = waiting_job(cluster, Latch(), "second job")
+    as_json = runner.invoke(main, ["cancel", "-m", address(cluster), "--json",
+                                   str(other.get_job_id())])
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.output) == {"jobId": str(other.get_job_id()), "cancelled": True}
+    wait_until(lambda: other.get_job_status().result(timeout=10) is JobStatus.CANCELED,
+               what="the second job to be cancelled")
+
 
 PROGRESS_PROGRAM = """
 import sys

@@ -81,11 +81,16 @@ def list_jobs(connection: Connection, running: bool, scheduled: bool, show_all: 
 
 @click.command()
 @cluster_command
+@json_option
 @click.argument("job_id", metavar="JOBID")
-def cancel(connection: Connection, job_id: str) -> None:
-    """Cancel the job JOBID."""
+def cancel(connection: Connection, as_json: bool, job_id: str) -> None:
+    """Cancel the job JOBID. With --json: {"jobId", "cancelled": true}."""
     parsed = parse_job_id(job_id)
     rest = connection.rest()
-    click.echo(f"Cancelling job {parsed}.")
+    if not as_json:
+        click.echo(f"Cancelling job {parsed}.")
     rest.cancel_job(parsed)
-    click.echo(f"Cancelled job {parsed}.")
+    if as_json:
+        print_json({"jobId": str(parsed), "cancelled": True})
+    else:
+        click.echo(f"Cancelled job {parsed}.")

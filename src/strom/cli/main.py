@@ -201,7 +201,7 @@ def run(jobmanager: str | None, detached: bool, py_files: str | None,
         # a local job's cluster (and its REST API) stops with the job: its last status
         # comes from the job's client then
         see._context.on_local_submit = lambda client, name, rest_url: progress.follow(
-            RestClient(rest_url), client.get_job_id(),
+            RestClient(rest_url, configuration), client.get_job_id(),
             lambda: JobProgress(str(client.get_job_id()), name,
                                 client.get_job_status().result(timeout=5).name))
     try:

@@ -13,7 +13,13 @@ from __future__ import annotations
 
 import click
 
-from strom.cli.connection import Connection, cluster_command, parse_job_id
+from strom.cli.connection import (
+    Connection,
+    cluster_command,
+    json_option,
+    parse_job_id,
+    print_json,
+)
 from strom.client.rest import RestClientError
 from strom.common.job import JobID
 
@@ -33,6 +39,12 @@ def _job_id(text: str | None) -> JobID:
     return parse_job_id(text)
 
 
+def _say(as_json: bool, line: str) -> None:
+    """Flink's progress lines, left out with --json (which prints one JSON object)."""
+    if not as_json:
+        click.echo(line)
+
+
 def _failed(what: str, error: BaseException) -> click.ClickException:
     message = str(error) if isinstance(error, RestClientError) else (
         f"{type(error).__name__}: {error}")
@@ -44,33 +56,40 @@ def _failed(what: str, error: BaseException) -> click.ClickException:
 @click.option("-d", "--dispose", "dispose_path", default=None, metavar="savepointPath",
               help="Dispose (delete) the savepoint at savepointPath instead.")
 @_format_option
+@json_option
 @click.argument("job_id", metavar="JOBID", required=False)
 @click.argument("target_directory", metavar="[targetDirectory]", required=False)
 def savepoint(connection: Connection, dispose_path: str | None, format_type: str,
-              job_id: str | None, target_directory: str | None) -> None:
+              as_json: bool, job_id: str | None, target_directory: str | None) -> None:
     """Take a savepoint of the job JOBID into targetDirectory (default:
-    execution.checkpointing.savepoint-dir), or dispose of one with -d."""
+    execution.checkpointing.savepoint-dir), or dispose of one with -d.
+
+    With --json: {"jobId", "location"} (or {"location", "disposed": true})."""
     cluster = connection.cluster()
     if dispose_path is not None:
         if job_id is not None:
             raise click.UsageError("-d/--dispose takes the savepoint's path and no JOBID.")
-        click.echo(f"Disposing savepoint '{dispose_path}'.")
-        click.echo("Waiting for response...")
+        _say(as_json, f"Disposing savepoint '{dispose_path}'.")
+        _say(as_json, "Waiting for response...")
         try:
             cluster.dispose_savepoint(dispose_path)
         except Exception as e:
             raise _failed(f"Disposing savepoint '{dispose_path}'", e) from None
-        click.echo(f"Savepoint '{dispose_path}' disposed.")
+        if as_json:
+            print_json({"location": dispose_path, "disposed": True})
+        _say(as_json, f"Savepoint '{dispose_path}' disposed.")
         return
     parsed = _job_id(job_id)
-    click.echo(f"Triggering savepoint for job {parsed}.")
-    click.echo("Waiting for response...")
+    _say(as_json, f"Triggering savepoint for job {parsed}.")
+    _say(as_json, "Waiting for response...")
     try:
         path = cluster.trigger_savepoint(parsed, target_directory, format_type.upper())
     except Exception as e:
         raise _failed(f"Triggering a savepoint for the job {parsed}", e) from None
-    click.echo(f"Savepoint completed. Path: {path}")
-    click.echo("You can resume your program from this savepoint with the run command.")
+    if as_json:
+        print_json({"jobId": str(parsed), "location": path})
+    _say(as_json, f"Savepoint completed. Path: {path}")
+    _say(as_json, "You can resume your program from this savepoint with the run command.")
 
 
 @click.command()
@@ -82,35 +101,46 @@ def savepoint(connection: Connection, dispose_path: str | None, format_type: str
               help="Emit MAX_WATERMARK before the savepoint, so that all event-time windows "
                    "and timers fire (use when the job will not be resumed).")
 @_format_option
+@json_option
 @click.argument("job_id", metavar="JOBID")
 def stop(connection: Connection, savepoint_path: str | None, drain: bool, format_type: str,
-         job_id: str) -> None:
-    """Stop the job JOBID with a savepoint; the job ends FINISHED."""
+         as_json: bool, job_id: str) -> None:
+    """Stop the job JOBID with a savepoint; the job ends FINISHED.
+
+    With --json: {"jobId", "location"}."""
     parsed = _job_id(job_id)
     cluster = connection.cluster()
     doing = "Draining" if drain else "Suspending"
-    click.echo(f'{doing} job "{parsed}" with a {format_type.upper()} savepoint.')
+    _say(as_json, f'{doing} job "{parsed}" with a {format_type.upper()} savepoint.')
     try:
         path = cluster.stop_with_savepoint(parsed, savepoint_path, drain, format_type.upper())
     except Exception as e:
         raise _failed(f"Stopping the job {parsed} with a savepoint", e) from None
-    click.echo(f"Savepoint completed. Path: {path}")
+    if as_json:
+        print_json({"jobId": str(parsed), "location": path})
+    _say(as_json, f"Savepoint completed. Path: {path}")
 
 
 @click.command()
 @cluster_command
 @click.option("-full", "--full", is_flag=True,
               help="A full checkpoint, even when incremental checkpoints are configured.")
+@json_option
 @click.argument("job_id", metavar="JOBID")
-def checkpoint(connection: Connection, full: bool, job_id: str) -> None:
-    """Take a checkpoint of the job JOBID now."""
+def checkpoint(connection: Connection, full: bool, as_json: bool, job_id: str) -> None:
+    """Take a checkpoint of the job JOBID now.
+
+    With --json: {"jobId", "checkpointId", "checkpointType"}."""
     parsed = _job_id(job_id)
     cluster = connection.cluster()
-    click.echo(f"Triggering checkpoint for job {parsed}.")
-    click.echo("Waiting for response...")
+    _say(as_json, f"Triggering checkpoint for job {parsed}.")
+    _say(as_json, "Waiting for response...")
     try:
         checkpoint_id = cluster.trigger_checkpoint(parsed, full)
     except Exception as e:
         raise _failed(f"Triggering a checkpoint for the job {parsed}", e) from None
     kind = "FULL" if full else "CONFIGURED"
-    click.echo(f"Checkpoint({kind}) {checkpoint_id} for job {parsed} completed.")
+    if as_json:
+        print_json({"jobId": str(parsed), "checkpointId": checkpoint_id,
+                    "checkpointType": kind})
+    _say(as_json, f"Checkpoint({kind}) {checkpoint_id} for job {parsed} completed.")

@@ -3,6 +3,7 @@ options and output lines, against a MiniCluster whose JobMaster has a fake coord
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -106,6 +107,30 @@ def test_savepoint_dispose_prints_flinks_lines(cluster: MiniCluster, tmp_path: P
         f"Disposing savepoint '{path}'.", "Waiting for response...",
         f"Savepoint '{path}' disposed."]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_savepoint_stop_checkpoint_and_dispose_print_one_json_object_with_json(
+        cluster: MiniCluster, tmp_path: Path) -> None:
+    runner = CliRunner()
+    job, _, _ = start_job(cluster)
+    jid = str(job.get_job_id())
+    taken = runner.invoke(main, ["savepoint", "-m", address(cluster), "--json", jid,
+                                 str(tmp_path)])
+    assert taken.exit_code == 0, taken.output
+    assert json.loads(taken.output) == {
+        "jobId": jid, "location": f"file:{tmp_path}/savepoint-abcdef-0123456789ab"}
+    checkpoint = runner.invoke(main, ["checkpoint", "-m", address(cluster), "--json", jid])
+    assert checkpoint.exit_code == 0, checkpoint.output
+    assert json.loads(checkpoint.output) == {"jobId": jid, "checkpointId": 2,
+                                             "checkpointType": "CONFIGURED"}  # after the savepoint
+    stopped = runner.invoke(main, ["stop", "-m", address(cluster), "-p", str(tmp_path),
+                                   "--json", jid])
+    assert stopped.exit_code == 0, stopped.output
+    assert json.loads(stopped.output)["jobId"] == jid
+    path = write_savepoint(tmp_path / "old")
+    disposed = runner.invoke(main, ["savepoint", "-m", address(cluster), "--json", "-d", path])
+    assert disposed.exit_code == 0, disposed.output
+    assert json.loads(disposed.output) == {"location": path, "disposed": True}
 
 
 PROGRAM = """
