@@ -52,33 +52,19 @@ def scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
 
 
 def counting_job(env: StreamExecutionEnvironment, name: str) -> Any:
-    """A slow job whose second task (``Map``, after a rebalance) counts its input in its
-    task group's ``numRecordsIn``: the task metrics' own counter where it is registered,
-    else one the function registers itself."""
+    """A slow job whose second task (``Map``, after a rebalance) counts its input in the
+    task metrics' ``numRecordsIn``."""
 
-    def count(x: int) -> int:
-        import sys
+    def slow(x: int) -> int:
         import time
 
-        from strom.runtime.task import Task
-
-        state = count.__dict__
-        if "counter" not in state:
-            frame: Any = sys._getframe()
-            while frame is not None and not isinstance(frame.f_locals.get("self"), Task):
-                frame = frame.f_back
-            group = frame.f_locals["self"].metric_group
-            own = "numRecordsIn" not in group.metrics
-            state["counter"] = group.counter("numRecordsIn") if own else None
-        if state["counter"] is not None:
-            state["counter"].inc()
         time.sleep(0.002)
         return x
 
     env.set_parallelism(1)
     (env.from_source(NumberSequenceSource(0, 10_000_000), WatermarkStrategy.no_watermarks(),
                      "numbers")
-        .rebalance().map(count).name("Map").sink_to(CollectSink()))
+        .rebalance().map(slow).name("Map").sink_to(CollectSink()))
     return env._job_graph(name)
 
 

@@ -92,11 +92,7 @@ def _guard_batch(operator: StreamOperator,
 
     def emit_counted(values: list[Any], timestamps: list[int] | None) -> None:
         count(len(values))
-        try:
-            process(values, timestamps, None)
-        except BaseException as e:
-            attribute_failure(e, name)
-            raise
+        emit(values, timestamps)
 
     return emit_counted
 
@@ -444,7 +440,7 @@ class Task(TaskCheckpointing):
                 # the other tasks of the slot run now: it is back-pressured if it has input
                 # to go on with but its output still waits for them; without input it
                 # would wait for its input on a thread of its own, which is idle
-                times.enter(BACKPRESSURED if self._output_pending() and self._input_ready()
+                times.enter(BACKPRESSURED if self._input_ready() and self._output_pending()
                             else IDLE)
         else:
             if times is not None:
