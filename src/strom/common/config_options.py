@@ -304,6 +304,9 @@ from strom.common.config_options_security import SECURITY_OPTIONS  # noqa: E402
 # ---- web UI (strom.common.config_options_web)
 from strom.common.config_options_web import WEB_OPTIONS  # noqa: E402
 
+# ---- high availability (strom.common.config_options_ha)
+from strom.common.config_options_ha import HA_OPTIONS  # noqa: E402
+
 # -- the options strom understands (Flink's keys and defaults) --------------------------
 
 # Flink's KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM.
@@ -655,6 +658,8 @@ _ALL_OPTIONS: tuple[ConfigOption[Any], ...] = (
     *SECURITY_OPTIONS,
     # ---- web UI
     *WEB_OPTIONS,
+    # ---- high availability
+    *HA_OPTIONS,
 )
 
 # Flink keys strom does not model (yet) that must never be mistaken for typos of the ones
@@ -665,9 +670,6 @@ _OTHER_FLINK_KEYS = frozenset(
         "rest.bind-address",
         "jobmanager.memory.process.size",
         "taskmanager.memory.process.size",
-        "high-availability.type",
-        "high-availability.storageDir",
-        "high-availability.cluster-id",
         "pipeline.jars",
         "pipeline.classpaths",
     }
