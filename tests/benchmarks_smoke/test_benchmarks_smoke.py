@@ -107,7 +107,7 @@ def test_word_count_emits_every_rolling_update_like_the_baseline() -> None:
 
 def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_all.benchmark_modules() == [
-        "checkpoint_overhead", "checkpoint_pause", "collect", "keyed_process",
+        "checkpoint_overhead", "checkpoint_pause", "collect", "ha_failover", "keyed_process",
         "local_processes", "memory", "metrics_overhead", "network_channel", "recovery_time",
         "rocksdb_state", "stateless", "windows", "word_count"]
     code = run_all.main(["--json", "--scale", "0.002", "--repeat", "1", "--warmup", "0"])
@@ -117,6 +117,7 @@ def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture
         "checkpoint_overhead.window_1s",
         "checkpoint_pause.max_pause", "checkpoint_pause.max_pause_copying",
         "collect.vs_sink", "collect.vs_keeping_sink",
+        "ha_failover.kill_leader",
         "keyed_process.value_state_timers",
         "local_processes.scaling_p2_over_p1", "local_processes.cpu_keyed_p2",
         "local_processes.startup_p2", "local_processes.latency",

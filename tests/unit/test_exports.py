@@ -84,6 +84,9 @@ PUBLIC = {
     "strom.testing.process_cluster": [
         "ClusterProcess", "ProcessCluster",
     ],
+    "strom.testing.ha_process_cluster": [
+        "HA_TIMEOUTS", "HaProcessCluster", "RestAnswer", "rest_get",
+    ],
     "strom.testing.tls": [
         "CertificateFiles", "make_certificates",
     ],
