@@ -240,10 +240,14 @@ def test_zookeeper_restarted_under_a_running_cluster_suspends_and_resumes_the_jo
     wait_for_checkpoint(ha_cluster, job_id, checkpoints, 2)
     assert ha_cluster.job_state(job_id) == "RUNNING", "the job finished too soon"
 
+    leader = ha_cluster.leader()
     zookeeper.stop()  # type: ignore[attr-defined]
     # leadership is revoked at once (the connection is suspended): no JobManager serves
-    # REST as the leader, and the suspended JobMaster cancelled the job's tasks
+    # REST as the leader, the job is SUSPENDED on the former leader, and its JobMaster
+    # cancelled the job's tasks
     wait_until(lambda: not ha_cluster.leaders(), 30, "every JobManager to give up leading")
+    wait_until(lambda: f"({job_id}) is suspended" in leader.log(), 30,
+               "the former leader to suspend the job")
     wait_until(lambda: not any(ha_cluster.running_tasks().values()), 30,
                "the TaskManagers to run no task of the suspended job")
 

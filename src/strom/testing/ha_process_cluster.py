@@ -275,9 +275,11 @@ class HaProcessCluster:
                          f"{p.log()}" for p in self._all)
 
     def stop(self) -> None:
-        """End every process this cluster started (TaskManagers first), then the client."""
+        """End every process this cluster started, then the client: the TaskManagers first,
+        then the JobManagers newest first (the standbys before the leader, which is most often
+        the oldest, so that leadership does not move from one to the next as they stop)."""
         try:
-            for process in sorted(self._all, key=lambda p: p.name == "jobmanager"):
+            for process in sorted(reversed(self._all), key=lambda p: p.name == "jobmanager"):
                 process.stop()
         finally:
             if self._rpc is not None:
