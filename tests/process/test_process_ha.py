@@ -5,7 +5,8 @@ others stand by) and two ``strom taskmanager`` processes of one slot each.
 The job is ``examples/exactly_once_windows.py`` (keyed event-time windows, the exactly-once
 FileSink, checkpoints every 250 ms), submitted detached with ``strom run -m`` to the REST API
 of whichever JobManager leads; its ``expected_lines`` (``--print-expected``) is the oracle:
-the finished part files must hold exactly those lines, none missing, none twice.
+the finished part files must hold exactly those lines, none missing, none twice. One test
+runs it attached instead (``strom run`` without ``-m``, finding the leader in ZooKeeper).
 
 Timeouts (:data:`strom.testing.ha_process_cluster.HA_TIMEOUTS`): heartbeat.interval 1 s,
 heartbeat.timeout 5 s, ZooKeeper session timeout 4 s (connection timeout 2 s, retry wait
@@ -255,4 +256,37 @@ def test_zookeeper_restarted_under_a_running_cluster_suspends_and_resumes_the_jo
     ha_cluster.leader(FAILOVER_TIMEOUT_S)
     wait_for_state(ha_cluster, job_id, "RUNNING")
     wait_for_state(ha_cluster, job_id, "FINISHED", RESULT_TIMEOUT_S)
+    assert_exactly_once(tmp_path / "out", records)
+
+
+def test_an_attached_run_finds_the_leader_in_zookeeper_and_outlives_its_kill(
+        zookeeper: object, ha_cluster: HaProcessCluster, tmp_path: Path) -> None:
+    """``strom run`` without ``-m`` and without ``-d``, with the high-availability keys: it
+    submits to the leader ZooKeeper names, and waits for the job's result through the leader
+    killed under it and the standby that takes over."""
+    records, checkpoints = 40_000, tmp_path / "checkpoints"
+    ha_keys = [arg for key, value in ha_cluster.config.items()
+               if key.startswith("high-availability.") for arg in ("-D", f"{key}={value}")]
+    run = subprocess.Popen(
+        [sys.executable, "-m", "strom.cli.main", "run", *ha_keys, "-p", "2", str(EXAMPLE),
+         "--output", str(tmp_path / "out"), "--checkpoint-dir", str(checkpoints),
+         "--checkpoint-interval", str(CHECKPOINT_INTERVAL_MS), "--records", str(records),
+         "--rate", "4000"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+    try:
+        wait_until(lambda: latest_checkpoint(checkpoints) >= 2 or run.poll() is not None,
+                   60, "a second checkpoint of the attached run's job", interval_s=0.02)
+        assert run.poll() is None, f"strom run ended before the kill:\n{run.communicate()[0]}"
+        old = ha_cluster.leader()
+        ha_cluster.kill(old)
+        output, _ = run.communicate(timeout=FAILOVER_TIMEOUT_S + RESULT_TIMEOUT_S)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 0, f"{output}\n{ha_cluster.logs()}"
+    job_id = re.search(r"Job with JobID ([0-9a-f]{32}) has finished\.", output)
+    assert job_id is not None, output
+    assert ha_cluster.leader().pid != old.pid
+    assert ha_cluster.job_state(job_id.group(1)) == "FINISHED"
     assert_exactly_once(tmp_path / "out", records)
