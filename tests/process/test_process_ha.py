@@ -290,3 +290,30 @@ def test_an_attached_run_finds_the_leader_in_zookeeper_and_outlives_its_kill(
     assert ha_cluster.leader().pid != old.pid
     assert ha_cluster.job_state(job_id.group(1)) == "FINISHED"
     assert_exactly_once(tmp_path / "out", records)
+
+
+def test_a_frozen_leader_is_replaced_and_steps_down_when_it_wakes(
+        zookeeper: object, ha_cluster: HaProcessCluster, tmp_path: Path) -> None:
+    """The leader stops (``kill -STOP``) for longer than its ZooKeeper session timeout: a
+    standby takes over and runs the job. When the old leader wakes (``kill -CONT``) it finds
+    its session expired, gives up leading (no REST answer as the leader, the TaskManagers
+    refuse its calls by their fencing token) and the output stays exactly once."""
+    records, checkpoints = 50_000, tmp_path / "checkpoints"
+    job_id = submit(ha_cluster, tmp_path, records, rate=4_000)
+    wait_for_state(ha_cluster, job_id, "RUNNING")
+    wait_for_checkpoint(ha_cluster, job_id, checkpoints, 2)
+    old = ha_cluster.leader()
+    ha_cluster.freeze(old)
+    try:
+        new = ha_cluster.leader(FAILOVER_TIMEOUT_S)
+        wait_for_state(ha_cluster, job_id, "RUNNING")
+        # the new leader's attempt completes a checkpoint while the old one sleeps
+        wait_for_checkpoint(ha_cluster, job_id, checkpoints, latest_checkpoint(checkpoints) + 1)
+    finally:
+        ha_cluster.thaw(old)
+    assert new.pid != old.pid
+    wait_until(lambda: "Leadership revoked" in old.log(), 30,
+               "the woken leader to give up its leadership")
+    holds_for(lambda: ha_cluster.leaders() == [new], 2)
+    wait_for_state(ha_cluster, job_id, "FINISHED", RESULT_TIMEOUT_S)
+    assert_exactly_once(tmp_path / "out", records)

@@ -25,7 +25,9 @@ known every JobManager answers 503.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import sys
 import time
 import urllib.error
@@ -124,6 +126,7 @@ class HaProcessCluster:
         self.jobmanagers: list[ClusterProcess] = []
         self.task_managers: list[ClusterProcess] = []
         self._all: list[ClusterProcess] = []
+        self._frozen: set[int] = set()
         self._rpc: RpcService | None = None
 
     # ------------------------------------------------------------------ processes
@@ -178,8 +181,20 @@ class HaProcessCluster:
         """``kill -9`` one of the processes."""
         process.kill()
 
+    def freeze(self, process: ClusterProcess) -> None:
+        """``kill -STOP``: the process keeps its sockets but does nothing (as a process in a
+        long pause would), until :meth:`thaw`. REST is not asked of a frozen JobManager."""
+        self._frozen.add(process.pid)
+        os.kill(process.pid, signal.SIGSTOP)
+
+    def thaw(self, process: ClusterProcess) -> None:
+        """``kill -CONT`` a frozen process."""
+        os.kill(process.pid, signal.SIGCONT)
+        self._frozen.discard(process.pid)
+
     def live_jobmanagers(self) -> list[ClusterProcess]:
-        return [p for p in self.jobmanagers if p.running()]
+        """The JobManagers that run and are not frozen."""
+        return [p for p in self.jobmanagers if p.running() and p.pid not in self._frozen]
 
     # ------------------------------------------------------------------ the leader, via REST
     def leader(self, timeout_s: float = 60.0) -> ClusterProcess:
@@ -279,6 +294,9 @@ class HaProcessCluster:
         then the JobManagers newest first (the standbys before the leader, which is most often
         the oldest, so that leadership does not move from one to the next as they stop)."""
         try:
+            for pid in list(self._frozen):
+                os.kill(pid, signal.SIGCONT)  # a stopped process cannot handle SIGTERM
+            self._frozen.clear()
             for process in sorted(reversed(self._all), key=lambda p: p.name == "jobmanager"):
                 process.stop()
         finally:
