@@ -16,10 +16,14 @@ then can a standby win the election.
 
 from __future__ import annotations
 
+import os
 import random
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import textwrap
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -30,7 +34,7 @@ import pytest
 
 from strom.processes import ClusterProcess
 from strom.testing import wait_until
-from strom.testing.ha_process_cluster import HaProcessCluster
+from strom.testing.ha_process_cluster import HaProcessCluster, rest_get
 
 pytestmark = pytest.mark.slow
 
@@ -317,3 +321,75 @@ def test_a_frozen_leader_is_replaced_and_steps_down_when_it_wakes(
     holds_for(lambda: ha_cluster.leaders() == [new], 2)
     wait_for_state(ha_cluster, job_id, "FINISHED", RESULT_TIMEOUT_S)
     assert_exactly_once(tmp_path / "out", records)
+
+
+_MEMBER = re.compile(r"(jobmanager-\d+)\s+pid (\d+)\s+\S+ (leader|standby|electing), REST (\S+)")
+
+
+def test_the_readme_high_availability_walkthrough(zookeeper: object, tmp_path: Path) -> None:
+    """README's High availability walk-through as a user runs it: the shipped conf/ copied
+    and the high-availability keys appended, two JobManagers in ``masters`` (free ports
+    here, not 8081/8082), ``strom cluster start``, the example submitted detached through
+    the leader ZooKeeper names, the standby's REST redirecting to the leader, the leader
+    killed by its pid file, the job RUNNING again and FINISHED on the other JobManager with
+    exactly the expected lines (smaller than the README's run: 20,000 readings, a 4 s
+    session timeout)."""
+    records, output, checkpoints = 20_000, tmp_path / "windows", tmp_path / "checkpoints"
+    conf = tmp_path / "ha-conf"
+    shutil.copytree(EXAMPLES.parent / "conf", conf)
+    quorum = zookeeper.connect_string  # type: ignore[attr-defined]
+    with open(conf / "config.yaml", "a") as config:
+        config.write(textwrap.dedent(f"""
+            high-availability:
+              type: zookeeper
+              zookeeper:
+                quorum: {quorum}
+                client:
+                  session-timeout: 4 s
+              storageDir: {tmp_path / "strom-ha"}
+            """))
+    (conf / "masters").write_text("localhost:0\nlocalhost:0\n")
+    client = ("--config", str(conf / "config.yaml"))
+
+    def listed(*flags: str) -> str:
+        return strom("list", *flags, *client, cwd=tmp_path).stdout
+
+    started = strom("cluster", "start", "--conf-dir", str(conf), "-D", "heartbeat.interval=1s",
+                    "-D", "heartbeat.timeout=5s", cwd=tmp_path)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        members = {name: (int(pid), role, rest)
+                   for name, pid, role, rest in _MEMBER.findall(started.stdout)}
+        assert [members[jm][1] for jm in ("jobmanager-0", "jobmanager-1")] == [
+            "leader", "standby"], started.stdout
+        leader_rest, standby_rest = members["jobmanager-0"][2], members["jobmanager-1"][2]
+
+        run = strom("run", *client, "-d", "-p", "1", str(EXAMPLE), "--output", str(output),
+                    "--checkpoint-dir", str(checkpoints), "--rate", "4000",
+                    "--records", str(records), cwd=tmp_path)
+        assert run.returncode == 0, run.stdout + run.stderr
+        job_id = re.search(r"submitted with JobID ([0-9a-f]{32})", run.stdout)
+        assert job_id is not None, run.stdout
+        redirect = rest_get(standby_rest, "/jobs/overview")
+        assert redirect.status == 307, redirect
+        assert redirect.location == f"{leader_rest}/jobs/overview", redirect
+        wait_until(lambda: latest_checkpoint(checkpoints) >= 1, 60, "a first checkpoint")
+
+        os.kill(int((tmp_path / "log" / "jobmanager-0.pid").read_text().split()[0]),
+                signal.SIGKILL)
+        wait_until(lambda: f"{job_id.group(1)} : exactly-once windows (RUNNING)" in listed(),
+                   FAILOVER_TIMEOUT_S, "the job to run on the standby", interval_s=0.5)
+        status = strom("cluster", "status", *client, cwd=tmp_path).stdout
+        assert re.search(r"jobmanager-1 .* leader, REST", status), status
+        assert re.search(r"jobmanager-0 .* \(not running\)", status), status
+        wait_until(lambda: f"{job_id.group(1)} : exactly-once windows (FINISHED)"
+                   in listed("-a"), RESULT_TIMEOUT_S, "the job to finish", interval_s=0.5)
+    finally:
+        stopped = strom("cluster", "stop", "--timeout", "10", cwd=tmp_path)
+        print(stopped.stdout, stopped.stderr, file=sys.stderr)  # pytest shows it on failure
+        for log in sorted((tmp_path / "log").glob("*.log")):
+            print(f"----- {log.name}\n{log.read_text(errors='replace')}", file=sys.stderr)
+    expected = strom("run", str(EXAMPLE), "--print-expected", "--records", str(records),
+                     cwd=tmp_path)
+    assert sorted(line for text in finished_files(output).values()
+                  for line in text.splitlines()) == sorted(expected.stdout.splitlines())
