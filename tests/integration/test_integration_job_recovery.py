@@ -236,9 +236,13 @@ def test_the_new_leader_recovers_a_running_job_from_its_latest_checkpoint(
     used_by_a = counter.get() - 1  # the last id A took (perhaps of an aborted checkpoint)
     committed_on_a = finished_lines(tmp_path / "out")
     assert 0 < len(committed_on_a) < len(job.expected_lines(records)), "A ran to the end"
-    # suspended is not terminated: no result, the graph and checkpoints stay
+    # suspended is not terminated: no result, the graph and checkpoints stay (the retained
+    # one: subsumed ones left the store); its tasks ended and its slots are free
     assert not cluster.stores.results.has_entry(job_id)
     assert cluster.stores.graphs.job_ids() == [job_id]
+    store = cluster.stores.checkpoints.create_completed_checkpoint_store(job_id)
+    assert [checkpoint_id for checkpoint_id, _ in store.recover()] == [before.checkpoint_id]
+    assert cluster.run(cluster.rm.free_slot_count()) == 4
     cluster.run(a.stop())
 
     b = cluster.dispatcher("dispatcher-b")
@@ -267,6 +271,27 @@ def test_the_new_leader_recovers_a_running_job_from_its_latest_checkpoint(
     assert cluster.stores.graphs.job_ids() == []
     wait_until(lambda: not (tmp_path / "checkpoints" / str(job_id)).exists(), TIMEOUT_S,
                "the finished job's checkpoints to be discarded")
+
+
+def test_a_damaged_recovered_checkpoint_fails_the_job_instead_of_starting_it_afresh(
+        cluster: Cluster, tmp_path: Path) -> None:
+    job_id = JobID.generate()
+    a = cluster.dispatcher("dispatcher-a")
+    graph = window_job(tmp_path, 30_000, rate=6_000)
+    cluster.run(cluster.gateway(a).submit_job(job_graph_payload(graph, cluster.rpc), job_id))
+    wait_until(lambda: (latest_completed(a.job_masters[job_id]) or _NONE).checkpoint_id >= 1,
+               DEADLINE_S, "a checkpoint on A")
+    cluster.run(a.suspend())
+    store = cluster.stores.checkpoints.create_completed_checkpoint_store(job_id)
+    [(checkpoint_id, _)] = store.recover()
+    store.add(checkpoint_id, b"not a checkpoint")
+
+    b = cluster.dispatcher("dispatcher-b")
+    assert cluster.run(b.recover_jobs()) == [job_id]
+    result = cluster.run(cluster.gateway(b).request_job_result(job_id))
+    assert result.status is JobStatus.FAILED
+    assert result.error is not None and "damaged" in result.error.message
+    assert cluster.stores.results.has_clean(job_id)
 
 
 class _NoCheckpoint:
