@@ -377,7 +377,7 @@ class DefaultLeaderElectionService:
 
     def _submit_grant(self, component_id: str, registration: _Registration,
                       session_id: str) -> None:
-        self._executor(lambda: self._deliver_grant(component_id, registration, session_id))
+        self._dispatch(lambda: self._deliver_grant(component_id, registration, session_id))
 
     def _deliver_grant(self, component_id: str, registration: _Registration,
                        session_id: str) -> None:
@@ -392,7 +392,7 @@ class DefaultLeaderElectionService:
             self._call(registration, lambda c: c.grant_leadership(session_id))
 
     def _submit_revoke(self, registration: _Registration) -> None:
-        self._executor(lambda: self._deliver_revoke(registration))
+        self._dispatch(lambda: self._deliver_revoke(registration))
 
     def _deliver_revoke(self, registration: _Registration) -> None:
         with self._lock:
@@ -406,7 +406,15 @@ class DefaultLeaderElectionService:
             log.error("leader election failed with no contender to tell", exc_info=error)
             return
         for registration in self._contenders.values():
-            self._executor(_bind(registration.contender.handle_error, error))
+            self._dispatch(_bind(registration.contender.handle_error, error))
+
+    def _dispatch(self, fn: Callable[[], None]) -> None:
+        try:
+            self._executor(fn)
+        except RuntimeError:
+            # the contenders' loop is closed (the process is stopping): nobody to tell
+            log.warning("leader election event dropped: the contenders' executor refused it",
+                        exc_info=True)
 
     def _call(self, registration: _Registration,
               fn: Callable[[LeaderContender], None]) -> None:
