@@ -430,3 +430,22 @@ def test_events_after_the_contenders_loop_closed_are_dropped_not_raised() -> Non
     drivers.driver.revoke()  # from a driver thread: must not raise into the driver
     ran.extend(kind for kind, _ in contender.events)
     assert ran == ["grant"] and service.session_id is None
+
+
+def test_a_closed_election_handle_cannot_touch_the_next_one_of_its_component() -> None:
+    service, executor, drivers = make_service(leading=True)
+    old = service.create_leader_election(DISPATCHER)
+    old.start_leader_election(TestingLeaderContender())
+    old.close()
+    new = register(service, DISPATCHER, "tcp://h:2/dispatcher")
+    executor.run_all()
+    session = service.session_id
+    assert session is not None and new.election is not None
+    assert new.election.has_leadership(session)
+    assert not old.has_leadership(session)
+    old.confirm_leadership(session, "tcp://h:1/dispatcher")  # ignored
+    assert drivers.driver.published[DISPATCHER].address == "tcp://h:2/dispatcher"
+    old.close()  # does not close the new one
+    assert new.election.has_leadership(session)
+    with pytest.raises(RuntimeError, match="is closed"):
+        old.start_leader_election(TestingLeaderContender())
