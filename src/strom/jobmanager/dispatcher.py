@@ -9,6 +9,7 @@ from collections.abc import Callable
 from strom.common.job import JobID, JobStatus
 from strom.common.process_files import LogFileInfo, ThreadInfo
 from strom.graph.job_graph import JobGraph
+from strom.ha.services import HighAvailabilityServices
 from strom.heartbeat import HeartbeatSettings
 from strom.jobmanager.checkpoint.stats import CheckpointStatsSnapshot
 from strom.jobmanager.cluster_info import (
@@ -81,8 +82,13 @@ class Dispatcher(RpcEndpoint):
                  job_files: JobFileStore | None = None,
                  restart_defaults: dict[str, str] | None = None,
                  default_savepoint_dir: str | None = None,
-                 checkpoint_history: int = 10) -> None:
+                 checkpoint_history: int = 10, ha: HighAvailabilityServices | None = None,
+                 fencing_token: str | None = None) -> None:
         super().__init__(rpc, name)
+        #: the recovery stores (None: in memory) and the leader session this Dispatcher
+        #: runs under (None: unfenced)
+        self.ha = ha
+        self.fencing_token = fencing_token
         #: web.checkpoints.history: how many recent checkpoints REST lists per job
         self.checkpoint_history = checkpoint_history
         #: the cluster's restart-strategy.* and failover keys, for jobs that set none

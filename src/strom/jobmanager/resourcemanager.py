@@ -57,8 +57,11 @@ class ResourceManager(RpcEndpoint):
     gateway = ResourceManagerGateway
 
     def __init__(self, rpc: RpcService, name: str = "resourcemanager",
-                 heartbeat: HeartbeatSettings | None = None) -> None:
+                 heartbeat: HeartbeatSettings | None = None,
+                 fencing_token: str | None = None) -> None:
         super().__init__(rpc, name)
+        #: the leader session this ResourceManager runs under (None: unfenced)
+        self.fencing_token = fencing_token
         #: this ResourceManager's id: a TaskExecutor registered elsewhere ignores its beats
         self.instance_id = ResourceID()
         self.slots: list[_Slot] = []
