@@ -25,12 +25,19 @@ from tblib import Traceback
 
 from strom.common import _pickling
 
-__all__ = ["RemoteException", "RpcError", "SerializedError"]
+__all__ = ["FencingTokenError", "RemoteException", "RpcError", "SerializedError"]
 
 
 class RpcError(RuntimeError):
     """An RPC could not be delivered or answered: unknown address, a stopped endpoint, an
     unknown method, a lost connection or a timeout. The message names the peer."""
+
+
+class FencingTokenError(RpcError):
+    """A call was refused because its fencing token is not the receiver's current leader
+    session id (Flink's ``FencingTokenException``): it came from a deposed leader, or the
+    receiver does not lead. The caller is not (or no longer) the leader it believes it is,
+    or must look up the current leader again."""
 
 
 class RemoteException(Exception):
