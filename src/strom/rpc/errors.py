@@ -25,7 +25,8 @@ from tblib import Traceback
 
 from strom.common import _pickling
 
-__all__ = ["FencingTokenError", "RemoteException", "RpcError", "SerializedError"]
+__all__ = ["FencingTokenError", "RemoteException", "RpcError", "SerializedError",
+           "fencing_token_mismatch"]
 
 
 class RpcError(RuntimeError):
@@ -38,6 +39,19 @@ class FencingTokenError(RpcError):
     session id (Flink's ``FencingTokenException``): it came from a deposed leader, or the
     receiver does not lead. The caller is not (or no longer) the leader it believes it is,
     or must look up the current leader again."""
+
+
+def fencing_token_mismatch(method: str, received: str | None, expected: str | None,
+                           advice: str) -> FencingTokenError:
+    """The refusal of a call of ``method`` carrying ``received`` by a receiver that expects
+    ``expected`` (None: it follows no leader session), in Flink's words and then ``advice``."""
+    if expected is None:
+        return FencingTokenError(
+            f"Fencing token mismatch: Ignoring message {method} because the fencing token is "
+            f"null. {advice}")
+    return FencingTokenError(
+        f"Fencing token mismatch: Ignoring message {method} because the fencing token "
+        f"{received} did not match the expected fencing token {expected}. {advice}")
 
 
 class RemoteException(Exception):

@@ -44,7 +44,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from strom.rpc.codec import Call, GatewayCodec, Reply, decode_frame, encode_error, gateway_codec
-from strom.rpc.errors import FencingTokenError, RpcError
+from strom.rpc.errors import FencingTokenError, RpcError, fencing_token_mismatch
 
 if TYPE_CHECKING:
     from strom.common.security import InternalTls
@@ -468,16 +468,12 @@ class FencedRpcEndpoint(RpcEndpoint):
     def accept_call(self, method: str, fencing_token: str | None) -> None:
         expected = self.fencing_token
         if expected is None:
-            raise FencingTokenError(
-                f"Fencing token mismatch: Ignoring message {method} because the fencing "
-                f"token is null. {self.address} does not lead at the moment (the call "
-                f"carried token {fencing_token}); call the current leader, as leader "
-                "retrieval names it."
-            )
+            raise fencing_token_mismatch(
+                method, fencing_token, None,
+                f"{self.address} does not lead at the moment (the call carried token "
+                f"{fencing_token}); call the current leader, as leader retrieval names it.")
         if fencing_token is not None and fencing_token != expected:
-            raise FencingTokenError(
-                f"Fencing token mismatch: Ignoring message {method} because the fencing "
-                f"token {fencing_token} did not match the expected fencing token {expected}. "
+            raise fencing_token_mismatch(
+                method, fencing_token, expected,
                 f"The caller acts for another leader session than {self.address}'s: a "
-                "deposed leader must stop, a client must look up the current leader."
-            )
+                "deposed leader must stop, a client must look up the current leader.")
