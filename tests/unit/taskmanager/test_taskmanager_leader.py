@@ -1,6 +1,6 @@
 """A TaskExecutor follows the ResourceManager leader its retrieval names and fences off the
-others: two ResourceManagers (two leader sessions) in one RPC service, a retrieval the test
-drives, and a stand-in JobMaster. On every RPC transport."""
+others: two ResourceManagers (two leader sessions) in one RPC service, a leader retrieval
+whose driver the test feeds, and a stand-in JobMaster. On every RPC transport."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pytest
 from strom.common.job import JobID
 from strom.graph.ids import AllocationID, ResourceID
 from strom.ha.leader_election import LeaderInformation
-from strom.ha.leader_retrieval import LeaderRetrievalListener
+from strom.ha.leader_retrieval import DefaultLeaderRetrievalService, LeaderRetrievalListener
+from strom.ha.testing import TestingLeaderRetrievalDriver
 from strom.jobmanager.resourcemanager import ResourceManager
 from strom.network.environment import NetworkEnvironment
 from strom.rpc.errors import FencingTokenError
@@ -31,22 +32,20 @@ FAST_REGISTRATION = RegistrationSettings(initial_timeout_ms=50, max_timeout_ms=5
                                          error_delay_ms=50)
 
 
-class DrivenRetrieval:
-    """A leader retrieval service the test tells who leads."""
+class DrivenRetrieval(DefaultLeaderRetrievalService):
+    """The retrieval service over a driver the test tells who leads."""
 
     def __init__(self) -> None:
-        self.listener: LeaderRetrievalListener | None = None
-        self.stopped = False
+        self.driver: TestingLeaderRetrievalDriver | None = None
+        super().__init__(self._create_driver)
 
-    def start(self, listener: LeaderRetrievalListener) -> None:
-        self.listener = listener
-
-    def stop(self) -> None:
-        self.stopped = True
+    def _create_driver(self, events: LeaderRetrievalListener) -> TestingLeaderRetrievalDriver:
+        self.driver = TestingLeaderRetrievalDriver(events)
+        return self.driver
 
     def tell(self, leader: ResourceManager | None) -> None:
-        assert self.listener is not None, "the TaskExecutor did not start its retrieval"
-        self.listener.notify_leader_address(
+        assert self.driver is not None, "the TaskExecutor did not start its retrieval"
+        self.driver.leader(
             None if leader is None else LeaderInformation(leader.session_id, leader.address))
 
 
@@ -107,7 +106,7 @@ def cluster(request: Any) -> Iterator[Cluster]:
         for endpoint in reversed(endpoints):
             rpc.run_sync(endpoint.stop(), timeout=10)
         rpc.stop()
-    assert retrieval.stopped
+    assert retrieval.driver is not None and retrieval.driver.closed
 
 
 def test_a_resource_managers_id_is_its_leader_session(cluster: Cluster) -> None:
@@ -212,8 +211,14 @@ def test_without_a_leader_it_serves_none_and_goes_on_with_the_one_that_returns(
 def test_a_leader_named_while_none_was_reachable_is_registered_with(cluster: Cluster) -> None:
     # nobody leads at first: the TaskExecutor waits, unregistered, and registers once told
     cluster.retrieval.tell(None)
-    wait_until(lambda: cluster.retrieval.listener is not None, 10)
     assert not cluster.te.registered.is_set() and cluster.te.unregistered_since_ms is not None
     cluster.retrieval.tell(cluster.rm_b)
     wait_until(lambda: cluster.registered_at(cluster.rm_b), 10, "registration at B")
     assert cluster.te.unregistered_since_ms is None
+
+
+def test_a_failed_retrieval_is_kept_for_the_process_to_stop(cluster: Cluster) -> None:
+    assert cluster.retrieval.driver is not None
+    cluster.retrieval.driver.fail(ConnectionError("the ZooKeeper session expired for good"))
+    wait_until(lambda: cluster.te.leader_retrieval_error is not None, 10, "the failure")
+    assert "expired for good" in str(cluster.te.leader_retrieval_error)
