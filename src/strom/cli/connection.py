@@ -116,7 +116,13 @@ def cluster_command(f: F) -> F:
             log.debug("The REST call failed", exc_info=e)
             if verbose:
                 raise
-            raise click.ClickException(str(e)) from None
+            message = str(e)
+            if connection.find_leader and e.status in (None, 503):
+                message += (" With high availability the leader may have just failed: a "
+                            "standby takes over once its ZooKeeper session ends "
+                            "(high-availability.zookeeper.client.session-timeout); try "
+                            "again then.")
+            raise click.ClickException(message) from None
         except Exception as e:
             log.debug("The command failed", exc_info=e)
             if verbose:
