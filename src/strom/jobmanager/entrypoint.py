@@ -36,7 +36,7 @@ from strom.common.config_options_ha import HA_JOBMANAGER_PORT
 from strom.common.configuration import Configuration
 from strom.common.security import internal_tls
 from strom.entrypoint import EXIT_RUNTIME_FAILURE, EXIT_STARTUP_FAILURE, serve_until_stopped
-from strom.ha.leader_election import REST_SERVER
+from strom.ha.leader_election import REST_SERVER, STANDALONE_SESSION_ID
 from strom.ha.services import HighAvailabilityServices, create_ha_services, ha_enabled
 from strom.heartbeat import HeartbeatSettings
 from strom.jobmanager.dispatcher import Dispatcher
@@ -147,7 +147,7 @@ def _close_quietly(service: Any) -> None:
 def create_jobmanager_components(rpc: RpcService, heartbeat: HeartbeatSettings,
                                  configuration: Configuration | None = None, *,
                                  ha: HighAvailabilityServices | None = None,
-                                 fencing_token: str | None = None,
+                                 fencing_token: str = STANDALONE_SESSION_ID,
                                  ) -> tuple[ResourceManager, Dispatcher]:
     """The JobManager's components on ``rpc`` (not started); the MiniCluster builds its
     JobManager with this too. The ``restart-strategy.*`` and failover keys of
@@ -155,7 +155,7 @@ def create_jobmanager_components(rpc: RpcService, heartbeat: HeartbeatSettings,
     ``execution.checkpointing.savepoint-dir`` is the default for savepoints that name no
     directory. ``ha`` holds the recovery stores the Dispatcher writes to and recovers from
     (None: in-memory ones); ``fencing_token`` is the leader session both components run
-    under (None: unfenced, as in a MiniCluster)."""
+    under (a standalone cluster's fixed one by default)."""
     resource_manager = ResourceManager(rpc, heartbeat=heartbeat, fencing_token=fencing_token)
     restart_defaults = {}
     savepoint_dir = None

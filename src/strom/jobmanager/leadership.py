@@ -191,9 +191,7 @@ class JobManagerLeadership:
                 await dispatcher.start()
                 if self.on_leading is not None:
                     self.on_leading(resource_manager, dispatcher)
-                recover = getattr(dispatcher, "recover_jobs", None)
-                if recover is not None:
-                    await recover()
+                await dispatcher.recover_jobs()
             except Exception as e:
                 await self._stop_components(suspend=True)
                 self._fail(e)
@@ -231,9 +229,8 @@ class JobManagerLeadership:
             self.on_not_leading()
         try:
             if dispatcher is not None:
-                suspend_jobs = getattr(dispatcher, "suspend", None)
-                if suspend and suspend_jobs is not None:
-                    await suspend_jobs()
+                if suspend:
+                    await dispatcher.suspend()
                 await dispatcher.stop()
         finally:
             if resource_manager is not None:
