@@ -9,9 +9,9 @@ job's own exception with its traceback, as a local run does.
 With high availability (``high-availability.type: zookeeper`` in the client's
 configuration) the client needs no address: it asks ZooKeeper for the leading JobManager's
 REST endpoint (:func:`strom.client.leader.rest_leader_url`). Waiting for a job's result
-survives a failover: while the JobManager cannot be reached or answers 503 (a leader
-election), the client asks ZooKeeper for the leader again and keeps polling, for at most
-``failover_timeout_s``.
+survives a failover: while the JobManager cannot be reached (with high availability) or
+answers 503 (a leader election), the client asks ZooKeeper for the leader again and keeps
+polling, for at most ``failover_timeout_s``.
 """
 
 from __future__ import annotations
@@ -263,8 +263,8 @@ class RestClusterClient:
 
     def wait_for_result(self, job_id: JobID, job_name: str = "") -> JobResult:
         """Poll until the job has ended (backing off to 1 s between polls). While the
-        cluster cannot be reached or elects a leader (503), look for the leader again and
-        keep polling, for at most :attr:`failover_timeout_s`."""
+        cluster elects a leader (503) or, with high availability, cannot be reached, look
+        for the leader again and keep polling, for at most :attr:`failover_timeout_s`."""
         interval = self.poll_interval_s
         failing_since: float | None = None
         while True:
@@ -272,7 +272,7 @@ class RestClusterClient:
                 result = self.poll_result(job_id, job_name)
                 failing_since = None
             except RestClientError as e:
-                if e.status not in (None, 503):
+                if not self._failover_under_way(e):
                     raise
                 now = time.monotonic()
                 failing_since = failing_since if failing_since is not None else now
@@ -287,6 +287,12 @@ class RestClusterClient:
                 return result
             time.sleep(interval)
             interval = min(interval * 1.5, 1.0)
+
+    def _failover_under_way(self, error: RestClientError) -> bool:
+        """A 503 (a standby while no leader is known), or with high availability a
+        JobManager that cannot be reached (the leader may have just died); without high
+        availability a lost JobManager has no successor to wait for."""
+        return error.status == 503 or (error.status is None and self.find_leader is not None)
 
     def follow_leader(self) -> None:
         """With high availability: point :attr:`rest` at the leader ZooKeeper names now

@@ -80,6 +80,8 @@ class JobManagerProcess:
     #: cluster's (:class:`~strom.jobmanager.metrics.fetcher.MetricFetcher`)
     metric_registry: MetricRegistry | None = None
     metric_fetcher: MetricFetcher | None = None
+    #: the JobManager's "jm" metric group, which each leading Dispatcher opens jobs below
+    metric_group: MetricGroup | None = None
     _election: Any = None
     _retrieval: Any = None
 
@@ -249,11 +251,9 @@ def start_jobmanager(configuration: Configuration,
             lambda: process is not None and process.leading,
             lambda: _published_rest_url(configuration, process) if process and process.rest
             else None)
-        metric_group: list[MetricGroup] = []
-
         def leading(resource_manager: ResourceManager, dispatcher: Dispatcher) -> None:
-            if metric_group:
-                dispatcher.metric_group = metric_group[0]
+            # each Dispatcher opens its jobs' metric groups below the process's "jm" group
+            dispatcher.metric_group = process.metric_group if process else None
             # DELETE /cluster stops this process as SIGTERM does (serve_until_stopped)
             dispatcher.on_shutdown_requested = _request_process_stop
 
@@ -262,7 +262,7 @@ def start_jobmanager(configuration: Configuration,
             rest_url=lambda: _published_rest_url(configuration, process),
             on_leading=leading)
         process = JobManagerProcess(rpc, runner, ha, rest_leadership=rest_leadership)
-        metric_group.append(_start_metrics(configuration, process))
+        _start_metrics(configuration, process)
         process.rest = _start_rest(configuration, process)
         if ha.kind != "NONE":
             process._retrieval = ha.leader_retrieval(REST_SERVER, rpc.call_soon)
@@ -317,7 +317,7 @@ def _request_process_stop() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _start_metrics(configuration: Configuration, process: JobManagerProcess) -> MetricGroup:
+def _start_metrics(configuration: Configuration, process: JobManagerProcess) -> None:
     """The process's metric registry with the JobManager's groups, its reporters
     (``metrics.reporter.*``) and the fetcher REST reads the cluster's metrics through; the
     cluster gauges read the components of whichever leadership runs now."""
@@ -328,13 +328,12 @@ def _start_metrics(configuration: Configuration, process: JobManagerProcess) -> 
         rm, dispatcher = runner.resource_manager, runner.dispatcher
         return None if rm is None or dispatcher is None else (rm, dispatcher)
 
-    group = open_leader_metrics(registry, components)
+    process.metric_group = open_leader_metrics(registry, components)
     start_reporters(configuration, registry)
     process.metric_fetcher = MetricFetcher(
         process.rpc, process.rpc.connect(process.rpc.address_of("dispatcher"),
                                          DispatcherGateway),
         registry, configuration)
-    return group
 
 
 def _start_rest(configuration: Configuration, process: JobManagerProcess) -> Any:

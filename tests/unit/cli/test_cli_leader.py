@@ -103,3 +103,26 @@ def test_a_cluster_client_needs_an_address_or_high_availability() -> None:
     with pytest.raises(ValueError, match=r"give -m host:port .* high-availability.type: "
                                          r"zookeeper"):
         RestClusterClient(None)
+
+
+def test_waiting_for_a_result_follows_the_new_leader_after_a_failover(
+        leaders: Leaders, cluster: MiniCluster) -> None:
+    """With high availability a JobManager that cannot be reached may have died: the
+    client asks for the leader again and gets the result there."""
+    from strom.common.job import JobStatus
+    from strom.datastream import StreamExecutionEnvironment
+    from strom.testing import CollectSink
+
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(1)
+    env.from_collection([1, 2, 3]).sink_to(CollectSink())
+    job = RestClusterClient(cluster.rest_url).submit(env._job_graph("across a failover"))
+    configuration = Configuration.from_dict(
+        dict(item.split("=", 1) for item in HA[1::2]))
+    dead = f"http://127.0.0.1:{free_port()}"
+    client = RestClusterClient(dead, configuration=configuration)
+    leaders.url = cluster.rest_url  # the new leader
+    result = client.wait_for_result(job.get_job_id(), "across a failover")
+    assert result.status is JobStatus.FINISHED
+    assert client.rest.base_url == cluster.rest_url
+    assert leaders.asked  # asked for the leader after the old one was unreachable

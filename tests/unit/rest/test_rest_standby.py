@@ -8,6 +8,7 @@ RPC loop whose :class:`RestLeadership` says it does not lead."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from strom.jobmanager.rest.server import RestServer
 from strom.jobmanager.rest.standby import LEADER_ELECTION_ONGOING, RestLeadership
 from strom.minicluster import MiniCluster
 from strom.testing import CollectSink, TestingSource
+from strom.testing.zookeeper import free_port
 
 SESSION = "ab" * 16
 
@@ -177,14 +179,21 @@ def test_leadership_of_an_electing_and_an_unreachable_jobmanager(standby: Standb
 
 def test_waiting_for_a_result_rides_out_an_election(leader: MiniCluster,
                                                     standby: Standby) -> None:
-    """503 (no leader yet) and an unreachable JobManager are retried until the deadline;
-    then the client says it lost the cluster."""
+    """503 (no leader yet) is retried until the deadline; then the client says it lost the
+    cluster."""
     source = TestingSource([1, 2, 3])
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(1)
     env.from_source(source, _no_watermarks(), "numbers").sink_to(CollectSink())
     client = RestClusterClient(leader.rest_url)
     job = client.submit(env._job_graph("rides out"))
+    # without high availability a JobManager that cannot be reached has no successor:
+    # waiting fails at once
+    gone = RestClusterClient(f"http://127.0.0.1:{free_port()}", failover_timeout_s=60.0)
+    started = time.monotonic()
+    with pytest.raises(RestClientError, match="Could not reach") as unreachable:
+        gone.wait_for_result(job.get_job_id())
+    assert unreachable.value.status is None and time.monotonic() - started < 30
     electing = RestClusterClient(standby.url, failover_timeout_s=0.5)
     with pytest.raises(RestClientError, match="Lost the cluster while waiting for job"):
         electing.wait_for_result(job.get_job_id())
