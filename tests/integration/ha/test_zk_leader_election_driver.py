@@ -11,7 +11,13 @@ import pytest
 from zk_helpers import WAIT_S, RecordingEvents, RecordingListener, expire_session, ha_config
 
 from strom.ha.leader_election import LeaderInformation
-from strom.ha.zookeeper.client import ZooKeeperClient, ZooKeeperUnavailableError
+from strom.ha.zookeeper.client import (
+    CONNECTED,
+    LOST,
+    SUSPENDED,
+    ZooKeeperClient,
+    ZooKeeperUnavailableError,
+)
 from strom.ha.zookeeper.leader_election_driver import ZooKeeperLeaderElectionDriver
 from strom.ha.zookeeper.leader_retrieval_driver import ZooKeeperLeaderRetrievalService
 from strom.testing import wait_until
@@ -52,21 +58,24 @@ def _leaders(contenders: list[Contender]) -> list[Contender]:
 
 
 def test_two_contenders_exactly_one_leads_and_the_other_takes_over(new_contender, zookeeper):
-    first, second = new_contender(), new_contender()
-    wait_until(lambda: len(_leaders([first, second])) == 1, WAIT_S, "one leader")
-    assert first.events.leading and not second.events.leading  # the older latch leads
+    contenders = [new_contender(), new_contender()]
+    wait_until(lambda: len(_leaders(contenders)) == 1, WAIT_S, "one leader")
+    [first] = _leaders(contenders)
+    [second] = [c for c in contenders if c is not first]
     assert first.driver.has_leadership() and not second.driver.has_leadership()
     assert first.driver.leader_latch_path() is not None
     assert second.driver.leader_latch_path() is None
 
     first.client.close()  # the leader's process ends: its session and latch go at once
     wait_until(lambda: second.events.leading, WAIT_S, "the standby to lead")
-    assert second.events.grants == 1
+    wait_until(lambda: first.events.revokes == 1, WAIT_S, "the closed one to revoke")
+    assert second.events.grants == 1 and _leaders(contenders) == [second]
 
 
 def test_an_expired_session_revokes_and_the_standby_leads(new_contender):
-    first, second = new_contender(), new_contender()
+    first = new_contender()
     wait_until(lambda: first.events.leading, WAIT_S, "the first to lead")
+    second = new_contender()
     old_session = expire_session(first.client)
     wait_until(lambda: second.events.leading, WAIT_S, "the standby to lead")
     wait_until(lambda: first.events.revokes == 1, WAIT_S, "the old leader's revocation")
@@ -110,8 +119,9 @@ def test_published_information_is_retrieved_and_rewritten_after_a_foreign_change
 
 
 def test_a_standby_cannot_publish(new_contender):
-    leader, standby = new_contender(), new_contender()
+    leader = new_contender()
     wait_until(lambda: leader.events.leading, WAIT_S, "leadership")
+    standby = new_contender()
     info = LeaderInformation("c" * 32, "tcp://standby:1/dispatcher")
     standby.driver.publish_leader_information("dispatcher", info)
     mine = LeaderInformation("d" * 32, "tcp://leader:1/dispatcher")
@@ -123,8 +133,9 @@ def test_a_standby_cannot_publish(new_contender):
 
 
 def test_a_stopped_zookeeper_revokes_and_a_restarted_one_elects_again(new_contender, zookeeper):
-    leader, standby = new_contender(), new_contender()
+    leader = new_contender()
     wait_until(lambda: leader.events.leading, WAIT_S, "leadership")
+    standby = new_contender()
     listener = RecordingListener()
     retrieval = ZooKeeperLeaderRetrievalService(standby.client, "rest_server")
     retrieval.start(listener)
@@ -156,11 +167,20 @@ def test_tolerated_suspension_keeps_leadership(zookeeper, tmp_path):
     contender = Contender(ZooKeeperClient(config).start())
     try:
         wait_until(lambda: contender.events.leading, WAIT_S, "leadership")
-        session = contender.client.session_id
-        zookeeper.restart()
-        wait_until(lambda: contender.client.connected, WAIT_S, "the reconnection")
-        assert contender.client.session_id == session
+        states: list[str] = []
+        contender.client.add_state_listener(states.append)  # after the driver's listener
+        zookeeper.stop()
+        wait_until(lambda: SUSPENDED in states, WAIT_S, "the suspension")
+        assert contender.driver.sync()  # the driver has handled SUSPENDED too
         assert contender.events.leading and contender.events.revokes == 0
+        assert contender.driver.leader_latch_path() is not None
+
+        zookeeper.start()
+        wait_until(lambda: CONNECTED in states, WAIT_S, "the reconnection")
+        assert contender.driver.sync()
+        if LOST not in states:  # the session survived the restart: leading all along
+            assert contender.events.leading and contender.events.revokes == 0
+        wait_until(lambda: contender.events.leading, WAIT_S, "leadership after the restart")
     finally:
         contender.close()
 

@@ -229,14 +229,15 @@ class ZooKeeperClient:
 
     def close(self) -> None:
         """Stop the client: its session ends, so its ephemeral nodes (latch, published
-        leader information) go at once. Idempotent."""
+        leader information) go at once, and its listeners hear ``LOST``. Idempotent."""
         with self._lock:
             self._closed = True
             kazoo, self._kazoo = self._kazoo, None
-            self._listeners.clear()
         if kazoo is not None:
-            kazoo.stop()
+            kazoo.stop()  # listeners hear LOST: a leader revokes
             kazoo.close()
+        with self._lock:
+            self._listeners.clear()
 
     def _fan_out(self, state: str) -> None:
         with self._lock:

@@ -92,6 +92,11 @@ class ZooKeeperLeaderElectionDriver:
     def delete_leader_information(self, component_id: str) -> None:
         self._worker.put(("delete", component_id))
 
+    def sync(self, timeout_s: float = 10.0) -> bool:
+        """Wait until the driver has handled what happened before this call (connection
+        state changes, watches, publications); False on timeout. For tests."""
+        return self._worker.sync(timeout_s)
+
     def close(self) -> None:
         """Leave the election: revoke leadership (without telling the service, which is
         closing) and delete this driver's latch and published nodes."""
@@ -189,6 +194,10 @@ class ZooKeeperLeaderElectionDriver:
             return
         index = children.index(mine)
         if index == 0:
+            # watch our own latch too: deleted behind our back, we must stop leading
+            if kazoo.exists(self._latch, watch=self._on_latch_watch) is None:
+                self._worker.put(_CHECK)
+                return
             if not self._leading:
                 self._leading = True
                 log.info("Leadership granted (latch %s)", self._latch)
