@@ -287,6 +287,9 @@ from strom.common.config_options_checkpointing import (  # noqa: E402  (needs Co
     STATE_RECOVERY_PATH,
 )
 
+# ---- high availability (strom.common.config_options_ha)
+from strom.common.config_options_ha import HA_OPTIONS  # noqa: E402
+
 # ---- metrics: the fetcher and the Prometheus reporter, in their own module too
 from strom.common.config_options_metrics import (  # noqa: E402  (needs ConfigOption)
     METRICS_FETCHER_UPDATE_INTERVAL,
@@ -303,9 +306,6 @@ from strom.common.config_options_security import SECURITY_OPTIONS  # noqa: E402
 
 # ---- web UI (strom.common.config_options_web)
 from strom.common.config_options_web import WEB_OPTIONS  # noqa: E402
-
-# ---- high availability (strom.common.config_options_ha)
-from strom.common.config_options_ha import HA_OPTIONS  # noqa: E402
 
 # -- the options strom understands (Flink's keys and defaults) --------------------------
 
