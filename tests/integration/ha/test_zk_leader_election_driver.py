@@ -11,6 +11,7 @@ import pytest
 from zk_helpers import WAIT_S, RecordingEvents, RecordingListener, expire_session, ha_config
 
 from strom.ha.leader_election import LeaderInformation
+from strom.ha.leader_retrieval import DefaultLeaderRetrievalService
 from strom.ha.zookeeper.client import (
     CONNECTED,
     LOST,
@@ -19,7 +20,7 @@ from strom.ha.zookeeper.client import (
     ZooKeeperUnavailableError,
 )
 from strom.ha.zookeeper.leader_election_driver import ZooKeeperLeaderElectionDriver
-from strom.ha.zookeeper.leader_retrieval_driver import ZooKeeperLeaderRetrievalService
+from strom.ha.zookeeper.leader_retrieval_driver import ZooKeeperLeaderRetrievalDriver
 from strom.testing import wait_until
 from strom.testing.zookeeper import ZooKeeperServer, free_port
 
@@ -51,6 +52,11 @@ def new_contender(zookeeper: ZooKeeperServer,
     yield make
     for contender in made:
         contender.close()
+
+
+def _retrieval(client: ZooKeeperClient, component_id: str) -> DefaultLeaderRetrievalService:
+    return DefaultLeaderRetrievalService(
+        lambda events: ZooKeeperLeaderRetrievalDriver(client, component_id, events))
 
 
 def _leaders(contenders: list[Contender]) -> list[Contender]:
@@ -91,7 +97,7 @@ def test_published_information_is_retrieved_and_rewritten_after_a_foreign_change
     leader = new_contender()
     wait_until(lambda: leader.events.leading, WAIT_S, "leadership")
     listener = RecordingListener()
-    retrieval = ZooKeeperLeaderRetrievalService(leader.client, "dispatcher")
+    retrieval = _retrieval(leader.client, "dispatcher")
     retrieval.start(listener)
     try:
         info = LeaderInformation("a" * 32, "tcp://127.0.0.1:1/dispatcher")
@@ -137,7 +143,7 @@ def test_a_stopped_zookeeper_revokes_and_a_restarted_one_elects_again(new_conten
     wait_until(lambda: leader.events.leading, WAIT_S, "leadership")
     standby = new_contender()
     listener = RecordingListener()
-    retrieval = ZooKeeperLeaderRetrievalService(standby.client, "rest_server")
+    retrieval = _retrieval(standby.client, "rest_server")
     retrieval.start(listener)
     try:
         info = LeaderInformation("e" * 32, "http://127.0.0.1:8081")

@@ -218,7 +218,7 @@ def test_the_job_result_store_keeps_json_files(tmp_path):
     deleting.mark_clean(other)
     assert not deleting.has_entry(other)
     assert list((tmp_path / "jrs2").iterdir()) == []
-    with pytest.raises(KeyError, match="no dirty entry"):
+    with pytest.raises(ValueError, match="no dirty entry"):
         deleting.mark_clean(JobID.generate())
 
 

@@ -98,8 +98,8 @@ class ZooKeeperLeaderElectionDriver:
         return self._worker.sync(timeout_s)
 
     def close(self) -> None:
-        """Leave the election: revoke leadership (without telling the service, which is
-        closing) and delete this driver's latch and published nodes."""
+        """Leave the election: revoke leadership (a service that closed the driver ignores
+        that) and delete this driver's latch and published nodes."""
         if self._closed:
             return
         self._closed = True
@@ -291,7 +291,7 @@ class ZooKeeperLeaderElectionDriver:
             self._events.on_leader_information_change(component_id, current)
 
     def _leave(self) -> None:
-        self._leading = False
+        self._revoke("the leader election driver closes")
         published, self._published = list(self._published), {}
         latch, self._latch = self._latch, None
         if not self._client.connected:

@@ -390,7 +390,7 @@ class FileSystemJobResultStore:
             return
         dirty = self._dirty(job_id)
         if not self._fs.exists(dirty):
-            raise KeyError(
+            raise ValueError(
                 f"Job {job_id} has no dirty entry in the job result store at "
                 f"{self.storage_path}; create_dirty() comes before mark_clean().")
         if self.delete_on_commit:
