@@ -3,6 +3,7 @@ the published leader information, and the connection states."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -197,3 +198,39 @@ def test_an_unreachable_quorum_names_the_keys(tmp_path):
     with pytest.raises(ZooKeeperUnavailableError,
                        match=r"high-availability\.zookeeper\.quorum.*connection-timeout"):
         ZooKeeperClient(config).start()
+
+
+class _BlockingEvents(RecordingEvents):
+    """Blocks the driver's thread in ``on_leader_information_change`` until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def on_leader_information_change(self, component_id: str,
+                                     info: LeaderInformation | None) -> None:
+        super().on_leader_information_change(component_id, info)
+        self.entered.set()
+        self.release.wait(WAIT_S)
+
+
+def test_a_suspension_revokes_at_once_while_the_drivers_thread_is_busy(zookeeper, tmp_path):
+    client = ZooKeeperClient(ha_config(zookeeper, tmp_path)).start()
+    events = _BlockingEvents()
+    driver = ZooKeeperLeaderElectionDriver(client, events)
+    try:
+        wait_until(lambda: events.leading, WAIT_S, "leadership")
+        info = LeaderInformation("a" * 32, "tcp://127.0.0.1:1/dispatcher")
+        driver.publish_leader_information("dispatcher", info)
+        path = client.paths.connection_info("dispatcher")
+        wait_until(lambda: client.kazoo.exists(path) is not None, WAIT_S, "publication")
+        client.kazoo.delete(path)  # the driver's thread hears it and blocks in the events
+        assert events.entered.wait(WAIT_S)
+        zookeeper.stop()
+        wait_until(lambda: events.revokes == 1, WAIT_S, "the revocation")
+        assert not driver.has_leadership() and driver.leader_latch_path() is None
+    finally:
+        events.release.set()
+        driver.close()
+        client.close()
