@@ -182,7 +182,7 @@ class ZooKeeperServer:
                 raise RuntimeError(
                     f"ZooKeeper exited with code {code} before it served on port "
                     f"{self.port}; its log:\n{self.log()[-4000:]}")
-            if _answers_ruok(self.port):
+            if _serving(self.port):
                 return
             time.sleep(0.1)
         self.stop()
@@ -198,10 +198,20 @@ def _classpath(jar: str) -> str:
     return f"{jar}{os.pathsep}{simple_logger}" if simple_logger.is_file() else jar
 
 
-def _answers_ruok(port: int) -> bool:
+def _serving(port: int) -> bool:
+    """Whether the server answers ``ruok`` *and* serves (``ruok`` alone is answered as soon
+    as the port listens, before the server can take sessions)."""
+    return _four_letters(port, b"ruok") == b"imok" and _four_letters(
+        port, b"srvr").startswith(b"Zookeeper version")
+
+
+def _four_letters(port: int, command: bytes) -> bytes:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1.0) as conn:
-            conn.sendall(b"ruok")
-            return conn.recv(4) == b"imok"
+            conn.sendall(command)
+            chunks = []
+            while chunk := conn.recv(4096):
+                chunks.append(chunk)
+            return b"".join(chunks)
     except OSError:
-        return False
+        return b""

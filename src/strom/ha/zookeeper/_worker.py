@@ -40,6 +40,12 @@ class DriverWorker:
         """Queue ``event`` (any thread; never blocks)."""
         self._events.put(event)
 
+    def sync(self, timeout_s: float) -> bool:
+        """Wait until every event queued before this call is handled; False on timeout."""
+        handled = threading.Event()
+        self._events.put(_Sync(handled))
+        return handled.wait(timeout_s)
+
     def retry_later(self, event: Any, retry_s: float) -> None:
         """Handle ``event`` again after ``retry_s`` unless one is due sooner (worker thread
         only)."""
@@ -67,6 +73,9 @@ class DriverWorker:
                 assert self._retry is not None
                 event, self._retry = self._retry[1], None
             try:
+                if isinstance(event, _Sync):
+                    event.handled.set()
+                    continue
                 if isinstance(event, _Stop):
                     self._handle(event.last)
                     return
@@ -81,3 +90,10 @@ class _Stop:
 
     def __init__(self, last: Any) -> None:
         self.last = last
+
+
+class _Sync:
+    __slots__ = ("handled",)
+
+    def __init__(self, handled: threading.Event) -> None:
+        self.handled = handled

@@ -158,7 +158,10 @@ class ZooKeeperClient:
         self.max_retry_attempts: int = _value(configuration, HA_ZOOKEEPER_MAX_RETRY_ATTEMPTS)
         self.tolerate_suspended: bool = _value(configuration, HA_ZOOKEEPER_TOLERATE_SUSPENDED)
         self._listeners: list[StateListener] = []
+        #: guards start and close (kazoo's connection thread never takes it)
         self._lock = threading.Lock()
+        #: guards the listeners (taken on kazoo's connection thread)
+        self._listeners_lock = threading.Lock()
         self._kazoo: KazooClient | None = None
         self._closed = False
 
@@ -219,27 +222,28 @@ class ZooKeeperClient:
     def add_state_listener(self, listener: StateListener) -> None:
         """Call ``listener(state)`` on every connection state change (see the module
         docstring: it must not block)."""
-        with self._lock:
+        with self._listeners_lock:
             self._listeners.append(listener)
 
     def remove_state_listener(self, listener: StateListener) -> None:
-        with self._lock:
+        with self._listeners_lock:
             if listener in self._listeners:
                 self._listeners.remove(listener)
 
     def close(self) -> None:
         """Stop the client: its session ends, so its ephemeral nodes (latch, published
-        leader information) go at once. Idempotent."""
+        leader information) go at once, and its listeners hear ``LOST``. Idempotent."""
         with self._lock:
             self._closed = True
             kazoo, self._kazoo = self._kazoo, None
+            if kazoo is not None:
+                kazoo.stop()  # listeners hear LOST: a leader revokes
+                kazoo.close()
+        with self._listeners_lock:
             self._listeners.clear()
-        if kazoo is not None:
-            kazoo.stop()
-            kazoo.close()
 
     def _fan_out(self, state: str) -> None:
-        with self._lock:
+        with self._listeners_lock:
             listeners = list(self._listeners)
         for listener in listeners:
             try:

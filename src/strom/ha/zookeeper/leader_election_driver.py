@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import threading
 from typing import Any
 
 import msgspec
@@ -69,8 +70,16 @@ class ZooKeeperLeaderElectionDriver:
         self._leading = False
         self._closed = False
         self._session: int | None = None
+        #: the connection was suspended or lost since the driver last joined
+        self._interrupted = False
+        #: guards ``_leading`` between the driver's thread (grants) and kazoo's connection
+        #: thread (revocations on SUSPENDED and LOST, at once); the service is called with it
+        #: held, and never calls back into anything that takes it
+        self._lock = threading.Lock()
         #: component id -> the information this driver last wrote there
         self._published: dict[str, LeaderInformation] = {}
+        #: publications asked for while disconnected (written on reconnecting, if leading)
+        self._unpublished: dict[str, LeaderInformation] = {}
         self._worker = DriverWorker("strom-zk-leader-election", self._handle, self._crashed)
         self._worker.start()
         client.add_state_listener(self._on_state)
@@ -92,9 +101,14 @@ class ZooKeeperLeaderElectionDriver:
     def delete_leader_information(self, component_id: str) -> None:
         self._worker.put(("delete", component_id))
 
+    def sync(self, timeout_s: float = 10.0) -> bool:
+        """Wait until the driver has handled what happened before this call (connection
+        state changes, watches, publications); False on timeout. For tests."""
+        return self._worker.sync(timeout_s)
+
     def close(self) -> None:
-        """Leave the election: revoke leadership (without telling the service, which is
-        closing) and delete this driver's latch and published nodes."""
+        """Leave the election: revoke leadership (a service that closed the driver ignores
+        that) and delete this driver's latch and published nodes."""
         if self._closed:
             return
         self._closed = True
@@ -103,6 +117,12 @@ class ZooKeeperLeaderElectionDriver:
 
     # ------------------------------------------------------------------ kazoo threads
     def _on_state(self, state: str) -> None:
+        # revoke here, at once: the driver's thread may wait in a ZooKeeper call that only
+        # returns when the connection is back
+        if state == LOST:
+            self._revoke("the ZooKeeper session expired")
+        elif state == SUSPENDED and not self._tolerate_suspended:
+            self._revoke("the connection to ZooKeeper is suspended")
         self._worker.put(("state", state))
 
     def _on_latch_watch(self, _event: WatchedEvent) -> None:
@@ -120,6 +140,11 @@ class ZooKeeperLeaderElectionDriver:
             self._leave()
             return
         if self._closed:
+            return
+        if kind != "state" and not self._client.connected:
+            # a ZooKeeper call would wait for the connection; reconnecting redoes the work
+            if kind == "publish":
+                self._unpublished[event[1]] = event[2]
             return
         try:
             if kind == "state":
@@ -142,20 +167,26 @@ class ZooKeeperLeaderElectionDriver:
 
     def _handle_state(self, state: str) -> None:
         log.info("ZooKeeper connection of the leader election: %s", state)
-        if state == SUSPENDED:
-            if not self._tolerate_suspended:
-                self._revoke("the connection to ZooKeeper is suspended")
-        elif state == LOST:
-            self._revoke("the ZooKeeper session expired")
-            self._latch = None  # gone with the session
-        elif state == CONNECTED:
-            if (self._leading and self._latch is not None
-                    and self._client.session_id == self._session):
-                self._check()  # tolerated suspension, same session: still leading
-                for component_id in list(self._published):
-                    self._check_info(component_id)
-            else:
-                self._join()
+        if state in (SUSPENDED, LOST):
+            self._interrupted = True
+            if state == LOST:
+                self._latch = None  # gone with the session
+            return
+        if state != CONNECTED or not self._client.connected:
+            return
+        interrupted, self._interrupted = self._interrupted, False
+        if not interrupted and self._latch is not None:
+            self._check()  # connected before the driver listened: nothing was lost
+        elif (self._leading and self._latch is not None
+                and self._client.session_id == self._session):
+            self._check()  # tolerated suspension, same session: still leading
+            for component_id in list(self._published):
+                self._check_info(component_id)
+        else:
+            self._join()
+        unpublished, self._unpublished = self._unpublished, {}
+        for component_id, info in unpublished.items():
+            self._publish(component_id, info)
 
     def _join(self) -> None:
         """Delete the old latch node (if any) and create a new one."""
@@ -189,10 +220,11 @@ class ZooKeeperLeaderElectionDriver:
             return
         index = children.index(mine)
         if index == 0:
-            if not self._leading:
-                self._leading = True
-                log.info("Leadership granted (latch %s)", self._latch)
-                self._events.on_grant_leadership()
+            # watch our own latch too: deleted behind our back, we must stop leading
+            if kazoo.exists(self._latch, watch=self._on_latch_watch) is None:
+                self._worker.put(_CHECK)
+                return
+            self._grant()
             return
         self._revoke(f"{children[0]} leads")
         predecessor = f"{latch_dir}/{children[index - 1]}"
@@ -208,9 +240,21 @@ class ZooKeeperLeaderElectionDriver:
                 pass
             self._worker.put(_CHECK)
 
+    def _grant(self) -> None:
+        with self._lock:
+            # not while disconnected: kazoo's thread may just have revoked
+            if self._leading or not self._client.connected:
+                return
+            self._leading = True
+            log.info("Leadership granted (latch %s)", self._latch)
+            self._events.on_grant_leadership()
+
     def _revoke(self, reason: str) -> None:
-        if self._leading:
+        with self._lock:
+            if not self._leading:
+                return
             self._leading = False
+            self._unpublished.clear()
             log.info("Leadership revoked: %s", reason)
             self._events.on_revoke_leadership()
 
@@ -282,7 +326,7 @@ class ZooKeeperLeaderElectionDriver:
             self._events.on_leader_information_change(component_id, current)
 
     def _leave(self) -> None:
-        self._leading = False
+        self._revoke("the leader election driver closes")
         published, self._published = list(self._published), {}
         latch, self._latch = self._latch, None
         if not self._client.connected:

@@ -5,14 +5,13 @@ The driver reports what the node holds after every change: the leader's
 :class:`~strom.ha.leader_election.LeaderInformation`, or ``None`` when the node is missing
 or unreadable, and also ``None`` while the connection is ``SUSPENDED`` or the session
 ``LOST`` (the leader may have changed unseen); on reconnecting it reads the node again.
-:class:`ZooKeeperLeaderRetrievalService` passes only real changes on to its listener.
+:class:`~strom.ha.leader_retrieval.DefaultLeaderRetrievalService` passes only real changes
+on to its listener.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -24,30 +23,27 @@ from strom.ha.leader_retrieval import LeaderRetrievalListener
 from strom.ha.zookeeper._worker import DriverWorker
 from strom.ha.zookeeper.client import CONNECTED, ZooKeeperClient
 
-__all__ = ["ZooKeeperLeaderRetrievalDriver", "ZooKeeperLeaderRetrievalService"]
+__all__ = ["ZooKeeperLeaderRetrievalDriver"]
 
 log = logging.getLogger(__name__)
 
 RETRY_S = 0.2
 _READ = ("read",)
 
-Executor = Callable[[Callable[[], None]], None]
-
 
 class ZooKeeperLeaderRetrievalDriver:
-    """Calls ``on_change(info_or_None)`` on its own thread after each change of
-    ``component_id``'s published leader (see the module docstring); ``on_error`` when the
-    driver fails beyond repair. Reads once at start."""
+    """Tells ``events.notify_leader_address(info_or_None)``, on its own thread, what
+    ``component_id``'s published leader is after each change (see the module docstring),
+    and ``events.handle_error`` when it fails beyond repair. Reads once at start."""
 
     def __init__(self, client: ZooKeeperClient, component_id: str,
-                 on_change: Callable[[LeaderInformation | None], None],
-                 on_error: Callable[[BaseException], None]) -> None:
+                 events: LeaderRetrievalListener) -> None:
         self._client = client
         self._path = client.paths.connection_info(component_id)
-        self._on_change = on_change
+        self._on_change = events.notify_leader_address
         self._closed = False
         self._worker = DriverWorker(f"strom-zk-leader-retrieval-{component_id}",
-                                    self._handle, on_error)
+                                    self._handle, events.handle_error)
         self._worker.start()
         client.add_state_listener(self._on_state)
         self._worker.put(_READ)
@@ -102,55 +98,3 @@ class ZooKeeperLeaderRetrievalDriver:
                         error)
             info = None
         self._on_change(info)
-
-
-class ZooKeeperLeaderRetrievalService:
-    """A :class:`~strom.ha.leader_retrieval.LeaderRetrievalService` on a ZooKeeper driver:
-    ``start(listener)`` watches; the listener hears each real change (``None`` while no
-    leader is known), on ``executor`` when given, else on the driver's thread."""
-
-    def __init__(self, client: ZooKeeperClient, component_id: str,
-                 executor: Executor | None = None) -> None:
-        self._client = client
-        self.component_id = component_id
-        self._executor = executor
-        self._listener: LeaderRetrievalListener | None = None
-        self._driver: ZooKeeperLeaderRetrievalDriver | None = None
-        self._last: LeaderInformation | None = None
-        self._lock = threading.Lock()
-
-    def start(self, listener: LeaderRetrievalListener) -> None:
-        with self._lock:
-            if self._listener is not None:
-                raise RuntimeError(
-                    f"The leader retrieval of {self.component_id} was already started; "
-                    "create a new one for another listener.")
-            self._listener = listener
-            self._driver = ZooKeeperLeaderRetrievalDriver(
-                self._client, self.component_id, self._on_change, self._on_error)
-
-    def stop(self) -> None:
-        with self._lock:
-            driver, self._driver = self._driver, None
-            self._listener = None
-        if driver is not None:
-            driver.close()
-
-    def _on_change(self, info: LeaderInformation | None) -> None:
-        with self._lock:
-            listener = self._listener
-            if listener is None or info == self._last:
-                return
-            self._last = info
-        self._run(lambda: listener.notify_leader_address(info))
-
-    def _on_error(self, error: BaseException) -> None:
-        listener = self._listener
-        if listener is not None:
-            self._run(lambda: listener.handle_error(error))
-
-    def _run(self, call: Callable[[], None]) -> None:
-        if self._executor is None:
-            call()
-        else:
-            self._executor(call)

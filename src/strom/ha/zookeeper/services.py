@@ -28,9 +28,10 @@ from strom.ha.leader_election import (
     LeaderElectionDriver,
     LeaderElectionEvents,
 )
+from strom.ha.leader_retrieval import DefaultLeaderRetrievalService
 from strom.ha.zookeeper.client import ZooKeeperClient, normalize_path
 from strom.ha.zookeeper.leader_election_driver import ZooKeeperLeaderElectionDriver
-from strom.ha.zookeeper.leader_retrieval_driver import ZooKeeperLeaderRetrievalService
+from strom.ha.zookeeper.leader_retrieval_driver import ZooKeeperLeaderRetrievalDriver
 from strom.ha.zookeeper.stores import (
     FileSystemJobResultStore,
     HaStorage,
@@ -112,8 +113,12 @@ class ZooKeeperHaServices:
         return driver.leader_latch_path() if driver is not None else None
 
     def leader_retrieval(self, component_id: str,
-                         executor: Executor | None = None) -> ZooKeeperLeaderRetrievalService:
-        return ZooKeeperLeaderRetrievalService(self.client(), component_id, executor)
+                         executor: Executor | None = None) -> DefaultLeaderRetrievalService:
+        """Retrieval of ``component_id``'s leader; it watches from ``start(listener)`` on."""
+        client = self.client()
+        return DefaultLeaderRetrievalService(
+            lambda events: ZooKeeperLeaderRetrievalDriver(client, component_id, events),
+            executor)
 
     # ------------------------------------------------------------------ stores
     def job_graph_store(self) -> ZooKeeperJobGraphStore:

@@ -28,7 +28,13 @@ from typing import Any
 import fsspec
 import msgspec
 from fsspec.core import url_to_fs
-from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError
+from kazoo.exceptions import (
+    BadVersionError,
+    NodeExistsError,
+    NoNodeError,
+    NotEmptyError,
+    SessionExpiredError,
+)
 
 from strom.common.config_options_ha import HA_STORAGE_DIR, JOB_RESULT_STORE_STORAGE_PATH
 from strom.common.job import JobID, JobStatus
@@ -232,7 +238,10 @@ class ZooKeeperCompletedCheckpointStore:
                 f"Checkpoint {checkpoint_id} of job {self._job_id} was not added to the "
                 "completed checkpoint store: this JobManager does not lead (any more).")
         kazoo = self._client.kazoo
-        kazoo.ensure_path(self._client.paths.checkpoints(self._job_id))
+        try:
+            kazoo.ensure_path(self._client.paths.checkpoints(self._job_id))
+        except SessionExpiredError:
+            raise self._session_expired(checkpoint_id) from None
         url = self._storage.write("completedCheckpoint", payload)
         transaction = kazoo.transaction()
         transaction.check(latch, -1)
@@ -240,6 +249,9 @@ class ZooKeeperCompletedCheckpointStore:
                            url.encode())
         try:
             results = transaction.commit()
+        except SessionExpiredError:
+            HaStorage.delete(url)
+            raise self._session_expired(checkpoint_id) from None
         except Exception:
             HaStorage.delete(url)
             raise
@@ -257,6 +269,12 @@ class ZooKeeperCompletedCheckpointStore:
                     "completed checkpoint store; checkpoint ids must be unique (they come "
                     "from the job's checkpoint id counter).")
             raise failure
+
+    def _session_expired(self, checkpoint_id: int) -> LeadershipLostError:
+        return LeadershipLostError(
+            f"Checkpoint {checkpoint_id} of job {self._job_id} was not added to the completed "
+            "checkpoint store: this JobManager's ZooKeeper session expired, and its "
+            "leadership with it.")
 
     def remove(self, checkpoint_id: int) -> None:
         path = self._client.paths.checkpoint(self._job_id, checkpoint_id)
@@ -372,7 +390,7 @@ class FileSystemJobResultStore:
             return
         dirty = self._dirty(job_id)
         if not self._fs.exists(dirty):
-            raise KeyError(
+            raise ValueError(
                 f"Job {job_id} has no dirty entry in the job result store at "
                 f"{self.storage_path}; create_dirty() comes before mark_clean().")
         if self.delete_on_commit:
