@@ -252,7 +252,8 @@ class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, Rp
         """Register with the followed leader (once one is known), retrying until accepted."""
         self.registered.clear()
         self.resource_manager_id = None
-        self.unregistered_since_ms = monotonic_ms()
+        if self.unregistered_since_ms is None:  # taskmanager.registration.timeout counts on
+            self.unregistered_since_ms = monotonic_ms()
         leader = self._followed_leader
         if leader is None or self.resource_manager_leader != leader:
             return  # registers once the retrieval names a leader
