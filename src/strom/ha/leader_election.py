@@ -223,10 +223,14 @@ class DefaultLeaderElectionService:
                 "This DefaultLeaderElectionService is closed and cannot be used again; "
                 "create a new one (one per JobManager process run).")
 
-    def _register(self, component_id: str, contender: LeaderContender) -> None:
+    def _is_open(self, election: _ComponentElection) -> bool:
+        return self._elections.get(election.component_id) is election
+
+    def _register(self, election: _ComponentElection, contender: LeaderContender) -> None:
+        component_id = election.component_id
         with self._lock:
             self._check_open()
-            if self._elections.get(component_id) is None:
+            if not self._is_open(election):
                 raise RuntimeError(
                     f"The leader election of component {component_id!r} is closed; create "
                     "a new one with create_leader_election.")
@@ -251,10 +255,12 @@ class DefaultLeaderElectionService:
             if self._session_id is not None:
                 self._submit_grant(component_id, registration, self._session_id)
 
-    def _remove(self, component_id: str) -> None:
+    def _remove(self, election: _ComponentElection) -> None:
+        component_id = election.component_id
         with self._lock:
-            if self._elections.get(component_id) is not None:
-                del self._elections[component_id]
+            if not self._is_open(election):
+                return  # closed already (another election of the component may be open)
+            del self._elections[component_id]
             if component_id not in self._contenders:
                 return
             self._deregister(component_id)
@@ -277,11 +283,12 @@ class DefaultLeaderElectionService:
         self._confirmed.clear()
         return driver
 
-    def _confirm(self, component_id: str, session_id: str, address: str) -> None:
+    def _confirm(self, election: _ComponentElection, session_id: str, address: str) -> None:
+        component_id = election.component_id
         with self._lock:
-            if component_id not in self._contenders:
-                log.debug("confirmation of %r ignored: no contender registered for it",
-                          component_id)
+            if not self._is_open(election) or component_id not in self._contenders:
+                log.info("confirmation of session %s for %r ignored: its election is closed "
+                         "or has no contender", session_id, component_id)
                 return
             if not self._leads(session_id):
                 if session_id != self._session_id:
@@ -307,9 +314,10 @@ class DefaultLeaderElectionService:
         return (self._driver is not None and session_id == self._session_id
                 and self._driver.has_leadership())
 
-    def _has_leadership(self, component_id: str, session_id: str) -> bool:
+    def _has_leadership(self, election: _ComponentElection, session_id: str) -> bool:
         with self._lock:
-            return component_id in self._contenders and self._leads(session_id)
+            return (self._is_open(election) and election.component_id in self._contenders
+                    and self._leads(session_id))
 
     # -- the driver's side (any thread) --------------------------------------------------
 
@@ -377,7 +385,7 @@ class DefaultLeaderElectionService:
 
     def _submit_grant(self, component_id: str, registration: _Registration,
                       session_id: str) -> None:
-        self._executor(lambda: self._deliver_grant(component_id, registration, session_id))
+        self._dispatch(lambda: self._deliver_grant(component_id, registration, session_id))
 
     def _deliver_grant(self, component_id: str, registration: _Registration,
                        session_id: str) -> None:
@@ -392,7 +400,7 @@ class DefaultLeaderElectionService:
             self._call(registration, lambda c: c.grant_leadership(session_id))
 
     def _submit_revoke(self, registration: _Registration) -> None:
-        self._executor(lambda: self._deliver_revoke(registration))
+        self._dispatch(lambda: self._deliver_revoke(registration))
 
     def _deliver_revoke(self, registration: _Registration) -> None:
         with self._lock:
@@ -406,7 +414,15 @@ class DefaultLeaderElectionService:
             log.error("leader election failed with no contender to tell", exc_info=error)
             return
         for registration in self._contenders.values():
-            self._executor(_bind(registration.contender.handle_error, error))
+            self._dispatch(_bind(registration.contender.handle_error, error))
+
+    def _dispatch(self, fn: Callable[[], None]) -> None:
+        try:
+            self._executor(fn)
+        except RuntimeError:
+            # the contenders' loop is closed (the process is stopping): nobody to tell
+            log.warning("leader election event dropped: the contenders' executor refused it",
+                        exc_info=True)
 
     def _call(self, registration: _Registration,
               fn: Callable[[LeaderContender], None]) -> None:
@@ -427,20 +443,20 @@ class _ComponentElection:
 
     def start_leader_election(self, contender: LeaderContender) -> None:
         """Register ``contender``: it is granted leadership whenever the service leads."""
-        self._service._register(self.component_id, contender)
+        self._service._register(self, contender)
 
     def confirm_leadership(self, session_id: str, address: str) -> None:
         """Publish ``address`` as this component's leader if ``session_id`` is current."""
-        self._service._confirm(self.component_id, session_id, address)
+        self._service._confirm(self, session_id, address)
 
     def has_leadership(self, session_id: str) -> bool:
         """Whether ``session_id`` is the current session and the driver still leads."""
-        return self._service._has_leadership(self.component_id, session_id)
+        return self._service._has_leadership(self, session_id)
 
     def close(self) -> None:
         """Leave the election: revoke the contender (if granted), delete its information
         (while leading); the last one to leave closes the driver. Idempotent."""
-        self._service._remove(self.component_id)
+        self._service._remove(self)
 
     def __repr__(self) -> str:
         return f"LeaderElection({self.component_id!r})"

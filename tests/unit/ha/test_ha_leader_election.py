@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -105,6 +106,19 @@ def test_revoke_clears_session_and_confirmed_information_and_revokes_every_conte
     published = len(drivers.driver.log)
     drivers.driver.change(DISPATCHER, LeaderInformation("other", "tcp://x:1/dispatcher"))
     assert len(drivers.driver.log) == published
+
+
+def test_after_a_regrant_the_old_confirmation_is_not_republished() -> None:
+    service, executor, drivers = make_service(leading=True)
+    register(service, DISPATCHER, "tcp://h:1/dispatcher")
+    executor.run_all()
+    drivers.driver.revoke()
+    drivers.driver.grant()  # s2; the contender has not confirmed it yet
+    drivers.driver.log.clear()
+    drivers.driver.change(DISPATCHER, None)
+    drivers.driver.change(DISPATCHER, LeaderInformation("other", "tcp://x:1/dispatcher"))
+    # nothing confirmed under s2: the foreign information is reset, s1's is not published
+    assert drivers.driver.log == [("delete", DISPATCHER, None)]
 
 
 def test_regrant_issues_a_new_session_id() -> None:
@@ -396,3 +410,42 @@ def test_driver_events_from_other_threads_are_serialized() -> None:
     for _, _, info in driver.log:
         assert info is not None
     assert driver.published[DISPATCHER].session_id == service.session_id
+
+
+def test_events_after_the_contenders_loop_closed_are_dropped_not_raised() -> None:
+    closed = [False]
+    ran: list[str] = []
+
+    def executor(fn: Callable[[], None]) -> None:
+        if closed[0]:
+            raise RuntimeError("Event loop is closed")
+        fn()
+
+    drivers = TestingLeaderElectionDriverFactory()
+    service = DefaultLeaderElectionService(drivers, executor)
+    contender = TestingLeaderContender()
+    service.create_leader_election(DISPATCHER).start_leader_election(contender)
+    drivers.driver.grant()
+    closed[0] = True
+    drivers.driver.revoke()  # from a driver thread: must not raise into the driver
+    ran.extend(kind for kind, _ in contender.events)
+    assert ran == ["grant"] and service.session_id is None
+
+
+def test_a_closed_election_handle_cannot_touch_the_next_one_of_its_component() -> None:
+    service, executor, drivers = make_service(leading=True)
+    old = service.create_leader_election(DISPATCHER)
+    old.start_leader_election(TestingLeaderContender())
+    old.close()
+    new = register(service, DISPATCHER, "tcp://h:2/dispatcher")
+    executor.run_all()
+    session = service.session_id
+    assert session is not None and new.election is not None
+    assert new.election.has_leadership(session)
+    assert not old.has_leadership(session)
+    old.confirm_leadership(session, "tcp://h:1/dispatcher")  # ignored
+    assert drivers.driver.published[DISPATCHER].address == "tcp://h:2/dispatcher"
+    old.close()  # does not close the new one
+    assert new.election.has_leadership(session)
+    with pytest.raises(RuntimeError, match="is closed"):
+        old.start_leader_election(TestingLeaderContender())
