@@ -37,7 +37,7 @@ from typing import Any
 from strom.common import _pickling
 from strom.common.job import JobID
 from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
-from strom.ha.leader_election import LeaderInformation
+from strom.ha.leader_election import STANDALONE_SESSION_ID, LeaderInformation
 from strom.ha.leader_retrieval import LeaderRetrievalService, StandaloneLeaderRetrieval
 from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost, monotonic_ms
 from strom.jobmanager.checkpoint.stats import CheckpointAckStats
@@ -231,8 +231,10 @@ class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, Rp
             self._release_all_jobs(f"the ResourceManager leader changed to {leader.address}")
         self._followed_leader = leader
         self.rm_address = leader.address
-        log.info("TaskManager %s registering at new ResourceManager leader %s (session %s)",
-                 self.resource_id, leader.address, leader.session_id)
+        # a standalone cluster's one fixed leader is not news (and local runs print INFO)
+        level = logging.DEBUG if leader.session_id == STANDALONE_SESSION_ID else logging.INFO
+        log.log(level, "TaskManager %s registering at new ResourceManager leader %s (session "
+                "%s)", self.resource_id, leader.address, leader.session_id)
         self._cancel_registration()
         self._start_registration()
 
@@ -250,7 +252,8 @@ class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, Rp
         """Register with the followed leader (once one is known), retrying until accepted."""
         self.registered.clear()
         self.resource_manager_id = None
-        self.unregistered_since_ms = monotonic_ms()
+        if self.unregistered_since_ms is None:  # taskmanager.registration.timeout counts on
+            self.unregistered_since_ms = monotonic_ms()
         leader = self._followed_leader
         if leader is None or self.resource_manager_leader != leader:
             return  # registers once the retrieval names a leader

@@ -222,3 +222,17 @@ def test_a_failed_retrieval_is_kept_for_the_process_to_stop(cluster: Cluster) ->
     cluster.retrieval.driver.fail(ConnectionError("the ZooKeeper session expired for good"))
     wait_until(lambda: cluster.te.leader_retrieval_error is not None, 10, "the failure")
     assert "expired for good" in str(cluster.te.leader_retrieval_error)
+
+
+def test_the_registration_timeout_counts_from_the_loss_not_from_each_new_leader(
+        cluster: Cluster) -> None:
+    assert cluster.te.unregistered_since_ms is not None
+    since = cluster.te.unregistered_since_ms = cluster.te.unregistered_since_ms - 60_000
+    gone = LeaderInformation("c" * 32, cluster.rpc.address_of("resourcemanager-gone"))
+    assert cluster.retrieval.driver is not None
+    cluster.retrieval.driver.leader(gone)  # a leader that does not answer
+    wait_until(lambda: cluster.te.rm_address == gone.address, 10, "the leader that is gone")
+    assert cluster.te.unregistered_since_ms == since  # taskmanager.registration.timeout
+    cluster.retrieval.tell(cluster.rm_b)
+    wait_until(lambda: cluster.registered_at(cluster.rm_b), 10, "registration at B")
+    assert cluster.te.unregistered_since_ms is None
