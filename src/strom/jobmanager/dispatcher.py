@@ -302,9 +302,11 @@ class Dispatcher(RpcEndpoint):
         except Exception:
             log.exception("cleaning up job %s failed; the next leading JobManager finishes "
                           "it (its result entry stays dirty)", job_id)
-        future = self._result_futures.get(job_id)
-        if future is not None and not future.done():
-            future.set_result(result)
+        finally:
+            # also when the Dispatcher stops meanwhile: the job did end
+            future = self._result_futures.get(job_id)
+            if future is not None and not future.done():
+                future.set_result(result)
 
     def _job_master(self, job_id: JobID) -> JobMasterGateway | None:
         job_master = self.job_masters.get(job_id)
