@@ -40,6 +40,7 @@ class HaCluster:
             "high-availability.zookeeper.client.connection-timeout": "10 s",
             "heartbeat.interval": "300 ms",
             "heartbeat.timeout": "3 s",
+            "metrics.fetcher.update-interval": "1 ms",
             "rest.port": "0",
             "rest.bind-address": "127.0.0.1",
             "jobmanager.bind-host": "127.0.0.1",
@@ -106,6 +107,14 @@ def task_managers(url: str) -> int:
         return -1
 
 
+def jobmanager_metric(url: str, name: str) -> str | None:
+    try:
+        answer = RestClient(url, timeout_s=5).get_json("/jobmanager/metrics", {"get": name})
+    except RestClientError:
+        return None
+    return answer[0]["value"] if answer else None
+
+
 def eventually(condition: Any, what: str, timeout_s: float = 60.0) -> None:
     wait_until(condition, timeout_s=timeout_s, what=what, interval_s=0.1)
 
@@ -146,11 +155,12 @@ def test_one_jobmanager_leads_the_standby_redirects_and_takes_over_when_it_dies(
                "the TaskManager to register with the new leader")
 
 
-def test_a_standby_answers_503_while_no_leader_is_known_and_stops_cleanly(
+def test_leadership_goes_with_zookeeper_and_comes_back_with_rest_and_metrics(
         ha_cluster: HaCluster, zookeeper: ZooKeeperServer) -> None:
     leader, leader_role, leader_url = ha_cluster.start_jobmanager()
     assert leader_role == "leader"
     standby, _, standby_url = ha_cluster.start_jobmanager()
+    ha_cluster.start_task_manager()
     # the leader stops gracefully: it leaves the election at once
     assert leader.stop() == 0
     eventually(lambda: role(standby_url) == "leader", "the standby to lead")
@@ -162,4 +172,9 @@ def test_a_standby_answers_503_while_no_leader_is_known_and_stops_cleanly(
     eventually(lambda: role(standby_url) == "electing", "leadership revoked without ZooKeeper")
     zookeeper.restart()
     eventually(lambda: role(standby_url) == "leader", "leadership regained with ZooKeeper back")
+    # the REST endpoint and the metrics reach the new ResourceManager and Dispatcher
+    eventually(lambda: task_managers(standby_url) == 1,
+               "the TaskManager to register with the regained leader")
+    eventually(lambda: jobmanager_metric(standby_url, "numRegisteredTaskManagers") == "1",
+               "the JobManager's metrics to read the new ResourceManager")
     assert standby.stop() == 0
