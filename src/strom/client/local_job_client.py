@@ -55,7 +55,9 @@ class LocalJobClient(JobClient):
                 if error is None:
                     out.set_result(source.result())
                     return
-            if self._result.done() and self._result.exception() is None:
+            # a result call the stopping cluster cancelled is no result
+            if (self._result.done() and not self._result.cancelled()
+                    and self._result.exception() is None):
                 out.set_result(ended(self._result.result()))
             else:
                 assert error is not None

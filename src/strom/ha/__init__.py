@@ -7,7 +7,8 @@ from (Flink's ``HighAvailabilityServices``).
 * :mod:`strom.ha.leader_retrieval` — how TaskManagers and clients learn the leader's
   address of a component, and hear when it changes.
 * :mod:`strom.ha.stores` — job graphs, checkpoint id counters, completed checkpoints and
-  job results, with the in-memory versions a standalone cluster uses.
+  job results; :mod:`strom.ha.memory` has the in-memory versions a standalone cluster uses.
 * :mod:`strom.ha.services` — ``create_ha_services(configuration)`` for
   ``high-availability.type`` NONE (standalone) or ZOOKEEPER (:mod:`strom.ha.zookeeper`).
+* :mod:`strom.ha.testing` — a driver, contender, listener and executor tests control.
 """

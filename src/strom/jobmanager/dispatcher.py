@@ -1,4 +1,9 @@
-"""The Dispatcher: accepts jobs, starts one JobMaster per job, keeps their results."""
+r"""The Dispatcher: accepts jobs, starts one JobMaster per job, keeps their results.
+
+With high availability it keeps its jobs in the recovery stores (:mod:`.job_recovery`): a
+Dispatcher started by a new leader runs :meth:`Dispatcher.recover_jobs`, and one whose
+JobManager loses its leadership :meth:`~Dispatcher.suspend`\ s its jobs for the next one.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from strom.common.configuration import Configuration
 from strom.common.job import JobID, JobStatus
 from strom.common.process_files import LogFileInfo, ThreadInfo
 from strom.graph.job_graph import JobGraph
+from strom.ha.leader_election import STANDALONE_SESSION_ID
+from strom.ha.services import HighAvailabilityServices, StandaloneHaServices
 from strom.heartbeat import HeartbeatSettings
 from strom.jobmanager.checkpoint.stats import CheckpointStatsSnapshot
 from strom.jobmanager.cluster_info import (
@@ -21,6 +29,7 @@ from strom.jobmanager.cluster_info import (
 from strom.jobmanager.flame_graph import FlameGraphSettings, FlameGraphType, VertexFlameGraph
 from strom.jobmanager.job_files import JobFileStore
 from strom.jobmanager.job_metrics import register_job_metrics
+from strom.jobmanager.job_recovery import CheckpointServices, JobRecovery, result_of
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.jobmaster import JobMaster
 from strom.jobmanager.savepoints import (
@@ -45,7 +54,7 @@ from strom.runtime.python_path import acquire_python_path, release_python_path
 from strom.taskmanager.file_service import TaskManagerDescription
 
 __all__ = ["ClusterShutdownUnsupportedError", "Dispatcher", "DuplicateJobSubmissionError",
-           "JobEndedError", "UnknownJobError", "UnknownTaskManagerError"]
+           "JobEndedError", "JobSuspendedError", "UnknownJobError", "UnknownTaskManagerError"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +68,10 @@ class UnknownJobError(KeyError):
 
 class DuplicateJobSubmissionError(ValueError):
     """A job with that id was already submitted."""
+
+
+class JobSuspendedError(RuntimeError):
+    """The JobManager lost its leadership while the job ran: the new leader runs it on."""
 
 
 class JobEndedError(RuntimeError):
@@ -81,8 +94,21 @@ class Dispatcher(RpcEndpoint):
                  job_files: JobFileStore | None = None,
                  restart_defaults: dict[str, str] | None = None,
                  default_savepoint_dir: str | None = None,
-                 checkpoint_history: int = 10) -> None:
+                 checkpoint_history: int = 10,
+                 ha: HighAvailabilityServices | None = None,
+                 fencing_token: str = STANDALONE_SESSION_ID,
+                 recover_on_start: bool = False) -> None:
         super().__init__(rpc, name)
+        #: the recovery stores (None: the standalone in-memory ones, owned here)
+        self._owns_ha = ha is None
+        self.ha: HighAvailabilityServices = ha or StandaloneHaServices(Configuration())
+        self.recovery = JobRecovery(self.ha)
+        #: the leader session id this Dispatcher acts under
+        self.fencing_token = fencing_token
+        #: recover the stored jobs in on_start (else whoever starts it calls recover_jobs)
+        self.recover_on_start = recover_on_start
+        #: each running job's checkpoint id counter and completed checkpoint store
+        self._checkpoint_services: dict[JobID, CheckpointServices] = {}
         #: web.checkpoints.history: how many recent checkpoints REST lists per job
         self.checkpoint_history = checkpoint_history
         #: the cluster's restart-strategy.* and failover keys, for jobs that set none
@@ -116,10 +142,92 @@ class Dispatcher(RpcEndpoint):
 
     async def submit_job_with_files(self, job_graph: SerializedValue, job_id: JobID,
                                     submission: JobSubmission) -> JobID:
-        if job_id in self.job_names:
+        if job_id in self.job_names or await self.recovery.has_result(job_id):
             raise DuplicateJobSubmissionError(
                 f"Job {job_id} was already submitted to this cluster; submit it under a new "
                 "job id (or none, and the cluster picks one).")
+        stored = b""
+        if self.recovery.persists_job_graphs:
+            try:
+                stored = job_graph.to_bytes()
+            except Exception as e:
+                raise TypeError(
+                    f"Job {job_id} cannot be stored for high availability: its JobGraph "
+                    f"does not pickle ({e}). Keep unpicklable objects (sockets, locks, open "
+                    "files) out of the job's functions and create them in open().") from e
+        graph = self._install_job(job_id, job_graph, submission)
+        try:
+            # before the JobMaster starts: a new leader must find every job that ran
+            await self.recovery.persist(job_id, stored, submission)
+        except BaseException:
+            self.job_files.remove(job_id)
+            raise
+        await self._run_job(job_id, graph, submission)
+        return job_id
+
+    async def recover_jobs(self) -> list[JobID]:
+        """As the new leader: run again every stored job that has no result (each from its
+        latest completed checkpoint), and finish the cleanup of jobs that ended globally
+        under an earlier leader (their results are answered here). Returns the ids of the
+        jobs it runs again."""
+        found = await self.recovery.recoverable_jobs()
+        for entry in found.dirty:
+            result = result_of(entry)
+            job_id = result.job_id
+            if job_id in self.job_names:
+                continue
+            self.job_names[job_id] = result.job_name
+            self.results[job_id] = result
+            future = self._result_futures[job_id] = self.rpc.loop.create_future()
+            await self.recovery.clean_up_dirty(entry)
+            future.set_result(result)
+        recovered = []
+        for stored in found.jobs:
+            job_id = JobID(stored.job_id)
+            if job_id in self.job_names:
+                continue
+            try:
+                graph = self._install_job(job_id, SerializedValue.from_bytes(stored.graph),
+                                          stored.submission)
+                await self._run_job(job_id, graph, stored.submission)
+            except Exception:
+                log.exception("could not recover job %s from the job graph store; it stays "
+                              "there for the next leader", job_id)
+                continue
+            log.info("recovered job %s (%s)", job_id, graph.name)
+            recovered.append(job_id)
+        return recovered
+
+    async def suspend(self, reason: str = "this JobManager lost its leadership") -> None:
+        """Leadership is revoked: every running job is suspended (Flink's SUSPENDED, not a
+        global end: no result is written, its graph and checkpoints stay for the next
+        leader), its tasks cancelled where reachable and its slots released. Callers
+        waiting for a result here get a :class:`JobSuspendedError`."""
+        job_masters = list(self.job_masters.values())
+        await asyncio.gather(*(job_master.suspend(reason) for job_master in job_masters))
+        for job_master in job_masters:
+            job_id = job_master.job_id
+            self.job_masters.pop(job_id, None)
+            self.job_names.pop(job_id, None)
+            self._checkpoint_services.pop(job_id, None)
+            self.job_files.remove(job_id)
+            self._close_job_metrics(job_id)
+            future = self._result_futures.pop(job_id, None)
+            if future is not None and not future.done():
+                future.set_exception(JobSuspendedError(
+                    f"Job {job_id} was suspended: {reason}. It goes on under the new leading "
+                    "JobManager; ask that one for its result."))
+                future.exception()  # nobody may be waiting
+            await job_master.stop()
+
+    async def on_start(self) -> None:
+        if self.recover_on_start:
+            await self.recover_jobs()
+
+    def _install_job(self, job_id: JobID, job_graph: SerializedValue,
+                     submission: JobSubmission) -> JobGraph:
+        """The job's JobGraph, its shipped files installed here first (its functions may be
+        pickled by reference to the shipped modules)."""
         python_path = self.job_files.install(job_id, submission)
         try:
             # the graph's functions may be pickled by reference to the shipped modules
@@ -141,18 +249,30 @@ class Dispatcher(RpcEndpoint):
             # the job's own restart settings win over the cluster's
             restart = {**self.restart_defaults, **(graph.config.get("restart") or {})}
             graph.config = {**graph.config, "restart": restart}
+        return graph
+
+    async def _run_job(self, job_id: JobID, graph: JobGraph, submission: JobSubmission
+                       ) -> None:
         self.job_names[job_id] = graph.name
         self._result_futures[job_id] = self.rpc.loop.create_future()
+        try:
+            services = await self.recovery.checkpoint_services(job_id)
+        except BaseException:
+            self.job_names.pop(job_id, None)
+            self._result_futures.pop(job_id, None)
+            self.job_files.remove(job_id)
+            raise
+        self._checkpoint_services[job_id] = services
         job_master = JobMaster(
             self.rpc, job_id, graph, self.rm_address,
             on_done=lambda result: self._job_done(result), heartbeat=self.heartbeat,
             job_files=submission, checkpoint_history=self.checkpoint_history,
+            checkpoint_id_counter=services[0], completed_checkpoint_store=services[1],
         )
         job_master.flame_graph_settings = self.flame_graph_settings
         self.job_masters[job_id] = job_master
         self._open_job_metrics(job_master)
         await job_master.start()
-        return job_id
 
     def _job_done(self, result: JobResult) -> None:
         self.results[result.job_id] = result
@@ -163,11 +283,30 @@ class Dispatcher(RpcEndpoint):
             self.archived_checkpoint_stats[result.job_id] = job_master.checkpoint_stats()
         self.job_files.remove(result.job_id)
         self._close_job_metrics(result.job_id)
-        future = self._result_futures.get(result.job_id)
-        if future is not None and not future.done():
-            future.set_result(result)
         if job_master is not None:
             self.spawn(job_master.stop(), name=f"stop-jobmaster-{result.job_id}")
+        self.spawn(self._job_terminated(job_master, result),
+                   name=f"clean-up-job-{result.job_id}")
+
+    async def _job_terminated(self, job_master: JobMaster | None, result: JobResult) -> None:
+        """The job ended globally: its result is recorded (dirty) before anything of it is
+        cleaned up, then its checkpoints are released, its graph and checkpoint pointers
+        removed, and the result marked clean; then callers get the result."""
+        job_id = result.job_id
+        try:
+            await self.recovery.record_result(result)
+            if job_master is not None:
+                await job_master.release_checkpoints(result.status)
+            await self.recovery.clean_up(job_id, result.status,
+                                         self._checkpoint_services.pop(job_id, None))
+        except Exception:
+            log.exception("cleaning up job %s failed; the next leading JobManager finishes "
+                          "it (its result entry stays dirty)", job_id)
+        finally:
+            # also when the Dispatcher stops meanwhile: the job did end
+            future = self._result_futures.get(job_id)
+            if future is not None and not future.done():
+                future.set_result(result)
 
     def _job_master(self, job_id: JobID) -> JobMasterGateway | None:
         job_master = self.job_masters.get(job_id)
@@ -180,6 +319,9 @@ class Dispatcher(RpcEndpoint):
             return self.results[job_id].status
         gateway = self._job_master(job_id)
         if gateway is None:
+            if job_id in self.job_names:
+                # accepted, its JobMaster not made yet (its stores are being opened)
+                return JobStatus.INITIALIZING
             raise UnknownJobError(job_id)
         return await gateway.request_job_status()
 
@@ -421,6 +563,9 @@ class Dispatcher(RpcEndpoint):
         return super().leftovers() + running + self.job_files.leftovers()
 
     async def on_stop(self) -> None:
+        if self.recovery.persists_job_graphs:
+            # with HA, stopping a JobManager does not end its jobs: the next leader goes on
+            await self.suspend("its JobManager stopped")
         for job_master in list(self.job_masters.values()):
             await job_master.cancel()
         for job_master in list(self.job_masters.values()):
@@ -428,6 +573,8 @@ class Dispatcher(RpcEndpoint):
         for job_id in list(self.job_metric_groups):
             self._close_job_metrics(job_id)
         self.job_files.close()
+        if self._owns_ha:
+            self.ha.close()
 
     # ---- metrics
     def _open_job_metrics(self, job_master: JobMaster) -> None:

@@ -20,7 +20,6 @@ restart strategy decides (slots come from surviving TaskManagers or ones that re
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import time
 from collections.abc import Callable
@@ -28,7 +27,6 @@ from typing import Any
 
 from strom.common import _pickling
 from strom.common import config_options as opts
-from strom.common.checkpointing import CheckpointCoordinatorConfiguration
 from strom.common.configuration import Configuration
 from strom.common.job import JobID, JobStatus
 from strom.datastream.connectors._reader_pickling import pickling_for_readers
@@ -36,15 +34,13 @@ from strom.graph.execution_graph import Execution, consumers_of, producers_of
 from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
 from strom.graph.job_graph import JobGraph, JobVertex
 from strom.graph.operator_specs import CollectSinkSpec
+from strom.ha.stores import CheckpointIDCounter, CompletedCheckpointStore
 from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost
-from strom.jobmanager.checkpoint import CheckpointCoordinator, CompletedCheckpoint
-from strom.jobmanager.checkpoint.stats import CheckpointAckStats, CheckpointStatsSnapshot
 from strom.jobmanager.cluster_info import JobDetails, JobExceptions, JobSubmission
 from strom.jobmanager.collect_coordinator import CollectCoordinator
+from strom.jobmanager.job_checkpoints import JobCheckpoints
 from strom.jobmanager.job_details import job_details
 from strom.jobmanager.job_result import JobResult
-from strom.jobmanager.savepoint_restore import SavepointRestore, load_savepoint_restore
-from strom.jobmanager.savepoints import display_path
 from strom.jobmanager.scheduler import messages as m
 from strom.jobmanager.scheduler.core import NoResourceAvailableError, SchedulerCore
 from strom.jobmanager.scheduler.failover import FailoverStrategy
@@ -54,7 +50,6 @@ from strom.jobmanager.scheduler.restart_strategies import (
 )
 from strom.jobmanager.source_coordinator import SourceCoordinator
 from strom.jobmanager.vertex_flame_graphs import VertexFlameGraphs
-from strom.network.elements import CheckpointType
 from strom.rpc.errors import RpcError, SerializedError
 from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway, TaskExecutorGateway
 from strom.rpc.messages import (
@@ -68,7 +63,6 @@ from strom.rpc.messages import (
     TaskExecutionState,
 )
 from strom.rpc.service import RpcEndpoint, RpcService
-from strom.state.checkpoint_storage import read_state
 
 __all__ = ["JobMaster", "NoResourceAvailableError", "TaskManagerLostError",
            "UnknownOperatorError", "restart_settings", "serialize_operators"]
@@ -76,8 +70,8 @@ __all__ = ["JobMaster", "NoResourceAvailableError", "TaskManagerLostError",
 log = logging.getLogger(__name__)
 
 SLOT_REQUEST_TIMEOUT_S = 30.0
-#: how often stop-with-savepoint looks whether the job has finished after its savepoint
-_STOP_POLL_S = 0.02
+#: how long a suspended job waits for its cancelled tasks to end before releasing its slots
+SUSPEND_CANCEL_TIMEOUT_S = 10.0
 
 
 def serialize_operators(vertex: JobVertex) -> bytes:
@@ -107,7 +101,7 @@ class TaskManagerLostError(RuntimeError):
     died, its host or network failed, or it hung)."""
 
 
-class JobMaster(VertexFlameGraphs, RpcEndpoint):
+class JobMaster(VertexFlameGraphs, JobCheckpoints, RpcEndpoint):
     """The asynchronous shell around the :class:`SchedulerCore`: it turns RPCs, heartbeat
     losses and timers into the core's events and carries out the commands it returns."""
 
@@ -123,9 +117,13 @@ class JobMaster(VertexFlameGraphs, RpcEndpoint):
         heartbeat: HeartbeatSettings | None = None,
         job_files: JobSubmission | None = None,
         checkpoint_history: int = 10,
+        checkpoint_id_counter: CheckpointIDCounter | None = None,
+        completed_checkpoint_store: CompletedCheckpointStore | None = None,
     ) -> None:
         super().__init__(rpc, f"jobmaster-{job_id}")
         self.checkpoint_history = checkpoint_history
+        self.checkpoint_id_counter = checkpoint_id_counter
+        self.completed_checkpoint_store = completed_checkpoint_store
         self.job_id = job_id
         self.job_graph = job_graph
         self.rm: ResourceManagerGateway = rpc.connect(
@@ -145,19 +143,18 @@ class JobMaster(VertexFlameGraphs, RpcEndpoint):
         self.coordinators: dict[str, SourceCoordinator | CollectCoordinator] = {}
         self._serialized: dict[str, bytes] = {}
         self._done = False
+        #: suspended (leadership lost): events are ignored; tasks still being cancelled
+        self._suspended = False
+        self._suspending: set[str] = set()
+        self._suspended_tasks_ended = asyncio.Event()
         #: the TaskExecutors holding slots of this job, by address
         self.task_managers: dict[str, ResourceID | None] = {}
         self._timers: dict[int, asyncio.TimerHandle] = {}
-        #: the checkpointed state each new attempt starts from, by execution id
         self._restored: dict[str, dict[str, Any]] = {}
-        #: the savepoint the job started from (``strom run -s``), if any
-        self._savepoint_restore: SavepointRestore | None = None
         self._release_slots = False
         self.heartbeats: HeartbeatLoop[str] = HeartbeatLoop(
             f"jobmaster-{job_id} to TaskExecutors", heartbeat or HeartbeatSettings(),
             on_lost=self._task_manager_lost, request=self._request_heartbeat)
-        #: the job's CheckpointCoordinator (None: a batch job, or not started yet)
-        self.checkpoint_coordinator: CheckpointCoordinator | None = None
 
     @property
     def status(self) -> JobStatus:
@@ -220,13 +217,15 @@ class JobMaster(VertexFlameGraphs, RpcEndpoint):
             self._handle(m.GlobalFailure(SerializedError.from_exception(e), recoverable=False))
             return
         try:
-            await self._restore_from_savepoint()
+            await self._restore_initial_state()
         except Exception as e:
-            # the savepoint cannot be read or does not fit the job: a restart would not help
+            # the savepoint or the recovered checkpoint cannot be read or does not fit the
+            # job: a restart would not help (and must not start from scratch)
             self._handle(m.GlobalFailure(SerializedError.from_exception(e), recoverable=False))
             return
+        if self._done:
+            return  # suspended meanwhile
         self._start_checkpointing()
-        self._report_savepoint_restored()
         self._handle(m.Start())
 
     def _serialize_vertices(self) -> None:
@@ -235,7 +234,10 @@ class JobMaster(VertexFlameGraphs, RpcEndpoint):
 
     # ------------------------------------------------------------------ the core's commands
     def _handle(self, event: m.Event) -> list[m.Command]:
-        """Feed ``event`` to the scheduler core and carry out its commands."""
+        """Feed ``event`` to the scheduler core and carry out its commands (none once the
+        job is suspended: it is the next leader's now)."""
+        if self._suspended:
+            return []
         commands = self.scheduler.handle(event)
         for command in commands:
             self._execute(command)
@@ -286,57 +288,6 @@ class JobMaster(VertexFlameGraphs, RpcEndpoint):
             self._handle(m.GlobalFailure(SerializedError.from_exception(e)))
             return
         self._handle(m.SlotRequestAnswered(count, granted))
-
-    def _restore(self, command: m.RestoreState) -> None:
-        """New attempts restart from the latest completed checkpoint, if there is one: each
-        gets its subtask's state, and the source coordinators go back to the checkpoint's
-        enumerator state. Without a checkpoint a global restart starts the enumerators from
-        scratch, and a region restart gives its subtasks' splits back to the enumerator."""
-        checkpoints = self.checkpoint_coordinator
-        checkpoint = checkpoints.latest_completed() if checkpoints is not None else None
-        try:
-            if checkpoint is not None:
-                assert checkpoints is not None
-                assignment = checkpoints.restore_assignment(checkpoint, self.job_graph)
-                checkpoints.report_restored(checkpoint.checkpoint_id,
-                                            checkpoint.kind.is_savepoint,
-                                            checkpoint.external_pointer)
-                for execution in command.executions:
-                    state = assignment.get((execution.vertex.id, execution.subtask))
-                    if state:
-                        self._restored[str(execution.execution_id)] = state
-            elif self._savepoint_restore is not None:
-                # no checkpoint yet: the job restarts from the savepoint it started from
-                self._assign_savepoint_state(command.executions)
-                self._report_savepoint_restored()
-            self._reset_source_coordinators(command, checkpoint)
-        except Exception as e:
-            self._handle(m.GlobalFailure(SerializedError.from_exception(e)))
-
-    def _reset_source_coordinators(self, command: m.RestoreState,
-                                   checkpoint: CompletedCheckpoint | None) -> None:
-        sources: dict[JobVertex, list[int]] = {}
-        for execution in command.executions:
-            if execution.vertex.is_source:
-                sources.setdefault(execution.vertex, []).append(execution.subtask)
-        for vertex, subtasks in sources.items():
-            operator_id = f"{vertex.id}:{vertex.head.node_id}"
-            coordinator = self.coordinators.get(operator_id)
-            if not isinstance(coordinator, SourceCoordinator):
-                continue
-            checkpoint_id = checkpoint.checkpoint_id if checkpoint is not None else None
-            savepoint = self._savepoint_restore if checkpoint is None else None
-            if savepoint is not None:
-                checkpoint_id = savepoint.checkpoint_id
-            if command.is_global:
-                data = (_coordinator_state(checkpoint, vertex.head.state_id)
-                        if checkpoint is not None else None)
-                if savepoint is not None:
-                    data = savepoint.coordinator_states.get(vertex.head.state_id)
-                coordinator.reset_to_checkpoint(checkpoint_id or 0, data)
-            else:
-                for subtask in subtasks:
-                    coordinator.subtask_reset(subtask, checkpoint_id)
 
     def _event_sender(self, vertex: JobVertex, operator_id: str
                       ) -> Callable[[int, Any], None]:
@@ -473,6 +424,12 @@ class JobMaster(VertexFlameGraphs, RpcEndpoint):
         return accepted
 
     async def update_task_execution_state(self, state: TaskExecutionState) -> None:
+        if self._suspended:
+            if state.state.is_terminal:
+                self._suspending.discard(str(state.execution_id))
+                if not self._suspending:
+                    self._suspended_tasks_ended.set()
+            return
         execution = self.graph.executions.get(str(state.execution_id))
         if execution is not None and self.checkpoint_coordinator is not None:
             self.checkpoint_coordinator.task_state_changed(execution, state.state)
@@ -513,170 +470,6 @@ class JobMaster(VertexFlameGraphs, RpcEndpoint):
 
     async def cancel(self) -> None:
         self._handle(m.CancelRequested())
-
-    async def acknowledge_checkpoint(
-        self, execution_id: ExecutionAttemptID, checkpoint_id: int, state: SerializedValue,
-        stats: CheckpointAckStats | None = None,
-    ) -> None:
-        if self.checkpoint_coordinator is not None:
-            self.checkpoint_coordinator.acknowledge(str(execution_id), checkpoint_id,
-                                                    state.value(), stats)
-
-    async def decline_checkpoint(
-        self, execution_id: ExecutionAttemptID, checkpoint_id: int, reason: SerializedError
-    ) -> None:
-        if self.checkpoint_coordinator is not None:
-            self.checkpoint_coordinator.decline(str(execution_id), checkpoint_id, reason)
-
-    # ------------------------------------------------------------------ checkpoint stats
-    def checkpoint_stats(self) -> CheckpointStatsSnapshot:
-        """REST's view of the job's checkpoints (a batch job's has no config: it does not
-        checkpoint)."""
-        if self.checkpoint_coordinator is None:
-            return CheckpointStatsSnapshot()
-        return self.checkpoint_coordinator.stats.snapshot()
-
-    async def request_checkpoint_stats(self) -> CheckpointStatsSnapshot:
-        return self.checkpoint_stats()
-
-    # ------------------------------------------------------------------ checkpoints
-    def _start_checkpointing(self) -> None:
-        """Create the CheckpointCoordinator (streaming jobs) and start periodic checkpoints
-        when an interval is set; they begin once the tasks run."""
-        if self.job_graph.runtime_mode == "BATCH" or self.checkpoint_coordinator is not None:
-            return
-        # without settings (a graph built elsewhere): no periodic checkpoints, savepoints only
-        config = self.job_graph.checkpoint_config or CheckpointCoordinatorConfiguration()
-        self.checkpoint_coordinator = CheckpointCoordinator(
-            str(self.job_id), self.job_graph, lambda: self.graph, config,
-            self._send_checkpoint_trigger, self._send_checkpoint_notification,
-            self._fail_job, lambda coro: self.spawn(coro),
-            self._coordinators_by_state_id, stats_history=self.checkpoint_history)
-        self.checkpoint_coordinator.start_periodic()
-
-    def _stop_checkpointing(self, reason: str) -> None:
-        if self.checkpoint_coordinator is not None:
-            self.checkpoint_coordinator.stop_periodic()
-            self.checkpoint_coordinator.abort_pending(reason)
-
-    def _coordinators_by_state_id(self) -> dict[str, Any]:
-        found = {}
-        for vertex in self.job_graph.vertices:
-            for chained in vertex.operators:
-                coordinator = self.coordinators.get(f"{vertex.id}:{chained.node_id}")
-                if coordinator is not None:
-                    found[chained.state_id] = coordinator
-        return found
-
-    async def _send_checkpoint_trigger(self, execution: Execution, checkpoint_id: int,
-                                       timestamp: int, kind: str, location: str) -> None:
-        assert execution.task_executor is not None
-        te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
-        await te.trigger_checkpoint(execution.execution_id, checkpoint_id, timestamp, kind,
-                                    location)
-
-    async def _send_checkpoint_notification(self, execution: Execution, checkpoint_id: int,
-                                            complete: bool) -> None:
-        if execution.task_executor is None:
-            return
-        te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
-        if complete:
-            await te.notify_checkpoint_complete(execution.execution_id, checkpoint_id)
-        else:
-            await te.notify_checkpoint_aborted(execution.execution_id, checkpoint_id)
-
-    # ------------------------------------------------------------------ savepoints
-    async def _restore_from_savepoint(self) -> None:
-        """At the first deployment: the savepoint the job starts from (if any) is read and
-        assigned to the subtasks, and the source enumerators are reset to its state."""
-        restore = await self.rpc.loop.run_in_executor(
-            None, load_savepoint_restore, self.job_graph)
-        if restore is None:
-            return
-        self._savepoint_restore = restore
-        self._assign_savepoint_state(self.graph.all())
-        for vertex in self.job_graph.vertices:
-            if not vertex.is_source:
-                continue
-            data = restore.coordinator_states.get(vertex.head.state_id)
-            coordinator = self.coordinators[f"{vertex.id}:{vertex.head.node_id}"]
-            if data is not None and isinstance(coordinator, SourceCoordinator):
-                coordinator.reset_to_checkpoint(restore.checkpoint_id, data)
-        log.info("job %s starts from savepoint %s (checkpoint %d)", self.job_id,
-                 restore.path, restore.checkpoint_id)
-
-    def _report_savepoint_restored(self) -> None:
-        """The checkpoint stats' ``restored``: the savepoint the job (re)starts from."""
-        restore, checkpoints = self._savepoint_restore, self.checkpoint_coordinator
-        if restore is not None and checkpoints is not None:
-            checkpoints.report_restored(restore.checkpoint_id, True, restore.path)
-
-    def _assign_savepoint_state(self, executions: list[Execution]) -> None:
-        """The savepoint's state for these executions, as copies: where no serialization
-        stands between the JobMaster and the tasks (one process), a task changes what it got
-        in place (a reader's splits advance as it reads), and a restart needs it as saved."""
-        restore = self._savepoint_restore
-        assert restore is not None
-        for execution in executions:
-            states = restore.subtask_states.get((str(execution.vertex.id), execution.subtask))
-            if states:
-                self._restored[str(execution.execution_id)] = copy.deepcopy(states)
-
-    def _coordinator_for(self, doing: str) -> Any:
-        """The job's CheckpointCoordinator, or why ``doing`` is not possible now."""
-        if self.job_graph.runtime_mode == "BATCH":
-            raise ValueError(
-                f"Cannot {doing}: job {self.job_id} runs in BATCH mode, which takes no "
-                "checkpoints or savepoints (Flink: 'is not a streaming job').")
-        if self.status is not JobStatus.RUNNING:
-            raise RuntimeError(
-                f"Cannot {doing}: job {self.job_id} is {self.status.value}, not RUNNING.")
-        coordinator = self.checkpoint_coordinator
-        if coordinator is None:
-            raise RuntimeError(f"Cannot {doing}: job {self.job_id} has no checkpoint "
-                               "coordinator yet (it is still being scheduled); try again.")
-        return coordinator
-
-    async def trigger_savepoint(self, target_dir: str, format_type: str,
-                                cancel_job: bool) -> str:
-        coordinator = self._coordinator_for("trigger a savepoint")
-        _check_canonical(format_type)
-        completed = await coordinator.trigger_checkpoint(
-            kind=CheckpointType.SAVEPOINT, target_dir=target_dir)
-        if cancel_job:
-            await self.cancel()
-        return display_path(completed.external_pointer)
-
-    async def stop_with_savepoint(self, target_dir: str, drain: bool,
-                                  format_type: str) -> str:
-        """Flink's stop-with-savepoint: no periodic checkpoints meanwhile; a synchronous
-        savepoint (SAVEPOINT_TERMINATE with ``drain``: MAX_WATERMARK first) after which the
-        sources stop and the tasks finish. A failed savepoint leaves the job running."""
-        coordinator = self._coordinator_for("stop with a savepoint")
-        _check_canonical(format_type)
-        kind = CheckpointType.SAVEPOINT_TERMINATE if drain else CheckpointType.SAVEPOINT_SUSPEND
-        coordinator.stop_periodic()
-        try:
-            completed = await coordinator.trigger_checkpoint(kind=kind, target_dir=target_dir)
-        except BaseException:
-            if self.status is JobStatus.RUNNING:
-                coordinator.start_periodic()
-            raise
-        path = display_path(completed.external_pointer)
-        while not self.status.is_globally_terminal_state():
-            await asyncio.sleep(_STOP_POLL_S)
-        if self.status is not JobStatus.FINISHED:
-            raise RuntimeError(
-                f"The savepoint {path} of job {self.job_id} completed, but the job then ended "
-                f"{self.status.value} instead of FINISHED (its exceptions are at "
-                "/jobs/:jobid/exceptions). The savepoint is complete; resume from it with "
-                "strom run -s.")
-        return path
-
-    async def trigger_checkpoint(self, full: bool) -> int:
-        coordinator = self._coordinator_for("trigger a checkpoint")
-        completed = await coordinator.trigger_checkpoint(kind=CheckpointType.CHECKPOINT)
-        return int(completed.checkpoint_id)
 
     # ------------------------------------------------------------------ heartbeats
     async def _request_heartbeat(self, address: str) -> list[ExecutionAttemptID]:
@@ -733,17 +526,10 @@ class JobMaster(VertexFlameGraphs, RpcEndpoint):
         for address in list(self.task_managers):
             self.heartbeats.unmonitor_target(address)
         if self.checkpoint_coordinator is not None:
-            try:
-                await self.checkpoint_coordinator.shutdown(final)
-            except Exception:
-                log.exception("shutting down the checkpoints of job %s failed", self.job_id)
-        for coordinator in self.coordinators.values():
-            if isinstance(coordinator, CollectCoordinator):
-                coordinator.release()
-            try:
-                coordinator.close()
-            except Exception:
-                log.exception("closing a source coordinator failed")
+            # the completed checkpoints stay until the Dispatcher recorded the job's result
+            # (release_checkpoints): a new leader may have to restore the job from them
+            self.checkpoint_coordinator.stop(final)
+        self._close_coordinators()
         if self._release_slots:
             try:
                 await self.rm.release_slots(self.job_id)
@@ -758,6 +544,72 @@ class JobMaster(VertexFlameGraphs, RpcEndpoint):
         self.on_done(result)
 
 
+    def _close_coordinators(self) -> None:
+        for coordinator in self.coordinators.values():
+            if isinstance(coordinator, CollectCoordinator):
+                coordinator.release()
+            try:
+                coordinator.close()
+            except Exception:
+                log.exception("closing a source coordinator failed")
+
+    async def _cancel_suspended(self, execution: Execution) -> None:
+        assert execution.task_executor is not None
+        try:
+            await self.rpc.connect(execution.task_executor, TaskExecutorGateway) \
+                .cancel_task(execution.execution_id)
+        except Exception as e:
+            # unreachable: that TaskExecutor ends the job's tasks when it loses this JobMaster
+            log.warning("could not cancel task %s of suspended job %s at %s: %s",
+                        execution.name, self.job_id, execution.task_executor, e)
+            self._suspending.discard(str(execution.execution_id))
+
+    async def release_checkpoints(self, final: JobStatus) -> None:
+        """After the job's globally terminal result is recorded: discard its completed
+        checkpoints unless the externalized-checkpoint retention keeps them."""
+        if self.checkpoint_coordinator is not None:
+            await self.checkpoint_coordinator.release(final)
+
+    async def suspend(self, reason: str) -> None:
+        """This JobManager lost its leadership (Flink's JobMaster suspension): the job goes
+        SUSPENDED here, which is not globally terminal, so nothing ends for good: its
+        checkpoints stay in the store for the new leader, no result is reported. Its tasks
+        are cancelled where their TaskExecutors answer (waiting a bounded time for them to
+        end, so the new leader's attempts do not run beside them), and its slots are
+        released."""
+        if self._done:
+            return
+        self._done = self._suspended = True
+        self.status = JobStatus.SUSPENDED
+        log.info("job %s (%s) is suspended: %s", self.job_graph.name, self.job_id, reason)
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        if self.checkpoint_coordinator is not None:
+            self.checkpoint_coordinator.stop(JobStatus.SUSPENDED)
+        running = [e for e in self.graph.all() if e.task_executor is not None
+                   and not ExecutionState(e.state).is_terminal]
+        self._suspending = {str(e.execution_id) for e in running}
+        self._suspended_tasks_ended = asyncio.Event()
+        if not self._suspending:
+            self._suspended_tasks_ended.set()
+        await asyncio.gather(*(self._cancel_suspended(e) for e in running))
+        if not self._suspending:
+            self._suspended_tasks_ended.set()
+        try:
+            await asyncio.wait_for(self._suspended_tasks_ended.wait(), SUSPEND_CANCEL_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("tasks of suspended job %s did not end within %.0f s: %s", self.job_id,
+                        SUSPEND_CANCEL_TIMEOUT_S, sorted(self._suspending)[:5])
+        for address in list(self.task_managers):
+            self.heartbeats.unmonitor_target(address)
+        self._close_coordinators()
+        try:
+            await self.rm.release_slots(self.job_id)
+        except Exception as e:
+            log.warning("could not release the slots of suspended job %s: %s", self.job_id, e)
+
+
 def restart_settings(job_graph: JobGraph) -> tuple[RestartStrategy, FailoverStrategy]:
     """The job's restart strategy and failover strategy, from the ``restart-strategy.*`` and
     ``jobmanager.execution.failover-strategy`` keys it was submitted with."""
@@ -769,21 +621,6 @@ def restart_settings(job_graph: JobGraph) -> tuple[RestartStrategy, FailoverStra
     kind = config.get(opts.FAILOVER_STRATEGY) or "region"
     failover = FailoverStrategy(job_graph, kind)
     return strategy, failover
-
-
-def _coordinator_state(checkpoint: CompletedCheckpoint, state_id: str) -> bytes | None:
-    """The operator coordinator's state (a source's enumerator) in ``checkpoint``."""
-    for entry in checkpoint.metadata.operators:
-        if entry.state_id == state_id and entry.coordinator_state is not None:
-            return read_state(entry.coordinator_state)
-    return None
-
-
-def _check_canonical(format_type: str) -> None:
-    if format_type != "canonical":
-        raise ValueError(
-            f"strom writes savepoints in the CANONICAL format only (any state backend restores "
-            f"it), got {format_type.upper()}; take the savepoint without a format type.")
 
 
 def _host_of(address: str) -> str:

@@ -85,3 +85,18 @@ def test_once_the_job_has_ended_the_cluster_is_not_asked() -> None:
     client = LocalJobClient(job, cluster=None)  # type: ignore[arg-type]
     assert client.get_job_status().result(timeout=5) is JobStatus.CANCELED
     assert job.calls == 0
+
+
+def test_a_result_call_cancelled_by_the_stopping_cluster_leaves_the_rpc_error() -> None:
+    """The cluster stopped with the job still running: its pending result call was
+    cancelled; the question fails with the cluster's error (no CancelledError raised in a
+    future's callback, which printed a traceback on Ctrl-C)."""
+    job = _JobThatEndsWhileAsked(ends=False)
+    asked: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    job.get_job_status = lambda: asked  # type: ignore[method-assign]
+    client = LocalJobClient(job, cluster=None)  # type: ignore[arg-type]
+    status = client.get_job_status()
+    job.result.cancel()
+    asked.set_exception(RpcError(STOPPED))  # the callback runs here, on this thread
+    with pytest.raises(RpcError, match="no endpoint"):
+        status.result(timeout=5)

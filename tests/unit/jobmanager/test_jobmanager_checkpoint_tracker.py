@@ -107,3 +107,31 @@ def test_failures_beyond_the_tolerable_number_fail_the_job_and_completion_resets
 def test_zero_tolerable_failures_fail_at_the_first() -> None:
     tracker = _tracker()
     assert tracker.abort(tracker.begin(0, CHECKPOINT, {"a"}).checkpoint_id, 1, True) is True
+
+
+def test_a_trigger_waiting_for_its_id_counts_against_max_concurrent_and_min_pause() -> None:
+    tracker = _tracker(max_concurrent=1)
+    tracker.triggering = 1  # its id is on the way from the job's checkpoint id counter
+    assert tracker.next_periodic_trigger(500) is None
+    tracker.triggering = 0
+    assert tracker.next_periodic_trigger(500) == 500
+    paused = _tracker(max_concurrent=2, min_pause_ms=50)
+    paused.triggering = 1
+    assert paused.next_periodic_trigger(500) is None
+
+
+def test_ids_from_the_checkpoint_id_counter_are_taken_as_given() -> None:
+    tracker = _tracker()
+    assert tracker.begin(0, CHECKPOINT, {"a"}, checkpoint_id=17).checkpoint_id == 17
+    assert tracker.begin(1, CHECKPOINT, {"a"}).checkpoint_id == 18  # its own count follows
+
+
+def test_recovered_checkpoints_become_the_retained_ones() -> None:
+    tracker = _tracker(num_retained=2)
+    dropped = tracker.restore_completed([(3, "chk-3"), (5, "chk-5"), (8, "chk-8")])
+    assert dropped == ["chk-3"]  # beyond num-retained: the oldest goes
+    assert tracker.latest_completed() == "chk-8"
+    assert tracker.begin(0, CHECKPOINT, {"a"}).checkpoint_id == 9
+    pending = tracker.begin(1, CHECKPOINT, {"a"}, checkpoint_id=10)
+    tracker.acknowledge(10, "a", {})
+    assert tracker.complete(pending, 2, "chk-10")[0] == ["chk-5"]  # subsumes a recovered one

@@ -68,7 +68,10 @@ class FakeCoordinator:
     def abort_pending(self, reason: str) -> None:
         pass
 
-    async def shutdown(self, job_status: Any) -> None:
+    def stop(self, job_status: Any) -> None:
+        pass
+
+    async def release(self, job_status: Any) -> None:
         pass
 
 

@@ -4,9 +4,16 @@ It runs on the JobMaster's loop. It triggers checkpoints (periodically, and when
 checkpoint or savepoint) at the running source tasks, after taking the operator
 coordinators' (source enumerators') state; collects the tasks' acknowledgements; writes
 ``_metadata`` through :class:`~strom.state.checkpoint_storage.CheckpointStorage` when all
-are in; tells every task the checkpoint completed (or was aborted); discards checkpoints no
-longer retained; and fails the job when consecutive failures exceed
-``execution.checkpointing.tolerable-failed-checkpoints``.
+are in; adds the checkpoint to the job's
+:class:`~strom.ha.stores.CompletedCheckpointStore` (a checkpoint the store refuses is
+aborted: a JobManager that lost its leadership completes nothing); only then tells every
+task the checkpoint completed (or was aborted); removes checkpoints no longer retained from
+the store and discards them; and fails the job when consecutive failures exceed
+``execution.checkpointing.tolerable-failed-checkpoints``. Checkpoint ids come from the job's
+:class:`~strom.ha.stores.CheckpointIDCounter`, so they keep increasing across a JobManager
+failover; :meth:`CheckpointCoordinator.recover` takes the checkpoints a new leader finds in
+the store as the retained ones. The stores do blocking I/O (ZooKeeper): they are called in
+the loop's executor.
 
 Tasks that finished are not triggered and not waited for (Flink's checkpoints after tasks
 finish); a task that finishes while a checkpoint is pending counts as having acknowledged
@@ -28,6 +35,7 @@ from strom.common.checkpointing import CheckpointCoordinatorConfiguration
 from strom.common.job import JobStatus
 from strom.graph.execution_graph import Execution, ExecutionGraph
 from strom.graph.job_graph import JobGraph
+from strom.ha.stores import CheckpointIDCounter, CompletedCheckpointStore
 from strom.jobmanager.checkpoint.stats import (
     CheckpointAckStats,
     CheckpointConfigInfo,
@@ -99,7 +107,9 @@ class CheckpointCoordinator:
     checkpoint_id, timestamp, kind, location)`` and ``send_notify(execution, checkpoint_id,
     complete)`` reach the tasks; ``fail_job`` fails the job; ``spawn`` runs a coroutine owned
     by the JobMaster; ``operator_coordinators`` maps state ids to coordinators with a
-    ``checkpoint(checkpoint_id) -> bytes`` method."""
+    ``checkpoint(checkpoint_id) -> bytes`` method. ``id_counter`` and ``completed_store``
+    are the job's recovery stores (None: ids counted here, completed checkpoints kept only
+    here)."""
 
     def __init__(
         self, job_id: str, job_graph: JobGraph, graph: Callable[[], ExecutionGraph],
@@ -110,6 +120,8 @@ class CheckpointCoordinator:
         operator_coordinators: Callable[[], dict[str, Any]] = dict,
         clock: Callable[[], int] = lambda: int(time.time() * 1000),
         stats_history: int = 10,
+        id_counter: CheckpointIDCounter | None = None,
+        completed_store: CompletedCheckpointStore | None = None,
     ) -> None:
         self.job_id = job_id
         self.job_graph = job_graph
@@ -131,6 +143,11 @@ class CheckpointCoordinator:
         self.stats = CheckpointStatsTracker(stats_history, _config_info(job_graph, config))
         #: shared files (incremental RocksDB SSTs) by the completed checkpoints using them
         self.shared_state = SharedStateRegistry()
+        self.id_counter: CheckpointIDCounter = id_counter or _LocalIDCounter()
+        self.completed_store = completed_store
+        #: stopped because this JobManager lost its leadership: what the store holds now
+        #: belongs to the next leader, nothing of it is removed or discarded here
+        self.suspended = False
 
     # ------------------------------------------------------------------ the contract
     def latest_completed(self) -> CompletedCheckpoint | None:
@@ -145,11 +162,36 @@ class CheckpointCoordinator:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[CompletedCheckpoint] = loop.create_future()
         try:
-            self._trigger(kind, target_dir, future)
+            self._check_trigger(kind, target_dir)  # refused at once: no id is used up
+        except Exception as e:
+            future.set_exception(e)
+            return future
+        if not kind.is_savepoint:
+            self.tracker.triggering += 1
+        self._spawn(self._trigger_with_new_id(kind, target_dir, future))
+        return future
+
+    async def _trigger_with_new_id(self, kind: CheckpointType, target_dir: str | None,
+                                   future: asyncio.Future[CompletedCheckpoint]) -> None:
+        try:
+            checkpoint_id = await asyncio.get_running_loop().run_in_executor(
+                None, self.id_counter.get_and_increment)
+        except Exception as e:
+            log.warning("no id for a %s of job %s: %s", kind.value, self.job_id, e)
+            future.set_exception(CheckpointAbortedError(
+                f"Could not take a {kind.value} of job {self.job_id}: the checkpoint id "
+                f"counter failed ({e!r}). It is tried again at the next interval; check the "
+                "connection to the high-availability services (ZooKeeper)."))
+            return
+        finally:
+            if not kind.is_savepoint:
+                self.tracker.triggering -= 1
+            self._poke()
+        try:
+            self._trigger(kind, target_dir, future, checkpoint_id)
         except Exception as e:
             if not future.done():
                 future.set_exception(e)
-        return future
 
     def start_periodic(self) -> None:
         if self.config.periodic and self._periodic is None and not self.tracker.shut_down:
@@ -171,9 +213,21 @@ class CheckpointCoordinator:
     async def shutdown(self, job_status: JobStatus) -> None:
         """The job reached ``job_status``: stop, abort what is pending and discard the
         completed checkpoints unless the externalized-checkpoint retention keeps them."""
+        self.stop(job_status)
+        await self.release(job_status)
+
+    def stop(self, job_status: JobStatus) -> None:
+        """The job reached ``job_status`` (globally terminal, or SUSPENDED when this
+        JobManager lost its leadership): no more checkpoints; the completed ones stay."""
+        self.suspended = job_status is JobStatus.SUSPENDED
         self.stop_periodic()
         self.abort_pending(f"the job is {job_status.value}")
         self.tracker.shutdown()
+
+    async def release(self, job_status: JobStatus) -> None:
+        """After :meth:`stop` of a globally terminated job (its result is recorded):
+        discard the completed checkpoints unless the externalized-checkpoint retention keeps
+        them. The store and counter forget the job (``shutdown``) by their owner."""
         retention = self.config.externalized_retention
         keep = (job_status is JobStatus.FAILED and retention != "NO_EXTERNALIZED_CHECKPOINTS"
                 ) or (job_status is JobStatus.CANCELED and retention == "RETAIN_ON_CANCELLATION")
@@ -191,6 +245,60 @@ class CheckpointCoordinator:
         except Exception as e:
             log.warning("could not remove the checkpoint directory of job %s: %s",
                         self.job_id, e)
+
+    async def recover(self) -> CompletedCheckpoint | None:
+        """A new leader takes the checkpoints in the store as the retained ones (their
+        shared files registered again; those beyond ``num_retained`` removed and
+        discarded); returns the latest, the one the job restores, or None."""
+        from strom.jobmanager.checkpoint.stored import decode_checkpoint
+
+        if self.completed_store is None:
+            return None
+        store = self.completed_store
+        loop = asyncio.get_running_loop()
+        entries = await loop.run_in_executor(None, store.recover)
+        recovered = [(checkpoint_id, decode_checkpoint(payload))
+                     for checkpoint_id, payload in entries]
+        for checkpoint_id, checkpoint in recovered:
+            shared = await loop.run_in_executor(None, shared_state_of, checkpoint.metadata)
+            self.shared_state.register_checkpoint(checkpoint_id, shared)
+        dropped = self.tracker.restore_completed(recovered)
+        if dropped:
+            self._drop(dropped)
+        latest = self.tracker.latest_completed()
+        if latest is not None:
+            log.info("job %s recovered %d completed checkpoint(s); the latest is %d",
+                     self.job_id, len(recovered), latest.checkpoint_id)
+        return latest
+
+    def _drop(self, dropped: list[CompletedCheckpoint]) -> None:
+        """Checkpoints no longer retained: their references to shared files go now, the
+        store entries and files in the background."""
+        unshared = [url for c in dropped
+                    for url in self.shared_state.release_checkpoint(c.checkpoint_id)]
+        self._spawn(self._remove_and_discard(dropped, unshared))
+
+    async def _remove_and_discard(self, dropped: list[CompletedCheckpoint],
+                                  unshared: list[str]) -> None:
+        """Dropped checkpoints leave the store first: their files (and the shared files
+        ``unshared`` no retained checkpoint refers to) are discarded only once no new
+        leader can recover them (a failed removal keeps them, as Flink does)."""
+        loop = asyncio.get_running_loop()
+        removed = []
+        for checkpoint in dropped:
+            if self.completed_store is not None:
+                try:
+                    await loop.run_in_executor(None, self.completed_store.remove,
+                                               checkpoint.checkpoint_id)
+                except Exception as e:
+                    log.warning("could not remove checkpoint %d of job %s from the completed "
+                                "checkpoint store; its files are kept: %s",
+                                checkpoint.checkpoint_id, self.job_id, e)
+                    continue
+            removed.append(checkpoint)
+        await loop.run_in_executor(None, _discard_list, removed)
+        if len(removed) == len(dropped):
+            await loop.run_in_executor(None, discard_shared_state, unshared)
 
     def restore_assignment(self, checkpoint: CompletedCheckpoint | CheckpointMetadata,
                            job_graph: JobGraph, allow_non_restored_state: bool = False
@@ -235,8 +343,10 @@ class CheckpointCoordinator:
         if self._wakeup is not None:
             self._wakeup.set()
 
-    def _trigger(self, kind: CheckpointType, target_dir: str | None,
-                 future: asyncio.Future[CompletedCheckpoint]) -> None:
+    def _check_trigger(self, kind: CheckpointType, target_dir: str | None
+                       ) -> tuple[list[Execution], list[ExecutionState], list[Execution], str]:
+        """Whether a ``kind`` may be taken now (else a CheckpointAbortedError saying why):
+        the executions, their states, the running sources and the savepoint directory."""
         if self.tracker.shut_down:
             raise CheckpointAbortedError(
                 f"Cannot take a {kind.value} of job {self.job_id}: its checkpointing was shut "
@@ -264,11 +374,15 @@ class CheckpointCoordinator:
                 raise ValueError(
                     "No savepoint directory: give a target directory, or set "
                     "execution.checkpointing.savepoint-dir (state.savepoints.dir).")
+        return executions, states, sources, directory
+
+    def _trigger(self, kind: CheckpointType, target_dir: str | None,
+                 future: asyncio.Future[CompletedCheckpoint], checkpoint_id: int) -> None:
+        executions, states, sources, directory = self._check_trigger(kind, target_dir)
         waiting = {str(e.execution_id) for e, s in zip(executions, states, strict=True)
                    if s is ExecutionState.RUNNING}
         now = self.clock()
-        pending = self.tracker.begin(now, kind, waiting)
-        checkpoint_id = pending.checkpoint_id
+        pending = self.tracker.begin(now, kind, waiting, checkpoint_id=checkpoint_id)
         parallelism: dict[str, int] = {}
         for e in executions:
             parallelism[str(e.vertex.id)] = parallelism.get(str(e.vertex.id), 0) + 1
@@ -395,17 +509,18 @@ class CheckpointCoordinator:
             self._abort(checkpoint_id, f"writing its metadata failed: {e!r}",
                         counts_as_failure=not pending.kind.is_savepoint, cause=e)
             return
-        # before older checkpoints are dropped: the files they share with this one stay
-        self.shared_state.register_checkpoint(checkpoint_id, shared)
         if checkpoint_id not in self.tracker.pending:  # aborted meanwhile (the job ended)
             self._spawn(_in_thread(_discard_location, location))  # after its _metadata
-            self._spawn(_in_thread(discard_shared_state,
-                                   self.shared_state.release_checkpoint(checkpoint_id)))
+            self._discard_unshared(checkpoint_id, shared)
             return
         duration = int((time.monotonic() - pending.extra["started"]) * 1000)
         completed = CompletedCheckpoint(
             checkpoint_id, pending.timestamp_ms, pending.kind, pointer, metadata,
             metadata.size_bytes(), duration, location)
+        if not pending.kind.is_savepoint and not await self._add_to_store(completed, shared):
+            return
+        # before older checkpoints are dropped: the files they share with this one stay
+        self.shared_state.register_checkpoint(checkpoint_id, shared)
         handle = self._timeouts.pop(checkpoint_id, None)
         if handle is not None:
             handle.cancel()
@@ -418,10 +533,7 @@ class CheckpointCoordinator:
         for older in subsumed:
             self._aborted(older, "a later checkpoint completed and subsumed it")
         if dropped:
-            unshared = [url for c in dropped
-                        for url in self.shared_state.release_checkpoint(c.checkpoint_id)]
-            self._spawn(_in_thread(_discard_list, dropped))
-            self._spawn(_in_thread(discard_shared_state, unshared))
+            self._drop(dropped)
         for execution in self.graph().all():
             if str(execution.execution_id) in pending.acks:
                 self._spawn(self._notify(execution, checkpoint_id, True))
@@ -430,6 +542,45 @@ class CheckpointCoordinator:
         if not future.done():
             future.set_result(completed)
         self._poke()
+
+    def _discard_unshared(self, checkpoint_id: int, shared: frozenset[str]) -> None:
+        """Discard the shared files of a checkpoint that did not complete which no
+        completed checkpoint refers to."""
+        self.shared_state.register_checkpoint(checkpoint_id, shared)
+        self._spawn(_in_thread(discard_shared_state,
+                               self.shared_state.release_checkpoint(checkpoint_id)))
+
+    async def _add_to_store(self, completed: CompletedCheckpoint,
+                            shared: frozenset[str]) -> bool:
+        """Persist ``completed`` in the job's store before anyone hears of it; False (the
+        checkpoint is aborted, nothing is committed) when the store refuses it."""
+        store = self.completed_store
+        if store is None:
+            return True
+        from strom.jobmanager.checkpoint.stored import encode_checkpoint
+
+        checkpoint_id = completed.checkpoint_id
+        pending = self.tracker.pending[checkpoint_id]
+        loop = asyncio.get_running_loop()
+        pending.extra["adding"] = True  # an abort meanwhile leaves its files to us
+        try:
+            await loop.run_in_executor(
+                None, lambda: store.add(checkpoint_id, encode_checkpoint(completed)))
+        except Exception as e:
+            log.warning("checkpoint %d of job %s could not be added to the completed checkpoint "
+                        "store: %s", checkpoint_id, self.job_id, e)
+            # tasks hear it was aborted: they commit nothing of it
+            self._abort(checkpoint_id, f"adding it to the completed checkpoint store failed: "
+                        f"{e!r}", counts_as_failure=True, cause=e)
+            self._spawn(_in_thread(_discard, completed))
+            self._discard_unshared(checkpoint_id, shared)
+            return False
+        if checkpoint_id not in self.tracker.pending:  # aborted meanwhile (the job ended)
+            if not self.suspended:  # else a new leader may restore it
+                self.shared_state.register_checkpoint(checkpoint_id, shared)
+                self._drop([completed])
+            return False
+        return True
 
     def _metadata(self, pending: PendingCheckpoint[str]) -> CheckpointMetadata:
         by_state_id: dict[str, dict[int, SubtaskStateEntry]] = {}
@@ -480,7 +631,7 @@ class CheckpointCoordinator:
         if handle is not None:
             handle.cancel()
         location: CheckpointLocation | None = pending.extra.get("location")
-        if location is not None:
+        if location is not None and not pending.extra.get("adding"):
             self._spawn(_in_thread(_discard_location, location))
         for execution in self.graph().all():
             if (execution.task_executor is not None
@@ -512,6 +663,26 @@ class CheckpointCoordinator:
         except Exception as e:  # the task ended meanwhile; nothing to tell it
             log.debug("could not notify %s of checkpoint %d: %s", execution.name,
                       checkpoint_id, e)
+
+
+class _LocalIDCounter:
+    """Checkpoint ids counted in this process (a coordinator without recovery stores)."""
+
+    def __init__(self) -> None:
+        self._next = 1
+
+    def get_and_increment(self) -> int:
+        current, self._next = self._next, self._next + 1
+        return current
+
+    def get(self) -> int:
+        return self._next
+
+    def set_count(self, count: int) -> None:
+        self._next = count
+
+    def shutdown(self, status: JobStatus) -> None:
+        pass
 
 
 async def _in_thread(fn: Callable[..., None], *args: Any) -> None:

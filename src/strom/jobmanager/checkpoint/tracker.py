@@ -61,6 +61,9 @@ class CheckpointTracker(Generic[K, C]):
         self.last_end_ms: int | None = None
         self.last_trigger_ms: int | None = None
         self.shut_down = False
+        #: periodic checkpoints being triggered: waiting for their id from the job's
+        #: checkpoint id counter (they count as pending for ``max_concurrent``)
+        self.triggering = 0
 
     # ------------------------------------------------------------------ triggering
     def next_periodic_trigger(self, now_ms: int) -> int | None:
@@ -75,18 +78,21 @@ class CheckpointTracker(Generic[K, C]):
         due = now_ms if self.last_trigger_ms is None else self.last_trigger_ms + interval
         if self.last_end_ms is not None:
             due = max(due, self.last_end_ms + self.config.min_pause_ms)
-        if self.config.min_pause_ms and self.pending:
+        if self.config.min_pause_ms and (self.pending or self.triggering):
             return None  # min-pause counts from the end of the checkpoint in flight
         return max(due, now_ms)
 
     def _periodic_pending(self) -> int:
-        return sum(1 for p in self.pending.values() if not p.kind.is_savepoint)
+        return self.triggering + sum(1 for p in self.pending.values()
+                                     if not p.kind.is_savepoint)
 
     def begin(self, now_ms: int, kind: CheckpointType, waiting: set[K],
-              location: str = "") -> PendingCheckpoint[K]:
-        """Start a checkpoint that ``waiting`` must acknowledge; returns it with its id."""
-        checkpoint_id = self.next_id
-        self.next_id += 1
+              location: str = "", checkpoint_id: int | None = None) -> PendingCheckpoint[K]:
+        """Start a checkpoint that ``waiting`` must acknowledge; returns it with its id (the
+        next of its own, or ``checkpoint_id`` from the job's checkpoint id counter)."""
+        if checkpoint_id is None:
+            checkpoint_id = self.next_id
+        self.next_id = max(self.next_id, checkpoint_id + 1)
         pending = PendingCheckpoint(checkpoint_id, now_ms, kind, set(waiting), location)
         self.pending[checkpoint_id] = pending
         if not kind.is_savepoint:
@@ -158,6 +164,17 @@ class CheckpointTracker(Generic[K, C]):
             return False
         self.consecutive_failures += 1
         return self.consecutive_failures > self.config.tolerable_failures
+
+    def restore_completed(self, checkpoints: list[tuple[int, C]]) -> list[C]:
+        """Checkpoints a new leader recovered (oldest first) become the retained ones; returns
+        those beyond ``num_retained`` (the oldest: discard them)."""
+        self.completed.extend(checkpoints)
+        if checkpoints:
+            self.next_id = max(self.next_id, checkpoints[-1][0] + 1)
+        dropped = []
+        while len(self.completed) > self.config.num_retained:
+            dropped.append(self.completed.popleft()[1])
+        return dropped
 
     def latest_completed(self) -> C | None:
         return self.completed[-1][1] if self.completed else None
