@@ -35,6 +35,7 @@ import pytest
 from strom.processes import ClusterProcess
 from strom.testing import wait_until
 from strom.testing.ha_process_cluster import HaProcessCluster, rest_get
+from strom.testing.zookeeper import ZooKeeperServer
 
 pytestmark = pytest.mark.slow
 
@@ -101,9 +102,9 @@ def checkpoint_in_flight(jobmanager: ClusterProcess) -> bool:
 
 # ---------------------------------------------------------------------------- the cluster
 @pytest.fixture
-def ha_cluster(zookeeper: object, tmp_path: Path) -> Iterator[HaProcessCluster]:
+def ha_cluster(zookeeper: ZooKeeperServer, tmp_path: Path) -> Iterator[HaProcessCluster]:
     """Two JobManagers and two one-slot TaskManagers on the test's ZooKeeper."""
-    with HaProcessCluster(zookeeper.connect_string, tmp_path,  # type: ignore[attr-defined]
+    with HaProcessCluster(zookeeper.connect_string, tmp_path,
                           jobmanagers=2, task_managers=2, slots=1) as cluster:
         yield cluster
 
@@ -165,7 +166,7 @@ def holds_for(check: Callable[[], None], seconds: float, interval_s: float = 0.1
 
 
 # ---------------------------------------------------------------------------- the tests
-def test_killing_the_leader_repeatedly_loses_nothing(zookeeper: object,
+def test_killing_the_leader_repeatedly_loses_nothing(zookeeper: ZooKeeperServer,
                                                      tmp_path: Path) -> None:
     """Three JobManagers (so a standby remains while a replacement starts); the leader is
     killed with ``kill -9`` three times at seeded random moments, once while a checkpoint
@@ -173,7 +174,7 @@ def test_killing_the_leader_repeatedly_loses_nothing(zookeeper: object,
     is exactly the oracle's."""
     rng = random.Random(20_261_125)
     records, checkpoints = 80_000, tmp_path / "checkpoints"
-    with HaProcessCluster(zookeeper.connect_string, tmp_path,  # type: ignore[attr-defined]
+    with HaProcessCluster(zookeeper.connect_string, tmp_path,
                           jobmanagers=3, task_managers=2, slots=1) as cluster:
         job_id = submit(cluster, tmp_path, records, rate=4_000)
         leaders = [cluster.leader()]
@@ -200,7 +201,7 @@ def test_killing_the_leader_repeatedly_loses_nothing(zookeeper: object,
 
 
 def test_a_finished_job_is_not_run_again_by_the_next_leader(
-        zookeeper: object, ha_cluster: HaProcessCluster, tmp_path: Path) -> None:
+        zookeeper: ZooKeeperServer, ha_cluster: HaProcessCluster, tmp_path: Path) -> None:
     records = 6_000
     job_id = submit(ha_cluster, tmp_path, records, rate=0)
     wait_for_state(ha_cluster, job_id, "FINISHED", RESULT_TIMEOUT_S)
@@ -226,7 +227,7 @@ def test_a_finished_job_is_not_run_again_by_the_next_leader(
     # nor would a later leader: its job graph is gone from ZooKeeper
     from kazoo.client import KazooClient
 
-    zk = KazooClient(hosts=zookeeper.connect_string)  # type: ignore[attr-defined]
+    zk = KazooClient(hosts=zookeeper.connect_string)
     zk.start(timeout=30)
     try:
         graphs = zk.get_children("/flink/strom-test/jobgraphs") \
@@ -238,7 +239,7 @@ def test_a_finished_job_is_not_run_again_by_the_next_leader(
 
 
 def test_zookeeper_restarted_under_a_running_cluster_suspends_and_resumes_the_job(
-        zookeeper: object, ha_cluster: HaProcessCluster, tmp_path: Path) -> None:
+        zookeeper: ZooKeeperServer, ha_cluster: HaProcessCluster, tmp_path: Path) -> None:
     records, checkpoints = 50_000, tmp_path / "checkpoints"
     job_id = submit(ha_cluster, tmp_path, records, rate=4_000)
     wait_for_state(ha_cluster, job_id, "RUNNING")
@@ -246,7 +247,7 @@ def test_zookeeper_restarted_under_a_running_cluster_suspends_and_resumes_the_jo
     assert ha_cluster.job_state(job_id) == "RUNNING", "the job finished too soon"
 
     leader = ha_cluster.leader()
-    zookeeper.stop()  # type: ignore[attr-defined]
+    zookeeper.stop()
     # leadership is revoked at once (the connection is suspended): no JobManager serves
     # REST as the leader, the job is SUSPENDED on the former leader, and its JobMaster
     # cancelled the job's tasks
@@ -256,7 +257,7 @@ def test_zookeeper_restarted_under_a_running_cluster_suspends_and_resumes_the_jo
     wait_until(lambda: not any(ha_cluster.running_tasks().values()), 30,
                "the TaskManagers to run no task of the suspended job")
 
-    zookeeper.restart()  # type: ignore[attr-defined]
+    zookeeper.restart()
     ha_cluster.leader(FAILOVER_TIMEOUT_S)
     wait_for_state(ha_cluster, job_id, "RUNNING")
     wait_for_state(ha_cluster, job_id, "FINISHED", RESULT_TIMEOUT_S)
@@ -264,7 +265,7 @@ def test_zookeeper_restarted_under_a_running_cluster_suspends_and_resumes_the_jo
 
 
 def test_an_attached_run_finds_the_leader_in_zookeeper_and_outlives_its_kill(
-        zookeeper: object, ha_cluster: HaProcessCluster, tmp_path: Path) -> None:
+        zookeeper: ZooKeeperServer, ha_cluster: HaProcessCluster, tmp_path: Path) -> None:
     """``strom run`` without ``-m`` and without ``-d``, with the high-availability keys: it
     submits to the leader ZooKeeper names, and waits for the job's result through the leader
     killed under it and the standby that takes over."""
@@ -297,7 +298,7 @@ def test_an_attached_run_finds_the_leader_in_zookeeper_and_outlives_its_kill(
 
 
 def test_a_frozen_leader_is_replaced_and_steps_down_when_it_wakes(
-        zookeeper: object, ha_cluster: HaProcessCluster, tmp_path: Path) -> None:
+        zookeeper: ZooKeeperServer, ha_cluster: HaProcessCluster, tmp_path: Path) -> None:
     """The leader stops (``kill -STOP``) for longer than its ZooKeeper session timeout: a
     standby takes over and runs the job. When the old leader wakes (``kill -CONT``) it finds
     its session expired, gives up leading (no REST answer as the leader, the TaskManagers
@@ -326,7 +327,7 @@ def test_a_frozen_leader_is_replaced_and_steps_down_when_it_wakes(
 _MEMBER = re.compile(r"(jobmanager-\d+)\s+pid (\d+)\s+\S+ (leader|standby|electing), REST (\S+)")
 
 
-def test_the_readme_high_availability_walkthrough(zookeeper: object, tmp_path: Path) -> None:
+def test_the_readme_high_availability_walkthrough(zookeeper: ZooKeeperServer, tmp_path: Path) -> None:
     """README's High availability walk-through as a user runs it: the shipped conf/ copied
     and the high-availability keys appended, two JobManagers in ``masters`` (free ports
     here, not 8081/8082), ``strom cluster start``, the example submitted detached through
@@ -337,7 +338,7 @@ def test_the_readme_high_availability_walkthrough(zookeeper: object, tmp_path: P
     records, output, checkpoints = 20_000, tmp_path / "windows", tmp_path / "checkpoints"
     conf = tmp_path / "ha-conf"
     shutil.copytree(EXAMPLES.parent / "conf", conf)
-    quorum = zookeeper.connect_string  # type: ignore[attr-defined]
+    quorum = zookeeper.connect_string
     with open(conf / "config.yaml", "a") as config:
         config.write(textwrap.dedent(f"""
             high-availability:
