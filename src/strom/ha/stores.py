@@ -25,12 +25,19 @@ __all__ = [
     "JobResultEntry",
     "JobResultStore",
     "LeadershipLostError",
+    "PossibleInconsistentStateError",
     "StoredJobGraph",
 ]
 
 
 class LeadershipLostError(RuntimeError):
     """This JobManager lost its leadership: the write was refused."""
+
+
+class PossibleInconsistentStateError(RuntimeError):
+    """The connection was lost before the store answered: the write may have happened or
+    not (Flink's ``PossibleInconsistentStateException``). What it refers to must be kept,
+    since a new leader may find it in the store."""
 
 
 class StoredJobGraph(msgspec.Struct, frozen=True):

@@ -30,6 +30,7 @@ import msgspec
 from fsspec.core import url_to_fs
 from kazoo.exceptions import (
     BadVersionError,
+    ConnectionLoss,
     NodeExistsError,
     NoNodeError,
     NotEmptyError,
@@ -38,7 +39,12 @@ from kazoo.exceptions import (
 
 from strom.common.config_options_ha import HA_STORAGE_DIR, JOB_RESULT_STORE_STORAGE_PATH
 from strom.common.job import JobID, JobStatus
-from strom.ha.stores import JobResultEntry, LeadershipLostError, StoredJobGraph
+from strom.ha.stores import (
+    JobResultEntry,
+    LeadershipLostError,
+    PossibleInconsistentStateError,
+    StoredJobGraph,
+)
 from strom.ha.zookeeper.client import ZooKeeperClient
 
 __all__ = [
@@ -252,6 +258,13 @@ class ZooKeeperCompletedCheckpointStore:
         except SessionExpiredError:
             HaStorage.delete(url)
             raise self._session_expired(checkpoint_id) from None
+        except ConnectionLoss as e:
+            # ZooKeeper may have applied the transaction before the connection broke: the
+            # payload stays, a new leader may find the node pointing at it
+            raise PossibleInconsistentStateError(
+                f"Checkpoint {checkpoint_id} of job {self._job_id} may or may not be in the "
+                f"completed checkpoint store: the connection to ZooKeeper was lost before it "
+                f"answered ({e!r}); its payload {url} is kept.") from e
         except Exception:
             HaStorage.delete(url)
             raise

@@ -35,7 +35,11 @@ from strom.common.checkpointing import CheckpointCoordinatorConfiguration
 from strom.common.job import JobStatus
 from strom.graph.execution_graph import Execution, ExecutionGraph
 from strom.graph.job_graph import JobGraph
-from strom.ha.stores import CheckpointIDCounter, CompletedCheckpointStore
+from strom.ha.stores import (
+    CheckpointIDCounter,
+    CompletedCheckpointStore,
+    PossibleInconsistentStateError,
+)
 from strom.jobmanager.checkpoint.stats import (
     CheckpointAckStats,
     CheckpointConfigInfo,
@@ -568,10 +572,12 @@ class CheckpointCoordinator:
                 None, lambda: store.add(checkpoint_id, encode_checkpoint(completed)))
         except Exception as e:
             log.warning("checkpoint %d of job %s could not be added to the completed checkpoint "
-                        "store: %s", checkpoint_id, self.job_id, e)
+                        "store: %r", checkpoint_id, self.job_id, e)
             # tasks hear it was aborted: they commit nothing of it
             self._abort(checkpoint_id, f"adding it to the completed checkpoint store failed: "
                         f"{e!r}", counts_as_failure=True, cause=e)
+            if isinstance(e, PossibleInconsistentStateError):
+                return False  # the store may hold it: a new leader may restore its files
             self._spawn(_in_thread(_discard, completed))
             self._discard_unshared(checkpoint_id, shared)
             return False
