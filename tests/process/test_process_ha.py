@@ -139,7 +139,8 @@ def wait_for_state(cluster: HaProcessCluster, job_id: str, state: str,
         if not seen or seen[-1] != now:
             seen.append(now)
         assert now not in {"FAILED", "CANCELED"} or now == state, (
-            f"job {job_id} is {now} (states seen: {seen})\n{cluster.logs()}")
+            f"job {job_id} is {now} (states seen: {seen}); the failure: "
+            f"{cluster.job_failure(job_id)}\n{cluster.logs()}")
         return now == state
 
     try:

@@ -233,6 +233,23 @@ class HaProcessCluster:
                 return str(answer.body.get("state"))
         return None
 
+    def job_failure(self, job_id: str) -> str | None:
+        """Why the job failed, as the leader's REST API says (the failure cause of
+        ``/jobs/:jobid/execution-result``, else the newest entry of ``/jobs/:jobid/exceptions``);
+        ``None`` when it says nothing."""
+        for process in self.live_jobmanagers():
+            rest = process.extra["rest"]
+            result = rest_get(rest, f"/jobs/{job_id}/execution-result")
+            if result.status != 200 or not isinstance(result.body, dict):
+                continue
+            cause = (result.body.get("job-execution-result") or {}).get("failure-cause")
+            if cause:
+                return f"{cause.get('class')}: {cause.get('stack-trace')}"
+            exceptions = rest_get(rest, f"/jobs/{job_id}/exceptions")
+            if exceptions.status == 200 and isinstance(exceptions.body, dict):
+                return exceptions.body.get("root-exception")
+        return None
+
     def jobs_overview(self, leader: ClusterProcess) -> dict[str, str]:
         """job id -> state, as ``leader`` lists them (``/jobs/overview``)."""
         answer = rest_get(leader.extra["rest"], "/jobs/overview")
