@@ -22,6 +22,14 @@ $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium
 
+# The high-availability tests run a real ZooKeeper (Debian's package, with java); they start
+# it on a free loopback port and fail, instead of skipping, when it is missing.
+ZOOKEEPER_JAR ?= /usr/share/java/zookeeper.jar
+ZOOKEEPER_ENV := STROM_REQUIRE_ZOOKEEPER=1 STROM_ZOOKEEPER_JAR=$(ZOOKEEPER_JAR)
+$(ZOOKEEPER_JAR):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q zookeeper
+
 # PyFlink's own example programs, run by tests/acceptance with only their imports renamed.
 # Only the wheel's examples are unpacked; PyFlink itself is never installed or imported.
 PYFLINK_VERSION := 2.3.0
@@ -45,10 +53,10 @@ lint: $(VENV)/.test-deps
 # Flink's CI forces RPC serialization: what cannot cross a process boundary fails here.
 # The dataflow tests then run again with every channel between two TaskManagers over
 # loopback TCP (STROM_NETWORK=tcp: p=2 jobs on two TaskExecutors).
-test: $(VENV)/.test-deps $(PYFLINK_DIR)/.done $(CHROMIUM) lint
+test: $(VENV)/.test-deps $(PYFLINK_DIR)/.done $(CHROMIUM) $(ZOOKEEPER_JAR) lint
 	STROM_RPC=codec STROM_PYFLINK_EXAMPLES=$(PYFLINK_DIR)/wheel/pyflink/examples \
-		STROM_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q
-	STROM_RPC=codec STROM_NETWORK=tcp $(BIN)/python -m pytest -q tests/integration
+		STROM_CHROMIUM=$(CHROMIUM) $(ZOOKEEPER_ENV) $(BIN)/python -m pytest -q
+	STROM_RPC=codec STROM_NETWORK=tcp $(ZOOKEEPER_ENV) $(BIN)/python -m pytest -q tests/integration
 
 bench: $(BIN)/activate
 	$(BIN)/python benchmarks/run_all.py

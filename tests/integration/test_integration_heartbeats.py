@@ -8,6 +8,8 @@ import asyncio
 from strom.common import WatermarkStrategy
 from strom.common.job import JobStatus
 from strom.datastream import StreamExecutionEnvironment
+from strom.graph.ids import ResourceID
+from strom.ha.leader_election import STANDALONE_SESSION_ID
 from strom.heartbeat import HeartbeatSettings
 from strom.jobmanager.jobmaster import TaskManagerLostError
 from strom.jobmanager.resourcemanager import ResourceManager
@@ -60,14 +62,15 @@ def test_a_task_executor_registers_again_with_a_new_resource_manager() -> None:
         rpc, old = cluster.rpc, cluster.resource_manager
         assert rpc is not None and old is not None
         te = cluster.task_executors[0]
-        first_rm = te.resource_manager_id
         rpc.run_sync(old.stop())
         new = ResourceManager(rpc, heartbeat=FAST)  # same name, same address
         rpc.run_sync(new.start())
         cluster.resource_manager = new
-        wait_until(lambda: te.resource_manager_id == new.instance_id, 30,
+        wait_until(lambda: te.address in new.task_executors and te.registered.is_set(), 30,
                    "the TaskExecutor to register with the new ResourceManager")
-        assert first_rm == old.instance_id != new.instance_id
+        # standalone, every ResourceManager has the one fixed leader session as its id
+        assert te.resource_manager_id == old.instance_id == new.instance_id \
+            == ResourceID(STANDALONE_SESSION_ID)
         assert rpc.run_sync(new.free_slot_count()) == 2
 
 

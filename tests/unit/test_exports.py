@@ -87,6 +87,13 @@ PUBLIC = {
     "strom.testing.tls": [
         "CertificateFiles", "make_certificates",
     ],
+    "strom.testing.zookeeper": [
+        "DEFAULT_ZOOKEEPER_JAR", "REQUIRE_ZOOKEEPER_ENV", "ZOOKEEPER_JAR_ENV", "ZooKeeperServer",
+        "free_port", "zookeeper_available", "zookeeper_jar",
+    ],
+    "strom.ha.zookeeper": [
+        "ZooKeeperHaServices",
+    ],
     "strom.heartbeat": [
         "HeartbeatLoop", "HeartbeatMonitor", "HeartbeatSettings", "TargetLost", "monotonic_ms",
     ],

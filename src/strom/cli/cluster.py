@@ -1,10 +1,13 @@
 """``strom jobmanager``, ``strom taskmanager`` and ``strom cluster start | stop | status``.
 
 The first two run one cluster process in the foreground. ``strom cluster start`` starts a
-standalone session cluster on this host in the background: a JobManager, then one
-TaskManager per line of ``conf/workers`` (one when there is no such file), each with its log
-file and pid file under ``log/``; the configuration comes from ``--config`` or
-``conf/config.yaml``. ``strom cluster stop`` ends exactly the processes of those pid files.
+standalone session cluster on this host in the background: one JobManager per line of
+``conf/masters`` (Flink's ``host:webui-port`` lines; one JobManager with the configured
+``rest.port`` when there is no such file), then one TaskManager per line of
+``conf/workers`` (one when there is no such file), each with its log file and pid file
+under ``log/``; the configuration comes from ``--config`` or ``conf/config.yaml``. Several
+JobManagers need ``high-availability.type: zookeeper``: one leads, the others stand by.
+``strom cluster stop`` ends exactly the processes of those pid files.
 """
 
 from __future__ import annotations
@@ -123,7 +126,50 @@ def _alive(pid: int) -> bool:
 def _members(log_dir: Path) -> list[_Member]:
     """The cluster's processes: TaskManagers first, the JobManager last."""
     found = [m for f in sorted(log_dir.glob("*.pid")) if (m := _Member.read(f)) is not None]
-    return sorted(found, key=lambda m: (m.name == "jobmanager", m.name))
+    return sorted(found, key=lambda m: (_is_jobmanager(m), m.name))
+
+
+def _is_jobmanager(member: _Member) -> bool:
+    return member.name == "jobmanager" or member.name.startswith("jobmanager-")
+
+
+def read_masters(conf_dir: Path) -> list[tuple[str, int]] | None:
+    """The JobManagers of ``conf_dir/masters``: ``(host, web UI port)`` per line (Flink's
+    ``host:webui-port``; ``#`` starts a comment); None when there is no such file. Every
+    host must be this one."""
+    path = conf_dir / "masters"
+    if not path.is_file():
+        return None
+    masters: list[tuple[str, int]] = []
+    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+        line = raw.split("#")[0].strip()
+        if not line:
+            continue
+        host, colon, port_text = line.rpartition(":")
+        try:
+            port = int(port_text) if colon else -1
+        except ValueError:
+            port = -1
+        if not host or not 0 <= port <= 65535:
+            raise click.ClickException(
+                f"{path}, line {number}: {raw.strip()!r} is not host:webui-port (e.g. "
+                "localhost:8081); each line names one JobManager and the port of its REST "
+                "API and web UI.")
+        masters.append((host, port))
+    if not masters:
+        raise click.ClickException(
+            f"{path} lists no JobManager; add a line host:webui-port, e.g. localhost:8081.")
+    remote = sorted({h for h, _ in masters if h not in _LOCAL_HOSTS | {socket.gethostname()}})
+    if remote:
+        raise click.ClickException(
+            f"{path} names other hosts ({', '.join(remote)}); strom cluster start starts "
+            "JobManagers on this host only. Run `strom jobmanager` on those hosts instead.")
+    ports = [port for _, port in masters if port != 0]
+    if len(set(ports)) != len(ports):
+        raise click.ClickException(
+            f"{path} gives several JobManagers the same port ({', '.join(map(str, ports))}); "
+            "each JobManager on this host needs its own web UI port (or 0 for any).")
+    return masters
 
 
 def _workers(conf_dir: Path) -> list[str]:
@@ -216,7 +262,8 @@ def _with_dirs(f):  # type: ignore[no-untyped-def]
 @_with_dirs
 def start(dynamic: tuple[str, ...], config_file: str | None, conf_dir: str,
           log_dir: str) -> None:
-    """Start a JobManager and the TaskManagers of conf/workers in the background."""
+    """Start the JobManagers of conf/masters (one without it) and the TaskManagers of
+    conf/workers in the background."""
     conf, logs = Path(conf_dir), Path(log_dir)
     running = [m for m in _members(logs) if m.alive()]
     if running:
@@ -227,22 +274,67 @@ def start(dynamic: tuple[str, ...], config_file: str | None, conf_dir: str,
         stale.pid_file.unlink(missing_ok=True)
     args, config = _config_args(conf, dynamic, config_file)
     configuration = _load(dynamic, config)  # a mistake fails here, before any process starts
+    masters = read_masters(conf)
+    ha = _ha_enabled(configuration)
+    if masters is not None and len(masters) > 1 and not ha:
+        raise click.ClickException(
+            f"{conf / 'masters'} lists {len(masters)} JobManagers "
+            f"({', '.join(f'{h}:{p}' for h, p in masters)}), but several JobManagers need "
+            "high-availability.type: zookeeper (with high-availability.zookeeper.quorum and "
+            "high-availability.storageDir) so that one leads and the others stand by. Set "
+            "it in the configuration, or list one JobManager.")
     workers = _workers(conf)
     logs.mkdir(parents=True, exist_ok=True)
     started: list[_Member] = []
     try:
-        started.append(_start_member("jobmanager", ["jobmanager", *args], logs))
-        host, port = _port_of(started[0].address)
-        jm_args = ["-D", f"jobmanager.rpc.address={host}", "-D", f"jobmanager.rpc.port={port}"]
+        for name, master_args in _jobmanagers(masters):
+            # the masters' port goes first: -D on the command line still wins
+            started.append(_start_member(name, ["jobmanager", *_with_before_dynamic(
+                args, master_args)], logs))
+        jm_args: list[str] = []
+        if not ha:  # with high availability TaskManagers find the leader in ZooKeeper
+            host, port = _port_of(started[0].address)
+            jm_args = ["-D", f"jobmanager.rpc.address={host}",
+                       "-D", f"jobmanager.rpc.port={port}"]
         for index in range(len(workers)):
             started.append(_start_member(f"taskmanager-{index}",
                                          ["taskmanager", *args, *jm_args], logs))
-        _wait_registered(started[0].address, len(workers), configuration)
+        if ha:
+            _wait_registered_rest([m.rest_url for m in started if _is_jobmanager(m)
+                                   and m.rest_url], len(workers), configuration)
+        else:
+            _wait_registered(started[0].address, len(workers), configuration)
     except BaseException:
         _stop_members(started, timeout_s=10.0)
         raise
-    click.echo(_describe("Started a strom cluster", started)
+    click.echo(_describe("Started a strom cluster", started, configuration if ha else None)
                + f"\nLogs and pid files are in {logs}/; stop it with `strom cluster stop`.")
+
+
+def _ha_enabled(configuration: Configuration) -> bool:
+    from strom.ha.services import ha_enabled
+
+    try:
+        return ha_enabled(configuration)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _jobmanagers(masters: list[tuple[str, int]] | None) -> list[tuple[str, list[str]]]:
+    """Each JobManager's name and the keys its ``conf/masters`` line sets."""
+    if masters is None:
+        return [("jobmanager", [])]
+    names = ["jobmanager"] if len(masters) == 1 else [
+        f"jobmanager-{index}" for index in range(len(masters))]
+    return [(name, ["-D", f"rest.port={port}"]) for name, (_, port) in zip(names, masters,
+                                                                             strict=True)]
+
+
+def _with_before_dynamic(args: list[str], extra: list[str]) -> list[str]:
+    """``args`` (``--config file`` then ``-D`` items) with ``extra`` before the ``-D``
+    items, so that the command line's keys win over it."""
+    split = 2 if args[:1] == ["--config"] else 0
+    return [*args[:split], *extra, *args[split:]]
 
 
 def _start_member(name: str, command: list[str], logs: Path) -> _Member:
@@ -262,10 +354,18 @@ def _start_member(name: str, command: list[str], logs: Path) -> _Member:
     return _Member(name, pid_file, process.pid, address, rest_url)
 
 
-def _describe(title: str, members: list[_Member]) -> str:
+def _describe(title: str, members: list[_Member],
+              ha_configuration: Configuration | None = None) -> str:
+    """One line per member; with ``ha_configuration`` (high availability) each
+    JobManager's line says whether it leads, as its REST API answers."""
     lines = [f"{title}:"]
-    for m in sorted(members, key=lambda m: (m.name != "jobmanager", m.name)):
+    for m in sorted(members, key=lambda m: (not _is_jobmanager(m), m.name)):
         state = "" if m.alive() else " (not running)"
+        if not state and ha_configuration is not None and _is_jobmanager(m) and m.rest_url:
+            from strom.client.rest import RestClient
+
+            role = RestClient(m.rest_url, ha_configuration, timeout_s=5.0).leadership()
+            state = f" {role}, REST {m.rest_url}"
         lines.append(f"  {m.name:<16} pid {m.pid:<8} {m.address}{state}")
     return "\n".join(lines)
 
@@ -288,8 +388,8 @@ def _stop_members(members: list[_Member], timeout_s: float) -> list[str]:
     """SIGTERM every live member (TaskManagers first), SIGKILL those still alive after
     ``timeout_s``; remove the pid files. One line per member."""
     report: list[str] = []
-    for group in ([m for m in members if m.name != "jobmanager"],
-                  [m for m in members if m.name == "jobmanager"]):
+    for group in ([m for m in members if not _is_jobmanager(m)],
+                  [m for m in members if _is_jobmanager(m)]):
         live = [m for m in group if m.alive()]
         for m in live:
             _signal(m.pid, signal.SIGTERM)
@@ -331,7 +431,7 @@ def status(connection: Connection, conf_dir: str, log_dir: str, as_json: bool) -
 
     members = _members(Path(log_dir))
     live = [m for m in members if m.alive()]
-    jm = next((m for m in live if m.name == "jobmanager"), None)
+    jm = next((m for m in live if _is_jobmanager(m)), None)
     if connection.jobmanager is None:
         if jm is None and (members or connection.address.endswith(":0")):
             click.echo(f"No strom cluster is running here (no live JobManager pid file in "
@@ -340,7 +440,9 @@ def status(connection: Connection, conf_dir: str, log_dir: str, as_json: bool) -
         if jm is not None and jm.rest_url:
             connection.address = jm.rest_url
     if live and not as_json:
-        click.echo(_describe("strom cluster", members))
+        ha = _ha_enabled(connection.configuration)
+        click.echo(_describe("strom cluster", members,
+                             connection.configuration if ha else None))
     print_status(connection.rest(), as_json)
 
 
@@ -358,6 +460,31 @@ def _list_task_managers(jm_address: str, configuration: Configuration | None = N
         return rpc.run_sync(rm.list_task_managers(), timeout=10)
     finally:
         rpc.stop()
+
+
+def _wait_registered_rest(rest_urls: list[str], count: int,
+                          configuration: Configuration) -> None:
+    """High availability: until ``count`` TaskManagers registered with the leader, asked
+    through the REST API of the JobManagers (a standby redirects; 503 while electing)."""
+    from strom.client.rest import RestClient, RestClientError
+
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    registered = 0
+    last_error = ""
+    while time.monotonic() < deadline:
+        for url in rest_urls:
+            try:
+                registered = len(RestClient(url, configuration, timeout_s=5.0).taskmanagers())
+            except RestClientError as e:
+                last_error = f" (last answer: {e})"
+                continue
+            if registered >= count:
+                return
+            break
+        time.sleep(0.1)
+    raise click.ClickException(
+        f"Only {registered} of {count} TaskManagers registered with the leading JobManager "
+        f"within {READY_TIMEOUT_S:.0f} s{last_error}; see their logs.")
 
 
 def _wait_registered(jm_address: str, count: int,

@@ -1,5 +1,6 @@
 """What every CLI action that talks to a running cluster shares: the options that say where
-its REST API is (``-m host:port``, else ``rest.address``/``rest.port`` of ``-D``,
+its REST API is (``-m host:port``, else the leader ZooKeeper names with
+``high-availability.type: zookeeper``, else ``rest.address``/``rest.port`` of ``-D``,
 ``--config`` or ``conf/config.yaml``), ``-v``, ``--json``, and how failures read.
 
 A failure is one ``Error:`` line and exit code 1: the JobManager cannot be reached, it
@@ -23,6 +24,7 @@ from strom.client.rest_cluster_client import RestClusterClient
 from strom.common.config_options import REST_ADDRESS, REST_PORT
 from strom.common.configuration import Configuration
 from strom.common.job import JobID
+from strom.ha.services import ha_enabled
 
 __all__ = ["Connection", "cluster_command", "json_option", "parse_job_id", "print_json"]
 
@@ -49,14 +51,19 @@ class Connection:
         host: str | None = self.configuration.get(REST_ADDRESS)
         port: int | None = self.configuration.get(REST_PORT)
         self.address = jobmanager or f"{host}:{port}"
+        #: ask ZooKeeper for the leader (high availability and no -m)
+        self.find_leader = jobmanager is None and ha_enabled(self.configuration)
 
     def cluster(self) -> RestClusterClient:
         from strom.cli.main import ConfigurationProblem
 
         try:
-            return RestClusterClient(self.address, configuration=self.configuration)
+            return RestClusterClient(None if self.find_leader else self.address,
+                                     configuration=self.configuration)
         except ValueError as e:
             raise ConfigurationProblem(f"-m/--jobmanager: {e}") from None
+        except TimeoutError as e:  # no leader in ZooKeeper
+            raise click.ClickException(str(e)) from None
 
     def rest(self) -> RestClient:
         return self.cluster().rest
@@ -80,8 +87,9 @@ json_option = click.option("--json", "as_json", is_flag=True,
 
 _connection_options = [
     click.option("-m", "--jobmanager", default=None, metavar="host:port",
-                 help="Address of the JobManager's REST API (default: rest.address:rest.port "
-                      "of the configuration, localhost:8081)."),
+                 help="Address of the JobManager's REST API (default: the leader in "
+                      "ZooKeeper with high-availability.type: zookeeper, else "
+                      "rest.address:rest.port of the configuration, localhost:8081)."),
     click.option("-D", "dynamic", multiple=True, metavar="key=value",
                  help="A configuration key, e.g. -D rest.port=8082."),
     click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
@@ -108,7 +116,13 @@ def cluster_command(f: F) -> F:
             log.debug("The REST call failed", exc_info=e)
             if verbose:
                 raise
-            raise click.ClickException(str(e)) from None
+            message = str(e)
+            if connection.find_leader and e.status in (None, 503):
+                message += (" With high availability the leader may have just failed: a "
+                            "standby takes over once its ZooKeeper session ends "
+                            "(high-availability.zookeeper.client.session-timeout); try "
+                            "again then.")
+            raise click.ClickException(message) from None
         except Exception as e:
             log.debug("The command failed", exc_info=e)
             if verbose:

@@ -152,7 +152,8 @@ def main() -> None:
 @main.command(context_settings=_PROGRAM_COMMAND)
 @click.option("-m", "--jobmanager", default=None, metavar="host:port",
               help="Run the jobs on the cluster whose REST API is at host:port "
-                   "(default: the embedded local cluster).")
+                   "(default: the leader in ZooKeeper with high-availability.type: "
+                   "zookeeper, else the embedded local cluster).")
 @click.option("-d", "--detached", is_flag=True,
               help="With -m: return once the job is submitted, without waiting for it.")
 @click.option("-pyfs", "--pyFiles", "py_files", default=None, metavar="file,...",
@@ -186,13 +187,15 @@ def run(jobmanager: str | None, detached: bool, py_files: str | None,
         dynamic = (*dynamic, f"execution.state-recovery.path={from_savepoint}")
     if allow_non_restored_state:
         dynamic = (*dynamic, "execution.state-recovery.ignore-unclaimed-state=true")
-    if detached and jobmanager is None:
-        raise click.UsageError("-d/--detached needs -m host:port (a remote cluster).")
     configuration = _configuration(parallelism, dynamic, config_file)
+    # with high availability the jobs go to the leader ZooKeeper names, as in Flink
+    remote = jobmanager is not None or _ha_enabled(configuration)
+    if detached and not remote:
+        raise click.UsageError("-d/--detached needs -m host:port (a remote cluster).")
     path = _program_path(script)
-    progress = RunProgress(quiet, detached, remote=jobmanager is not None)
+    progress = RunProgress(quiet, detached, remote=remote)
     cluster = (remote_cluster(jobmanager, path, detached, progress, configuration)
-               if jobmanager else None)
+               if remote else None)
     previous_cluster = getattr(see._context, "cluster", None)
     see._context.configuration = configuration
     if cluster is not None:
@@ -217,6 +220,15 @@ def run(jobmanager: str | None, detached: bool, py_files: str | None,
         see._context.on_local_submit = None
     if cluster is not None:
         report_finished_jobs(cluster)
+
+
+def _ha_enabled(configuration: Configuration) -> bool:
+    from strom.ha.services import ha_enabled
+
+    try:
+        return ha_enabled(configuration)
+    except ValueError as e:
+        raise ConfigurationProblem(str(e)) from None
 
 
 @main.command("run-application", context_settings=_PROGRAM_COMMAND)

@@ -1,4 +1,5 @@
-"""``strom run -m host:port``: run the program here, execute its jobs on a remote cluster.
+"""``strom run -m host:port``: run the program here, execute its jobs on a remote cluster
+(with ``high-availability.type: zookeeper`` and no ``-m``: on the leader ZooKeeper names).
 
 The program runs in this process as with ``python job.py``; each ``execute()`` ships the
 JobGraph with the program file and its ``--pyFiles`` to the cluster's REST API and, unless
@@ -39,7 +40,7 @@ def client_python_path(configuration: Configuration) -> Iterator[None]:
         release_python_path(acquired)
 
 
-def remote_cluster(jobmanager: str, program: Path, detached: bool,
+def remote_cluster(jobmanager: str | None, program: Path, detached: bool,
                    progress: RunProgress | None = None,
                    configuration: Configuration | None = None) -> RestClusterClient:
     cluster: RestClusterClient | None = None
@@ -54,6 +55,8 @@ def remote_cluster(jobmanager: str, program: Path, detached: bool,
                                     on_submitted=submitted, configuration=configuration)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="-m/--jobmanager") from None
+    except TimeoutError as e:  # no leader in ZooKeeper
+        raise click.ClickException(str(e)) from None
     return cluster
 
 

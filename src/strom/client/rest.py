@@ -8,6 +8,10 @@ tests call; :meth:`RestClient.get_json` returns an answer as the server sent it 
 ``--json``). Plain ``urllib``: the client side needs no event loop. Every connection is made
 by the opener of :meth:`RestClient._session`, the one place TLS and auth headers go.
 
+A standby JobManager (high availability) answers with ``307 Temporary Redirect`` to the
+leader: the client repeats the request there with the same method, body and headers, for at
+most :data:`MAX_REDIRECTS` hops.
+
 >>> RestClient("localhost:8081").base_url
 'http://localhost:8081'
 """
@@ -29,9 +33,21 @@ from strom.jobmanager.rest import messages as m
 from strom.jobmanager.rest import specs
 from strom.jobmanager.rest.specs import EndpointSpec
 
-__all__ = ["RestClient", "RestClientError"]
+__all__ = ["MAX_REDIRECTS", "RestClient", "RestClientError"]
 
 R = TypeVar("R")
+
+#: how many 307 redirects (standby to leader) one request follows
+MAX_REDIRECTS = 5
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects reach :meth:`RestClient._request` as errors: it follows them itself, with
+    the request's method and body (urllib repeats only GET and HEAD)."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                         headers: Any, newurl: str) -> None:
+        return None
 
 
 class RestClientError(RuntimeError):
@@ -95,14 +111,15 @@ class RestClient:
             # ---- security: TLS and the token (strom.common.security)
             context = client_ssl_context(self.configuration)
             self._opener = urllib.request.build_opener(
-                urllib.request.HTTPSHandler(context=context))
+                urllib.request.HTTPSHandler(context=context), _NoRedirects())
             self._headers = {"Accept": "application/json",
                              **auth_headers(self.configuration)}
         return self._opener, self._headers
 
     # ------------------------------------------------------------------ transport
     def _request(self, method: str, path: str, query: dict[str, str] | None = None,
-                 data: bytes | None = None, content_type: str | None = None) -> bytes:
+                 data: bytes | None = None, content_type: str | None = None,
+                 follow_redirects: bool = True) -> bytes:
         url = self.base_url + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
@@ -110,28 +127,45 @@ class RestClient:
         headers = dict(session_headers)
         if content_type is not None:
             headers["Content-Type"] = content_type
-        request = urllib.request.Request(url, data=data, method=method, headers=headers)
-        try:
-            with opener.open(request, timeout=self.timeout_s) as answer:
-                payload: bytes = answer.read()
-                return payload
-        except urllib.error.HTTPError as e:
-            text = e.read()
+        visited = [url]
+        while True:
+            request = urllib.request.Request(url, data=data, method=method, headers=headers)
             try:
-                errors = msgspec.json.decode(text, type=m.ErrorResponse).errors
-            except msgspec.DecodeError:
-                errors = [text.decode(errors="replace") or str(e.reason)]
-            raise RestClientError(
-                e.code, errors, f"{method} {url} failed with {e.code}: {'; '.join(errors)}",
-            ) from None
-        except (urllib.error.URLError, OSError) as e:
-            reason = getattr(e, "reason", e)
-            message = (f"Could not reach the JobManager's REST API at {self.base_url}: "
-                       f"{reason}. Check that the cluster runs and -m names its rest.port "
-                       "(8081 by default); if it serves HTTPS (security.ssl.rest.enabled), "
-                       "give the client security.ssl.rest.enabled and "
-                       "security.ssl.rest.truststore too.")
-            raise RestClientError(None, [message], message) from None
+                with opener.open(request, timeout=self.timeout_s) as answer:
+                    payload: bytes = answer.read()
+                    return payload
+            except urllib.error.HTTPError as e:
+                location = e.headers.get("Location") if e.code == 307 else None
+                if location is None or not follow_redirects:
+                    raise self._error_answer(method, url, e) from None
+                e.close()
+                url = urllib.parse.urljoin(url, location)
+                visited.append(url)
+                if len(visited) > MAX_REDIRECTS + 1:
+                    message = (f"{method} {visited[0]} was redirected more than "
+                               f"{MAX_REDIRECTS} times ({' -> '.join(visited)}); the "
+                               "JobManagers disagree on who leads. Retry in a moment, or ask "
+                               "the leader with -m host:port.")
+                    raise RestClientError(307, [message], message) from None
+            except (urllib.error.URLError, OSError) as e:
+                reason = getattr(e, "reason", e)
+                where = urllib.parse.urlsplit(url)
+                message = (f"Could not reach the JobManager's REST API at "
+                           f"{where.scheme}://{where.netloc}: {reason}. Check that the "
+                           "cluster runs and -m names its rest.port (8081 by default); if it "
+                           "serves HTTPS (security.ssl.rest.enabled), give the client "
+                           "security.ssl.rest.enabled and security.ssl.rest.truststore too.")
+                raise RestClientError(None, [message], message) from None
+
+    @staticmethod
+    def _error_answer(method: str, url: str, e: urllib.error.HTTPError) -> RestClientError:
+        text = e.read()
+        try:
+            errors = msgspec.json.decode(text, type=m.ErrorResponse).errors
+        except msgspec.DecodeError:
+            errors = [text.decode(errors="replace") or str(e.reason)]
+        return RestClientError(
+            e.code, errors, f"{method} {url} failed with {e.code}: {'; '.join(errors)}")
 
     def send(self, spec: EndpointSpec[R], *, query: dict[str, str] | None = None,
              body: msgspec.Struct | None = None, files: dict[str, bytes] | None = None,
@@ -161,6 +195,17 @@ class RestClient:
         return msgspec.json.decode(self._request("GET", path, query))
 
     # ------------------------------------------------------------------ cluster
+    def leadership(self) -> str:
+        """Whether this JobManager leads (high availability): ``leader`` (it answers),
+        ``standby`` (it redirects to the leader), ``electing`` (503: no leader known) or
+        ``unreachable``."""
+        try:
+            self._request("GET", specs.CLUSTER_OVERVIEW.url(), follow_redirects=False)
+        except RestClientError as e:
+            return {None: "unreachable", 307: "standby", 503: "electing"}.get(e.status,
+                                                                              "leader")
+        return "leader"
+
     def overview(self) -> m.ClusterOverviewInfo:
         return self.send(specs.CLUSTER_OVERVIEW)
 

@@ -5,6 +5,13 @@ environment's cluster: ``execute()`` then pickles the JobGraph, ships it with th
 and its Python files (``POST /jobs``), and follows the job through a
 :class:`RestJobClient`, which polls ``/jobs/:jobid/execution-result`` and re-raises a failed
 job's own exception with its traceback, as a local run does.
+
+With high availability (``high-availability.type: zookeeper`` in the client's
+configuration) the client needs no address: it asks ZooKeeper for the leading JobManager's
+REST endpoint (:func:`strom.client.leader.rest_leader_url`). Waiting for a job's result
+survives a failover: while the JobManager cannot be reached (with high availability) or
+answers 503 (a leader election), the client asks ZooKeeper for the leader again and keeps
+polling, for at most ``failover_timeout_s``.
 """
 
 from __future__ import annotations
@@ -19,12 +26,14 @@ import msgspec
 
 from strom.client.job_artifacts import job_submission
 from strom.client.job_client import raise_for_result
+from strom.client.leader import NoLeaderError, rest_leader_url
 from strom.client.rest import RestClient, RestClientError
 from strom.common import _pickling
 from strom.common.configuration import Configuration
 from strom.common.job import JobClient, JobExecutionResult, JobID, JobStatus
 from strom.graph.job_graph import JobGraph
 from strom.graph.operator_specs import CollectSinkSpec
+from strom.ha.services import ha_enabled
 from strom.jobmanager.job_result import JobResult
 from strom.jobmanager.jobmaster import serialize_operators
 from strom.jobmanager.rest import messages as m
@@ -32,9 +41,15 @@ from strom.jobmanager.rest import specs
 from strom.rpc.errors import SerializedError
 from strom.runtime.collect_protocol import CollectRequest, CollectResponse
 
-__all__ = ["RestClusterClient", "RestCollectFetcher", "RestJobClient", "job_result_from_rest"]
+__all__ = ["FAILOVER_TIMEOUT_S", "RestClusterClient", "RestCollectFetcher", "RestJobClient",
+           "job_result_from_rest"]
 
 T = TypeVar("T")
+
+#: how long waiting for a result retries an unreachable cluster (a JobManager failover)
+FAILOVER_TIMEOUT_S = 180.0
+#: how long one lookup of the new leader waits during a failover
+_LEADER_LOOKUP_S = 5.0
 
 _STATUS = {"SUCCEEDED": JobStatus.FINISHED, "FAILED": JobStatus.FAILED,
            "CANCELED": JobStatus.CANCELED}
@@ -113,13 +128,28 @@ class RestCollectFetcher:
 
 
 class RestClusterClient:
-    """A cluster reached through its REST API at ``address`` (``host:port``)."""
+    """A cluster reached through its REST API at ``address`` (``host:port``); None: the
+    leader that ZooKeeper names (``high-availability.type: zookeeper``)."""
 
-    def __init__(self, address: str, program: str | None = None, detached: bool = False,
-                 poll_interval_s: float = 0.05,
+    def __init__(self, address: str | None, program: str | None = None,
+                 detached: bool = False, poll_interval_s: float = 0.05,
                  on_submitted: Callable[[JobID], None] | None = None,
-                 configuration: Configuration | None = None) -> None:
+                 configuration: Configuration | None = None,
+                 failover_timeout_s: float = FAILOVER_TIMEOUT_S) -> None:
+        configuration = configuration if configuration is not None else Configuration()
+        #: finds the leading JobManager's REST URL (None: no high availability)
+        self.find_leader: Callable[[float], str] | None = None
+        if ha_enabled(configuration):
+            self.find_leader = lambda timeout_s: rest_leader_url(configuration, timeout_s)
+        if address is None:
+            if self.find_leader is None:
+                raise ValueError(
+                    "No JobManager to talk to: give -m host:port (its REST API), or set "
+                    "high-availability.type: zookeeper with the cluster's "
+                    "high-availability.* keys to find the leader in ZooKeeper.")
+            address = self.find_leader(30.0)
         self.rest = RestClient(address, configuration)
+        self.failover_timeout_s = failover_timeout_s
         self.program = program
         self.detached = detached
         self.poll_interval_s = poll_interval_s
@@ -232,14 +262,48 @@ class RestClusterClient:
             interval = min(interval * 1.5, 1.0)
 
     def wait_for_result(self, job_id: JobID, job_name: str = "") -> JobResult:
-        """Poll until the job has ended (backing off to 1 s between polls)."""
+        """Poll until the job has ended (backing off to 1 s between polls). While the
+        cluster elects a leader (503) or, with high availability, cannot be reached, look
+        for the leader again and keep polling, for at most :attr:`failover_timeout_s`."""
         interval = self.poll_interval_s
+        failing_since: float | None = None
         while True:
-            result = self.poll_result(job_id, job_name)
+            try:
+                result = self.poll_result(job_id, job_name)
+                failing_since = None
+            except RestClientError as e:
+                if not self._failover_under_way(e):
+                    raise
+                now = time.monotonic()
+                failing_since = failing_since if failing_since is not None else now
+                if now - failing_since > self.failover_timeout_s:
+                    raise RestClientError(e.status, e.errors, (
+                        f"Lost the cluster while waiting for job {job_id}: {e} (for "
+                        f"{self.failover_timeout_s:.0f} s). The job may still run; ask with "
+                        "`strom list`.")) from None
+                self.follow_leader()
+                result = None
             if result is not None:
                 return result
             time.sleep(interval)
             interval = min(interval * 1.5, 1.0)
+
+    def _failover_under_way(self, error: RestClientError) -> bool:
+        """A 503 (a standby while no leader is known), or with high availability a
+        JobManager that cannot be reached (the leader may have just died); without high
+        availability a lost JobManager has no successor to wait for."""
+        return error.status == 503 or (error.status is None and self.find_leader is not None)
+
+    def follow_leader(self) -> None:
+        """With high availability: point :attr:`rest` at the leader ZooKeeper names now
+        (unchanged while none is known)."""
+        if self.find_leader is None:
+            return
+        try:
+            url = self.find_leader(_LEADER_LOOKUP_S)
+        except (NoLeaderError, OSError, RuntimeError):
+            return
+        self.rest.base_url = url
 
 
 class RestJobClient(JobClient):

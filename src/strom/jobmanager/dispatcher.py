@@ -319,6 +319,9 @@ class Dispatcher(RpcEndpoint):
             return self.results[job_id].status
         gateway = self._job_master(job_id)
         if gateway is None:
+            if job_id in self.job_names:
+                # accepted, its JobMaster not made yet (its stores are being opened)
+                return JobStatus.INITIALIZING
             raise UnknownJobError(job_id)
         return await gateway.request_job_status()
 

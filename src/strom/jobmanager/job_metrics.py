@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from strom.jobmanager.jobmaster import JobMaster
     from strom.jobmanager.resourcemanager import ResourceManager
 
-__all__ = ["NO_LONGER_RUNNING", "downtime_ms", "open_jobmanager_metrics",
+__all__ = ["NO_LONGER_RUNNING", "downtime_ms", "open_jobmanager_metrics", "open_leader_metrics",
            "register_job_metrics", "register_jobmanager_metrics", "restarting_time_ms",
            "uptime_ms"]
 
@@ -96,24 +96,48 @@ def open_jobmanager_metrics(registry: MetricRegistry, resource_manager: Resource
                             dispatcher: Dispatcher, host: str | None = None) -> MetricGroup:
     """The JobManager's "jm" group in ``registry`` (one per process), with the process
     metrics and the cluster's gauges; from now on each job gets its group below it."""
-    group = registry.jobmanager_group(host or socket.gethostname())
-    register_process_metrics(group)
-    register_jobmanager_metrics(group, resource_manager, dispatcher)
+    group = open_leader_metrics(registry, lambda: (resource_manager, dispatcher), host)
+    dispatcher.metric_group = group
     return group
 
 
-def register_jobmanager_metrics(group: MetricGroup, resource_manager: ResourceManager,
-                                dispatcher: Dispatcher) -> None:
-    """The cluster's gauges in the JobManager's "jm" ``group``; the Dispatcher opens each
-    job's group below it from now on."""
-    group.gauge("numRegisteredTaskManagers", lambda: len(resource_manager.task_executors))
-    group.gauge("taskSlotsTotal", lambda: len(resource_manager.slots))
-    group.gauge("taskSlotsAvailable",
-                lambda: sum(1 for slot in list(resource_manager.slots) if slot.job_id is None))
-    group.gauge("numRunningJobs", lambda: sum(
-        1 for job_master in list(dispatcher.job_masters.values())
-        if not job_master.status.is_globally_terminal_state()))
-    dispatcher.metric_group = group
+def open_leader_metrics(registry: MetricRegistry,
+                        components: Callable[[], tuple[ResourceManager, Dispatcher] | None],
+                        host: str | None = None) -> MetricGroup:
+    """The "jm" group of a JobManager whose components change with its leadership: the
+    cluster's gauges read ``components()`` (None while it stands by: zeros). Each new
+    Dispatcher gets the group as its ``metric_group``."""
+    group = registry.jobmanager_group(host or socket.gethostname())
+    register_process_metrics(group)
+    register_jobmanager_metrics(group, components)
+    return group
+
+
+def register_jobmanager_metrics(
+        group: MetricGroup,
+        components: Callable[[], tuple[ResourceManager, Dispatcher] | None]) -> None:
+    """The cluster's gauges in the JobManager's "jm" ``group``, reading the components
+    ``components()`` returns (zeros while there are none)."""
+
+    def resource_manager_value(read: Callable[[ResourceManager], int]) -> Callable[[], int]:
+        def value() -> int:
+            current = components()
+            return 0 if current is None else read(current[0])
+        return value
+
+    def running_jobs() -> int:
+        current = components()
+        if current is None:
+            return 0
+        return sum(1 for job_master in list(current[1].job_masters.values())
+                   if not job_master.status.is_globally_terminal_state())
+
+    group.gauge("numRegisteredTaskManagers",
+                resource_manager_value(lambda rm: len(rm.task_executors)))
+    group.gauge("taskSlotsTotal", resource_manager_value(lambda rm: len(rm.slots)))
+    group.gauge("taskSlotsAvailable", resource_manager_value(
+        lambda rm: sum(1 for slot in list(rm.slots) if slot.job_id is None)))
+    group.gauge("numRunningJobs", running_jobs)
 
 
 def register_job_metrics(jobmanager_group: MetricGroup, job_master: JobMaster,

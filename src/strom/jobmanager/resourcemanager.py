@@ -10,6 +10,15 @@ was freed by the TaskExecutor, whose JobMaster went away: it is free here too. A
 is lost: it and its slots are forgotten. The JobMasters that ran tasks there notice through
 their own heartbeats and fail their jobs. A TaskExecutor that registers again (it lost this
 ResourceManager, or this is a new ResourceManager) starts with all its slots free.
+
+It is a fenced endpoint: its fencing token is its JobManager process's leader session id
+(:data:`~strom.ha.leader_election.STANDALONE_SESSION_ID` without HA), its ``instance_id``
+(what a registration returns, and what its heartbeats name) is that session id as a
+ResourceID, and it calls TaskExecutors with that token, so a TaskExecutor that follows
+another leader refuses a deposed ResourceManager's calls. The JobMasters of the same process
+share its session id as their token; a TaskExecutor takes the token of the ``request_slot``
+call as the token of the job's JobMaster (no separate parameter: both tokens are the
+process's session id).
 """
 
 from __future__ import annotations
@@ -20,11 +29,12 @@ from dataclasses import dataclass
 
 from strom.common.job import JobID
 from strom.graph.ids import AllocationID, ResourceID
+from strom.ha.leader_election import STANDALONE_SESSION_ID
 from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost, monotonic_ms
 from strom.rpc.errors import RpcError
 from strom.rpc.gateways import ResourceManagerGateway, TaskExecutorGateway
 from strom.rpc.messages import SlotReport, TaskManagerInfo
-from strom.rpc.service import RpcEndpoint, RpcService
+from strom.rpc.service import FencedRpcEndpoint, RpcService
 
 __all__ = ["ResourceManager"]
 
@@ -53,14 +63,18 @@ class _TaskExecutorRecord:
     report: SlotReport | None = None
 
 
-class ResourceManager(RpcEndpoint):
+class ResourceManager(FencedRpcEndpoint):
     gateway = ResourceManagerGateway
 
     def __init__(self, rpc: RpcService, name: str = "resourcemanager",
-                 heartbeat: HeartbeatSettings | None = None) -> None:
-        super().__init__(rpc, name)
-        #: this ResourceManager's id: a TaskExecutor registered elsewhere ignores its beats
-        self.instance_id = ResourceID()
+                 heartbeat: HeartbeatSettings | None = None,
+                 fencing_token: str = STANDALONE_SESSION_ID) -> None:
+        super().__init__(rpc, name, fencing_token)
+        #: this ResourceManager's id, its leader session id (Flink's ResourceManagerId): a
+        #: TaskExecutor registered elsewhere ignores its beats
+        self.instance_id = ResourceID(fencing_token)
+        #: the token of the calls to TaskExecutors (fencing_token may become None on revoke)
+        self.session_id = fencing_token
         self.slots: list[_Slot] = []
         self.task_executors: dict[str, _TaskExecutorRecord] = {}  # by address
         self.heartbeats: HeartbeatLoop[str] = HeartbeatLoop(
@@ -102,7 +116,7 @@ class ResourceManager(RpcEndpoint):
         for slot in free[:count]:
             slot.job_id = job_id
             slot.allocation_id = AllocationID()
-            te = self.rpc.connect(slot.task_executor, TaskExecutorGateway)
+            te = self._task_executor(slot.task_executor)
             await te.request_slot(slot.index, job_id, slot.allocation_id, job_master_address)
             slot.confirmed_ms = monotonic_ms()
         return count
@@ -115,7 +129,7 @@ class ResourceManager(RpcEndpoint):
                 executors.add(slot.task_executor)
         for address in executors:
             try:
-                await self.rpc.connect(address, TaskExecutorGateway).free_slots(job_id)
+                await self._task_executor(address).free_slots(job_id)
             except RpcError as e:
                 # a TaskExecutor that is going away frees everything on its own
                 log.warning("could not free the slots of job %s on %s: %s", job_id, address, e)
@@ -133,10 +147,14 @@ class ResourceManager(RpcEndpoint):
             for address, record in self.task_executors.items()
         ]
 
+    def _task_executor(self, address: str) -> TaskExecutorGateway:
+        """The TaskExecutor at ``address``, called under this leader session."""
+        return self.rpc.connect(address, TaskExecutorGateway, fencing_token=self.session_id)
+
     # ------------------------------------------------------------------ heartbeats
     async def _request_heartbeat(self, address: str) -> tuple[int, SlotReport]:
         asked_ms = monotonic_ms()
-        te = self.rpc.connect(address, TaskExecutorGateway)
+        te = self._task_executor(address)
         return asked_ms, await te.heartbeat_from_resource_manager(self.instance_id)
 
     def _slot_report(self, address: str, answer: tuple[int, SlotReport]) -> None:

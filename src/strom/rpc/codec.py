@@ -1,6 +1,6 @@
 """The RPC wire codec: calls and replies as msgpack frames, typed by the gateway Protocols.
 
-A call is ``Call(request_id, target, method, args)`` and its answer ``Reply(request_id,
+A call is ``Call(request_id, target, method, args, fencing_token)`` and its answer ``Reply(request_id,
 result, error)``, both msgspec Structs encoded with msgpack. ``args`` and ``result`` are
 encoded separately and decoded into the types the gateway method's annotations name
 (Structs, typed ids, enums, :class:`~strom.rpc.messages.SerializedValue`), so an argument
@@ -43,6 +43,9 @@ class Call(msgspec.Struct, frozen=True, array_like=True, tag="call"):
     method: str
     #: the positional arguments, msgpack-encoded as an array
     args: msgspec.Raw
+    #: the caller's fencing token (its leader session id), None from an unfenced caller;
+    #: the last field and optional, so a frame without it still decodes
+    fencing_token: str | None = None
 
 
 class Reply(msgspec.Struct, frozen=True, array_like=True, tag="reply"):
@@ -143,7 +146,7 @@ class GatewayCodec:
         return spec
 
     def encode_call(self, request_id: int, target: str, method: str, args: tuple[Any, ...],
-                    kwargs: dict[str, Any]) -> bytes:
+                    kwargs: dict[str, Any], fencing_token: str | None = None) -> bytes:
         spec = self.method(method, target)
         try:
             bound = spec.signature.bind(*args, **kwargs)
@@ -164,7 +167,8 @@ class GatewayCodec:
                 "Gateway arguments are msgspec Structs, primitives, typed ids or enums; send "
                 "user objects in a SerializedValue."
             ) from None
-        return encode_frame(Call(request_id, target, method, msgspec.Raw(encoded)))
+        return encode_frame(
+            Call(request_id, target, method, msgspec.Raw(encoded), fencing_token))
 
     def decode_args(self, call: Call) -> tuple[Any, ...]:
         spec = self.method(call.method, call.target)

@@ -25,12 +25,33 @@ from tblib import Traceback
 
 from strom.common import _pickling
 
-__all__ = ["RemoteException", "RpcError", "SerializedError"]
+__all__ = ["FencingTokenError", "RemoteException", "RpcError", "SerializedError",
+           "fencing_token_mismatch"]
 
 
 class RpcError(RuntimeError):
     """An RPC could not be delivered or answered: unknown address, a stopped endpoint, an
     unknown method, a lost connection or a timeout. The message names the peer."""
+
+
+class FencingTokenError(RpcError):
+    """A call was refused because its fencing token is not the receiver's current leader
+    session id (Flink's ``FencingTokenException``): it came from a deposed leader, or the
+    receiver does not lead. The caller is not (or no longer) the leader it believes it is,
+    or must look up the current leader again."""
+
+
+def fencing_token_mismatch(method: str, received: str | None, expected: str | None,
+                           advice: str) -> FencingTokenError:
+    """The refusal of a call of ``method`` carrying ``received`` by a receiver that expects
+    ``expected`` (None: it follows no leader session), in Flink's words and then ``advice``."""
+    if expected is None:
+        return FencingTokenError(
+            f"Fencing token mismatch: Ignoring message {method} because the fencing token is "
+            f"null. {advice}")
+    return FencingTokenError(
+        f"Fencing token mismatch: Ignoring message {method} because the fencing token "
+        f"{received} did not match the expected fencing token {expected}. {advice}")
 
 
 class RemoteException(Exception):

@@ -15,6 +15,16 @@ transport:
 * ``tcp://host:port/name`` — an endpoint of the service listening there (see
   :mod:`strom.rpc.tcp`), length-prefixed msgspec frames over one connection per peer.
 
+Leaders fence their calls (Flink's fenced RPC): ``connect(address, Gateway, fencing_token=
+session_id)`` makes every call of that gateway carry the caller's leader session id, in the
+``Call`` frame over the wire and along with the call in ``local`` mode. A
+:class:`FencedRpcEndpoint` refuses every call while it does not lead (its ``fencing_token``
+is None) and every call whose token is set and is not its own, with
+:class:`~strom.rpc.errors.FencingTokenError`; a call without a token (an in-process client, a
+tool) is served while it leads. An unfenced endpoint reads the token of the call it serves
+with :func:`current_fencing_token` to apply its own rule (the TaskExecutor serves only the
+current ResourceManager leader and each job's JobMaster).
+
 Every call but the long polls (``@no_timeout``) fails with :class:`RpcError` after
 ``ask_timeout_s`` (Flink's ``pekko.ask.timeout``, 10 s); the endpoint's method still runs to
 its end, as it would on a remote peer. An exception raised by the method is raised at the
@@ -25,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import itertools
 import logging
 import os
@@ -33,13 +44,13 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from strom.rpc.codec import Call, GatewayCodec, Reply, decode_frame, encode_error, gateway_codec
-from strom.rpc.errors import RpcError
+from strom.rpc.errors import FencingTokenError, RpcError, fencing_token_mismatch
 
 if TYPE_CHECKING:
     from strom.common.security import InternalTls
 
-__all__ = ["DEFAULT_ASK_TIMEOUT_S", "RPC_MODE_ENV", "RpcEndpoint", "RpcError", "RpcService",
-           "rpc_mode_from_env"]
+__all__ = ["DEFAULT_ASK_TIMEOUT_S", "RPC_MODE_ENV", "FencedRpcEndpoint", "FencingTokenError",
+           "RpcEndpoint", "RpcError", "RpcService", "current_fencing_token", "rpc_mode_from_env"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +62,16 @@ DEFAULT_ASK_TIMEOUT_S = 10.0
 #: selects the transport of clusters that are not told one: ``local``, ``codec`` or ``tcp``
 RPC_MODE_ENV = "STROM_RPC"
 _MODES = ("local", "codec", "tcp")
+
+#: the fencing token of the call being served (set around each call an endpoint serves)
+_serving_token: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "strom_rpc_fencing_token", default=None)
+
+
+def current_fencing_token() -> str | None:
+    """The fencing token of the RPC call being served here (None: the caller sent none, or
+    this is not inside a call an endpoint serves). For endpoints that fence per caller."""
+    return _serving_token.get()
 
 
 def rpc_mode_from_env(default: str = "local") -> str:
@@ -86,14 +107,21 @@ def split_address(address: str) -> tuple[str, str, str]:
 class _Gateway:
     """Proxy for the endpoint at ``address``, restricted to one gateway Protocol."""
 
-    def __init__(self, service: RpcService, address: str, codec: GatewayCodec) -> None:
+    def __init__(self, service: RpcService, address: str, codec: GatewayCodec,
+                 fencing_token: str | None) -> None:
         self._service = service
         self._address = address
         self._codec = codec
+        self._fencing_token = fencing_token
 
     @property
     def address(self) -> str:
         return self._address
+
+    @property
+    def fencing_token(self) -> str | None:
+        """The token every call of this gateway carries (None: unfenced)."""
+        return self._fencing_token
 
     def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
         if name.startswith("_") or name not in self._codec.methods:
@@ -101,10 +129,11 @@ class _Gateway:
                 f"{name} is not part of the gateway {self._codec.protocol.__name__} of "
                 f"{self._address}"
             )
-        service, address, codec = self._service, self._address, self._codec
+        service, address, codec, token = (self._service, self._address, self._codec,
+                                          self._fencing_token)
 
         async def call(*args: Any, **kwargs: Any) -> Any:
-            return await service.invoke(address, codec, name, args, kwargs)
+            return await service.invoke(address, codec, name, args, kwargs, token)
 
         call.__name__ = name
         return call
@@ -203,8 +232,9 @@ class RpcService:
     def endpoints(self) -> list[RpcEndpoint]:
         return list(self._endpoints.values())
 
-    def connect(self, address: str, protocol: type[G]) -> G:
-        """A gateway to the endpoint at ``address`` restricted to ``protocol``'s methods."""
+    def connect(self, address: str, protocol: type[G], fencing_token: str | None = None) -> G:
+        """A gateway to the endpoint at ``address`` restricted to ``protocol``'s methods;
+        its calls carry ``fencing_token`` (the caller's leader session id), if given."""
         scheme, _, _ = split_address(address)
         if scheme == "tcp" and self._tcp is None:
             raise RpcError(
@@ -215,18 +245,21 @@ class RpcService:
             raise RpcError(
                 f"cannot reach {address}: a tcp RPC service only calls tcp:// addresses."
             )
-        return cast(G, _Gateway(self, address, gateway_codec(cast(type, protocol))))
+        return cast(G, _Gateway(self, address, gateway_codec(cast(type, protocol)),
+                                fencing_token))
 
     # ------------------------------------------------------------------ calls
     async def invoke(self, address: str, codec: GatewayCodec, method: str,
-                     args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """Call ``method`` of the endpoint at ``address`` (on this service's loop)."""
+                     args: tuple[Any, ...], kwargs: dict[str, Any],
+                     fencing_token: str | None = None) -> Any:
+        """Call ``method`` of the endpoint at ``address`` (on this service's loop), with the
+        caller's ``fencing_token``."""
         spec = codec.method(method, address)
         timeout = self.ask_timeout_s if spec.timed else None
         _, peer, name = split_address(address)
         if self._tcp is not None:
             request_id = next(self._request_ids)
-            frame = codec.encode_call(request_id, name, method, args, kwargs)
+            frame = codec.encode_call(request_id, name, method, args, kwargs, fencing_token)
             try:
                 reply = await asyncio.wait_for(
                     self._tcp.request(peer, request_id, frame, f"{method} to {address}"),
@@ -236,12 +269,13 @@ class RpcService:
                                "(pekko.ask.timeout).") from None
             return codec.decode_result(method, reply, address)
         if self.mode == "codec":
-            frame = codec.encode_call(next(self._request_ids), name, method, args, kwargs)
+            frame = codec.encode_call(next(self._request_ids), name, method, args, kwargs,
+                                      fencing_token)
             work: Coroutine[Any, Any, Any] = self._local_roundtrip(frame, codec, method, address)
         else:
             endpoint = self.lookup(name)
             gateway_codec(endpoint.gateway).method(method, address)  # as the codec would
-            work = getattr(endpoint, method)(*args, **kwargs)
+            work = _serve(endpoint, method, args, kwargs, fencing_token)
         task = self.loop.create_task(work, name=f"rpc {method} to {address}")
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
@@ -267,7 +301,7 @@ class RpcService:
             endpoint = self.lookup(call.target)
             codec = gateway_codec(endpoint.gateway)
             args = codec.decode_args(call)
-            result = await getattr(endpoint, call.method)(*args)
+            result = await _serve(endpoint, call.method, args, {}, call.fencing_token)
             return codec.encode_result(call.request_id, call.method, result)
         except Exception as e:
             return encode_error(call.request_id, e)
@@ -340,6 +374,18 @@ class RpcService:
         self.loop.close()
 
 
+async def _serve(endpoint: RpcEndpoint, method: str, args: tuple[Any, ...],
+                 kwargs: dict[str, Any], fencing_token: str | None) -> Any:
+    """Run one call on ``endpoint`` once it accepts the token; the method sees the token
+    through :func:`current_fencing_token`."""
+    endpoint.accept_call(method, fencing_token)
+    reset = _serving_token.set(fencing_token)
+    try:
+        return await getattr(endpoint, method)(*args, **kwargs)
+    finally:
+        _serving_token.reset(reset)
+
+
 class RpcEndpoint:
     """Base of every component. Background work is owned: see :meth:`spawn`.
 
@@ -374,6 +420,10 @@ class RpcEndpoint:
                 await asyncio.gather(*self._background, return_exceptions=True)
             self.rpc.unregister(self)
 
+    def accept_call(self, method: str, fencing_token: str | None) -> None:
+        """Raise to refuse a call of ``method`` carrying ``fencing_token`` before it runs (on
+        the loop). An unfenced endpoint serves every call."""
+
     async def on_start(self) -> None:
         """Called on the loop when the endpoint starts."""
 
@@ -401,3 +451,29 @@ class RpcEndpoint:
                 "background task %s of %s failed", task.get_name(), self.address,
                 exc_info=task.exception(),
             )
+
+
+class FencedRpcEndpoint(RpcEndpoint):
+    """An endpoint that acts only while it leads (Flink's ``FencedRpcEndpoint``): Dispatcher,
+    ResourceManager, JobMaster. ``fencing_token`` is its leader session id, None while it
+    does not lead. It refuses every call while its token is None, and every call whose
+    token is set and is not its own, with :class:`FencingTokenError`; calls without a token
+    are served while it leads.
+    """
+
+    def __init__(self, rpc: RpcService, name: str, fencing_token: str | None = None) -> None:
+        super().__init__(rpc, name)
+        self.fencing_token = fencing_token
+
+    def accept_call(self, method: str, fencing_token: str | None) -> None:
+        expected = self.fencing_token
+        if expected is None:
+            raise fencing_token_mismatch(
+                method, fencing_token, None,
+                f"{self.address} does not lead at the moment (the call carried token "
+                f"{fencing_token}); call the current leader, as leader retrieval names it.")
+        if fencing_token is not None and fencing_token != expected:
+            raise fencing_token_mismatch(
+                method, fencing_token, expected,
+                f"The caller acts for another leader session than {self.address}'s: a "
+                "deposed leader must stop, a client must look up the current leader.")

@@ -4,10 +4,12 @@
 ``taskmanager.bind-host`` and ``taskmanager.rpc.port``, advertised as ``taskmanager.host``;
 heartbeat and registration settings; the data server on ``taskmanager.bind-host`` and
 ``taskmanager.data.port``), then a TaskExecutor with ``taskmanager.numberOfTaskSlots``
-slots that registers with the ResourceManager at
-``jobmanager.rpc.address``:``jobmanager.rpc.port``, retrying until the JobManager answers
-(the process exits with code 2 when that takes longer than
-``taskmanager.registration.timeout``, 5 minutes).
+slots that follows the ResourceManager leader of the HA services
+(:func:`strom.ha.services.create_ha_services`): without HA the one at
+``jobmanager.rpc.address``:``jobmanager.rpc.port``, with ``high-availability.type:
+zookeeper`` whichever JobManager leads, as ZooKeeper names it. It registers with that leader,
+retrying until it answers, and again with each new leader (the process exits with code 2 when
+it stays unregistered longer than ``taskmanager.registration.timeout``, 5 minutes).
 :func:`run_taskmanager` is the process: it prints ``TaskManager <resource id> ready at
 tcp://host:port/...`` first, logs when it registered, and runs until SIGTERM or SIGINT.
 Exit codes as in :mod:`strom.entrypoint`.
@@ -35,11 +37,14 @@ from strom.common.config_options import (
     TASKMANAGER_REGISTRATION_TIMEOUT,
     TASKMANAGER_RPC_PORT,
 )
+from strom.common.config_options_ha import HA_CLUSTER_ID, HA_ZOOKEEPER_QUORUM
 from strom.common.configuration import Configuration
 from strom.common.process_files import process_log_file
 from strom.common.security import internal_tls
 from strom.entrypoint import EXIT_STARTUP_FAILURE, serve_until_stopped
 from strom.graph.ids import ResourceID
+from strom.ha.leader_election import RESOURCE_MANAGER
+from strom.ha.services import HighAvailabilityServices, create_ha_services, ha_enabled
 from strom.heartbeat import HeartbeatSettings, monotonic_ms
 from strom.metrics.process import register_process_metrics
 from strom.metrics.prometheus import start_reporters
@@ -70,6 +75,7 @@ def resource_manager_address(configuration: Configuration) -> str:
 class TaskManagerProcess:
     rpc: RpcService
     task_executor: TaskExecutor
+    ha_services: HighAvailabilityServices
 
     def stop(self) -> None:
         try:
@@ -78,7 +84,10 @@ class TaskManagerProcess:
             try:
                 self.task_executor.metric_registry.close()  # stops the reporters' servers
             finally:
-                self.rpc.stop()
+                try:
+                    self.ha_services.close()
+                finally:
+                    self.rpc.stop()
 
 
 def start_taskmanager(configuration: Configuration, resource_id: ResourceID | None = None,
@@ -95,9 +104,11 @@ def start_taskmanager(configuration: Configuration, resource_id: ResourceID | No
         tls=internal_tls(configuration),
     )
     registry = MetricRegistry()
+    ha_services: HighAvailabilityServices | None = None
     try:
+        ha_services = create_ha_services(configuration)
         task_executor = TaskExecutor(
-            rpc, resource_manager_address(configuration),
+            rpc, ha_services.leader_retrieval(RESOURCE_MANAGER),
             configuration.get(NUM_TASK_SLOTS) or 1,
             NetworkEnvironment.from_configuration(configuration, resource_id), _wall_clock_ms,
             name="taskexecutor", heartbeat=HeartbeatSettings.from_configuration(configuration),
@@ -113,25 +124,33 @@ def start_taskmanager(configuration: Configuration, resource_id: ResourceID | No
     except BaseException:
         try:
             registry.close()
+            if ha_services is not None:
+                ha_services.close()
         finally:
             rpc.stop()
         raise
-    return TaskManagerProcess(rpc, task_executor)
+    return TaskManagerProcess(rpc, task_executor, ha_services)
 
 
 def run_taskmanager(configuration: Configuration, out: TextIO | None = None,
                     resource_id: ResourceID | None = None) -> int:
     """Run a TaskManager in this process until SIGTERM/SIGINT; the process's exit code."""
     output = out or sys.stdout
+    quorum = configuration.get(HA_ZOOKEEPER_QUORUM)
+    cluster_id = configuration.get(HA_CLUSTER_ID)
+    leader_source = resource_manager_address(configuration)
 
     def ready(te: TaskExecutor) -> None:
         print(f"TaskManager {te.resource_id} ready at {te.address} with {te.num_slots} "
-              f"slots; registering at {te.rm_address}", file=output, flush=True)
+              f"slots; registering at {leader_source}", file=output, flush=True)
         te.on_registered = lambda: print(
             f"TaskManager {te.resource_id} registered at {te.rm_address}", file=output,
             flush=True)
 
     try:
+        ha = ha_enabled(configuration)
+        if ha:
+            leader_source = f"the ResourceManager leader that ZooKeeper ({quorum}) names"
         process = start_taskmanager(configuration, resource_id, on_ready=ready)
     except Exception as e:
         log.error("the TaskManager could not start", exc_info=e)
@@ -141,9 +160,19 @@ def run_taskmanager(configuration: Configuration, out: TextIO | None = None,
     timeout_ms = configuration.get(TASKMANAGER_REGISTRATION_TIMEOUT) or 300_000
 
     def unregistered_too_long() -> str | None:
+        if te.leader_retrieval_error is not None:
+            return (f"cannot follow the ResourceManager leader: {te.leader_retrieval_error}. "
+                    "Check the high-availability.* settings and that ZooKeeper runs.")
         since = te.unregistered_since_ms
         if since is None or monotonic_ms() - since <= timeout_ms:
             return None
+        if ha:
+            last = te.rm_address or "none was named"
+            return (f"not registered at a ResourceManager leader for {timeout_ms} ms "
+                    f"(taskmanager.registration.timeout); the last leader known: {last}. Is "
+                    "a JobManager of this cluster running and leading? Check "
+                    f"high-availability.zookeeper.quorum ({quorum}) and "
+                    f"high-availability.cluster-id ({cluster_id}).")
         return (f"not registered at {te.rm_address} for {timeout_ms} ms "
                 "(taskmanager.registration.timeout). Is the JobManager running there? Check "
                 "jobmanager.rpc.address and jobmanager.rpc.port.")

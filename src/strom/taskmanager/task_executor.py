@@ -1,8 +1,19 @@
 """The TaskExecutor: offers its slots, runs deployed tasks in its slots' threads and reports
 their status to the JobMaster.
 
-It registers with the ResourceManager until it succeeds (:mod:`strom.taskmanager.registration`),
-so it may start before the JobManager. It then expects heartbeats from the ResourceManager and
+It follows the ResourceManager leader through a leader retrieval service (a fixed address
+without HA, ZooKeeper with it) and registers with the current leader until it succeeds
+(:mod:`strom.taskmanager.registration`), so it may start before the JobManager. A new leader
+(another session id or address) means the previous ResourceManager and all its JobMasters are
+gone: every job's tasks and slots here are released and the TaskExecutor registers with the new
+one. While no leader is known it keeps its state but serves no ResourceManager, until one
+appears.
+
+Fencing: the ResourceManager calls with its session id as fencing token, and so do the
+JobMasters of its process. The TaskExecutor refuses, with ``FencingTokenError`` and a warning,
+ResourceManager calls whose token is not the current leader's session id, and JobMaster calls
+of a job whose token is not the one its slots were requested under (the token of the
+ResourceManager's ``request_slot``). Calls without a token (tools, tests) are served. It then expects heartbeats from the ResourceManager and
 from the JobMaster of each job it holds slots for. A JobMaster not heard from within
 ``heartbeat.timeout`` is lost: the job's tasks here are cancelled and its slots freed. A lost
 ResourceManager (the JobManager stopped or restarted) frees every slot and starts the
@@ -26,6 +37,8 @@ from typing import Any
 from strom.common import _pickling
 from strom.common.job import JobID
 from strom.graph.ids import AllocationID, ExecutionAttemptID, ResourceID
+from strom.ha.leader_election import STANDALONE_SESSION_ID, LeaderInformation
+from strom.ha.leader_retrieval import LeaderRetrievalService, StandaloneLeaderRetrieval
 from strom.heartbeat import HeartbeatLoop, HeartbeatSettings, TargetLost, monotonic_ms
 from strom.jobmanager.checkpoint.stats import CheckpointAckStats
 from strom.jobmanager.job_files import JobFileStore
@@ -33,7 +46,7 @@ from strom.metrics.groups import MetricGroup
 from strom.metrics.registry import MetricRegistry, add_job_group, add_task_group
 from strom.network.elements import CheckpointType
 from strom.network.environment import NetworkEnvironment
-from strom.rpc.errors import RpcError, SerializedError
+from strom.rpc.errors import RpcError, SerializedError, fencing_token_mismatch
 from strom.rpc.gateways import JobMasterGateway, ResourceManagerGateway, TaskExecutorGateway
 from strom.rpc.messages import (
     ExecutionState,
@@ -46,7 +59,7 @@ from strom.rpc.messages import (
     TaskExecutionState,
     TaskStatus,
 )
-from strom.rpc.service import RpcEndpoint, RpcService
+from strom.rpc.service import RpcEndpoint, RpcService, current_fencing_token
 from strom.runtime.task import Task
 from strom.state.backends import create_keyed_state_backend
 from strom.taskmanager.checkpoint_uploads import CheckpointUploads, Entries
@@ -71,13 +84,26 @@ def _default_backend_factory(kind: str, max_parallelism: int, key_groups: Any,
     return create_keyed_state_backend(kind, max_parallelism, key_groups, clock, options)
 
 
+class _ResourceManagerLeaderListener:
+    """Hands the retrieval's news to the TaskExecutor's loop (drivers call from any thread)."""
+
+    def __init__(self, te: TaskExecutor) -> None:
+        self._te = te
+
+    def notify_leader_address(self, info: LeaderInformation | None) -> None:
+        self._te._on_loop(lambda: self._te._resource_manager_leader_changed(info))
+
+    def handle_error(self, error: BaseException) -> None:
+        self._te._on_loop(lambda: self._te._leader_retrieval_failed(error))
+
+
 class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, RpcEndpoint):
     gateway = TaskExecutorGateway
 
     def __init__(
         self,
         rpc: RpcService,
-        resource_manager_address: str,
+        resource_manager: str | LeaderRetrievalService,
         num_slots: int,
         network: NetworkEnvironment,
         clock: Callable[[], int],
@@ -90,7 +116,18 @@ class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, Rp
         super().__init__(rpc, name or f"taskexecutor-{number}")
         #: the network environment's resource id names this TaskExecutor
         self.resource_id: ResourceID = network.resource_id
-        self.rm_address = resource_manager_address
+        #: the ResourceManager leader's retrieval (a plain address: that fixed address)
+        self.resource_manager_retrieval: LeaderRetrievalService = (
+            StandaloneLeaderRetrieval(resource_manager) if isinstance(resource_manager, str)
+            else resource_manager)
+        #: the address of the ResourceManager followed (the current leader's, once known)
+        self.rm_address = resource_manager if isinstance(resource_manager, str) else ""
+        #: the current ResourceManager leader as the retrieval last told (None: none known)
+        self.resource_manager_leader: LeaderInformation | None = None
+        #: the leader this TaskExecutor registered (or registers) with
+        self._followed_leader: LeaderInformation | None = None
+        #: why the leader retrieval failed beyond repair (the process should stop)
+        self.leader_retrieval_error: BaseException | None = None
         self.num_slots = num_slots
         self.network = network
         self.clock = clock
@@ -99,6 +136,8 @@ class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, Rp
         ]
         #: allocation id -> (slot index, job id, job master address)
         self.allocations: dict[AllocationID, tuple[int, JobID, str]] = {}
+        #: job id -> the fencing token of its JobMaster (its slots' request_slot token)
+        self.job_master_tokens: dict[JobID, str] = {}
         self.tasks: dict[ExecutionAttemptID, Task] = {}
         self.keyed_backend_factory = _default_backend_factory
         heartbeat = self.heartbeat_settings = heartbeat or HeartbeatSettings()
@@ -145,10 +184,11 @@ class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, Rp
         self.rm_heartbeats.start()
         self.jm_heartbeats.start()
         self.rpc.add_connection_listener(self._connection_lost)
-        self._start_registration()
+        self.resource_manager_retrieval.start(_ResourceManagerLeaderListener(self))
 
     async def on_stop(self) -> None:
         self.rpc.remove_connection_listener(self._connection_lost)
+        self.resource_manager_retrieval.stop()
         if self._registering is not None:
             self._registering.cancel()
             await asyncio.gather(self._registering, return_exceptions=True)
@@ -161,39 +201,138 @@ class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, Rp
         self.network.close()
         self.job_files.close()
 
-    # ------------------------------------------------------------------ registration
+    # ------------------------------------------------------------------ leader and registration
+    def _resource_manager_leader_changed(self, leader: LeaderInformation | None) -> None:
+        """The retrieval names ``leader`` (None: no leader known); on the loop."""
+        if not self.running:
+            return
+        self.resource_manager_leader = leader
+        followed = self._followed_leader
+        if leader is None:
+            # the previous leader is not current any more: its calls are refused, and a
+            # registration under way stops until a leader appears
+            log.info("TaskManager %s knows no ResourceManager leader at the moment (it "
+                     "followed %s); waiting for one", self.resource_id,
+                     followed.address if followed else "none")
+            if not self.registered.is_set():
+                self._cancel_registration()
+            return
+        if leader == followed:
+            # the same leader again (after a spell without one): carry on with it
+            if not self.registered.is_set():
+                self._start_registration()
+            return
+        if followed is not None:
+            log.warning("TaskManager %s: the ResourceManager leader changed from %s (session "
+                        "%s) to %s (session %s); releasing every slot of the previous "
+                        "leader's jobs", self.resource_id, followed.address,
+                        followed.session_id, leader.address, leader.session_id)
+            self.rm_heartbeats.unmonitor_target(followed.address)
+            self._release_all_jobs(f"the ResourceManager leader changed to {leader.address}")
+        self._followed_leader = leader
+        self.rm_address = leader.address
+        # a standalone cluster's one fixed leader is not news (and local runs print INFO)
+        level = logging.DEBUG if leader.session_id == STANDALONE_SESSION_ID else logging.INFO
+        log.log(level, "TaskManager %s registering at new ResourceManager leader %s (session "
+                "%s)", self.resource_id, leader.address, leader.session_id)
+        self._cancel_registration()
+        self._start_registration()
+
+    def _leader_retrieval_failed(self, error: BaseException) -> None:
+        log.error("TaskManager %s cannot follow the ResourceManager leader any more",
+                  self.resource_id, exc_info=error)
+        self.leader_retrieval_error = error
+
+    def _cancel_registration(self) -> None:
+        if self._registering is not None and not self._registering.done():
+            self._registering.cancel()
+        self._registering = None
+
     def _start_registration(self) -> None:
+        """Register with the followed leader (once one is known), retrying until accepted."""
         self.registered.clear()
         self.resource_manager_id = None
-        self.unregistered_since_ms = monotonic_ms()
+        if self.unregistered_since_ms is None:  # taskmanager.registration.timeout counts on
+            self.unregistered_since_ms = monotonic_ms()
+        leader = self._followed_leader
+        if leader is None or self.resource_manager_leader != leader:
+            return  # registers once the retrieval names a leader
         if self._registering is None or self._registering.done():
             self._registering = self.rpc.loop.create_task(
-                self._register(), name=f"strom registration of {self.name}")
+                self._register(leader), name=f"strom registration of {self.name}")
 
-    async def _register(self) -> None:
-        rm = self.rpc.connect(self.rm_address, ResourceManagerGateway)
+    async def _register(self, leader: LeaderInformation) -> None:
+        rm = self.rpc.connect(leader.address, ResourceManagerGateway,
+                              fencing_token=leader.session_id)
         self.resource_manager_id = await register_until_accepted(
             lambda: rm.register_task_executor(self.address, self.resource_id, self.num_slots),
-            self.registration_settings, f"{self.name} ({self.resource_id}) at {self.rm_address}",
+            self.registration_settings, f"{self.name} ({self.resource_id}) at {leader.address}",
         )
-        self.rm_heartbeats.monitor_target(self.rm_address)
+        self.rm_heartbeats.monitor_target(leader.address)
         self.registered.set()
         self.unregistered_since_ms = None
-        log.debug("TaskExecutor %s registered at %s", self.resource_id, self.rm_address)
+        log.debug("TaskExecutor %s registered at %s", self.resource_id, leader.address)
         if self.on_registered is not None:
             self.on_registered()
+
+    def _resource_manager(self) -> ResourceManagerGateway:
+        """The followed ResourceManager, called under its session."""
+        leader = self._followed_leader
+        return self.rpc.connect(self.rm_address, ResourceManagerGateway,
+                                fencing_token=leader.session_id if leader else None)
+
+    def _job_master(self, job_id: JobID, address: str) -> JobMasterGateway:
+        """The JobMaster of ``job_id`` at ``address``, called under its session."""
+        return self.rpc.connect(address, JobMasterGateway,
+                                fencing_token=self.job_master_tokens.get(job_id))
+
+    # ------------------------------------------------------------------ fencing
+    def _refuse_stale_resource_manager(self, method: str) -> None:
+        """Raise FencingTokenError when the call being served carries a token that is not
+        the current ResourceManager leader's session id."""
+        token = current_fencing_token()
+        leader = self.resource_manager_leader
+        if token is None or (leader is not None and token == leader.session_id):
+            return
+        expected = leader.session_id if leader is not None else None
+        log.warning("TaskManager %s refuses %s of a ResourceManager of session %s: the "
+                    "current leader's session is %s", self.resource_id, method, token, expected)
+        raise fencing_token_mismatch(
+            method, token, expected,
+            f"TaskManager {self.resource_id} follows the ResourceManager leader "
+            f"{leader.address if leader else '(none known at the moment)'}; a deposed "
+            "ResourceManager must stop.")
+
+    def _refuse_stale_job_master(self, method: str, job_id: JobID | None) -> None:
+        """Raise FencingTokenError when the call being served carries a token that is not the
+        token of ``job_id``'s JobMaster (a job without slots here has none to check)."""
+        token = current_fencing_token()
+        expected = self.job_master_tokens.get(job_id) if job_id is not None else None
+        if token is None or expected is None or token == expected:
+            return
+        log.warning("TaskManager %s refuses %s of a JobMaster of job %s of session %s: the "
+                    "job's slots here belong to session %s", self.resource_id, method, job_id,
+                    token, expected)
+        raise fencing_token_mismatch(
+            method, token, expected,
+            f"The slots of job {job_id} on TaskManager {self.resource_id} were requested by "
+            "another leader session; a deposed JobMaster must stop.")
+
+    def _job_of_task(self, execution_id: ExecutionAttemptID) -> JobID | None:
+        task = self.tasks.get(execution_id)
+        return task.tdd.job_id if task is not None else None
 
     def _connection_lost(self, peer: str) -> None:
         """A connection to ``peer`` broke: check the ResourceManager and JobMasters there."""
         if self.heartbeat_settings.rpc_failure_threshold < 1:
             return
         if self.rm_address.startswith(f"{peer}/") and self.rm_address in self.rm_heartbeats.monitor:
-            rm = self.rpc.connect(self.rm_address, ResourceManagerGateway)
+            rm = self._resource_manager()
             self.spawn(self._check_peer(rm.free_slot_count, self._lose_resource_manager),
                        name=f"check-resourcemanager-{peer}")
         for job_id, address in {(job, jm) for _, job, jm in self.allocations.values()}:
             if address.startswith(f"{peer}/") and job_id in self.jm_heartbeats.monitor:
-                jm = self.rpc.connect(address, JobMasterGateway)
+                jm = self._job_master(job_id, address)
                 self.spawn(self._check_peer(jm.request_job_status,
                                             functools.partial(self._lose_job_master, job_id)),
                            name=f"check-jobmaster-{job_id}")
@@ -220,9 +359,12 @@ class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, Rp
     def _resource_manager_lost(self, lost: TargetLost[str]) -> None:
         log.warning("TaskExecutor %s lost its ResourceManager at %s (%s): freeing every slot "
                     "and registering again", self.resource_id, lost.target, lost.reason)
-        for job_id in {job for _, job, _ in self.allocations.values()}:
-            self._release_job(job_id, f"its ResourceManager at {lost.target} is lost")
+        self._release_all_jobs(f"its ResourceManager at {lost.target} is lost")
         self._start_registration()
+
+    def _release_all_jobs(self, why: str) -> None:
+        for job_id in {job for _, job, _ in self.allocations.values()}:
+            self._release_job(job_id, why)
 
     def _job_master_lost(self, lost: TargetLost[JobID]) -> None:
         if not any(job == lost.target for _, job, _ in self.allocations.values()):
@@ -234,6 +376,7 @@ class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, Rp
     def _release_job(self, job_id: JobID, why: str) -> None:
         """Cancel the job's tasks here and free its slots (its JobMaster is gone)."""
         self.jm_heartbeats.unmonitor_target(job_id)
+        self.job_master_tokens.pop(job_id, None)
         for allocation_id, (_, job, _) in list(self.allocations.items()):
             if job == job_id:
                 del self.allocations[allocation_id]
@@ -276,16 +419,22 @@ class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, Rp
         self, slot_index: int, job_id: JobID, allocation_id: AllocationID,
         job_master_address: str,
     ) -> None:
+        self._refuse_stale_resource_manager("request_slot")
+        token = current_fencing_token()
+        if token is not None:
+            # the JobMasters share their ResourceManager's session id as fencing token
+            self.job_master_tokens[job_id] = token
         self.allocations[allocation_id] = (slot_index, job_id, job_master_address)
         self.network.reopen_job(job_id)
         self.jm_heartbeats.monitor_target(job_id)
-        jm = self.rpc.connect(job_master_address, JobMasterGateway)
+        jm = self._job_master(job_id, job_master_address)
         offer = SlotOffer(allocation_id, slot_index, self.address,
                           ProducerLocation(self.resource_id, self.network.data_address))
         self.spawn(_to_job_master(jm.offer_slots([offer]), f"offer slot {slot_index}"),
                    name=f"offer-{allocation_id}")
 
     async def submit_task(self, tdd: TaskDeploymentDescriptor) -> None:
+        self._refuse_stale_job_master("submit_task", tdd.job_id)
         allocation = self.allocations.get(tdd.allocation_id)
         if allocation is None:
             raise RuntimeError(
@@ -302,7 +451,8 @@ class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, Rp
                 self._report, jm_address, tdd.job_id, eid, state, error),
             # pickled in the task's thread: an unpicklable event fails the task that sent it
             send_operator_event=lambda eid, op, subtask, event: self._from_task_thread(
-                self._forward_event, jm_address, eid, op, subtask, _pickling.dumps(event)),
+                self._forward_event, tdd.job_id, jm_address, eid, op, subtask,
+                _pickling.dumps(event)),
             create_keyed_backend=self.keyed_backend_factory,
             checkpoints=self.checkpoint_uploads,
             metric_group=self._task_metric_group(tdd),
@@ -325,7 +475,7 @@ class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, Rp
         if fetched is None:
             fetched = self._job_python_paths[job_id] = self.rpc.loop.create_future()
             try:
-                jm = self.rpc.connect(jm_address, JobMasterGateway)
+                jm = self._job_master(job_id, jm_address)
                 submission = await jm.request_job_files()
                 fetched.set_result(self.job_files.install(job_id, submission))
             except BaseException as e:
@@ -339,18 +489,22 @@ class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, Rp
         return list(await asyncio.shield(fetched))
 
     async def cancel_task(self, execution_id: ExecutionAttemptID) -> None:
+        self._refuse_stale_job_master("cancel_task", self._job_of_task(execution_id))
         task = self.tasks.get(execution_id)
         if task is not None:
             task.cancel()
 
     async def send_operator_event(self, execution_id: ExecutionAttemptID, operator_id: str,
                                   event: SerializedValue) -> None:
+        self._refuse_stale_job_master("send_operator_event", self._job_of_task(execution_id))
         task = self.tasks.get(execution_id)
         if task is not None:
             task.deliver_operator_event(operator_id, event.value())
 
     async def free_slots(self, job_id: JobID) -> None:
+        self._refuse_stale_resource_manager("free_slots")
         self.jm_heartbeats.unmonitor_target(job_id)
+        self.job_master_tokens.pop(job_id, None)
         for allocation_id, (_, job, _) in list(self.allocations.items()):
             if job == job_id:
                 del self.allocations[allocation_id]
@@ -369,11 +523,13 @@ class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, Rp
 
     async def heartbeat_from_resource_manager(self, resource_manager_id: ResourceID
                                               ) -> SlotReport:
+        self._refuse_stale_resource_manager("heartbeat_from_resource_manager")
         if resource_manager_id == self.resource_manager_id:
             self.rm_heartbeats.heartbeat_received(self.rm_address)
         return self.slot_report()
 
     async def heartbeat_from_job_manager(self, job_id: JobID) -> list[ExecutionAttemptID]:
+        self._refuse_stale_job_master("heartbeat_from_job_manager", job_id)
         self.jm_heartbeats.heartbeat_received(job_id)
         return [eid for eid, task in self.tasks.items() if task.tdd.job_id == job_id]
 
@@ -381,6 +537,7 @@ class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, Rp
         self, execution_id: ExecutionAttemptID, checkpoint_id: int, timestamp: int, kind: str,
         location: str = "",
     ) -> None:
+        self._refuse_stale_job_master("trigger_checkpoint", self._job_of_task(execution_id))
         task = self.tasks.get(execution_id)
         if task is None:
             raise RuntimeError(
@@ -390,12 +547,16 @@ class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, Rp
 
     async def notify_checkpoint_complete(
             self, execution_id: ExecutionAttemptID, checkpoint_id: int) -> None:
+        self._refuse_stale_job_master("notify_checkpoint_complete",
+                                      self._job_of_task(execution_id))
         task = self.tasks.get(execution_id)
         if task is not None:
             task.notify_checkpoint_complete(checkpoint_id)
 
     async def notify_checkpoint_aborted(
             self, execution_id: ExecutionAttemptID, checkpoint_id: int) -> None:
+        self._refuse_stale_job_master("notify_checkpoint_aborted",
+                                      self._job_of_task(execution_id))
         task = self.tasks.get(execution_id)
         if task is not None:
             task.notify_checkpoint_aborted(checkpoint_id)
@@ -444,7 +605,7 @@ class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, Rp
         allocation = self.allocations.get(tdd.allocation_id)
         if allocation is None or tdd.execution_id not in self.tasks:
             return None
-        return self.rpc.connect(allocation[2], JobMasterGateway)
+        return self._job_master(allocation[1], allocation[2])
 
     def _acknowledge_checkpoint(self, tdd: TaskDeploymentDescriptor, checkpoint_id: int,
                                 entries: Entries, stats: CheckpointAckStats | None = None
@@ -469,16 +630,16 @@ class TaskExecutor(FileServiceMixin, ThreadInfoSampling, MetricsServiceMixin, Rp
                 state: ExecutionState, error: BaseException | None) -> None:
         if execution_id not in self.tasks:
             return  # released: its JobMaster is gone or has forgotten the job
-        jm = self.rpc.connect(jm_address, JobMasterGateway)
+        jm = self._job_master(job_id, jm_address)
         failure = None if error is None else SerializedError.from_exception(error)
         message = TaskExecutionState(job_id, execution_id, state, failure)
         self.spawn(_to_job_master(jm.update_task_execution_state(message),
                                   f"report {state.value} of {execution_id}"),
                    name=f"report-{execution_id}")
 
-    def _forward_event(self, jm_address: str, execution_id: ExecutionAttemptID,
+    def _forward_event(self, job_id: JobID, jm_address: str, execution_id: ExecutionAttemptID,
                        operator_id: str, subtask: int, event: bytes) -> None:
-        jm = self.rpc.connect(jm_address, JobMasterGateway)
+        jm = self._job_master(job_id, jm_address)
         self.spawn(_to_job_master(jm.send_operator_event(execution_id, operator_id, subtask, event),
                                   f"send an event of {execution_id}"))
 

@@ -11,6 +11,10 @@ Security (:mod:`strom.common.security`): with ``security.ssl.rest.enabled`` the 
 speaks HTTPS only; with ``security.rest.token`` every request but the web UI's own pages
 and assets must carry ``Authorization: Bearer <token>``, else it gets 401 with Flink's
 error body and a ``WWW-Authenticate`` header.
+
+High availability (:mod:`strom.jobmanager.rest.standby`): given a ``leadership``, a server
+whose JobManager does not lead answers every request but the web UI's files with a 307 to
+the leader's REST endpoint, or 503 while no leader is known.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from strom.jobmanager.rest.handlers import (
 )
 from strom.jobmanager.rest.openapi import openapi_document
 from strom.jobmanager.rest.specs import EndpointSpec
+from strom.jobmanager.rest.standby import RestLeadership, standby_response
 from strom.jobmanager.rest.webui import add_webui_routes
 from strom.rpc.gateways import DispatcherGateway
 from strom.rpc.service import RpcService
@@ -112,7 +117,7 @@ class RestServer:
 
     def __init__(self, dispatcher: DispatcherGateway, host: str = "127.0.0.1",
                  port: int = 8081, configuration: Configuration | None = None,
-                 metric_fetcher: Any = None) -> None:
+                 metric_fetcher: Any = None, leadership: RestLeadership | None = None) -> None:
         self.dispatcher = dispatcher
         self.host = host
         self.requested_port = port
@@ -129,6 +134,8 @@ class RestServer:
         self._token = self.configuration.get(REST_TOKEN) or None
         #: the web UI's routes: its pages and assets load without the token
         self._webui_routes: set[Any] = set()
+        #: whether this JobManager leads (None: it always does; no high availability)
+        self.leadership = leadership
 
     @property
     def context(self) -> RestContext:
@@ -137,7 +144,8 @@ class RestServer:
 
     @staticmethod
     def from_configuration(dispatcher: DispatcherGateway, configuration: Configuration,
-                           metric_fetcher: Any = None) -> RestServer:
+                           metric_fetcher: Any = None,
+                           leadership: RestLeadership | None = None) -> RestServer:
         """Bound as Flink binds it: ``rest.bind-address`` (default 127.0.0.1) and
         ``rest.bind-port``, else ``rest.port`` (8081; 0 picks a free port)."""
         host = configuration.get_string("rest.bind-address", "") or "127.0.0.1"
@@ -152,7 +160,7 @@ class RestServer:
         else:
             configured = configuration.get(REST_PORT)
             port = 8081 if configured is None else configured
-        return RestServer(dispatcher, host, port, configuration, metric_fetcher)
+        return RestServer(dispatcher, host, port, configuration, metric_fetcher, leadership)
 
     @property
     def url(self) -> str:
@@ -162,6 +170,8 @@ class RestServer:
 
     def _application(self) -> web.Application:
         middlewares = [self._authenticate] if self._token else []
+        if self.leadership is not None:
+            middlewares.append(self._follow_leader)
         app = web.Application(middlewares=[*middlewares, self._errors],
                               client_max_size=MAX_REQUEST_BYTES)
         document = msgspec.json.encode(openapi_document())
@@ -181,13 +191,25 @@ class RestServer:
         self._webui_routes = set(app.router.routes()) - before
         return app
 
+    def _is_webui_file(self, request: web.Request) -> bool:
+        """The UI's own pages and assets (not web submit's ``/jars``)."""
+        return (request.method in ("GET", "HEAD")
+                and request.match_info.route in self._webui_routes
+                and not request.path.startswith("/jars"))
+
+    @web.middleware
+    async def _follow_leader(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """High availability: a standby sends requests to the leader (307, or 503)."""
+        assert self.leadership is not None
+        if self.leadership.leading or self._is_webui_file(request):
+            return await handler(request)
+        return standby_response(self.leadership, request)
+
     @web.middleware
     async def _authenticate(self, request: web.Request, handler: Any) -> web.StreamResponse:
         """``security.rest.token``: 401 for a request without the right bearer token."""
         assert self._token is not None
-        route = request.match_info.route
-        if (request.method in ("GET", "HEAD") and route in self._webui_routes
-                and not request.path.startswith("/jars")):
+        if self._is_webui_file(request):
             return await handler(request)  # the UI's page asks for the token itself
         if token_accepted(self._token, request.headers.get("Authorization")):
             return await handler(request)
@@ -320,13 +342,14 @@ class RunningRestServer:
 
 
 def serve_rest(rpc: RpcService, dispatcher_address: str,
-               configuration: Configuration, metric_fetcher: Any = None) -> RunningRestServer:
+               configuration: Configuration, metric_fetcher: Any = None,
+               leadership: RestLeadership | None = None) -> RunningRestServer:
     """Start the REST API of the Dispatcher at ``dispatcher_address`` on ``rpc``'s loop,
     bound as ``configuration`` says (:meth:`RestServer.from_configuration`), its metric
-    handlers reading ``metric_fetcher``'s store; what a JobManager process calls once its
-    Dispatcher runs."""
+    handlers reading ``metric_fetcher``'s store, sending requests to the leader while
+    ``leadership`` says this JobManager stands by; what a JobManager process calls."""
     server = RestServer.from_configuration(rpc.connect(dispatcher_address, DispatcherGateway),
-                                           configuration, metric_fetcher)
+                                           configuration, metric_fetcher, leadership)
     # the JobManager process serves its own log (/jobmanager/log)
     server.context.log_file = process_log_file()
     rpc.run_sync(server.start(), timeout=30)
