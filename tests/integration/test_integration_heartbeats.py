@@ -4,6 +4,9 @@ with the TaskManager named, and TaskExecutors rejoin a new ResourceManager."""
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 from strom.common import WatermarkStrategy
 from strom.common.job import JobStatus
@@ -128,3 +131,25 @@ def test_a_job_cancelling_when_a_task_executor_is_lost_ends() -> None:
         latch.trigger()
         wait_until(lambda: not lost.tasks, 30, "the lost TaskExecutor to drop the job")
         cluster.rpc.register(lost)
+
+
+def test_a_job_master_calls_task_executors_under_its_leader_session(
+        caplog: pytest.LogCaptureFixture) -> None:
+    latch = Latch()
+    caplog.set_level(logging.WARNING, logger="strom.taskmanager.task_executor")
+    with MiniCluster(num_task_managers=1, slots_per_task_manager=2, heartbeat=FAST) as cluster:
+        env = endless_job(latch)
+        env._cluster = cluster
+        client = env.execute_async("endless")
+        wait_until(lambda: running(cluster) == 2, 30, "both tasks to run")
+        te, rpc = cluster.task_executors[0], cluster.rpc
+        assert rpc is not None
+        [job_id] = te.job_master_tokens
+        assert te.job_master_tokens[job_id] == STANDALONE_SESSION_ID
+        # as if the slots belonged to another leader session: this JobMaster is stale now
+        rpc.call_soon(te.job_master_tokens.__setitem__, job_id, "f" * 32)
+        wait_until(lambda: "refuses heartbeat_from_job_manager of a JobMaster of job "
+                           f"{job_id} of session {STANDALONE_SESSION_ID}" in caplog.text, 30,
+                   "the TaskExecutor to refuse the JobMaster's heartbeat")
+        latch.trigger()
+        client.cancel().result(timeout=30)

@@ -268,6 +268,7 @@ class Dispatcher(RpcEndpoint):
             on_done=lambda result: self._job_done(result), heartbeat=self.heartbeat,
             job_files=submission, checkpoint_history=self.checkpoint_history,
             checkpoint_id_counter=services[0], completed_checkpoint_store=services[1],
+            fencing_token=self.fencing_token,
         )
         job_master.flame_graph_settings = self.flame_graph_settings
         self.job_masters[job_id] = job_master

@@ -67,6 +67,10 @@ class JobCheckpoints(RpcEndpoint):
     checkpoint_id_counter: CheckpointIDCounter | None = None
     completed_checkpoint_store: CompletedCheckpointStore | None = None
 
+    def _task_executor(self, address: str) -> TaskExecutorGateway:
+        """The TaskExecutor at ``address``, called under the JobMaster's fencing token."""
+        raise NotImplementedError  # the JobMaster's
+
     def _handle(self, event: m.Event) -> list[m.Command]:
         raise NotImplementedError  # the JobMaster's
 
@@ -224,7 +228,7 @@ class JobCheckpoints(RpcEndpoint):
     async def _send_checkpoint_trigger(self, execution: Execution, checkpoint_id: int,
                                        timestamp: int, kind: str, location: str) -> None:
         assert execution.task_executor is not None
-        te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
+        te = self._task_executor(execution.task_executor)
         await te.trigger_checkpoint(execution.execution_id, checkpoint_id, timestamp, kind,
                                     location)
 
@@ -232,7 +236,7 @@ class JobCheckpoints(RpcEndpoint):
                                             complete: bool) -> None:
         if execution.task_executor is None:
             return
-        te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
+        te = self._task_executor(execution.task_executor)
         if complete:
             await te.notify_checkpoint_complete(execution.execution_id, checkpoint_id)
         else:

@@ -119,8 +119,12 @@ class JobMaster(VertexFlameGraphs, JobCheckpoints, RpcEndpoint):
         checkpoint_history: int = 10,
         checkpoint_id_counter: CheckpointIDCounter | None = None,
         completed_checkpoint_store: CompletedCheckpointStore | None = None,
+        fencing_token: str | None = None,
     ) -> None:
         super().__init__(rpc, f"jobmaster-{job_id}")
+        #: its JobManager's leader session id: the token of its calls to TaskExecutors, which
+        #: refuse a deposed JobMaster's calls (None: unfenced calls)
+        self.fencing_token = fencing_token
         self.checkpoint_history = checkpoint_history
         self.checkpoint_id_counter = checkpoint_id_counter
         self.completed_checkpoint_store = completed_checkpoint_store
@@ -297,7 +301,7 @@ class JobMaster(VertexFlameGraphs, JobCheckpoints, RpcEndpoint):
             execution = self.graph.execution_of(vertex, subtask)
             if execution.task_executor is None:
                 return
-            te = self.rpc.connect(execution.task_executor, TaskExecutorGateway)
+            te = self._task_executor(execution.task_executor)
             self.spawn(te.send_operator_event(
                 execution.execution_id, operator_id, SerializedValue(event)))
 
@@ -351,7 +355,7 @@ class JobMaster(VertexFlameGraphs, JobCheckpoints, RpcEndpoint):
         # All submissions at once, not one round trip after the other: with hundreds of task
         # threads competing for the GIL, every round trip through the loop waited its turn.
         results = await asyncio.gather(*(
-            self.rpc.connect(execution.task_executor, TaskExecutorGateway).submit_task(tdd)
+            self._task_executor(execution.task_executor).submit_task(tdd)
             for execution, tdd in deployments if execution.task_executor is not None
         ), return_exceptions=True)
         for (execution, _), result in zip(deployments, results):
@@ -471,9 +475,13 @@ class JobMaster(VertexFlameGraphs, JobCheckpoints, RpcEndpoint):
     async def cancel(self) -> None:
         self._handle(m.CancelRequested())
 
+    def _task_executor(self, address: str) -> TaskExecutorGateway:
+        """The TaskExecutor at ``address``, called under this JobMaster's fencing token."""
+        return self.rpc.connect(address, TaskExecutorGateway, fencing_token=self.fencing_token)
+
     # ------------------------------------------------------------------ heartbeats
     async def _request_heartbeat(self, address: str) -> list[ExecutionAttemptID]:
-        te = self.rpc.connect(address, TaskExecutorGateway)
+        te = self._task_executor(address)
         return await te.heartbeat_from_job_manager(self.job_id)
 
     def _task_manager_lost(self, lost: TargetLost[str]) -> None:
@@ -513,7 +521,7 @@ class JobMaster(VertexFlameGraphs, JobCheckpoints, RpcEndpoint):
 
     async def _cancel_on(self, address: str, execution_id: ExecutionAttemptID) -> None:
         try:
-            await self.rpc.connect(address, TaskExecutorGateway).cancel_task(execution_id)
+            await self._task_executor(address).cancel_task(execution_id)
         except RpcError as e:
             # an unreachable TaskManager is lost soon; its loss ends the task
             log.warning("could not cancel task %s at %s (%s); it ends when that TaskManager "
@@ -556,7 +564,7 @@ class JobMaster(VertexFlameGraphs, JobCheckpoints, RpcEndpoint):
     async def _cancel_suspended(self, execution: Execution) -> None:
         assert execution.task_executor is not None
         try:
-            await self.rpc.connect(execution.task_executor, TaskExecutorGateway) \
+            await self._task_executor(execution.task_executor) \
                 .cancel_task(execution.execution_id)
         except Exception as e:
             # unreachable: that TaskExecutor ends the job's tasks when it loses this JobMaster
