@@ -138,7 +138,7 @@ class Cluster:
 
     def dispatcher(self, name: str) -> Dispatcher:
         dispatcher = Dispatcher(self.rpc, self.rm.address, name=name, ha=self.stores,
-                                fencing_token=name[-1] * 32)
+                                fencing_token=self.rm.fencing_token)
         self.rpc.run_sync(dispatcher.start(), timeout=TIMEOUT_S)
         self.dispatchers.append(dispatcher)
         return dispatcher
