@@ -157,6 +157,9 @@ def test_run_all_runs_every_module_and_prints_json(capsys: pytest.CaptureFixture
         recovery = rows.pop(name)
         assert recovery["kills"] == 1
         assert 0 < recovery["detected_s"][0] <= recovery["running_s"][0] <= recovery["tasks_s"][0]
+    failover = rows.pop("ha_failover.kill_leader")
+    assert failover["kills"] == 1
+    assert 0 < failover["leader_s"][0] <= failover["running_s"][0] <= failover["tasks_s"][0]
     for name, r in rows.items():
         unit = "bytes" if name.startswith("memory.") else "s"
         assert r["ratio"] > 0
