@@ -130,9 +130,16 @@ def test_the_checkpoint_directory_is_readable_after_a_retained_cancel(tmp_path: 
         _job(env, [*range(100), TestingSource.AWAIT(latch), TestingSource.AWAIT(latch)], sink)
         client = env.execute_async("retained")
         job_dir = tmp_path / str(client.get_job_id())
-        wait_until(lambda: len(sink.results) == 100 and any(job_dir.glob("chk-*/_metadata")),
-                   DEADLINE_S)
         assert cluster.dispatcher is not None
+        job_master = cluster.dispatcher.job_masters[client.get_job_id()]
+
+        def completed() -> bool:
+            # a _metadata file alone is not a completed checkpoint: a cancel may still abort
+            # it while it is added to the completed checkpoint store
+            coordinator = job_master.checkpoint_coordinator
+            return coordinator is not None and coordinator.latest_completed() is not None
+
+        wait_until(lambda: len(sink.results) == 100 and completed(), DEADLINE_S)
         client.cancel().result(DEADLINE_S)
         latch.trigger()
         try:

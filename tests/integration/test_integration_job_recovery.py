@@ -294,6 +294,21 @@ def test_a_damaged_recovered_checkpoint_fails_the_job_instead_of_starting_it_afr
     assert cluster.stores.results.has_clean(job_id)
 
 
+def test_stopping_a_dispatcher_with_ha_suspends_its_jobs_instead_of_cancelling_them(
+        cluster: Cluster, tmp_path: Path) -> None:
+    job_id = JobID.generate()
+    a = cluster.dispatcher("dispatcher-a")
+    graph = window_job(tmp_path, 30_000, rate=6_000)
+    cluster.run(cluster.gateway(a).submit_job(job_graph_payload(graph, cluster.rpc), job_id))
+    job_master = a.job_masters[job_id]
+    wait_until(lambda: job_master.status is JobStatus.RUNNING, DEADLINE_S, "the job to run")
+    cluster.run(a.stop())
+    assert job_master.status is JobStatus.SUSPENDED
+    assert not cluster.stores.results.has_entry(job_id)
+    assert cluster.stores.graphs.job_ids() == [job_id]
+    assert cluster.run(cluster.rm.free_slot_count()) == 4
+
+
 class _NoCheckpoint:
     checkpoint_id = 0
 
