@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,9 +167,12 @@ print("execute returned")
 """
 
 
-def run_until_checkpointed(cluster: MiniCluster, tmp_path: Path, *options: str
+def run_until_checkpointed(cluster: MiniCluster, tmp_path: Path, *options: str,
+                           progress_shows_running: bool = False
                            ) -> subprocess.CompletedProcess[str]:
-    """``strom run -m`` the program; once its job has a completed checkpoint, let it end."""
+    """``strom run -m`` the program; once its job has a completed checkpoint (and, with
+    ``progress_shows_running``, its progress line said RUNNING: it polls once a second, and
+    a job may be CREATED a little while its recovery stores open), let it end."""
     (tmp_path / "job.py").write_text(PROGRESS_PROGRAM)
     latch = Latch()
     rest = RestClient(address(cluster))
@@ -176,21 +180,32 @@ def run_until_checkpointed(cluster: MiniCluster, tmp_path: Path, *options: str
                address(cluster), "job.py", latch.latch_id]
     with subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True) as process:
+        err: list[str] = []
+        assert process.stderr is not None and process.stdout is not None
+        stderr = process.stderr
+        reader = threading.Thread(target=lambda: err.extend(iter(stderr.readline, "")),
+                                  daemon=True)
+        reader.start()
         try:
             def checkpointed() -> bool:
                 jobs = [j for j in rest.jobs_overview() if j.state == "RUNNING"]
                 return bool(jobs) and rest.checkpoints(jobs[0].jid).latest.completed is not None
 
             wait_until(checkpointed, 60, "a completed checkpoint", interval_s=0.05)
+            if progress_shows_running:
+                wait_until(lambda: any(") is RUNNING" in line for line in err), 60,
+                           "the progress line of the RUNNING job", interval_s=0.05)
         finally:
             latch.trigger()
-        stdout, stderr = process.communicate(timeout=120)
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+        stdout = process.stdout.read()
+        process.wait(timeout=120)
+        reader.join(timeout=120)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, "".join(err))
 
 
 def test_run_m_shows_progress_lines_on_stderr_and_quiet_none(cluster: MiniCluster,
                                                              tmp_path: Path) -> None:
-    done = run_until_checkpointed(cluster, tmp_path)
+    done = run_until_checkpointed(cluster, tmp_path, progress_shows_running=True)
     assert done.returncode == 0, done.stderr
     job_id = done.stdout.splitlines()[0].rsplit(" ", 1)[1]
     # stdout keeps Flink's lines and the program's own
