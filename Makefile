@@ -52,11 +52,13 @@ lint: $(VENV)/.test-deps
 # The suite runs with every RPC encoded and decoded by the TCP codec (STROM_RPC=codec), as
 # Flink's CI forces RPC serialization: what cannot cross a process boundary fails here.
 # The dataflow tests then run again with every channel between two TaskManagers over
-# loopback TCP (STROM_NETWORK=tcp: p=2 jobs on two TaskExecutors).
+# loopback TCP (STROM_NETWORK=tcp: p=2 jobs on two TaskExecutors); the ZooKeeper tests of
+# tests/integration/ha have no data channels and run once.
 test: $(VENV)/.test-deps $(PYFLINK_DIR)/.done $(CHROMIUM) $(ZOOKEEPER_JAR) lint
 	STROM_RPC=codec STROM_PYFLINK_EXAMPLES=$(PYFLINK_DIR)/wheel/pyflink/examples \
 		STROM_CHROMIUM=$(CHROMIUM) $(ZOOKEEPER_ENV) $(BIN)/python -m pytest -q
-	STROM_RPC=codec STROM_NETWORK=tcp $(ZOOKEEPER_ENV) $(BIN)/python -m pytest -q tests/integration
+	STROM_RPC=codec STROM_NETWORK=tcp $(ZOOKEEPER_ENV) $(BIN)/python -m pytest -q tests/integration \
+		--ignore=tests/integration/ha
 
 bench: $(BIN)/activate
 	$(BIN)/python benchmarks/run_all.py
