@@ -181,7 +181,7 @@ class CheckpointCoordinator:
             checkpoint_id = await asyncio.get_running_loop().run_in_executor(
                 None, self.id_counter.get_and_increment)
         except Exception as e:
-            log.warning("no id for a %s of job %s: %s", kind.value, self.job_id, e)
+            log.warning("no id for a %s of job %s: %r", kind.value, self.job_id, e)
             future.set_exception(CheckpointAbortedError(
                 f"Could not take a {kind.value} of job {self.job_id}: the checkpoint id "
                 f"counter failed ({e!r}). It is tried again at the next interval; check the "
