@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from strom.common.checkpointing import CheckpointCoordinatorConfiguration
@@ -67,18 +68,13 @@ class JobCheckpoints(RpcEndpoint):
     checkpoint_id_counter: CheckpointIDCounter | None = None
     completed_checkpoint_store: CompletedCheckpointStore | None = None
 
-    def _task_executor(self, address: str) -> TaskExecutorGateway:
-        """The TaskExecutor at ``address``, called under the JobMaster's fencing token."""
-        raise NotImplementedError  # the JobMaster's
-
-    def _handle(self, event: m.Event) -> list[m.Command]:
-        raise NotImplementedError  # the JobMaster's
-
-    def _fail_job(self, error: BaseException | SerializedError) -> None:
-        raise NotImplementedError  # the JobMaster's
-
-    async def cancel(self) -> None:
-        raise NotImplementedError  # the JobMaster's
+    # the JobMaster's methods this mixin calls: the TaskExecutor at an address (called
+    # under the JobMaster's fencing token), the scheduler's event handler, failing and
+    # cancelling the job
+    _task_executor: Callable[[str], TaskExecutorGateway]
+    _handle: Callable[[m.Event], list[m.Command]]
+    _fail_job: Callable[[BaseException | SerializedError], None]
+    cancel: Callable[[], Awaitable[None]]
 
     # ------------------------------------------------------------------ the first deployment
     async def _restore_initial_state(self) -> None:
